@@ -1,0 +1,850 @@
+#include "mapping/event_mapper.h"
+
+#include <algorithm>
+#include <array>
+#include <string_view>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "mapping/event_types.h"
+#include "mapping/iso_codes.h"
+#include "mapping/json_writer.h"
+#include "mapping/normalize.h"
+#include "mapping/sha256.h"
+#include "mapping/unicode.h"
+
+namespace conversions::mapping {
+namespace {
+
+using google::protobuf::RepeatedPtrField;
+
+// Violation reasons (FieldViolation.reason).
+constexpr char kRequired[] = "REQUIRED";
+constexpr char kInvalidFormat[] = "INVALID_FORMAT";
+constexpr char kOutOfRange[] = "OUT_OF_RANGE";
+constexpr char kNotAllowed[] = "NOT_ALLOWED";
+constexpr char kTooLong[] = "TOO_LONG";
+constexpr char kTooMany[] = "TOO_MANY";
+constexpr char kInvalidUtf8[] = "INVALID_UTF8";
+constexpr char kReserved[] = "RESERVED";
+
+// Warning reasons (FieldWarning.reason) beyond those of normalize.h.
+constexpr char kDroppedDuplicate[] = "DROPPED_DUPLICATE";
+constexpr char kDroppedOverLimit[] = "DROPPED_OVER_LIMIT";
+constexpr char kTruncated[] = "TRUNCATED";
+
+constexpr std::array<std::string_view, 5> kReservedDataKeys = {
+    "type", "amount", "currency", "contents", "plan_id"};
+
+std::string_view TrimAscii(std::string_view s) {
+  while (!s.empty() && IsAsciiWhitespace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsAsciiWhitespace(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// Debian's abseil has its own string_view type; StrCat takes only that.
+absl::string_view Sv(std::string_view s) { return {s.data(), s.size()}; }
+
+bool IsAsciiAlnum(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+         (c >= 'A' && c <= 'Z');
+}
+
+// ^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,62}[A-Za-z0-9])?$
+bool IsValidCustomEventName(std::string_view s) {
+  if (s.empty() || s.size() > Limits::kCustomEventNameChars) return false;
+  if (!IsAsciiAlnum(s.front()) || !IsAsciiAlnum(s.back())) return false;
+  for (char c : s) {
+    if (!IsAsciiAlnum(c) && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// An absolute http or https URL with a non-empty host and no white space or
+// control characters.
+bool IsAbsoluteHttpUrl(std::string_view url) {
+  for (char c : url) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f) return false;
+  }
+  size_t sep = url.find("://");
+  if (sep == std::string_view::npos) return false;
+  std::string_view scheme = url.substr(0, sep);
+  if (!EqualsIgnoreCase(scheme, "http") && !EqualsIgnoreCase(scheme, "https")) {
+    return false;
+  }
+  std::string_view rest = url.substr(sep + 3);
+  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  size_t at = authority.rfind('@');
+  std::string_view host_port =
+      at == std::string_view::npos ? authority : authority.substr(at + 1);
+  std::string_view port;
+  if (!host_port.empty() && host_port.front() == '[') {
+    size_t close = host_port.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    std::string_view after = host_port.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return false;
+      port = after.substr(1);
+    }
+  } else {
+    size_t colon = host_port.find(':');
+    std::string_view host = host_port.substr(0, colon);
+    if (host.empty()) return false;
+    if (colon != std::string_view::npos) port = host_port.substr(colon + 1);
+  }
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// Up to three distinct SHA-256 hex digests, in input order.
+struct HashedList {
+  std::array<Sha256HexDigest, Limits::kUserListValues> values;
+  size_t size = 0;
+
+  bool Contains(const Sha256HexDigest& d) const {
+    return std::find(values.begin(), values.begin() + size, d) !=
+           values.begin() + size;
+  }
+};
+
+// Up to three distinct raw strings, in input order.
+struct RawList {
+  std::array<std::string, Limits::kUserListValues> values;
+  size_t size = 0;
+
+  bool Contains(std::string_view v) const {
+    return std::find(values.begin(), values.begin() + size, v) !=
+           values.begin() + size;
+  }
+};
+
+// The user object as it goes on the wire.
+struct UserOut {
+  HashedList emails, phone_numbers, external_ids, first_names, last_names;
+  RawList regions, postal_codes, cities, countries;
+  std::string android_advertising_id;
+  std::string_view obref;
+  std::string ip_address;
+  std::string_view user_agent;
+
+  bool empty() const {
+    return emails.size + phone_numbers.size + external_ids.size +
+                   first_names.size + last_names.size + regions.size +
+                   postal_codes.size + cities.size + countries.size ==
+               0 &&
+           android_advertising_id.empty() && obref.empty() &&
+           ip_address.empty() && user_agent.empty();
+  }
+};
+
+using Normalizer = DropReason (*)(std::string_view, std::string*);
+
+class Mapper {
+ public:
+  Mapper(const v1::Event& event, std::int64_t now_ms, MappedEvent* result)
+      : event_(event), now_ms_(now_ms), result_(result) {}
+
+  void Run() {
+    CheckEnvelopeFields();
+    MapUser(event_.user());
+    CheckData(event_.data());
+    if (result_->violations.empty()) Encode();
+  }
+
+ private:
+  void Violation(std::string field, const char* reason,
+                 std::string description) {
+    result_->violations.push_back(
+        {std::move(field), reason, std::move(description)});
+  }
+  void Warning(std::string field, const char* reason, std::string description) {
+    result_->warnings.push_back(
+        {std::move(field), reason, std::move(description)});
+  }
+
+  // Checks UTF-8 and the byte limit of an optional string field.
+  bool CheckText(std::string_view value, std::string_view field,
+                 size_t max_bytes) {
+    if (!IsValidUtf8(value)) {
+      Violation(std::string(field), kInvalidUtf8,
+                absl::StrCat(Sv(field), " is not valid UTF-8"));
+      return false;
+    }
+    if (value.size() > max_bytes) {
+      Violation(
+          std::string(field), kTooLong,
+          absl::StrCat(Sv(field), " is longer than ", max_bytes, " bytes"));
+      return false;
+    }
+    return true;
+  }
+
+  void CheckEnvelopeFields() {
+    // id: required, sent byte for byte (it must equal the Pixel's event_id).
+    if (TrimAscii(event_.id()).empty()) {
+      Violation("id", kRequired, "id is required");
+    } else {
+      CheckText(event_.id(), "id", Limits::kIdBytes);
+    }
+
+    // type
+    type_name_ = EventTypeName(event_.type());
+    if (type_name_.empty()) {
+      if (event_.type() == v1::EVENT_TYPE_UNSPECIFIED) {
+        Violation("type", kRequired, "type is required");
+      } else {
+        Violation("type", kInvalidFormat,
+                  absl::StrCat("type ", static_cast<int>(event_.type()),
+                               " is not a known EventType"));
+      }
+    }
+
+    // timestamp_ms: 0 means now; within [now - 7 days, now + 10 minutes].
+    timestamp_ms_ =
+        event_.timestamp_ms() == 0 ? now_ms_ : event_.timestamp_ms();
+    if (timestamp_ms_ < 0) {
+      Violation("timestamp_ms", kOutOfRange,
+                "timestamp_ms must be Unix epoch milliseconds, not negative");
+    } else if (timestamp_ms_ < now_ms_ - Limits::kMaxAgeMs) {
+      std::string description =
+          "timestamp_ms is more than 7 days in the past; the API accepts "
+          "events of the last 7 days only";
+      if (timestamp_ms_ < 100'000'000'000LL) {
+        description += " (the value looks like seconds; send milliseconds)";
+      }
+      Violation("timestamp_ms", kOutOfRange, std::move(description));
+    } else if (timestamp_ms_ > now_ms_ + Limits::kMaxFutureMs) {
+      Violation("timestamp_ms", kOutOfRange,
+                "timestamp_ms is more than 10 minutes in the future");
+    }
+
+    // custom_event_name: only, and required, for custom events.
+    const std::string& name = event_.custom_event_name();
+    if (event_.type() == v1::EVENT_TYPE_CUSTOM) {
+      if (name.empty()) {
+        Violation("custom_event_name", kRequired,
+                  "custom_event_name is required when type is custom");
+      } else if (!IsValidCustomEventName(name)) {
+        Violation("custom_event_name", kInvalidFormat,
+                  "custom_event_name must be 1 to 64 letters, digits, '_' or "
+                  "'-', starting and ending with a letter or digit");
+      } else {
+        custom_name_.resize(name.size());
+        std::transform(
+            name.begin(), name.end(), custom_name_.begin(), [](char c) {
+              return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+            });
+        if (EventTypeFromName(custom_name_).has_value()) {
+          Violation("custom_event_name", kReserved,
+                    "custom_event_name must not be a standard event name");
+        }
+      }
+    } else if (!name.empty()) {
+      Violation("custom_event_name", kNotAllowed,
+                "custom_event_name is allowed only when type is custom");
+    }
+
+    // oppref: opaque, byte for byte.
+    CheckText(event_.oppref(), "oppref", Limits::kOpprefBytes);
+
+    // action_source: always sent; mobile_app for app events.
+    action_source_name_ = ActionSourceName(event_.action_source());
+    if (action_source_name_.empty()) {
+      if (event_.action_source() == v1::ACTION_SOURCE_UNSPECIFIED) {
+        Violation("action_source", kRequired, "action_source is required");
+      } else {
+        Violation("action_source", kInvalidFormat,
+                  absl::StrCat("action_source ",
+                               static_cast<int>(event_.action_source()),
+                               " is not a known ActionSource"));
+      }
+    } else if (IsAppEvent(event_.type()) &&
+               event_.action_source() != v1::ACTION_SOURCE_MOBILE_APP) {
+      Violation("action_source", kInvalidFormat,
+                absl::StrCat("action_source must be mobile_app for ",
+                             Sv(type_name_), " events"));
+    }
+
+    // source_url: required for web, an absolute http(s) URL when present.
+    const std::string& url = event_.source_url();
+    if (url.empty()) {
+      if (event_.action_source() == v1::ACTION_SOURCE_WEB) {
+        Violation("source_url", kRequired,
+                  "source_url is required when action_source is web");
+      }
+    } else if (CheckText(url, "source_url", Limits::kSourceUrlBytes) &&
+               !IsAbsoluteHttpUrl(url)) {
+      Violation("source_url", kInvalidFormat,
+                "source_url must be an absolute http or https URL with a host");
+    }
+  }
+
+  // Normalizes and hashes one identifier kind: clear values first, then the
+  // pre-hashed twins, keeping the first 3 valid unique digests.
+  void MapHashedList(const RepeatedPtrField<std::string>& clear,
+                     std::string_view clear_field, Normalizer normalize,
+                     const RepeatedPtrField<std::string>& hashed,
+                     std::string_view hashed_field, HashedList* out) {
+    if (!CheckListSize(clear.size(), clear_field) ||
+        !CheckListSize(hashed.size(), hashed_field)) {
+      return;
+    }
+    for (int i = 0; i < clear.size(); ++i) {
+      std::string_view value = TrimAscii(clear[i]);
+      Sha256HexDigest digest;
+      if (IsSha256Hex(value)) {
+        digest = LowerHex(value);  // already hashed: pass through
+      } else {
+        DropReason drop = normalize(clear[i], &scratch_);
+        if (!drop.kept()) {
+          Warning(absl::StrCat(Sv(clear_field), "[", i, "]"), drop.code,
+                  drop.description);
+          continue;
+        }
+        digest = Sha256Hex(scratch_);
+      }
+      AddDigest(digest, clear_field, i, out);
+    }
+    for (int i = 0; i < hashed.size(); ++i) {
+      std::string_view value = TrimAscii(hashed[i]);
+      if (!IsSha256Hex(value)) {
+        Warning(absl::StrCat(Sv(hashed_field), "[", i, "]"),
+                value.empty() ? kDroppedEmpty : kDroppedInvalid,
+                "value is not a SHA-256 digest (64 hex characters)");
+        continue;
+      }
+      AddDigest(LowerHex(value), hashed_field, i, out);
+    }
+  }
+
+  void AddDigest(const Sha256HexDigest& digest, std::string_view field, int i,
+                 HashedList* out) {
+    if (out->Contains(digest)) {
+      Warning(absl::StrCat(Sv(field), "[", i, "]"), kDroppedDuplicate,
+              "value equals an earlier one after normalization");
+    } else if (out->size == Limits::kUserListValues) {
+      Warning(absl::StrCat(Sv(field), "[", i, "]"), kDroppedOverLimit,
+              "the API uses the first 3 valid values of a list; this one was "
+              "dropped");
+    } else {
+      out->values[out->size++] = digest;
+    }
+  }
+
+  bool CheckListSize(int size, std::string_view field) {
+    if (static_cast<size_t>(size) <= Limits::kUserListInputs) return true;
+    Violation(std::string(field), kTooMany,
+              absl::StrCat(Sv(field), " has more than ",
+                           Limits::kUserListInputs, " values"));
+    return false;
+  }
+
+  // Validates one raw location kind and keeps the first 3 unique values.
+  void MapRawList(const RepeatedPtrField<std::string>& in,
+                  std::string_view field, Normalizer normalize,
+                  size_t max_chars, RawList* out) {
+    if (!CheckListSize(in.size(), field)) return;
+    for (int i = 0; i < in.size(); ++i) {
+      DropReason drop = normalize(in[i], &scratch_);
+      if (!drop.kept()) {
+        Warning(absl::StrCat(Sv(field), "[", i, "]"), drop.code,
+                drop.description);
+        continue;
+      }
+      if (max_chars != 0 && CodePointCount(scratch_) > max_chars) {
+        scratch_.resize(TruncateCodePoints(scratch_, max_chars).size());
+        Warning(absl::StrCat(Sv(field), "[", i, "]"), kTruncated,
+                absl::StrCat("value was cut to ", max_chars, " characters"));
+      }
+      if (out->Contains(scratch_)) {
+        Warning(absl::StrCat(Sv(field), "[", i, "]"), kDroppedDuplicate,
+                "value equals an earlier one after normalization");
+      } else if (out->size == Limits::kUserListValues) {
+        Warning(absl::StrCat(Sv(field), "[", i, "]"), kDroppedOverLimit,
+                "the API uses the first 3 valid values of a list; this one "
+                "was dropped");
+      } else {
+        out->values[out->size++] = scratch_;
+      }
+    }
+  }
+
+  // Validates a raw scalar that is sent unchanged (trimmed of nothing).
+  std::string_view RawScalar(const std::string& value, std::string_view field,
+                             size_t max_bytes) {
+    if (value.empty()) return {};
+    if (!IsValidUtf8(value)) {
+      Warning(std::string(field), kDroppedInvalid, "value is not valid UTF-8");
+      return {};
+    }
+    if (TrimWhitespace(value).empty()) {
+      Warning(std::string(field), kDroppedEmpty, "value is blank");
+      return {};
+    }
+    if (value.size() > max_bytes) {
+      Warning(std::string(field), kDroppedInvalid,
+              absl::StrCat("value is longer than ", max_bytes, " bytes"));
+      return {};
+    }
+    return value;
+  }
+
+  void MapUser(const v1::UserData& u) {
+    MapHashedList(u.emails(), "user.emails", NormalizeEmail, u.emails_sha256(),
+                  "user.emails_sha256", &user_.emails);
+    MapHashedList(u.phone_numbers(), "user.phone_numbers", NormalizePhone,
+                  u.phone_numbers_sha256(), "user.phone_numbers_sha256",
+                  &user_.phone_numbers);
+    MapHashedList(u.external_ids(), "user.external_ids", NormalizeExternalId,
+                  u.external_ids_sha256(), "user.external_ids_sha256",
+                  &user_.external_ids);
+    MapHashedList(u.first_names(), "user.first_names", NormalizeName,
+                  u.first_names_sha256(), "user.first_names_sha256",
+                  &user_.first_names);
+    MapHashedList(u.last_names(), "user.last_names", NormalizeName,
+                  u.last_names_sha256(), "user.last_names_sha256",
+                  &user_.last_names);
+    MapRawList(u.regions(), "user.regions", NormalizeLocation,
+               Limits::kLocationChars, &user_.regions);
+    MapRawList(u.postal_codes(), "user.postal_codes", NormalizePostalCode, 0,
+               &user_.postal_codes);
+    MapRawList(u.cities(), "user.cities", NormalizeLocation,
+               Limits::kLocationChars, &user_.cities);
+    MapRawList(u.countries(), "user.countries", NormalizeCountry, 0,
+               &user_.countries);
+    MapScalar(u.android_advertising_id(), "user.android_advertising_id",
+              NormalizeAdvertisingId, &user_.android_advertising_id);
+    MapScalar(u.ip_address(), "user.ip_address", NormalizeIpAddress,
+              &user_.ip_address);
+    user_.obref = RawScalar(u.obref(), "user.obref", Limits::kObrefBytes);
+    user_.user_agent =
+        RawScalar(u.user_agent(), "user.user_agent", Limits::kUserAgentBytes);
+  }
+
+  void MapScalar(const std::string& value, std::string_view field,
+                 Normalizer normalize, std::string* out) {
+    if (value.empty()) return;
+    DropReason drop = normalize(value, out);
+    if (!drop.kept()) {
+      out->clear();
+      Warning(std::string(field), drop.code, drop.description);
+    }
+  }
+
+  // Upper-cases and checks an optional currency; returns false when invalid.
+  bool CheckCurrency(const std::string& in, std::string_view field,
+                     std::string* out) {
+    out->clear();
+    if (in.empty()) return true;
+    if (in.size() == 3) {
+      for (char c : in) {
+        out->push_back((c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c);
+      }
+      if (CurrencyExponent(*out).has_value()) return true;
+    }
+    out->clear();
+    Violation(std::string(field), kInvalidFormat,
+              absl::StrCat(Sv(field), " is not an ISO 4217 currency code"));
+    return false;
+  }
+
+  void CheckData(const v1::EventData& d) {
+    data_type_ = DataTypeOf(event_.type());
+    const bool type_known = !type_name_.empty();
+    if (d.has_amount() && d.amount() < 0) {
+      Violation("data.amount", kOutOfRange, "data.amount must not be negative");
+    }
+    CheckCurrency(d.currency(), "data.currency", &currency_);
+    if (d.has_amount() && d.currency().empty()) {
+      Violation("data.currency", kRequired,
+                "data.currency is required when data.amount is set");
+    }
+
+    if (d.contents_size() > 0) {
+      if (type_known && !AllowsContents(data_type_)) {
+        Violation(
+            "data.contents", kNotAllowed,
+            absl::StrCat("data.contents is not allowed for ", Sv(type_name_),
+                         " events (data type customer_action)"));
+      } else if (static_cast<size_t>(d.contents_size()) > Limits::kContents) {
+        Violation("data.contents", kTooMany,
+                  absl::StrCat("data.contents has more than ",
+                               Limits::kContents, " items"));
+      } else {
+        content_currencies_.resize(d.contents_size());
+        for (int i = 0; i < d.contents_size(); ++i) {
+          CheckContent(d.contents(i), i, d.currency().empty());
+        }
+      }
+    }
+
+    if (!d.plan_id().empty()) {
+      if (type_known && !AllowsPlanId(data_type_)) {
+        Violation("data.plan_id", kNotAllowed,
+                  absl::StrCat("data.plan_id is allowed only for "
+                               "subscription_created, trial_started and "
+                               "custom events, not for ",
+                               Sv(type_name_)));
+      } else {
+        CheckText(d.plan_id(), "data.plan_id", Limits::kPlanIdBytes);
+      }
+    }
+
+    if (d.has_custom_properties() && d.custom_properties().fields_size() > 0) {
+      if (type_known && event_.type() != v1::EVENT_TYPE_CUSTOM) {
+        Violation("data.custom_properties", kNotAllowed,
+                  "data.custom_properties is allowed only for custom events");
+      } else {
+        CheckCustomProperties(d.custom_properties());
+      }
+    }
+  }
+
+  void CheckContent(const v1::Content& c, int i, bool no_event_currency) {
+    std::string prefix = absl::StrCat("data.contents[", i, "]");
+    CheckText(c.id(), absl::StrCat(prefix, ".id"), Limits::kContentIdBytes);
+    CheckText(c.group_id(), absl::StrCat(prefix, ".group_id"),
+              Limits::kContentIdBytes);
+    CheckText(c.name(), absl::StrCat(prefix, ".name"),
+              Limits::kContentNameBytes);
+    if (!c.content_type().empty() &&
+        CheckText(c.content_type(), absl::StrCat(prefix, ".content_type"),
+                  Limits::kContentTypeBytes) &&
+        TrimWhitespace(c.content_type()).empty()) {
+      Violation(absl::StrCat(prefix, ".content_type"), kInvalidFormat,
+                absl::StrCat(prefix, ".content_type must not be blank"));
+    }
+    if (c.has_quantity() && c.quantity() <= 0) {
+      Violation(absl::StrCat(prefix, ".quantity"), kOutOfRange,
+                absl::StrCat(prefix, ".quantity must be a positive integer"));
+    }
+    if (c.has_amount() && c.amount() < 0) {
+      Violation(absl::StrCat(prefix, ".amount"), kOutOfRange,
+                absl::StrCat(prefix, ".amount must not be negative"));
+    }
+    CheckCurrency(c.currency(), absl::StrCat(prefix, ".currency"),
+                  &content_currencies_[i]);
+    if (c.has_amount() && c.currency().empty() && no_event_currency) {
+      Violation(absl::StrCat(prefix, ".currency"), kRequired,
+                absl::StrCat(prefix,
+                             ".currency is required when the item has an "
+                             "amount and data.currency is not set"));
+    }
+    if (static_cast<size_t>(c.variant_size()) > Limits::kVariantEntries) {
+      Violation(absl::StrCat(prefix, ".variant"), kTooMany,
+                absl::StrCat(prefix, ".variant has more than ",
+                             Limits::kVariantEntries, " entries"));
+      return;
+    }
+    for (const auto& [key, value] : c.variant()) {
+      std::string field = absl::StrCat(prefix, ".variant[\"",
+                                       IsValidUtf8(key) ? key : "?", "\"]");
+      if (key.empty()) {
+        Violation(field, kInvalidFormat, "variant keys must not be empty");
+        continue;
+      }
+      if (CheckText(key, field, Limits::kVariantKeyBytes)) {
+        CheckText(value, field, Limits::kVariantValueBytes);
+      }
+    }
+  }
+
+  void CheckCustomProperties(const google::protobuf::Struct& s) {
+    for (const auto& [key, value] : s.fields()) {
+      for (std::string_view reserved : kReservedDataKeys) {
+        if (key == reserved) {
+          Violation(absl::StrCat("data.custom_properties.", key), kReserved,
+                    absl::StrCat("custom property '", key,
+                                 "' clashes with a field of data"));
+        }
+      }
+    }
+    if (!CheckValueTree(s, "data.custom_properties", 1)) return;
+    std::string encoded;
+    JsonWriter w(&encoded);
+    WriteStruct(s, &w);
+    if (encoded.size() > Limits::kCustomPropertiesBytes) {
+      Violation(
+          "data.custom_properties", kTooLong,
+          absl::StrCat("data.custom_properties is longer than ",
+                       Limits::kCustomPropertiesBytes, " bytes once encoded"));
+    }
+  }
+
+  // Checks keys and strings for UTF-8, numbers for finiteness, and depth.
+  bool CheckValueTree(const google::protobuf::Struct& s, std::string_view path,
+                      int depth) {
+    if (depth > Limits::kCustomPropertiesDepth) {
+      Violation(std::string(path), kTooLong,
+                absl::StrCat("data.custom_properties is nested deeper than ",
+                             Limits::kCustomPropertiesDepth, " levels"));
+      return false;
+    }
+    bool ok = true;
+    for (const auto& [key, value] : s.fields()) {
+      if (!IsValidUtf8(key) || key.empty()) {
+        Violation(std::string(path), kInvalidFormat,
+                  "custom property keys must be non-empty UTF-8");
+        ok = false;
+        continue;
+      }
+      ok &= CheckValue(value, absl::StrCat(Sv(path), ".", key), depth);
+    }
+    return ok;
+  }
+
+  bool CheckValue(const google::protobuf::Value& v, const std::string& path,
+                  int depth) {
+    switch (v.kind_case()) {
+      case google::protobuf::Value::kNumberValue:
+        if (!std::isfinite(v.number_value())) {
+          Violation(path, kInvalidFormat, "numbers must be finite");
+          return false;
+        }
+        return true;
+      case google::protobuf::Value::kStringValue:
+        if (!IsValidUtf8(v.string_value())) {
+          Violation(path, kInvalidUtf8, "strings must be valid UTF-8");
+          return false;
+        }
+        return true;
+      case google::protobuf::Value::kStructValue:
+        return CheckValueTree(v.struct_value(), path, depth + 1);
+      case google::protobuf::Value::kListValue: {
+        if (depth + 1 > Limits::kCustomPropertiesDepth) {
+          Violation(path, kTooLong,
+                    absl::StrCat("data.custom_properties is nested deeper "
+                                 "than ",
+                                 Limits::kCustomPropertiesDepth, " levels"));
+          return false;
+        }
+        bool ok = true;
+        const auto& values = v.list_value().values();
+        for (int i = 0; i < values.size(); ++i) {
+          ok &=
+              CheckValue(values[i], absl::StrCat(path, "[", i, "]"), depth + 1);
+        }
+        return ok;
+      }
+      default:
+        return true;  // null, bool, or unset (written as null)
+    }
+  }
+
+  static void WriteValue(const google::protobuf::Value& v, JsonWriter* w) {
+    switch (v.kind_case()) {
+      case google::protobuf::Value::kNumberValue:
+        w->Double(v.number_value());
+        break;
+      case google::protobuf::Value::kStringValue:
+        w->String(v.string_value());
+        break;
+      case google::protobuf::Value::kBoolValue:
+        w->Bool(v.bool_value());
+        break;
+      case google::protobuf::Value::kStructValue:
+        WriteStruct(v.struct_value(), w);
+        break;
+      case google::protobuf::Value::kListValue:
+        w->BeginArray();
+        for (const auto& item : v.list_value().values()) WriteValue(item, w);
+        w->EndArray();
+        break;
+      default:
+        w->Null();
+    }
+  }
+
+  // Writes the fields of `s` sorted by key, without braces.
+  static void WriteFields(const google::protobuf::Struct& s, JsonWriter* w) {
+    std::vector<const std::string*> keys;
+    keys.reserve(s.fields_size());
+    for (const auto& entry : s.fields()) keys.push_back(&entry.first);
+    std::sort(
+        keys.begin(), keys.end(),
+        [](const std::string* a, const std::string* b) { return *a < *b; });
+    for (const std::string* key : keys) {
+      w->Key(*key);
+      WriteValue(s.fields().at(*key), w);
+    }
+  }
+
+  static void WriteStruct(const google::protobuf::Struct& s, JsonWriter* w) {
+    w->BeginObject();
+    WriteFields(s, w);
+    w->EndObject();
+  }
+
+  static void WriteHashed(std::string_view key, const HashedList& list,
+                          JsonWriter* w) {
+    if (list.size == 0) return;
+    w->Key(key);
+    w->BeginArray();
+    for (size_t i = 0; i < list.size; ++i) {
+      w->String(std::string_view(list.values[i].data(), list.values[i].size()));
+    }
+    w->EndArray();
+  }
+
+  static void WriteRaw(std::string_view key, const RawList& list,
+                       JsonWriter* w) {
+    if (list.size == 0) return;
+    w->Key(key);
+    w->BeginArray();
+    for (size_t i = 0; i < list.size; ++i) w->String(list.values[i]);
+    w->EndArray();
+  }
+
+  static void WriteOptional(std::string_view key, std::string_view value,
+                            JsonWriter* w) {
+    if (value.empty()) return;
+    w->Key(key);
+    w->String(value);
+  }
+
+  void Encode() {
+    std::string& out = result_->wire_json;
+    out.reserve(512 + event_.user().user_agent().size() +
+                event_.source_url().size() +
+                96 * event_.data().contents_size());
+    JsonWriter w(&out);
+    w.BeginObject();
+    w.Key("id");
+    w.String(event_.id());
+    w.Key("type");
+    w.String(type_name_);
+    w.Key("timestamp_ms");
+    w.Int(timestamp_ms_);
+    WriteOptional("custom_event_name", custom_name_, &w);
+    WriteOptional("oppref", event_.oppref(), &w);
+    WriteOptional("source_url", event_.source_url(), &w);
+    w.Key("action_source");
+    w.String(action_source_name_);
+    if (event_.opt_out()) {
+      w.Key("opt_out");
+      w.Bool(true);
+    }
+    if (!user_.empty()) {
+      w.Key("user");
+      w.BeginObject();
+      WriteHashed("emails_sha256", user_.emails, &w);
+      WriteHashed("phone_numbers_sha256", user_.phone_numbers, &w);
+      WriteHashed("external_ids_sha256", user_.external_ids, &w);
+      WriteHashed("first_names_sha256", user_.first_names, &w);
+      WriteHashed("last_names_sha256", user_.last_names, &w);
+      WriteRaw("regions", user_.regions, &w);
+      WriteRaw("postal_codes", user_.postal_codes, &w);
+      WriteRaw("cities", user_.cities, &w);
+      WriteRaw("countries", user_.countries, &w);
+      WriteOptional("android_advertising_id", user_.android_advertising_id, &w);
+      WriteOptional("obref", user_.obref, &w);
+      WriteOptional("ip_address", user_.ip_address, &w);
+      WriteOptional("user_agent", user_.user_agent, &w);
+      w.EndObject();
+    }
+    const v1::EventData& d = event_.data();
+    w.Key("data");
+    w.BeginObject();
+    w.Key("type");
+    w.String(DataTypeName(data_type_));
+    if (d.has_amount()) {
+      w.Key("amount");
+      w.Int(d.amount());
+    }
+    WriteOptional("currency", currency_, &w);
+    if (d.contents_size() > 0) {
+      w.Key("contents");
+      w.BeginArray();
+      for (int i = 0; i < d.contents_size(); ++i) {
+        const v1::Content& c = d.contents(i);
+        w.BeginObject();
+        WriteOptional("id", c.id(), &w);
+        WriteOptional("group_id", c.group_id(), &w);
+        WriteOptional("name", c.name(), &w);
+        WriteOptional("content_type", c.content_type(), &w);
+        if (c.has_quantity()) {
+          w.Key("quantity");
+          w.Int(c.quantity());
+        }
+        if (c.has_amount()) {
+          w.Key("amount");
+          w.Int(c.amount());
+        }
+        WriteOptional("currency", content_currencies_[i], &w);
+        if (c.variant_size() > 0) {
+          std::vector<std::pair<std::string_view, std::string_view>> entries(
+              c.variant().begin(), c.variant().end());
+          std::sort(entries.begin(), entries.end());
+          w.Key("variant_dict");
+          w.BeginObject();
+          for (const auto& [key, value] : entries) {
+            w.Key(key);
+            w.String(value);
+          }
+          w.EndObject();
+        }
+        w.EndObject();
+      }
+      w.EndArray();
+    }
+    WriteOptional("plan_id", d.plan_id(), &w);
+    if (d.has_custom_properties()) WriteFields(d.custom_properties(), &w);
+    w.EndObject();
+    w.EndObject();
+
+    result_->event_name.assign(event_.type() == v1::EVENT_TYPE_CUSTOM
+                                   ? std::string_view(custom_name_)
+                                   : type_name_);
+    result_->id = event_.id();
+    result_->timestamp_ms = timestamp_ms_;
+  }
+
+  const v1::Event& event_;
+  const std::int64_t now_ms_;
+  MappedEvent* const result_;
+
+  std::string_view type_name_;
+  std::string_view action_source_name_;
+  std::int64_t timestamp_ms_ = 0;
+  std::string custom_name_;
+  DataType data_type_ = DataType::kCustom;
+  std::string currency_;
+  std::vector<std::string> content_currencies_;
+  UserOut user_;
+  std::string scratch_;
+};
+
+}  // namespace
+
+void MapEvent(const v1::Event& event, std::int64_t now_ms,
+              MappedEvent* result) {
+  result->violations.clear();
+  result->warnings.clear();
+  result->wire_json.clear();
+  result->event_name.clear();
+  result->id.clear();
+  result->timestamp_ms = 0;
+  Mapper(event, now_ms, result).Run();
+}
+
+MappedEvent MapEvent(const v1::Event& event, std::int64_t now_ms) {
+  MappedEvent result;
+  MapEvent(event, now_ms, &result);
+  return result;
+}
+
+}  // namespace conversions::mapping

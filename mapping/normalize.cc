@@ -1,0 +1,227 @@
+#include "mapping/normalize.h"
+
+#include <arpa/inet.h>
+#include <unicode/uchar.h>
+#include <unicode/utf8.h>
+
+#include <cstdint>
+
+#include "mapping/iso_codes.h"
+#include "mapping/unicode.h"
+
+namespace conversions::mapping {
+namespace {
+
+constexpr DropReason kKept{};
+constexpr DropReason Empty(const char* description) {
+  return {kDroppedEmpty, description};
+}
+constexpr DropReason Invalid(const char* description) {
+  return {kDroppedInvalid, description};
+}
+
+bool IsAsciiDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsAsciiAlpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool IsHex(char c) {
+  return IsAsciiDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+}  // namespace
+
+DropReason NormalizeEmail(std::string_view in, std::string* out) {
+  if (!IsValidUtf8(in)) return Invalid("email is not valid UTF-8");
+  std::string_view trimmed = TrimWhitespace(in);
+  if (trimmed.empty()) return Empty("email is empty");
+  if (!LowerCaseNfc(trimmed, out))
+    return Invalid("email cannot be lower-cased");
+  const std::string& e = *out;
+  if (e.size() > 254) return Invalid("email is longer than 254 bytes");
+  size_t at = std::string::npos;
+  for (size_t i = 0; i < e.size(); ++i) {
+    auto c = static_cast<unsigned char>(e[i]);
+    if (c <= 0x20 || c == 0x7f) {
+      return Invalid("email contains white space or control characters");
+    }
+    if (c == '@') {
+      if (at != std::string::npos) return Invalid("email has more than one @");
+      at = i;
+    }
+  }
+  if (at == std::string::npos) return Invalid("email has no @");
+  if (at == 0) return Invalid("email has an empty local part");
+  std::string_view domain = std::string_view(e).substr(at + 1);
+  size_t dot = domain.rfind('.');
+  if (domain.empty() || dot == std::string_view::npos || dot == 0 ||
+      dot + 1 == domain.size() || domain.front() == '.') {
+    return Invalid("email domain is not a dotted host name");
+  }
+  return kKept;
+}
+
+DropReason NormalizePhone(std::string_view in, std::string* out) {
+  out->clear();
+  if (!IsValidUtf8(in)) return Invalid("phone number is not valid UTF-8");
+  std::string_view trimmed = TrimWhitespace(in);
+  if (trimmed.empty()) return Empty("phone number is empty");
+  for (char c : trimmed) {
+    if (IsAsciiWhitespace(c) || c == '(' || c == ')' || c == '.' || c == '-') {
+      continue;
+    }
+    out->push_back(c);
+  }
+  size_t start = 0;
+  if (start < out->size() && (*out)[start] == '+') ++start;
+  while (start < out->size() && (*out)[start] == '0') ++start;
+  out->erase(0, start);
+  for (char c : *out) {
+    if (!IsAsciiDigit(c)) {
+      return Invalid(
+          "phone number has characters other than digits, white space, "
+          "parentheses, periods, hyphens and a leading +");
+    }
+  }
+  if (out->empty()) return Empty("phone number has no digits");
+  if (out->size() < 8 || out->size() > 15) {
+    return Invalid(
+        "phone number must have 8 to 15 digits after removing the leading + "
+        "and zeros (with country calling code)");
+  }
+  return kKept;
+}
+
+DropReason NormalizeExternalId(std::string_view in, std::string* out) {
+  if (!IsValidUtf8(in)) return Invalid("external id is not valid UTF-8");
+  std::string_view trimmed = TrimWhitespace(in);
+  if (trimmed.empty()) return Empty("external id is empty");
+  if (trimmed.size() > 1024)
+    return Invalid("external id is longer than 1,024 bytes");
+  out->assign(trimmed);
+  return kKept;
+}
+
+DropReason NormalizeName(std::string_view in, std::string* out) {
+  if (!IsValidUtf8(in)) return Invalid("name is not valid UTF-8");
+  if (in.size() > 1024) return Invalid("name is longer than 1,024 bytes");
+  std::string lower;
+  if (!LowerCaseNfc(in, &lower)) return Invalid("name cannot be lower-cased");
+  out->clear();
+  const auto* b = reinterpret_cast<const std::uint8_t*>(lower.data());
+  int32_t i = 0;
+  const auto n = static_cast<int32_t>(lower.size());
+  while (i < n) {
+    if (b[i] < 0x80) {
+      char c = static_cast<char>(b[i++]);
+      if (!IsAsciiWhitespace(c) && !IsAsciiPunctuation(c)) out->push_back(c);
+      continue;
+    }
+    int32_t start = i;
+    UChar32 c;
+    U8_NEXT(b, i, n, c);
+    if (c >= 0 && !u_isUWhiteSpace(c)) out->append(lower, start, i - start);
+  }
+  if (out->empty()) return Empty("name has no letters after normalization");
+  return kKept;
+}
+
+DropReason NormalizeCountry(std::string_view in, std::string* out) {
+  if (!IsValidUtf8(in)) return Invalid("country is not valid UTF-8");
+  std::string_view trimmed = TrimWhitespace(in);
+  if (trimmed.empty()) return Empty("country is empty");
+  if (trimmed.size() > 3) {
+    return Invalid("country is not an ISO 3166-1 alpha-2 or alpha-3 code");
+  }
+  char upper[3];
+  for (size_t i = 0; i < trimmed.size(); ++i) {
+    char c = trimmed[i];
+    if (!IsAsciiAlpha(c)) {
+      return Invalid("country is not an ISO 3166-1 alpha-2 or alpha-3 code");
+    }
+    upper[i] = (c >= 'a') ? static_cast<char>(c - 32) : c;
+  }
+  auto alpha2 = CountryAlpha2(std::string_view(upper, trimmed.size()));
+  if (!alpha2) {
+    return Invalid("country is not an ISO 3166-1 alpha-2 or alpha-3 code");
+  }
+  out->assign(*alpha2);
+  return kKept;
+}
+
+DropReason NormalizePostalCode(std::string_view in, std::string* out) {
+  if (!IsValidUtf8(in)) return Invalid("postal code is not valid UTF-8");
+  std::string_view trimmed = TrimWhitespace(in);
+  if (trimmed.empty()) return Empty("postal code is empty");
+  if (trimmed.size() > 32)
+    return Invalid("postal code is longer than 32 characters");
+  for (char c : trimmed) {
+    if (!IsAsciiAlpha(c) && !IsAsciiDigit(c) && c != ' ' && c != '-') {
+      return Invalid(
+          "postal code may hold only letters, digits, spaces and hyphens");
+    }
+  }
+  out->assign(trimmed);
+  return kKept;
+}
+
+DropReason NormalizeLocation(std::string_view in, std::string* out) {
+  if (!IsValidUtf8(in)) return Invalid("value is not valid UTF-8");
+  std::string_view trimmed = TrimWhitespace(in);
+  if (trimmed.empty()) return Empty("value is empty");
+  for (char c : trimmed) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return Invalid("value contains control characters");
+    }
+  }
+  out->assign(trimmed);
+  return kKept;
+}
+
+DropReason NormalizeIpAddress(std::string_view in, std::string* out) {
+  if (!IsValidUtf8(in)) return Invalid("IP address is not valid UTF-8");
+  std::string_view trimmed = TrimWhitespace(in);
+  if (trimmed.empty()) return Empty("IP address is empty");
+  if (trimmed.size() >= INET6_ADDRSTRLEN) {
+    return Invalid("IP address is not a valid IPv4 or IPv6 address");
+  }
+  char text[INET6_ADDRSTRLEN];
+  trimmed.copy(text, trimmed.size());
+  text[trimmed.size()] = '\0';
+  unsigned char addr[sizeof(struct in6_addr)];
+  char canonical[INET6_ADDRSTRLEN];
+  if (inet_pton(AF_INET, text, addr) == 1) {
+    inet_ntop(AF_INET, addr, canonical, sizeof(canonical));
+  } else if (inet_pton(AF_INET6, text, addr) == 1) {
+    inet_ntop(AF_INET6, addr, canonical, sizeof(canonical));
+  } else {
+    return Invalid("IP address is not a valid IPv4 or IPv6 address");
+  }
+  out->assign(canonical);
+  return kKept;
+}
+
+DropReason NormalizeAdvertisingId(std::string_view in, std::string* out) {
+  if (!IsValidUtf8(in)) return Invalid("advertising id is not valid UTF-8");
+  std::string_view trimmed = TrimWhitespace(in);
+  if (trimmed.empty()) return Empty("advertising id is empty");
+  if (trimmed.size() != 36) {
+    return Invalid("advertising id is not a UUID (8-4-4-4-12 hex digits)");
+  }
+  out->clear();
+  bool all_zero = true;
+  for (size_t i = 0; i < trimmed.size(); ++i) {
+    char c = trimmed[i];
+    bool dash_position = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash_position ? c != '-' : !IsHex(c)) {
+      return Invalid("advertising id is not a UUID (8-4-4-4-12 hex digits)");
+    }
+    if (!dash_position && c != '0') all_zero = false;
+    out->push_back((c >= 'A' && c <= 'F') ? static_cast<char>(c + 32) : c);
+  }
+  if (all_zero) {
+    return Invalid("advertising id is all zeros (ad tracking limited)");
+  }
+  return kKept;
+}
+
+}  // namespace conversions::mapping

@@ -1,0 +1,66 @@
+// Normalization of single identifier values, as the Conversions API
+// documents it for the latest user schema (S4).
+//
+// Each function reads one clear-text value and writes its normalized form to
+// `*out`, or reports why the value must be dropped. Reasons never quote the
+// value: callers put them into warnings that are returned to clients.
+#ifndef CONVERSIONS_MAPPING_NORMALIZE_H_
+#define CONVERSIONS_MAPPING_NORMALIZE_H_
+
+#include <string>
+#include <string_view>
+
+namespace conversions::mapping {
+
+// Why a value was dropped. Both pointers are static strings; both are null
+// when the value was kept.
+struct DropReason {
+  const char* code = nullptr;         // e.g. "DROPPED_INVALID"
+  const char* description = nullptr;  // English, without the value
+
+  bool kept() const { return code == nullptr; }
+};
+
+inline constexpr char kDroppedEmpty[] = "DROPPED_EMPTY";
+inline constexpr char kDroppedInvalid[] = "DROPPED_INVALID";
+
+// Email: trim, lower-case (Unicode-aware), then require one '@' with a
+// non-empty local part and a dotted domain, no white space or control
+// characters, at most 254 bytes.
+DropReason NormalizeEmail(std::string_view in, std::string* out);
+
+// Phone: remove white space, parentheses, periods and hyphens, then one
+// leading '+', then leading zeros; 8 to 15 digits must remain
+// ("+1 (415) 555-2671" -> "14155552671").
+DropReason NormalizePhone(std::string_view in, std::string* out);
+
+// External id: trim only; case and every other character are kept.
+DropReason NormalizeExternalId(std::string_view in, std::string* out);
+
+// First or last name: NFC, Unicode lower case, then remove all white space
+// and ASCII punctuation; other characters are kept ("O'Connor" -> "oconnor",
+// "Ștefănescu" -> "ștefănescu", "Mary Jane" -> "maryjane").
+DropReason NormalizeName(std::string_view in, std::string* out);
+
+// Country: trim, upper-case, then an ISO 3166-1 alpha-2 or alpha-3 code;
+// writes alpha-2 ("usa" -> "US").
+DropReason NormalizeCountry(std::string_view in, std::string* out);
+
+// Postal code: trim; ASCII letters, digits, spaces and hyphens only, at most
+// 32 characters. Case is kept.
+DropReason NormalizePostalCode(std::string_view in, std::string* out);
+
+// City or region: trim. The caller truncates to 128 code points.
+DropReason NormalizeLocation(std::string_view in, std::string* out);
+
+// IP address: trim, then a valid IPv4 (dotted decimal) or IPv6 address;
+// writes its canonical text form ("2001:DB8::0:1" -> "2001:db8::1").
+DropReason NormalizeIpAddress(std::string_view in, std::string* out);
+
+// Android advertising id: trim, then a UUID (8-4-4-4-12 hex digits);
+// writes it lower-cased. The all-zero id (limit ad tracking) is dropped.
+DropReason NormalizeAdvertisingId(std::string_view in, std::string* out);
+
+}  // namespace conversions::mapping
+
+#endif  // CONVERSIONS_MAPPING_NORMALIZE_H_

@@ -1,0 +1,160 @@
+#include "mapping/unicode.h"
+
+#include <unicode/bytestream.h>
+#include <unicode/casemap.h>
+#include <unicode/normalizer2.h>
+#include <unicode/uchar.h>
+#include <unicode/utf8.h>
+
+#include <cstdint>
+#include <cstring>
+
+namespace conversions::mapping {
+
+bool IsAscii(std::string_view s) {
+  const char* p = s.data();
+  size_t n = s.size();
+  while (n >= 8) {
+    std::uint64_t word;
+    std::memcpy(&word, p, 8);
+    if (word & 0x8080808080808080ULL) return false;
+    p += 8;
+    n -= 8;
+  }
+  while (n > 0) {
+    if (static_cast<unsigned char>(*p) >= 0x80) return false;
+    ++p;
+    --n;
+  }
+  return true;
+}
+
+bool IsValidUtf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    // Skip ASCII runs eight bytes at a time.
+    while (end - p >= 8) {
+      std::uint64_t word;
+      std::memcpy(&word, p, 8);
+      if (word & 0x8080808080808080ULL) break;
+      p += 8;
+    }
+    if (p >= end) break;
+    unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    int len;
+    std::uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;  // continuation byte, overlong lead, or above U+10FFFF
+    }
+    if (end - p < len) return false;
+    for (int i = 1; i < len; ++i) {
+      if ((p[i] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    p += len;
+  }
+  return true;
+}
+
+std::string_view TrimWhitespace(std::string_view s) {
+  const auto* b = reinterpret_cast<const std::uint8_t*>(s.data());
+  int32_t start = 0;
+  int32_t end = static_cast<int32_t>(s.size());
+  while (start < end) {
+    if (b[start] < 0x80) {
+      if (!IsAsciiWhitespace(static_cast<char>(b[start]))) break;
+      ++start;
+      continue;
+    }
+    int32_t next = start;
+    UChar32 c;
+    U8_NEXT(b, next, end, c);
+    if (c < 0 || !u_isUWhiteSpace(c)) break;
+    start = next;
+  }
+  while (end > start) {
+    if (b[end - 1] < 0x80) {
+      if (!IsAsciiWhitespace(static_cast<char>(b[end - 1]))) break;
+      --end;
+      continue;
+    }
+    int32_t prev = end;
+    UChar32 c;
+    U8_PREV(b, start, prev, c);
+    if (c < 0 || !u_isUWhiteSpace(c)) break;
+    end = prev;
+  }
+  return s.substr(start, end - start);
+}
+
+bool LowerCaseNfc(std::string_view s, std::string* out) {
+  out->clear();
+  if (IsAscii(s)) {
+    // ASCII is already NFC, and its lower case is ASCII.
+    out->resize(s.size());
+    for (size_t i = 0; i < s.size(); ++i) {
+      char c = s[i];
+      (*out)[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+    }
+    return true;
+  }
+  UErrorCode status = U_ZERO_ERROR;
+  const icu::Normalizer2* nfc = icu::Normalizer2::getNFCInstance(status);
+  if (U_FAILURE(status)) return false;
+  icu::StringPiece piece(s.data(), static_cast<int32_t>(s.size()));
+  std::string composed;
+  std::string_view source = s;
+  if (!nfc->isNormalizedUTF8(piece, status)) {
+    if (U_FAILURE(status)) return false;
+    icu::StringByteSink<std::string> sink(&composed);
+    nfc->normalizeUTF8(0, piece, sink, nullptr, status);
+    if (U_FAILURE(status)) return false;
+    source = composed;
+  }
+  icu::StringByteSink<std::string> sink(out);
+  icu::CaseMap::utf8ToLower(
+      "", 0,
+      icu::StringPiece(source.data(), static_cast<int32_t>(source.size())),
+      sink, nullptr, status);
+  return U_SUCCESS(status);
+}
+
+size_t CodePointCount(std::string_view s) {
+  size_t n = 0;
+  for (char c : s) {
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
+  }
+  return n;
+}
+
+std::string_view TruncateCodePoints(std::string_view s,
+                                    size_t max_code_points) {
+  size_t seen = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) {
+      if (seen == max_code_points) return s.substr(0, i);
+      ++seen;
+    }
+  }
+  return s;
+}
+
+}  // namespace conversions::mapping
