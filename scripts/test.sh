@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds everything and runs the whole test suite:
+# unit and integration tests (ctest), a bounded libFuzzer run, and a
+# benchmark smoke run. This is the README's test command and what CI runs.
+#
+# Environment: BUILD_DIR (default build), FUZZ_SECONDS (default 60),
+# CONVERSIONS_WERROR (default ON in CI, OFF otherwise).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+BUILD_DIR=${BUILD_DIR:-build}
+FUZZ_DIR=${FUZZ_DIR:-${BUILD_DIR}-fuzz}
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+WERROR=${CONVERSIONS_WERROR:-$([ "${CI:-}" = "true" ] && echo ON || echo OFF)}
+JOBS=$(nproc)
+
+echo "== build (${BUILD_DIR}, -Werror ${WERROR})"
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCONVERSIONS_WERROR="$WERROR" >/dev/null
+cmake --build "$BUILD_DIR" -j "$JOBS"
+
+echo "== fuzz build (${FUZZ_DIR}, clang)"
+cmake -S . -B "$FUZZ_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_COMPILER=clang++ -DCONVERSIONS_FUZZ=ON \
+  -DCONVERSIONS_WERROR="$WERROR" >/dev/null
+cmake --build "$FUZZ_DIR" -j "$JOBS"
+
+echo "== benchmark smoke run"
+"$BUILD_DIR/tests/bench/mapping_benchmark" --benchmark_min_time=0.05 | tail -1
+
+echo "== fuzz ${FUZZ_SECONDS}s"
+corpus=$(mktemp -d)
+trap 'rm -rf "$corpus"' EXIT
+fuzz_log="$FUZZ_DIR/fuzz.log"
+if ! "$FUZZ_DIR/tests/fuzz/event_mapper_fuzzer" -max_total_time="$FUZZ_SECONDS" \
+    -print_final_stats=1 -artifact_prefix="$FUZZ_DIR/" "$corpus" \
+    tests/fuzz/corpus >"$fuzz_log" 2>&1; then
+  tail -n 60 "$fuzz_log"
+  echo "fuzz: the fuzzer found a crash; the input is in $FUZZ_DIR/" >&2
+  exit 1
+fi
+grep -E '^Done|stat::number_of_executed_units' "$fuzz_log"
+
+echo "== ctest"
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
