@@ -65,7 +65,19 @@ DropReason NormalizePhone(std::string_view in, std::string* out) {
   if (!IsValidUtf8(in)) return Invalid("phone number is not valid UTF-8");
   std::string_view trimmed = TrimWhitespace(in);
   if (trimmed.empty()) return Empty("phone number is empty");
-  for (char c : trimmed) {
+  const auto* b = reinterpret_cast<const std::uint8_t*>(trimmed.data());
+  const auto n = static_cast<int32_t>(trimmed.size());
+  for (int32_t i = 0; i < n;) {
+    if (b[i] >= 0x80) {
+      // Non-ASCII white space (NBSP, U+202F, ...) goes too; anything else
+      // non-ASCII is kept and fails the digit check below.
+      int32_t start = i;
+      UChar32 c;
+      U8_NEXT(b, i, n, c);
+      if (c < 0 || !u_isUWhiteSpace(c)) out->append(trimmed, start, i - start);
+      continue;
+    }
+    char c = static_cast<char>(b[i++]);
     if (IsAsciiWhitespace(c) || c == '(' || c == ')' || c == '.' || c == '-') {
       continue;
     }
