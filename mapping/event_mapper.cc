@@ -78,14 +78,21 @@ bool IsAbsoluteHttpUrl(std::string_view url) {
     auto u = static_cast<unsigned char>(c);
     if (u <= 0x20 || u == 0x7f) return false;
   }
-  size_t sep = url.find("://");
-  if (sep == std::string_view::npos) return false;
-  std::string_view scheme = url.substr(0, sep);
-  if (!EqualsIgnoreCase(scheme, "http") && !EqualsIgnoreCase(scheme, "https")) {
+  size_t sep;
+  if (url.size() > 7 && EqualsIgnoreCase(url.substr(0, 7), "http://")) {
+    sep = 4;
+  } else if (url.size() > 8 && EqualsIgnoreCase(url.substr(0, 8), "https://")) {
+    sep = 5;
+  } else {
     return false;
   }
   std::string_view rest = url.substr(sep + 3);
-  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  size_t authority_end = 0;
+  while (authority_end < rest.size() && rest[authority_end] != '/' &&
+         rest[authority_end] != '?' && rest[authority_end] != '#') {
+    ++authority_end;
+  }
+  std::string_view authority = rest.substr(0, authority_end);
   size_t at = authority.rfind('@');
   std::string_view host_port =
       at == std::string_view::npos ? authority : authority.substr(at + 1);
@@ -108,6 +115,36 @@ bool IsAbsoluteHttpUrl(std::string_view url) {
     if (c < '0' || c > '9') return false;
   }
   return true;
+}
+
+// A field path, put together only when a message needs it (the happy path
+// builds none): base[index].leaf, e.g. "data.contents[2].id".
+struct Path {
+  std::string_view base;
+  int index = -1;
+  std::string_view leaf;
+
+  Path(const char* b) : base(b) {}  // NOLINT: implicit from a literal
+  Path(std::string_view b, int i, std::string_view l)
+      : base(b), index(i), leaf(l) {}
+
+  std::string str() const {
+    std::string out(base);
+    if (index >= 0) absl::StrAppend(&out, "[", index, "]");
+    if (!leaf.empty()) absl::StrAppend(&out, ".", Sv(leaf));
+    return out;
+  }
+};
+
+// Upper-cases a three-letter currency code into `out`; returns false unless
+// it is an ISO 4217 code with a minor unit.
+bool UpperCurrency(std::string_view in, std::array<char, 3>* out) {
+  if (in.size() != 3) return false;
+  for (size_t i = 0; i < 3; ++i) {
+    char c = in[i];
+    (*out)[i] = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
+  }
+  return CurrencyExponent(std::string_view(out->data(), 3)).has_value();
 }
 
 // Up to three distinct SHA-256 hex digests, in input order.
@@ -156,7 +193,10 @@ using Normalizer = DropReason (*)(std::string_view, std::string*);
 class Mapper {
  public:
   Mapper(const v1::Event& event, std::int64_t now_ms, MappedEvent* result)
-      : event_(event), now_ms_(now_ms), result_(result) {}
+      : event_(event),
+        now_ms_(now_ms),
+        result_(result),
+        scratch_(result->scratch) {}
 
   void Run() {
     CheckEnvelopeFields();
@@ -177,17 +217,17 @@ class Mapper {
   }
 
   // Checks UTF-8 and the byte limit of an optional string field.
-  bool CheckText(std::string_view value, std::string_view field,
-                 size_t max_bytes) {
+  bool CheckText(std::string_view value, const Path& path, size_t max_bytes) {
     if (!IsValidUtf8(value)) {
-      Violation(std::string(field), kInvalidUtf8,
-                absl::StrCat(Sv(field), " is not valid UTF-8"));
+      std::string field = path.str();
+      Violation(field, kInvalidUtf8,
+                absl::StrCat(field, " is not valid UTF-8"));
       return false;
     }
     if (value.size() > max_bytes) {
-      Violation(
-          std::string(field), kTooLong,
-          absl::StrCat(Sv(field), " is longer than ", max_bytes, " bytes"));
+      std::string field = path.str();
+      Violation(field, kTooLong,
+                absl::StrCat(field, " is longer than ", max_bytes, " bytes"));
       return false;
     }
     return true;
@@ -445,20 +485,13 @@ class Mapper {
     }
   }
 
-  // Upper-cases and checks an optional currency; returns false when invalid.
-  bool CheckCurrency(const std::string& in, std::string_view field,
-                     std::string* out) {
-    out->clear();
-    if (in.empty()) return true;
-    if (in.size() == 3) {
-      for (char c : in) {
-        out->push_back((c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c);
-      }
-      if (CurrencyExponent(*out).has_value()) return true;
-    }
-    out->clear();
-    Violation(std::string(field), kInvalidFormat,
-              absl::StrCat(Sv(field), " is not an ISO 4217 currency code"));
+  // Checks an optional currency; returns false when invalid.
+  bool CheckCurrency(const std::string& in, const Path& path) {
+    std::array<char, 3> upper;
+    if (in.empty() || UpperCurrency(in, &upper)) return true;
+    std::string field = path.str();
+    Violation(field, kInvalidFormat,
+              absl::StrCat(field, " is not an ISO 4217 currency code"));
     return false;
   }
 
@@ -468,7 +501,7 @@ class Mapper {
     if (d.has_amount() && d.amount() < 0) {
       Violation("data.amount", kOutOfRange, "data.amount must not be negative");
     }
-    CheckCurrency(d.currency(), "data.currency", &currency_);
+    CheckCurrency(d.currency(), "data.currency");
     if (d.has_amount() && d.currency().empty()) {
       Violation("data.currency", kRequired,
                 "data.currency is required when data.amount is set");
@@ -485,7 +518,6 @@ class Mapper {
                   absl::StrCat("data.contents has more than ",
                                Limits::kContents, " items"));
       } else {
-        content_currencies_.resize(d.contents_size());
         for (int i = 0; i < d.contents_size(); ++i) {
           CheckContent(d.contents(i), i, d.currency().empty());
         }
@@ -515,50 +547,60 @@ class Mapper {
   }
 
   void CheckContent(const v1::Content& c, int i, bool no_event_currency) {
-    std::string prefix = absl::StrCat("data.contents[", i, "]");
-    CheckText(c.id(), absl::StrCat(prefix, ".id"), Limits::kContentIdBytes);
-    CheckText(c.group_id(), absl::StrCat(prefix, ".group_id"),
+    constexpr std::string_view kBase = "data.contents";
+    CheckText(c.id(), Path(kBase, i, "id"), Limits::kContentIdBytes);
+    CheckText(c.group_id(), Path(kBase, i, "group_id"),
               Limits::kContentIdBytes);
-    CheckText(c.name(), absl::StrCat(prefix, ".name"),
-              Limits::kContentNameBytes);
+    CheckText(c.name(), Path(kBase, i, "name"), Limits::kContentNameBytes);
     if (!c.content_type().empty() &&
-        CheckText(c.content_type(), absl::StrCat(prefix, ".content_type"),
+        CheckText(c.content_type(), Path(kBase, i, "content_type"),
                   Limits::kContentTypeBytes) &&
         TrimWhitespace(c.content_type()).empty()) {
-      Violation(absl::StrCat(prefix, ".content_type"), kInvalidFormat,
-                absl::StrCat(prefix, ".content_type must not be blank"));
+      std::string field = Path(kBase, i, "content_type").str();
+      Violation(field, kInvalidFormat,
+                absl::StrCat(field, " must not be blank"));
     }
     if (c.has_quantity() && c.quantity() <= 0) {
-      Violation(absl::StrCat(prefix, ".quantity"), kOutOfRange,
-                absl::StrCat(prefix, ".quantity must be a positive integer"));
+      std::string field = Path(kBase, i, "quantity").str();
+      Violation(field, kOutOfRange,
+                absl::StrCat(field, " must be a positive integer"));
     }
     if (c.has_amount() && c.amount() < 0) {
-      Violation(absl::StrCat(prefix, ".amount"), kOutOfRange,
-                absl::StrCat(prefix, ".amount must not be negative"));
+      std::string field = Path(kBase, i, "amount").str();
+      Violation(field, kOutOfRange,
+                absl::StrCat(field, " must not be negative"));
     }
-    CheckCurrency(c.currency(), absl::StrCat(prefix, ".currency"),
-                  &content_currencies_[i]);
+    CheckCurrency(c.currency(), Path(kBase, i, "currency"));
     if (c.has_amount() && c.currency().empty() && no_event_currency) {
-      Violation(absl::StrCat(prefix, ".currency"), kRequired,
-                absl::StrCat(prefix,
-                             ".currency is required when the item has an "
-                             "amount and data.currency is not set"));
+      std::string field = Path(kBase, i, "currency").str();
+      Violation(field, kRequired,
+                absl::StrCat(field,
+                             " is required when the item has an amount and "
+                             "data.currency is not set"));
     }
+    if (c.variant_size() == 0) return;
+    const Path variant(kBase, i, "variant");
     if (static_cast<size_t>(c.variant_size()) > Limits::kVariantEntries) {
-      Violation(absl::StrCat(prefix, ".variant"), kTooMany,
-                absl::StrCat(prefix, ".variant has more than ",
-                             Limits::kVariantEntries, " entries"));
+      std::string field = variant.str();
+      Violation(field, kTooMany,
+                absl::StrCat(field, " has more than ", Limits::kVariantEntries,
+                             " entries"));
       return;
     }
     for (const auto& [key, value] : c.variant()) {
-      std::string field = absl::StrCat(prefix, ".variant[\"",
+      if (!key.empty() && key.size() <= Limits::kVariantKeyBytes &&
+          value.size() <= Limits::kVariantValueBytes && IsValidUtf8(key) &&
+          IsValidUtf8(value)) {
+        continue;  // the common case builds no path
+      }
+      std::string field = absl::StrCat(variant.str(), "[\"",
                                        IsValidUtf8(key) ? key : "?", "\"]");
       if (key.empty()) {
         Violation(field, kInvalidFormat, "variant keys must not be empty");
         continue;
       }
-      if (CheckText(key, field, Limits::kVariantKeyBytes)) {
-        CheckText(value, field, Limits::kVariantValueBytes);
+      if (CheckText(key, field.c_str(), Limits::kVariantKeyBytes)) {
+        CheckText(value, field.c_str(), Limits::kVariantValueBytes);
       }
     }
   }
@@ -577,6 +619,7 @@ class Mapper {
     std::string encoded;
     JsonWriter w(&encoded);
     WriteStruct(s, &w);
+    w.Finish();
     if (encoded.size() > Limits::kCustomPropertiesBytes) {
       Violation(
           "data.custom_properties", kTooLong,
@@ -689,10 +732,11 @@ class Mapper {
     w->EndObject();
   }
 
-  static void WriteHashed(std::string_view key, const HashedList& list,
+  template <size_t N>
+  static void WriteHashed(const char (&key)[N], const HashedList& list,
                           JsonWriter* w) {
     if (list.size == 0) return;
-    w->Key(key);
+    w->SafeKey(key);
     w->BeginArray();
     for (size_t i = 0; i < list.size; ++i) {
       w->String(std::string_view(list.values[i].data(), list.values[i].size()));
@@ -700,20 +744,30 @@ class Mapper {
     w->EndArray();
   }
 
-  static void WriteRaw(std::string_view key, const RawList& list,
+  template <size_t N>
+  static void WriteRaw(const char (&key)[N], const RawList& list,
                        JsonWriter* w) {
     if (list.size == 0) return;
-    w->Key(key);
+    w->SafeKey(key);
     w->BeginArray();
     for (size_t i = 0; i < list.size; ++i) w->String(list.values[i]);
     w->EndArray();
   }
 
-  static void WriteOptional(std::string_view key, std::string_view value,
+  template <size_t N>
+  static void WriteOptional(const char (&key)[N], std::string_view value,
                             JsonWriter* w) {
     if (value.empty()) return;
-    w->Key(key);
+    w->SafeKey(key);
     w->String(value);
+  }
+
+  // Writes a validated currency upper-cased; nothing when empty.
+  static void WriteCurrency(const std::string& currency, JsonWriter* w) {
+    std::array<char, 3> upper;
+    if (currency.empty() || !UpperCurrency(currency, &upper)) return;
+    w->SafeKey("currency");
+    w->String(std::string_view(upper.data(), upper.size()));
   }
 
   void Encode() {
@@ -723,23 +777,23 @@ class Mapper {
                 96 * event_.data().contents_size());
     JsonWriter w(&out);
     w.BeginObject();
-    w.Key("id");
+    w.SafeKey("id");
     w.String(event_.id());
-    w.Key("type");
+    w.SafeKey("type");
     w.String(type_name_);
-    w.Key("timestamp_ms");
+    w.SafeKey("timestamp_ms");
     w.Int(timestamp_ms_);
     WriteOptional("custom_event_name", custom_name_, &w);
     WriteOptional("oppref", event_.oppref(), &w);
     WriteOptional("source_url", event_.source_url(), &w);
-    w.Key("action_source");
+    w.SafeKey("action_source");
     w.String(action_source_name_);
     if (event_.opt_out()) {
-      w.Key("opt_out");
+      w.SafeKey("opt_out");
       w.Bool(true);
     }
     if (!user_.empty()) {
-      w.Key("user");
+      w.SafeKey("user");
       w.BeginObject();
       WriteHashed("emails_sha256", user_.emails, &w);
       WriteHashed("phone_numbers_sha256", user_.phone_numbers, &w);
@@ -757,17 +811,17 @@ class Mapper {
       w.EndObject();
     }
     const v1::EventData& d = event_.data();
-    w.Key("data");
+    w.SafeKey("data");
     w.BeginObject();
-    w.Key("type");
+    w.SafeKey("type");
     w.String(DataTypeName(data_type_));
     if (d.has_amount()) {
-      w.Key("amount");
+      w.SafeKey("amount");
       w.Int(d.amount());
     }
-    WriteOptional("currency", currency_, &w);
+    WriteCurrency(d.currency(), &w);
     if (d.contents_size() > 0) {
-      w.Key("contents");
+      w.SafeKey("contents");
       w.BeginArray();
       for (int i = 0; i < d.contents_size(); ++i) {
         const v1::Content& c = d.contents(i);
@@ -777,19 +831,19 @@ class Mapper {
         WriteOptional("name", c.name(), &w);
         WriteOptional("content_type", c.content_type(), &w);
         if (c.has_quantity()) {
-          w.Key("quantity");
+          w.SafeKey("quantity");
           w.Int(c.quantity());
         }
         if (c.has_amount()) {
-          w.Key("amount");
+          w.SafeKey("amount");
           w.Int(c.amount());
         }
-        WriteOptional("currency", content_currencies_[i], &w);
+        WriteCurrency(c.currency(), &w);
         if (c.variant_size() > 0) {
           std::vector<std::pair<std::string_view, std::string_view>> entries(
               c.variant().begin(), c.variant().end());
           std::sort(entries.begin(), entries.end());
-          w.Key("variant_dict");
+          w.SafeKey("variant_dict");
           w.BeginObject();
           for (const auto& [key, value] : entries) {
             w.Key(key);
@@ -822,10 +876,8 @@ class Mapper {
   std::int64_t timestamp_ms_ = 0;
   std::string custom_name_;
   DataType data_type_ = DataType::kCustom;
-  std::string currency_;
-  std::vector<std::string> content_currencies_;
   UserOut user_;
-  std::string scratch_;
+  std::string& scratch_;
 };
 
 }  // namespace

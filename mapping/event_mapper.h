@@ -68,6 +68,9 @@ struct MappedEvent {
   std::int64_t timestamp_ms = 0;  // as sent (0 in the input became now)
 
   bool ok() const { return violations.empty(); }
+
+  // A working buffer MapEvent reuses across calls; not part of the result.
+  std::string scratch;
 };
 
 // Maps `event`, received at `now_ms` (Unix epoch milliseconds), to the wire

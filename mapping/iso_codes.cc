@@ -7,12 +7,12 @@ namespace conversions::mapping {
 namespace {
 
 struct CurrencyEntry {
-  const char* code;
+  std::string_view code;
   int exponent;
 };
 struct CountryEntry {
-  const char* alpha2;
-  const char* alpha3;
+  std::string_view alpha2;
+  std::string_view alpha3;
 };
 
 #include "mapping/iso_tables.inc"
@@ -36,14 +36,14 @@ std::optional<std::string_view> CountryAlpha2(std::string_view upper_code) {
         std::begin(kCountries), std::end(kCountries), upper_code,
         [](const CountryEntry& e, std::string_view c) { return e.alpha2 < c; });
     if (it != std::end(kCountries) && it->alpha2 == upper_code) {
-      return std::string_view(it->alpha2);
+      return it->alpha2;
     }
     return std::nullopt;
   }
   if (upper_code.size() == 3) {
     // 249 entries, looked up rarely: a linear scan keeps one table.
     for (const CountryEntry& e : kCountries) {
-      if (e.alpha3 == upper_code) return std::string_view(e.alpha2);
+      if (e.alpha3 == upper_code) return e.alpha2;
     }
   }
   return std::nullopt;

@@ -1,7 +1,12 @@
 #include "mapping/json_writer.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 namespace conversions::mapping {
 namespace {
@@ -33,115 +38,153 @@ size_t Utf8SequenceLength(const unsigned char* p, const unsigned char* end) {
   return len;
 }
 
-}  // namespace
+// Bytes that cannot be copied as they are: controls, '"', '\\' and every
+// byte of 0x80 and above (checked as UTF-8).
+struct SpecialTable {
+  bool special[256];
+  constexpr SpecialTable() : special() {
+    for (int c = 0; c < 256; ++c) {
+      special[c] = c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
+    }
+  }
+};
+constexpr SpecialTable kSpecial;
 
-void AppendJsonString(std::string_view s, std::string* out) {
-  out->push_back('"');
+// Returns true when none of the 8 bytes at p needs attention: none below
+// 0x20, none '"' or '\\', none 0x80 or above. May report a clean word as
+// not clean (borrows), which only sends it down the byte path; never the
+// reverse.
+inline bool PlainWord(const unsigned char* p) {
+  std::uint64_t x;
+  std::memcpy(&x, p, 8);
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  auto has_zero = [](std::uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  std::uint64_t special = (x & kHigh) | ((x - kOnes * 0x20) & ~x & kHigh) |
+                          has_zero(x ^ (kOnes * '"')) |
+                          has_zero(x ^ (kOnes * '\\'));
+  return special == 0;
+}
+
+// Writes the escaped body of `s` (no quotes) at `dst`, which has room for
+// 6 bytes per input byte; returns the end.
+char* EscapeInto(std::string_view s, char* dst) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
-  const auto* run = p;  // start of bytes not yet copied
   while (p < end) {
-    unsigned char c = *p;
-    if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-      ++p;
-      continue;
+#ifdef __SSE2__
+    // Sixteen plain bytes at a time: none below 0x20 (signed compare also
+    // catches 0x80 and above, which are negative), none '"' or '\\'.
+    const __m128i kSpace = _mm_set1_epi8(0x20);
+    const __m128i kQuote = _mm_set1_epi8('"');
+    const __m128i kBackslash = _mm_set1_epi8('\\');
+    while (end - p >= 16) {
+      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, kSpace),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, kQuote),
+                                              _mm_cmpeq_epi8(v, kBackslash)));
+      if (_mm_movemask_epi8(bad) != 0) break;
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), v);
+      dst += 16;
+      p += 16;
     }
+#endif
+    while (end - p >= 8 && PlainWord(p)) {
+      std::memcpy(dst, p, 8);
+      dst += 8;
+      p += 8;
+    }
+    // Copy a run of plain bytes (a short string or a tail).
+    while (p < end && !kSpecial.special[*p]) *dst++ = static_cast<char>(*p++);
+    if (p >= end) break;
+    unsigned char c = *p;
     if (c >= 0x80) {
       size_t len = Utf8SequenceLength(p, end);
       if (len != 0) {
+        std::memcpy(dst, p, len);
+        dst += len;
         p += len;
         continue;
       }
+      std::memcpy(dst, "\xEF\xBF\xBD", 3);  // U+FFFD for an invalid byte
+      dst += 3;
+      ++p;
+      continue;
     }
-    out->append(reinterpret_cast<const char*>(run), p - run);
+    *dst++ = '\\';
     switch (c) {
       case '"':
-        out->append("\\\"");
+        *dst++ = '"';
         break;
       case '\\':
-        out->append("\\\\");
+        *dst++ = '\\';
         break;
       case '\n':
-        out->append("\\n");
+        *dst++ = 'n';
         break;
       case '\r':
-        out->append("\\r");
+        *dst++ = 'r';
         break;
       case '\t':
-        out->append("\\t");
+        *dst++ = 't';
         break;
       case '\b':
-        out->append("\\b");
+        *dst++ = 'b';
         break;
       case '\f':
-        out->append("\\f");
+        *dst++ = 'f';
         break;
       default:
-        if (c < 0x20) {
-          char buf[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
-          out->append(buf, 6);
-        } else {
-          out->append("\xEF\xBF\xBD");  // U+FFFD for an invalid byte
-        }
+        std::memcpy(dst, "u00", 3);
+        dst[3] = kHex[c >> 4];
+        dst[4] = kHex[c & 0xf];
+        dst += 5;
     }
     ++p;
-    run = p;
   }
-  out->append(reinterpret_cast<const char*>(run), p - run);
-  out->push_back('"');
+  return dst;
 }
 
-void JsonWriter::BeforeValue() {
-  if (after_key_) {
-    after_key_ = false;
-    return;
-  }
-  if (depth_ > 0) {
-    std::uint64_t bit = std::uint64_t{1} << (depth_ - 1);
-    if (has_value_ & bit) out_->push_back(',');
-    has_value_ |= bit;
-  }
+}  // namespace
+
+void AppendJsonString(std::string_view s, std::string* out) {
+  JsonWriter w(out);
+  w.String(s);
 }
 
-void JsonWriter::Open(char c) {
-  BeforeValue();
-  out_->push_back(c);
-  if (depth_ < 64) ++depth_;
-  has_value_ &= ~(std::uint64_t{1} << (depth_ - 1));
+JsonWriter::JsonWriter(std::string* out) : out_(out) {
+  size_t used = out_->size();
+  out_->resize(std::max<size_t>(out_->capacity(), used + 256));
+  pos_ = out_->data() + used;
+  end_ = out_->data() + out_->size();
 }
 
-void JsonWriter::Close(char c) {
-  out_->push_back(c);
-  if (depth_ > 0) --depth_;
+void JsonWriter::Finish() {
+  if (finished_) return;
+  finished_ = true;
+  out_->resize(pos_ - out_->data());
 }
 
-void JsonWriter::Key(std::string_view key) {
-  BeforeValue();
-  AppendJsonString(key, out_);
-  out_->push_back(':');
-  after_key_ = true;
+void JsonWriter::Grow(size_t n) {
+  size_t used = pos_ - out_->data();
+  out_->resize(std::max(out_->size() * 2, used + n));
+  pos_ = out_->data() + used;
+  end_ = out_->data() + out_->size();
 }
 
-void JsonWriter::String(std::string_view value) {
-  BeforeValue();
-  AppendJsonString(value, out_);
+void JsonWriter::WriteString(std::string_view s) {
+  Ensure(s.size() * 6 + 2);
+  char* p = pos_;
+  *p++ = '"';
+  p = EscapeInto(s, p);
+  *p++ = '"';
+  pos_ = p;
 }
 
 void JsonWriter::Int(std::int64_t value) {
   BeforeValue();
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
-  out_->append(buf, end - buf);
-}
-
-void JsonWriter::Bool(bool value) {
-  BeforeValue();
-  out_->append(value ? "true" : "false");
-}
-
-void JsonWriter::Null() {
-  BeforeValue();
-  out_->append("null");
+  Ensure(24);
+  pos_ = std::to_chars(pos_, end_, value).ptr;
 }
 
 void JsonWriter::Double(double value) {
@@ -155,14 +198,8 @@ void JsonWriter::Double(double value) {
     return;
   }
   BeforeValue();
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
-  out_->append(buf, end - buf);
-}
-
-void JsonWriter::Raw(std::string_view json) {
-  BeforeValue();
-  out_->append(json);
+  Ensure(32);
+  pos_ = std::to_chars(pos_, end_, value).ptr;
 }
 
 }  // namespace conversions::mapping

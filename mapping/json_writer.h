@@ -1,13 +1,14 @@
 // A small, fast JSON writer that appends to a std::string.
 //
 // Hand-written rather than a Debian JSON library: encoding is on the hot path
-// of every event, the output shape is fixed, and a writer that appends
-// straight into one reserved buffer costs a fraction of building a DOM
-// (nlohmann::json) first. Tests parse every output with a real parser.
+// of every event, the output shape is fixed, and writing straight into one
+// reserved buffer costs a fraction of building a DOM (nlohmann::json) first.
+// Tests parse every output with a real parser.
 #ifndef CONVERSIONS_MAPPING_JSON_WRITER_H_
 #define CONVERSIONS_MAPPING_JSON_WRITER_H_
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -19,11 +20,22 @@ namespace conversions::mapping {
 // output is always valid JSON.
 void AppendJsonString(std::string_view s, std::string* out);
 
-// Writes one JSON value, tracking commas. Keys are written in call order, so
-// the caller fixes the key order. Nesting is limited to 64 levels.
+// Writes one JSON value after the existing contents of `*out`, tracking
+// commas. Keys are written in call order, so the caller fixes the key order.
+// Nesting is limited to 64 levels.
+//
+// The writer works on a raw buffer inside `*out`, which holds unwritten
+// bytes at its end until Finish() (or the destructor) trims it: read `*out`
+// only after that.
 class JsonWriter {
  public:
-  explicit JsonWriter(std::string* out) : out_(out) {}
+  explicit JsonWriter(std::string* out);
+  ~JsonWriter() { Finish(); }
+  JsonWriter(const JsonWriter&) = delete;
+  JsonWriter& operator=(const JsonWriter&) = delete;
+
+  // Trims `*out` to what was written. Idempotent.
+  void Finish();
 
   void BeginObject() { Open('{'); }
   void EndObject() { Close('}'); }
@@ -31,24 +43,96 @@ class JsonWriter {
   void EndArray() { Close(']'); }
 
   // Writes an object key; the next call writes its value.
-  void Key(std::string_view key);
-  void String(std::string_view value);
+  void Key(std::string_view key) {
+    BeforeValue();
+    WriteString(key);
+    Ensure(1);
+    char* p = pos_;
+    *p = ':';
+    pos_ = p + 1;
+    after_key_ = true;
+  }
+  // Writes a key that needs no escaping (ASCII letters, digits, '_'), as
+  // the fixed keys of the wire schema; skips the escaping scan.
+  template <size_t N>
+  void SafeKey(const char (&key)[N]) {
+    constexpr size_t kLen = N - 1;
+    BeforeValue();
+    Ensure(kLen + 3);
+    // Writes go through a local pointer: a char store may alias any member,
+    // so storing through pos_ itself would reload the members each time.
+    char* p = pos_;
+    p[0] = '"';
+    std::memcpy(p + 1, key, kLen);
+    p[kLen + 1] = '"';
+    p[kLen + 2] = ':';
+    pos_ = p + kLen + 3;
+    after_key_ = true;
+  }
+  void String(std::string_view value) {
+    BeforeValue();
+    WriteString(value);
+  }
   void Int(std::int64_t value);
-  void Bool(bool value);
-  void Null();
+  void Bool(bool value) { Raw(value ? "true" : "false"); }
+  void Null() { Raw("null"); }
   // Writes a finite double: whole numbers up to 2^53 as integers ("3", not
   // "3.0"), others in shortest round-trip form. NaN and infinity, which JSON
   // cannot hold, are written as null.
   void Double(double value);
   // Writes already-encoded JSON text as one value.
-  void Raw(std::string_view json);
+  void Raw(std::string_view json) {
+    BeforeValue();
+    Ensure(json.size());
+    char* p = pos_;
+    std::memcpy(p, json.data(), json.size());
+    pos_ = p + json.size();
+  }
 
  private:
-  void Open(char c);
-  void Close(char c);
-  void BeforeValue();
+  void Open(char c) {
+    BeforeValue();
+    Ensure(1);
+    char* p = pos_;
+    *p = c;
+    pos_ = p + 1;
+    if (depth_ < 64) ++depth_;
+    has_value_ &= ~(std::uint64_t{1} << (depth_ - 1));
+  }
+  void Close(char c) {
+    Ensure(1);
+    char* p = pos_;
+    *p = c;
+    pos_ = p + 1;
+    if (depth_ > 0) --depth_;
+  }
+  void BeforeValue() {
+    if (after_key_) {
+      after_key_ = false;
+      return;
+    }
+    if (depth_ > 0) {
+      std::uint64_t bit = std::uint64_t{1} << (depth_ - 1);
+      std::uint64_t has_value = has_value_;
+      if (has_value & bit) {
+        Ensure(1);
+        char* p = pos_;
+        *p = ',';
+        pos_ = p + 1;
+      }
+      has_value_ = has_value | bit;
+    }
+  }
+  void Ensure(size_t n) {
+    if (static_cast<size_t>(end_ - pos_) < n) Grow(n);
+  }
+  void Grow(size_t n);
+  void WriteString(std::string_view s);
 
   std::string* out_;
+  char* pos_ = nullptr;  // next byte to write, inside *out_
+  char* end_ = nullptr;  // end of *out_'s buffer
+  bool finished_ = false;
   int depth_ = 0;
   // Bit d is set once the container at depth d holds a value.
   std::uint64_t has_value_ = 0;

@@ -4,7 +4,9 @@
 #include <unicode/uchar.h>
 #include <unicode/utf8.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 #include "mapping/iso_codes.h"
 #include "mapping/unicode.h"
@@ -65,35 +67,47 @@ DropReason NormalizePhone(std::string_view in, std::string* out) {
   if (!IsValidUtf8(in)) return Invalid("phone number is not valid UTF-8");
   std::string_view trimmed = TrimWhitespace(in);
   if (trimmed.empty()) return Empty("phone number is empty");
+  // Keep the characters that are not stripped, in one pass into a buffer of
+  // the input's size.
+  out->resize(trimmed.size());
+  char* dst = out->data();
+  bool digits_only = true;
   const auto* b = reinterpret_cast<const std::uint8_t*>(trimmed.data());
   const auto n = static_cast<int32_t>(trimmed.size());
   for (int32_t i = 0; i < n;) {
     if (b[i] >= 0x80) {
       // Non-ASCII white space (NBSP, U+202F, ...) goes too; anything else
-      // non-ASCII is kept and fails the digit check below.
+      // non-ASCII is kept and fails the digit check.
       int32_t start = i;
       UChar32 c;
       U8_NEXT(b, i, n, c);
-      if (c < 0 || !u_isUWhiteSpace(c)) out->append(trimmed, start, i - start);
+      if (c < 0 || !u_isUWhiteSpace(c)) {
+        std::memcpy(dst, b + start, i - start);
+        dst += i - start;
+        digits_only = false;
+      }
       continue;
     }
     char c = static_cast<char>(b[i++]);
     if (IsAsciiWhitespace(c) || c == '(' || c == ')' || c == '.' || c == '-') {
       continue;
     }
-    out->push_back(c);
+    digits_only &= IsAsciiDigit(c);
+    *dst++ = c;
   }
+  out->resize(dst - out->data());
   size_t start = 0;
-  if (start < out->size() && (*out)[start] == '+') ++start;
+  if (!out->empty() && (*out)[0] == '+') {
+    start = 1;
+    digits_only = std::all_of(out->begin() + 1, out->end(), IsAsciiDigit);
+  }
+  if (!digits_only) {
+    return Invalid(
+        "phone number has characters other than digits, white space, "
+        "parentheses, periods, hyphens and a leading +");
+  }
   while (start < out->size() && (*out)[start] == '0') ++start;
   out->erase(0, start);
-  for (char c : *out) {
-    if (!IsAsciiDigit(c)) {
-      return Invalid(
-          "phone number has characters other than digits, white space, "
-          "parentheses, periods, hyphens and a leading +");
-    }
-  }
   if (out->empty()) return Empty("phone number has no digits");
   if (out->size() < 8 || out->size() > 15) {
     return Invalid(
@@ -202,12 +216,15 @@ DropReason NormalizeIpAddress(std::string_view in, std::string* out) {
   unsigned char addr[sizeof(struct in6_addr)];
   char canonical[INET6_ADDRSTRLEN];
   if (inet_pton(AF_INET, text, addr) == 1) {
-    inet_ntop(AF_INET, addr, canonical, sizeof(canonical));
-  } else if (inet_pton(AF_INET6, text, addr) == 1) {
-    inet_ntop(AF_INET6, addr, canonical, sizeof(canonical));
-  } else {
+    // glibc takes only strict dotted decimal without leading zeros, which
+    // is already canonical (and inet_ntop would format it with sprintf).
+    out->assign(trimmed);
+    return kKept;
+  }
+  if (inet_pton(AF_INET6, text, addr) != 1) {
     return Invalid("IP address is not a valid IPv4 or IPv6 address");
   }
+  inet_ntop(AF_INET6, addr, canonical, sizeof(canonical));
   out->assign(canonical);
   return kKept;
 }

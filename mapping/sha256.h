@@ -15,7 +15,7 @@ using Sha256Digest = std::array<std::uint8_t, 32>;
 // A SHA-256 digest as 64 lower-case hex characters, without terminator.
 using Sha256HexDigest = std::array<char, 64>;
 
-// Returns the SHA-256 digest of `data`. Uses OpenSSL's one-shot SHA256(),
+// Returns the SHA-256 digest of `data`. Uses OpenSSL's low-level SHA-256,
 // which takes the CPU's SHA extensions when present and, unlike EVP_Digest,
 // fetches no provider per call.
 Sha256Digest Sha256(std::string_view data);
