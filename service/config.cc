@@ -1,0 +1,1121 @@
+#include "service/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <limits>
+#include <set>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "mapping/event_types.h"
+
+namespace conversions::service {
+namespace {
+
+using Ms = std::chrono::milliseconds;
+
+// kFieldMappingSlots is sized by hand; an entry left out would be empty.
+constexpr bool AllSlotsNamed() {
+  for (std::string_view slot : kFieldMappingSlots) {
+    if (slot.empty()) return false;
+  }
+  return true;
+}
+static_assert(AllSlotsNamed(), "kFieldMappingSlots has an empty entry");
+
+constexpr Ms kMaxDuration = std::chrono::hours(24 * 365);
+// gRPC takes its durations as int milliseconds.
+constexpr Ms kMaxGrpcDuration{std::numeric_limits<int>::max()};
+constexpr std::int64_t kMaxInt = std::numeric_limits<int>::max();
+constexpr std::int64_t kMaxInt64 = std::numeric_limits<std::int64_t>::max();
+constexpr size_t kMaxPixelIdBytes = 128;
+constexpr size_t kMaxApiKeyBytes = 4096;
+constexpr size_t kMaxEventNameBytes = 128;
+constexpr size_t kMaxSourcePathBytes = 256;
+
+// Debian's abseil has its own string_view; StrCat does not take std's.
+absl::string_view Av(std::string_view s) { return {s.data(), s.size()}; }
+std::string_view Sv(absl::string_view s) { return {s.data(), s.size()}; }
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsLowerOrDigit(char c) { return (c >= 'a' && c <= 'z') || IsDigit(c); }
+bool IsAlnum(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c));
+}
+// Printable ASCII without the space.
+bool IsVisible(char c) { return c > 0x20 && c < 0x7f; }
+
+bool AllOf(std::string_view s, bool (*pred)(char)) {
+  return std::all_of(s.begin(), s.end(), pred);
+}
+
+bool HasControl(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+}
+
+// Quotes a value for a message, shortened so a stray blob stays readable.
+std::string Quoted(std::string_view s) {
+  constexpr size_t kMax = 60;
+  std::string out = absl::StrCat("\"", absl::CEscape(Av(s.substr(0, kMax))));
+  if (s.size() > kMax) out += "...";
+  return out + "\"";
+}
+
+// Edit distance, for "did you mean" hints on unknown keys.
+size_t Distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
+                         diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// Returns "; did you mean "x"?" when one candidate is close to `word`.
+template <typename Names>
+std::string Suggestion(std::string_view word, const Names& names) {
+  std::string_view best;
+  size_t best_distance = 3;  // suggest at distance 1 or 2 only
+  for (std::string_view name : names) {
+    size_t d = Distance(word, name);
+    if (d < best_distance) best = name, best_distance = d;
+  }
+  if (best.empty()) return "";
+  return absl::StrCat("; did you mean ", Quoted(best), "?");
+}
+
+std::string FormatDuration(Ms d) {
+  struct Unit {
+    std::int64_t ms;
+    const char* name;
+  };
+  constexpr Unit kUnits[] = {
+      {86'400'000, "d"}, {3'600'000, "h"}, {60'000, "m"}, {1000, "s"}};
+  std::int64_t ms = d.count();
+  if (ms == 0) return "0s";
+  for (const Unit& unit : kUnits) {
+    if (ms % unit.ms == 0) return absl::StrCat(ms / unit.ms, unit.name);
+  }
+  return absl::StrCat(ms, "ms");
+}
+
+bool IsDestinationName(std::string_view s) {
+  return !s.empty() && s.size() <= 64 && AllOf(s, [](char c) {
+    return IsLowerOrDigit(c) || c == '_' || c == '-';
+  });
+}
+
+bool IsIntegrationSource(std::string_view s) {
+  return s.size() <= 64 && (s.empty() || IsAlnum(s.front())) &&
+         AllOf(s, [](char c) {
+           return IsAlnum(c) || c == '.' || c == '_' || c == '-';
+         });
+}
+
+bool IsEnvName(std::string_view s) {
+  return !s.empty() && s.size() <= 256 && !IsDigit(s.front()) &&
+         AllOf(s, [](char c) { return IsAlnum(c) || c == '_'; });
+}
+
+// Pixel ids are logged, so an API key (sk-...) pasted in their place is
+// refused rather than printed.
+constexpr char kPixelIdRule[] =
+    "1 to 128 printable ASCII characters without spaces, and not an API key "
+    "(sk-...)";
+bool IsPixelId(std::string_view s) {
+  return !s.empty() && s.size() <= kMaxPixelIdBytes && AllOf(s, IsVisible) &&
+         s.substr(0, 3) != "sk-";
+}
+
+bool IsApiKey(std::string_view s) {
+  return !s.empty() && s.size() <= kMaxApiKeyBytes && AllOf(s, IsVisible);
+}
+
+// Returns why `path` is not a source path, or "" when it is one.
+std::string SourcePathProblem(std::string_view path, bool allow_item_index) {
+  if (path.empty()) return "must not be empty";
+  if (path.size() > kMaxSourcePathBytes) {
+    return absl::StrCat("longer than ", kMaxSourcePathBytes, " bytes");
+  }
+  int indexes = 0;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = std::min(path.find('.', start), path.size());
+    std::string_view segment = path.substr(start, end - start);
+    if (segment.empty() || !AllOf(segment, [](char c) {
+          return IsAlnum(c) || c == '_' || c == '-';
+        })) {
+      return "must be dot-separated segments of [A-Za-z0-9_-]";
+    }
+    if (segment == "X") ++indexes;
+    start = end + 1;
+  }
+  if (indexes > 0 && !allow_item_index) {
+    return "the item index X is allowed only for items.X.* slots";
+  }
+  if (indexes > 1) return "may use the item index X only once";
+  return "";
+}
+
+std::string EventTypeNames() {
+  std::vector<std::string> names;
+  for (int i = v1::EventType_MIN; i <= v1::EventType_MAX; ++i) {
+    std::string_view name =
+        mapping::EventTypeName(static_cast<v1::EventType>(i));
+    if (!name.empty()) names.emplace_back(name);
+  }
+  return absl::StrJoin(names, ", ");
+}
+
+constexpr std::pair<std::string_view, LogLevel> kLogLevels[] = {
+    {"debug", LogLevel::kDebug},
+    {"info", LogLevel::kInfo},
+    {"warn", LogLevel::kWarn},
+    {"error", LogLevel::kError}};
+constexpr std::pair<std::string_view, SpoolSynchronous> kSynchronous[] = {
+    {"full", SpoolSynchronous::kFull}, {"normal", SpoolSynchronous::kNormal}};
+
+template <typename E, size_t N>
+std::string_view NameOf(const std::pair<std::string_view, E> (&names)[N],
+                        E value) {
+  for (const auto& [name, v] : names) {
+    if (v == value) return name;
+  }
+  return "?";
+}
+
+int LineOf(const YAML::Node& node) {
+  YAML::Mark mark = node.Mark();
+  return mark.is_null() ? 0 : mark.line + 1;
+}
+
+std::string KindOf(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+      return "nothing";
+    case YAML::NodeType::Scalar:
+      return Quoted(node.Scalar());
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a map";
+    default:
+      return "an undefined value";
+  }
+}
+
+// A YAML value with its key path and line, for messages.
+struct Item {
+  YAML::Node node;
+  std::string path;  // "destinations[0].dispatcher.linger"
+  int line = 0;      // 1-based; 0 when unknown
+};
+
+using Handler = std::function<void(const Item&)>;
+
+// One known key of a map and what to do with its value.
+struct Field {
+  std::string_view key;
+  Handler handle;
+};
+
+// Parses one document into a GatewayConfig, collecting every error.
+class Parser {
+ public:
+  Parser(std::string_view source, const Environment& env)
+      : source_(source), env_(env) {}
+
+  GatewayConfig Parse(const YAML::Node& root) {
+    GatewayConfig config;
+    Item top{root, "", LineOf(root)};
+    std::optional<Item> destinations;
+    ParseMap(
+        top,
+        {
+            {"grpc_listen", Listen(&config.grpc_listen)},
+            {"http_listen", Listen(&config.http_listen)},
+            {"log_level", Enum(&config.log_level, kLogLevels)},
+            {"shutdown_drain_timeout",
+             Duration(&config.shutdown_drain_timeout, Ms(0), kMaxDuration)},
+            {"grpc", [&](const Item& at) { ParseGrpc(at, &config.grpc); }},
+            {"spool", [&](const Item& at) { ParseSpool(at, &config.spool); }},
+            {"dispatcher",
+             [&](const Item& at) { ParseDispatcher(at, &config.dispatcher); }},
+            // Parsed last: destinations inherit the dispatcher options.
+            {"destinations", [&](const Item& at) { destinations = at; }},
+        });
+    if (destinations) {
+      config.destinations = ParseDestinations(*destinations, config.dispatcher);
+    } else {
+      config.destinations.front().dispatcher = config.dispatcher;
+    }
+    if (!config.destinations.empty()) {
+      bool any = false;
+      for (const DestinationConfig& d : config.destinations)
+        any |= d.is_default;
+      if (!any) config.destinations.front().is_default = true;
+    }
+    for (DestinationConfig& d : config.destinations) ResolveSecrets(&d);
+    return config;
+  }
+
+  // Records an error at `line` (0: unknown) for the key `path`.
+  void Error(int line, std::string_view path, std::string_view message) {
+    std::string out(source_);
+    if (line > 0) absl::StrAppend(&out, ":", line);
+    absl::StrAppend(&out, ": ");
+    if (!path.empty()) absl::StrAppend(&out, Av(path), ": ");
+    absl::StrAppend(&out, Av(message));
+    errors_.push_back(std::move(out));
+  }
+  void Error(const Item& at, std::string_view message) {
+    Error(at.line, at.path, message);
+  }
+
+  const std::vector<std::string>& errors() const { return errors_; }
+
+ private:
+  // Calls `fn(key, key_line, child)` for each entry of the map `at`; a null
+  // value counts as an empty map. Reports non-scalar and duplicate keys.
+  // Child paths are "path.key", or path["key"] when `quote_keys`.
+  template <typename Fn>
+  void ForEachEntry(const Item& at, bool quote_keys, Fn fn) {
+    if (at.node.IsNull()) return;
+    if (!at.node.IsMap()) {
+      Error(at, absl::StrCat("expected a map, got ", KindOf(at.node)));
+      return;
+    }
+    std::set<std::string> seen;
+    for (const auto& entry : at.node) {
+      const YAML::Node& key = entry.first;
+      const YAML::Node& value = entry.second;
+      int key_line = LineOf(key);
+      if (!key.IsScalar()) {
+        Error(key_line, at.path, "keys must be strings");
+        continue;
+      }
+      const std::string& name = key.Scalar();
+      if (!seen.insert(name).second) {
+        Error(key_line, at.path, absl::StrCat("duplicate key ", Quoted(name)));
+        continue;
+      }
+      std::string path = quote_keys
+                             ? absl::StrCat(at.path, "[", Quoted(name), "]")
+                         : at.path.empty() ? name
+                                           : absl::StrCat(at.path, ".", name);
+      fn(name, key_line,
+         Item{value, std::move(path),
+              value.IsNull() ? key_line : LineOf(value)});
+    }
+  }
+
+  // Dispatches each key of the map `at` to its field; unknown keys are
+  // errors.
+  void ParseMap(const Item& at, const std::vector<Field>& fields) {
+    ForEachEntry(at, false,
+                 [&](const std::string& key, int key_line, const Item& child) {
+                   for (const Field& field : fields) {
+                     if (field.key == key) return field.handle(child);
+                   }
+                   std::vector<std::string_view> keys;
+                   for (const Field& field : fields) keys.push_back(field.key);
+                   Error(key_line, at.path,
+                         absl::StrCat("unknown key ", Quoted(key),
+                                      Suggestion(key, keys)));
+                 });
+  }
+
+  void ParseGrpc(const Item& at, GrpcOptions* out) {
+    ParseMap(at, {
+                     {"max_receive_message_bytes",
+                      Integer(&out->max_receive_message_bytes, 1, kMaxInt)},
+                     {"keepalive_time",
+                      Duration(&out->keepalive_time, Ms(1), kMaxGrpcDuration)},
+                     {"keepalive_timeout", Duration(&out->keepalive_timeout,
+                                                    Ms(1), kMaxGrpcDuration)},
+                     {"max_connection_idle", Duration(&out->max_connection_idle,
+                                                      Ms(0), kMaxGrpcDuration)},
+                     {"max_concurrent_streams",
+                      Integer(&out->max_concurrent_streams, 1, kMaxInt)},
+                 });
+  }
+
+  void ParseSpool(const Item& at, SpoolOptions* out) {
+    ParseMap(at,
+             {
+                 {"path", NonEmptyString(&out->path)},
+                 {"max_queued_events",
+                  Integer(&out->max_queued_events, 1, kMaxInt64)},
+                 {"retention", Duration(&out->retention, Ms(1), kMaxDuration)},
+                 {"synchronous", Enum(&out->synchronous, kSynchronous)},
+                 {"group_commit_max_events",
+                  Integer(&out->group_commit_max_events, 1, kMaxInt)},
+             });
+  }
+
+  void ParseDispatcher(const Item& at, DispatcherOptions* out) {
+    ParseMap(
+        at,
+        {
+            {"max_batch_events", Integer(&out->max_batch_events, 1, 1000)},
+            {"max_batch_bytes", Integer(&out->max_batch_bytes, 1, kMaxInt)},
+            {"linger", Duration(&out->linger, Ms(0), kMaxDuration)},
+            {"max_in_flight_requests",
+             Integer(&out->max_in_flight_requests, 1, 1000)},
+            {"connect_timeout",
+             Duration(&out->connect_timeout, Ms(1), kMaxDuration)},
+            {"request_timeout",
+             Duration(&out->request_timeout, Ms(1), kMaxDuration)},
+            {"initial_backoff",
+             Duration(&out->initial_backoff, Ms(1), kMaxDuration)},
+            {"max_backoff", Duration(&out->max_backoff, Ms(1), kMaxDuration)},
+            {"backoff_multiplier",
+             Double(&out->backoff_multiplier, 1.0, 100.0)},
+            {"auth_probe_interval",
+             Duration(&out->auth_probe_interval, Ms(1), kMaxDuration)},
+        });
+    if (out->max_backoff < out->initial_backoff) {
+      Error(at, absl::StrCat("max_backoff (", FormatDuration(out->max_backoff),
+                             ") is shorter than initial_backoff (",
+                             FormatDuration(out->initial_backoff), ")"));
+    }
+  }
+
+  std::vector<DestinationConfig> ParseDestinations(
+      const Item& at, const DispatcherOptions& dispatcher) {
+    std::vector<DestinationConfig> out;
+    if (!at.node.IsSequence()) {
+      Error(at, absl::StrCat("expected a list of destinations, got ",
+                             KindOf(at.node)));
+      return out;
+    }
+    if (at.node.size() == 0) {
+      Error(at, "must list at least one destination");
+      return out;
+    }
+    std::map<std::string, size_t> names;
+    std::optional<size_t> marked_default;
+    for (size_t i = 0; i < at.node.size(); ++i) {
+      YAML::Node node = at.node[i];
+      Item item{node, absl::StrCat(at.path, "[", i, "]"), LineOf(node)};
+      int name_line = item.line;
+      int default_line = item.line;
+      DestinationConfig d =
+          ParseDestination(item, dispatcher, &name_line, &default_line);
+      auto [it, inserted] = names.emplace(d.name, i);
+      if (!inserted) {
+        Error(name_line, item.path + ".name",
+              absl::StrCat("duplicate destination name ", Quoted(d.name),
+                           " (also destinations[", it->second, "])"));
+      }
+      if (d.is_default) {
+        if (marked_default) {
+          Error(default_line, item.path + ".default",
+                absl::StrCat("only one destination may be the default; "
+                             "destinations[",
+                             *marked_default, "] already is"));
+          d.is_default = false;
+        } else {
+          marked_default = i;
+        }
+      }
+      out.push_back(std::move(d));
+    }
+    return out;
+  }
+
+  DestinationConfig ParseDestination(const Item& at,
+                                     const DispatcherOptions& dispatcher,
+                                     int* name_line, int* default_line) {
+    DestinationConfig d;
+    d.dispatcher = dispatcher;
+    std::optional<Item> pixel_id, pixel_id_env, api_key_env, api_key_file;
+    if (!at.node.IsMap()) {
+      Error(at, absl::StrCat("expected a map, got ", KindOf(at.node)));
+      return d;
+    }
+    auto keep = [](std::optional<Item>* slot) {
+      return [slot](const Item& item) { *slot = item; };
+    };
+    ParseMap(
+        at,
+        {
+            {"name",
+             [&](const Item& item) {
+               *name_line = item.line;
+               if (auto s = ReadString(item)) {
+                 if (IsDestinationName(*s)) {
+                   d.name = *s;
+                 } else {
+                   Error(item, absl::StrCat("must match [a-z0-9_-]{1,64}, got ",
+                                            Quoted(*s)));
+                 }
+               }
+             }},
+            {"pixel_id", keep(&pixel_id)},
+            {"pixel_id_env", keep(&pixel_id_env)},
+            {"api_key_env", keep(&api_key_env)},
+            {"api_key_file", keep(&api_key_file)},
+            {"endpoint",
+             [&](const Item& item) {
+               if (auto s = ReadString(item)) {
+                 auto url = ParseHttpUrl(*s);
+                 if (url.ok()) {
+                   d.endpoint = *s;
+                 } else {
+                   Error(item, Sv(url.status().message()));
+                 }
+               }
+             }},
+            {"integration_source",
+             [&](const Item& item) {
+               if (auto s = ReadString(item)) {
+                 if (IsIntegrationSource(*s)) {
+                   d.integration_source = *s;
+                 } else {
+                   Error(item, absl::StrCat("must match "
+                                            "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$,"
+                                            " got ",
+                                            Quoted(*s)));
+                 }
+               }
+             }},
+            {"default",
+             [&](const Item& item) {
+               *default_line = item.line;
+               Bool (&d.is_default)(item);
+             }},
+            {"default_action_source",
+             [&](const Item& item) {
+               if (auto s = ReadString(item)) {
+                 auto source = mapping::ActionSourceFromName(*s);
+                 if (source) {
+                   d.default_action_source = *source;
+                 } else {
+                   Error(item, absl::StrCat("expected one of web, mobile_app, "
+                                            "offline, physical_store, "
+                                            "phone_call, email, other; got ",
+                                            Quoted(*s)));
+                 }
+               }
+             }},
+            {"event_mapping",
+             [&](const Item& item) {
+               ParseEventMapping(item, &d.event_mapping);
+             }},
+            {"field_mapping",
+             [&](const Item& item) {
+               ParseFieldMapping(item, &d.field_mapping);
+             }},
+            {"consent_categories",
+             [&](const Item& item) {
+               ParseConsentCategories(item, &d.consent_categories);
+             }},
+            {"dispatcher",
+             [&](const Item& item) { ParseDispatcher(item, &d.dispatcher); }},
+        });
+
+    // Where the pixel id and the API key come from.
+    if (pixel_id && pixel_id_env) {
+      Error(*pixel_id_env, "give either pixel_id or pixel_id_env, not both");
+    }
+    if (pixel_id) {
+      d.pixel_id_env.clear();
+      if (auto s = ReadString(*pixel_id)) {
+        if (IsPixelId(*s)) {
+          d.pixel_id = *s;
+          d.has_pixel_id = true;
+        } else {
+          Error(*pixel_id, absl::StrCat("must be ", kPixelIdRule));
+        }
+      }
+    } else if (pixel_id_env) {
+      ReadEnvName(*pixel_id_env, &d.pixel_id_env);
+    }
+    if (api_key_env && api_key_file) {
+      Error(*api_key_file, "give either api_key_env or api_key_file, not both");
+    }
+    if (api_key_file) {
+      d.api_key_env.clear();
+      if (auto s = ReadString(*api_key_file)) {
+        if (s->empty() || HasControl(*s)) {
+          Error(*api_key_file, "must be a file path");
+        } else {
+          d.api_key_file = *s;
+        }
+      }
+    } else if (api_key_env) {
+      ReadEnvName(*api_key_env, &d.api_key_env);
+    }
+    return d;
+  }
+
+  void ReadEnvName(const Item& item, std::string* out) {
+    if (auto s = ReadString(item)) {
+      if (IsEnvName(*s)) {
+        *out = *s;
+      } else {
+        // The value is not echoed: it may be a key pasted in by mistake.
+        Error(item,
+              "must be the name of an environment variable "
+              "([A-Za-z_][A-Za-z0-9_]*), not the secret itself");
+      }
+    }
+  }
+
+  void ParseEventMapping(const Item& at,
+                         std::map<std::string, v1::EventType>* out) {
+    ForEachEntry(at, true, [&](const std::string& key, int, const Item& item) {
+      if (key.empty() || key.size() > kMaxEventNameBytes || HasControl(key)) {
+        Error(item,
+              absl::StrCat("tag event names must be 1 to ", kMaxEventNameBytes,
+                           " bytes without control characters"));
+        return;
+      }
+      if (auto s = ReadString(item)) {
+        auto type = mapping::EventTypeFromName(*s);
+        if (type) {
+          (*out)[key] = *type;
+        } else {
+          Error(item, absl::StrCat("unknown API event type ", Quoted(*s),
+                                   "; expected one of ", EventTypeNames()));
+        }
+      }
+    });
+  }
+
+  void ParseFieldMapping(const Item& at,
+                         std::map<std::string, std::vector<std::string>>* out) {
+    ForEachEntry(
+        at, true, [&](const std::string& slot, int key_line, const Item& item) {
+          if (std::find(kFieldMappingSlots.begin(), kFieldMappingSlots.end(),
+                        slot) == kFieldMappingSlots.end()) {
+            Error(key_line, at.path,
+                  absl::StrCat(
+                      "unknown field mapping slot ", Quoted(slot),
+                      Suggestion(slot, kFieldMappingSlots),
+                      "; slots are named by their default source path: ",
+                      absl::StrJoin(kFieldMappingSlots, ", ",
+                                    [](std::string* o, std::string_view s) {
+                                      o->append(s);
+                                    })));
+            return;
+          }
+          bool item_slot = slot.compare(0, 8, "items.X.") == 0;
+          std::vector<std::string> paths;
+          auto add = [&](const Item& path_item) {
+            if (!path_item.node.IsScalar()) {
+              Error(path_item, absl::StrCat("expected a source path, got ",
+                                            KindOf(path_item.node)));
+              return;
+            }
+            const std::string& path = path_item.node.Scalar();
+            std::string problem = SourcePathProblem(path, item_slot);
+            if (problem.empty()) {
+              paths.push_back(path);
+            } else {
+              Error(path_item, absl::StrCat("invalid source path ",
+                                            Quoted(path), ": ", problem));
+            }
+          };
+          if (item.node.IsSequence()) {
+            if (item.node.size() == 0) {
+              Error(item, "must list at least one source path");
+            }
+            for (size_t i = 0; i < item.node.size(); ++i) {
+              YAML::Node node = item.node[i];
+              add(Item{node, absl::StrCat(item.path, "[", i, "]"),
+                       LineOf(node)});
+            }
+          } else if (item.node.IsScalar()) {
+            add(item);
+          } else {
+            Error(item,
+                  absl::StrCat("expected a source path or a list of them, "
+                               "got ",
+                               KindOf(item.node)));
+          }
+          if (!paths.empty()) (*out)[slot] = std::move(paths);
+        });
+  }
+
+  void ParseConsentCategories(const Item& at, std::vector<std::string>* out) {
+    if (!at.node.IsSequence()) {
+      Error(at,
+            absl::StrCat("expected a list of strings, got ", KindOf(at.node)));
+      return;
+    }
+    for (size_t i = 0; i < at.node.size(); ++i) {
+      YAML::Node node = at.node[i];
+      Item item{node, absl::StrCat(at.path, "[", i, "]"), LineOf(node)};
+      if (auto s = ReadString(item)) {
+        if (s->empty() || HasControl(*s)) {
+          Error(item, "must be a non-empty string without control characters");
+        } else if (std::find(out->begin(), out->end(), *s) != out->end()) {
+          Error(item, absl::StrCat("duplicate consent category ", Quoted(*s)));
+        } else {
+          out->push_back(*s);
+        }
+      }
+    }
+  }
+
+  // Resolves the pixel id and API key through the environment. A missing
+  // or unusable value is recorded for ValidateForServing, never an error
+  // here, and no message mentions the value.
+  void ResolveSecrets(DestinationConfig* d) {
+    if (!d->pixel_id_env.empty()) {
+      std::optional<std::string> value = env_.GetEnv(d->pixel_id_env);
+      if (!value || value->empty()) {
+        d->secret_problems.push_back(
+            absl::StrCat("no pixel id: environment variable ", d->pixel_id_env,
+                         " is not set"));
+      } else if (!IsPixelId(*value)) {
+        d->secret_problems.push_back(
+            absl::StrCat("no pixel id: environment variable ", d->pixel_id_env,
+                         " does not hold ", kPixelIdRule));
+      } else {
+        d->pixel_id = *std::move(value);
+        d->has_pixel_id = true;
+      }
+    }
+
+    std::string key;
+    std::string origin;
+    if (!d->api_key_file.empty()) {
+      origin = absl::StrCat("file ", d->api_key_file);
+      absl::StatusOr<std::string> content = env_.ReadFile(d->api_key_file);
+      if (!content.ok()) {
+        d->secret_problems.push_back(absl::StrCat("no API key: cannot read ",
+                                                  origin, ": ",
+                                                  content.status().message()));
+        return;
+      }
+      key = *std::move(content);
+      while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) {
+        key.pop_back();
+      }
+    } else if (!d->api_key_env.empty()) {
+      origin = absl::StrCat("environment variable ", d->api_key_env);
+      key = env_.GetEnv(d->api_key_env).value_or("");
+    } else {
+      return;  // an error was reported already
+    }
+    if (key.empty()) {
+      d->secret_problems.push_back(absl::StrCat(
+          "no API key: ", origin,
+          d->api_key_file.empty() ? " is not set or empty" : " is empty"));
+    } else if (!IsApiKey(key)) {
+      d->secret_problems.push_back(absl::StrCat(
+          "no API key: ", origin, " does not hold 1 to ", kMaxApiKeyBytes,
+          " printable ASCII characters without spaces"));
+    } else {
+      d->api_key = std::move(key);
+      d->has_api_key = true;
+    }
+  }
+
+  // Value readers: each reports its own error and returns nullopt.
+
+  std::optional<std::string> ReadString(const Item& at,
+                                        std::string_view what = "a string") {
+    if (!at.node.IsScalar()) {
+      Error(at, absl::StrCat("expected ", Av(what), ", got ", KindOf(at.node)));
+      return std::nullopt;
+    }
+    return at.node.Scalar();
+  }
+
+  // A plain (unquoted) scalar: numbers and booleans must not be quoted.
+  std::optional<std::string> ReadPlain(const Item& at, std::string_view what) {
+    if (!at.node.IsScalar() || at.node.Tag() == "!") {
+      Error(at, absl::StrCat("expected ", Av(what), ", got ", KindOf(at.node)));
+      return std::nullopt;
+    }
+    return at.node.Scalar();
+  }
+
+  std::optional<std::int64_t> ReadInt(const Item& at, std::int64_t min,
+                                      std::int64_t max) {
+    std::optional<std::string> s = ReadPlain(at, "an integer");
+    if (!s) return std::nullopt;
+    std::string_view digits = *s;
+    if (!digits.empty() && digits.front() == '-') digits.remove_prefix(1);
+    if (digits.empty() || !AllOf(digits, IsDigit)) {
+      Error(at, absl::StrCat("expected an integer, got ", Quoted(*s)));
+      return std::nullopt;
+    }
+    std::int64_t value = 0;
+    if (!absl::SimpleAtoi(*s, &value) || value < min || value > max) {
+      Error(at, absl::StrCat(
+                    max == kMaxInt64
+                        ? absl::StrCat("must be at least ", min)
+                        : absl::StrCat("must be between ", min, " and ", max),
+                    ", got ", *s));
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  template <typename T>
+  Handler Integer(T* out, std::int64_t min, std::int64_t max) {
+    return [this, out, min, max](const Item& at) {
+      if (auto v = ReadInt(at, min, max)) *out = static_cast<T>(*v);
+    };
+  }
+
+  Handler Duration(Ms* out, Ms min, Ms max) {
+    return [this, out, min, max](const Item& at) {
+      std::optional<std::string> s = ReadString(at, "a duration such as 30s");
+      if (!s) return;
+      absl::StatusOr<Ms> d = ParseDuration(*s);
+      if (!d.ok()) {
+        Error(at, Sv(d.status().message()));
+      } else if (*d < min || *d > max) {
+        Error(at, absl::StrCat("must be between ", FormatDuration(min), " and ",
+                               FormatDuration(max), ", got ", *s));
+      } else {
+        *out = *d;
+      }
+    };
+  }
+
+  Handler Double(double* out, double min, double max) {
+    return [this, out, min, max](const Item& at) {
+      std::optional<std::string> s = ReadPlain(at, "a number");
+      if (!s) return;
+      double value = 0;
+      bool numeric = !s->empty() && AllOf(*s, [](char c) {
+        return IsDigit(c) || c == '.' || c == '-' || c == '+' || c == 'e' ||
+               c == 'E';
+      });
+      if (!numeric || !absl::SimpleAtod(*s, &value) || !std::isfinite(value)) {
+        Error(at, absl::StrCat("expected a number, got ", Quoted(*s)));
+      } else if (value < min || value > max) {
+        Error(at, absl::StrCat("must be between ", min, " and ", max, ", got ",
+                               *s));
+      } else {
+        *out = value;
+      }
+    };
+  }
+
+  Handler Bool(bool* out) {
+    return [this, out](const Item& at) {
+      std::optional<std::string> s = ReadPlain(at, "true or false");
+      if (!s) return;
+      if (*s == "true" || *s == "True" || *s == "TRUE") {
+        *out = true;
+      } else if (*s == "false" || *s == "False" || *s == "FALSE") {
+        *out = false;
+      } else {
+        Error(at, absl::StrCat("expected true or false, got ", Quoted(*s)));
+      }
+    };
+  }
+
+  Handler NonEmptyString(std::string* out) {
+    return [this, out](const Item& at) {
+      if (auto s = ReadString(at)) {
+        if (s->empty()) {
+          Error(at, "must not be empty");
+        } else {
+          *out = *s;
+        }
+      }
+    };
+  }
+
+  template <typename E, size_t N>
+  Handler Enum(E* out, const std::pair<std::string_view, E> (&names)[N]) {
+    return [this, out, &names](const Item& at) {
+      std::optional<std::string> s = ReadString(at);
+      if (!s) return;
+      std::vector<std::string_view> options;
+      for (const auto& [name, value] : names) {
+        if (name == *s) {
+          *out = value;
+          return;
+        }
+        options.push_back(name);
+      }
+      Error(at,
+            absl::StrCat("expected one of ",
+                         absl::StrJoin(options, "|",
+                                       [](std::string* o, std::string_view v) {
+                                         o->append(v);
+                                       }),
+                         ", got ", Quoted(*s)));
+    };
+  }
+
+  Handler Listen(std::string* out) {
+    return [this, out](const Item& at) {
+      if (auto s = ReadString(at)) {
+        absl::StatusOr<HostPort> hp = ParseHostPort(*s);
+        if (hp.ok()) {
+          *out = *s;
+        } else {
+          Error(at, Sv(hp.status().message()));
+        }
+      }
+    };
+  }
+
+  std::string source_;
+  const Environment& env_;
+  std::vector<std::string> errors_;
+};
+
+absl::Status ConfigError(const std::vector<std::string>& errors) {
+  return absl::FailedPreconditionError(absl::StrJoin(errors, "\n"));
+}
+
+// "name=value" for Describe; values with unusual characters are quoted.
+std::string Pair(std::string_view key, std::string_view value) {
+  bool plain = !value.empty() && AllOf(value, [](char c) {
+    return IsAlnum(c) ||
+           std::string_view("._-:/@+,[]<>").find(c) != std::string_view::npos;
+  });
+  return absl::StrCat(Av(key), "=", plain ? std::string(value) : Quoted(value));
+}
+
+std::vector<std::pair<std::string, std::string>> DispatcherFields(
+    const DispatcherOptions& o) {
+  return {
+      {"max_batch_events", absl::StrCat(o.max_batch_events)},
+      {"max_batch_bytes", absl::StrCat(o.max_batch_bytes)},
+      {"linger", FormatDuration(o.linger)},
+      {"max_in_flight_requests", absl::StrCat(o.max_in_flight_requests)},
+      {"connect_timeout", FormatDuration(o.connect_timeout)},
+      {"request_timeout", FormatDuration(o.request_timeout)},
+      {"initial_backoff", FormatDuration(o.initial_backoff)},
+      {"max_backoff", FormatDuration(o.max_backoff)},
+      {"backoff_multiplier", absl::StrCat(o.backoff_multiplier)},
+      {"auth_probe_interval", FormatDuration(o.auth_probe_interval)},
+  };
+}
+
+}  // namespace
+
+std::optional<std::string> SystemEnvironment::GetEnv(
+    std::string_view name) const {
+  const char* value = std::getenv(std::string(name).c_str());
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+absl::StatusOr<std::string> SystemEnvironment::ReadFile(
+    const std::string& path) const {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("cannot open ", path));
+  }
+  std::string content;
+  char buffer[8192];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) {
+    content.append(buffer, n);
+  }
+  bool failed = std::ferror(file) != 0;
+  int error = errno;
+  std::fclose(file);
+  if (failed) {
+    return absl::ErrnoToStatus(error, absl::StrCat("cannot read ", path));
+  }
+  return content;
+}
+
+absl::StatusOr<GatewayConfig> LoadConfig(const std::string& path,
+                                         const Environment& env) {
+  if (path.empty()) return ParseConfig("", env, "(no config file)");
+  absl::StatusOr<std::string> text = env.ReadFile(path);
+  if (!text.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read config file: ", text.status().message()));
+  }
+  return ParseConfig(*text, env, path);
+}
+
+absl::StatusOr<GatewayConfig> ParseConfig(std::string_view yaml_text,
+                                          const Environment& env,
+                                          std::string_view source_name) {
+  Parser parser(source_name, env);
+  try {
+    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml_text));
+    if (documents.size() > 1) {
+      parser.Error(
+          LineOf(documents[1]), "",
+          absl::StrCat("expected one YAML document, found ", documents.size()));
+      return ConfigError(parser.errors());
+    }
+    YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
+    GatewayConfig config = parser.Parse(root);
+    if (!parser.errors().empty()) return ConfigError(parser.errors());
+    return config;
+  } catch (const YAML::Exception& e) {
+    parser.Error(e.mark.is_null() ? 0 : e.mark.line + 1, "",
+                 absl::StrCat("invalid YAML: ", e.msg));
+    return ConfigError(parser.errors());
+  }
+}
+
+absl::Status ValidateForServing(const GatewayConfig& config) {
+  std::vector<std::string> problems;
+  if (config.destinations.empty()) problems.push_back("no destinations");
+  for (size_t i = 0; i < config.destinations.size(); ++i) {
+    const DestinationConfig& d = config.destinations[i];
+    if (d.has_pixel_id && d.has_api_key) continue;
+    std::string prefix = absl::StrCat("destinations[", i, "] (", d.name, "): ");
+    for (const std::string& problem : d.secret_problems) {
+      problems.push_back(prefix + problem);
+    }
+    if (d.secret_problems.empty()) {
+      if (!d.has_pixel_id) problems.push_back(prefix + "no pixel id");
+      if (!d.has_api_key) problems.push_back(prefix + "no API key");
+    }
+  }
+  if (problems.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrJoin(problems, "\n"));
+}
+
+std::string Describe(const GatewayConfig& c) {
+  std::vector<std::string> out;
+  out.push_back(Pair("grpc_listen", c.grpc_listen));
+  out.push_back(Pair("http_listen", c.http_listen));
+  out.push_back(Pair("log_level", NameOf(kLogLevels, c.log_level)));
+  out.push_back(
+      Pair("shutdown_drain_timeout", FormatDuration(c.shutdown_drain_timeout)));
+  const GrpcOptions& g = c.grpc;
+  out.push_back(Pair("grpc.max_receive_message_bytes",
+                     absl::StrCat(g.max_receive_message_bytes)));
+  out.push_back(Pair("grpc.keepalive_time", FormatDuration(g.keepalive_time)));
+  out.push_back(
+      Pair("grpc.keepalive_timeout", FormatDuration(g.keepalive_timeout)));
+  out.push_back(
+      Pair("grpc.max_connection_idle", FormatDuration(g.max_connection_idle)));
+  out.push_back(Pair("grpc.max_concurrent_streams",
+                     absl::StrCat(g.max_concurrent_streams)));
+  const SpoolOptions& s = c.spool;
+  out.push_back(Pair("spool.path", s.path));
+  out.push_back(
+      Pair("spool.max_queued_events", absl::StrCat(s.max_queued_events)));
+  out.push_back(Pair("spool.retention", FormatDuration(s.retention)));
+  out.push_back(Pair("spool.synchronous", NameOf(kSynchronous, s.synchronous)));
+  out.push_back(Pair("spool.group_commit_max_events",
+                     absl::StrCat(s.group_commit_max_events)));
+  auto global = DispatcherFields(c.dispatcher);
+  for (const auto& [key, value] : global) {
+    out.push_back(Pair("dispatcher." + key, value));
+  }
+  for (size_t i = 0; i < c.destinations.size(); ++i) {
+    const DestinationConfig& d = c.destinations[i];
+    std::string p = absl::StrCat("destinations[", i, "].");
+    out.push_back(Pair(p + "name", d.name));
+    out.push_back(Pair(p + "default", d.is_default ? "true" : "false"));
+    out.push_back(
+        Pair(p + "pixel_id", d.has_pixel_id ? d.pixel_id : "<missing>"));
+    if (!d.pixel_id_env.empty()) {
+      out.push_back(Pair(p + "pixel_id_env", d.pixel_id_env));
+    }
+    out.push_back(
+        Pair(p + "api_key", d.has_api_key ? "<redacted>" : "<missing>"));
+    if (!d.api_key_file.empty()) {
+      out.push_back(Pair(p + "api_key_file", d.api_key_file));
+    } else {
+      out.push_back(Pair(p + "api_key_env", d.api_key_env));
+    }
+    out.push_back(Pair(p + "endpoint", d.endpoint));
+    if (!d.integration_source.empty()) {
+      out.push_back(Pair(p + "integration_source", d.integration_source));
+    }
+    out.push_back(Pair(p + "default_action_source",
+                       mapping::ActionSourceName(d.default_action_source)));
+    for (const auto& [event, type] : d.event_mapping) {
+      out.push_back(Pair(absl::StrCat(p, "event_mapping[", Quoted(event), "]"),
+                         mapping::EventTypeName(type)));
+    }
+    for (const auto& [slot, paths] : d.field_mapping) {
+      out.push_back(Pair(absl::StrCat(p, "field_mapping[", Quoted(slot), "]"),
+                         absl::StrJoin(paths, ",")));
+    }
+    if (!d.consent_categories.empty()) {
+      out.push_back(Pair(p + "consent_categories",
+                         absl::StrJoin(d.consent_categories, ",")));
+    }
+    // Only what this destination overrides.
+    auto own = DispatcherFields(d.dispatcher);
+    for (size_t f = 0; f < own.size(); ++f) {
+      if (own[f].second != global[f].second) {
+        out.push_back(Pair(p + "dispatcher." + own[f].first, own[f].second));
+      }
+    }
+  }
+  return absl::StrJoin(out, " ");
+}
+
+const DestinationConfig* FindDestination(const GatewayConfig& config,
+                                         std::string_view name) {
+  for (const DestinationConfig& d : config.destinations) {
+    if (name.empty() ? d.is_default : d.name == name) return &d;
+  }
+  if (name.empty() && !config.destinations.empty()) {
+    return &config.destinations.front();
+  }
+  return nullptr;
+}
+
+absl::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text) {
+  auto bad = [&]() {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid duration ", Quoted(text),
+        ": expected <integer><unit> with unit ms, s, m, h or d, such as "
+        "200ms, 30s, 5m or 7d"));
+  };
+  size_t digits = 0;
+  while (digits < text.size() && IsDigit(text[digits])) ++digits;
+  std::string_view unit = text.substr(digits);
+  std::int64_t unit_ms = 0;
+  if (unit == "ms") {
+    unit_ms = 1;
+  } else if (unit == "s") {
+    unit_ms = 1000;
+  } else if (unit == "m") {
+    unit_ms = 60'000;
+  } else if (unit == "h") {
+    unit_ms = 3'600'000;
+  } else if (unit == "d") {
+    unit_ms = 86'400'000;
+  }
+  std::int64_t value = 0;
+  if (digits == 0 || unit_ms == 0) return bad();
+  if (digits > 15 || !absl::SimpleAtoi(Av(text.substr(0, digits)), &value) ||
+      value > kMaxDuration.count() / unit_ms) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid duration ", Quoted(text), ": must be at most ",
+                     FormatDuration(kMaxDuration)));
+  }
+  return Ms(value * unit_ms);
+}
+
+}  // namespace conversions::service
