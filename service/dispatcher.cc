@@ -1,0 +1,496 @@
+#include "service/dispatcher.h"
+
+#include <algorithm>
+#include <ctime>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "mapping/event_mapper.h"
+#include "mapping/request_encoder.h"
+#include "service/log.h"
+
+namespace conversions::service {
+namespace {
+
+// An event is dead-lettered as expired when less than this is left of its
+// 7-day window: a request sent now must still be inside it on arrival.
+constexpr std::int64_t kExpiryMarginMs = 60'000;
+
+// The longest a worker sleeps before looking at its lane again.
+constexpr std::int64_t kMaxIdleWaitMs = 5'000;
+
+bool Expired(std::int64_t timestamp_ms, std::int64_t at_ms) {
+  return timestamp_ms < at_ms - mapping::Limits::kMaxAgeMs + kExpiryMarginMs;
+}
+
+std::vector<std::int64_t> Rows(const std::vector<ClaimedEvent>& events) {
+  std::vector<std::int64_t> rows;
+  rows.reserve(events.size());
+  for (const ClaimedEvent& e : events) rows.push_back(e.row_id);
+  return rows;
+}
+
+bool IsUnreserved(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+         (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~';
+}
+
+// Returns the value of a JSON string starting at body[pos] (the opening
+// quote), with simple escapes undone; good enough for error messages.
+std::string JsonStringAt(const std::string& body, size_t pos) {
+  std::string out;
+  for (size_t i = pos + 1; i < body.size(); ++i) {
+    char c = body[i];
+    if (c == '"') return out;
+    if (c == '\\' && i + 1 < body.size()) {
+      char n = body[++i];
+      out.push_back(n == 'n' ? '\n' : n == 't' ? '\t' : n);
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+// Finds "key" followed by ':' and a string value; returns its position.
+size_t FindStringValue(const std::string& body, const std::string& key,
+                       size_t from = 0) {
+  std::string quoted = absl::StrCat("\"", key, "\"");
+  for (size_t at = body.find(quoted, from); at != std::string::npos;
+       at = body.find(quoted, at + 1)) {
+    size_t i = at + quoted.size();
+    while (i < body.size() && (body[i] == ' ' || body[i] == ':' ||
+                               body[i] == '\n' || body[i] == '\t')) {
+      ++i;
+    }
+    if (i < body.size() && body[i] == '"') return i;
+  }
+  return std::string::npos;
+}
+
+}  // namespace
+
+std::string RequestUrl(const std::string& endpoint,
+                       const std::string& pixel_id) {
+  std::string url = endpoint;
+  url.push_back(endpoint.find('?') == std::string::npos ? '?' : '&');
+  url.append("pid=");
+  constexpr char kHex[] = "0123456789ABCDEF";
+  for (char c : pixel_id) {
+    if (IsUnreserved(c)) {
+      url.push_back(c);
+    } else {
+      auto u = static_cast<unsigned char>(c);
+      url.push_back('%');
+      url.push_back(kHex[u >> 4]);
+      url.push_back(kHex[u & 0xf]);
+    }
+  }
+  return url;
+}
+
+BackoffPolicy::BackoffPolicy(const DispatcherOptions& options,
+                             std::uint64_t seed)
+    : options_(options), rng_(seed) {}
+
+std::chrono::milliseconds BackoffPolicy::Delay(int retry) {
+  double cap = static_cast<double>(options_.initial_backoff.count());
+  for (int i = 1; i < retry && cap < options_.max_backoff.count(); ++i) {
+    cap *= options_.backoff_multiplier;
+  }
+  auto upper = static_cast<std::int64_t>(
+      std::min(cap, static_cast<double>(options_.max_backoff.count())));
+  std::uniform_int_distribution<std::int64_t> dist(
+      0, std::max<std::int64_t>(upper, 0));
+  return std::chrono::milliseconds(dist(rng_));
+}
+
+std::optional<std::chrono::milliseconds> ParseRetryAfter(
+    const std::string& value, std::int64_t now_ms) {
+  if (value.empty()) return std::nullopt;
+  std::int64_t seconds;
+  if (absl::SimpleAtoi(value, &seconds)) {
+    if (seconds < 0) return std::nullopt;
+    return std::chrono::milliseconds(std::min<std::int64_t>(seconds, 86400) *
+                                     1000);
+  }
+  // HTTP date: "Sun, 06 Nov 1994 08:49:37 GMT".
+  std::tm tm{};
+  const char* end = strptime(value.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (end == nullptr || *end != '\0') return std::nullopt;
+  std::int64_t at_ms = static_cast<std::int64_t>(timegm(&tm)) * 1000;
+  return std::chrono::milliseconds(std::max<std::int64_t>(at_ms - now_ms, 0));
+}
+
+std::string ApiErrorMessage(const std::string& body) {
+  size_t error = body.find("\"error\"");
+  if (error != std::string::npos) {
+    size_t message = FindStringValue(body, "message", error);
+    if (message != std::string::npos) return JsonStringAt(body, message);
+    size_t plain = FindStringValue(body, "error");
+    if (plain != std::string::npos) return JsonStringAt(body, plain);
+  }
+  size_t message = FindStringValue(body, "message");
+  if (message != std::string::npos) return JsonStringAt(body, message);
+  return body.substr(0, 512);
+}
+
+Dispatcher::Dispatcher(Spool* spool, Clock* clock, Metrics* metrics,
+                       std::vector<DispatchTarget> targets,
+                       TransportFactory factory)
+    : spool_(spool),
+      clock_(clock),
+      metrics_(metrics),
+      factory_(std::move(factory)),
+      seed_(std::random_device{}()) {
+  for (DispatchTarget& target : targets) {
+    auto state = std::make_unique<DestinationState>();
+    state->target = std::move(target);
+    DestinationState* dest = state.get();
+    destinations_[dest->target.name] = std::move(state);
+    for (bool validate_only : {false, true}) {
+      auto lane = std::make_unique<LaneState>();
+      lane->key = {dest->target.name, validate_only};
+      lane->destination = dest;
+      lanes_.push_back(std::move(lane));
+    }
+  }
+}
+
+Dispatcher::~Dispatcher() { Shutdown(clock_->NowMs()); }
+
+absl::Status Dispatcher::Start() {
+  for (auto& lane : lanes_) {
+    int workers =
+        std::max(1, lane->destination->target.options.max_in_flight_requests);
+    for (int i = 0; i < workers; ++i) {
+      absl::StatusOr<std::unique_ptr<HttpTransport>> transport =
+          factory_(lane->destination->target);
+      if (!transport.ok()) return transport.status();
+      workers_.emplace_back(
+          [this, l = lane.get(), t = std::move(*transport)]() mutable {
+            WorkerLoop(l, std::move(t));
+          });
+    }
+  }
+  return absl::OkStatus();
+}
+
+Dispatcher::DestinationState* Dispatcher::FindDestination(
+    const std::string& name) {
+  auto it = destinations_.find(name);
+  return it == destinations_.end() ? nullptr : it->second.get();
+}
+
+Dispatcher::LaneState* Dispatcher::FindLane(const LaneKey& key) {
+  for (auto& lane : lanes_) {
+    if (lane->key.destination == key.destination &&
+        lane->key.validate_only == key.validate_only) {
+      return lane.get();
+    }
+  }
+  return nullptr;
+}
+
+void Dispatcher::Notify(const LaneKey& key, int count) {
+  std::lock_guard<std::mutex> lock(mu_);
+  LaneState* lane = FindLane(key);
+  if (lane == nullptr || count <= 0) return;
+  if (lane->hinted == 0) lane->first_hint_ms = clock_->NowMs();
+  lane->hinted += count;
+  lane->maybe_due = true;
+  cv_.notify_all();
+}
+
+std::vector<std::string> Dispatcher::PausedDestinations() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> paused;
+  for (const auto& [name, dest] : destinations_) {
+    if (dest->paused) paused.push_back(name);
+  }
+  return paused;
+}
+
+absl::StatusOr<DeliveryReport> Dispatcher::DeliverOnce(
+    const LaneKey& key, HttpTransport* transport) {
+  DeliveryReport report;
+  DestinationState* dest = FindDestination(key.destination);
+  if (dest == nullptr) return absl::NotFoundError("unknown destination");
+  const DispatcherOptions& options = dest->target.options;
+  std::int64_t now = clock_->NowMs();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (dest->paused && now < dest->next_probe_ms) {
+      report.paused = true;
+      return report;
+    }
+    if (now < dest->backoff_until_ms) return report;
+  }
+  absl::StatusOr<std::vector<ClaimedEvent>> claimed =
+      spool_->Claim(key, now, static_cast<size_t>(options.max_batch_events),
+                    static_cast<size_t>(options.max_batch_bytes));
+  if (!claimed.ok()) return claimed.status();
+  report.claimed = static_cast<int>(claimed->size());
+  if (claimed->empty()) return report;
+
+  // Dead-letter what can no longer arrive inside its 7-day window.
+  std::vector<ClaimedEvent> live;
+  std::vector<std::int64_t> expired;
+  for (ClaimedEvent& e : *claimed) {
+    if (Expired(e.timestamp_ms, now)) {
+      expired.push_back(e.row_id);
+    } else {
+      live.push_back(std::move(e));
+    }
+  }
+  if (!expired.empty()) {
+    absl::Status s = spool_->MarkDead(
+        expired, DeadReason::kExpired,
+        "event is older than the API's 7-day window and can no longer be "
+        "delivered",
+        now);
+    if (!s.ok()) return s;
+    report.dead_lettered += static_cast<int>(expired.size());
+    metrics_->events_dead_lettered.Add(
+        {key.destination, "expired"},
+        static_cast<std::int64_t>(expired.size()));
+  }
+  if (live.empty()) return report;
+  absl::Status s = SendBatch(dest, key, transport, std::move(live), &report);
+  if (!s.ok()) return s;
+  return report;
+}
+
+absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
+                                   HttpTransport* transport,
+                                   std::vector<ClaimedEvent> events,
+                                   DeliveryReport* report) {
+  const DispatchTarget& target = dest->target;
+  const std::string& name = target.name;
+  mapping::RequestEnvelope envelope;
+  envelope.validate_only = key.validate_only;
+  envelope.integration_source = target.integration_source;
+  std::vector<std::string_view> bodies;
+  bodies.reserve(events.size());
+  for (const ClaimedEvent& e : events) bodies.push_back(e.wire_json);
+  HttpRequest request;
+  request.url = target.url;
+  request.bearer_token = target.api_key;
+  mapping::EncodeRequest(envelope, bodies, &request.body);
+
+  auto started = std::chrono::steady_clock::now();
+  absl::StatusOr<HttpResponse> response = transport->Post(request);
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+          .count();
+  const int status = response.ok() ? response->status : 0;
+  metrics_->api_requests.Add({name, absl::StrCat(status)});
+  metrics_->api_latency.Observe({name}, seconds);
+  metrics_->batch_size.Observe({name}, static_cast<double>(events.size()));
+  std::int64_t now = clock_->NowMs();
+  const auto n = static_cast<std::int64_t>(events.size());
+
+  if (response.ok() && status >= 200 && status < 300) {
+    absl::Status s = spool_->MarkDelivered(Rows(events), now);
+    if (!s.ok()) return s;
+    report->delivered += static_cast<int>(n);
+    metrics_->events_delivered.Add({name}, n);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (dest->paused) {
+      dest->paused = false;
+      LogInfo("destination_resumed", {{"destination", name}});
+    }
+    dest->backoff_until_ms = 0;
+    return absl::OkStatus();
+  }
+
+  if (response.ok() && (status == 400 || status == 413 || status == 422)) {
+    std::string message =
+        absl::StrCat("HTTP ", status, ": ", ApiErrorMessage(response->body));
+    if (events.size() > 1) {
+      // Atomic batches: halve until the bad event(s) stand alone.
+      std::vector<ClaimedEvent> second(
+          std::make_move_iterator(events.begin() + events.size() / 2),
+          std::make_move_iterator(events.end()));
+      events.resize(events.size() / 2);
+      absl::Status s =
+          SendBatch(dest, key, transport, std::move(events), report);
+      if (!s.ok()) return s;
+      return SendBatch(dest, key, transport, std::move(second), report);
+    }
+    absl::Status s =
+        spool_->MarkDead(Rows(events), DeadReason::kRejected, message, now);
+    if (!s.ok()) return s;
+    report->dead_lettered += 1;
+    metrics_->events_dead_lettered.Add({name, "rejected"});
+    LogWarn("event_dead_lettered", {{"destination", name},
+                                    {"event_id", events[0].event_id},
+                                    {"status", absl::StrCat(status)}});
+    return absl::OkStatus();
+  }
+
+  if (response.ok() && (status == 401 || status == 403)) {
+    std::int64_t probe_at = now + target.options.auth_probe_interval.count();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!dest->paused) {
+        dest->paused = true;
+        metrics_->destination_pauses.Add({name});
+        LogError("destination_paused",
+                 {{"destination", name},
+                  {"status", absl::StrCat(status)},
+                  {"message", ApiErrorMessage(response->body)}});
+      }
+      dest->next_probe_ms = probe_at;
+    }
+    // The events wait, without counting an attempt, until a probe succeeds.
+    absl::Status s =
+        spool_->MarkRetry(Rows(events), now,
+                          absl::StrCat("HTTP ", status, ": destination paused"),
+                          /*count_attempt=*/false);
+    if (!s.ok()) return s;
+    report->retried += static_cast<int>(n);
+    report->paused = true;
+    metrics_->events_retried.Add({name, "auth"}, n);
+    return absl::OkStatus();
+  }
+
+  // Network errors, timeouts, 408, 429, 5xx and anything unexpected: retry
+  // with backoff, or after Retry-After.
+  int attempts = 0;
+  for (const ClaimedEvent& e : events)
+    attempts = std::max(attempts, e.attempts);
+  std::uint64_t seed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    seed = ++seed_;
+  }
+  BackoffPolicy backoff(target.options, seed);
+  std::chrono::milliseconds delay = backoff.Delay(attempts + 1);
+  std::string cause = response.ok() ? absl::StrCat(status) : "network";
+  std::string error =
+      response.ok()
+          ? absl::StrCat("HTTP ", status, ": ", ApiErrorMessage(response->body))
+          : std::string(response.status().message());
+  if (response.ok()) {
+    if (auto retry_after = ParseRetryAfter(response->retry_after, now)) {
+      delay = *retry_after;
+    }
+  }
+  std::int64_t next = now + delay.count();
+  // Events whose window closes before the next attempt are expired now.
+  std::vector<std::int64_t> retry_rows, expired_rows;
+  for (const ClaimedEvent& e : events) {
+    (Expired(e.timestamp_ms, next) ? expired_rows : retry_rows)
+        .push_back(e.row_id);
+  }
+  if (!retry_rows.empty()) {
+    absl::Status s = spool_->MarkRetry(retry_rows, next, error, true);
+    if (!s.ok()) return s;
+    report->retried += static_cast<int>(retry_rows.size());
+    metrics_->events_retried.Add({name, cause},
+                                 static_cast<std::int64_t>(retry_rows.size()));
+  }
+  if (!expired_rows.empty()) {
+    absl::Status s = spool_->MarkDead(
+        expired_rows, DeadReason::kExpired,
+        absl::StrCat("event expired while retrying; last error: ", error), now);
+    if (!s.ok()) return s;
+    report->dead_lettered += static_cast<int>(expired_rows.size());
+    metrics_->events_dead_lettered.Add(
+        {name, "expired"}, static_cast<std::int64_t>(expired_rows.size()));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    dest->backoff_until_ms = std::max(dest->backoff_until_ms, next);
+  }
+  LogWarn("batch_retry", {{"destination", name},
+                          {"events", absl::StrCat(n)},
+                          {"cause", cause},
+                          {"delay_ms", absl::StrCat(delay.count())}});
+  return absl::OkStatus();
+}
+
+void Dispatcher::WorkerLoop(LaneState* lane,
+                            std::unique_ptr<HttpTransport> transport) {
+  const DispatcherOptions& options = lane->destination->target.options;
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    std::int64_t now = clock_->NowMs();
+    if (stopping_ && now >= drain_deadline_ms_) return;
+    if (!stopping_) {
+      // Nothing known to be due: sleep until notified or the next check.
+      if (!lane->maybe_due && lane->hinted == 0) {
+        cv_.wait_for(lock, std::chrono::milliseconds(kMaxIdleWaitMs));
+        lane->maybe_due = true;  // look at the spool again (retries)
+        continue;
+      }
+      // Linger: let a batch fill up unless it is full already.
+      if (lane->hinted > 0 && lane->hinted < options.max_batch_events &&
+          now < lane->first_hint_ms + options.linger.count()) {
+        cv_.wait_for(lock,
+                     std::chrono::milliseconds(lane->first_hint_ms +
+                                               options.linger.count() - now));
+        continue;
+      }
+    }
+    lane->hinted = 0;
+    lock.unlock();
+    absl::StatusOr<DeliveryReport> report =
+        DeliverOnce(lane->key, transport.get());
+    std::int64_t wait_until = 0;
+    if (!report.ok()) {
+      LogError("dispatch_failed",
+               {{"destination", lane->key.destination},
+                {"error", std::string(report.status().message())}});
+      wait_until = clock_->NowMs() + 1000;
+    } else if (report->claimed == 0) {
+      // Nothing due now: wait for the earliest of a retry, a probe, the
+      // backoff, or a notification.
+      std::int64_t at = clock_->NowMs() + kMaxIdleWaitMs;
+      absl::StatusOr<std::optional<std::int64_t>> due =
+          spool_->NextDueMs(lane->key);
+      if (due.ok() && due->has_value()) at = std::min(at, **due);
+      {
+        std::lock_guard<std::mutex> guard(mu_);
+        DestinationState* dest = lane->destination;
+        if (dest->paused) at = std::max(at, dest->next_probe_ms);
+        if (dest->backoff_until_ms > clock_->NowMs()) {
+          at = std::max(at, dest->backoff_until_ms);
+        }
+      }
+      wait_until = at;
+    }
+    lock.lock();
+    if (report.ok() && report->claimed == 0) {
+      if (stopping_) return;  // drained: nothing due
+      lane->maybe_due = false;
+    }
+    if (wait_until > 0) {
+      std::int64_t delay = wait_until - clock_->NowMs();
+      if (delay > 0 && lane->hinted == 0) {
+        cv_.wait_for(
+            lock, std::chrono::milliseconds(std::min(delay, kMaxIdleWaitMs)));
+      }
+      lane->maybe_due = true;
+    }
+  }
+}
+
+void Dispatcher::Shutdown(std::int64_t deadline_ms) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!stopping_) {
+      stopping_ = true;
+      drain_deadline_ms_ = deadline_ms;
+    }
+    cv_.notify_all();
+  }
+  std::lock_guard<std::mutex> join(join_mu_);
+  for (std::thread& t : workers_) {
+    if (t.joinable()) t.join();
+  }
+  workers_.clear();
+}
+
+}  // namespace conversions::service

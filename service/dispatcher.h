@@ -1,0 +1,161 @@
+// The dispatcher: reads queued events from the spool per lane (destination
+// x validate_only), sends them in batches to the Conversions API and records
+// each outcome (delivered, retry later, dead letter).
+//
+// Failure handling, as DESIGN.md's "Delivery semantics" says:
+//   - network errors, timeouts, 408, 429 and 5xx: retry after exponential
+//     backoff with full jitter, or after Retry-After when the API sends it;
+//     the lane waits that long too, so a failing API is not hammered;
+//   - 400, 413 or 422 on several events: split the batch in halves until the
+//     bad event stands alone; it is dead-lettered with the API's message and
+//     the others are delivered;
+//   - 401 and 403: pause the destination (events stay queued, health reports
+//     it) and probe every auth_probe_interval with a real batch;
+//   - an event that can no longer reach the API inside its 7-day window is
+//     dead-lettered as expired before it is sent.
+// Each lane has its own worker threads (max_in_flight_requests of them, each
+// with its own connection), so one slow destination never delays another.
+#ifndef CONVERSIONS_SERVICE_DISPATCHER_H_
+#define CONVERSIONS_SERVICE_DISPATCHER_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "service/clock.h"
+#include "service/config.h"
+#include "service/http_transport.h"
+#include "service/metrics.h"
+#include "service/spool.h"
+
+namespace conversions::service {
+
+// What the dispatcher needs to know of one destination.
+struct DispatchTarget {
+  std::string name;
+  std::string url;  // endpoint with ?pid=<url-encoded pixel id>
+  std::string api_key;
+  std::string integration_source;  // normalized; empty omits it
+  DispatcherOptions options;
+};
+
+// Returns the request URL for an endpoint and pixel id.
+std::string RequestUrl(const std::string& endpoint,
+                       const std::string& pixel_id);
+
+// Exponential backoff with full jitter: the n-th retry (n from 1) waits a
+// uniformly random time in [0, min(max, initial * multiplier^(n-1))].
+class BackoffPolicy {
+ public:
+  BackoffPolicy(const DispatcherOptions& options, std::uint64_t seed);
+  std::chrono::milliseconds Delay(int retry);
+
+ private:
+  const DispatcherOptions options_;
+  std::mt19937_64 rng_;
+};
+
+// Parses a Retry-After header: delta seconds or an HTTP date. Returns the
+// delay, or nullopt when absent or malformed.
+std::optional<std::chrono::milliseconds> ParseRetryAfter(
+    const std::string& value, std::int64_t now_ms);
+
+// Extracts the API's message from an error body ({"error":{"message":..}},
+// {"error":"..."} or {"message":"..."}); falls back to the raw body, cut to
+// 512 bytes.
+std::string ApiErrorMessage(const std::string& body);
+
+// What one DeliverOnce call did.
+struct DeliveryReport {
+  int claimed = 0;
+  int delivered = 0;
+  int retried = 0;
+  int dead_lettered = 0;
+  bool paused = false;  // the destination is paused for auth
+};
+
+class Dispatcher {
+ public:
+  using TransportFactory =
+      std::function<absl::StatusOr<std::unique_ptr<HttpTransport>>(
+          const DispatchTarget&)>;
+
+  Dispatcher(Spool* spool, Clock* clock, Metrics* metrics,
+             std::vector<DispatchTarget> targets, TransportFactory factory);
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  // Starts the worker threads of every lane.
+  absl::Status Start();
+
+  // Tells a lane that `count` events were appended.
+  void Notify(const LaneKey& lane, int count);
+
+  // Claims one batch of `lane` (ignoring the linger time) and delivers it
+  // with `transport`, handling every outcome. Returns what happened;
+  // claimed is 0 when nothing was due, or the destination is paused and
+  // its probe is not due. Used by the worker threads and by tests.
+  absl::StatusOr<DeliveryReport> DeliverOnce(const LaneKey& lane,
+                                             HttpTransport* transport);
+
+  // Returns the names of destinations paused for auth.
+  std::vector<std::string> PausedDestinations() const;
+
+  // Stops intake of new work, keeps delivering what is due until nothing is
+  // left or `deadline_ms` passes, then joins the workers. Idempotent.
+  void Shutdown(std::int64_t deadline_ms);
+
+ private:
+  struct DestinationState {
+    DispatchTarget target;
+    bool paused = false;                // guarded by mu_
+    std::int64_t next_probe_ms = 0;     // guarded by mu_
+    std::int64_t backoff_until_ms = 0;  // guarded by mu_
+  };
+  struct LaneState {
+    LaneKey key;
+    DestinationState* destination = nullptr;
+    std::int64_t hinted = 0;         // events notified since last claim
+    std::int64_t first_hint_ms = 0;  // when the first of them came
+    bool maybe_due = true;           // the spool may hold due events
+  };
+
+  void WorkerLoop(LaneState* lane, std::unique_ptr<HttpTransport> transport);
+  // Sends `events` (already claimed) and records outcomes into `report`.
+  absl::Status SendBatch(DestinationState* destination, const LaneKey& lane,
+                         HttpTransport* transport,
+                         std::vector<ClaimedEvent> events,
+                         DeliveryReport* report);
+  DestinationState* FindDestination(const std::string& name);
+  LaneState* FindLane(const LaneKey& key);
+
+  Spool* const spool_;
+  Clock* const clock_;
+  Metrics* const metrics_;
+  const TransportFactory factory_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, std::unique_ptr<DestinationState>> destinations_;
+  std::vector<std::unique_ptr<LaneState>> lanes_;
+  bool stopping_ = false;               // guarded by mu_
+  std::int64_t drain_deadline_ms_ = 0;  // guarded by mu_
+  std::uint64_t seed_ = 0;              // guarded by mu_
+  std::vector<std::thread> workers_;
+  std::mutex join_mu_;
+};
+
+}  // namespace conversions::service
+
+#endif  // CONVERSIONS_SERVICE_DISPATCHER_H_

@@ -1,0 +1,189 @@
+// The durable spool: accepted events, their delivery state, dedup and
+// status lookup, in one SQLite file (WAL mode).
+//
+// Writes are group-committed: a single writer thread takes every pending
+// write (appends from concurrent RPCs, dispatcher claims and outcomes) and
+// runs them in one transaction with one fsync, then completes each. Reads
+// (status, dead letters, stats) use a second connection and never wait for
+// the writer.
+#ifndef CONVERSIONS_SERVICE_SPOOL_H_
+#define CONVERSIONS_SERVICE_SPOOL_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "service/config.h"
+
+namespace conversions::service {
+
+// One accepted event to store. Holds only hashed identifiers.
+struct SpoolEvent {
+  std::string destination;
+  bool validate_only = false;
+  std::string event_name;  // dedup name: API type or custom event name
+  std::string event_id;
+  std::int64_t timestamp_ms = 0;
+  std::string wire_json;
+};
+
+// What Append did with one event.
+enum class AppendOutcome { kAccepted, kDuplicate };
+
+// The dispatcher lane an event belongs to.
+struct LaneKey {
+  std::string destination;
+  bool validate_only = false;
+};
+
+// An event claimed for delivery.
+struct ClaimedEvent {
+  std::int64_t row_id = 0;
+  std::int64_t timestamp_ms = 0;
+  int attempts = 0;
+  std::string event_id;
+  std::string wire_json;
+};
+
+// Where an event is in its delivery.
+enum class EventState { kQueued = 0, kInFlight = 1, kDelivered = 2, kDead = 3 };
+
+// Why an event was dead-lettered (values match
+// conversions.v1.DeadLetterReason).
+enum class DeadReason { kRejected = 1, kExpired = 2 };
+
+// The state of one event, for GetEventStatus.
+struct EventStatusRecord {
+  EventState state = EventState::kQueued;
+  std::int64_t accepted_ms = 0;
+  std::int64_t done_ms = 0;  // delivered or dead-lettered time
+  std::int64_t next_attempt_ms = 0;
+  int attempts = 0;
+  std::string last_error;
+  std::optional<DeadReason> dead_reason;
+};
+
+// One dead letter, for ListDeadLetters.
+struct DeadLetterRecord {
+  std::int64_t row_id = 0;
+  std::string destination;
+  std::string event_name;
+  std::string event_id;
+  DeadReason reason = DeadReason::kRejected;
+  std::string message;
+  std::int64_t dead_ms = 0;
+  int attempts = 0;
+  std::string wire_json;
+};
+
+// A filter and page of ListDeadLetters.
+struct DeadLetterQuery {
+  std::string destination;           // empty: all
+  std::optional<DeadReason> reason;  // nullopt: all
+  int page_size = 100;
+  std::string page_token;  // from a previous page
+};
+
+struct DeadLetterPage {
+  std::vector<DeadLetterRecord> dead_letters;
+  std::string next_page_token;  // empty on the last page
+};
+
+// Queue depth of one destination, for metrics and readiness.
+struct DestinationDepth {
+  std::string destination;
+  std::int64_t queued = 0;              // queued or in flight
+  std::int64_t oldest_accepted_ms = 0;  // 0 when nothing is queued
+};
+
+// A dead letter selected by key, for RetryDeadLetters.
+struct EventKeyRef {
+  std::string event_name;
+  std::string event_id;
+};
+
+class Spool {
+ public:
+  using AppendCallback =
+      std::function<void(absl::StatusOr<std::vector<AppendOutcome>>)>;
+
+  // Opens (creating if needed) the database and starts the writer thread.
+  // Events left in flight by a previous run are queued again.
+  static absl::StatusOr<std::unique_ptr<Spool>> Open(
+      const SpoolOptions& options, std::int64_t now_ms);
+  virtual ~Spool() = default;
+
+  // Stores events durably and calls `done` (on the writer thread) once they
+  // are on disk, with one outcome per event in order: kDuplicate when the
+  // (destination, validate_only, event name, id) is already stored. Calls
+  // `done` at once with ResourceExhausted when the queue bound would be
+  // passed, or Unavailable after Shutdown.
+  virtual void Append(std::vector<SpoolEvent> events, std::int64_t now_ms,
+                      AppendCallback done) = 0;
+
+  // Claims due events of a lane in acceptance order, at most `max_events`
+  // and (beyond the first) `max_bytes` of JSON, and marks them in flight.
+  virtual absl::StatusOr<std::vector<ClaimedEvent>> Claim(const LaneKey& lane,
+                                                          std::int64_t now_ms,
+                                                          size_t max_events,
+                                                          size_t max_bytes) = 0;
+
+  // Records delivery of claimed events.
+  virtual absl::Status MarkDelivered(absl::Span<const std::int64_t> rows,
+                                     std::int64_t now_ms) = 0;
+  // Puts claimed events back in the queue, due at `next_attempt_ms`;
+  // `count_attempt` adds one to their attempts.
+  virtual absl::Status MarkRetry(absl::Span<const std::int64_t> rows,
+                                 std::int64_t next_attempt_ms,
+                                 const std::string& error,
+                                 bool count_attempt) = 0;
+  // Dead-letters claimed events.
+  virtual absl::Status MarkDead(absl::Span<const std::int64_t> rows,
+                                DeadReason reason, const std::string& message,
+                                std::int64_t now_ms) = 0;
+
+  // Looks up one event; NotFound when the spool does not know it.
+  virtual absl::StatusOr<EventStatusRecord> Lookup(
+      const std::string& destination, const std::string& event_name,
+      const std::string& event_id) = 0;
+
+  // Lists dead letters, newest first.
+  virtual absl::StatusOr<DeadLetterPage> ListDeadLetters(
+      const DeadLetterQuery& query) = 0;
+
+  // Queues dead letters of `destination` again: those in `keys`, or when
+  // `keys` is empty every one with `reason` (nullopt: any). Returns how many.
+  virtual absl::StatusOr<int> Requeue(const std::string& destination,
+                                      absl::Span<const EventKeyRef> keys,
+                                      std::optional<DeadReason> reason,
+                                      std::int64_t now_ms) = 0;
+
+  // Returns the earliest next-attempt time of the lane's queued events, or
+  // nullopt when it has none.
+  virtual absl::StatusOr<std::optional<std::int64_t>> NextDueMs(
+      const LaneKey& lane) = 0;
+
+  // Returns the queue depth of every destination that has queued events.
+  virtual absl::StatusOr<std::vector<DestinationDepth>> Depths() = 0;
+
+  // Returns the number of events queued or in flight.
+  virtual std::int64_t QueuedCount() const = 0;
+
+  // Removes delivered and dead-lettered rows older than the retention.
+  // Returns how many.
+  virtual absl::StatusOr<std::int64_t> Prune(std::int64_t now_ms) = 0;
+
+  // Stops accepting writes, finishes pending ones and joins the writer.
+  // Idempotent.
+  virtual void Shutdown() = 0;
+};
+
+}  // namespace conversions::service
+
+#endif  // CONVERSIONS_SERVICE_SPOOL_H_

@@ -1,0 +1,280 @@
+#include "service/dispatcher.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <future>
+#include <nlohmann/json.hpp>
+
+#include "tests/service/fake_http_transport.h"
+#include "tests/service/temp_dir.h"
+
+namespace conversions::service {
+namespace {
+
+using ::conversions::testing::FakeHttpTransport;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+constexpr std::int64_t kNow = 1773892800000;
+constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
+
+class DispatcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SpoolOptions options;
+    options.path = dir_.path() + "/spool.db";
+    auto spool = Spool::Open(options, kNow);
+    ASSERT_TRUE(spool.ok()) << spool.status();
+    spool_ = std::move(*spool);
+    DispatchTarget target;
+    target.name = "default";
+    target.url = RequestUrl("https://api.test/v1/events", "pixel 1");
+    target.api_key = "test-key";
+    target.integration_source = "my_bridge";
+    target.options.initial_backoff = std::chrono::milliseconds(1000);
+    target.options.max_backoff = std::chrono::milliseconds(8000);
+    target.options.auth_probe_interval = std::chrono::milliseconds(30000);
+    dispatcher_ = std::make_unique<Dispatcher>(
+        spool_.get(), &clock_, &metrics_, std::vector<DispatchTarget>{target},
+        [](const DispatchTarget&)
+            -> absl::StatusOr<std::unique_ptr<HttpTransport>> {
+          return std::unique_ptr<HttpTransport>(new FakeHttpTransport());
+        });
+  }
+
+  void Append(const std::vector<std::string>& ids, bool validate_only = false,
+              std::int64_t timestamp_ms = kNow - 1000) {
+    std::vector<SpoolEvent> events;
+    for (const std::string& id : ids) {
+      SpoolEvent e;
+      e.destination = "default";
+      e.validate_only = validate_only;
+      e.event_name = "order_created";
+      e.event_id = id;
+      e.timestamp_ms = timestamp_ms;
+      e.wire_json = R"({"id":")" + id + R"(","type":"order_created"})";
+      events.push_back(std::move(e));
+    }
+    auto done = std::make_shared<std::promise<bool>>();
+    auto future = done->get_future();
+    spool_->Append(std::move(events), clock_.NowMs(),
+                   [done](absl::StatusOr<std::vector<AppendOutcome>> r) {
+                     done->set_value(r.ok());
+                   });
+    ASSERT_TRUE(future.get());
+  }
+
+  DeliveryReport Deliver(bool validate_only = false) {
+    auto report = dispatcher_->DeliverOnce({"default", validate_only}, &api_);
+    EXPECT_TRUE(report.ok()) << report.status();
+    return report.ok() ? *report : DeliveryReport{};
+  }
+
+  EventState StateOf(const std::string& id) {
+    auto status = spool_->Lookup("default", "order_created", id);
+    EXPECT_TRUE(status.ok()) << status.status();
+    return status.ok() ? status->state : EventState::kQueued;
+  }
+
+  static std::vector<std::string> IdsIn(const HttpRequest& request) {
+    std::vector<std::string> ids;
+    const nlohmann::json body = nlohmann::json::parse(request.body);
+    for (const auto& e : body["events"]) {
+      ids.push_back(e["id"]);
+    }
+    return ids;
+  }
+
+  ::conversions::testing::TempDir dir_;
+  FakeClock clock_{kNow};
+  Metrics metrics_;
+  std::unique_ptr<Spool> spool_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  FakeHttpTransport api_;
+};
+
+TEST_F(DispatcherTest, DeliversABatchWithTheRequestEnvelope) {
+  Append({"a", "b", "c"});
+  DeliveryReport report = Deliver();
+  EXPECT_EQ(report.delivered, 3);
+  ASSERT_THAT(api_.requests(), SizeIs(1));
+  const HttpRequest request = api_.requests()[0];
+  EXPECT_EQ(request.url, "https://api.test/v1/events?pid=pixel%201");
+  EXPECT_EQ(request.bearer_token, "test-key");
+  auto body = nlohmann::json::parse(request.body);
+  EXPECT_EQ(body["integration_source"], "my_bridge");
+  EXPECT_FALSE(body.contains("validate_only"));
+  EXPECT_EQ(IdsIn(request), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(StateOf("a"), EventState::kDelivered);
+  EXPECT_EQ(metrics_.events_delivered.Value({"default"}), 3);
+}
+
+TEST_F(DispatcherTest, ValidateOnlyLaneSendsTheFlag) {
+  Append({"v"}, /*validate_only=*/true);
+  EXPECT_EQ(Deliver(/*validate_only=*/false).claimed, 0);
+  EXPECT_EQ(Deliver(/*validate_only=*/true).delivered, 1);
+  auto body = nlohmann::json::parse(api_.requests().at(0).body);
+  EXPECT_EQ(body["validate_only"], true);
+}
+
+TEST_F(DispatcherTest, SplitsBatchToIsolateRejectedEvent) {
+  Append({"a", "b", "poison", "d", "e"});
+  // The API rejects any batch holding the poison event, atomically.
+  api_.SetResponder([](const HttpRequest& r) -> absl::StatusOr<HttpResponse> {
+    if (r.body.find("poison") != std::string::npos) {
+      return FakeHttpTransport::Response(
+          400,
+          R"({"error":{"message":"events[0].data: invalid","type":"invalid_request_error"}})");
+    }
+    return FakeHttpTransport::Response(200);
+  });
+  DeliveryReport report = Deliver();
+  EXPECT_EQ(report.delivered, 4);
+  EXPECT_EQ(report.dead_lettered, 1);
+  EXPECT_EQ(StateOf("poison"), EventState::kDead);
+  for (const char* id : {"a", "b", "d", "e"}) {
+    EXPECT_EQ(StateOf(id), EventState::kDelivered) << id;
+  }
+  auto dead = spool_->ListDeadLetters({});
+  ASSERT_TRUE(dead.ok());
+  ASSERT_THAT(dead->dead_letters, SizeIs(1));
+  EXPECT_EQ(dead->dead_letters[0].reason, DeadReason::kRejected);
+  EXPECT_THAT(dead->dead_letters[0].message,
+              HasSubstr("HTTP 400: events[0].data: invalid"));
+}
+
+TEST_F(DispatcherTest, HonoursRetryAfterOn429) {
+  Append({"a"});
+  api_.Script(FakeHttpTransport::Response(429, "{}", "7"));
+  DeliveryReport first = Deliver();
+  EXPECT_EQ(first.retried, 1);
+  clock_.Advance(std::chrono::milliseconds(6999));
+  EXPECT_EQ(Deliver().claimed, 0);  // the destination waits out Retry-After
+  EXPECT_THAT(api_.requests(), SizeIs(1));
+  clock_.Advance(std::chrono::milliseconds(1));
+  EXPECT_EQ(Deliver().delivered, 1);
+  auto status = spool_->Lookup("default", "order_created", "a");
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->attempts, 2);
+}
+
+TEST_F(DispatcherTest, RetriesServerErrorsWithBoundedBackoff) {
+  Append({"a"});
+  api_.Script(FakeHttpTransport::Response(503));
+  api_.Script(FakeHttpTransport::Response(502));
+  EXPECT_EQ(Deliver().retried, 1);
+  // Full jitter: the first retry waits at most initial_backoff (1 s).
+  clock_.Advance(std::chrono::milliseconds(1000));
+  EXPECT_EQ(Deliver().retried, 1);
+  // The second at most 2 s.
+  clock_.Advance(std::chrono::milliseconds(2000));
+  EXPECT_EQ(Deliver().delivered, 1);
+  EXPECT_THAT(api_.requests(), SizeIs(3));
+  EXPECT_EQ(metrics_.events_retried.Value({"default", "503"}), 1);
+}
+
+TEST_F(DispatcherTest, RetriesNetworkErrors) {
+  Append({"a"});
+  api_.Script(absl::UnavailableError("connection refused"));
+  EXPECT_EQ(Deliver().retried, 1);
+  auto status = spool_->Lookup("default", "order_created", "a");
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->state, EventState::kQueued);
+  EXPECT_THAT(status->last_error, HasSubstr("connection refused"));
+  clock_.Advance(std::chrono::milliseconds(1000));
+  EXPECT_EQ(Deliver().delivered, 1);
+}
+
+TEST_F(DispatcherTest, PausesOnAuthFailureAndResumesWhenProbeSucceeds) {
+  Append({"a", "b"});
+  api_.Script(FakeHttpTransport::Response(
+      401, R"({"error":{"message":"Missing scopes"}})"));
+  DeliveryReport first = Deliver();
+  EXPECT_TRUE(first.paused);
+  EXPECT_THAT(dispatcher_->PausedDestinations(),
+              ::testing::ElementsAre("default"));
+  EXPECT_EQ(StateOf("a"), EventState::kQueued);
+  // Paused: nothing is sent until the probe is due.
+  clock_.Advance(std::chrono::milliseconds(29999));
+  EXPECT_TRUE(Deliver().paused);
+  EXPECT_THAT(api_.requests(), SizeIs(1));
+  clock_.Advance(std::chrono::milliseconds(1));
+  EXPECT_EQ(Deliver().delivered, 2);
+  EXPECT_TRUE(dispatcher_->PausedDestinations().empty());
+  // A pause does not count as an attempt.
+  auto status = spool_->Lookup("default", "order_created", "a");
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->attempts, 1);
+}
+
+TEST_F(DispatcherTest, DeadLettersExpiredEventsWithoutSendingThem) {
+  Append({"old"}, false, kNow - 6 * kDayMs);
+  Append({"fresh"});
+  clock_.Advance(std::chrono::milliseconds(kDayMs));  // "old" is now > 7 days
+  DeliveryReport report = Deliver();
+  EXPECT_EQ(report.dead_lettered, 1);
+  EXPECT_EQ(report.delivered, 1);
+  ASSERT_THAT(api_.requests(), SizeIs(1));
+  EXPECT_EQ(IdsIn(api_.requests()[0]), std::vector<std::string>{"fresh"});
+  auto status = spool_->Lookup("default", "order_created", "old");
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->state, EventState::kDead);
+  EXPECT_EQ(status->dead_reason, DeadReason::kExpired);
+}
+
+TEST_F(DispatcherTest, ExpiresEventsWhoseWindowClosesBeforeTheNextAttempt) {
+  // 30 s are left of the window; the API asks to come back in an hour.
+  Append({"a"}, false, kNow - 7 * kDayMs + 90'000);
+  api_.Script(FakeHttpTransport::Response(429, "{}", "3600"));
+  DeliveryReport report = Deliver();
+  EXPECT_EQ(report.dead_lettered, 1);
+  EXPECT_EQ(StateOf("a"), EventState::kDead);
+}
+
+TEST_F(DispatcherTest, RespectsBatchSizeLimit) {
+  dispatcher_.reset();
+  DispatchTarget target;
+  target.name = "default";
+  target.url = "https://api.test/v1/events?pid=1";
+  target.options.max_batch_events = 2;
+  dispatcher_ = std::make_unique<Dispatcher>(
+      spool_.get(), &clock_, &metrics_, std::vector<DispatchTarget>{target},
+      nullptr);
+  Append({"a", "b", "c"});
+  EXPECT_EQ(Deliver().delivered, 2);
+  EXPECT_EQ(Deliver().delivered, 1);
+}
+
+TEST(RetryAfterTest, ParsesSecondsAndHttpDates) {
+  EXPECT_EQ(ParseRetryAfter("5", 0), std::chrono::milliseconds(5000));
+  // Sun, 06 Nov 1994 08:49:37 GMT is 784111777 s after the epoch.
+  EXPECT_EQ(ParseRetryAfter("Sun, 06 Nov 1994 08:49:37 GMT", 784111770000),
+            std::chrono::milliseconds(7000));
+  EXPECT_EQ(ParseRetryAfter("soon", 0), std::nullopt);
+  EXPECT_EQ(ParseRetryAfter("", 0), std::nullopt);
+}
+
+TEST(ApiErrorMessageTest, ReadsTheShapesTheApiMayUse) {
+  EXPECT_EQ(ApiErrorMessage(R"({"error":{"message":"bad id","type":"x"}})"),
+            "bad id");
+  EXPECT_EQ(ApiErrorMessage(R"({"error":"plain"})"), "plain");
+  EXPECT_EQ(ApiErrorMessage(R"({"message":"top"})"), "top");
+  EXPECT_EQ(ApiErrorMessage("Bad Gateway"), "Bad Gateway");
+}
+
+TEST(BackoffPolicyTest, StaysWithinTheExponentialCap) {
+  DispatcherOptions options;
+  options.initial_backoff = std::chrono::milliseconds(100);
+  options.max_backoff = std::chrono::milliseconds(1000);
+  options.backoff_multiplier = 2;
+  BackoffPolicy policy(options, 42);
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_LE(policy.Delay(1).count(), 100);
+    EXPECT_LE(policy.Delay(3).count(), 400);
+    EXPECT_LE(policy.Delay(30).count(), 1000);
+  }
+}
+
+}  // namespace
+}  // namespace conversions::service

@@ -1,0 +1,327 @@
+#include "service/spool.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "tests/service/temp_dir.h"
+
+namespace conversions::service {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::SizeIs;
+
+constexpr std::int64_t kNow = 1773892800000;
+
+SpoolEvent Event(std::string id, std::string destination = "default",
+                 std::string name = "order_created") {
+  SpoolEvent e;
+  e.destination = std::move(destination);
+  e.event_name = std::move(name);
+  e.event_id = id;
+  e.timestamp_ms = kNow - 1000;
+  e.wire_json = R"({"id":")" + id + R"("})";
+  return e;
+}
+
+// Appends and waits for the commit.
+absl::StatusOr<std::vector<AppendOutcome>> AppendSync(
+    Spool& spool, std::vector<SpoolEvent> events, std::int64_t now = kNow) {
+  auto done = std::make_shared<
+      std::promise<absl::StatusOr<std::vector<AppendOutcome>>>>();
+  auto future = done->get_future();
+  spool.Append(std::move(events), now,
+               [done](absl::StatusOr<std::vector<AppendOutcome>> r) {
+                 done->set_value(std::move(r));
+               });
+  return future.get();
+}
+
+class SpoolTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Spool> OpenSpool(SpoolOptions options = {}) {
+    options.path = dir_.path() + "/spool.db";
+    auto spool = Spool::Open(options, kNow);
+    EXPECT_TRUE(spool.ok()) << spool.status();
+    return spool.ok() ? std::move(*spool) : nullptr;
+  }
+
+  testing::TempDir dir_;
+  const LaneKey lane_{"default", false};
+};
+
+TEST_F(SpoolTest, AppendsAndAnswersDuplicateForSameNameAndId) {
+  auto spool = OpenSpool();
+  auto first = AppendSync(*spool, {Event("a"), Event("b")});
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_THAT(*first,
+              ElementsAre(AppendOutcome::kAccepted, AppendOutcome::kAccepted));
+  // Same id and name: duplicate; same id, other name: a different event.
+  auto second = AppendSync(
+      *spool, {Event("a"), Event("a", "default", "lead_created"), Event("b")});
+  ASSERT_TRUE(second.ok());
+  EXPECT_THAT(*second,
+              ElementsAre(AppendOutcome::kDuplicate, AppendOutcome::kAccepted,
+                          AppendOutcome::kDuplicate));
+  EXPECT_EQ(spool->QueuedCount(), 3);
+}
+
+TEST_F(SpoolTest, DuplicateInsideOneRequestIsDetected) {
+  auto spool = OpenSpool();
+  auto r = AppendSync(*spool, {Event("a"), Event("a")});
+  ASSERT_TRUE(r.ok());
+  EXPECT_THAT(*r,
+              ElementsAre(AppendOutcome::kAccepted, AppendOutcome::kDuplicate));
+}
+
+TEST_F(SpoolTest, ValidateOnlyEventsDoNotDeduplicateRealOnes) {
+  auto spool = OpenSpool();
+  SpoolEvent check = Event("a");
+  check.validate_only = true;
+  ASSERT_TRUE(AppendSync(*spool, {check}).ok());
+  auto real = AppendSync(*spool, {Event("a")});
+  ASSERT_TRUE(real.ok());
+  EXPECT_THAT(*real, ElementsAre(AppendOutcome::kAccepted));
+}
+
+TEST_F(SpoolTest, ClaimsDueEventsInOrderWithinCountAndByteBudget) {
+  auto spool = OpenSpool();
+  ASSERT_TRUE(AppendSync(*spool, {Event("a"), Event("b"), Event("c")}).ok());
+  auto two = spool->Claim(lane_, kNow, 2, 1 << 20);
+  ASSERT_TRUE(two.ok());
+  ASSERT_THAT(*two, SizeIs(2));
+  EXPECT_EQ((*two)[0].event_id, "a");
+  EXPECT_EQ((*two)[1].event_id, "b");
+  // In-flight events are not claimed twice.
+  auto rest = spool->Claim(lane_, kNow, 10, 1 << 20);
+  ASSERT_TRUE(rest.ok());
+  ASSERT_THAT(*rest, SizeIs(1));
+  EXPECT_EQ((*rest)[0].event_id, "c");
+}
+
+TEST_F(SpoolTest, ByteBudgetStillClaimsOneOversizedEvent) {
+  auto spool = OpenSpool();
+  ASSERT_TRUE(AppendSync(*spool, {Event("a"), Event("b")}).ok());
+  auto claimed = spool->Claim(lane_, kNow, 10, 1);  // budget below one event
+  ASSERT_TRUE(claimed.ok());
+  EXPECT_THAT(*claimed, SizeIs(1));
+}
+
+TEST_F(SpoolTest, LanesAreSeparateByDestinationAndValidateOnly) {
+  auto spool = OpenSpool();
+  SpoolEvent check = Event("v");
+  check.validate_only = true;
+  ASSERT_TRUE(
+      AppendSync(*spool, {Event("a"), Event("x", "other"), check}).ok());
+  auto main_lane = spool->Claim(lane_, kNow, 10, 1 << 20);
+  auto other = spool->Claim({"other", false}, kNow, 10, 1 << 20);
+  auto validate = spool->Claim({"default", true}, kNow, 10, 1 << 20);
+  ASSERT_TRUE(main_lane.ok() && other.ok() && validate.ok());
+  EXPECT_THAT(*main_lane, SizeIs(1));
+  EXPECT_THAT(*other, SizeIs(1));
+  ASSERT_THAT(*validate, SizeIs(1));
+  EXPECT_EQ((*validate)[0].event_id, "v");
+}
+
+TEST_F(SpoolTest, DeliveredEventsLeaveTheQueueAndReportDeliveryTime) {
+  auto spool = OpenSpool();
+  ASSERT_TRUE(AppendSync(*spool, {Event("a")}).ok());
+  auto claimed = spool->Claim(lane_, kNow, 10, 1 << 20);
+  ASSERT_TRUE(claimed.ok());
+  auto in_flight = spool->Lookup("default", "order_created", "a");
+  ASSERT_TRUE(in_flight.ok());
+  EXPECT_EQ(in_flight->state, EventState::kInFlight);
+  ASSERT_TRUE(spool->MarkDelivered({(*claimed)[0].row_id}, kNow + 5).ok());
+  auto status = spool->Lookup("default", "order_created", "a");
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->state, EventState::kDelivered);
+  EXPECT_EQ(status->done_ms, kNow + 5);
+  EXPECT_EQ(status->attempts, 1);
+  EXPECT_EQ(spool->QueuedCount(), 0);
+}
+
+TEST_F(SpoolTest, RetriedEventsWaitForTheirNextAttempt) {
+  auto spool = OpenSpool();
+  ASSERT_TRUE(AppendSync(*spool, {Event("a")}).ok());
+  auto claimed = spool->Claim(lane_, kNow, 10, 1 << 20);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_TRUE(
+      spool->MarkRetry({(*claimed)[0].row_id}, kNow + 1000, "HTTP 503", true)
+          .ok());
+  auto early = spool->Claim(lane_, kNow + 999, 10, 1 << 20);
+  ASSERT_TRUE(early.ok());
+  EXPECT_THAT(*early, SizeIs(0));
+  auto due = spool->NextDueMs(lane_);
+  ASSERT_TRUE(due.ok());
+  EXPECT_EQ(**due, kNow + 1000);
+  auto later = spool->Claim(lane_, kNow + 1000, 10, 1 << 20);
+  ASSERT_TRUE(later.ok());
+  ASSERT_THAT(*later, SizeIs(1));
+  EXPECT_EQ((*later)[0].attempts, 1);
+  auto status = spool->Lookup("default", "order_created", "a");
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->last_error, "HTTP 503");
+}
+
+TEST_F(SpoolTest, DeadLettersAreListedNewestFirstInPages) {
+  auto spool = OpenSpool();
+  ASSERT_TRUE(
+      AppendSync(*spool, {Event("a"), Event("b"), Event("c"), Event("d")})
+          .ok());
+  auto claimed = spool->Claim(lane_, kNow, 10, 1 << 20);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_THAT(*claimed, SizeIs(4));
+  ASSERT_TRUE(spool
+                  ->MarkDead({(*claimed)[0].row_id}, DeadReason::kExpired,
+                             "too old", kNow + 1)
+                  .ok());
+  ASSERT_TRUE(spool
+                  ->MarkDead({(*claimed)[1].row_id, (*claimed)[2].row_id},
+                             DeadReason::kRejected, "bad event", kNow + 2)
+                  .ok());
+  EXPECT_EQ(spool->QueuedCount(), 1);
+
+  DeadLetterQuery query;
+  query.page_size = 2;
+  auto page1 = spool->ListDeadLetters(query);
+  ASSERT_TRUE(page1.ok());
+  ASSERT_THAT(page1->dead_letters, SizeIs(2));
+  EXPECT_EQ(page1->dead_letters[0].event_id, "c");
+  EXPECT_EQ(page1->dead_letters[1].event_id, "b");
+  ASSERT_FALSE(page1->next_page_token.empty());
+  query.page_token = page1->next_page_token;
+  auto page2 = spool->ListDeadLetters(query);
+  ASSERT_TRUE(page2.ok());
+  ASSERT_THAT(page2->dead_letters, SizeIs(1));
+  EXPECT_EQ(page2->dead_letters[0].event_id, "a");
+  EXPECT_EQ(page2->dead_letters[0].reason, DeadReason::kExpired);
+  EXPECT_TRUE(page2->next_page_token.empty());
+
+  DeadLetterQuery expired;
+  expired.reason = DeadReason::kExpired;
+  auto only_expired = spool->ListDeadLetters(expired);
+  ASSERT_TRUE(only_expired.ok());
+  EXPECT_THAT(only_expired->dead_letters, SizeIs(1));
+}
+
+TEST_F(SpoolTest, RequeueBringsDeadLettersBack) {
+  auto spool = OpenSpool();
+  ASSERT_TRUE(AppendSync(*spool, {Event("a"), Event("b")}).ok());
+  auto claimed = spool->Claim(lane_, kNow, 10, 1 << 20);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_TRUE(spool
+                  ->MarkDead({(*claimed)[0].row_id, (*claimed)[1].row_id},
+                             DeadReason::kRejected, "bad", kNow)
+                  .ok());
+  EventKeyRef key{"order_created", "a"};
+  auto one = spool->Requeue("default", {key}, std::nullopt, kNow + 10);
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(*one, 1);
+  auto all = spool->Requeue("default", {}, DeadReason::kRejected, kNow + 10);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(*all, 1);
+  auto again = spool->Claim(lane_, kNow + 10, 10, 1 << 20);
+  ASSERT_TRUE(again.ok());
+  EXPECT_THAT(*again, SizeIs(2));
+  EXPECT_EQ(spool->QueuedCount(), 2);
+}
+
+TEST_F(SpoolTest, RefusesAppendsBeyondTheQueueBound) {
+  SpoolOptions options;
+  options.max_queued_events = 2;
+  auto spool = OpenSpool(options);
+  ASSERT_TRUE(AppendSync(*spool, {Event("a")}).ok());
+  auto full = AppendSync(*spool, {Event("b"), Event("c")});
+  EXPECT_EQ(full.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(AppendSync(*spool, {Event("b")}).ok());
+}
+
+TEST_F(SpoolTest, InFlightEventsAreQueuedAgainAfterRestart) {
+  {
+    auto spool = OpenSpool();
+    ASSERT_TRUE(AppendSync(*spool, {Event("a"), Event("b")}).ok());
+    auto claimed = spool->Claim(lane_, kNow, 10, 1 << 20);
+    ASSERT_TRUE(claimed.ok());
+    ASSERT_THAT(*claimed, SizeIs(2));
+    // The process "dies" here: no outcome is recorded.
+  }
+  auto spool = OpenSpool();
+  EXPECT_EQ(spool->QueuedCount(), 2);
+  auto claimed = spool->Claim(lane_, kNow, 10, 1 << 20);
+  ASSERT_TRUE(claimed.ok());
+  EXPECT_THAT(*claimed, SizeIs(2));
+}
+
+TEST_F(SpoolTest, PruneRemovesDoneRowsOlderThanRetention) {
+  SpoolOptions options;
+  options.retention = std::chrono::milliseconds(1000);
+  auto spool = OpenSpool(options);
+  ASSERT_TRUE(AppendSync(*spool, {Event("a"), Event("b")}).ok());
+  auto claimed = spool->Claim(lane_, kNow, 1, 1 << 20);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_TRUE(spool->MarkDelivered({(*claimed)[0].row_id}, kNow).ok());
+  auto removed = spool->Prune(kNow + 1001);
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(*removed, 1);
+  EXPECT_EQ(spool->Lookup("default", "order_created", "a").status().code(),
+            absl::StatusCode::kNotFound);
+  // After the window the same key is accepted again.
+  auto again = AppendSync(*spool, {Event("a")});
+  ASSERT_TRUE(again.ok());
+  EXPECT_THAT(*again, ElementsAre(AppendOutcome::kAccepted));
+}
+
+TEST_F(SpoolTest, ReportsDepthAndOldestEventPerDestination) {
+  auto spool = OpenSpool();
+  ASSERT_TRUE(AppendSync(*spool, {Event("a")}, kNow - 500).ok());
+  ASSERT_TRUE(AppendSync(*spool, {Event("b"), Event("x", "other")}).ok());
+  auto depths = spool->Depths();
+  ASSERT_TRUE(depths.ok());
+  ASSERT_THAT(*depths, SizeIs(2));
+  for (const DestinationDepth& d : *depths) {
+    if (d.destination == "default") {
+      EXPECT_EQ(d.queued, 2);
+      EXPECT_EQ(d.oldest_accepted_ms, kNow - 500);
+    } else {
+      EXPECT_EQ(d.queued, 1);
+    }
+  }
+}
+
+TEST_F(SpoolTest, ConcurrentAppendsAreAllCommitted) {
+  auto spool = OpenSpool();
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 50;
+  std::atomic<int> accepted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto r = AppendSync(
+            *spool, {Event(std::to_string(t) + "-" + std::to_string(i))});
+        if (r.ok() && (*r)[0] == AppendOutcome::kAccepted) ++accepted;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(accepted.load(), kThreads * kPerThread);
+  EXPECT_EQ(spool->QueuedCount(), kThreads * kPerThread);
+}
+
+TEST_F(SpoolTest, AppendAfterShutdownIsUnavailable) {
+  auto spool = OpenSpool();
+  spool->Shutdown();
+  spool->Shutdown();  // idempotent
+  EXPECT_EQ(AppendSync(*spool, {Event("a")}).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(spool->Claim(lane_, kNow, 1, 1).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace conversions::service
