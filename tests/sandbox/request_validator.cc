@@ -1,0 +1,575 @@
+#include "tests/sandbox/request_validator.h"
+
+#include <algorithm>
+#include <array>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace conversions::sandbox {
+namespace {
+
+using ::nlohmann::json;
+
+// The 13 event types with the data shape each requires (spec section 4).
+struct EventTypeInfo {
+  absl::string_view type;
+  absl::string_view data_type;
+};
+constexpr std::array<EventTypeInfo, 13> kEventTypes = {{
+    {"app_installed", "customer_action"},
+    {"app_opened", "customer_action"},
+    {"appointment_scheduled", "customer_action"},
+    {"checkout_started", "contents"},
+    {"contents_viewed", "contents"},
+    {"custom", "custom"},
+    {"items_added", "contents"},
+    {"lead_created", "customer_action"},
+    {"order_created", "contents"},
+    {"page_viewed", "contents"},
+    {"registration_completed", "customer_action"},
+    {"subscription_created", "plan_enrollment"},
+    {"trial_started", "plan_enrollment"},
+}};
+
+constexpr std::array<absl::string_view, 4> kDataTypes = {
+    "contents", "customer_action", "plan_enrollment", "custom"};
+
+constexpr std::array<absl::string_view, 7> kActionSources = {
+    "web",        "mobile_app", "offline", "physical_store",
+    "phone_call", "email",      "other"};
+
+constexpr std::array<absl::string_view, 10> kEventKeys = {
+    "id",      "type",       "timestamp_ms",  "custom_event_name",
+    "oppref",  "source_url", "action_source", "user",
+    "opt_out", "data"};
+
+// S4 user fields (spec section 5a).
+constexpr std::array<absl::string_view, 5> kHashedUserLists = {
+    "emails_sha256", "phone_numbers_sha256", "external_ids_sha256",
+    "first_names_sha256", "last_names_sha256"};
+constexpr std::array<absl::string_view, 4> kRawUserLists = {
+    "regions", "postal_codes", "cities", "countries"};
+constexpr std::array<absl::string_view, 4> kRawUserScalars = {
+    "android_advertising_id", "obref", "ip_address", "user_agent"};
+// Clear-text identifier keys: never accepted.
+constexpr std::array<absl::string_view, 11> kClearUserKeys = {
+    "email",         "emails",      "phone",        "phone_number",
+    "phone_numbers", "external_id", "external_ids", "first_name",
+    "first_names",   "last_name",   "last_names"};
+
+constexpr std::array<absl::string_view, 8> kContentKeys = {
+    "id",       "group_id", "name",     "content_type",
+    "quantity", "amount",   "currency", "variant_dict"};
+
+// ISO 4217 alphabetic codes in current use (Debian iso-codes).
+constexpr absl::string_view kCurrencies =
+    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND "
+    "BOB BOV BRL BSD BTN BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU "
+    "CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS "
+    "GIP GMD GNF GTQ GYD HKD HNL HRK HTG HUF IDR ILS INR IQD IRR ISK JMD JOD "
+    "JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL "
+    "MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR "
+    "NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG "
+    "SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY "
+    "TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XCD "
+    "XCG XOF XPF YER ZAR ZMW ZWG ZWL";
+
+template <size_t N>
+bool Contains(const std::array<absl::string_view, N>& set,
+              absl::string_view value) {
+  return std::find(set.begin(), set.end(), value) != set.end();
+}
+
+const EventTypeInfo* FindEventType(absl::string_view type) {
+  for (const EventTypeInfo& info : kEventTypes) {
+    if (info.type == type) return &info;
+  }
+  return nullptr;
+}
+
+// A JSON integer as int64, or nullopt (floats, strings, out of range).
+std::optional<int64_t> AsInt64(const json& value) {
+  if (value.is_number_unsigned()) {
+    uint64_t v = value.get<uint64_t>();
+    if (v > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
+    return static_cast<int64_t>(v);
+  }
+  if (value.is_number_integer()) return value.get<int64_t>();
+  return std::nullopt;
+}
+
+bool IsAsciiAlnum(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c));
+}
+
+// ^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,62}[A-Za-z0-9])?$
+bool IsValidCustomEventName(absl::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  if (!IsAsciiAlnum(name.front()) || !IsAsciiAlnum(name.back())) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return IsAsciiAlnum(c) || c == '_' || c == '-';
+  });
+}
+
+// ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$
+bool IsValidIntegrationSource(absl::string_view value) {
+  if (value.empty() || value.size() > 64) return false;
+  if (!IsAsciiAlnum(value.front())) return false;
+  return std::all_of(value.begin(), value.end(), [](char c) {
+    return IsAsciiAlnum(c) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+// ^[0-9a-f]{64}$
+bool IsLowerHexSha256(absl::string_view value) {
+  return value.size() == 64 &&
+         std::all_of(value.begin(), value.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+// An absolute http or https URL with a non-empty host and no whitespace.
+bool IsAbsoluteHttpUrl(absl::string_view url) {
+  for (char c : url) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return false;
+  }
+  absl::string_view rest;
+  std::string lower = absl::AsciiStrToLower(url.substr(0, 8));
+  if (absl::string_view(lower).substr(0, 7) == "http://") {
+    rest = url.substr(7);
+  } else if (lower == "https://") {
+    rest = url.substr(8);
+  } else {
+    return false;
+  }
+  absl::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (size_t at = authority.rfind('@'); at != absl::string_view::npos) {
+    authority.remove_prefix(at + 1);
+  }
+  absl::string_view host = authority;
+  if (!host.empty() && host.front() == '[') {
+    size_t close = host.find(']');
+    if (close == absl::string_view::npos) return false;
+    host = host.substr(1, close - 1);
+  } else if (size_t colon = host.find(':'); colon != absl::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  return !host.empty();
+}
+
+// Collects the violations of one request body.
+class Validator {
+ public:
+  explicit Validator(int64_t now_ms) : now_ms_(now_ms) {}
+
+  BatchCheck Run(const json& body) && {
+    CheckBody(body);
+    check_.event_names.clear();
+    if (check_.ok()) check_.event_names = std::move(names_);
+    return std::move(check_);
+  }
+
+ private:
+  void Add(std::string field, std::string description) {
+    check_.violations.push_back({std::move(field), std::move(description)});
+  }
+
+  void CheckBody(const json& body) {
+    if (!body.is_object()) {
+      Add("", "the request body must be a JSON object");
+      return;
+    }
+    for (const auto& [key, value] : body.items()) {
+      if (key != "events" && key != "validate_only" &&
+          key != "integration_source") {
+        Add(key, "unknown field");
+      }
+    }
+    if (auto it = body.find("validate_only"); it != body.end()) {
+      if (it->is_boolean()) {
+        check_.validate_only = it->get<bool>();
+      } else {
+        Add("validate_only", "must be a boolean");
+      }
+    }
+    if (auto it = body.find("integration_source"); it != body.end()) {
+      // The API trims and lower-cases the value before checking it.
+      if (!it->is_string() ||
+          !IsValidIntegrationSource(absl::AsciiStrToLower(
+              absl::StripAsciiWhitespace(it->get_ref<const std::string&>())))) {
+        Add("integration_source",
+            "must be 1 to 64 ASCII letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit");
+      }
+    }
+    auto events = body.find("events");
+    if (events == body.end()) {
+      Add("events", "Missing required field: events");
+      return;
+    }
+    if (!events->is_array()) {
+      Add("events", "must be an array of events");
+      return;
+    }
+    if (events->empty()) {
+      Add("events", "must contain at least 1 event");
+      return;
+    }
+    if (events->size() > kMaxEventsPerBatch) {
+      Add("events", absl::StrCat("must contain at most ", kMaxEventsPerBatch,
+                                 " events (got ", events->size(), ")"));
+      return;
+    }
+    for (size_t i = 0; i < events->size(); ++i) {
+      CheckEvent((*events)[i], absl::StrCat("events[", i, "]"));
+    }
+  }
+
+  // A string field: returns it, or nullptr after adding a violation.
+  const std::string* String(const json& value, const std::string& path,
+                            bool non_empty) {
+    if (!value.is_string()) {
+      Add(path, non_empty ? "must be a non-empty string" : "must be a string");
+      return nullptr;
+    }
+    const std::string& s = value.get_ref<const std::string&>();
+    if (non_empty && s.empty()) {
+      Add(path, "must be a non-empty string");
+      return nullptr;
+    }
+    return &s;
+  }
+
+  void CheckEvent(const json& event, const std::string& p) {
+    if (!event.is_object()) {
+      Add(p, "must be an object");
+      return;
+    }
+    for (const auto& [key, value] : event.items()) {
+      if (!Contains(kEventKeys, key)) Add(p + "." + key, "unknown field");
+    }
+
+    // id
+    if (auto it = event.find("id"); it == event.end()) {
+      Add(p + ".id", "is required");
+    } else {
+      String(*it, p + ".id", /*non_empty=*/true);
+    }
+
+    // type
+    const EventTypeInfo* type = nullptr;
+    if (auto it = event.find("type"); it == event.end()) {
+      Add(p + ".type", "is required");
+    } else if (!it->is_string() ||
+               (type = FindEventType(it->get_ref<const std::string&>())) ==
+                   nullptr) {
+      Add(p + ".type", "must be one of the 13 supported event types");
+    }
+
+    // timestamp_ms
+    if (auto it = event.find("timestamp_ms"); it == event.end()) {
+      Add(p + ".timestamp_ms", "is required");
+    } else if (std::optional<int64_t> ts = AsInt64(*it); !ts.has_value()) {
+      Add(p + ".timestamp_ms", "must be an integer (Unix epoch milliseconds)");
+    } else if (*ts < now_ms_ - kMaxEventAgeMs) {
+      Add(p + ".timestamp_ms", "must be within the last 7 days");
+    } else if (*ts > now_ms_ + kMaxFutureSkewMs) {
+      Add(p + ".timestamp_ms", "must be no more than 10 minutes in the future");
+    }
+
+    // custom_event_name: required for, and only for, custom events.
+    std::string name = type != nullptr ? std::string(type->type) : "";
+    auto custom = event.find("custom_event_name");
+    if (custom != event.end()) {
+      const std::string path = p + ".custom_event_name";
+      if (type != nullptr && type->type != "custom") {
+        Add(path, "is allowed only when type is custom");
+      } else if (!custom->is_string() ||
+                 !IsValidCustomEventName(
+                     custom->get_ref<const std::string&>())) {
+        Add(path,
+            "must be 1 to 64 letters, digits, '_' or '-', starting and "
+            "ending with a letter or digit");
+      } else {
+        // The API lower-cases it; the lower-cased name is the dedup name.
+        name = absl::AsciiStrToLower(custom->get_ref<const std::string&>());
+        if (FindEventType(name) != nullptr) {
+          Add(path, "must not be a standard event name");
+        }
+      }
+    } else if (type != nullptr && type->type == "custom") {
+      Add(p + ".custom_event_name", "is required when type is custom");
+    }
+    names_.push_back(std::move(name));
+
+    // oppref: opaque.
+    if (auto it = event.find("oppref"); it != event.end()) {
+      String(*it, p + ".oppref", /*non_empty=*/false);
+    }
+
+    // action_source: enum; mobile_app for app events.
+    // The spec leaves it optional ("Depends") for other events.
+    const std::string* action_source = nullptr;
+    bool action_source_reported = false;
+    if (auto it = event.find("action_source"); it != event.end()) {
+      action_source = String(*it, p + ".action_source", /*non_empty=*/true);
+      if (action_source != nullptr &&
+          !Contains(kActionSources, *action_source)) {
+        Add(p + ".action_source",
+            "must be one of web, mobile_app, offline, physical_store, "
+            "phone_call, email, other");
+        action_source = nullptr;
+      }
+      action_source_reported = action_source == nullptr;
+    }
+    if (type != nullptr && !action_source_reported &&
+        (type->type == "app_installed" || type->type == "app_opened") &&
+        (action_source == nullptr || *action_source != "mobile_app")) {
+      Add(p + ".action_source",
+          absl::StrCat("must be mobile_app for ", type->type, " events"));
+    }
+
+    // source_url: required for web; an absolute http(s) URL when present.
+    if (auto it = event.find("source_url"); it != event.end()) {
+      const std::string* url =
+          String(*it, p + ".source_url", /*non_empty=*/true);
+      if (url != nullptr && !IsAbsoluteHttpUrl(*url)) {
+        Add(p + ".source_url",
+            "must be an absolute http or https URL with a host");
+      }
+    } else if (action_source != nullptr && *action_source == "web") {
+      Add(p + ".source_url", "is required when action_source is web");
+    }
+
+    // opt_out
+    if (auto it = event.find("opt_out"); it != event.end()) {
+      if (!it->is_boolean()) Add(p + ".opt_out", "must be a boolean");
+    }
+
+    // user
+    if (auto it = event.find("user"); it != event.end()) {
+      CheckUser(*it, p + ".user");
+    }
+
+    // data
+    if (auto it = event.find("data"); it == event.end()) {
+      Add(p + ".data", "is required");
+    } else {
+      CheckData(*it, p + ".data", type);
+    }
+  }
+
+  void CheckStringList(const json& value, const std::string& path,
+                       bool hashed) {
+    if (!value.is_array()) {
+      Add(path, "must be an array of strings");
+      return;
+    }
+    // The API uses the first 3 valid unique values and ignores the rest, so
+    // longer lists are accepted.
+    for (size_t i = 0; i < value.size(); ++i) {
+      const std::string item = absl::StrCat(path, "[", i, "]");
+      if (!value[i].is_string()) {
+        Add(item, "must be a string");
+      } else if (hashed &&
+                 !IsLowerHexSha256(value[i].get_ref<const std::string&>())) {
+        Add(item, "must be a lowercase hex SHA-256 digest (64 characters)");
+      }
+    }
+  }
+
+  void CheckUser(const json& user, const std::string& p) {
+    if (!user.is_object()) {
+      Add(p, "must be an object");
+      return;
+    }
+    for (const auto& [key, value] : user.items()) {
+      const std::string path = p + "." + key;
+      if (Contains(kHashedUserLists, key)) {
+        CheckStringList(value, path, /*hashed=*/true);
+      } else if (Contains(kRawUserLists, key)) {
+        CheckStringList(value, path, /*hashed=*/false);
+      } else if (Contains(kRawUserScalars, key)) {
+        // obref must be non-blank and user_agent non-empty (spec 5a).
+        bool non_empty = key == "obref" || key == "user_agent";
+        const std::string* s = String(value, path, non_empty);
+        if (s != nullptr && non_empty &&
+            absl::StripAsciiWhitespace(*s).empty()) {
+          Add(path, "must be a non-empty string");
+        }
+      } else if (Contains(kClearUserKeys, key)) {
+        Add(path,
+            "clear-text identifiers are not accepted; send the SHA-256 "
+            "list field instead");
+      } else {
+        Add(path, "unknown field");
+      }
+    }
+  }
+
+  // A currency code field.
+  void CheckCurrency(const json& value, const std::string& path) {
+    if (!value.is_string() ||
+        !IsKnownCurrency(value.get_ref<const std::string&>())) {
+      Add(path, "must be a 3-letter ISO 4217 currency code");
+    }
+  }
+
+  // An amount in minor units.
+  void CheckAmount(const json& value, const std::string& path) {
+    std::optional<int64_t> amount = AsInt64(value);
+    if (!amount.has_value() || *amount < 0) {
+      Add(path, "must be a non-negative integer in minor units");
+    }
+  }
+
+  void CheckData(const json& data, const std::string& p,
+                 const EventTypeInfo* event_type) {
+    if (!data.is_object()) {
+      Add(p, "must be an object");
+      return;
+    }
+    // The shape whose rules apply: data.type when valid, else the shape the
+    // event type requires.
+    absl::string_view shape =
+        event_type != nullptr ? event_type->data_type : "";
+    if (auto it = data.find("type"); it == data.end()) {
+      Add(p + ".type", "is required");
+    } else if (!it->is_string() ||
+               !Contains(kDataTypes, it->get_ref<const std::string&>())) {
+      Add(p + ".type",
+          "must be one of contents, customer_action, plan_enrollment, custom");
+    } else {
+      const std::string& data_type = it->get_ref<const std::string&>();
+      if (event_type != nullptr && data_type != event_type->data_type) {
+        Add(p + ".type", absl::StrCat("must be ", event_type->data_type,
+                                      " for ", event_type->type, " events"));
+      }
+      shape = data_type;
+    }
+
+    for (const auto& [key, value] : data.items()) {
+      const std::string path = p + "." + key;
+      if (key == "type") continue;
+      if (key == "amount") {
+        CheckAmount(value, path);
+      } else if (key == "currency") {
+        CheckCurrency(value, path);
+      } else if (key == "contents") {
+        if (shape == "customer_action") {
+          Add(path, "is not allowed for customer_action data");
+        } else {
+          CheckContents(value, path, data.contains("currency"));
+        }
+      } else if (key == "plan_id") {
+        if (shape != "plan_enrollment" && shape != "custom") {
+          Add(path, "is allowed only for plan_enrollment and custom data");
+        } else {
+          String(value, path, /*non_empty=*/true);
+        }
+      } else if (shape != "custom") {
+        // Free-form properties are for custom data only.
+        Add(path, "unknown field");
+      }
+    }
+    if (data.contains("amount") && !data.contains("currency")) {
+      Add(p + ".currency", "is required when amount is set");
+    }
+  }
+
+  void CheckContents(const json& contents, const std::string& p,
+                     bool has_event_currency) {
+    if (!contents.is_array()) {
+      Add(p, "must be an array of objects");
+      return;
+    }
+    for (size_t i = 0; i < contents.size(); ++i) {
+      const json& content = contents[i];
+      const std::string item = absl::StrCat(p, "[", i, "]");
+      if (!content.is_object()) {
+        Add(item, "must be an object");
+        continue;
+      }
+      for (const auto& [key, value] : content.items()) {
+        const std::string path = item + "." + key;
+        if (!Contains(kContentKeys, key)) {
+          Add(path, "unknown field");
+        } else if (key == "quantity") {
+          std::optional<int64_t> quantity = AsInt64(value);
+          if (!quantity.has_value() || *quantity <= 0) {
+            Add(path, "must be a positive integer");
+          }
+        } else if (key == "amount") {
+          CheckAmount(value, path);
+        } else if (key == "currency") {
+          CheckCurrency(value, path);
+        } else if (key == "variant_dict") {
+          CheckVariantDict(value, path);
+        } else {
+          String(value, path, /*non_empty=*/key == "content_type");
+        }
+      }
+      if (content.contains("amount") && !content.contains("currency") &&
+          !has_event_currency) {
+        Add(item + ".currency",
+            "is required with amount (here or as data.currency)");
+      }
+    }
+  }
+
+  void CheckVariantDict(const json& value, const std::string& path) {
+    if (!value.is_object()) {
+      Add(path, "must be an object of strings");
+      return;
+    }
+    for (const auto& [key, v] : value.items()) {
+      if (!v.is_string()) Add(path + "." + key, "must be a string");
+    }
+  }
+
+  const int64_t now_ms_;
+  BatchCheck check_;
+  std::vector<std::string> names_;
+};
+
+}  // namespace
+
+BatchCheck ValidateEventsBody(const json& body, int64_t now_ms) {
+  return Validator(now_ms).Run(body);
+}
+
+bool IsKnownCurrency(absl::string_view code) {
+  if (code.size() != 3) return false;
+  const std::string upper = absl::AsciiStrToUpper(code);
+  if (!std::all_of(upper.begin(), upper.end(),
+                   [](char c) { return c >= 'A' && c <= 'Z'; })) {
+    return false;
+  }
+  for (size_t i = 0; i + 3 <= kCurrencies.size(); i += 4) {
+    if (kCurrencies.substr(i, 3) == upper) return true;
+  }
+  return false;
+}
+
+std::string FormatViolations(const std::vector<Violation>& violations,
+                             size_t max_listed) {
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < violations.size() && i < max_listed; ++i) {
+    const Violation& v = violations[i];
+    parts.push_back(v.field.empty()
+                        ? v.description
+                        : absl::StrCat(v.field, ": ", v.description));
+  }
+  std::string message = absl::StrJoin(parts, "; ");
+  if (violations.size() > max_listed) {
+    absl::StrAppend(&message, " (and ", violations.size() - max_listed,
+                    " more)");
+  }
+  return message;
+}
+
+}  // namespace conversions::sandbox

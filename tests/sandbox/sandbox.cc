@@ -1,0 +1,483 @@
+#include "tests/sandbox/sandbox.h"
+
+#include <dirent.h>
+#include <httplib.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <utility>
+
+#include "absl/memory/memory.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "tests/sandbox/request_validator.h"
+
+namespace conversions::sandbox {
+namespace {
+
+using ::nlohmann::json;
+
+// Bodies above this size get 413 from httplib.
+constexpr size_t kMaxBodyBytes = 64 * 1024 * 1024;
+// Idle keep-alive connections are closed after this long (seconds); it also
+// bounds how long Shutdown() waits for an idle client.
+constexpr time_t kKeepAliveSeconds = 1;
+
+std::string Dump(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+void SendJson(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(Dump(body), "application/json");
+}
+
+// The OpenAI error "type" for a status.
+std::string ErrorTypeFor(int status) {
+  if (status == 429) return "rate_limit_error";
+  if (status >= 500) return "server_error";
+  return "invalid_request_error";
+}
+
+// Answers with an OpenAI-style error body:
+// {"error": {"message", "type", "param", "code"}}.
+void SendError(httplib::Response& res, int status, std::string message,
+               std::string param = "", std::string code = "") {
+  json error = {{"message", std::move(message)},
+                {"type", ErrorTypeFor(status)},
+                {"param", nullptr},
+                {"code", nullptr}};
+  if (!param.empty()) error["param"] = std::move(param);
+  if (!code.empty()) error["code"] = std::move(code);
+  SendJson(res, status, {{"error", std::move(error)}});
+}
+
+// True if `addr` is the numeric host `host` with port `port`, formatted the
+// way httplib formats Request::remote_addr and local_addr.
+bool SameEndpoint(const sockaddr_storage& addr, socklen_t len,
+                  const std::string& host, int port) {
+  char name[NI_MAXHOST];
+  char service[NI_MAXSERV];
+  if (getnameinfo(reinterpret_cast<const sockaddr*>(&addr), len, name,
+                  sizeof(name), service, sizeof(service),
+                  NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+    return false;
+  }
+  return host == name && std::atoi(service) == port;
+}
+
+// Closes the connection that carries `req` without a response: the client
+// reads end-of-file before any byte of a status line, as when a server
+// crashes. httplib 0.11 gives a handler no handle on its socket, so this
+// finds the socket by its address pair among the process's descriptors and
+// shuts it down (httplib still owns and closes the descriptor; its attempt
+// to write the response then fails). The search is exact: a TCP connection
+// is the only socket with this local and remote address pair.
+bool ShutDownConnection(const httplib::Request& req) {
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return false;
+  bool found = false;
+  while (dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+    int fd = std::atoi(entry->d_name);
+    sockaddr_storage local{};
+    socklen_t local_len = sizeof(local);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) != 0 ||
+        !SameEndpoint(local, local_len, req.local_addr, req.local_port)) {
+      continue;
+    }
+    sockaddr_storage peer{};
+    socklen_t peer_len = sizeof(peer);
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0 ||
+        !SameEndpoint(peer, peer_len, req.remote_addr, req.remote_port)) {
+      continue;
+    }
+    found = shutdown(fd, SHUT_RDWR) == 0;
+    break;
+  }
+  closedir(dir);
+  return found;
+}
+
+void DropConnection(const httplib::Request& req, httplib::Response& res) {
+  if (ShutDownConnection(req)) return;
+  // Fallback (no /proc): announce a body and fail to produce it, so httplib
+  // closes the connection after the headers; clients still see a read error.
+  res.set_content_provider(1, "application/json",
+                           [](size_t /*offset*/, size_t /*length*/,
+                              httplib::DataSink& /*sink*/) { return false; });
+}
+
+// "Bearer KEY" with the scheme matched case-insensitively (RFC 6750).
+bool HasBearerKey(const std::string& authorization, const std::string& key) {
+  constexpr absl::string_view kScheme = "bearer ";
+  return authorization.size() == kScheme.size() + key.size() &&
+         absl::StartsWithIgnoreCase(authorization, kScheme) &&
+         absl::string_view(authorization).substr(kScheme.size()) == key;
+}
+
+bool IsJsonContentType(const std::string& content_type) {
+  absl::string_view media =
+      absl::string_view(content_type).substr(0, content_type.find(';'));
+  return absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(media),
+                                "application/json");
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Start(
+    SandboxOptions options) {
+  if (options.api_key.empty()) {
+    return absl::InvalidArgumentError("api_key must not be empty");
+  }
+  if (options.pixel_ids.empty()) {
+    return absl::InvalidArgumentError("pixel_ids must not be empty");
+  }
+  for (const std::string& pixel_id : options.pixel_ids) {
+    if (pixel_id.empty()) {
+      return absl::InvalidArgumentError("pixel ids must not be empty");
+    }
+  }
+  if (options.port < 0 || options.port > 65535) {
+    return absl::InvalidArgumentError("port must be in [0, 65535]");
+  }
+  if (options.threads < 1) {
+    return absl::InvalidArgumentError("threads must be at least 1");
+  }
+  if (!options.now_ms) {
+    options.now_ms = [] { return absl::ToUnixMillis(absl::Now()); };
+  }
+  auto sandbox = absl::WrapUnique(new Sandbox(std::move(options)));
+  absl::Status status = sandbox->Listen();
+  if (!status.ok()) return status;
+  return sandbox;
+}
+
+Sandbox::Sandbox(SandboxOptions options) : options_(std::move(options)) {}
+
+Sandbox::~Sandbox() { Shutdown(); }
+
+absl::Status Sandbox::Listen() {
+  server_ = std::make_unique<httplib::Server>();
+  const size_t threads = static_cast<size_t>(options_.threads);
+  server_->new_task_queue = [threads] {
+    return new httplib::ThreadPool(threads);
+  };
+  // httplib's default sets SO_REUSEPORT, which lets a second server bind the
+  // same port and silently take half the connections. SO_REUSEADDR only.
+  server_->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+  server_->set_keep_alive_timeout(kKeepAliveSeconds);
+  server_->set_payload_max_length(kMaxBodyBytes);
+
+  server_->Post("/v1/events",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                  HandleEvents(req, res);
+                });
+  server_->Get("/_sandbox/events",
+               [this](const httplib::Request& req, httplib::Response& res) {
+                 HandleGetEvents(req, res);
+               });
+  server_->Post("/_sandbox/reset",
+                [this](const httplib::Request&, httplib::Response& res) {
+                  Reset();
+                  SendJson(res, 200, {{"ok", true}});
+                });
+  server_->Post("/_sandbox/faults",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                  HandleSetFaults(req, res);
+                });
+  server_->Get("/_sandbox/faults",
+               [this](const httplib::Request&, httplib::Response& res) {
+                 SendJson(res, 200, FaultsToJson(PendingFaults()));
+               });
+  server_->Delete("/_sandbox/faults",
+                  [this](const httplib::Request&, httplib::Response& res) {
+                    ClearFaults();
+                    SendJson(res, 200, FaultsToJson(PendingFaults()));
+                  });
+  // Unrouted requests (404, 405, 413, ...) get an OpenAI-style body too.
+  server_->set_error_handler(httplib::Server::HandlerWithResponse(
+      [](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty())
+          return httplib::Server::HandlerResponse::Unhandled;
+        SendError(
+            res, res.status,
+            absl::StrCat("Invalid URL (", req.method, " ", req.path, ")"));
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+
+  int port = options_.port;
+  if (port == 0) {
+    port = server_->bind_to_any_port(options_.host);
+  } else if (!server_->bind_to_port(options_.host, port)) {
+    port = -1;
+  }
+  if (port <= 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot bind ", options_.host, ":", options_.port));
+  }
+  port_ = port;
+
+  listen_thread_ = std::thread([this] {
+    // A client that goes away before its answer makes the write raise
+    // SIGPIPE; block it here, and so in the worker threads this thread
+    // creates, instead of changing the process's disposition.
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+    server_->listen_after_bind();
+    listen_returned_ = true;
+  });
+  // httplib's stop() is a no-op until the accept loop runs, so Shutdown()
+  // must not race ahead of it. The socket already listens, so this wait is
+  // only for the thread to start.
+  while (!server_->is_running() && !listen_returned_) {
+    std::this_thread::yield();
+  }
+  return absl::OkStatus();
+}
+
+void Sandbox::Shutdown() {
+  std::call_once(shutdown_once_, [this] { DoShutdown(); });
+}
+
+void Sandbox::DoShutdown() {
+  {
+    absl::MutexLock lock(&shutdown_mu_);
+    shutting_down_ = true;
+  }
+  if (server_ != nullptr) server_->stop();
+  if (listen_thread_.joinable()) listen_thread_.join();
+}
+
+void Sandbox::Delay(int64_t ms) {
+  absl::MutexLock lock(&shutdown_mu_);
+  shutdown_mu_.AwaitWithTimeout(absl::Condition(&shutting_down_),
+                                absl::Milliseconds(ms));
+}
+
+void Sandbox::HandleEvents(const httplib::Request& req,
+                           httplib::Response& res) {
+  // Take this request's faults out under the lock; act on them after.
+  FaultAction action = FaultAction::kNone;
+  InjectedStatus injected;
+  int64_t latency_ms = 0;
+  std::vector<std::string> poison_ids;
+  int request_number = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    request_number = ++request_count_;
+    latency_ms = faults_.latency.count();
+    if (faults_.drop_connections > 0) {
+      --faults_.drop_connections;
+      action = FaultAction::kDrop;
+    } else if (faults_.auth_failures > 0) {
+      --faults_.auth_failures;
+      action = FaultAction::kAuthFailure;
+    } else if (!faults_.status_sequence.empty()) {
+      injected = faults_.status_sequence.front();
+      faults_.status_sequence.erase(faults_.status_sequence.begin());
+      action = FaultAction::kStatus;
+    }
+    poison_ids = faults_.poison_ids;
+  }
+  res.set_header("x-request-id", absl::StrCat("req_sandbox_", request_number));
+  if (latency_ms > 0) Delay(latency_ms);
+
+  switch (action) {
+    case FaultAction::kDrop:
+      DropConnection(req, res);
+      return;
+    case FaultAction::kAuthFailure:
+      SendError(res, 401, "Incorrect API key provided.", "", "invalid_api_key");
+      return;
+    case FaultAction::kStatus:
+      if (!injected.retry_after.empty()) {
+        res.set_header("Retry-After", injected.retry_after);
+      }
+      SendError(res, injected.status,
+                absl::StrCat("The sandbox answered ", injected.status,
+                             " (status_sequence fault)."));
+      return;
+    case FaultAction::kNone:
+      break;
+  }
+
+  // Auth. The key is never echoed.
+  const std::string authorization = req.get_header_value("Authorization");
+  if (authorization.empty()) {
+    SendError(res, 401,
+              "You didn't provide an API key. Send it in the Authorization "
+              "header as 'Authorization: Bearer KEY'.",
+              "", "missing_api_key");
+    return;
+  }
+  if (!HasBearerKey(authorization, options_.api_key)) {
+    SendError(res, 401, "Incorrect API key provided.", "", "invalid_api_key");
+    return;
+  }
+
+  // Pixel.
+  const std::string pixel_id = req.get_param_value("pid");
+  if (pixel_id.empty()) {
+    SendError(res, 400, "Missing required query parameter: pid", "pid");
+    return;
+  }
+  if (std::find(options_.pixel_ids.begin(), options_.pixel_ids.end(),
+                pixel_id) == options_.pixel_ids.end()) {
+    SendError(res, 400, "pid: unknown pixel id", "pid");
+    return;
+  }
+
+  // Body.
+  if (!IsJsonContentType(req.get_header_value("Content-Type"))) {
+    SendError(res, 400, "Content-Type must be application/json");
+    return;
+  }
+  const json body = json::parse(req.body, /*cb=*/nullptr,
+                                /*allow_exceptions=*/false);
+  if (body.is_discarded()) {
+    SendError(res, 400, "We could not parse the JSON body of your request.");
+    return;
+  }
+
+  BatchCheck check = ValidateEventsBody(body, options_.now_ms());
+  if (!poison_ids.empty() && body.is_object()) {
+    auto events = body.find("events");
+    if (events != body.end() && events->is_array() &&
+        events->size() <= kMaxEventsPerBatch) {
+      for (size_t i = 0; i < events->size(); ++i) {
+        auto id = (*events)[i].is_object() ? (*events)[i].find("id")
+                                           : (*events)[i].end();
+        if (id != (*events)[i].end() && id->is_string() &&
+            std::find(poison_ids.begin(), poison_ids.end(),
+                      id->get_ref<const std::string&>()) != poison_ids.end()) {
+          check.violations.push_back(
+              {absl::StrCat("events[", i, "].id"),
+               "rejected by the sandbox (poison_ids fault)"});
+        }
+      }
+    }
+  }
+  if (!check.ok()) {
+    SendError(res, 400, FormatViolations(check.violations),
+              check.violations.front().field);
+    return;
+  }
+
+  const json& events = body.at("events");
+  if (!check.validate_only) Record(pixel_id, events, check.event_names);
+  SendJson(res, 200, {{"events_received", events.size()}});
+}
+
+void Sandbox::Record(const std::string& pixel_id, const json& events,
+                     const std::vector<std::string>& event_names) {
+  absl::MutexLock lock(&mu_);
+  batch_sizes_.push_back(static_cast<int>(events.size()));
+  for (size_t i = 0; i < events.size(); ++i) {
+    // First received wins: a known pixel + event name + id is not recorded
+    // again.
+    std::string key =
+        absl::StrCat(pixel_id, absl::string_view("\0", 1), event_names[i],
+                     absl::string_view("\0", 1),
+                     events[i].at("id").get_ref<const std::string&>());
+    if (!dedup_keys_.insert(std::move(key)).second) continue;
+    recorded_.push_back({pixel_id, events[i]});
+    if (options_.on_event) options_.on_event(pixel_id, events[i]);
+  }
+}
+
+void Sandbox::HandleGetEvents(const httplib::Request& req,
+                              httplib::Response& res) const {
+  json snapshot = Snapshot();
+  if (req.has_param("pid")) {
+    snapshot["events"] = AcceptedEventsForPixel(req.get_param_value("pid"));
+  }
+  SendJson(res, 200, snapshot);
+}
+
+void Sandbox::HandleSetFaults(const httplib::Request& req,
+                              httplib::Response& res) {
+  const json body = json::parse(req.body, /*cb=*/nullptr,
+                                /*allow_exceptions=*/false);
+  if (body.is_discarded()) {
+    SendError(res, 400, "We could not parse the JSON body of your request.");
+    return;
+  }
+  absl::StatusOr<Faults> faults = FaultsFromJson(body);
+  if (!faults.ok()) {
+    SendError(res, 400, std::string(faults.status().message()));
+    return;
+  }
+  SetFaults(*std::move(faults));
+  SendJson(res, 200, FaultsToJson(PendingFaults()));
+}
+
+std::vector<json> Sandbox::AcceptedEvents() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<json> events;
+  events.reserve(recorded_.size());
+  for (const Recorded& recorded : recorded_) events.push_back(recorded.event);
+  return events;
+}
+
+std::vector<json> Sandbox::AcceptedEventsForPixel(
+    absl::string_view pixel_id) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<json> events;
+  for (const Recorded& recorded : recorded_) {
+    if (recorded.pixel_id == pixel_id) events.push_back(recorded.event);
+  }
+  return events;
+}
+
+int Sandbox::RequestCount() const {
+  absl::MutexLock lock(&mu_);
+  return request_count_;
+}
+
+std::vector<int> Sandbox::BatchSizes() const {
+  absl::MutexLock lock(&mu_);
+  return batch_sizes_;
+}
+
+json Sandbox::Snapshot() const {
+  absl::MutexLock lock(&mu_);
+  json events = json::array();
+  for (const Recorded& recorded : recorded_) events.push_back(recorded.event);
+  return {{"events", std::move(events)},
+          {"requests", request_count_},
+          {"batches", batch_sizes_}};
+}
+
+void Sandbox::SetFaults(Faults faults) {
+  absl::MutexLock lock(&mu_);
+  faults_ = std::move(faults);
+}
+
+Faults Sandbox::PendingFaults() const {
+  absl::MutexLock lock(&mu_);
+  return faults_;
+}
+
+void Sandbox::Reset() {
+  absl::MutexLock lock(&mu_);
+  recorded_.clear();
+  dedup_keys_.clear();
+  batch_sizes_.clear();
+  request_count_ = 0;
+  faults_ = Faults();
+}
+
+}  // namespace conversions::sandbox

@@ -1,0 +1,520 @@
+#include "tests/sandbox/sandbox.h"
+
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "tests/sandbox/sandbox_test_util.h"
+
+namespace conversions::sandbox {
+namespace {
+
+using ::conversions::sandbox::testing::Batch;
+using ::conversions::sandbox::testing::json;
+using ::conversions::sandbox::testing::kApiKey;
+using ::conversions::sandbox::testing::kNowMs;
+using ::conversions::sandbox::testing::kOtherPixel;
+using ::conversions::sandbox::testing::kPixel;
+using ::conversions::sandbox::testing::MinimalEvent;
+using ::conversions::sandbox::testing::SandboxTest;
+using ::conversions::sandbox::testing::WebPurchase;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+
+// --- Accepting and recording -----------------------------------------------
+
+TEST_F(SandboxTest, AcceptsBatchAndRecordsExactEventsInOrder) {
+  std::vector<json> events = {WebPurchase("o-1"), WebPurchase("o-2"),
+                              WebPurchase("o-3")};
+  httplib::Result res = PostEvents(Batch(events));
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(BodyOf(res), json({{"events_received", 3}}));
+  EXPECT_EQ(sandbox_->AcceptedEvents(), events);
+  EXPECT_EQ(sandbox_->RequestCount(), 1);
+  EXPECT_THAT(sandbox_->BatchSizes(), ElementsAre(3));
+  EXPECT_THAT(res->get_header_value("x-request-id"), HasSubstr("req_"));
+}
+
+TEST_F(SandboxTest, GetEventsServesRecordedEventsRequestsAndBatches) {
+  ASSERT_EQ(PostEvents(Batch({WebPurchase("o-1"), WebPurchase("o-2")}))->status,
+            200);
+  ASSERT_EQ(PostEvents(Batch({WebPurchase("o-3")}), kOtherPixel)->status, 200);
+  ASSERT_EQ(PostEvents(Batch({}))->status, 400);
+
+  httplib::Result res = client_->Get("/_sandbox/events");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(
+      BodyOf(res),
+      json({{"events",
+             {WebPurchase("o-1"), WebPurchase("o-2"), WebPurchase("o-3")}},
+            {"requests", 3},
+            {"batches", {2, 1}}}));
+  EXPECT_EQ(BodyOf(res), sandbox_->Snapshot());
+
+  // ?pid= narrows the events to one pixel.
+  res = client_->Get("/_sandbox/events?pid=pixel-2");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(BodyOf(res)["events"], json::array({WebPurchase("o-3")}));
+  EXPECT_THAT(sandbox_->AcceptedEventsForPixel(kOtherPixel),
+              ElementsAre(WebPurchase("o-3")));
+}
+
+TEST_F(SandboxTest, AcceptsEveryEventTypeWithItsDataShape) {
+  const std::vector<std::string> types = {"app_installed",
+                                          "app_opened",
+                                          "appointment_scheduled",
+                                          "checkout_started",
+                                          "contents_viewed",
+                                          "custom",
+                                          "items_added",
+                                          "lead_created",
+                                          "order_created",
+                                          "page_viewed",
+                                          "registration_completed",
+                                          "subscription_created",
+                                          "trial_started"};
+  std::vector<json> events;
+  for (const std::string& type : types) {
+    events.push_back(MinimalEvent("id-" + type, type));
+  }
+  httplib::Result res = PostEvents(Batch(events));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(sandbox_->AcceptedEvents().size(), types.size());
+}
+
+TEST_F(SandboxTest, AcceptsWhatTheSpecAllows) {
+  json custom = MinimalEvent("c-1", "custom");
+  custom["custom_event_name"] = "Quote-Requested_2";
+  custom["data"] = {
+      {"type", "custom"},
+      {"plan_id", "pro"},
+      {"amount", 8900},
+      {"currency", "jpy"},  // the API upper-cases it
+      {"free_form", {{"nested", json::array({1, "x", nullptr})}}},
+      {"contents", json::array({json{{"variant_dict", {{"size", "m"}}}}})}};
+  json plan = MinimalEvent("p-1", "subscription_created");
+  plan["data"] = {{"type", "plan_enrollment"},
+                  {"plan_id", "pro_monthly"},
+                  {"amount", 0},
+                  {"currency", "KWD"}};
+  json web = WebPurchase("w-1");
+  // More than 3 hashes: the API uses the first 3 and ignores the rest.
+  web["user"]["emails_sha256"] =
+      json::array({std::string(64, 'a'), std::string(64, 'b'),
+                   std::string(64, 'c'), std::string(64, 'd')});
+  web["user"]["obref"] = "opaque";
+  web["user"]["android_advertising_id"] =
+      "38400000-8cf0-11bd-b23e-10b96e40000d";
+  web["oppref"] = "opaque";
+  web["opt_out"] = true;
+  // An item amount may rely on the event-level currency.
+  web["data"]["contents"][0].erase("currency");
+  json oldest = WebPurchase("t-old");
+  oldest["timestamp_ms"] = kNowMs - 7LL * 24 * 60 * 60 * 1000;
+  json newest = WebPurchase("t-new");
+  newest["timestamp_ms"] = kNowMs + 10 * 60 * 1000;
+  json body = Batch({custom, plan, web, oldest, newest});
+  body["integration_source"] = "  My_Bridge.v2 ";  // trimmed, lower-cased
+  body["validate_only"] = false;
+
+  httplib::Result res = PostEvents(body);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(sandbox_->AcceptedEvents().size(), 5u);
+}
+
+TEST_F(SandboxTest, AcceptsAThousandEvents) {
+  std::vector<json> events;
+  for (int i = 0; i < 1000; ++i) {
+    events.push_back(MinimalEvent("e-" + std::to_string(i), "page_viewed"));
+  }
+  httplib::Result res = PostEvents(Batch(events));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_THAT(sandbox_->BatchSizes(), ElementsAre(1000));
+}
+
+// --- Atomic failure and request-level errors -------------------------------
+
+TEST_F(SandboxTest, OneBadEventFailsTheWholeBatchNamingIndexAndField) {
+  std::vector<json> events;
+  for (int i = 0; i < 5; ++i) events.push_back(WebPurchase(std::to_string(i)));
+  // Eight days old: outside the 7-day window.
+  events[3]["timestamp_ms"] = kNowMs - 8LL * 24 * 60 * 60 * 1000;
+
+  httplib::Result res = PostEvents(Batch(events));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  json error = BodyOf(res)["error"];
+  EXPECT_THAT(error["message"].get<std::string>(),
+              HasSubstr("events[3].timestamp_ms: "));
+  EXPECT_EQ(error["type"], "invalid_request_error");
+  EXPECT_EQ(error["param"], "events[3].timestamp_ms");
+  EXPECT_THAT(sandbox_->AcceptedEvents(), IsEmpty());
+  EXPECT_THAT(sandbox_->BatchSizes(), IsEmpty());
+  EXPECT_EQ(sandbox_->RequestCount(), 1);
+}
+
+TEST_F(SandboxTest, ReportsEveryViolationOfTheBatch) {
+  json first = WebPurchase("a");
+  first.erase("id");
+  json second = WebPurchase("b");
+  second["data"]["currency"] = "XYZ";
+  httplib::Result res = PostEvents(Batch({first, second}));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_THAT(ErrorMessage(res), HasSubstr("events[0].id: is required"));
+  EXPECT_THAT(ErrorMessage(res), HasSubstr("events[1].data.currency: "));
+}
+
+TEST_F(SandboxTest, MissingKeyIsUnauthorized) {
+  httplib::Result res = PostEvents(Batch({WebPurchase("a")}), kPixel, "");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  EXPECT_EQ(BodyOf(res)["error"]["type"], "invalid_request_error");
+  EXPECT_THAT(sandbox_->AcceptedEvents(), IsEmpty());
+}
+
+TEST_F(SandboxTest, WrongKeyIsUnauthorizedAndNotEchoed) {
+  httplib::Result res =
+      PostEvents(Batch({WebPurchase("a")}), kPixel, "wrong-key-777");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  EXPECT_EQ(BodyOf(res)["error"]["type"], "invalid_request_error");
+  EXPECT_THAT(res->body, Not(HasSubstr("wrong-key-777")));
+  EXPECT_THAT(res->body, Not(HasSubstr(kApiKey)));
+  EXPECT_THAT(sandbox_->AcceptedEvents(), IsEmpty());
+}
+
+TEST_F(SandboxTest, NonBearerSchemeIsUnauthorized) {
+  httplib::Headers headers = {
+      {"Authorization", std::string("Basic ") + kApiKey}};
+  httplib::Result res =
+      client_->Post("/v1/events?pid=pixel-1", headers,
+                    Batch({WebPurchase("a")}).dump(), "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+}
+
+TEST_F(SandboxTest, UnknownOrMissingPixelIsBadRequest) {
+  httplib::Result unknown = PostEvents(Batch({WebPurchase("a")}), "nope");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 400);
+  EXPECT_EQ(BodyOf(unknown)["error"]["param"], "pid");
+
+  httplib::Result missing = PostEvents(Batch({WebPurchase("a")}), "");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 400);
+  EXPECT_THAT(ErrorMessage(missing), HasSubstr("pid"));
+}
+
+TEST_F(SandboxTest, MalformedJsonIsBadRequest) {
+  httplib::Result res = PostRaw("{\"events\": [");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_EQ(BodyOf(res)["error"]["type"], "invalid_request_error");
+}
+
+TEST_F(SandboxTest, NonJsonContentTypeIsBadRequest) {
+  httplib::Result res =
+      PostRaw(Batch({WebPurchase("a")}).dump(), kPixel, kApiKey, "text/plain");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_THAT(ErrorMessage(res), HasSubstr("Content-Type"));
+}
+
+TEST_F(SandboxTest, UnknownRouteGetsJsonNotFound) {
+  httplib::Result res = client_->Get("/v1/nothing");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+  EXPECT_THAT(ErrorMessage(res), HasSubstr("/v1/nothing"));
+}
+
+// --- Dedup and validate_only ------------------------------------------------
+
+TEST_F(SandboxTest, DuplicateIsAcceptedButFirstReceivedWins) {
+  json first = WebPurchase("order-1");
+  json second = WebPurchase("order-1");
+  second["data"]["amount"] = 1;  // same key, different content
+  ASSERT_EQ(PostEvents(Batch({first}))->status, 200);
+  httplib::Result res = PostEvents(Batch({second}));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(BodyOf(res)["events_received"], 1);
+  EXPECT_THAT(sandbox_->AcceptedEvents(), ElementsAre(first));
+  EXPECT_THAT(sandbox_->BatchSizes(), ElementsAre(1, 1));
+}
+
+TEST_F(SandboxTest, DedupKeyIsPixelEventNameAndId) {
+  json order = MinimalEvent("same", "order_created");
+  json page = MinimalEvent("same", "page_viewed");  // other event name
+  json custom_a = MinimalEvent("same", "custom");
+  custom_a["custom_event_name"] = "Quote_Requested";
+  json custom_b = custom_a;
+  custom_b["custom_event_name"] = "quote_requested";  // same once lowered
+  json custom_c = custom_a;
+  custom_c["custom_event_name"] = "demo_booked";
+  ASSERT_EQ(
+      PostEvents(Batch({order, page, custom_a, custom_b, custom_c, order}))
+          ->status,
+      200);
+  ASSERT_EQ(PostEvents(Batch({order}), kOtherPixel)->status, 200);
+  EXPECT_THAT(sandbox_->AcceptedEventsForPixel(kPixel),
+              ElementsAre(order, page, custom_a, custom_c));
+  EXPECT_THAT(sandbox_->AcceptedEventsForPixel(kOtherPixel),
+              ElementsAre(order));
+  EXPECT_THAT(sandbox_->BatchSizes(), ElementsAre(6, 1));
+}
+
+TEST_F(SandboxTest, ValidateOnlyValidatesAndRecordsNothing) {
+  json body = Batch({WebPurchase("v-1")});
+  body["validate_only"] = true;
+  httplib::Result res = PostEvents(body);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(BodyOf(res)["events_received"], 1);
+  EXPECT_THAT(sandbox_->AcceptedEvents(), IsEmpty());
+  EXPECT_THAT(sandbox_->BatchSizes(), IsEmpty());
+
+  // It still rejects invalid events.
+  json bad = body;
+  bad["events"][0]["type"] = "purchase";
+  EXPECT_EQ(PostEvents(bad)->status, 400);
+
+  // And it left no dedup key behind: the real send is recorded.
+  ASSERT_EQ(PostEvents(Batch({WebPurchase("v-1")}))->status, 200);
+  EXPECT_THAT(sandbox_->AcceptedEvents(), ElementsAre(WebPurchase("v-1")));
+  EXPECT_EQ(sandbox_->RequestCount(), 3);
+}
+
+// --- Faults
+// -------------------------------------------------------------------
+
+TEST_F(SandboxTest, StatusSequenceIsConsumedOnePerRequest) {
+  Faults faults;
+  faults.status_sequence = {{429, "1"}, {503, ""}};
+  sandbox_->SetFaults(faults);
+  json body = Batch({WebPurchase("a")});
+
+  httplib::Result first = PostEvents(body);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 429);
+  EXPECT_EQ(first->get_header_value("Retry-After"), "1");
+  EXPECT_EQ(BodyOf(first)["error"]["type"], "rate_limit_error");
+
+  httplib::Result second = PostEvents(body);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 503);
+  EXPECT_FALSE(second->has_header("Retry-After"));
+  EXPECT_EQ(BodyOf(second)["error"]["type"], "server_error");
+  EXPECT_THAT(sandbox_->AcceptedEvents(), IsEmpty());
+
+  httplib::Result third = PostEvents(body);
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->status, 200);
+  EXPECT_THAT(sandbox_->AcceptedEvents(), ElementsAre(WebPurchase("a")));
+  EXPECT_EQ(sandbox_->RequestCount(), 3);
+}
+
+TEST_F(SandboxTest, FaultsControlEndpointSetsShowsAndClearsFaults) {
+  httplib::Result set = client_->Post(
+      "/_sandbox/faults",
+      R"({"status_sequence":[{"status":429,"retry_after":"2"},{"status":500}],
+          "poison_ids":["p"],"auth_failures":1})",
+      "application/json");
+  ASSERT_TRUE(set);
+  EXPECT_EQ(set->status, 200) << set->body;
+
+  // auth_failures is consumed before status_sequence.
+  EXPECT_EQ(PostEvents(Batch({WebPurchase("a")}))->status, 401);
+  httplib::Result limited = PostEvents(Batch({WebPurchase("a")}));
+  EXPECT_EQ(limited->status, 429);
+  EXPECT_EQ(limited->get_header_value("Retry-After"), "2");
+
+  httplib::Result pending = client_->Get("/_sandbox/faults");
+  ASSERT_TRUE(pending);
+  EXPECT_EQ(BodyOf(pending), json({{"status_sequence", {{{"status", 500}}}},
+                                   {"latency_ms", 0},
+                                   {"drop_connections", 0},
+                                   {"poison_ids", {"p"}},
+                                   {"auth_failures", 0}}));
+
+  httplib::Result cleared = client_->Delete("/_sandbox/faults");
+  ASSERT_TRUE(cleared);
+  EXPECT_EQ(cleared->status, 200);
+  EXPECT_EQ(PostEvents(Batch({WebPurchase("p")}))->status, 200);
+}
+
+TEST_F(SandboxTest, FaultsControlEndpointRejectsUnknownKeys) {
+  httplib::Result res = client_->Post(
+      "/_sandbox/faults", R"({"drop_connection": 1})", "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_THAT(ErrorMessage(res), HasSubstr("drop_connection: unknown field"));
+}
+
+TEST_F(SandboxTest, LatencyDelaysEveryRequest) {
+  Faults faults;
+  faults.latency = std::chrono::milliseconds(50);
+  faults.status_sequence = {{503, ""}};
+  sandbox_->SetFaults(faults);
+  for (int expected_status : {503, 200}) {
+    auto start = std::chrono::steady_clock::now();
+    httplib::Result res = PostEvents(Batch({WebPurchase("a")}));
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, expected_status);
+    EXPECT_GE(elapsed, std::chrono::milliseconds(50));
+  }
+}
+
+TEST_F(SandboxTest, DroppedConnectionIsAClientErrorWithNoResponse) {
+  Faults faults;
+  faults.drop_connections = 1;
+  sandbox_->SetFaults(faults);
+
+  httplib::Result dropped = PostEvents(Batch({WebPurchase("a")}));
+  EXPECT_FALSE(dropped);
+  EXPECT_EQ(dropped.error(), httplib::Error::Read);
+  EXPECT_THAT(sandbox_->AcceptedEvents(), IsEmpty());
+
+  httplib::Result next = PostEvents(Batch({WebPurchase("a")}));
+  ASSERT_TRUE(next) << httplib::to_string(next.error());
+  EXPECT_EQ(next->status, 200);
+  EXPECT_EQ(sandbox_->RequestCount(), 2);
+  EXPECT_THAT(sandbox_->AcceptedEvents(), ElementsAre(WebPurchase("a")));
+}
+
+TEST_F(SandboxTest, DroppedConnectionSendsNoBytes) {
+  Faults faults;
+  faults.drop_connections = 1;
+  sandbox_->SetFaults(faults);
+  // A raw socket shows that not even a status line arrives before EOF.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  timeval timeout{10, 0};  // a guard only; EOF arrives at once
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(sandbox_->port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const std::string body = Batch({WebPurchase("a")}).dump();
+  const std::string request = absl::StrCat(
+      "POST /v1/events?pid=pixel-1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      "Authorization: Bearer ",
+      kApiKey,
+      "\r\nContent-Type: application/json\r\nContent-Length: ", body.size(),
+      "\r\n\r\n", body);
+  ASSERT_EQ(send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  char buffer[256];
+  ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+  close(fd);
+  EXPECT_EQ(n, 0) << "expected EOF before any response byte";
+  EXPECT_EQ(sandbox_->RequestCount(), 1);
+}
+
+TEST_F(SandboxTest, PoisonIdFailsAnyBatchContainingIt) {
+  Faults faults;
+  faults.poison_ids = {"bad-1"};
+  sandbox_->SetFaults(faults);
+
+  httplib::Result poisoned = PostEvents(
+      Batch({WebPurchase("ok-1"), WebPurchase("ok-2"), WebPurchase("bad-1")}));
+  ASSERT_TRUE(poisoned);
+  EXPECT_EQ(poisoned->status, 400);
+  EXPECT_THAT(ErrorMessage(poisoned), HasSubstr("events[2].id"));
+  EXPECT_THAT(sandbox_->AcceptedEvents(), IsEmpty());
+
+  // Not consumed: it fails again; batches without it pass.
+  EXPECT_EQ(PostEvents(Batch({WebPurchase("bad-1")}))->status, 400);
+  EXPECT_EQ(PostEvents(Batch({WebPurchase("ok-1")}))->status, 200);
+}
+
+TEST_F(SandboxTest, AuthFailuresAnswer401WithTheRightKey) {
+  Faults faults;
+  faults.auth_failures = 2;
+  sandbox_->SetFaults(faults);
+  for (int i = 0; i < 2; ++i) {
+    httplib::Result res = PostEvents(Batch({WebPurchase("a")}));
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 401);
+    EXPECT_EQ(BodyOf(res)["error"]["type"], "invalid_request_error");
+  }
+  EXPECT_EQ(PostEvents(Batch({WebPurchase("a")}))->status, 200);
+  EXPECT_EQ(sandbox_->PendingFaults().auth_failures, 0);
+}
+
+// --- Reset, lifetime ---------------------------------------------------------
+
+TEST_F(SandboxTest, ResetForgetsEventsCountersDedupAndFaults) {
+  ASSERT_EQ(PostEvents(Batch({WebPurchase("a")}))->status, 200);
+  Faults faults;
+  faults.auth_failures = 5;
+  sandbox_->SetFaults(faults);
+
+  httplib::Result res =
+      client_->Post("/_sandbox/reset", "", "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(sandbox_->Snapshot(), json({{"events", json::array()},
+                                        {"requests", 0},
+                                        {"batches", json::array()}}));
+
+  // No fault left, and the dedup key is gone.
+  ASSERT_EQ(PostEvents(Batch({WebPurchase("a")}))->status, 200);
+  EXPECT_THAT(sandbox_->AcceptedEvents(), ElementsAre(WebPurchase("a")));
+}
+
+TEST_F(SandboxTest, ShutdownIsIdempotentAndWakesLatencyWaits) {
+  Faults faults;
+  faults.latency = std::chrono::minutes(10);
+  sandbox_->SetFaults(faults);
+  std::thread caller([this] { PostEvents(Batch({WebPurchase("a")})); });
+  // Shut down only once the request is inside the latency wait.
+  while (sandbox_->RequestCount() == 0) std::this_thread::yield();
+  auto start = std::chrono::steady_clock::now();
+  sandbox_->Shutdown();
+  sandbox_->Shutdown();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+  caller.join();
+}
+
+TEST(SandboxStartTest, RejectsBadOptions) {
+  SandboxOptions no_key;
+  no_key.api_key = "";
+  EXPECT_EQ(Sandbox::Start(no_key).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  SandboxOptions no_pixel;
+  no_pixel.pixel_ids = {};
+  EXPECT_EQ(Sandbox::Start(no_pixel).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SandboxStartTest, BusyPortIsUnavailable) {
+  absl::StatusOr<std::unique_ptr<Sandbox>> first = Sandbox::Start({});
+  ASSERT_TRUE(first.ok()) << first.status();
+  SandboxOptions same_port;
+  same_port.port = (*first)->port();
+  EXPECT_EQ(Sandbox::Start(same_port).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace conversions::sandbox
