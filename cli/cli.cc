@@ -1,0 +1,270 @@
+#include "cli/cli.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "cli/cli_options.h"
+#include "cli/event_file.h"
+#include "cli/result_format.h"
+#include "conversions/v1/conversion_service.grpc.pb.h"
+
+namespace conversions::cli {
+namespace {
+
+using Stub = v1::ConversionService::Stub;
+
+// The largest response accepted: a page of 1,000 dead letters or 1,000
+// results with their wire JSON stays far below it.
+constexpr int kMaxReceiveMessageBytes = 64 * 1024 * 1024;
+// Bounds `dead-letters list --all`: 10,000 pages of up to 1,000.
+constexpr int kMaxPages = 10000;
+
+class Runner {
+ public:
+  Runner(const CliOptions& options, std::istream& in, std::ostream& out,
+         std::ostream& err)
+      : options_(options), in_(in), out_(out), err_(err) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
+    stub_ = v1::ConversionService::NewStub(grpc::CreateCustomChannel(
+        options_.target, grpc::InsecureChannelCredentials(), args));
+  }
+
+  int Run() {
+    switch (options_.command) {
+      case Command::kSend:
+        return Send();
+      case Command::kValidate:
+        return Validate();
+      case Command::kTrack:
+        return Track();
+      case Command::kStatus:
+        return Status();
+      case Command::kDeadLettersList:
+        return ListDeadLetters();
+      case Command::kDeadLettersRetry:
+        return RetryDeadLetters();
+      case Command::kNone:
+        break;
+    }
+    err_ << "error: missing command\n";
+    return kExitError;
+  }
+
+ private:
+  std::unique_ptr<grpc::ClientContext> NewContext() const {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() + options_.timeout);
+    return context;
+  }
+
+  // Reads and parses the events file into `request`; prints the error.
+  bool LoadRequest(google::protobuf::Message* request) {
+    absl::StatusOr<std::string> text = ReadInput(options_.file, in_);
+    absl::Status status = text.status();
+    if (status.ok()) {
+      status = ParseEventsJson(
+          *text, options_.file == "-" ? "<stdin>" : options_.file, request);
+    }
+    if (!status.ok()) {
+      err_ << "error: " << status.message() << "\n";
+      return false;
+    }
+    return true;
+  }
+
+  // Flags override what the file set.
+  template <typename Request>
+  void ApplyBatchFlags(Request* request) const {
+    if (!options_.destination.empty()) {
+      request->set_destination(options_.destination);
+    }
+    if (options_.validate_only) request->set_validate_only(true);
+  }
+
+  int RpcError(const grpc::Status& status) const {
+    err_ << "error: " << GrpcCodeName(status.error_code()) << ": "
+         << status.error_message() << "\n";
+    return kExitError;
+  }
+
+  int BatchExit(const EventResults& results) const {
+    return CountOutcomes(results).rejected > 0 ? kExitRejected : kExitOk;
+  }
+
+  int Send() {
+    v1::SendEventsRequest request;
+    if (!LoadRequest(&request)) return kExitError;
+    ApplyBatchFlags(&request);
+    v1::SendEventsResponse response;
+    const grpc::Status status =
+        stub_->SendEvents(NewContext().get(), request, &response);
+    if (!status.ok()) return RpcError(status);
+    if (options_.json) {
+      out_ << MessageToJson(response);
+    } else {
+      PrintResults(response.results(), /*with_wire_json=*/false, out_);
+    }
+    return BatchExit(response.results());
+  }
+
+  int Validate() {
+    v1::ValidateEventsRequest request;
+    if (!LoadRequest(&request)) return kExitError;
+    ApplyBatchFlags(&request);
+    v1::ValidateEventsResponse response;
+    const grpc::Status status =
+        stub_->ValidateEvents(NewContext().get(), request, &response);
+    if (!status.ok()) return RpcError(status);
+    if (options_.json) {
+      out_ << MessageToJson(response);
+    } else {
+      for (const v1::EventResult& result : response.results()) {
+        PrintResult(result, /*with_wire_json=*/true, out_);
+      }
+      if (response.has_api_validation()) {
+        out_ << FormatApiValidation(response.api_validation()) << "\n";
+      }
+      out_ << FormatCounts(CountOutcomes(response.results())) << "\n";
+    }
+    return BatchExit(response.results());
+  }
+
+  int Track() {
+    v1::TrackEventsRequest request;
+    if (!LoadRequest(&request)) return kExitError;
+    ApplyBatchFlags(&request);
+    v1::TrackEventsResponse response;
+    const grpc::Status status =
+        stub_->TrackEvents(NewContext().get(), request, &response);
+    if (!status.ok()) return RpcError(status);
+    if (options_.json) {
+      out_ << MessageToJson(response);
+    } else {
+      PrintResults(response.results(), /*with_wire_json=*/false, out_);
+    }
+    return BatchExit(response.results());
+  }
+
+  int Status() {
+    v1::GetEventStatusRequest request;
+    request.set_destination(options_.destination);
+    request.set_type(options_.type);
+    request.set_custom_event_name(options_.custom_event_name);
+    request.set_id(options_.id);
+    v1::GetEventStatusResponse response;
+    const grpc::Status status =
+        stub_->GetEventStatus(NewContext().get(), request, &response);
+    if (!status.ok()) return RpcError(status);
+    if (options_.json) {
+      out_ << MessageToJson(response);
+    } else {
+      PrintEventStatus(response, out_);
+    }
+    return kExitOk;
+  }
+
+  int ListDeadLetters() {
+    v1::ListDeadLettersRequest request;
+    request.set_destination(options_.destination);
+    request.set_reason(options_.reason);
+    request.set_page_size(options_.page_size);
+    // With --json the pages are merged into one response.
+    v1::ListDeadLettersResponse merged;
+    int count = 0;
+    for (int page = 0; page < kMaxPages; ++page) {
+      v1::ListDeadLettersResponse response;
+      const grpc::Status status =
+          stub_->ListDeadLetters(NewContext().get(), request, &response);
+      if (!status.ok()) return RpcError(status);
+      count += response.dead_letters_size();
+      if (options_.json) {
+        merged.mutable_dead_letters()->MergeFrom(response.dead_letters());
+        merged.set_next_page_token(response.next_page_token());
+      } else {
+        for (const v1::DeadLetter& dead_letter : response.dead_letters()) {
+          out_ << FormatDeadLetter(dead_letter) << "\n";
+        }
+      }
+      const bool more = !response.next_page_token().empty();
+      if (!options_.all || !more) {
+        if (options_.json) {
+          out_ << MessageToJson(merged);
+        } else {
+          out_ << "dead_letters=" << count;
+          if (more) out_ << " next_page_token=" << response.next_page_token();
+          out_ << "\n";
+        }
+        return kExitOk;
+      }
+      if (response.next_page_token() == request.page_token()) {
+        err_ << "error: the server returned the same page token twice\n";
+        return kExitError;
+      }
+      request.set_page_token(response.next_page_token());
+    }
+    err_ << "error: stopped after " << kMaxPages << " pages\n";
+    return kExitError;
+  }
+
+  int RetryDeadLetters() {
+    v1::RetryDeadLettersRequest request;
+    request.set_destination(options_.destination);
+    request.set_reason(options_.reason);
+    for (const v1::EventKey& key : options_.events) {
+      *request.add_events() = key;
+    }
+    v1::RetryDeadLettersResponse response;
+    const grpc::Status status =
+        stub_->RetryDeadLetters(NewContext().get(), request, &response);
+    if (!status.ok()) return RpcError(status);
+    if (options_.json) {
+      out_ << MessageToJson(response);
+    } else {
+      out_ << "requeued=" << response.requeued_count() << "\n";
+    }
+    return kExitOk;
+  }
+
+  const CliOptions& options_;
+  std::istream& in_;
+  std::ostream& out_;
+  std::ostream& err_;
+  std::unique_ptr<Stub> stub_;
+};
+
+}  // namespace
+
+int RunCli(const std::vector<std::string>& args,
+           std::optional<std::string> env_target, std::istream& in,
+           std::ostream& out, std::ostream& err) {
+  absl::StatusOr<CliOptions> options =
+      ParseCliArgs(args, std::move(env_target));
+  if (!options.ok()) {
+    err << "error: " << options.status().message() << "\n";
+    return kExitError;
+  }
+  if (options->help) {
+    out << UsageText(options->command);
+    return kExitOk;
+  }
+  return Runner(*options, in, out, err).Run();
+}
+
+int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
+  std::optional<std::string> env_target;
+  if (const char* value = std::getenv("CONVERSIONS_TARGET")) {
+    env_target = value;
+  }
+  return RunCli(args, std::move(env_target), std::cin, out, err);
+}
+
+}  // namespace conversions::cli

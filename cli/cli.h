@@ -1,0 +1,33 @@
+// conversions-cli: a command-line client for conversions-gateway, the way a
+// person pokes the service (send a file of events, look up one event, list
+// and retry dead letters). See UsageText in cli_options.h for the commands.
+#ifndef CONVERSIONS_CLI_CLI_H_
+#define CONVERSIONS_CLI_CLI_H_
+
+#include <istream>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace conversions::cli {
+
+// Exit statuses.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;     // RPC or usage error
+inline constexpr int kExitRejected = 2;  // RPC succeeded, an event REJECTED
+
+// Runs the CLI on `argv` (argv[0] is the program name), reading "-" from
+// standard input and $CONVERSIONS_TARGET from the environment. Results go to
+// `out`, errors (with the gRPC code name) to `err`. Returns the exit status.
+int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err);
+
+// The same with every input explicit: `args` excludes the program name and
+// `env_target` stands for $CONVERSIONS_TARGET.
+int RunCli(const std::vector<std::string>& args,
+           std::optional<std::string> env_target, std::istream& in,
+           std::ostream& out, std::ostream& err);
+
+}  // namespace conversions::cli
+
+#endif  // CONVERSIONS_CLI_CLI_H_

@@ -1,0 +1,77 @@
+#include "cli/event_file.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace conversions::cli {
+
+absl::StatusOr<std::string> ReadInput(const std::string& path,
+                                      std::istream& stdin_stream) {
+  std::ostringstream buffer;
+  if (path == "-") {
+    buffer << stdin_stream.rdbuf();
+    if (stdin_stream.bad()) {
+      return absl::InvalidArgumentError("cannot read standard input");
+    }
+    return buffer.str();
+  }
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  }
+  buffer << file.rdbuf();
+  if (file.bad()) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  }
+  return buffer.str();
+}
+
+absl::Status ParseEventsJson(const std::string& json, const std::string& source,
+                             google::protobuf::Message* request) {
+  const google::protobuf::FieldDescriptor* events_field =
+      request->GetDescriptor()->FindFieldByName("events");
+  if (events_field == nullptr || !events_field->is_repeated()) {
+    return absl::InternalError(absl::StrCat(
+        request->GetDescriptor()->full_name(), " has no repeated events"));
+  }
+
+  // Skip a UTF-8 byte order mark and white space to see which form it is.
+  absl::string_view body = json;
+  if (body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);
+  const size_t first = body.find_first_not_of(" \t\r\n");
+  if (first == absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": empty input"));
+  }
+  std::string wrapped;
+  if (body[first] == '[') {
+    wrapped = absl::StrCat("{\"events\":", body, "}");
+    body = wrapped;
+  } else if (body[first] != '{') {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": expected a JSON array of events or {\"events\": [...]}"));
+  }
+
+  request->Clear();
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  const google::protobuf::util::Status status =
+      google::protobuf::util::JsonStringToMessage(
+          google::protobuf::StringPiece(body.data(), body.size()), request,
+          options);
+  if (!status.ok()) {
+    const auto message = status.message();
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": not valid ", request->GetDescriptor()->name(),
+                     " JSON: ", std::string(message.data(), message.size())));
+  }
+  if (request->GetReflection()->FieldSize(*request, events_field) == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": no events"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace conversions::cli

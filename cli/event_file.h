@@ -1,0 +1,35 @@
+// Turns the JSON files people write into conversions.v1 requests.
+//
+// A file holds either a JSON array of events or an object {"events": [...]}
+// (which may also set "destination" and "validate_only": it is the request
+// in the protobuf JSON mapping). Parsing is the protobuf JSON mapping, so
+// proto field names and lowerCamel both work, enums are given by name and
+// int64 values as numbers or strings; unknown fields are errors, so a typo
+// does not silently drop data.
+#ifndef CONVERSIONS_CLI_EVENT_FILE_H_
+#define CONVERSIONS_CLI_EVENT_FILE_H_
+
+#include <istream>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "conversions/v1/conversion_service.pb.h"
+
+namespace conversions::cli {
+
+namespace v1 = ::conversions::v1;
+
+// Reads the whole file at `path`, or `stdin_stream` when `path` is "-".
+absl::StatusOr<std::string> ReadInput(const std::string& path,
+                                      std::istream& stdin_stream);
+
+// Parses `json` into `request`, which must have a repeated `events` field
+// (SendEventsRequest, ValidateEventsRequest, TrackEventsRequest). `source`
+// names the input in error messages. An input with no events is an error.
+absl::Status ParseEventsJson(const std::string& json, const std::string& source,
+                             google::protobuf::Message* request);
+
+}  // namespace conversions::cli
+
+#endif  // CONVERSIONS_CLI_EVENT_FILE_H_

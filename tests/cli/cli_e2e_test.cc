@@ -1,0 +1,431 @@
+// End-to-end tests of conversions-cli: RunCli against an in-process fake
+// ConversionService on 127.0.0.1:0 that answers canned results and records
+// the requests it got.
+#include <grpcpp/grpcpp.h>
+
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "cli/cli.h"
+#include "conversions/v1/conversion_service.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/time_util.h"
+#include "gtest/gtest.h"
+#include "tests/service/temp_dir.h"
+
+namespace conversions::cli {
+namespace {
+
+namespace v1 = ::conversions::v1;
+using ::google::protobuf::util::TimeUtil;
+using ::testing::HasSubstr;
+
+// Answers with canned results:
+//  - an event whose id starts with "bad" is REJECTED (two violations), any
+//    other is ACCEPTED; destination "nope" is NOT_FOUND;
+//  - a tag event named "refund" is SKIPPED;
+//  - GetEventStatus reports a delivered event;
+//  - ListDeadLetters serves three dead letters in pages of two.
+class FakeConversionService final
+    : public v1::ConversionService::CallbackService {
+ public:
+  grpc::ServerUnaryReactor* SendEvents(
+      grpc::CallbackServerContext* context,
+      const v1::SendEventsRequest* request,
+      v1::SendEventsResponse* response) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      last_send_ = *request;
+    }
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    if (request->destination() == "nope") {
+      reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                   "unknown destination \"nope\""));
+      return reactor;
+    }
+    for (int i = 0; i < request->events_size(); ++i) {
+      *response->add_results() = ResultFor(i, request->events(i).id());
+    }
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* ValidateEvents(
+      grpc::CallbackServerContext* context,
+      const v1::ValidateEventsRequest* request,
+      v1::ValidateEventsResponse* response) override {
+    for (int i = 0; i < request->events_size(); ++i) {
+      v1::EventResult result = ResultFor(i, request->events(i).id());
+      if (result.outcome() == v1::EventResult::OUTCOME_ACCEPTED) {
+        result.set_wire_json("{\"id\":\"" + request->events(i).id() + "\"}");
+      }
+      *response->add_results() = result;
+    }
+    if (request->validate_only()) {
+      response->mutable_api_validation()->set_http_status(200);
+      response->mutable_api_validation()->set_message("ok");
+    }
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* TrackEvents(
+      grpc::CallbackServerContext* context,
+      const v1::TrackEventsRequest* request,
+      v1::TrackEventsResponse* response) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      last_track_ = *request;
+    }
+    for (int i = 0; i < request->events_size(); ++i) {
+      const auto& fields = request->events(i).fields();
+      v1::EventResult* result = response->add_results();
+      result->set_index(i);
+      auto name = fields.find("event_name");
+      if (name != fields.end() && name->second.string_value() == "refund") {
+        result->set_outcome(v1::EventResult::OUTCOME_SKIPPED);
+        result->set_skip_reason("event 'refund' has no event mapping");
+        continue;
+      }
+      result->set_event_id("t" + std::to_string(i));
+      result->set_outcome(v1::EventResult::OUTCOME_ACCEPTED);
+    }
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* GetEventStatus(
+      grpc::CallbackServerContext* context,
+      const v1::GetEventStatusRequest* request,
+      v1::GetEventStatusResponse* response) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      last_status_ = *request;
+    }
+    response->set_state(v1::DELIVERY_STATE_DELIVERED);
+    TimeUtil::FromString("2026-03-19T04:00:00Z",
+                         response->mutable_accepted_time());
+    TimeUtil::FromString("2026-03-19T04:00:02Z",
+                         response->mutable_delivered_time());
+    response->set_attempts(1);
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* ListDeadLetters(
+      grpc::CallbackServerContext* context,
+      const v1::ListDeadLettersRequest* request,
+      v1::ListDeadLettersResponse* response) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      list_requests_.push_back(*request);
+    }
+    // Page one holds d0 and d1, page two ("p2") holds d2.
+    const bool second = request->page_token() == "p2";
+    for (int i = second ? 2 : 0; i < (second ? 3 : 2); ++i) {
+      v1::DeadLetter* dead_letter = response->add_dead_letters();
+      dead_letter->set_destination("default");
+      dead_letter->set_type(v1::EVENT_TYPE_ORDER_CREATED);
+      dead_letter->set_event_id("d" + std::to_string(i));
+      dead_letter->set_reason(v1::DEAD_LETTER_REASON_REJECTED);
+      dead_letter->set_message("HTTP 400: events[0].id: too long");
+      dead_letter->set_attempts(1);
+      TimeUtil::FromString("2026-03-19T04:00:00Z",
+                           dead_letter->mutable_dead_lettered_time());
+    }
+    if (!second) response->set_next_page_token("p2");
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* RetryDeadLetters(
+      grpc::CallbackServerContext* context,
+      const v1::RetryDeadLettersRequest* request,
+      v1::RetryDeadLettersResponse* response) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      last_retry_ = *request;
+    }
+    response->set_requeued_count(
+        request->events().empty() ? 7 : request->events_size());
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  v1::SendEventsRequest last_send() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_send_;
+  }
+  v1::TrackEventsRequest last_track() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_track_;
+  }
+  v1::GetEventStatusRequest last_status() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_status_;
+  }
+  std::vector<v1::ListDeadLettersRequest> list_requests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return list_requests_;
+  }
+  v1::RetryDeadLettersRequest last_retry() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_retry_;
+  }
+
+ private:
+  static v1::EventResult ResultFor(int index, const std::string& id) {
+    v1::EventResult result;
+    result.set_index(index);
+    result.set_event_id(id);
+    if (absl::StartsWith(id, "bad")) {
+      result.set_outcome(v1::EventResult::OUTCOME_REJECTED);
+      v1::FieldViolation* v = result.add_violations();
+      v->set_field("data.currency");
+      v->set_reason("REQUIRED");
+      v->set_description("data.currency is required when amount is set");
+      v = result.add_violations();
+      v->set_field("source_url");
+      v->set_reason("REQUIRED");
+      v->set_description("source_url is required for web events");
+    } else {
+      result.set_outcome(v1::EventResult::OUTCOME_ACCEPTED);
+    }
+    return result;
+  }
+
+  std::mutex mu_;
+  v1::SendEventsRequest last_send_;
+  v1::TrackEventsRequest last_track_;
+  v1::GetEventStatusRequest last_status_;
+  std::vector<v1::ListDeadLettersRequest> list_requests_;
+  v1::RetryDeadLettersRequest last_retry_;
+};
+
+class CliEndToEndTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port);
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    ASSERT_GT(port, 0);
+    target_ = "127.0.0.1:" + std::to_string(port);
+  }
+
+  void TearDown() override {
+    if (server_ != nullptr) server_->Shutdown();
+  }
+
+  // Writes `content` to a file in the test's temporary folder.
+  std::string WriteFile(const std::string& name, const std::string& content) {
+    const std::string path = temp_.path() + "/" + name;
+    std::ofstream(path) << content;
+    return path;
+  }
+
+  // Runs the CLI through its argc/argv entry point with --target set.
+  int Run(std::vector<std::string> args) {
+    args.insert(args.begin(), {"conversions-cli", "--target", target_});
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    out_.str("");
+    err_.str("");
+    return RunCli(static_cast<int>(args.size()), argv.data(), out_, err_);
+  }
+
+  FakeConversionService service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string target_;
+  conversions::testing::TempDir temp_;
+  std::ostringstream out_;
+  std::ostringstream err_;
+};
+
+TEST_F(CliEndToEndTest, SendPrintsOneLinePerEventAndExitsZero) {
+  const std::string file =
+      WriteFile("events.json",
+                R"([{"id": "order_12345", "type": "EVENT_TYPE_ORDER_CREATED"},
+          {"id": "order_12346", "type": "EVENT_TYPE_ORDER_CREATED"}])");
+  EXPECT_EQ(Run({"send", file}), kExitOk) << err_.str();
+  EXPECT_EQ(out_.str(),
+            "#0 order_12345 ACCEPTED\n"
+            "#1 order_12346 ACCEPTED\n"
+            "accepted=2 rejected=0 duplicate=0 skipped=0\n");
+  EXPECT_EQ(err_.str(), "");
+}
+
+TEST_F(CliEndToEndTest, SendExitsTwoWhenAnEventIsRejected) {
+  const std::string file =
+      WriteFile("events.json", R"({"events": [{"id": "ok1"}, {"id": "bad"}]})");
+  EXPECT_EQ(Run({"send", file}), kExitRejected);
+  EXPECT_THAT(out_.str(), HasSubstr("#0 ok1 ACCEPTED\n"));
+  EXPECT_THAT(out_.str(),
+              HasSubstr("#1 bad REJECTED data.currency REQUIRED: "
+                        "data.currency is required when amount is set\n"
+                        "#1 bad REJECTED source_url REQUIRED: "));
+  EXPECT_THAT(out_.str(), HasSubstr("accepted=1 rejected=1"));
+}
+
+TEST_F(CliEndToEndTest, SendPassesDestinationAndValidateOnly) {
+  const std::string file = WriteFile("events.json", R"([{"id": "o1"}])");
+  ASSERT_EQ(Run({"send", file, "--destination", "sandbox", "--validate-only"}),
+            kExitOk)
+      << err_.str();
+  const v1::SendEventsRequest request = service_.last_send();
+  EXPECT_EQ(request.destination(), "sandbox");
+  EXPECT_TRUE(request.validate_only());
+  ASSERT_EQ(request.events_size(), 1);
+  EXPECT_EQ(request.events(0).id(), "o1");
+}
+
+TEST_F(CliEndToEndTest, SendReadsStandardInput) {
+  std::istringstream in(R"([{"id": "from_stdin"}])");
+  std::ostringstream out;
+  std::ostringstream err;
+  EXPECT_EQ(RunCli({"send", "-"}, target_, in, out, err), kExitOk) << err.str();
+  EXPECT_THAT(out.str(), HasSubstr("#0 from_stdin ACCEPTED"));
+}
+
+TEST_F(CliEndToEndTest, SendWithJsonPrintsTheResponse) {
+  const std::string file = WriteFile("events.json", R"([{"id": "bad1"}])");
+  EXPECT_EQ(Run({"--json", "send", file}), kExitRejected);
+  EXPECT_THAT(out_.str(), HasSubstr("\"outcome\": \"OUTCOME_REJECTED\""));
+  EXPECT_THAT(out_.str(), HasSubstr("\"field\": \"data.currency\""));
+}
+
+TEST_F(CliEndToEndTest, RpcErrorPrintsCodeNameAndExitsOne) {
+  const std::string file = WriteFile("events.json", R"([{"id": "o1"}])");
+  EXPECT_EQ(Run({"send", file, "--destination", "nope"}), kExitError);
+  EXPECT_EQ(err_.str(), "error: NOT_FOUND: unknown destination \"nope\"\n");
+  EXPECT_EQ(out_.str(), "");
+}
+
+TEST_F(CliEndToEndTest, BadFileIsAUsageErrorAndSendsNothing) {
+  const std::string file = WriteFile("events.json", R"([{"idd": "o1"}])");
+  EXPECT_EQ(Run({"send", file}), kExitError);
+  EXPECT_THAT(err_.str(), HasSubstr("idd"));
+  EXPECT_EQ(service_.last_send().events_size(), 0);
+}
+
+TEST_F(CliEndToEndTest, ValidatePrintsWireJsonAndApiValidation) {
+  const std::string file =
+      WriteFile("events.json", R"([{"id": "o1"}, {"id": "bad2"}])");
+  EXPECT_EQ(Run({"validate", file, "--validate-only"}), kExitRejected);
+  EXPECT_EQ(out_.str(),
+            "#0 o1 ACCEPTED\n"
+            "    wire_json {\"id\":\"o1\"}\n"
+            "#1 bad2 REJECTED data.currency REQUIRED: data.currency is "
+            "required when amount is set\n"
+            "#1 bad2 REJECTED source_url REQUIRED: source_url is required "
+            "for web events\n"
+            "api_validation http_status=200 message=ok\n"
+            "accepted=1 rejected=1 duplicate=0 skipped=0\n");
+}
+
+TEST_F(CliEndToEndTest, TrackSendsJsonObjectsAsStructs) {
+  const std::string file =
+      WriteFile("tag.json",
+                R"([{"event_name": "purchase", "context": {"event_id": "o1"},
+           "value": 12.5},
+          {"event_name": "refund"}])");
+  EXPECT_EQ(Run({"track", file}), kExitOk) << err_.str();
+  EXPECT_EQ(out_.str(),
+            "#0 t0 ACCEPTED\n"
+            "#1 \"\" SKIPPED event 'refund' has no event mapping\n"
+            "accepted=1 rejected=0 duplicate=0 skipped=1\n");
+  const v1::TrackEventsRequest request = service_.last_track();
+  ASSERT_EQ(request.events_size(), 2);
+  EXPECT_DOUBLE_EQ(request.events(0).fields().at("value").number_value(), 12.5);
+}
+
+TEST_F(CliEndToEndTest, StatusPrintsStateAndRfc3339Times) {
+  EXPECT_EQ(Run({"status", "--type", "order_created", "--id", "o1",
+                 "--destination", "default"}),
+            kExitOk)
+      << err_.str();
+  EXPECT_EQ(out_.str(),
+            "state: DELIVERED\n"
+            "accepted_time: 2026-03-19T04:00:00Z\n"
+            "delivered_time: 2026-03-19T04:00:02Z\n"
+            "attempts: 1\n");
+  const v1::GetEventStatusRequest request = service_.last_status();
+  EXPECT_EQ(request.type(), v1::EVENT_TYPE_ORDER_CREATED);
+  EXPECT_EQ(request.id(), "o1");
+  EXPECT_EQ(request.destination(), "default");
+}
+
+TEST_F(CliEndToEndTest, DeadLettersListShowsOnePageAndTheNextToken) {
+  EXPECT_EQ(
+      Run({"dead-letters", "list", "--reason", "rejected", "--page-size", "2"}),
+      kExitOk)
+      << err_.str();
+  EXPECT_EQ(out_.str(),
+            "2026-03-19T04:00:00Z default order_created:d0 REJECTED "
+            "attempts=1 HTTP 400: events[0].id: too long\n"
+            "2026-03-19T04:00:00Z default order_created:d1 REJECTED "
+            "attempts=1 HTTP 400: events[0].id: too long\n"
+            "dead_letters=2 next_page_token=p2\n");
+  const auto requests = service_.list_requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].reason(), v1::DEAD_LETTER_REASON_REJECTED);
+  EXPECT_EQ(requests[0].page_size(), 2);
+}
+
+TEST_F(CliEndToEndTest, DeadLettersListAllFollowsPageTokens) {
+  EXPECT_EQ(Run({"dead-letters", "list", "--all", "--json"}), kExitOk)
+      << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("\"event_id\": \"d0\""));
+  EXPECT_THAT(out_.str(), HasSubstr("\"event_id\": \"d2\""));
+  EXPECT_THAT(out_.str(), HasSubstr("\"next_page_token\": \"\""));
+  const auto requests = service_.list_requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[1].page_token(), "p2");
+}
+
+TEST_F(CliEndToEndTest, DeadLettersRetrySendsTheSelectedKeys) {
+  EXPECT_EQ(Run({"dead-letters", "retry", "--event", "order_created:d0",
+                 "custom/wishlist_add:w1"}),
+            kExitOk)
+      << err_.str();
+  EXPECT_EQ(out_.str(), "requeued=2\n");
+  const v1::RetryDeadLettersRequest request = service_.last_retry();
+  ASSERT_EQ(request.events_size(), 2);
+  EXPECT_EQ(request.events(1).custom_event_name(), "wishlist_add");
+  EXPECT_EQ(request.events(1).id(), "w1");
+}
+
+TEST_F(CliEndToEndTest, DeadLettersRetryByReason) {
+  EXPECT_EQ(Run({"dead-letters", "retry", "--reason", "expired"}), kExitOk)
+      << err_.str();
+  EXPECT_EQ(out_.str(), "requeued=7\n");
+  EXPECT_EQ(service_.last_retry().reason(), v1::DEAD_LETTER_REASON_EXPIRED);
+}
+
+TEST_F(CliEndToEndTest, UsageErrorExitsOneWithoutCallingTheServer) {
+  EXPECT_EQ(Run({"status", "--id", "o1"}), kExitError);
+  EXPECT_EQ(err_.str(), "error: status needs --type\n");
+}
+
+TEST_F(CliEndToEndTest, HelpPrintsCommandHelpAndExitsZero) {
+  EXPECT_EQ(Run({"dead-letters", "list", "--help"}), kExitOk);
+  EXPECT_THAT(out_.str(),
+              HasSubstr("Usage: conversions-cli dead-letters list"));
+}
+
+}  // namespace
+}  // namespace conversions::cli

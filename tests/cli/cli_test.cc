@@ -1,0 +1,536 @@
+// Unit tests of the pure parts of conversions-cli: argument parsing, events
+// file to request, and result formatting.
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/cli_options.h"
+#include "cli/event_file.h"
+#include "cli/result_format.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/time_util.h"
+#include "gtest/gtest.h"
+
+namespace conversions::cli {
+namespace {
+
+using ::testing::HasSubstr;
+
+absl::StatusOr<CliOptions> Parse(const std::vector<std::string>& args) {
+  return ParseCliArgs(args, std::nullopt);
+}
+
+// ---- argument parsing ------------------------------------------------------
+
+TEST(ParseCliArgsTest, DefaultsToLocalTargetAndTenSecondTimeout) {
+  absl::StatusOr<CliOptions> options = Parse({"send", "events.json"});
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->target, "127.0.0.1:50051");
+  EXPECT_EQ(options->timeout, std::chrono::seconds(10));
+  EXPECT_EQ(options->command, Command::kSend);
+  EXPECT_EQ(options->file, "events.json");
+  EXPECT_FALSE(options->json);
+  EXPECT_FALSE(options->validate_only);
+}
+
+TEST(ParseCliArgsTest, TakesTargetFromEnvironment) {
+  absl::StatusOr<CliOptions> options =
+      ParseCliArgs({"send", "f.json"}, std::string("gw.internal:443"));
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->target, "gw.internal:443");
+}
+
+TEST(ParseCliArgsTest, TargetFlagOverridesEnvironment) {
+  absl::StatusOr<CliOptions> options = ParseCliArgs(
+      {"--target", "127.0.0.1:9", "send", "f.json"}, std::string("env:1"));
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->target, "127.0.0.1:9");
+}
+
+TEST(ParseCliArgsTest, EmptyEnvironmentTargetKeepsDefault) {
+  absl::StatusOr<CliOptions> options =
+      ParseCliArgs({"send", "f.json"}, std::string());
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->target, "127.0.0.1:50051");
+}
+
+TEST(ParseCliArgsTest, AcceptsGlobalFlagsAfterTheCommandAndEqualsForm) {
+  absl::StatusOr<CliOptions> options =
+      Parse({"send", "f.json", "--timeout=500ms", "--json", "--target", "h:1",
+             "--destination", "sandbox", "--validate-only"});
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->timeout, std::chrono::milliseconds(500));
+  EXPECT_TRUE(options->json);
+  EXPECT_EQ(options->target, "h:1");
+  EXPECT_EQ(options->destination, "sandbox");
+  EXPECT_TRUE(options->validate_only);
+}
+
+TEST(ParseCliArgsTest, DashIsStandardInput) {
+  absl::StatusOr<CliOptions> options = Parse({"track", "-"});
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->command, Command::kTrack);
+  EXPECT_EQ(options->file, "-");
+}
+
+TEST(ParseCliArgsTest, DoubleDashEndsFlags) {
+  absl::StatusOr<CliOptions> options =
+      Parse({"validate", "--", "--odd-name.json"});
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->command, Command::kValidate);
+  EXPECT_EQ(options->file, "--odd-name.json");
+}
+
+TEST(ParseCliArgsTest, RejectsMissingAndExtraFiles) {
+  EXPECT_THAT(Parse({"send"}).status().message(),
+              HasSubstr("exactly one FILE"));
+  EXPECT_THAT(Parse({"send", "a.json", "b.json"}).status().message(),
+              HasSubstr("exactly one FILE"));
+}
+
+TEST(ParseCliArgsTest, RejectsUnknownCommandAndMissingCommand) {
+  EXPECT_THAT(Parse({"sned", "f"}).status().message(),
+              HasSubstr("unknown command \"sned\""));
+  EXPECT_THAT(Parse({}).status().message(), HasSubstr("missing command"));
+  EXPECT_THAT(Parse({"--json"}).status().message(),
+              HasSubstr("missing command"));
+}
+
+TEST(ParseCliArgsTest, RejectsUnknownFlagsAndFlagsOfOtherCommands) {
+  EXPECT_THAT(Parse({"send", "f", "--destnation", "x"}).status().message(),
+              HasSubstr("unknown flag --destnation"));
+  EXPECT_THAT(Parse({"status", "--type", "order_created", "--id", "1",
+                     "--validate-only"})
+                  .status()
+                  .message(),
+              HasSubstr("--validate-only does not apply to status"));
+  EXPECT_THAT(Parse({"send", "f", "--all"}).status().message(),
+              HasSubstr("--all does not apply to send"));
+}
+
+TEST(ParseCliArgsTest, RejectsFlagWithoutValueAndValueOnSwitch) {
+  EXPECT_THAT(Parse({"send", "f", "--destination"}).status().message(),
+              HasSubstr("--destination needs a value"));
+  EXPECT_THAT(Parse({"send", "f", "--json=yes"}).status().message(),
+              HasSubstr("--json takes no value"));
+}
+
+TEST(ParseCliArgsTest, HelpAloneIsGeneralHelp) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"--help"}, {"-h"}, {"help"}}) {
+    absl::StatusOr<CliOptions> options = Parse(args);
+    ASSERT_TRUE(options.ok()) << options.status();
+    EXPECT_TRUE(options->help);
+    EXPECT_EQ(options->command, Command::kNone);
+  }
+}
+
+TEST(ParseCliArgsTest, HelpAfterCommandIsThatCommandsHelpEvenIfIncomplete) {
+  absl::StatusOr<CliOptions> options = Parse({"status", "--help"});
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_TRUE(options->help);
+  EXPECT_EQ(options->command, Command::kStatus);
+
+  options = Parse({"help", "dead-letters", "retry"});
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_TRUE(options->help);
+  EXPECT_EQ(options->command, Command::kDeadLettersRetry);
+}
+
+TEST(ParseCliArgsTest, StatusTakesEveryFormOfEventType) {
+  for (const char* type : {"order_created", "ORDER_CREATED",
+                           "EVENT_TYPE_ORDER_CREATED", "Order_Created"}) {
+    absl::StatusOr<CliOptions> options =
+        Parse({"status", "--type", type, "--id", "o1"});
+    ASSERT_TRUE(options.ok()) << type << ": " << options.status();
+    EXPECT_EQ(options->type, v1::EVENT_TYPE_ORDER_CREATED) << type;
+    EXPECT_EQ(options->id, "o1");
+  }
+}
+
+TEST(ParseCliArgsTest, StatusRequiresTypeIdAndCustomName) {
+  EXPECT_THAT(Parse({"status", "--id", "1"}).status().message(),
+              HasSubstr("needs --type"));
+  EXPECT_THAT(Parse({"status", "--type", "lead_created"}).status().message(),
+              HasSubstr("needs --id"));
+  EXPECT_THAT(
+      Parse({"status", "--type", "custom", "--id", "1"}).status().message(),
+      HasSubstr("--custom-event-name"));
+  EXPECT_THAT(Parse({"status", "--type", "unspecified", "--id", "1"})
+                  .status()
+                  .message(),
+              HasSubstr("unknown event type"));
+  EXPECT_THAT(
+      Parse({"status", "--type", "bought", "--id", "1"}).status().message(),
+      HasSubstr("unknown event type \"bought\""));
+}
+
+TEST(ParseCliArgsTest, DeadLettersListTakesReasonPageSizeAndAll) {
+  absl::StatusOr<CliOptions> options =
+      Parse({"dead-letters", "list", "--reason", "expired", "--page-size", "50",
+             "--all", "--destination", "default"});
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->command, Command::kDeadLettersList);
+  EXPECT_EQ(options->reason, v1::DEAD_LETTER_REASON_EXPIRED);
+  EXPECT_EQ(options->page_size, 50);
+  EXPECT_TRUE(options->all);
+  EXPECT_EQ(options->destination, "default");
+}
+
+TEST(ParseCliArgsTest, DeadLettersListRejectsBadPageSizeAndReason) {
+  EXPECT_THAT(
+      Parse({"dead-letters", "list", "--page-size", "0"}).status().message(),
+      HasSubstr("from 1 to 1000"));
+  EXPECT_THAT(
+      Parse({"dead-letters", "list", "--page-size", "1001"}).status().message(),
+      HasSubstr("from 1 to 1000"));
+  EXPECT_THAT(
+      Parse({"dead-letters", "list", "--reason", "lost"}).status().message(),
+      HasSubstr("use rejected or expired"));
+  EXPECT_THAT(Parse({"dead-letters"}).status().message(),
+              HasSubstr("list or retry"));
+  EXPECT_THAT(Parse({"dead-letters", "purge"}).status().message(),
+              HasSubstr("unknown dead-letters subcommand"));
+}
+
+TEST(ParseCliArgsTest, DeadLettersRetryCollectsEventKeysFromFlagsAndArgs) {
+  absl::StatusOr<CliOptions> options =
+      Parse({"dead-letters", "retry", "--event", "order_created:o1", "--event",
+             "custom/Wishlist_Add:w:7", "lead_created:l1"});
+  ASSERT_TRUE(options.ok()) << options.status();
+  ASSERT_EQ(options->events.size(), 3u);
+  EXPECT_EQ(options->events[0].type(), v1::EVENT_TYPE_ORDER_CREATED);
+  EXPECT_EQ(options->events[0].id(), "o1");
+  EXPECT_EQ(options->events[1].type(), v1::EVENT_TYPE_CUSTOM);
+  EXPECT_EQ(options->events[1].custom_event_name(), "Wishlist_Add");
+  // Only the first ':' separates: ids may contain colons.
+  EXPECT_EQ(options->events[1].id(), "w:7");
+  EXPECT_EQ(options->events[2].type(), v1::EVENT_TYPE_LEAD_CREATED);
+}
+
+TEST(ParseEventKeyTest, RejectsMalformedKeys) {
+  for (const char* text : {"order_created", ":id", "order_created:",
+                           "custom:id", "order_created/x:id", "nope:id"}) {
+    EXPECT_FALSE(ParseEventKey(text).ok()) << text;
+  }
+}
+
+TEST(ParseTimeoutTest, AcceptsUnitsAndBareSeconds) {
+  EXPECT_EQ(*ParseTimeout("10s"), std::chrono::seconds(10));
+  EXPECT_EQ(*ParseTimeout("250ms"), std::chrono::milliseconds(250));
+  EXPECT_EQ(*ParseTimeout("2m"), std::chrono::minutes(2));
+  EXPECT_EQ(*ParseTimeout("1.5s"), std::chrono::milliseconds(1500));
+  EXPECT_EQ(*ParseTimeout("3"), std::chrono::seconds(3));
+}
+
+TEST(ParseTimeoutTest, RejectsGarbageZeroAndNegative) {
+  for (const char* text : {"", "ten", "0", "0s", "-1s", "25h"}) {
+    EXPECT_FALSE(ParseTimeout(text).ok()) << text;
+  }
+}
+
+TEST(UsageTextTest, EveryCommandHasHelp) {
+  EXPECT_THAT(UsageText(Command::kNone), HasSubstr("dead-letters retry"));
+  EXPECT_THAT(UsageText(Command::kSend),
+              HasSubstr("conversions-cli send FILE"));
+  EXPECT_THAT(UsageText(Command::kValidate), HasSubstr("wire JSON"));
+  EXPECT_THAT(UsageText(Command::kTrack), HasSubstr("TrackEvents"));
+  EXPECT_THAT(UsageText(Command::kStatus), HasSubstr("--custom-event-name"));
+  EXPECT_THAT(UsageText(Command::kDeadLettersList), HasSubstr("--all"));
+  EXPECT_THAT(UsageText(Command::kDeadLettersRetry), HasSubstr("--event"));
+}
+
+// ---- events file ----------------------------------------------------------
+
+TEST(ParseEventsJsonTest, ReadsAnArrayOfEvents) {
+  v1::SendEventsRequest request;
+  ASSERT_TRUE(ParseEventsJson(
+                  R"([{"id": "o1", "type": "EVENT_TYPE_ORDER_CREATED"},
+                      {"id": "o2", "type": "EVENT_TYPE_LEAD_CREATED"}])",
+                  "f.json", &request)
+                  .ok());
+  ASSERT_EQ(request.events_size(), 2);
+  EXPECT_EQ(request.events(0).id(), "o1");
+  EXPECT_EQ(request.events(1).type(), v1::EVENT_TYPE_LEAD_CREATED);
+}
+
+TEST(ParseEventsJsonTest, ReadsTheRequestObjectForm) {
+  v1::SendEventsRequest request;
+  ASSERT_TRUE(ParseEventsJson(R"({"destination": "sandbox",
+                                  "validate_only": true,
+                                  "events": [{"id": "o1"}]})",
+                              "f.json", &request)
+                  .ok());
+  EXPECT_EQ(request.destination(), "sandbox");
+  EXPECT_TRUE(request.validate_only());
+  ASSERT_EQ(request.events_size(), 1);
+}
+
+TEST(ParseEventsJsonTest, AcceptsProtoAndCamelNamesAndInt64AsStringOrNumber) {
+  v1::ValidateEventsRequest request;
+  const absl::Status status = ParseEventsJson(
+      "\xEF\xBB\xBF\n"  // a byte order mark, as some editors write
+      R"([{"id": "o1", "timestamp_ms": "1773892800000",
+           "sourceUrl": "https://shop.example.com/",
+           "action_source": "ACTION_SOURCE_WEB",
+           "user": {"emails": ["a@b.co"], "phoneNumbers": ["+14155552671"],
+                    "ip_address": "203.0.113.7"},
+           "data": {"amount": 12999, "currency": "USD",
+                    "contents": [{"id": "sku", "quantity": "2"}]}},
+          {"id": "o2", "timestampMs": 1773892800001}])",
+      "f.json", &request);
+  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_EQ(request.events_size(), 2);
+  const v1::Event& e = request.events(0);
+  EXPECT_EQ(e.timestamp_ms(), 1773892800000);
+  EXPECT_EQ(e.source_url(), "https://shop.example.com/");
+  EXPECT_EQ(e.action_source(), v1::ACTION_SOURCE_WEB);
+  EXPECT_EQ(e.user().phone_numbers(0), "+14155552671");
+  EXPECT_EQ(e.user().ip_address(), "203.0.113.7");
+  EXPECT_EQ(e.data().amount(), 12999);
+  EXPECT_EQ(e.data().contents(0).quantity(), 2);
+  EXPECT_EQ(request.events(1).timestamp_ms(), 1773892800001);
+}
+
+TEST(ParseEventsJsonTest, RejectsUnknownFieldsNamingThePath) {
+  v1::SendEventsRequest request;
+  const absl::Status status = ParseEventsJson(
+      R"([{"id": "o1", "user": {"email": ["a@b.co"]}}])", "f.json", &request);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("f.json"));
+  EXPECT_THAT(status.message(), HasSubstr("email"));
+}
+
+TEST(ParseEventsJsonTest, RejectsUnknownEnumNames) {
+  v1::SendEventsRequest request;
+  const absl::Status status =
+      ParseEventsJson(R"([{"type": "ORDER_CREATED"}])", "f.json", &request);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("ORDER_CREATED"));
+}
+
+TEST(ParseEventsJsonTest, RejectsEmptyInputNoEventsAndNonJson) {
+  v1::SendEventsRequest request;
+  EXPECT_THAT(ParseEventsJson("  \n", "f.json", &request).message(),
+              HasSubstr("empty input"));
+  EXPECT_THAT(ParseEventsJson("[]", "f.json", &request).message(),
+              HasSubstr("no events"));
+  EXPECT_THAT(ParseEventsJson("{}", "f.json", &request).message(),
+              HasSubstr("no events"));
+  EXPECT_THAT(ParseEventsJson("id,type\n", "f.json", &request).message(),
+              HasSubstr("expected a JSON array"));
+  EXPECT_THAT(ParseEventsJson("[{\"id\": ", "f.json", &request).message(),
+              HasSubstr("not valid SendEventsRequest JSON"));
+}
+
+TEST(ParseEventsJsonTest, ReadsTagEventsAsStructs) {
+  v1::TrackEventsRequest request;
+  const absl::Status status = ParseEventsJson(
+      R"({"events": [{"event_name": "purchase",
+                      "context": {"event_id": "o1"},
+                      "items": [{"id": "sku", "quantity": 2}],
+                      "value": 12.5}]})",
+      "f.json", &request);
+  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_EQ(request.events_size(), 1);
+  const auto& fields = request.events(0).fields();
+  EXPECT_EQ(fields.at("event_name").string_value(), "purchase");
+  EXPECT_EQ(fields.at("context")
+                .struct_value()
+                .fields()
+                .at("event_id")
+                .string_value(),
+            "o1");
+  EXPECT_DOUBLE_EQ(fields.at("value").number_value(), 12.5);
+}
+
+TEST(ReadInputTest, DashReadsTheGivenStream) {
+  std::istringstream in("[{\"id\": \"x\"}]");
+  absl::StatusOr<std::string> text = ReadInput("-", in);
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(*text, "[{\"id\": \"x\"}]");
+}
+
+TEST(ReadInputTest, MissingFileIsNotFound) {
+  std::istringstream in;
+  EXPECT_EQ(ReadInput("/nonexistent/events.json", in).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+// ---- formatting -------------------------------------------------------------
+
+v1::SendEventsResponse MixedResponse() {
+  v1::SendEventsResponse response;
+  v1::EventResult* accepted = response.add_results();
+  accepted->set_index(0);
+  accepted->set_event_id("order_12345");
+  accepted->set_outcome(v1::EventResult::OUTCOME_ACCEPTED);
+  v1::FieldWarning* warning = accepted->add_warnings();
+  warning->set_field("user.phone_numbers[0]");
+  warning->set_reason("DROPPED_INVALID");
+  warning->set_description("not a phone number");
+
+  v1::EventResult* rejected = response.add_results();
+  rejected->set_index(1);
+  rejected->set_event_id("x");
+  rejected->set_outcome(v1::EventResult::OUTCOME_REJECTED);
+  v1::FieldViolation* v = rejected->add_violations();
+  v->set_field("data.currency");
+  v->set_reason("REQUIRED");
+  v->set_description("data.currency is required when amount is set");
+  v = rejected->add_violations();
+  v->set_field("source_url");
+  v->set_reason("INVALID_FORMAT");
+  v->set_description("must be an absolute http(s) URL");
+
+  v1::EventResult* duplicate = response.add_results();
+  duplicate->set_index(2);
+  duplicate->set_event_id("order_1");
+  duplicate->set_outcome(v1::EventResult::OUTCOME_DUPLICATE);
+
+  v1::EventResult* skipped = response.add_results();
+  skipped->set_index(3);
+  skipped->set_outcome(v1::EventResult::OUTCOME_SKIPPED);
+  skipped->set_skip_reason("event 'refund' has no event mapping");
+  return response;
+}
+
+TEST(PrintResultsTest, PrintsOneLinePerResultAndViolationThenCounts) {
+  std::ostringstream out;
+  PrintResults(MixedResponse().results(), /*with_wire_json=*/false, out);
+  EXPECT_EQ(out.str(),
+            "#0 order_12345 ACCEPTED\n"
+            "    warning user.phone_numbers[0] DROPPED_INVALID: not a phone "
+            "number\n"
+            "#1 x REJECTED data.currency REQUIRED: data.currency is required "
+            "when amount is set\n"
+            "#1 x REJECTED source_url INVALID_FORMAT: must be an absolute "
+            "http(s) URL\n"
+            "#2 order_1 DUPLICATE\n"
+            "#3 \"\" SKIPPED event 'refund' has no event mapping\n"
+            "accepted=1 rejected=1 duplicate=1 skipped=1\n");
+}
+
+TEST(PrintResultsTest, PrintsWireJsonOnlyWhenAsked) {
+  v1::EventResult result;
+  result.set_event_id("o1");
+  result.set_outcome(v1::EventResult::OUTCOME_ACCEPTED);
+  result.set_wire_json(R"({"id":"o1"})");
+  std::ostringstream with;
+  PrintResult(result, /*with_wire_json=*/true, with);
+  EXPECT_EQ(with.str(), "#0 o1 ACCEPTED\n    wire_json {\"id\":\"o1\"}\n");
+  std::ostringstream without;
+  PrintResult(result, /*with_wire_json=*/false, without);
+  EXPECT_EQ(without.str(), "#0 o1 ACCEPTED\n");
+}
+
+TEST(CountOutcomesTest, CountsUnspecifiedSeparately) {
+  v1::SendEventsResponse response = MixedResponse();
+  response.add_results();  // outcome left UNSPECIFIED
+  const OutcomeCounts counts = CountOutcomes(response.results());
+  EXPECT_EQ(counts.accepted, 1);
+  EXPECT_EQ(counts.rejected, 1);
+  EXPECT_EQ(counts.unspecified, 1);
+  EXPECT_EQ(FormatCounts(counts),
+            "accepted=1 rejected=1 duplicate=1 skipped=1 unspecified=1");
+}
+
+TEST(FormatApiValidationTest, ShowsStatusAndMessage) {
+  v1::ApiValidation validation;
+  validation.set_http_status(400);
+  validation.set_message("events[0].id: required");
+  EXPECT_EQ(FormatApiValidation(validation),
+            "api_validation http_status=400 message=events[0].id: required");
+}
+
+google::protobuf::Timestamp Time(const char* text) {
+  google::protobuf::Timestamp timestamp;
+  EXPECT_TRUE(google::protobuf::util::TimeUtil::FromString(text, &timestamp));
+  return timestamp;
+}
+
+TEST(PrintEventStatusTest, PrintsRfc3339TimesAndLeavesOutUnsetFields) {
+  v1::GetEventStatusResponse status;
+  status.set_state(v1::DELIVERY_STATE_DELIVERED);
+  *status.mutable_accepted_time() = Time("2026-03-19T04:00:00Z");
+  *status.mutable_delivered_time() = Time("2026-03-19T04:00:01.250Z");
+  status.set_attempts(1);
+  std::ostringstream out;
+  PrintEventStatus(status, out);
+  EXPECT_EQ(out.str(),
+            "state: DELIVERED\n"
+            "accepted_time: 2026-03-19T04:00:00Z\n"
+            "delivered_time: 2026-03-19T04:00:01.250Z\n"
+            "attempts: 1\n");
+}
+
+TEST(PrintEventStatusTest, PrintsRetryAndDeadLetterDetails) {
+  v1::GetEventStatusResponse status;
+  status.set_state(v1::DELIVERY_STATE_DEAD_LETTERED);
+  status.set_attempts(3);
+  *status.mutable_next_attempt_time() = Time("2026-03-19T04:05:00Z");
+  status.set_last_error("HTTP 400: events[0].id: too long");
+  status.set_dead_letter_reason(v1::DEAD_LETTER_REASON_REJECTED);
+  std::ostringstream out;
+  PrintEventStatus(status, out);
+  EXPECT_EQ(out.str(),
+            "state: DEAD_LETTERED\n"
+            "attempts: 3\n"
+            "next_attempt_time: 2026-03-19T04:05:00Z\n"
+            "last_error: HTTP 400: events[0].id: too long\n"
+            "dead_letter_reason: REJECTED\n");
+}
+
+TEST(PrintEventStatusTest, ExplainsAnUnknownEvent) {
+  std::ostringstream out;
+  PrintEventStatus(v1::GetEventStatusResponse(), out);
+  EXPECT_THAT(out.str(), HasSubstr("state: UNSPECIFIED (unknown event"));
+}
+
+TEST(FormatDeadLetterTest, PrintsTheKeyRetryTakes) {
+  v1::DeadLetter dead_letter;
+  dead_letter.set_destination("default");
+  dead_letter.set_type(v1::EVENT_TYPE_CUSTOM);
+  dead_letter.set_custom_event_name("wishlist_add");
+  dead_letter.set_event_id("w7");
+  dead_letter.set_reason(v1::DEAD_LETTER_REASON_EXPIRED);
+  dead_letter.set_message("older than 7 days");
+  dead_letter.set_attempts(12);
+  *dead_letter.mutable_dead_lettered_time() = Time("2026-03-19T04:00:00Z");
+  EXPECT_EQ(FormatDeadLetter(dead_letter),
+            "2026-03-19T04:00:00Z default custom/wishlist_add:w7 EXPIRED "
+            "attempts=12 older than 7 days");
+  // What the list prints, retry parses back.
+  absl::StatusOr<v1::EventKey> key = ParseEventKey(
+      FormatEventKey(dead_letter.type(), dead_letter.custom_event_name(),
+                     dead_letter.event_id()));
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_EQ(key->custom_event_name(), "wishlist_add");
+  EXPECT_EQ(key->id(), "w7");
+}
+
+TEST(FormatEventKeyTest, UsesShortTypeNames) {
+  EXPECT_EQ(FormatEventKey(v1::EVENT_TYPE_ORDER_CREATED, "", "o1"),
+            "order_created:o1");
+  EXPECT_EQ(EventTypeShortName(v1::EVENT_TYPE_REGISTRATION_COMPLETED),
+            "registration_completed");
+}
+
+TEST(MessageToJsonTest, UsesProtoNamesAndPrintsDefaults) {
+  const std::string json = MessageToJson(MixedResponse());
+  EXPECT_THAT(json, HasSubstr("\"event_id\": \"order_12345\""));
+  // index 0 is a default value, printed anyway so scripts can rely on it.
+  EXPECT_THAT(json, HasSubstr("\"index\": 0"));
+  EXPECT_THAT(json, HasSubstr("\"outcome\": \"OUTCOME_REJECTED\""));
+  EXPECT_EQ(json.back(), '\n');
+}
+
+TEST(GrpcCodeNameTest, NamesCanonicalCodes) {
+  EXPECT_EQ(GrpcCodeName(3), "INVALID_ARGUMENT");
+  EXPECT_EQ(GrpcCodeName(14), "UNAVAILABLE");
+  EXPECT_EQ(GrpcCodeName(8), "RESOURCE_EXHAUSTED");
+  EXPECT_EQ(GrpcCodeName(99), "CODE_99");
+}
+
+}  // namespace
+}  // namespace conversions::cli
