@@ -198,7 +198,6 @@ void Dispatcher::Notify(const LaneKey& key, int count) {
   if (lane == nullptr || count <= 0) return;
   if (lane->hinted == 0) lane->first_hint_ms = clock_->NowMs();
   lane->hinted += count;
-  lane->maybe_due = true;
   cv_.notify_all();
 }
 
@@ -418,21 +417,15 @@ void Dispatcher::WorkerLoop(LaneState* lane,
   for (;;) {
     std::int64_t now = clock_->NowMs();
     if (stopping_ && now >= drain_deadline_ms_) return;
-    if (!stopping_) {
-      // Nothing known to be due: sleep until notified or the next check.
-      if (!lane->maybe_due && lane->hinted == 0) {
-        cv_.wait_for(lock, std::chrono::milliseconds(kMaxIdleWaitMs));
-        lane->maybe_due = true;  // look at the spool again (retries)
-        continue;
-      }
-      // Linger: let a batch fill up unless it is full already.
-      if (lane->hinted > 0 && lane->hinted < options.max_batch_events &&
-          now < lane->first_hint_ms + options.linger.count()) {
-        cv_.wait_for(lock,
-                     std::chrono::milliseconds(lane->first_hint_ms +
-                                               options.linger.count() - now));
-        continue;
-      }
+    // Linger: let a batch fill up unless it is full already (not while
+    // draining).
+    if (!stopping_ && lane->hinted > 0 &&
+        lane->hinted < options.max_batch_events &&
+        now < lane->first_hint_ms + options.linger.count()) {
+      cv_.wait_for(lock,
+                   std::chrono::milliseconds(lane->first_hint_ms +
+                                             options.linger.count() - now));
+      continue;
     }
     lane->hinted = 0;
     lock.unlock();
@@ -445,34 +438,24 @@ void Dispatcher::WorkerLoop(LaneState* lane,
                 {"error", std::string(report.status().message())}});
       wait_until = clock_->NowMs() + 1000;
     } else if (report->claimed == 0) {
-      // Nothing due now: wait for the earliest of a retry, a probe, the
-      // backoff, or a notification.
+      // Nothing due now: wait for the earliest of a retry, the probe or
+      // the end of the backoff, or for a notification.
       std::int64_t at = clock_->NowMs() + kMaxIdleWaitMs;
       absl::StatusOr<std::optional<std::int64_t>> due =
           spool_->NextDueMs(lane->key);
       if (due.ok() && due->has_value()) at = std::min(at, **due);
-      {
-        std::lock_guard<std::mutex> guard(mu_);
-        DestinationState* dest = lane->destination;
-        if (dest->paused) at = std::max(at, dest->next_probe_ms);
-        if (dest->backoff_until_ms > clock_->NowMs()) {
-          at = std::max(at, dest->backoff_until_ms);
-        }
-      }
+      std::lock_guard<std::mutex> guard(mu_);
+      DestinationState* dest = lane->destination;
+      if (dest->paused) at = std::max(at, dest->next_probe_ms);
+      at = std::max(at, dest->backoff_until_ms);
       wait_until = at;
     }
     lock.lock();
-    if (report.ok() && report->claimed == 0) {
-      if (stopping_) return;  // drained: nothing due
-      lane->maybe_due = false;
-    }
-    if (wait_until > 0) {
-      std::int64_t delay = wait_until - clock_->NowMs();
-      if (delay > 0 && lane->hinted == 0) {
-        cv_.wait_for(
-            lock, std::chrono::milliseconds(std::min(delay, kMaxIdleWaitMs)));
-      }
-      lane->maybe_due = true;
+    if (report.ok() && report->claimed == 0 && stopping_) return;  // drained
+    std::int64_t delay = wait_until - clock_->NowMs();
+    if (wait_until > 0 && delay > 0 && lane->hinted == 0 && !stopping_) {
+      cv_.wait_for(lock,
+                   std::chrono::milliseconds(std::min(delay, kMaxIdleWaitMs)));
     }
   }
 }

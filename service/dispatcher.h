@@ -128,7 +128,6 @@ class Dispatcher {
     DestinationState* destination = nullptr;
     std::int64_t hinted = 0;         // events notified since last claim
     std::int64_t first_hint_ms = 0;  // when the first of them came
-    bool maybe_due = true;           // the spool may hold due events
   };
 
   void WorkerLoop(LaneState* lane, std::unique_ptr<HttpTransport> transport);

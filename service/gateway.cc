@@ -1,0 +1,297 @@
+#include "service/gateway.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <httplib.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "mapping/request_encoder.h"
+#include "service/address.h"
+#include "service/log.h"
+
+namespace conversions::service {
+namespace {
+
+constexpr char kServiceName[] = "conversions.v1.ConversionService";
+// How often delivered rows past the retention are pruned.
+constexpr std::int64_t kPruneIntervalMs = 10 * 60 * 1000;
+
+std::string JoinHostPort(const std::string& host, int port) {
+  return host.find(':') != std::string::npos
+             ? absl::StrCat("[", host, "]:", port)
+             : absl::StrCat(host, ":", port);
+}
+
+}  // namespace
+
+std::vector<DispatchTarget> DispatchTargets(const GatewayConfig& config) {
+  std::vector<DispatchTarget> targets;
+  for (const DestinationConfig& d : config.destinations) {
+    DispatchTarget t;
+    t.name = d.name;
+    t.url = RequestUrl(d.endpoint, d.pixel_id);
+    t.api_key = d.api_key;
+    absl::StatusOr<std::string> source =
+        mapping::NormalizeIntegrationSource(d.integration_source);
+    if (source.ok()) t.integration_source = *source;
+    t.options = d.dispatcher;
+    targets.push_back(std::move(t));
+  }
+  return targets;
+}
+
+Gateway::Gateway(GatewayConfig config, Clock* clock)
+    : config_(std::move(config)), clock_(clock) {}
+
+absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
+    GatewayConfig config, Clock* clock, TransportFactory factory) {
+  std::unique_ptr<Gateway> gateway(new Gateway(std::move(config), clock));
+  absl::Status s = gateway->Init(std::move(factory));
+  if (!s.ok()) {
+    gateway->Drain();
+    return s;
+  }
+  return gateway;
+}
+
+absl::Status Gateway::Init(TransportFactory factory) {
+  SetLogLevel(config_.log_level);
+  absl::StatusOr<std::unique_ptr<Spool>> spool =
+      Spool::Open(config_.spool, clock_->NowMs());
+  if (!spool.ok()) return spool.status();
+  spool_ = std::move(*spool);
+
+  dispatcher_ = std::make_unique<Dispatcher>(spool_.get(), clock_, &metrics_,
+                                             DispatchTargets(config_), factory);
+  ingestor_ = std::make_unique<EventIngestor>(
+      &config_, spool_.get(), dispatcher_.get(), clock_, &metrics_, &draining_);
+  service_ = std::make_unique<ConversionServiceImpl>(
+      ingestor_.get(), MakeApiValidator([this](const DestinationConfig& d) {
+        HttpTransportOptions options;
+        options.connect_timeout = d.dispatcher.connect_timeout;
+        options.request_timeout = d.dispatcher.request_timeout;
+        return NewHttpTransport(d.endpoint, options);
+      }));
+
+  metrics_.AddGauge(
+      "conversions_spool_queued_events",
+      "Events queued or in flight, per destination.", {"destination"}, [this] {
+        std::vector<GaugeSample> samples;
+        absl::StatusOr<std::vector<DestinationDepth>> depths = spool_->Depths();
+        for (const DestinationConfig& d : config_.destinations) {
+          double queued = 0;
+          if (depths.ok()) {
+            for (const DestinationDepth& depth : *depths) {
+              if (depth.destination == d.name)
+                queued = static_cast<double>(depth.queued);
+            }
+          }
+          samples.push_back({{d.name}, queued});
+        }
+        return samples;
+      });
+  metrics_.AddGauge(
+      "conversions_spool_oldest_event_age_seconds",
+      "Age of the oldest queued event, per destination (0 when empty).",
+      {"destination"}, [this] {
+        std::vector<GaugeSample> samples;
+        absl::StatusOr<std::vector<DestinationDepth>> depths = spool_->Depths();
+        std::int64_t now = clock_->NowMs();
+        for (const DestinationConfig& d : config_.destinations) {
+          double age = 0;
+          if (depths.ok()) {
+            for (const DestinationDepth& depth : *depths) {
+              if (depth.destination == d.name && depth.oldest_accepted_ms > 0) {
+                age = static_cast<double>(now - depth.oldest_accepted_ms) /
+                      1000.0;
+              }
+            }
+          }
+          samples.push_back({{d.name}, age});
+        }
+        return samples;
+      });
+  metrics_.AddGauge("conversions_destination_paused",
+                    "1 while a destination is paused by 401 or 403.",
+                    {"destination"}, [this] {
+                      std::vector<GaugeSample> samples;
+                      std::vector<std::string> paused =
+                          dispatcher_->PausedDestinations();
+                      for (const DestinationConfig& d : config_.destinations) {
+                        bool p = std::find(paused.begin(), paused.end(),
+                                           d.name) != paused.end();
+                        samples.push_back({{d.name}, p ? 1.0 : 0.0});
+                      }
+                      return samples;
+                    });
+  metrics_.AddGauge(
+      "conversions_ready", "1 while the gateway is ready.", {}, [this] {
+        return std::vector<GaugeSample>{{{}, Ready() ? 1.0 : 0.0}};
+      });
+
+  absl::Status s = dispatcher_->Start();
+  if (!s.ok()) return s;
+  if (!(s = StartGrpc()).ok()) return s;
+  if (!(s = StartHttp()).ok()) return s;
+  started_ = true;
+  health_thread_ = std::thread([this] { HealthLoop(); });
+  LogInfo("gateway_started", {{"grpc_listen", grpc_address_},
+                              {"http_listen", http_address_},
+                              {"config", Describe(config_)}});
+  return absl::OkStatus();
+}
+
+absl::Status Gateway::StartGrpc() {
+  absl::StatusOr<HostPort> listen = ParseHostPort(config_.grpc_listen);
+  if (!listen.ok()) return listen.status();
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(JoinHostPort(listen->host, listen->port),
+                           grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(service_.get());
+  const GrpcOptions& g = config_.grpc;
+  builder.SetMaxReceiveMessageSize(g.max_receive_message_bytes);
+  builder.SetMaxSendMessageSize(g.max_receive_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             static_cast<int>(g.keepalive_time.count()));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             static_cast<int>(g.keepalive_timeout.count()));
+  // Accept client pings as often as every 10 s without data, so mesh
+  // sidecars and clients with keepalive are not cut off.
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  if (g.max_connection_idle.count() > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                               static_cast<int>(g.max_connection_idle.count()));
+  }
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             g.max_concurrent_streams);
+  grpc_server_ = builder.BuildAndStart();
+  if (!grpc_server_ || port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen for gRPC on ", config_.grpc_listen));
+  }
+  grpc_address_ = JoinHostPort(listen->host, port);
+  auto* health = grpc_server_->GetHealthCheckService();
+  health->SetServingStatus(false);  // until Start finishes
+  return absl::OkStatus();
+}
+
+absl::Status Gateway::StartHttp() {
+  absl::StatusOr<HostPort> listen = ParseHostPort(config_.http_listen);
+  if (!listen.ok()) return listen.status();
+  http_server_ = std::make_unique<httplib::Server>();
+  http_server_->Get("/healthz",
+                    [](const httplib::Request&, httplib::Response& res) {
+                      res.set_content("ok\n", "text/plain");
+                    });
+  http_server_->Get("/readyz",
+                    [this](const httplib::Request&, httplib::Response& res) {
+                      bool ready = Ready();
+                      res.status = ready ? 200 : 503;
+                      res.set_content(ReadinessReport(), "text/plain");
+                    });
+  http_server_->Get(
+      "/metrics", [this](const httplib::Request&, httplib::Response& res) {
+        res.set_content(metrics_.Render(),
+                        "text/plain; version=0.0.4; charset=utf-8");
+      });
+  int port = listen->port;
+  if (port == 0) {
+    port = http_server_->bind_to_any_port(listen->host);
+  } else if (!http_server_->bind_to_port(listen->host, port)) {
+    port = -1;
+  }
+  if (port <= 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen for HTTP on ", config_.http_listen));
+  }
+  http_address_ = JoinHostPort(listen->host, port);
+  http_thread_ = std::thread([this] { http_server_->listen_after_bind(); });
+  return absl::OkStatus();
+}
+
+bool Gateway::Ready() const {
+  return started_ && !draining_ && dispatcher_ &&
+         dispatcher_->PausedDestinations().empty();
+}
+
+std::string Gateway::ReadinessReport() const {
+  if (!started_) return "starting\n";
+  if (draining_) return "draining\n";
+  std::vector<std::string> paused = dispatcher_->PausedDestinations();
+  if (!paused.empty()) {
+    return absl::StrCat(
+        "paused by the API (401/403): ", absl::StrJoin(paused, ","), "\n");
+  }
+  return "ready\n";
+}
+
+void Gateway::HealthLoop() {
+  std::unique_lock<std::mutex> lock(health_mu_);
+  std::int64_t next_prune = clock_->NowMs() + kPruneIntervalMs;
+  bool last = false;
+  bool first = true;
+  while (!draining_) {
+    bool ready = Ready();
+    if (first || ready != last) {
+      grpc_server_->GetHealthCheckService()->SetServingStatus(ready);
+      grpc_server_->GetHealthCheckService()->SetServingStatus(kServiceName,
+                                                              ready);
+      if (!first)
+        LogInfo("readiness_changed", {{"ready", ready ? "true" : "false"}});
+      last = ready;
+      first = false;
+    }
+    if (clock_->NowMs() >= next_prune) {
+      lock.unlock();
+      absl::StatusOr<std::int64_t> pruned = spool_->Prune(clock_->NowMs());
+      if (pruned.ok() && *pruned > 0) {
+        LogInfo("spool_pruned", {{"rows", absl::StrCat(*pruned)}});
+      }
+      lock.lock();
+      next_prune = clock_->NowMs() + kPruneIntervalMs;
+    }
+    health_cv_.wait_for(lock, std::chrono::milliseconds(250));
+  }
+}
+
+void Gateway::Drain() {
+  std::lock_guard<std::mutex> drain_lock(drain_mu_);
+  if (drained_) return;
+  drained_ = true;
+  std::int64_t deadline =
+      clock_->NowMs() + config_.shutdown_drain_timeout.count();
+  LogInfo(
+      "gateway_draining",
+      {{"deadline_ms", absl::StrCat(config_.shutdown_drain_timeout.count())}});
+  draining_ = true;
+  {
+    std::lock_guard<std::mutex> lock(health_mu_);
+    health_cv_.notify_all();
+  }
+  if (health_thread_.joinable()) health_thread_.join();
+  if (grpc_server_) {
+    grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+    // New RPCs are refused; in-flight ones finish (their spool writes
+    // complete) until the deadline.
+    grpc_server_->Shutdown(std::chrono::system_clock::now() +
+                           std::chrono::milliseconds(std::max<std::int64_t>(
+                               deadline - clock_->NowMs(), 0)));
+  }
+  if (dispatcher_) dispatcher_->Shutdown(deadline);
+  if (http_server_) http_server_->stop();
+  if (http_thread_.joinable()) http_thread_.join();
+  if (spool_) spool_->Shutdown();
+  LogInfo("gateway_stopped",
+          {{"queued", absl::StrCat(spool_ ? spool_->QueuedCount() : 0)}});
+}
+
+Gateway::~Gateway() { Drain(); }
+
+}  // namespace conversions::service

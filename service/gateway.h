@@ -1,0 +1,89 @@
+// The whole gateway: spool, dispatcher, gRPC server (ConversionService,
+// health, reflection) and the HTTP port (/healthz, /readyz, /metrics),
+// started and drained in the right order.
+#ifndef CONVERSIONS_SERVICE_GATEWAY_H_
+#define CONVERSIONS_SERVICE_GATEWAY_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "service/clock.h"
+#include "service/config.h"
+#include "service/conversion_service.h"
+#include "service/dispatcher.h"
+#include "service/metrics.h"
+#include "service/spool.h"
+
+namespace grpc {
+class Server;
+}
+namespace httplib {
+class Server;
+}
+
+namespace conversions::service {
+
+class Gateway {
+ public:
+  // Makes a transport for a destination; the real one uses cpp-httplib.
+  using TransportFactory = Dispatcher::TransportFactory;
+
+  // Opens the spool, starts the dispatcher and both servers. The bound
+  // addresses are grpc_address() and http_address().
+  static absl::StatusOr<std::unique_ptr<Gateway>> Start(
+      GatewayConfig config, Clock* clock, TransportFactory factory);
+  ~Gateway();
+
+  const std::string& grpc_address() const { return grpc_address_; }
+  const std::string& http_address() const { return http_address_; }
+
+  // Reports NOT_SERVING, stops accepting, finishes in-flight RPCs, lets the
+  // dispatcher deliver what is due until the drain deadline, then stops
+  // everything. Idempotent.
+  void Drain();
+
+  // True while serving: started, not draining, no destination paused.
+  bool Ready() const;
+
+  Metrics* metrics() { return &metrics_; }
+  Spool* spool() { return spool_.get(); }
+  Dispatcher* dispatcher() { return dispatcher_.get(); }
+
+ private:
+  Gateway(GatewayConfig config, Clock* clock);
+  absl::Status Init(TransportFactory factory);
+  absl::Status StartGrpc();
+  absl::Status StartHttp();
+  void HealthLoop();
+  std::string ReadinessReport() const;
+
+  const GatewayConfig config_;
+  Clock* const clock_;
+  Metrics metrics_;
+  std::atomic<bool> started_{false};
+  std::atomic<bool> draining_{false};
+  std::unique_ptr<Spool> spool_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<EventIngestor> ingestor_;
+  std::unique_ptr<ConversionServiceImpl> service_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<httplib::Server> http_server_;
+  std::thread http_thread_;
+  std::thread health_thread_;
+  std::string grpc_address_;
+  std::string http_address_;
+  std::mutex drain_mu_;
+  bool drained_ = false;  // guarded by drain_mu_
+  std::mutex health_mu_;
+  std::condition_variable health_cv_;
+};
+
+// Builds the dispatcher's view of every destination.
+std::vector<DispatchTarget> DispatchTargets(const GatewayConfig& config);
+
+}  // namespace conversions::service
+
+#endif  // CONVERSIONS_SERVICE_GATEWAY_H_

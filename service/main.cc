@@ -1,0 +1,89 @@
+// conversions-gateway: the server binary.
+//
+//   conversions-gateway [--config FILE]
+//
+// Without --config every key takes its default (loopback ports, ./data
+// spool, one destination "default" reading OPENAI_CONVERSIONS_API_KEY and
+// OPENAI_PIXEL_ID). SIGTERM or SIGINT drain and exit 0.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "service/config.h"
+#include "service/gateway.h"
+#include "service/http_transport.h"
+#include "service/log.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: conversions-gateway [--config FILE]\n"
+    "  Receives conversion events over gRPC and delivers them to the OpenAI\n"
+    "  Conversions API. See deploy/config.example.yaml for every key.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace conversions::service;
+  std::string config_path;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (arg.rfind("--config=", 0) == 0) {
+      config_path = arg.substr(9);
+    } else if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else {
+      std::cerr << "unknown argument: " << arg << "\n" << kUsage;
+      return 2;
+    }
+  }
+
+  // Block the stop signals in every thread; main waits for them below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  SystemEnvironment env;
+  absl::StatusOr<GatewayConfig> config = LoadConfig(config_path, env);
+  if (!config.ok()) {
+    std::cerr << "conversions-gateway: " << config.status().message() << "\n";
+    return 2;
+  }
+  if (absl::Status s = ValidateForServing(*config); !s.ok()) {
+    std::cerr << "conversions-gateway: " << s.message() << "\n";
+    return 2;
+  }
+
+  SystemClock clock;
+  absl::StatusOr<std::unique_ptr<Gateway>> gateway =
+      Gateway::Start(*config, &clock, [](const DispatchTarget& target) {
+        HttpTransportOptions options;
+        options.connect_timeout = target.options.connect_timeout;
+        options.request_timeout = target.options.request_timeout;
+        return NewHttpTransport(target.url, options);
+      });
+  if (!gateway.ok()) {
+    std::cerr << "conversions-gateway: " << gateway.status().message() << "\n";
+    return 1;
+  }
+  // Scripts and tests read these to find ports chosen with :0.
+  std::printf("grpc_listen=%s\nhttp_listen=%s\n",
+              (*gateway)->grpc_address().c_str(),
+              (*gateway)->http_address().c_str());
+  std::fflush(stdout);
+
+  int received = 0;
+  sigwait(&signals, &received);
+  LogInfo("signal_received", {{"signal", strsignal(received)}});
+  (*gateway)->Drain();
+  return 0;
+}

@@ -1,0 +1,257 @@
+// The gateway end to end: gRPC in, spool, dispatcher, sandbox API out.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "tests/integration/gateway_fixture.h"
+
+namespace conversions::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAreArray;
+
+constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
+
+class GatewayTest : public GatewayFixture {};
+
+std::vector<v1::Event> MixedEvents(const std::string& prefix, int n) {
+  std::vector<v1::Event> events;
+  for (int i = 0; i < n; ++i) {
+    std::string id = absl::StrCat(prefix, i);
+    v1::Event e = Purchase(id);
+    switch (i % 4) {
+      case 1:
+        e.set_type(v1::EVENT_TYPE_LEAD_CREATED);
+        e.mutable_data()->clear_contents();
+        break;
+      case 2:
+        e.set_type(v1::EVENT_TYPE_CUSTOM);
+        e.set_custom_event_name("quote_requested");
+        break;
+      case 3:
+        e.set_type(v1::EVENT_TYPE_APP_INSTALLED);
+        e.set_action_source(v1::ACTION_SOURCE_MOBILE_APP);
+        e.mutable_data()->Clear();
+        break;
+    }
+    events.push_back(std::move(e));
+  }
+  return events;
+}
+
+TEST_F(GatewayTest, DeliversMixedEventsInBatches) {
+  std::vector<std::string> expected;
+  for (int r = 0; r < 4; ++r) {
+    std::vector<v1::Event> events = MixedEvents(absl::StrCat("r", r, "-"), 25);
+    v1::SendEventsResponse response = Send(events);
+    ASSERT_EQ(response.results_size(), 25);
+    for (const auto& result : response.results()) {
+      EXPECT_EQ(result.outcome(), v1::EventResult::OUTCOME_ACCEPTED)
+          << result.DebugString();
+      expected.push_back(result.event_id());
+    }
+  }
+  ASSERT_TRUE(Delivered(100));
+  EXPECT_THAT(DeliveredIds(), UnorderedElementsAreArray(expected));
+  std::vector<int> batches = sandbox_->BatchSizes();
+  EXPECT_LT(batches.size(), 100u) << "events went out one by one";
+  EXPECT_GT(*std::max_element(batches.begin(), batches.end()), 1);
+  // Delivered events report their state.
+  v1::GetEventStatusRequest request;
+  request.set_type(v1::EVENT_TYPE_CUSTOM);
+  request.set_custom_event_name("Quote_Requested");
+  request.set_id("r0-2");
+  v1::GetEventStatusResponse status;
+  ASSERT_TRUE(WaitFor([&] {
+    grpc::ClientContext context;
+    return stub_->GetEventStatus(&context, request, &status).ok() &&
+           status.state() == v1::DELIVERY_STATE_DELIVERED;
+  }));
+  EXPECT_GT(status.delivered_time().seconds(), 0);
+}
+
+TEST_F(GatewayTest, RejectsInvalidEventsWithEveryViolation) {
+  v1::Event bad = Purchase("bad");
+  bad.clear_source_url();
+  bad.mutable_data()->clear_currency();
+  v1::SendEventsResponse response = Send({bad, Purchase("good")});
+  ASSERT_EQ(response.results_size(), 2);
+  EXPECT_EQ(response.results(0).outcome(), v1::EventResult::OUTCOME_REJECTED);
+  EXPECT_EQ(response.results(0).violations_size(), 2);
+  EXPECT_EQ(response.results(1).outcome(), v1::EventResult::OUTCOME_ACCEPTED);
+  ASSERT_TRUE(Delivered(1));
+  EXPECT_THAT(DeliveredIds(), ::testing::ElementsAre("good"));
+}
+
+TEST_F(GatewayTest, AnswersDuplicateForARepeatedEvent) {
+  EXPECT_EQ(Send({Purchase("dup")}).results(0).outcome(),
+            v1::EventResult::OUTCOME_ACCEPTED);
+  EXPECT_EQ(Send({Purchase("dup")}).results(0).outcome(),
+            v1::EventResult::OUTCOME_DUPLICATE);
+  ASSERT_TRUE(Delivered(1));
+  EXPECT_THAT(MetricsText(),
+              HasSubstr("conversions_events_duplicate_total{destination="
+                        "\"default\",api=\"send\"} 1"));
+}
+
+TEST_F(GatewayTest, RetriesAfter429WithRetryAfterThenDelivers) {
+  sandbox::Faults faults;
+  faults.status_sequence.push_back({429, "1"});
+  sandbox_->SetFaults(faults);
+  auto sent = std::chrono::steady_clock::now();
+  Send({Purchase("limited")});
+  ASSERT_TRUE(Delivered(1));
+  // Retry-After: 1 was honoured (the backoff alone would be <= 50 ms).
+  EXPECT_GE(std::chrono::steady_clock::now() - sent,
+            std::chrono::milliseconds(1000));
+  EXPECT_EQ(sandbox_->RequestCount(), 2);
+}
+
+TEST_F(GatewayTest, SurvivesA5xxBurst) {
+  sandbox::Faults faults;
+  faults.status_sequence = {{503, ""}, {502, ""}, {500, ""}, {504, ""}};
+  sandbox_->SetFaults(faults);
+  Send({Purchase("a"), Purchase("b")});
+  ASSERT_TRUE(Delivered(2));
+  EXPECT_GE(sandbox_->RequestCount(), 5);
+}
+
+TEST_F(GatewayTest, RetriesDroppedConnections) {
+  sandbox::Faults faults;
+  faults.drop_connections = 2;
+  sandbox_->SetFaults(faults);
+  Send({Purchase("a")});
+  ASSERT_TRUE(Delivered(1));
+}
+
+TEST_F(GatewayTest, IsolatesAPoisonEventAndDeliversTheRestOfItsBatch) {
+  sandbox::Faults faults;
+  faults.poison_ids = {"poison"};
+  sandbox_->SetFaults(faults);
+  std::vector<v1::Event> events;
+  for (int i = 0; i < 9; ++i) events.push_back(Purchase(absl::StrCat("ok", i)));
+  events.insert(events.begin() + 4, Purchase("poison"));
+  Send(events);
+  ASSERT_TRUE(Delivered(9));
+  v1::ListDeadLettersResponse dead;
+  ASSERT_TRUE(WaitFor([&] {
+    grpc::ClientContext context;
+    dead.Clear();
+    return stub_->ListDeadLetters(&context, v1::ListDeadLettersRequest(), &dead)
+               .ok() &&
+           dead.dead_letters_size() == 1;
+  }));
+  EXPECT_EQ(dead.dead_letters(0).event_id(), "poison");
+  EXPECT_EQ(dead.dead_letters(0).reason(), v1::DEAD_LETTER_REASON_REJECTED);
+  EXPECT_THAT(dead.dead_letters(0).message(), HasSubstr("HTTP 400"));
+  EXPECT_THAT(DeliveredIds(), ::testing::Not(::testing::Contains("poison")));
+}
+
+TEST_F(GatewayTest, RetryDeadLettersRedeliversThem) {
+  sandbox::Faults faults;
+  faults.poison_ids = {"p1"};
+  sandbox_->SetFaults(faults);
+  Send({Purchase("p1")});
+  v1::GetEventStatusRequest lookup;
+  lookup.set_type(v1::EVENT_TYPE_ORDER_CREATED);
+  lookup.set_id("p1");
+  ASSERT_TRUE(WaitFor([&] {
+    grpc::ClientContext context;
+    v1::GetEventStatusResponse status;
+    return stub_->GetEventStatus(&context, lookup, &status).ok() &&
+           status.state() == v1::DELIVERY_STATE_DEAD_LETTERED;
+  }));
+  sandbox_->ClearFaults();
+  v1::RetryDeadLettersRequest retry;
+  v1::EventKey* key = retry.add_events();
+  key->set_type(v1::EVENT_TYPE_ORDER_CREATED);
+  key->set_id("p1");
+  v1::RetryDeadLettersResponse retried;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->RetryDeadLetters(&context, retry, &retried).ok());
+  EXPECT_EQ(retried.requeued_count(), 1);
+  ASSERT_TRUE(Delivered(1));
+  EXPECT_THAT(DeliveredIds(), ::testing::ElementsAre("p1"));
+}
+
+TEST_F(GatewayTest, PausesOn401AndResumesWhenTheKeyWorksAgain) {
+  sandbox::Faults faults;
+  faults.auth_failures = 1000000;
+  sandbox_->SetFaults(faults);
+  Send({Purchase("a")});
+  ASSERT_TRUE(WaitFor([&] { return ReadyzStatus() == 503; }));
+  EXPECT_THAT(
+      MetricsText(),
+      HasSubstr("conversions_destination_paused{destination=\"default\"} 1"));
+  EXPECT_TRUE(sandbox_->AcceptedEvents().empty());
+  sandbox_->ClearFaults();  // the key is fixed
+  ASSERT_TRUE(Delivered(1));
+  ASSERT_TRUE(WaitFor([&] { return ReadyzStatus() == 200; }));
+}
+
+TEST_F(GatewayTest, DeadLettersAnExpiredEventWithoutSendingIt) {
+  // Valid on receipt, but less than the send margin is left of its window.
+  v1::Event old = Purchase("old");
+  old.set_timestamp_ms(WallNowMs() - 7 * kDayMs + 30'000);
+  EXPECT_EQ(Send({old, Purchase("fresh")}).results(0).outcome(),
+            v1::EventResult::OUTCOME_ACCEPTED);
+  ASSERT_TRUE(Delivered(1));
+  EXPECT_THAT(DeliveredIds(), ::testing::ElementsAre("fresh"));
+  v1::ListDeadLettersRequest request;
+  request.set_reason(v1::DEAD_LETTER_REASON_EXPIRED);
+  v1::ListDeadLettersResponse dead;
+  ASSERT_TRUE(WaitFor([&] {
+    grpc::ClientContext context;
+    dead.Clear();
+    return stub_->ListDeadLetters(&context, request, &dead).ok() &&
+           dead.dead_letters_size() == 1;
+  }));
+  EXPECT_EQ(dead.dead_letters(0).event_id(), "old");
+  for (const auto& e : sandbox_->AcceptedEvents()) EXPECT_NE(e["id"], "old");
+}
+
+TEST_F(GatewayTest, ValidateEventsReturnsWireJsonAndAsksTheApi) {
+  v1::ValidateEventsRequest request;
+  *request.add_events() = Purchase("v1");
+  request.set_validate_only(true);
+  v1::ValidateEventsResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->ValidateEvents(&context, request, &response).ok());
+  ASSERT_EQ(response.results_size(), 1);
+  EXPECT_THAT(response.results(0).wire_json(), HasSubstr("\"emails_sha256\""));
+  EXPECT_THAT(response.results(0).wire_json(),
+              ::testing::Not(HasSubstr("Jane.Doe")));
+  EXPECT_EQ(response.api_validation().http_status(), 200);
+  // Nothing is stored or delivered.
+  EXPECT_TRUE(sandbox_->AcceptedEvents().empty());
+  EXPECT_EQ(gateway_->spool()->QueuedCount(), 0);
+}
+
+TEST_F(GatewayTest, RejectsRequestErrorsWithGrpcCodes) {
+  grpc::Status status;
+  Send({}, &status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  v1::SendEventsRequest request;
+  request.set_destination("nope");
+  *request.add_events() = Purchase("x");
+  v1::SendEventsResponse response;
+  grpc::ClientContext context;
+  EXPECT_EQ(stub_->SendEvents(&context, request, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(GatewayTest, ResumesQueuedEventsAfterARestart) {
+  sandbox::Faults faults;
+  faults.auth_failures = 1000000;  // nothing gets through before the restart
+  sandbox_->SetFaults(faults);
+  Send({Purchase("a"), Purchase("b")});
+  gateway_.reset();  // drain: the destination is paused, events stay queued
+  sandbox_->ClearFaults();
+  StartGateway();
+  ASSERT_TRUE(Delivered(2));
+}
+
+}  // namespace
+}  // namespace conversions::testing
