@@ -43,5 +43,17 @@ if ! "$FUZZ_DIR/tests/fuzz/event_mapper_fuzzer" -max_total_time="$FUZZ_SECONDS" 
 fi
 grep -E '^Done|stat::number_of_executed_units' "$fuzz_log"
 
+echo "== run command smoke test (scripts/run.sh with RUN_ONCE=1)"
+run_dir=$(mktemp -d)
+if ! RUN_ONCE=1 BUILD_DIR="$BUILD_DIR" RUN_DIR="$run_dir" GRPC_LISTEN=127.0.0.1:0 \
+    HTTP_LISTEN=127.0.0.1:0 OPENAI_CONVERSIONS_API_KEY= bash scripts/run.sh \
+    >"$run_dir/run.txt" 2>&1 || ! grep -q "state: DELIVERED" "$run_dir/run.txt"; then
+  cat "$run_dir/run.txt"
+  echo "run command smoke test failed" >&2
+  exit 1
+fi
+echo "run command: demo events delivered to the sandbox"
+rm -rf "$run_dir"
+
 echo "== ctest"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
