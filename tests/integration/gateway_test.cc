@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "health.grpc.pb.h"
 #include "tests/integration/gateway_fixture.h"
 
 namespace conversions::testing {
@@ -14,7 +15,23 @@ using ::testing::UnorderedElementsAreArray;
 
 constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
 
-class GatewayTest : public GatewayFixture {};
+class GatewayTest : public GatewayFixture {
+ protected:
+  grpc::health::v1::HealthCheckResponse::ServingStatus Health(
+      const std::string& service = "") {
+    auto stub = grpc::health::v1::Health::NewStub(channel_);
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(service);
+    grpc::health::v1::HealthCheckResponse response;
+    grpc::ClientContext context;
+    if (!stub->Check(&context, request, &response).ok()) {
+      return grpc::health::v1::HealthCheckResponse::UNKNOWN;
+    }
+    return response.status();
+  }
+};
+
+using Serving = grpc::health::v1::HealthCheckResponse;
 
 std::vector<v1::Event> MixedEvents(const std::string& prefix, int n) {
   std::vector<v1::Event> events;
@@ -180,8 +197,11 @@ TEST_F(GatewayTest, PausesOn401AndResumesWhenTheKeyWorksAgain) {
   sandbox::Faults faults;
   faults.auth_failures = 1000000;
   sandbox_->SetFaults(faults);
+  ASSERT_TRUE(WaitFor([&] { return Health() == Serving::SERVING; }));
+  EXPECT_EQ(Health("conversions.v1.ConversionService"), Serving::SERVING);
   Send({Purchase("a")});
   ASSERT_TRUE(WaitFor([&] { return ReadyzStatus() == 503; }));
+  ASSERT_TRUE(WaitFor([&] { return Health() == Serving::NOT_SERVING; }));
   EXPECT_THAT(
       MetricsText(),
       HasSubstr("conversions_destination_paused{destination=\"default\"} 1"));
@@ -189,6 +209,7 @@ TEST_F(GatewayTest, PausesOn401AndResumesWhenTheKeyWorksAgain) {
   sandbox_->ClearFaults();  // the key is fixed
   ASSERT_TRUE(Delivered(1));
   ASSERT_TRUE(WaitFor([&] { return ReadyzStatus() == 200; }));
+  ASSERT_TRUE(WaitFor([&] { return Health() == Serving::SERVING; }));
 }
 
 TEST_F(GatewayTest, DeadLettersAnExpiredEventWithoutSendingIt) {
