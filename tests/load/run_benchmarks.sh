@@ -1,0 +1,365 @@
+#!/usr/bin/env bash
+# Load benchmarks of conversions-gateway, each figure next to a baseline.
+#
+#   tests/load/run_benchmarks.sh            (from the repository root, after
+#                                            building: cmake --build build)
+#
+# Phases (all servers on 127.0.0.1 with free ports, all stopped at the end):
+#   (a) 1-event SendEvents: first against echo-server, a trivial gRPC server
+#       whose SendEvents only answers ACCEPTED (the cost of gRPC itself on
+#       this machine), then against the gateway. Ratio: gateway/echo req/s.
+#   (b) 100-event SendEvents against the gateway (and echo, for reference).
+#       In (a) and (b) the gateway's destination is paused (the sandbox
+#       answers 401), so they measure intake alone: validate, normalize,
+#       hash, spool with group commit, answer.
+#   (c) Sustained end-to-end delivery: a fresh gateway delivering to the
+#       sandbox API while 100-event requests keep coming; events/s that
+#       reach the sandbox during the measured window, against (b).
+#   (d) Peak RSS (VmHWM) of a gateway holding QUEUE_EVENTS events queued:
+#       the sandbox answers 401 to everything, so nothing drains.
+#
+# Binaries, under BUILD_DIR:
+#   tests/load/echo-server, tests/load/conversions-load     (required)
+#   service/conversions-gateway        (phases with the gateway are skipped
+#                                       when it is missing)
+#   tests/sandbox/conversions-sandbox  ((a) and (b) then use a closed port
+#                                       as the destination; (c), (d) skip)
+#
+# Environment (defaults in brackets):
+#   BUILD_DIR      build tree [<repo>/build]
+#   DURATION       measured time of each load phase [10s]
+#   WARMUP         unmeasured warm-up before each phase [2s]
+#   CONCURRENCY    requests outstanding [64]
+#   CHANNELS       HTTP/2 connections of the load generator [2]
+#   QUEUE_EVENTS   events queued for (d) [1000000]
+#   FILL_TIMEOUT   cap on filling the queue in (d) [180s]
+#   KEEP_WORK=1    keep the work folder (configs, logs, spools) and say where
+#
+# With the defaults the whole run takes about 2 to 4 minutes. The last lines
+# are a summary table; figures measured on a shared or busy machine vary.
+set -euo pipefail
+
+REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$REPO_DIR/build}
+DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-2s}
+CONCURRENCY=${CONCURRENCY:-64}
+CHANNELS=${CHANNELS:-2}
+QUEUE_EVENTS=${QUEUE_EVENTS:-1000000}
+FILL_TIMEOUT=${FILL_TIMEOUT:-180s}
+
+ECHO_BIN=$BUILD_DIR/tests/load/echo-server
+LOAD_BIN=$BUILD_DIR/tests/load/conversions-load
+GATEWAY_BIN=$BUILD_DIR/service/conversions-gateway
+SANDBOX_BIN=$BUILD_DIR/tests/sandbox/conversions-sandbox
+
+# The sandbox's defaults; the gateway reads the key from the environment.
+SANDBOX_PIXEL=sandbox-pixel
+export OPENAI_CONVERSIONS_API_KEY=sandbox-key
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/conversions-bench-XXXXXX")
+PIDS=()
+
+log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# Stops every process this script started: TERM, up to 30 s, then KILL.
+cleanup() {
+  local pid i
+  for pid in "${PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    for ((i = 0; i < 300; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  PIDS=()
+  if [[ ${KEEP_WORK:-0} == 1 ]]; then
+    log "work folder kept: $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# seconds DURATION: "10s" -> 10, "500ms" -> 0.5, "2m" -> 120, "7" -> 7.
+seconds() {
+  case $1 in
+    *ms) awk -v v="${1%ms}" 'BEGIN { print v / 1000 }' ;;
+    *s) echo "${1%s}" ;;
+    *m) awk -v v="${1%m}" 'BEGIN { print v * 60 }' ;;
+    *) echo "$1" ;;
+  esac
+}
+
+# start NAME CMD...: runs CMD in the background, output in $WORK/NAME.out
+# and .err; sets STARTED_PID.
+start() {
+  local name=$1
+  shift
+  "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  STARTED_PID=$!
+  PIDS+=("$STARTED_PID")
+}
+
+# forget PID: drops a finished process from the cleanup list.
+forget() {
+  local pid=$1 i rest=()
+  for i in "${PIDS[@]}"; do [[ $i == "$pid" ]] || rest+=("$i"); done
+  PIDS=("${rest[@]+"${rest[@]}"}")
+}
+
+# stop PID: TERM, wait up to 30 s, then KILL.
+stop() {
+  local pid=$1 i
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 300; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  forget "$pid"
+}
+
+# wait_line NAME KEY PID: prints the value of the first KEY=... line of
+# $WORK/NAME.out; fails when PID exits first or after 30 s.
+wait_line() {
+  local file=$WORK/$1.out key=$2 pid=$3 i value
+  for ((i = 0; i < 300; i++)); do
+    value=$(sed -n "s/^$key=//p" "$file" | head -n 1)
+    if [[ -n $value ]]; then
+      echo "$value"
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      log "$1 exited early:"
+      tail -n 20 "$WORK/$1.err" >&2 || true
+      return 1
+    fi
+    sleep 0.1
+  done
+  log "$1 printed no $key= line within 30 s"
+  return 1
+}
+
+# http METHOD HOST:PORT PATH [BODY]: prints the response body.
+http() {
+  local method=$1 hostport=$2 path=$3 body=${4-}
+  if command -v curl >/dev/null; then
+    local data=()
+    [[ -z $body ]] || data=(--data "$body")
+    curl -sS --max-time 30 -X "$method" -H 'Content-Type: application/json' \
+      "${data[@]+"${data[@]}"}" "http://$hostport$path"
+    return
+  fi
+  local fd
+  exec {fd}<>"/dev/tcp/${hostport%:*}/${hostport##*:}"
+  printf '%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' \
+    "$method" "$path" "$hostport" "${#body}" "$body" >&"$fd"
+  timeout 30 cat <&"$fd" | sed '1,/^\r\{0,1\}$/d'
+  exec {fd}>&-
+}
+
+# delivered SANDBOX: events the sandbox has recorded (the sum of its batch
+# sizes; the pid filter keeps the event list itself out of the answer).
+delivered() {
+  http GET "$1" "/_sandbox/events?pid=__none__" |
+    grep -o '"batches":\[[^]]*\]' | tr -c '0-9\n' ' ' |
+    awk '{ for (i = 1; i <= NF; i++) s += $i } END { print s + 0 }'
+}
+
+# field LINE NAME: the value of NAME=... in a `result ...` line.
+field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
+
+# ratio A B: A/B with two decimals, or n/a.
+ratio() {
+  awk -v a="${1:-}" -v b="${2:-}" 'BEGIN {
+    if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f\n", a / b }'
+}
+
+# load NAME TARGET ARGS...: runs conversions-load, prints its result line.
+load() {
+  local name=$1 target=$2
+  shift 2
+  log "load $name: $*"
+  local rc=0
+  "$LOAD_BIN" --target "$target" --concurrency "$CONCURRENCY" \
+    --channels "$CHANNELS" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" ||
+    rc=$?
+  sed 's/^/    /' "$WORK/$name.out" >&2
+  if ((rc == 1)); then
+    log "load $name failed:"
+    cat "$WORK/$name.err" >&2
+    return 1
+  fi
+  grep '^result ' "$WORK/$name.out" | tail -n 1
+}
+
+# start_sandbox NAME: starts a sandbox; sets SANDBOX (HOST:PORT) and
+# SANDBOX_PID.
+start_sandbox() {
+  start "$1" "$SANDBOX_BIN" --listen 127.0.0.1:0
+  SANDBOX_PID=$STARTED_PID
+  SANDBOX=$(wait_line "$1" sandbox_listen "$SANDBOX_PID")
+}
+
+# start_gateway NAME ENDPOINT: writes a config and starts the gateway; sets
+# GW_TARGET (its gRPC HOST:PORT) and GATEWAY_PID. Fails when it does not
+# come up.
+start_gateway() {
+  local name=$1 endpoint=$2
+  mkdir -p "$WORK/$name"
+  cat >"$WORK/$name/config.yaml" <<EOF
+grpc_listen: 127.0.0.1:0
+http_listen: 127.0.0.1:0
+log_level: warn
+shutdown_drain_timeout: 2s
+spool:
+  path: $WORK/$name/spool.db
+  max_queued_events: $((QUEUE_EVENTS * 2 + 1000000))
+destinations:
+  - name: default
+    pixel_id: "$SANDBOX_PIXEL"
+    api_key_env: OPENAI_CONVERSIONS_API_KEY
+    endpoint: $endpoint
+EOF
+  start "$name" "$GATEWAY_BIN" --config "$WORK/$name/config.yaml"
+  GATEWAY_PID=$STARTED_PID
+  if ! GW_TARGET=$(wait_line "$name" grpc_listen "$GATEWAY_PID"); then
+    stop "$GATEWAY_PID"
+    return 1
+  fi
+}
+
+# A loopback port nothing listens on (bound, then released).
+closed_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null ||
+    echo 9
+}
+
+for bin in "$ECHO_BIN" "$LOAD_BIN"; do
+  if [[ ! -x $bin ]]; then
+    echo "missing $bin: build first (cmake --build $BUILD_DIR)" >&2
+    exit 1
+  fi
+done
+HAVE_GATEWAY=0
+[[ -x $GATEWAY_BIN ]] && HAVE_GATEWAY=1
+HAVE_SANDBOX=0
+[[ -x $SANDBOX_BIN ]] && HAVE_SANDBOX=1
+((HAVE_GATEWAY)) || log "gateway binary not found at $GATEWAY_BIN: gateway phases skipped"
+((HAVE_SANDBOX)) || log "sandbox binary not found at $SANDBOX_BIN: (c) and (d) skipped"
+
+PHASE=(--warmup "$WARMUP" --duration "$DURATION")
+ECHO1="" ECHO100="" GW1="" GW100="" DELIVERED_RATE="" BACKLOG=""
+RSS_MB="" RSS_NOW_MB="" FILL="" SPOOL_MB=""
+
+# ---- (a), (b) against echo-server -------------------------------------------
+start echo "$ECHO_BIN" --listen 127.0.0.1:0
+ECHO_PID=$STARTED_PID
+ECHO_TARGET=$(wait_line echo grpc_listen "$ECHO_PID")
+log "echo-server on $ECHO_TARGET"
+ECHO1=$(load echo-1 "$ECHO_TARGET" "${PHASE[@]}" --events-per-request 1) || true
+ECHO100=$(load echo-100 "$ECHO_TARGET" "${PHASE[@]}" --events-per-request 100) || true
+stop "$ECHO_PID"
+
+# ---- (a), (b) against the gateway, destination paused ----------------------
+if ((HAVE_GATEWAY)); then
+  if ((HAVE_SANDBOX)); then
+    start_sandbox sandbox-paused
+    http POST "$SANDBOX" /_sandbox/faults '{"auth_failures": 100000000}' >/dev/null
+    PAUSED_ENDPOINT=http://$SANDBOX/v1/events
+  else
+    PAUSED_ENDPOINT=http://127.0.0.1:$(closed_port)/v1/events
+  fi
+  if start_gateway gateway-intake "$PAUSED_ENDPOINT"; then
+    log "gateway (intake) on $GW_TARGET, destination $PAUSED_ENDPOINT"
+    GW1=$(load gateway-1 "$GW_TARGET" "${PHASE[@]}" --events-per-request 1) || true
+    GW100=$(load gateway-100 "$GW_TARGET" "${PHASE[@]}" --events-per-request 100) || true
+    stop "$GATEWAY_PID"
+  fi
+  if ((HAVE_SANDBOX)); then stop "$SANDBOX_PID"; fi
+fi
+
+# ---- (c) sustained delivery to the sandbox ----------------------------------
+if ((HAVE_GATEWAY && HAVE_SANDBOX)); then
+  start_sandbox sandbox-delivery
+  if start_gateway gateway-delivery "http://$SANDBOX/v1/events"; then
+    log "gateway (delivery) on $GW_TARGET -> sandbox $SANDBOX"
+    start load-delivery "$LOAD_BIN" --target "$GW_TARGET" \
+      --concurrency "$CONCURRENCY" --channels "$CHANNELS" \
+      --events-per-request 100 "${PHASE[@]}"
+    LOAD_PID=$STARTED_PID
+    # Sample the sandbox over the load's measured window.
+    sleep "$(seconds "$WARMUP")"
+    t0=$(date +%s.%N)
+    d0=$(delivered "$SANDBOX")
+    sleep "$(seconds "$DURATION")"
+    t1=$(date +%s.%N)
+    d1=$(delivered "$SANDBOX")
+    DELIVERED_RATE=$(awk -v d0="$d0" -v d1="$d1" -v t0="$t0" -v t1="$t1" \
+      'BEGIN { printf "%.1f\n", (d1 - d0) / (t1 - t0) }')
+    wait "$LOAD_PID" || true
+    forget "$LOAD_PID"
+    sed 's/^/    /' "$WORK/load-delivery.out" >&2
+    accepted=$(field "$(grep '^result ' "$WORK/load-delivery.out" | tail -n 1)" accepted)
+    d2=$(delivered "$SANDBOX")
+    BACKLOG=$(( ${accepted:-0} - d2 ))
+    log "delivered $((d1 - d0)) events in the window: $DELIVERED_RATE events/s; backlog after the load: $BACKLOG"
+    stop "$GATEWAY_PID"
+  fi
+  stop "$SANDBOX_PID"
+fi
+
+# ---- (d) peak RSS with QUEUE_EVENTS queued ---------------------------------
+if ((HAVE_GATEWAY && HAVE_SANDBOX)); then
+  start_sandbox sandbox-queue
+  http POST "$SANDBOX" /_sandbox/faults '{"auth_failures": 100000000}' >/dev/null
+  if start_gateway gateway-queue "http://$SANDBOX/v1/events"; then
+    log "gateway (queue) on $GW_TARGET: queueing $QUEUE_EVENTS events"
+    FILL=$(load queue-fill "$GW_TARGET" --events-per-request 100 \
+      --total-events "$QUEUE_EVENTS" --duration "$FILL_TIMEOUT" \
+      --count-file "$WORK/queue-count.txt") || true
+    RSS_MB=$(awk '/^VmHWM:/ { printf "%.1f\n", $2 / 1024 }' \
+      "/proc/$GATEWAY_PID/status" 2>/dev/null || true)
+    RSS_NOW_MB=$(awk '/^VmRSS:/ { printf "%.1f\n", $2 / 1024 }' \
+      "/proc/$GATEWAY_PID/status" 2>/dev/null || true)
+    [[ -n $RSS_MB ]] || log "the gateway is gone; see $WORK/gateway-queue.err"
+    SPOOL_MB=$(du -sk "$WORK/gateway-queue" | awk '{ printf "%.1f\n", $1 / 1024 }')
+    log "queued $(cat "$WORK/queue-count.txt" 2>/dev/null || echo '?') events;" \
+      "VmHWM ${RSS_MB} MB, VmRSS ${RSS_NOW_MB} MB, spool folder ${SPOOL_MB} MB;" \
+      "sandbox saw $(delivered "$SANDBOX") events delivered"
+    stop "$GATEWAY_PID"
+  fi
+  stop "$SANDBOX_PID"
+fi
+
+# ---- summary ----------------------------------------------------------------
+rps() { field "$1" requests_per_second; }
+eps() { field "$1" events_per_second; }
+lat() {
+  [[ -n $1 ]] && printf 'p50 %s / p99 %s ms' "$(field "$1" p50_ms)" "$(field "$1" p99_ms)"
+}
+errs() { [[ -n $1 ]] && printf 'errors %s' "$(field "$1" errors)"; }
+val() { if [[ -n $1 ]]; then echo "$1"; else echo skipped; fi; }
+
+{
+  echo
+  echo "conversions-gateway load benchmarks (DURATION=$DURATION WARMUP=$WARMUP CONCURRENCY=$CONCURRENCY CHANNELS=$CHANNELS, $(nproc) CPUs)"
+  printf '%-44s %14s  %-22s %s\n' measurement value ratio notes
+  printf '%-44s %14s  %-22s %s\n' "(a) echo-server, 1-event req/s" "$(val "$(rps "$ECHO1")")" "" "$(lat "$ECHO1") $(errs "$ECHO1")"
+  printf '%-44s %14s  %-22s %s\n' "(a) gateway, 1-event req/s" "$(val "$(rps "$GW1")")" \
+    "gateway/echo $(ratio "$(rps "$GW1")" "$(rps "$ECHO1")")" "$(lat "$GW1") $(errs "$GW1")"
+  printf '%-44s %14s  %-22s %s\n' "(b) echo-server, 100-event events/s" "$(val "$(eps "$ECHO100")")" "" "$(lat "$ECHO100") $(errs "$ECHO100")"
+  printf '%-44s %14s  %-22s %s\n' "(b) gateway, 100-event events/s" "$(val "$(eps "$GW100")")" \
+    "gateway/echo $(ratio "$(eps "$GW100")" "$(eps "$ECHO100")")" "$(lat "$GW100") $(errs "$GW100")"
+  printf '%-44s %14s  %-22s %s\n' "(c) delivered to sandbox, events/s" "$(val "$DELIVERED_RATE")" \
+    "delivered/(b) $(ratio "$DELIVERED_RATE" "$(eps "$GW100")")" "${BACKLOG:+backlog after load $BACKLOG events}"
+  printf '%-44s %14s  %-22s %s\n' "(d) peak RSS, $QUEUE_EVENTS queued, MB" "$(val "$RSS_MB")" "" \
+    "${FILL:+fill $(eps "$FILL") events/s, accepted $(field "$FILL" accepted); VmRSS $RSS_NOW_MB MB; spool $SPOOL_MB MB}"
+} | tee "$WORK/summary.txt"
