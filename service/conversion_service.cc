@@ -221,6 +221,13 @@ ConversionServiceImpl::ConversionServiceImpl(EventIngestor* ingestor,
                                              ApiValidator validator)
     : ingestor_(ingestor), validator_(std::move(validator)) {}
 
+ConversionServiceImpl::~ConversionServiceImpl() {
+  // Bounded by the transport's timeouts; such calls are rare.
+  while (api_validations_.load() > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
 grpc::ServerUnaryReactor* ConversionServiceImpl::SendEvents(
     grpc::CallbackServerContext* context, const v1::SendEventsRequest* request,
     v1::SendEventsResponse* response) {

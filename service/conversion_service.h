@@ -81,6 +81,8 @@ class ConversionServiceImpl final
     : public v1::ConversionService::CallbackService {
  public:
   ConversionServiceImpl(EventIngestor* ingestor, ApiValidator validator);
+  // Waits for validate_only calls still running off the gRPC threads.
+  ~ConversionServiceImpl() override;
 
   grpc::ServerUnaryReactor* SendEvents(
       grpc::CallbackServerContext* context,

@@ -2,6 +2,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <set>
 
 #include "health.grpc.pb.h"
@@ -231,6 +233,29 @@ TEST_F(GatewayTest, DeadLettersAnExpiredEventWithoutSendingIt) {
   }));
   EXPECT_EQ(dead.dead_letters(0).event_id(), "old");
   for (const auto& e : sandbox_->AcceptedEvents()) EXPECT_NE(e["id"], "old");
+}
+
+TEST_F(GatewayTest, KeepsClearTextIdentifiersOutOfTheSpoolFiles) {
+  v1::Event e = Purchase("private");
+  e.mutable_user()->clear_emails();
+  e.mutable_user()->add_emails("Unmistakable.Person@Example.com");
+  e.mutable_user()->add_phone_numbers("+1 (415) 555-0199");
+  e.mutable_user()->add_first_names("Zebulon");
+  e.mutable_user()->add_external_ids("crm-secret-42");
+  ASSERT_EQ(Send({e}).results(0).outcome(), v1::EventResult::OUTCOME_ACCEPTED);
+  ASSERT_TRUE(Delivered(1));
+  gateway_.reset();  // flush and close the database and its WAL
+  std::string bytes;
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::ifstream in(dir_.path() + "/spool.db" + suffix, std::ios::binary);
+    bytes.append(std::istreambuf_iterator<char>(in), {});
+  }
+  ASSERT_FALSE(bytes.empty());
+  EXPECT_NE(bytes.find("private"), std::string::npos);  // the event id is kept
+  for (const char* clear : {"Unmistakable", "unmistakable", "4155550199",
+                            "Zebulon", "zebulon", "crm-secret-42"}) {
+    EXPECT_EQ(bytes.find(clear), std::string::npos) << "found clear text";
+  }
 }
 
 TEST_F(GatewayTest, ValidateEventsReturnsWireJsonAndAsksTheApi) {
