@@ -15,25 +15,7 @@
 
 namespace conversions::mapping {
 
-bool IsAscii(std::string_view s) {
-  const char* p = s.data();
-  size_t n = s.size();
-  while (n >= 8) {
-    std::uint64_t word;
-    std::memcpy(&word, p, 8);
-    if (word & 0x8080808080808080ULL) return false;
-    p += 8;
-    n -= 8;
-  }
-  while (n > 0) {
-    if (static_cast<unsigned char>(*p) >= 0x80) return false;
-    ++p;
-    --n;
-  }
-  return true;
-}
-
-bool IsValidUtf8(std::string_view s) {
+bool internal::IsValidUtf8Slow(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
   while (p < end) {
@@ -84,7 +66,7 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
-std::string_view TrimWhitespace(std::string_view s) {
+std::string_view internal::TrimWhitespaceSlow(std::string_view s) {
   const auto* b = reinterpret_cast<const std::uint8_t*>(s.data());
   int32_t start = 0;
   int32_t end = static_cast<int32_t>(s.size());

@@ -5,22 +5,73 @@
 #define CONVERSIONS_MAPPING_UNICODE_H_
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
 namespace conversions::mapping {
 
-// Returns true when `s` is well-formed UTF-8 (no overlong forms, no
-// surrogates, nothing above U+10FFFF).
-bool IsValidUtf8(std::string_view s);
+namespace internal {
+// The general cases, out of line; call the functions below instead.
+bool IsValidUtf8Slow(std::string_view s);
+std::string_view TrimWhitespaceSlow(std::string_view s);
+
+inline std::uint64_t Load64(const char* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+inline std::uint32_t Load32(const char* p) {
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+}  // namespace internal
 
 // Returns true when every byte of `s` is below 0x80.
-bool IsAscii(std::string_view s);
+//
+// Inline, and without a branch per word, because it runs on every short
+// field of every event: the bytes are ORed together eight at a time, and
+// strings shorter than a word take two overlapping loads.
+inline bool IsAscii(std::string_view s) {
+  const char* p = s.data();
+  size_t n = s.size();
+  std::uint64_t bits;
+  if (n >= 8) {
+    bits = internal::Load64(p + n - 8);
+    for (size_t i = 0; i + 8 < n; i += 8) bits |= internal::Load64(p + i);
+  } else if (n >= 4) {
+    bits = internal::Load32(p) | internal::Load32(p + n - 4);
+  } else if (n > 0) {
+    bits = static_cast<unsigned char>(p[0]) |
+           static_cast<unsigned char>(p[n / 2]) |
+           static_cast<unsigned char>(p[n - 1]);
+  } else {
+    bits = 0;
+  }
+  return (bits & 0x8080808080808080ULL) == 0;
+}
+
+// Returns true when `s` is well-formed UTF-8 (no overlong forms, no
+// surrogates, nothing above U+10FFFF).
+inline bool IsValidUtf8(std::string_view s) {
+  return IsAscii(s) || internal::IsValidUtf8Slow(s);
+}
 
 // Returns `s` without leading and trailing Unicode White_Space (ASCII
 // space, tab, CR, LF, VT, FF, NBSP, U+2000..U+200A, U+3000, ...). Requires
 // valid UTF-8.
-std::string_view TrimWhitespace(std::string_view s);
+inline std::string_view TrimWhitespace(std::string_view s) {
+  // Most values start and end with a visible ASCII character, which is not
+  // white space: nothing to trim.
+  auto visible = [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u > 0x20 && u < 0x80;
+  };
+  if (!s.empty() && visible(s.front()) && visible(s.back())) return s;
+  return internal::TrimWhitespaceSlow(s);
+}
 
 // Writes the NFC form of `s`, lower-cased with Unicode's default (root
 // locale) full case mapping, to `*out` ("JOSÉ" -> "josé", "Ș" -> "ș").
