@@ -9,10 +9,15 @@
 
 #include <cstring>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 namespace conversions::mapping {
 namespace {
 constexpr char kHex[] = "0123456789abcdef";
 
+#ifndef __SSE2__
 // The two hex characters of every byte value.
 struct HexPairs {
   char pairs[256][2];
@@ -24,6 +29,7 @@ struct HexPairs {
   }
 };
 constexpr HexPairs kHexPairs;
+#endif
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -45,9 +51,34 @@ Sha256Digest Sha256(std::string_view data) {
 Sha256HexDigest Sha256Hex(std::string_view data) {
   Sha256Digest digest = Sha256(data);
   Sha256HexDigest hex;
+#ifdef __SSE2__
+  // Sixteen bytes at a time (a tenth of the instructions of the table
+  // loop): split each byte into its two nibbles, interleave them high
+  // first, and add '0', plus the gap up to 'a' for nibbles above 9.
+  const __m128i kLowNibble = _mm_set1_epi8(0x0f);
+  const __m128i kNine = _mm_set1_epi8(9);
+  const __m128i kZero = _mm_set1_epi8('0');
+  const __m128i kLetterGap = _mm_set1_epi8('a' - '0' - 10);
+  auto to_hex = [&](__m128i nibbles) {
+    __m128i letters = _mm_cmpgt_epi8(nibbles, kNine);
+    return _mm_add_epi8(_mm_add_epi8(nibbles, kZero),
+                        _mm_and_si128(letters, kLetterGap));
+  };
+  for (size_t i = 0; i < digest.size(); i += 16) {
+    __m128i bytes =
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(&digest[i]));
+    __m128i high = _mm_and_si128(_mm_srli_epi16(bytes, 4), kLowNibble);
+    __m128i low = _mm_and_si128(bytes, kLowNibble);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(&hex[2 * i]),
+                     to_hex(_mm_unpacklo_epi8(high, low)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(&hex[2 * i + 16]),
+                     to_hex(_mm_unpackhi_epi8(high, low)));
+  }
+#else
   for (size_t i = 0; i < digest.size(); ++i) {
     std::memcpy(&hex[2 * i], kHexPairs.pairs[digest[i]], 2);
   }
+#endif
   return hex;
 }
 
