@@ -202,4 +202,39 @@ void JsonWriter::Double(double value) {
   pos_ = std::to_chars(pos_, end_, value).ptr;
 }
 
+JsonFragmentWriter::JsonFragmentWriter(std::string* out, size_t expected_size)
+    : out_(out) {
+  size_t used = out_->size();
+  out_->resize(used + std::max<size_t>(expected_size, 64));
+  pos_ = out_->data() + used;
+  end_ = out_->data() + out_->size();
+}
+
+void JsonFragmentWriter::Finish() {
+  if (finished_) return;
+  finished_ = true;
+  out_->resize(pos_ - out_->data());
+}
+
+void JsonFragmentWriter::Grow(size_t n) {
+  size_t used = pos_ - out_->data();
+  out_->resize(std::max(out_->size() * 2, used + n));
+  pos_ = out_->data() + used;
+  end_ = out_->data() + out_->size();
+}
+
+void JsonFragmentWriter::String(std::string_view s) {
+  Ensure(s.size() * 6 + 2);
+  char* p = pos_;
+  *p++ = '"';
+  p = EscapeInto(s, p);
+  *p++ = '"';
+  pos_ = p;
+}
+
+void JsonFragmentWriter::Int(std::int64_t value) {
+  Ensure(20);
+  pos_ = std::to_chars(pos_, end_, value).ptr;
+}
+
 }  // namespace conversions::mapping

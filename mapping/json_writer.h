@@ -139,6 +139,112 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
+// Writes JSON of a fixed shape in pieces, each value preceded by its comma:
+// a field is Key("amount") then its value, which writes `,"amount":12999`;
+// an array element is Comma() then the value. OpenObject() (or OpenArray())
+// marks where a container starts, and CloseObject(mark) turns the comma of
+// its first value into the opening brace, or writes "{}" when it has none.
+//
+// For encoders with a fixed key order, such as the wire event: keys and
+// commas are compile-time literals, where JsonWriter tracks commas and
+// copies each key at run time, which costs more than the values on short
+// events. The caller must call the pieces in a valid order; nothing checks
+// it.
+//
+// Like JsonWriter, it works on a raw buffer inside `*out`: read `*out` only
+// after Finish() or the destructor.
+class JsonFragmentWriter {
+ public:
+  // Appends to `*out`, sizing the buffer for `expected_size` more bytes.
+  explicit JsonFragmentWriter(std::string* out, size_t expected_size = 256);
+  ~JsonFragmentWriter() { Finish(); }
+  JsonFragmentWriter(const JsonFragmentWriter&) = delete;
+  JsonFragmentWriter& operator=(const JsonFragmentWriter&) = delete;
+
+  // Trims `*out` to what was written. Idempotent.
+  void Finish();
+
+  // Writes `,"key":`. The key must need no escaping (ASCII letters, digits,
+  // '_'), as the fixed keys of the wire schema.
+  template <size_t N>
+  void Key(const char (&key)[N]) {
+    constexpr size_t kLen = N - 1;
+    Ensure(kLen + 4);
+    // Writes go through a local pointer: a char store may alias any member,
+    // so storing through pos_ itself would reload the members each time.
+    char* p = pos_;
+    p[0] = ',';
+    p[1] = '"';
+    std::memcpy(p + 2, key, kLen);
+    p[kLen + 2] = '"';
+    p[kLen + 3] = ':';
+    pos_ = p + kLen + 4;
+  }
+  // Writes the comma before an array element or a key of run-time text.
+  void Comma() { Char(','); }
+  // Writes the colon after a key of run-time text.
+  void Colon() { Char(':'); }
+
+  // Marks the start of an object or array; pass the mark to Close*.
+  size_t OpenObject() const { return Offset(); }
+  size_t OpenArray() const { return Offset(); }
+  void CloseObject(size_t mark) { Close(mark, '{', '}'); }
+  void CloseArray(size_t mark) { Close(mark, '[', ']'); }
+
+  // Writes `s` as a JSON string, escaped as AppendJsonString does.
+  void String(std::string_view s);
+  // Writes `s` in quotes as it is: only for text that needs no escaping
+  // (printable ASCII without '"' and '\\'), such as enum names and hex
+  // digests.
+  void PlainString(std::string_view s) {
+    Ensure(s.size() + 2);
+    char* p = pos_;
+    p[0] = '"';
+    std::memcpy(p + 1, s.data(), s.size());
+    p[s.size() + 1] = '"';
+    pos_ = p + s.size() + 2;
+  }
+  void Int(std::int64_t value);
+  // Writes already-encoded JSON text.
+  void Raw(std::string_view json) {
+    Ensure(json.size());
+    char* p = pos_;
+    std::memcpy(p, json.data(), json.size());
+    pos_ = p + json.size();
+  }
+
+ private:
+  size_t Offset() const { return static_cast<size_t>(pos_ - out_->data()); }
+  void Char(char c) {
+    Ensure(1);
+    char* p = pos_;
+    *p = c;
+    pos_ = p + 1;
+  }
+  void Close(size_t mark, char open, char close) {
+    char* first = out_->data() + mark;
+    if (first == pos_) {
+      Ensure(2);
+      char* p = pos_;
+      p[0] = open;
+      p[1] = close;
+      pos_ = p + 2;
+      return;
+    }
+    *first = open;  // was the comma of the first value
+    Char(close);
+  }
+  void Ensure(size_t n) {
+    if (static_cast<size_t>(end_ - pos_) < n) Grow(n);
+  }
+  void Grow(size_t n);
+
+  std::string* out_;
+  char* pos_ = nullptr;  // next byte to write, inside *out_
+  char* end_ = nullptr;  // end of *out_'s buffer
+  bool finished_ = false;
+};
+
 }  // namespace conversions::mapping
 
 #endif  // CONVERSIONS_MAPPING_JSON_WRITER_H_
