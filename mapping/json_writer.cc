@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "absl/base/attributes.h"
+
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -50,40 +52,104 @@ struct SpecialTable {
 };
 constexpr SpecialTable kSpecial;
 
-// Returns true when none of the 8 bytes at p needs attention: none below
-// 0x20, none '"' or '\\', none 0x80 or above. May report a clean word as
-// not clean (borrows), which only sends it down the byte path; never the
-// reverse.
-inline bool PlainWord(const unsigned char* p) {
-  std::uint64_t x;
-  std::memcpy(&x, p, 8);
+// Returns a word that is zero when none of the 8 bytes of `x` needs
+// attention: none below 0x20, none '"' or '\\', none 0x80 or above. May
+// flag a clean word (borrows), which only sends it down the byte path;
+// never the reverse.
+inline std::uint64_t SpecialBits(std::uint64_t x) {
   constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
   constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
   auto has_zero = [](std::uint64_t v) { return (v - kOnes) & ~v & kHigh; };
-  std::uint64_t special = (x & kHigh) | ((x - kOnes * 0x20) & ~x & kHigh) |
-                          has_zero(x ^ (kOnes * '"')) |
-                          has_zero(x ^ (kOnes * '\\'));
-  return special == 0;
+  return (x & kHigh) | ((x - kOnes * 0x20) & ~x & kHigh) |
+         has_zero(x ^ (kOnes * '"')) | has_zero(x ^ (kOnes * '\\'));
 }
 
-// Writes the escaped body of `s` (no quotes) at `dst`, which has room for
-// 6 bytes per input byte; returns the end.
-char* EscapeInto(std::string_view s, char* dst) {
+inline std::uint64_t Load64(const unsigned char* p) {
+  std::uint64_t x;
+  std::memcpy(&x, p, 8);
+  return x;
+}
+
+inline std::uint64_t Load32(const unsigned char* p) {
+  std::uint32_t x;
+  std::memcpy(&x, p, 4);
+  return x;
+}
+
+inline bool PlainWord(const unsigned char* p) {
+  return SpecialBits(Load64(p)) == 0;
+}
+
+#ifdef __SSE2__
+// Marks the bytes of the 16 at p that need attention: below 0x20 (the
+// signed compare also catches 0x80 and above, which are negative), '"' or
+// '\\'.
+inline __m128i Special16(const unsigned char* p) {
+  __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                   _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+}
+#endif
+
+// Returns true when none of the `n` bytes at p needs attention. Most
+// strings of an event are short and plain: this checks whole words (the
+// last one overlapping the one before) without a branch per word, where
+// the escaping loop would go byte by byte through the tail.
+inline bool AllPlain(const unsigned char* p, size_t n) {
+#ifdef __SSE2__
+  if (n >= 16) {
+    __m128i special = Special16(p + n - 16);
+    for (size_t i = 0; i + 16 < n; i += 16) {
+      special = _mm_or_si128(special, Special16(p + i));
+    }
+    return _mm_movemask_epi8(special) == 0;
+  }
+#endif
+  if (n >= 8) {
+    std::uint64_t special = SpecialBits(Load64(p + n - 8));
+    for (size_t i = 0; i + 8 < n; i += 8) special |= SpecialBits(Load64(p + i));
+    return special == 0;
+  }
+  if (n >= 4) {
+    return SpecialBits(Load32(p) | (Load32(p + n - 4) << 32)) == 0;
+  }
+  bool special = false;
+  for (size_t i = 0; i < n; ++i) special |= kSpecial.special[p[i]];
+  return !special;
+}
+
+// Copies n bytes; up to 16 inline, as two overlapping moves.
+inline void CopyBytes(char* dst, const unsigned char* src, size_t n) {
+  if (n > 16) {
+    std::memcpy(dst, src, n);
+  } else if (n >= 8) {
+    std::uint64_t head = Load64(src);
+    std::uint64_t tail = Load64(src + n - 8);
+    std::memcpy(dst, &head, 8);
+    std::memcpy(dst + n - 8, &tail, 8);
+  } else if (n >= 4) {
+    std::uint32_t head, tail;
+    std::memcpy(&head, src, 4);
+    std::memcpy(&tail, src + n - 4, 4);
+    std::memcpy(dst, &head, 4);
+    std::memcpy(dst + n - 4, &tail, 4);
+  } else {
+    for (size_t i = 0; i < n; ++i) dst[i] = static_cast<char>(src[i]);
+  }
+}
+
+// EscapeInto for strings with something to escape. Out of line so that
+// EscapeInto stays small enough to inline.
+ABSL_ATTRIBUTE_NOINLINE char* EscapeSpecials(std::string_view s, char* dst) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
   while (p < end) {
 #ifdef __SSE2__
-    // Sixteen plain bytes at a time: none below 0x20 (signed compare also
-    // catches 0x80 and above, which are negative), none '"' or '\\'.
-    const __m128i kSpace = _mm_set1_epi8(0x20);
-    const __m128i kQuote = _mm_set1_epi8('"');
-    const __m128i kBackslash = _mm_set1_epi8('\\');
+    // Sixteen plain bytes at a time.
     while (end - p >= 16) {
       __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-      __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, kSpace),
-                                 _mm_or_si128(_mm_cmpeq_epi8(v, kQuote),
-                                              _mm_cmpeq_epi8(v, kBackslash)));
-      if (_mm_movemask_epi8(bad) != 0) break;
+      if (_mm_movemask_epi8(Special16(p)) != 0) break;
       _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), v);
       dst += 16;
       p += 16;
@@ -143,6 +209,15 @@ char* EscapeInto(std::string_view s, char* dst) {
     ++p;
   }
   return dst;
+}
+
+// Writes the escaped body of `s` (no quotes) at `dst`, which has room for
+// 6 bytes per input byte; returns the end. The plain case copies at once.
+inline char* EscapeInto(std::string_view s, char* dst) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  if (!AllPlain(p, s.size())) return EscapeSpecials(s, dst);
+  CopyBytes(dst, p, s.size());
+  return dst + s.size();
 }
 
 }  // namespace
