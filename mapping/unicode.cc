@@ -14,6 +14,26 @@
 #endif
 
 namespace conversions::mapping {
+namespace {
+
+char LowerAscii(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
+
+// Lower-cases eight ASCII bytes at once. Adding 0x3f sets the high bit of
+// the bytes from 'A' up, adding 0x25 that of the bytes above 'Z'; no byte
+// carries into the next, since all are below 0x80. The difference marks
+// 'A' to 'Z', which get 0x20.
+std::uint64_t LowerAsciiWord(std::uint64_t x) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  std::uint64_t upper = (x + kOnes * (0x80 - 'A')) &
+                        ~(x + kOnes * (0x80 - 'Z' - 1)) & (kOnes * 0x80);
+  return x | (upper >> 2);
+}
+
+void StoreWord(char* p, std::uint64_t x) { std::memcpy(p, &x, 8); }
+
+}  // namespace
 
 bool internal::IsValidUtf8Slow(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
@@ -102,10 +122,18 @@ bool LowerCaseNfc(std::string_view s, std::string* out) {
   if (IsAscii(s)) {
     // ASCII is already NFC, and its lower case is ASCII.
     out->resize(s.size());
-    for (size_t i = 0; i < s.size(); ++i) {
-      char c = s[i];
-      (*out)[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+    char* dst = out->data();
+    const char* src = s.data();
+    size_t n = s.size();
+    if (n < 8) {
+      for (size_t i = 0; i < n; ++i) dst[i] = LowerAscii(src[i]);
+      return true;
     }
+    // Eight bytes at a time, the last word overlapping the one before.
+    for (size_t i = 0; i + 8 < n; i += 8) {
+      StoreWord(dst + i, LowerAsciiWord(internal::Load64(src + i)));
+    }
+    StoreWord(dst + n - 8, LowerAsciiWord(internal::Load64(src + n - 8)));
     return true;
   }
   UErrorCode status = U_ZERO_ERROR;
