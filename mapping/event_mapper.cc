@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
+#include <cstring>
 #include <string_view>
 #include <utility>
 
@@ -60,28 +62,56 @@ bool IsValidCustomEventName(std::string_view s) {
   return true;
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
+// Returns true when `s` starts with `lower_prefix`, ignoring the case of
+// the letters of `s`.
+bool StartsWithIgnoreCase(std::string_view s, std::string_view lower_prefix) {
+  if (s.size() < lower_prefix.size()) return false;
+  for (size_t i = 0; i < lower_prefix.size(); ++i) {
+    char c = s[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    if (c != lower_prefix[i]) return false;
   }
   return true;
+}
+
+// Returns true when `s` holds a space, a control character or DEL (any
+// byte <= 0x20 or 0x7f). Checks eight bytes at a time, the last word
+// overlapping the one before, without a branch per word.
+bool HasSpaceOrControl(std::string_view s) {
+  auto special = [](std::uint64_t x) {
+    constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+    constexpr std::uint64_t kHigh = kOnes * 0x80;
+    std::uint64_t del = x ^ (kOnes * 0x7f);
+    // Bytes below 0x21, and bytes equal to 0x7f (zero in `del`). Borrows
+    // can mark a byte after a marked one, never a word with none.
+    return ((x - kOnes * 0x21) & ~x & kHigh) | ((del - kOnes) & ~del & kHigh);
+  };
+  size_t n = s.size();
+  if (n < 8) {
+    for (char c : s) {
+      auto u = static_cast<unsigned char>(c);
+      if (u <= 0x20 || u == 0x7f) return true;
+    }
+    return false;
+  }
+  auto load = [&s](size_t i) {
+    std::uint64_t x;
+    std::memcpy(&x, s.data() + i, 8);
+    return x;
+  };
+  std::uint64_t marked = special(load(n - 8));
+  for (size_t i = 0; i + 8 < n; i += 8) marked |= special(load(i));
+  return marked != 0;
 }
 
 // An absolute http or https URL with a non-empty host and no white space or
 // control characters.
 bool IsAbsoluteHttpUrl(std::string_view url) {
-  for (char c : url) {
-    auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u == 0x7f) return false;
-  }
+  if (HasSpaceOrControl(url)) return false;
   size_t sep;
-  if (url.size() > 7 && EqualsIgnoreCase(url.substr(0, 7), "http://")) {
+  if (url.size() > 7 && StartsWithIgnoreCase(url, "http://")) {
     sep = 4;
-  } else if (url.size() > 8 && EqualsIgnoreCase(url.substr(0, 8), "https://")) {
+  } else if (url.size() > 8 && StartsWithIgnoreCase(url, "https://")) {
     sep = 5;
   } else {
     return false;
@@ -218,19 +248,22 @@ class Mapper {
 
   // Checks UTF-8 and the byte limit of an optional string field.
   bool CheckText(std::string_view value, const Path& path, size_t max_bytes) {
+    // Small enough to inline; paths and messages are built out of line.
+    if (value.size() <= max_bytes && IsValidUtf8(value)) return true;
+    ReportText(value, path, max_bytes);
+    return false;
+  }
+
+  // Records why CheckText refused `value`.
+  void ReportText(std::string_view value, const Path& path, size_t max_bytes) {
+    std::string field = path.str();
     if (!IsValidUtf8(value)) {
-      std::string field = path.str();
       Violation(field, kInvalidUtf8,
                 absl::StrCat(field, " is not valid UTF-8"));
-      return false;
-    }
-    if (value.size() > max_bytes) {
-      std::string field = path.str();
+    } else {
       Violation(field, kTooLong,
                 absl::StrCat(field, " is longer than ", max_bytes, " bytes"));
-      return false;
     }
-    return true;
   }
 
   void CheckEnvelopeFields() {
@@ -339,11 +372,15 @@ class Mapper {
                      std::string_view clear_field, Normalizer normalize,
                      const RepeatedPtrField<std::string>& hashed,
                      std::string_view hashed_field, HashedList* out) {
-    if (!CheckListSize(clear.size(), clear_field) ||
-        !CheckListSize(hashed.size(), hashed_field)) {
+    // size() is a call into libprotobuf; most kinds are empty.
+    const int clear_size = clear.size();
+    const int hashed_size = hashed.size();
+    if (clear_size == 0 && hashed_size == 0) return;
+    if (!CheckListSize(clear_size, clear_field) ||
+        !CheckListSize(hashed_size, hashed_field)) {
       return;
     }
-    for (int i = 0; i < clear.size(); ++i) {
+    for (int i = 0; i < clear_size; ++i) {
       std::string_view value = TrimAscii(clear[i]);
       Sha256HexDigest digest;
       if (IsSha256Hex(value)) {
@@ -359,7 +396,7 @@ class Mapper {
       }
       AddDigest(digest, clear_field, i, out);
     }
-    for (int i = 0; i < hashed.size(); ++i) {
+    for (int i = 0; i < hashed_size; ++i) {
       std::string_view value = TrimAscii(hashed[i]);
       if (!IsSha256Hex(value)) {
         Warning(absl::StrCat(Sv(hashed_field), "[", i, "]"),
@@ -397,8 +434,9 @@ class Mapper {
   void MapRawList(const RepeatedPtrField<std::string>& in,
                   std::string_view field, Normalizer normalize,
                   size_t max_chars, RawList* out) {
-    if (!CheckListSize(in.size(), field)) return;
-    for (int i = 0; i < in.size(); ++i) {
+    const int size = in.size();
+    if (size == 0 || !CheckListSize(size, field)) return;
+    for (int i = 0; i < size; ++i) {
       DropReason drop = normalize(in[i], &scratch_);
       if (!drop.kept()) {
         Warning(absl::StrCat(Sv(field), "[", i, "]"), drop.code,
