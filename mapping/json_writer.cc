@@ -119,6 +119,18 @@ inline bool AllPlain(const unsigned char* p, size_t n) {
   return !special;
 }
 
+// The two decimal digits of 0 to 99.
+struct DigitPairs {
+  char pairs[100][2];
+  constexpr DigitPairs() : pairs() {
+    for (int i = 0; i < 100; ++i) {
+      pairs[i][0] = static_cast<char>('0' + i / 10);
+      pairs[i][1] = static_cast<char>('0' + i % 10);
+    }
+  }
+};
+constexpr DigitPairs kDigitPairs;
+
 // Copies n bytes; up to 16 inline, as two overlapping moves.
 inline void CopyBytes(char* dst, const unsigned char* src, size_t n) {
   if (n > 16) {
@@ -308,8 +320,30 @@ void JsonFragmentWriter::String(std::string_view s) {
 }
 
 void JsonFragmentWriter::Int(std::int64_t value) {
-  Ensure(20);
-  pos_ = std::to_chars(pos_, end_, value).ptr;
+  // Two digits per division, from the end of a small buffer, then one
+  // copy: half the instructions of std::to_chars, which first counts the
+  // digits. An event has a dozen integers.
+  unsigned char digits[20];
+  unsigned char* start = digits + sizeof(digits);
+  std::uint64_t u = value < 0 ? 0 - static_cast<std::uint64_t>(value)
+                              : static_cast<std::uint64_t>(value);
+  while (u >= 100) {
+    start -= 2;
+    std::memcpy(start, kDigitPairs.pairs[u % 100], 2);
+    u /= 100;
+  }
+  if (u >= 10) {
+    start -= 2;
+    std::memcpy(start, kDigitPairs.pairs[u], 2);
+  } else {
+    *--start = static_cast<unsigned char>('0' + u);
+  }
+  if (value < 0) *--start = '-';
+  size_t n = digits + sizeof(digits) - start;
+  Ensure(n);
+  char* p = pos_;
+  CopyBytes(p, start, n);
+  pos_ = p + n;
 }
 
 }  // namespace conversions::mapping
