@@ -30,6 +30,39 @@ bool IsHex(char c) {
   return IsAsciiDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+// The ASCII characters a phone number loses: white space, parentheses,
+// periods and hyphens. All are below 64: one bit test.
+bool IsPhoneSeparator(char c) {
+  constexpr std::uint64_t kSeparators =
+      (1ULL << ' ') | (1ULL << '\t') | (1ULL << '\n') | (1ULL << '\v') |
+      (1ULL << '\f') | (1ULL << '\r') | (1ULL << '(') | (1ULL << ')') |
+      (1ULL << '.') | (1ULL << '-');
+  auto u = static_cast<unsigned char>(c);
+  return u < 64 && ((kSeparators >> u) & 1) != 0;
+}
+
+// Returns true when `s` is an IPv4 address in strict dotted decimal: four
+// numbers 0 to 255 without leading zeros. glibc's inet_pton takes all of
+// these as they are; checking them here skips its copy to a C string.
+bool IsDottedQuad(std::string_view s) {
+  size_t i = 0;
+  for (int part = 0;; ++part) {
+    size_t start = i;
+    unsigned value = 0;
+    while (i < s.size() && i - start < 3 && IsAsciiDigit(s[i])) {
+      value = value * 10 + (s[i] - '0');
+      ++i;
+    }
+    size_t digits = i - start;
+    if (digits == 0 || value > 255 || (digits > 1 && s[start] == '0')) {
+      return false;
+    }
+    if (part == 3) return i == s.size();
+    if (i == s.size() || s[i] != '.') return false;
+    ++i;
+  }
+}
+
 }  // namespace
 
 DropReason NormalizeEmail(std::string_view in, std::string* out) {
@@ -71,7 +104,7 @@ DropReason NormalizePhone(std::string_view in, std::string* out) {
   // the input's size.
   out->resize(trimmed.size());
   char* dst = out->data();
-  bool digits_only = true;
+  int non_digits = 0;  // kept characters other than ASCII digits
   const auto* b = reinterpret_cast<const std::uint8_t*>(trimmed.data());
   const auto n = static_cast<int32_t>(trimmed.size());
   for (int32_t i = 0; i < n;) {
@@ -84,24 +117,19 @@ DropReason NormalizePhone(std::string_view in, std::string* out) {
       if (c < 0 || !u_isUWhiteSpace(c)) {
         std::memcpy(dst, b + start, i - start);
         dst += i - start;
-        digits_only = false;
+        ++non_digits;
       }
       continue;
     }
     char c = static_cast<char>(b[i++]);
-    if (IsAsciiWhitespace(c) || c == '(' || c == ')' || c == '.' || c == '-') {
-      continue;
-    }
-    digits_only &= IsAsciiDigit(c);
+    if (IsPhoneSeparator(c)) continue;
+    non_digits += !IsAsciiDigit(c);
     *dst++ = c;
   }
   out->resize(dst - out->data());
-  size_t start = 0;
-  if (!out->empty() && (*out)[0] == '+') {
-    start = 1;
-    digits_only = std::all_of(out->begin() + 1, out->end(), IsAsciiDigit);
-  }
-  if (!digits_only) {
+  // Digits only, after at most one leading '+'.
+  size_t start = !out->empty() && (*out)[0] == '+' ? 1 : 0;
+  if (non_digits != static_cast<int>(start)) {
     return Invalid(
         "phone number has characters other than digits, white space, "
         "parentheses, periods, hyphens and a leading +");
@@ -207,6 +235,10 @@ DropReason NormalizeIpAddress(std::string_view in, std::string* out) {
   if (!IsValidUtf8(in)) return Invalid("IP address is not valid UTF-8");
   std::string_view trimmed = TrimWhitespace(in);
   if (trimmed.empty()) return Empty("IP address is empty");
+  if (IsDottedQuad(trimmed)) {
+    out->assign(trimmed);
+    return kKept;
+  }
   if (trimmed.size() >= INET6_ADDRSTRLEN) {
     return Invalid("IP address is not a valid IPv4 or IPv6 address");
   }
