@@ -38,17 +38,14 @@ constexpr int CodeSlot(std::string_view code) {
 // Direct lookup tables built at compile time: currencies are checked twice
 // per priced item (validation and encoding), and a 17 KB table answers in
 // one load where a binary search takes eight string compares.
-struct CurrencyTable {
-  // Exponent of every three-letter code; -1 where there is no currency.
-  std::int8_t exponent[26 * 26 * 26];
-  constexpr CurrencyTable() : exponent() {
-    for (std::int8_t& e : exponent) e = -1;
-    for (const CurrencyEntry& c : kCurrencies) {
-      exponent[CodeSlot<3>(c.code)] = static_cast<std::int8_t>(c.exponent);
-    }
+constexpr internal::CurrencyExponents BuildCurrencyExponents() {
+  internal::CurrencyExponents table{};
+  for (std::int8_t& e : table.by_code) e = -1;
+  for (const CurrencyEntry& c : kCurrencies) {
+    table.by_code[CodeSlot<3>(c.code)] = static_cast<std::int8_t>(c.exponent);
   }
-};
-constexpr CurrencyTable kCurrencyTable;
+  return table;
+}
 
 struct CountryTable {
   // 1 + index into kCountries of every alpha-2 code; 0 where none.
@@ -65,11 +62,8 @@ constexpr CountryTable kCountryTable;
 
 }  // namespace
 
-std::optional<int> CurrencyExponent(std::string_view upper_code) {
-  int slot = CodeSlot<3>(upper_code);
-  if (slot < 0 || kCurrencyTable.exponent[slot] < 0) return std::nullopt;
-  return kCurrencyTable.exponent[slot];
-}
+constexpr internal::CurrencyExponents internal::kCurrencyExponents =
+    BuildCurrencyExponents();
 
 std::optional<std::string_view> CountryAlpha2(std::string_view upper_code) {
   if (upper_code.size() == 2) {

@@ -2,15 +2,39 @@
 #ifndef CONVERSIONS_MAPPING_ISO_CODES_H_
 #define CONVERSIONS_MAPPING_ISO_CODES_H_
 
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
 namespace conversions::mapping {
 
+namespace internal {
+// The minor-unit exponent of every code of three letters A to Z, at
+// ((first * 26) + second) * 26 + third; -1 where there is no currency.
+// Built at compile time in iso_codes.cc.
+struct CurrencyExponents {
+  std::int8_t by_code[26 * 26 * 26];
+};
+extern const CurrencyExponents kCurrencyExponents;
+}  // namespace internal
+
 // Returns the ISO 4217 minor-unit exponent of an upper-case currency code
 // (JPY 0, USD 2, KWD 3, CLF 4), or nullopt when the code is not a current
 // ISO 4217 currency with a minor unit.
-std::optional<int> CurrencyExponent(std::string_view upper_code);
+//
+// Inline: it runs for every priced item, and GCC returns a std::optional
+// from an out-of-line call through memory, a store-to-load stall.
+inline std::optional<int> CurrencyExponent(std::string_view upper_code) {
+  if (upper_code.size() != 3) return std::nullopt;
+  int slot = 0;
+  for (char c : upper_code) {
+    if (c < 'A' || c > 'Z') return std::nullopt;
+    slot = slot * 26 + (c - 'A');
+  }
+  int exponent = internal::kCurrencyExponents.by_code[slot];
+  if (exponent < 0) return std::nullopt;
+  return exponent;
+}
 
 // Returns the ISO 3166-1 alpha-2 code for an upper-case alpha-2 or alpha-3
 // code ("US" or "USA" give "US"), or nullopt when it names no country. The
