@@ -117,13 +117,15 @@ bool IsAbsoluteHttpUrl(std::string_view url) {
     return false;
   }
   std::string_view rest = url.substr(sep + 3);
+  // One pass finds the end of the authority and its last '@'.
   size_t authority_end = 0;
-  while (authority_end < rest.size() && rest[authority_end] != '/' &&
-         rest[authority_end] != '?' && rest[authority_end] != '#') {
-    ++authority_end;
+  size_t at = std::string_view::npos;
+  for (; authority_end < rest.size(); ++authority_end) {
+    char c = rest[authority_end];
+    if (c == '/' || c == '?' || c == '#') break;
+    if (c == '@') at = authority_end;
   }
   std::string_view authority = rest.substr(0, authority_end);
-  size_t at = authority.rfind('@');
   std::string_view host_port =
       at == std::string_view::npos ? authority : authority.substr(at + 1);
   std::string_view port;
@@ -250,13 +252,17 @@ class Mapper {
   bool CheckText(std::string_view value, const Path& path, size_t max_bytes) {
     // Small enough to inline; paths and messages are built out of line.
     if (value.size() <= max_bytes && IsValidUtf8(value)) return true;
-    ReportText(value, path, max_bytes);
+    // The path goes by its parts: a Path object whose address is passed
+    // would be built on the stack before every check.
+    ReportText(value, path.base, path.index, path.leaf, max_bytes);
     return false;
   }
 
   // Records why CheckText refused `value`.
-  void ReportText(std::string_view value, const Path& path, size_t max_bytes) {
-    std::string field = path.str();
+  void ReportText(std::string_view value, std::string_view path_base,
+                  int path_index, std::string_view path_leaf,
+                  size_t max_bytes) {
+    std::string field = Path(path_base, path_index, path_leaf).str();
     if (!IsValidUtf8(value)) {
       Violation(field, kInvalidUtf8,
                 absl::StrCat(field, " is not valid UTF-8"));

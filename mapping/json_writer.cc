@@ -292,7 +292,8 @@ void JsonWriter::Double(double value) {
 JsonFragmentWriter::JsonFragmentWriter(std::string* out, size_t expected_size)
     : out_(out) {
   size_t used = out_->size();
-  out_->resize(used + std::max<size_t>(expected_size, 64));
+  // All the capacity a reused string already has: no Grow() on later calls.
+  out_->resize(std::max(out_->capacity(), used + expected_size));
   pos_ = out_->data() + used;
   end_ = out_->data() + out_->size();
 }

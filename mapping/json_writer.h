@@ -155,7 +155,8 @@ class JsonWriter {
 // after Finish() or the destructor.
 class JsonFragmentWriter {
  public:
-  // Appends to `*out`, sizing the buffer for `expected_size` more bytes.
+  // Appends to `*out`, sizing the buffer for at least `expected_size` more
+  // bytes.
   explicit JsonFragmentWriter(std::string* out, size_t expected_size = 256);
   ~JsonFragmentWriter() { Finish(); }
   JsonFragmentWriter(const JsonFragmentWriter&) = delete;
