@@ -1,0 +1,799 @@
+// Maps one tag event with a compiled plan (tag_plan.h): finds every source
+// path's value in one walk of the event, then fills a v1::Event slot by
+// slot. Messages name source paths and never quote identifier values.
+#include "mapping/tag_mapper.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "mapping/event_types.h"
+#include "mapping/iso_codes.h"
+#include "mapping/money.h"
+#include "mapping/tag_plan.h"
+#include "mapping/unicode.h"
+
+namespace conversions::mapping {
+namespace {
+
+using google::protobuf::ListValue;
+using google::protobuf::RepeatedPtrField;
+using google::protobuf::Struct;
+using google::protobuf::Value;
+using internal::ChildIndex;
+using internal::kCity;
+using internal::kContentType;
+using internal::kCountry;
+using internal::kCurrency;
+using internal::kCustomEventName;
+using internal::kEmail;
+using internal::kEventId;
+using internal::kEventTimestamp;
+using internal::kFirstName;
+using internal::kIp;
+using internal::kItemContentType;
+using internal::kItemCurrency;
+using internal::kItemId;
+using internal::kItemName;
+using internal::kItemPrice;
+using internal::kItemQuantity;
+using internal::kItems;
+using internal::kLastName;
+using internal::kOppref;
+using internal::kOptOut;
+using internal::kPageUrl;
+using internal::kPhone;
+using internal::kPlanId;
+using internal::kState;
+using internal::kType;
+using internal::kUserAgent;
+using internal::kUserId;
+using internal::kValue;
+using internal::kZipcode;
+using internal::PathTree;
+using internal::SourcePath;
+using internal::TagPlan;
+
+// Violation and warning reasons, beyond those of event_mapper.cc.
+constexpr char kRequired[] = "REQUIRED";
+constexpr char kInvalidFormat[] = "INVALID_FORMAT";
+constexpr char kOutOfRange[] = "OUT_OF_RANGE";
+constexpr char kTooMany[] = "TOO_MANY";
+constexpr char kDroppedInvalid[] = "DROPPED_INVALID";
+constexpr char kDroppedNotAllowed[] = "DROPPED_NOT_ALLOWED";
+constexpr char kDroppedIncompatibleHash[] = "DROPPED_INCOMPATIBLE_HASH";
+constexpr char kDefaulted[] = "DEFAULTED";
+
+// Whole numbers up to 2^53 are exact in a double (JSON numbers).
+constexpr double kMaxExactInteger = 9007199254740992.0;
+
+// Debian's abseil has its own string_view type; StrCat takes only that.
+absl::string_view Sv(std::string_view s) { return {s.data(), s.size()}; }
+
+std::string_view TrimAscii(std::string_view s) {
+  while (!s.empty() && IsAsciiWhitespace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsAsciiWhitespace(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+char AsciiLower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
+
+// ---------------------------------------------------------------------------
+// Reading values.
+
+void ResolveValue(const Value& value, int node, const PathTree& tree,
+                  const Value** out);
+
+// Finds the properties of `object` that are children in `wanted`.
+void ResolveStruct(const Struct& object, const ChildIndex& wanted,
+                   const PathTree& tree, const Value** out) {
+  const auto& fields = object.fields();
+  // A large object and few wanted names: look them up. Otherwise walk the
+  // object once: cheaper than hashing each wanted name with the map's hash.
+  if (static_cast<size_t>(fields.size()) > 4 * wanted.nodes.size()) {
+    for (int n : wanted.nodes) {
+      auto it = fields.find(tree.nodes[n].key);
+      if (it != fields.end()) ResolveValue(it->second, n, tree, out);
+    }
+    return;
+  }
+  size_t missing = wanted.nodes.size();
+  for (const auto& [key, value] : fields) {
+    int n = wanted.Find(key, tree.nodes);
+    if (n < 0) continue;
+    ResolveValue(value, n, tree, out);
+    if (--missing == 0) break;  // every wanted property found
+  }
+}
+
+void ResolveValue(const Value& value, int node, const PathTree& tree,
+                  const Value** out) {
+  out[node] = &value;
+  const ChildIndex& children = tree.nodes[node].children;
+  if (children.nodes.empty()) return;
+  if (value.kind_case() == Value::kStructValue) {
+    ResolveStruct(value.struct_value(), children, tree, out);
+  } else if (value.kind_case() == Value::kListValue) {
+    const ListValue& list = value.list_value();
+    for (int n : children.nodes) {
+      int index = tree.nodes[n].index;
+      if (index >= 0 && index < list.values_size()) {
+        ResolveValue(list.values(index), n, tree, out);
+      }
+    }
+  }
+}
+
+// Finds the value of every node of `tree` under `root`; nodes whose
+// property is missing get a null pointer.
+void Resolve(const Struct& root, const PathTree& tree, const Value** out) {
+  std::fill(out, out + tree.nodes.size(), nullptr);
+  ResolveStruct(root, tree.roots, tree, out);
+}
+
+// Present: neither missing, null, "", [] nor {}.
+bool Present(const Value* v) {
+  if (v == nullptr) return false;
+  switch (v->kind_case()) {
+    case Value::kStringValue:
+      return !v->string_value().empty();
+    case Value::kNumberValue:
+    case Value::kBoolValue:
+      return true;
+    case Value::kListValue:
+      return v->list_value().values_size() > 0;
+    case Value::kStructValue:
+      return v->struct_value().fields_size() > 0;
+    default:
+      return false;
+  }
+}
+
+bool IsWholeNumber(double d) {
+  return std::isfinite(d) && std::floor(d) == d &&
+         std::fabs(d) <= kMaxExactInteger;
+}
+
+void AppendNumber(double d, std::string* out) {
+  char buf[32];
+  std::to_chars_result r =
+      IsWholeNumber(d)
+          ? std::to_chars(buf, buf + sizeof(buf), static_cast<std::int64_t>(d))
+          : std::to_chars(buf, buf + sizeof(buf), d);
+  out->append(buf, r.ptr);
+}
+
+// Writes a string, or a number as text (whole numbers without a fraction);
+// returns false for other kinds.
+bool AsText(const Value& v, std::string* out) {
+  if (v.kind_case() == Value::kStringValue) {
+    *out = v.string_value();
+    return true;
+  }
+  if (v.kind_case() == Value::kNumberValue && std::isfinite(v.number_value())) {
+    out->clear();
+    AppendNumber(v.number_value(), out);
+    return true;
+  }
+  return false;
+}
+
+// Parses a number, or a string holding one (surrounding spaces allowed).
+std::optional<double> AsNumber(const Value& v) {
+  if (v.kind_case() == Value::kNumberValue) {
+    if (!std::isfinite(v.number_value())) return std::nullopt;
+    return v.number_value();
+  }
+  if (v.kind_case() != Value::kStringValue) return std::nullopt;
+  std::string_view s = TrimAscii(v.string_value());
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  double d = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size() ||
+      !std::isfinite(d)) {
+    return std::nullopt;
+  }
+  return d;
+}
+
+// Converts a non-negative price without formatting it: when x * 10^e is
+// within 1e-6 of a whole number n below 10^12, DoubleToMinorUnits (which
+// rounds the shortest decimal text of x) gives n too, since that text is
+// within half an ulp of x. Returns nullopt when the slow path must decide.
+std::optional<std::int64_t> FastMinorUnits(double major, int exponent) {
+  constexpr double kScale[] = {1, 10, 100, 1000, 10000};
+  if (exponent < 0 || exponent > 4) return std::nullopt;
+  const double scaled = major * kScale[exponent];
+  if (!(scaled >= 0 && scaled < 1e12)) return std::nullopt;  // also NaN
+  const auto whole = static_cast<std::int64_t>(scaled + 0.5);
+  const double error = scaled - static_cast<double>(whole);
+  if (error > 1e-6 || error < -1e-6) return std::nullopt;
+  return whole;
+}
+
+// The action sources of the event model's `type` and of the API.
+constexpr std::array<std::pair<std::string_view, v1::ActionSource>, 11>
+    kActionSourceNames = {{
+        {"online", v1::ACTION_SOURCE_WEB},
+        {"offline", v1::ACTION_SOURCE_OFFLINE},
+        {"call", v1::ACTION_SOURCE_PHONE_CALL},
+        {"store", v1::ACTION_SOURCE_PHYSICAL_STORE},
+        {"app", v1::ACTION_SOURCE_MOBILE_APP},
+        {"email", v1::ACTION_SOURCE_EMAIL},
+        {"web", v1::ACTION_SOURCE_WEB},
+        {"mobile_app", v1::ACTION_SOURCE_MOBILE_APP},
+        {"physical_store", v1::ACTION_SOURCE_PHYSICAL_STORE},
+        {"phone_call", v1::ACTION_SOURCE_PHONE_CALL},
+        {"other", v1::ACTION_SOURCE_OTHER},
+    }};
+
+std::optional<v1::ActionSource> ActionSourceOf(std::string_view value) {
+  value = TrimAscii(value);
+  for (const auto& [name, source] : kActionSourceNames) {
+    if (name.size() != value.size()) continue;
+    bool equal = true;
+    for (size_t i = 0; i < name.size() && equal; ++i) {
+      equal = AsciiLower(value[i]) == name[i];
+    }
+    if (equal) return source;
+  }
+  return std::nullopt;
+}
+
+// An event name as it may appear in a skip reason: at most 64 characters.
+std::string QuoteName(std::string_view name) {
+  if (!IsValidUtf8(name)) return "(not valid UTF-8)";
+  std::string_view cut = TruncateCodePoints(name, 64);
+  return absl::StrCat("'", Sv(cut), cut.size() < name.size() ? "...'" : "'");
+}
+
+// ---------------------------------------------------------------------------
+// Mapping one event.
+
+class TagMapper {
+ public:
+  TagMapper(const Struct& root, const TagPlan& plan, std::int64_t now_ms,
+            TagMapResult* result)
+      : root_(root), plan_(plan), now_ms_(now_ms), result_(result) {}
+
+  void Run() {
+    if (!plan_.consent_categories.empty() && !HasConsent()) {
+      result_->outcome = TagMapResult::Outcome::kSkipped;
+      return;
+    }
+    std::vector<const Value*>& scratch = result_->scratch;
+    scratch.resize(plan_.event.nodes.size() + plan_.items.nodes.size());
+    event_values_ = scratch.data();
+    item_values_ = scratch.data() + plan_.event.nodes.size();
+    Resolve(root_, plan_.event, event_values_);
+
+    if (!MapEventType()) return;
+    MapEnvelope();
+    MapUser();
+    MapData();
+    result_->outcome = result_->violations.empty()
+                           ? TagMapResult::Outcome::kMapped
+                           : TagMapResult::Outcome::kRejected;
+  }
+
+ private:
+  // A slot's winning value and the source that gave it.
+  struct Found {
+    const Value* value = nullptr;
+    const SourcePath* source = nullptr;
+    explicit operator bool() const { return value != nullptr; }
+  };
+
+  Found First(size_t slot) const {
+    for (const SourcePath& source : plan_.slots[slot]) {
+      const Value* v = source.per_item ? item_values_[source.node]
+                                       : event_values_[source.node];
+      if (Present(v)) return {v, &source};
+    }
+    return {};
+  }
+
+  // The source path of a value for messages: "items[1].product.price".
+  std::string PathOf(const SourcePath& source) const {
+    if (!source.per_item) return source.display;
+    return absl::StrCat(items_path_, "[", item_index_, "].", source.display);
+  }
+  std::string PathOf(const Found& found) const { return PathOf(*found.source); }
+  // The path of a slot's first source, for a value that is missing.
+  std::string SlotPath(size_t slot) const {
+    return plan_.slots[slot].empty() ? std::string(kTagSlots[slot])
+                                     : PathOf(plan_.slots[slot].front());
+  }
+
+  void Violation(std::string field, const char* reason,
+                 std::string description) {
+    result_->violations.push_back(
+        {std::move(field), reason, std::move(description)});
+  }
+  void Warning(std::string field, const char* reason, std::string description) {
+    result_->warnings.push_back(
+        {std::move(field), reason, std::move(description)});
+  }
+
+  // Reads user.consent_categories directly: nothing else is read before the
+  // consent rule passes.
+  bool HasConsent() {
+    const ListValue* granted = nullptr;
+    auto user = root_.fields().find(plan_.user_key);
+    if (user != root_.fields().end() &&
+        user->second.kind_case() == Value::kStructValue) {
+      const auto& fields = user->second.struct_value().fields();
+      auto it = fields.find(plan_.consent_categories_key);
+      if (it != fields.end() && it->second.kind_case() == Value::kListValue) {
+        granted = &it->second.list_value();
+      }
+    }
+    if (granted == nullptr) {
+      result_->skip_reason =
+          "consent: the event has no user.consent_categories list";
+      return false;
+    }
+    std::vector<std::string> missing;
+    std::string text;
+    for (const std::string& category : plan_.consent_categories) {
+      bool found = false;
+      for (const Value& v : granted->values()) {
+        if (AsText(v, &text) && TrimAscii(text) == TrimAscii(category)) {
+          found = true;
+          break;
+        }
+      }
+      if (!found) missing.push_back(category);
+    }
+    if (missing.empty()) return true;
+    result_->skip_reason =
+        absl::StrCat("consent: missing ",
+                     missing.size() == 1 ? "category '" : "categories '",
+                     absl::StrJoin(missing, "', '"), "'");
+    return false;
+  }
+
+  // Resolves event_name through the event mapping; false when the event is
+  // skipped or rejected.
+  bool MapEventType() {
+    const Value* name = event_values_[plan_.event_name];
+    if (!Present(name) || name->kind_case() != Value::kStringValue) {
+      Violation("event_name", Present(name) ? kInvalidFormat : kRequired,
+                "event_name must be a non-empty string");
+      result_->outcome = TagMapResult::Outcome::kRejected;
+      return false;
+    }
+    event_name_ = name->string_value();
+    auto it = std::lower_bound(
+        plan_.event_types.begin(), plan_.event_types.end(), event_name_,
+        [](const std::pair<std::string, v1::EventType>& entry,
+           std::string_view key) { return entry.first < key; });
+    if (it == plan_.event_types.end() || it->first != event_name_) {
+      result_->outcome = TagMapResult::Outcome::kSkipped;
+      result_->skip_reason = absl::StrCat("event ", QuoteName(event_name_),
+                                          " has no event mapping");
+      return false;
+    }
+    type_ = it->second;
+    event().set_type(type_);
+    return true;
+  }
+
+  v1::Event& event() { return result_->event; }
+
+  void MapEnvelope() {
+    // id: mandatory [*].
+    if (Found f = First(kEventId)) {
+      const Value& v = *f.value;
+      if (v.kind_case() == Value::kStringValue) {
+        event().set_id(v.string_value());
+      } else if (v.kind_case() == Value::kNumberValue &&
+                 IsWholeNumber(v.number_value())) {
+        AppendNumber(v.number_value(), event().mutable_id());
+      } else if (v.kind_case() == Value::kNumberValue) {
+        Violation(PathOf(f), kInvalidFormat,
+                  absl::StrCat(PathOf(f),
+                               " must be a string or a whole number of at "
+                               "most 2^53; send larger ids as strings"));
+      } else {
+        Violation(PathOf(f), kInvalidFormat,
+                  absl::StrCat(PathOf(f), " must be a string or a number"));
+      }
+    } else {
+      Violation(SlotPath(kEventId), kRequired,
+                absl::StrCat(SlotPath(kEventId),
+                             " is required: it is the event id the API "
+                             "deduplicates on"));
+    }
+
+    // timestamp_ms: epoch ms, a number or digits; now when absent [2].
+    if (Found f = First(kEventTimestamp)) {
+      std::optional<double> ms = AsNumber(*f.value);
+      if (ms && IsWholeNumber(*ms)) {
+        event().set_timestamp_ms(static_cast<std::int64_t>(*ms));
+      } else {
+        Violation(PathOf(f), kInvalidFormat,
+                  absl::StrCat(PathOf(f),
+                               " must be Unix epoch milliseconds, as a whole "
+                               "number or a string of digits"));
+      }
+    } else {
+      event().set_timestamp_ms(now_ms_);
+    }
+
+    // custom_event_name: custom events only, then event_name [3].
+    if (type_ == v1::EVENT_TYPE_CUSTOM) {
+      Found f = First(kCustomEventName);
+      if (!f || !AsText(*f.value, event().mutable_custom_event_name())) {
+        std::string lower(event_name_);
+        std::transform(lower.begin(), lower.end(), lower.begin(), AsciiLower);
+        if (EventTypeFromName(lower).has_value()) {
+          Violation(SlotPath(kCustomEventName), kRequired,
+                    absl::StrCat(SlotPath(kCustomEventName),
+                                 " is required when event_name is a "
+                                 "standard event name"));
+        } else {
+          event().mutable_custom_event_name()->assign(event_name_);
+        }
+      }
+    }
+
+    if (Found f = First(kOppref)) {
+      if (!AsText(*f.value, event().mutable_oppref())) {
+        Warning(PathOf(f), kDroppedInvalid, "oppref must be a string");
+      }
+    }
+    MapActionSource();
+    if (Found f = First(kPageUrl)) {
+      if (!AsText(*f.value, event().mutable_source_url())) {
+        Warning(PathOf(f), kDroppedInvalid, "the page URL must be a string");
+      }
+    }
+    if (Found f = First(kOptOut)) {
+      const Value& v = *f.value;
+      std::string_view text = v.kind_case() == Value::kStringValue
+                                  ? TrimAscii(v.string_value())
+                                  : std::string_view();
+      if (v.kind_case() == Value::kBoolValue) {
+        event().set_opt_out(v.bool_value());
+      } else if (EqualsLowerAscii(text, "true")) {
+        event().set_opt_out(true);
+      } else if (!EqualsLowerAscii(text, "false")) {
+        // An opt-out that cannot be read must not be taken as "no".
+        Violation(PathOf(f), kInvalidFormat,
+                  absl::StrCat(PathOf(f),
+                               " must be a boolean, \"true\" or \"false\""));
+      }
+    }
+  }
+
+  // Compares ASCII case-insensitively with a lower-case `b`.
+  static bool EqualsLowerAscii(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (AsciiLower(a[i]) != b[i]) return false;
+    }
+    return true;
+  }
+
+  // action_source from `type` [4]: the event model's values and the API's,
+  // any case; else the default (mobile_app for app events).
+  void MapActionSource() {
+    const v1::ActionSource fallback = IsAppEvent(type_)
+                                          ? v1::ACTION_SOURCE_MOBILE_APP
+                                          : plan_.default_action_source;
+    Found f = First(kType);
+    std::optional<v1::ActionSource> source;
+    if (f && f.value->kind_case() == Value::kStringValue) {
+      source = ActionSourceOf(f.value->string_value());
+    }
+    if (f && !source) {
+      Warning(PathOf(f), kDefaulted,
+              absl::StrCat(PathOf(f),
+                           " is not an action source (online, offline, call, "
+                           "store, app, email, web, mobile_app, "
+                           "physical_store, phone_call or other); used ",
+                           Sv(ActionSourceName(fallback))));
+    }
+    event().set_action_source(source.value_or(fallback));
+  }
+
+  // Adds a string, a number, or a list of them to a user list.
+  void AddTexts(const Value& v, const std::string& path,
+                RepeatedPtrField<std::string>* out) {
+    if (v.kind_case() == Value::kListValue) {
+      const auto& values = v.list_value().values();
+      for (int i = 0; i < values.size(); ++i) {
+        if (values[i].kind_case() == Value::kNullValue) continue;
+        if (!AsText(values[i], out->Add())) {
+          out->RemoveLast();
+          Warning(absl::StrCat(path, "[", i, "]"), kDroppedInvalid,
+                  "value must be a string");
+        }
+      }
+    } else if (!AsText(v, out->Add())) {
+      out->RemoveLast();
+      Warning(path, kDroppedInvalid,
+              "value must be a string or a list of strings");
+    }
+  }
+
+  void AddSlot(size_t slot, RepeatedPtrField<std::string>* out) {
+    if (Found f = First(slot)) AddTexts(*f.value, PathOf(f), out);
+  }
+
+  void AddFixed(int node, std::string_view path,
+                RepeatedPtrField<std::string>* out) {
+    const Value* v = event_values_[node];
+    if (Present(v)) AddTexts(*v, std::string(path), out);
+  }
+
+  void AddScalar(size_t slot, std::string* out) {
+    Found f = First(slot);
+    if (f && !AsText(*f.value, out)) {
+      Warning(PathOf(f), kDroppedInvalid, "value must be a string");
+    }
+  }
+
+  void MapUser() {
+    v1::UserData* u = event().mutable_user();
+    AddSlot(kEmail, u->mutable_emails());
+    AddSlot(kPhone, u->mutable_phone_numbers());
+    AddSlot(kUserId, u->mutable_external_ids());
+    AddSlot(kFirstName, u->mutable_first_names());
+    AddSlot(kLastName, u->mutable_last_names());
+    AddFixed(plan_.email_sha256, "user.email_sha256",
+             u->mutable_emails_sha256());
+    AddFixed(plan_.id_sha256, "user.id_sha256",
+             u->mutable_external_ids_sha256());
+    AddFixed(plan_.firstname_sha256, "user.firstname_sha256",
+             u->mutable_first_names_sha256());
+    AddFixed(plan_.lastname_sha256, "user.lastname_sha256",
+             u->mutable_last_names_sha256());
+    if (Present(event_values_[plan_.phone_sha256])) {
+      Warning("user.phone_sha256", kDroppedIncompatibleHash,
+              "the event model hashes phone numbers in E.164 with '+', the "
+              "API hashes the digits without it: such a hash cannot match");
+    }
+    AddSlot(kCountry, u->mutable_countries());
+    AddSlot(kCity, u->mutable_cities());
+    AddSlot(kZipcode, u->mutable_postal_codes());
+    AddSlot(kState, u->mutable_regions());
+    AddScalar(kIp, u->mutable_ip_address());
+    AddScalar(kUserAgent, u->mutable_user_agent());
+  }
+
+  // A currency: trimmed, upper-cased ISO 4217 code.
+  struct Currency {
+    bool present = false;  // a value was found
+    bool valid = false;
+    int exponent = 0;
+    std::array<char, 3> code{};
+    std::string_view view() const { return {code.data(), code.size()}; }
+  };
+
+  Currency ReadCurrency(const Found& f) {
+    Currency c;
+    if (!f) return c;
+    c.present = true;
+    std::string_view s = f.value->kind_case() == Value::kStringValue
+                             ? TrimAscii(f.value->string_value())
+                             : std::string_view();
+    if (s.size() == 3) {
+      for (size_t i = 0; i < 3; ++i) {
+        c.code[i] =
+            (s[i] >= 'a' && s[i] <= 'z') ? static_cast<char>(s[i] - 32) : s[i];
+      }
+      if (std::optional<int> e = CurrencyExponent(c.view())) {
+        c.valid = true;
+        c.exponent = *e;
+        return c;
+      }
+    }
+    Violation(PathOf(f), kInvalidFormat,
+              absl::StrCat(PathOf(f), " is not an ISO 4217 currency code"));
+    return c;
+  }
+
+  // Converts a number or decimal text of major units to minor units.
+  std::optional<std::int64_t> ReadMoney(const Found& f, int exponent) {
+    const Value& v = *f.value;
+    if (v.kind_case() == Value::kNumberValue && v.number_value() >= 0) {
+      if (std::optional<std::int64_t> fast =
+              FastMinorUnits(v.number_value(), exponent)) {
+        return *fast;
+      }
+    }
+    absl::StatusOr<std::int64_t> minor = absl::InvalidArgumentError("");
+    if (v.kind_case() == Value::kNumberValue) {
+      minor = DoubleToMinorUnits(v.number_value(), exponent);
+    } else if (v.kind_case() == Value::kStringValue) {
+      minor = DecimalToMinorUnits(TrimAscii(v.string_value()), exponent);
+    }
+    if (!minor.ok()) {
+      Violation(PathOf(f),
+                minor.status().code() == absl::StatusCode::kOutOfRange
+                    ? kOutOfRange
+                    : kInvalidFormat,
+                absl::StrCat(PathOf(f),
+                             " must be a number of major units "
+                             "(12.99 or \"12.99\")"));
+      return std::nullopt;
+    }
+    if (*minor < 0 ||
+        (v.kind_case() == Value::kNumberValue && v.number_value() < 0)) {
+      Violation(PathOf(f), kOutOfRange,
+                absl::StrCat(PathOf(f), " must not be negative"));
+      return std::nullopt;
+    }
+    return *minor;
+  }
+
+  void MapData() {
+    v1::EventData* d = event().mutable_data();
+    const DataType data_type = DataTypeOf(type_);
+    event_currency_ = ReadCurrency(First(kCurrency));
+    if (event_currency_.valid) {
+      d->mutable_currency()->assign(event_currency_.view());
+    }
+    if (Found f = First(kValue)) {
+      if (!event_currency_.present) {
+        Violation(SlotPath(kCurrency), kRequired,
+                  absl::StrCat(SlotPath(kCurrency), " is required when ",
+                               PathOf(f), " is set"));
+      } else if (event_currency_.valid) {
+        if (auto minor = ReadMoney(f, event_currency_.exponent)) {
+          d->set_amount(*minor);
+        }
+      }
+    }
+
+    if (Found f = First(kPlanId)) {
+      if (!AllowsPlanId(data_type)) {
+        Warning(PathOf(f), kDroppedNotAllowed,
+                absl::StrCat("plan_id is sent only for subscription_created, "
+                             "trial_started and custom events, not ",
+                             Sv(EventTypeName(type_))));
+      } else if (!AsText(*f.value, d->mutable_plan_id())) {
+        Warning(PathOf(f), kDroppedInvalid, "plan_id must be a string");
+      }
+    }
+
+    Found items = First(kItems);
+    if (!items) return;
+    items_path_ = PathOf(items);
+    if (!AllowsContents(data_type)) {
+      Warning(items_path_, kDroppedNotAllowed,
+              absl::StrCat("items are sent only when data.type is not "
+                           "customer_action, as for ",
+                           Sv(EventTypeName(type_))));
+      return;
+    }
+    if (items.value->kind_case() != Value::kListValue) {
+      Violation(items_path_, kInvalidFormat,
+                absl::StrCat(items_path_, " must be a list of items"));
+      return;
+    }
+    const auto& list = items.value->list_value().values();
+    if (static_cast<size_t>(list.size()) > Limits::kContents) {
+      Violation(items_path_, kTooMany,
+                absl::StrCat(items_path_, " has more than ", Limits::kContents,
+                             " items"));
+      return;
+    }
+    // The event-level content type, read once for every item [11].
+    Found event_content_type = First(kContentType);
+    for (item_index_ = 0; item_index_ < list.size(); ++item_index_) {
+      const Value& item = list[item_index_];
+      if (item.kind_case() != Value::kStructValue) {
+        Violation(absl::StrCat(items_path_, "[", item_index_, "]"),
+                  kInvalidFormat, "each item must be an object");
+        continue;
+      }
+      Resolve(item.struct_value(), plan_.items, item_values_);
+      MapItem(event_content_type, d->add_contents());
+    }
+  }
+
+  void MapItem(const Found& event_content_type, v1::Content* c) {
+    AddScalar(kItemId, c->mutable_id());
+    AddScalar(kItemName, c->mutable_name());
+    Found type = First(kItemContentType);
+    if (!type) type = event_content_type;
+    if (!type || !AsText(*type.value, c->mutable_content_type())) {
+      if (type) {
+        Warning(PathOf(type), kDroppedInvalid, "value must be a string");
+      }
+      c->set_content_type("product");
+    }
+
+    // The item's currency [12]; an item without one uses the event's, which
+    // stays implicit on the wire (data.currency covers it).
+    Currency currency = ReadCurrency(First(kItemCurrency));
+    if (currency.valid) c->mutable_currency()->assign(currency.view());
+    if (Found price = First(kItemPrice)) {
+      if (!currency.present && event_currency_.valid) {
+        currency = event_currency_;
+      }
+      if (currency.valid) {
+        if (auto minor = ReadMoney(price, currency.exponent)) {
+          c->set_amount(*minor);
+        }
+      } else if (!currency.present && !event_currency_.present) {
+        Violation(SlotPath(kItemCurrency), kRequired,
+                  absl::StrCat(SlotPath(kItemCurrency),
+                               " is required when the item has a price and "
+                               "the event has no currency"));
+      }
+    }
+
+    if (Found f = First(kItemQuantity)) {
+      std::optional<double> q = AsNumber(*f.value);
+      if (!q || !IsWholeNumber(*q)) {
+        Violation(PathOf(f), kInvalidFormat,
+                  absl::StrCat(PathOf(f), " must be a whole number"));
+      } else if (*q <= 0) {
+        Violation(PathOf(f), kOutOfRange,
+                  absl::StrCat(PathOf(f), " must be positive"));
+      } else {
+        c->set_quantity(static_cast<std::int64_t>(*q));
+      }
+    }
+  }
+
+  const Struct& root_;
+  const TagPlan& plan_;
+  const std::int64_t now_ms_;
+  TagMapResult* const result_;
+
+  const Value** event_values_ = nullptr;  // per event node
+  const Value** item_values_ = nullptr;   // per item node, current item
+  std::string_view event_name_;
+  v1::EventType type_ = v1::EVENT_TYPE_UNSPECIFIED;
+  Currency event_currency_;
+  std::string items_path_;
+  int item_index_ = 0;
+};
+
+}  // namespace
+
+void MapTagEvent(const Struct& event, const CompiledTagMapping& mapping,
+                 std::int64_t now_ms, TagMapResult* result) {
+  result->outcome = TagMapResult::Outcome::kMapped;
+  result->skip_reason.clear();
+  // Event::Clear() deletes the user and data messages; keep them, and so the
+  // capacity of their strings and contents, for the next event.
+  v1::Event& e = result->event;
+  v1::UserData* user = e.has_user() ? e.release_user() : nullptr;
+  v1::EventData* data = e.has_data() ? e.release_data() : nullptr;
+  e.Clear();
+  if (user != nullptr) {
+    user->Clear();
+    e.set_allocated_user(user);
+  }
+  if (data != nullptr) {
+    data->Clear();
+    e.set_allocated_data(data);
+  }
+  result->violations.clear();
+  result->warnings.clear();
+  TagMapper(event, mapping.plan(), now_ms, result).Run();
+}
+
+TagMapResult MapTagEvent(const Struct& event, const CompiledTagMapping& mapping,
+                         std::int64_t now_ms) {
+  TagMapResult result;
+  MapTagEvent(event, mapping, now_ms, &result);
+  return result;
+}
+
+}  // namespace conversions::mapping

@@ -1,0 +1,226 @@
+// Maps one event of a tag-management event model (Commanders Act style:
+// `event_name`, `context.event_id`, `user.email`, `items[]`, ...), given as a
+// google.protobuf.Struct, to a typed conversions.v1.Event. MapEvent
+// (event_mapper.h) then validates, normalizes, hashes and encodes that event
+// exactly as it does for SendEvents, so tag events and typed events share
+// every rule.
+//
+// The mapping follows the tag-management destination's field-mapping table
+// (shared/spec/tag-event-mapping.md §3), with these deliberate departures:
+// money uses the currency's ISO 4217 exponent (JPY 0, KWD 3), not "x 100";
+// the event model's `type` values (online, call, store, ...) are translated
+// to action sources; geo fields go to the API's raw lists.
+//
+// Pure: no I/O, no clock (the caller passes "now"), no logging.
+#ifndef CONVERSIONS_MAPPING_TAG_MAPPER_H_
+#define CONVERSIONS_MAPPING_TAG_MAPPER_H_
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "conversions/v1/event.pb.h"
+#include "google/protobuf/struct.pb.h"
+#include "mapping/event_mapper.h"
+
+namespace conversions::mapping {
+
+// The slots of the field-mapping table, each named by its default source
+// path (the "CA default property" column). A slot whose name starts with
+// `items.X.` is read from each element of the item list.
+//
+//   slot                               -> Event field
+//   context.event_id                   -> id (required; a string, or a whole
+//                                         number up to 2^53)
+//   context.event_timestamp            -> timestamp_ms (epoch ms, number or
+//                                         digits; absent: now_ms)
+//   partners.openai.custom_event_name  -> custom_event_name, custom events
+//                                         only; `event_name` is always the
+//                                         last fallback
+//   partners.openai.oppref             -> oppref
+//   type                               -> action_source (see below)
+//   context.page.url                   -> source_url
+//   user.email / user.phone / user.id  -> user.emails / phone_numbers /
+//                                         external_ids (clear; hashed later)
+//   user.firstname / user.lastname     -> user.first_names / last_names
+//   user.country / city / zipcode /    -> user.countries / cities /
+//     state                               postal_codes / regions (raw)
+//   context.device.ip / user_agent     -> user.ip_address / user_agent
+//   partners.openai.opt_out            -> opt_out (bool, "true" or "false")
+//   value, currency                    -> data.amount (minor units of the
+//                                         currency), data.currency
+//   partners.openai.plan_id            -> data.plan_id (subscription,
+//                                         trial and custom events only)
+//   items                              -> data.contents (not for
+//                                         customer_action events)
+//   items.X.id / items.X.product.name  -> contents[].id / name
+//   items.X.content_type, content_type -> contents[].content_type: the
+//                                         item's, else the event's, else
+//                                         "product"
+//   items.X.product.price              -> contents[].amount (unit price, in
+//                                         minor units of the item currency)
+//   items.X.quantity                   -> contents[].quantity (whole number)
+//   items.X.currency                   -> contents[].currency; default
+//                                         sources items.X.currency, then
+//                                         items.X.product.currency; else the
+//                                         event currency (left implicit)
+//
+// Fixed sources that are not slots: `event_name` (the event mapping),
+// `user.consent_categories` (consent), and the pre-hashed `user.email_sha256`,
+// `user.id_sha256`, `user.firstname_sha256` and `user.lastname_sha256`, which
+// pass through to the *_sha256 lists. `user.phone_sha256` is dropped with a
+// warning: the event model hashes E.164 with its '+', the API hashes the
+// digits without it, so such a hash can never match. Re-point `user.phone` at
+// a property holding the API's hash to send one: MapEvent passes 64-hex
+// values through.
+inline constexpr std::array<std::string_view, 29> kTagSlots = {
+    "context.event_id",
+    "context.event_timestamp",
+    "partners.openai.custom_event_name",
+    "partners.openai.oppref",
+    "type",
+    "context.page.url",
+    "user.email",
+    "user.phone",
+    "user.id",
+    "user.firstname",
+    "user.lastname",
+    "user.country",
+    "user.city",
+    "user.zipcode",
+    "user.state",
+    "context.device.ip",
+    "context.device.user_agent",
+    "partners.openai.opt_out",
+    "value",
+    "currency",
+    "partners.openai.plan_id",
+    "items",
+    "items.X.id",
+    "items.X.product.name",
+    "items.X.content_type",
+    "content_type",
+    "items.X.product.price",
+    "items.X.quantity",
+    "items.X.currency"};
+
+// One destination's mapping settings. The defaults reproduce the
+// destination's prebuilt mappings.
+struct TagMappingConfig {
+  // Event mapping: event_name (exact, case-sensitive) -> event type. Adds to
+  // or overrides DefaultTagEventMapping(); EVENT_TYPE_UNSPECIFIED is invalid.
+  // Default: empty.
+  std::map<std::string, v1::EventType> event_mapping;
+  // Smart mapping: slot (one of kTagSlots) -> source paths, tried in order;
+  // the first present, non-null, non-empty value wins. Replaces the slot's
+  // default sources. A path is dot-separated segments of [A-Za-z0-9_-]; an
+  // all-digit segment also indexes a list ("user.emails.0"). In an
+  // `items.X.*` slot, a path may hold one `X` segment meaning "the current
+  // item": `items.X.sku` reads `sku` of each element of the list the `items`
+  // slot resolved to, whatever path that is (`products.X.sku` is accepted
+  // when `products` is one of the `items` slot's paths). A path without `X`
+  // in an item slot reads the event itself. Default: empty.
+  std::map<std::string, std::vector<std::string>> field_mapping;
+  // The action source of events whose `type` is absent or not recognized
+  // (app events use ACTION_SOURCE_MOBILE_APP instead). Default: web.
+  v1::ActionSource default_action_source = v1::ACTION_SOURCE_WEB;
+  // Consent categories an event needs: every one must be listed in the
+  // event's `user.consent_categories`, else the event is skipped. Default:
+  // empty (no consent rule).
+  std::vector<std::string> consent_categories;
+};
+
+// The default event mapping (spec §2, the Quick reference, plus view_item
+// and add_to_cart): every API event type name maps to itself (app_installed
+// and app_opened included); begin_checkout -> checkout_started,
+// generate_lead -> lead_created, purchase -> order_created, page_view ->
+// page_viewed, sign_up -> registration_completed, view_item ->
+// contents_viewed, add_to_cart -> items_added. Sorted by name.
+std::vector<std::pair<std::string_view, v1::EventType>>
+DefaultTagEventMapping();
+
+namespace internal {
+struct TagPlan;  // defined in tag_mapper.cc
+}  // namespace internal
+
+// A validated TagMappingConfig, precompiled so that mapping an event does no
+// path parsing and reads each shared path prefix once. Immutable; cheap to
+// copy and safe to share between threads.
+class CompiledTagMapping {
+ public:
+  // The prebuilt mappings: an empty TagMappingConfig.
+  static CompiledTagMapping Default();
+
+  const internal::TagPlan& plan() const { return *plan_; }
+
+ private:
+  friend absl::StatusOr<CompiledTagMapping> CompileTagMapping(
+      const TagMappingConfig& config);
+  explicit CompiledTagMapping(std::shared_ptr<const internal::TagPlan> plan)
+      : plan_(std::move(plan)) {}
+
+  std::shared_ptr<const internal::TagPlan> plan_;
+};
+
+// Validates and compiles `config`. Returns InvalidArgument naming every
+// problem: an unknown slot, a slot with no paths, a malformed path (empty
+// or bad segment; `X` outside an `items.X.*` slot, twice, last, or after
+// a list other than `items` or an `items` slot path), an event mapping
+// with an empty name or an invalid type, an invalid default action source,
+// or an empty consent category.
+absl::StatusOr<CompiledTagMapping> CompileTagMapping(
+    const TagMappingConfig& config);
+
+// Returns CompileTagMapping(config).status(): for start-up checks.
+absl::Status ValidateTagMappingConfig(const TagMappingConfig& config);
+
+// The result of mapping one tag event.
+struct TagMapResult {
+  enum class Outcome {
+    kMapped,    // `event` is complete: pass it to MapEvent
+    kSkipped,   // not for this destination (event mapping, consent): not an
+                // error; `skip_reason` says why
+    kRejected,  // the event is malformed: see `violations`
+  };
+  Outcome outcome = Outcome::kMapped;
+  // Why the event was skipped: "event 'refund' has no event mapping",
+  // "consent: missing category 'analytics'". Empty unless kSkipped.
+  std::string skip_reason;
+  // The typed event; complete only when kMapped.
+  v1::Event event;
+  // Problems that reject the event, with field paths in the source model
+  // ("context.event_id", "items[1].product.price"). Empty unless kRejected.
+  std::vector<FieldIssue> violations;
+  // Values dropped or replaced while mapping ("type", "user.phone_sha256");
+  // the event is still sent. MapEvent adds its own warnings.
+  std::vector<FieldIssue> warnings;
+
+  bool mapped() const { return outcome == Outcome::kMapped; }
+
+  // Working memory MapTagEvent reuses across calls; not part of the result.
+  std::vector<const google::protobuf::Value*> scratch;
+};
+
+// Maps `event`, received at `now_ms` (Unix epoch milliseconds, used when the
+// event has no timestamp). In order: the consent rule (before any other
+// property is read), the event mapping, then every slot. Collects every
+// violation rather than stopping at the first.
+TagMapResult MapTagEvent(const google::protobuf::Struct& event,
+                         const CompiledTagMapping& mapping,
+                         std::int64_t now_ms);
+
+// As above, reusing the buffers of `*result` (reset first). For hot loops.
+void MapTagEvent(const google::protobuf::Struct& event,
+                 const CompiledTagMapping& mapping, std::int64_t now_ms,
+                 TagMapResult* result);
+
+}  // namespace conversions::mapping
+
+#endif  // CONVERSIONS_MAPPING_TAG_MAPPER_H_

@@ -1,0 +1,330 @@
+// Compiles a TagMappingConfig into a TagPlan: validates every setting,
+// merges the event mapping with the defaults, and builds the prefix trees of
+// the source paths (see tag_plan.h).
+#include "mapping/tag_plan.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "mapping/event_types.h"
+#include "mapping/tag_mapper.h"
+#include "mapping/unicode.h"
+
+namespace conversions::mapping {
+namespace {
+
+using internal::ChildIndex;
+using internal::kItemCurrency;
+using internal::kItems;
+using internal::kSlotCount;
+using internal::NameHash;
+using internal::PathNode;
+using internal::PathTree;
+using internal::SourcePath;
+using internal::TagPlan;
+
+// Debian's abseil has its own string_view type; StrCat takes only that.
+absl::string_view Sv(std::string_view s) { return {s.data(), s.size()}; }
+
+std::string_view TrimAscii(std::string_view s) {
+  while (!s.empty() && IsAsciiWhitespace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsAsciiWhitespace(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool IsItemSlot(size_t slot) {
+  return kTagSlots[slot].substr(0, 8) == "items.X.";
+}
+
+// The event model's names of the default event mapping; the API's names
+// map to themselves.
+constexpr std::array<std::pair<std::string_view, v1::EventType>, 7>
+    kEventModelNames = {{
+        {"add_to_cart", v1::EVENT_TYPE_ITEMS_ADDED},
+        {"begin_checkout", v1::EVENT_TYPE_CHECKOUT_STARTED},
+        {"generate_lead", v1::EVENT_TYPE_LEAD_CREATED},
+        {"page_view", v1::EVENT_TYPE_PAGE_VIEWED},
+        {"purchase", v1::EVENT_TYPE_ORDER_CREATED},
+        {"sign_up", v1::EVENT_TYPE_REGISTRATION_COMPLETED},
+        {"view_item", v1::EVENT_TYPE_CONTENTS_VIEWED},
+    }};
+
+bool IsValidSegment(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '_' || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::vector<std::string_view> Split(std::string_view path) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  while (true) {
+    size_t dot = path.find('.', start);
+    out.push_back(path.substr(start, dot == std::string_view::npos
+                                         ? std::string_view::npos
+                                         : dot - start));
+    if (dot == std::string_view::npos) return out;
+    start = dot + 1;
+  }
+}
+
+std::string Join(const std::vector<std::string_view>& segments, size_t begin,
+                 size_t end) {
+  std::string out;
+  for (size_t i = begin; i < end; ++i) {
+    if (i > begin) out += '.';
+    out.append(segments[i]);
+  }
+  return out;
+}
+
+class Compiler {
+ public:
+  explicit Compiler(const TagMappingConfig& config) : config_(config) {}
+
+  absl::StatusOr<std::shared_ptr<const TagPlan>> Run() {
+    auto plan = std::make_shared<TagPlan>();
+    plan_ = plan.get();
+    CompileEventMapping();
+    CompileOptions();
+    for (const auto& [slot, paths] : config_.field_mapping) {
+      if (std::find(kTagSlots.begin(), kTagSlots.end(), slot) ==
+          kTagSlots.end()) {
+        errors_.push_back(
+            absl::StrCat("field_mapping: unknown slot \"", slot, "\""));
+      } else if (paths.empty()) {
+        errors_.push_back(
+            absl::StrCat("field_mapping[\"", slot, "\"]: no source paths"));
+      }
+    }
+    // The items slot first: item paths may name its paths before ".X.".
+    CompileSlot(kItems);
+    for (size_t slot = 0; slot < kSlotCount; ++slot) {
+      if (slot != kItems) CompileSlot(slot);
+    }
+    plan_->event_name = Fixed("event_name");
+    plan_->email_sha256 = Fixed("user.email_sha256");
+    plan_->phone_sha256 = Fixed("user.phone_sha256");
+    plan_->id_sha256 = Fixed("user.id_sha256");
+    plan_->firstname_sha256 = Fixed("user.firstname_sha256");
+    plan_->lastname_sha256 = Fixed("user.lastname_sha256");
+    Index(&plan_->event);
+    Index(&plan_->items);
+    if (!errors_.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid tag mapping: ", absl::StrJoin(errors_, "; ")));
+    }
+    return std::shared_ptr<const TagPlan>(std::move(plan));
+  }
+
+ private:
+  void CompileEventMapping() {
+    std::map<std::string, v1::EventType> merged;
+    for (const auto& [name, type] : DefaultTagEventMapping()) {
+      merged.emplace(std::string(name), type);
+    }
+    for (const auto& [name, type] : config_.event_mapping) {
+      if (name.empty()) {
+        errors_.push_back("event_mapping: an event name is empty");
+      } else if (type == v1::EVENT_TYPE_UNSPECIFIED ||
+                 !v1::EventType_IsValid(type)) {
+        errors_.push_back(absl::StrCat("event_mapping[\"", name,
+                                       "\"]: not a valid event type"));
+      } else {
+        merged[name] = type;
+      }
+    }
+    plan_->event_types.assign(merged.begin(), merged.end());
+  }
+
+  void CompileOptions() {
+    plan_->default_action_source = config_.default_action_source;
+    if (config_.default_action_source == v1::ACTION_SOURCE_UNSPECIFIED ||
+        !v1::ActionSource_IsValid(config_.default_action_source)) {
+      errors_.push_back("default_action_source: not a valid action source");
+    }
+    for (const std::string& category : config_.consent_categories) {
+      if (TrimAscii(category).empty()) {
+        errors_.push_back("consent_categories: a category is empty");
+      }
+    }
+    plan_->consent_categories = config_.consent_categories;
+  }
+
+  void CompileSlot(size_t slot) {
+    std::vector<std::string> defaults;
+    const std::vector<std::string>* paths = &defaults;
+    auto it = config_.field_mapping.find(std::string(kTagSlots[slot]));
+    if (it != config_.field_mapping.end()) {
+      paths = &it->second;
+    } else if (slot == kItemCurrency) {
+      // Footnote [12] and the event model: Product carries the currency.
+      defaults = {"items.X.currency", "items.X.product.currency"};
+    } else {
+      defaults = {std::string(kTagSlots[slot])};
+    }
+    for (const std::string& path : *paths) CompilePath(slot, path);
+  }
+
+  void CompilePath(size_t slot, const std::string& path) {
+    const std::string where = absl::StrCat(
+        "field_mapping[\"", Sv(kTagSlots[slot]), "\"]: path \"", path, "\"");
+    std::vector<std::string_view> segments = Split(path);
+    size_t x = segments.size();  // the position of the X segment
+    for (size_t i = 0; i < segments.size(); ++i) {
+      if (!IsValidSegment(segments[i])) {
+        errors_.push_back(absl::StrCat(
+            where, segments[i].empty() ? " has an empty segment"
+                                       : " has a segment with characters "
+                                         "other than [A-Za-z0-9_-]"));
+        return;
+      }
+      if (segments[i] != "X") continue;
+      if (!IsItemSlot(slot)) {
+        errors_.push_back(
+            absl::StrCat(where,
+                         ": X (the current item) is allowed only in items.X.* "
+                         "slots"));
+        return;
+      }
+      if (x != segments.size()) {
+        errors_.push_back(absl::StrCat(where, " has more than one X"));
+        return;
+      }
+      x = i;
+    }
+    SourcePath source;
+    if (x == segments.size()) {  // an event-level path
+      source.node = AddNodes(&plan_->event, segments, 0, x);
+      source.display = path;
+    } else {
+      if (x == 0 || x + 1 == segments.size()) {
+        errors_.push_back(absl::StrCat(
+            where, ": X must follow the item list and precede a property"));
+        return;
+      }
+      std::string list = Join(segments, 0, x);
+      bool names_list = list == "items";
+      for (const SourcePath& items : plan_->slots[kItems]) {
+        names_list |= items.display == list;
+      }
+      if (!names_list) {
+        errors_.push_back(absl::StrCat(
+            where,
+            ": the list before X must be \"items\" or a path of the "
+            "items slot"));
+        return;
+      }
+      source.per_item = true;
+      source.node = AddNodes(&plan_->items, segments, x + 1, segments.size());
+      source.display = Join(segments, x + 1, segments.size());
+    }
+    plan_->slots[slot].push_back(std::move(source));
+  }
+
+  int Fixed(std::string_view path) {
+    std::vector<std::string_view> segments = Split(path);
+    return AddNodes(&plan_->event, segments, 0, segments.size());
+  }
+
+  // Adds segments [begin, end) to a prefix tree; returns the last node.
+  static int AddNodes(PathTree* tree,
+                      const std::vector<std::string_view>& segments,
+                      size_t begin, size_t end) {
+    int parent = -1;
+    for (size_t i = begin; i < end; ++i) {
+      ChildIndex& siblings =
+          parent < 0 ? tree->roots : tree->nodes[parent].children;
+      int found = -1;
+      for (int n : siblings.nodes) {
+        if (tree->nodes[n].key == segments[i]) found = n;
+      }
+      if (found < 0) {
+        found = static_cast<int>(tree->nodes.size());
+        siblings.nodes.push_back(found);  // before `siblings` may move
+        PathNode node;
+        node.key = std::string(segments[i]);
+        int index = 0;
+        auto [ptr, ec] = std::from_chars(
+            node.key.data(), node.key.data() + node.key.size(), index);
+        if (ec == std::errc() && ptr == node.key.data() + node.key.size()) {
+          node.index = index;
+        }
+        tree->nodes.push_back(std::move(node));
+      }
+      parent = found;
+    }
+    return parent;
+  }
+
+  // Builds the hash table of every node's children.
+  static void Index(PathTree* tree) {
+    Index(*tree, &tree->roots);
+    for (PathNode& node : tree->nodes) Index(*tree, &node.children);
+  }
+  static void Index(const PathTree& tree, ChildIndex* index) {
+    size_t size = 8;
+    while (size < 4 * index->nodes.size()) size *= 2;
+    index->slots.assign(size, ChildIndex::Slot());
+    index->mask = static_cast<std::uint32_t>(size - 1);
+    for (int n : index->nodes) {
+      const std::string& key = tree.nodes[n].key;
+      std::uint32_t i = NameHash(key.data(), key.size()) & index->mask;
+      while (index->slots[i].node >= 0) i = (i + 1) & index->mask;
+      index->slots[i] = {NameHash(key.data(), key.size()), n};
+    }
+  }
+
+  const TagMappingConfig& config_;
+  TagPlan* plan_ = nullptr;
+  std::vector<std::string> errors_;
+};
+
+}  // namespace
+
+std::vector<std::pair<std::string_view, v1::EventType>>
+DefaultTagEventMapping() {
+  std::vector<std::pair<std::string_view, v1::EventType>> out(
+      kEventModelNames.begin(), kEventModelNames.end());
+  for (int t = v1::EventType_MIN; t <= v1::EventType_MAX; ++t) {
+    auto type = static_cast<v1::EventType>(t);
+    std::string_view name = EventTypeName(type);
+    if (!name.empty()) out.emplace_back(name, type);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+CompiledTagMapping CompiledTagMapping::Default() {
+  static const CompiledTagMapping* const kDefault =
+      new CompiledTagMapping(*CompileTagMapping(TagMappingConfig()));
+  return *kDefault;
+}
+
+absl::StatusOr<CompiledTagMapping> CompileTagMapping(
+    const TagMappingConfig& config) {
+  absl::StatusOr<std::shared_ptr<const TagPlan>> plan = Compiler(config).Run();
+  if (!plan.ok()) return plan.status();
+  return CompiledTagMapping(*std::move(plan));
+}
+
+absl::Status ValidateTagMappingConfig(const TagMappingConfig& config) {
+  return CompileTagMapping(config).status();
+}
+
+}  // namespace conversions::mapping
