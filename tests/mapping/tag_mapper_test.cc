@@ -1,0 +1,1137 @@
+// Tests of MapTagEvent: one test (or more) per row and footnote of the
+// field-mapping table in shared/spec/tag-event-mapping.md §3, the default
+// event mapping, consent, smart mapping and config validation. Most tests
+// map a tag event, then run MapEvent at kNowMs and check the wire JSON, so
+// they show what reaches the API. Golden files: tests/data/tag/NAME.tag.json
+// maps to exactly tests/data/tag/NAME.wire.json (hashes from sha256sum).
+#include "mapping/tag_mapper.h"
+
+#include <gmock/gmock.h>
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mapping/event_mapper.h"
+#include "mapping/money.h"
+#include "tests/mapping/test_util.h"
+
+namespace conversions::mapping {
+
+// Issues hold no identifier values: safe to print.
+inline void PrintTo(const FieldIssue& issue, std::ostream* os) {
+  *os << "{" << issue.field << ", " << issue.reason << ", " << issue.description
+      << "}";
+}
+
+namespace {
+
+using ::conversions::testing::kNowMs;
+using ::conversions::testing::ParseJson;
+using ::conversions::testing::ReadTestData;
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::Field;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::StartsWith;
+using Json = nlohmann::json;
+using Outcome = TagMapResult::Outcome;
+
+constexpr std::int64_t kOneHourAgoMs = kNowMs - 3'600'000;
+
+// SHA-256 hex of normalized identifiers (sha256sum).
+constexpr char kUserExampleComSha[] =
+    "b4c9a289323b21a01c3e940f150eb9b8c542587f1abfd8f0e1cc1ffc5e475514";
+constexpr char kPhone14155552671Sha[] =
+    "758fbf68945f21c416814c539ab578876c8d98fb69e6da692def92cd52417fe0";
+constexpr char kCustomer123Sha[] =
+    "18f69bcd2f9cc9c38195e722b2a5590429840ea5090971d2256e026926e55fa1";
+constexpr char kMarieSha[] =
+    "c6d17a3613b9914e68707fcfac8410f097643bc5840681bb533030d73cbb18f8";
+constexpr char kCurieSha[] =
+    "b2adb213f822641771acb898c7bfa79bdc23abee6d77c38a72d9e1a87ffcca69";
+
+::testing::Matcher<const FieldIssue&> Issue(const std::string& field,
+                                            const std::string& reason) {
+  return AllOf(Field("field", &FieldIssue::field, field),
+               Field("reason", &FieldIssue::reason, reason));
+}
+
+google::protobuf::Struct ToStruct(const std::string& json_text) {
+  google::protobuf::Struct s;
+  auto status = google::protobuf::util::JsonStringToMessage(json_text, &s);
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  return s;
+}
+
+CompiledTagMapping Compile(const TagMappingConfig& config) {
+  absl::StatusOr<CompiledTagMapping> compiled = CompileTagMapping(config);
+  EXPECT_TRUE(compiled.ok()) << compiled.status();
+  return compiled.ok() ? *compiled : CompiledTagMapping::Default();
+}
+
+TagMapResult MapTag(const Json& tag, const TagMappingConfig& config = {}) {
+  return MapTagEvent(ToStruct(tag.dump()), Compile(config), kNowMs);
+}
+
+// Maps a tag event that must map cleanly, then through MapEvent; returns the
+// parsed wire event (null JSON on failure).
+Json Wire(const Json& tag, const TagMappingConfig& config = {}) {
+  TagMapResult tagged = MapTag(tag, config);
+  EXPECT_EQ(tagged.outcome, Outcome::kMapped) << tagged.skip_reason;
+  EXPECT_THAT(tagged.violations, IsEmpty());
+  if (!tagged.mapped()) return Json();
+  MappedEvent mapped = MapEvent(tagged.event, kNowMs);
+  EXPECT_THAT(mapped.violations, IsEmpty());
+  if (!mapped.ok()) return Json();
+  return ParseJson(mapped.wire_json);
+}
+
+// A minimal valid tag event: a web page view an hour ago. Tests change one
+// thing and check what that change does.
+Json BaseEvent(const std::string& event_name = "page_view") {
+  return Json{{"event_name", event_name},
+              {"context",
+               {{"event_id", "evt_1"},
+                {"event_timestamp", kOneHourAgoMs},
+                {"page", {{"url", "https://www.example.com/pricing"}}}}}};
+}
+
+// A purchase with event value and currency, ready for items.
+Json Purchase(double value = 10, const std::string& currency = "USD") {
+  Json e = BaseEvent("purchase");
+  e["value"] = value;
+  e["currency"] = currency;
+  return e;
+}
+
+// ---------------------------------------------------------------------------
+// Row 1, footnote [*]: context.event_id -> id, mandatory.
+
+TEST(TagMapperRow1Test, MapsEventIdToId) {
+  EXPECT_EQ(Wire(BaseEvent())["id"], "evt_1");
+}
+
+TEST(TagMapperRow1Test, FormatsANumericEventIdAsAnInteger) {
+  Json e = BaseEvent();
+  e["context"]["event_id"] = 202110130000000;
+  EXPECT_EQ(Wire(e)["id"], "202110130000000");
+}
+
+TEST(TagMapperRow1Test, RejectsAnEventWithoutEventId) {
+  Json e = BaseEvent();
+  e["context"].erase("event_id");
+  TagMapResult r = MapTag(e);
+  EXPECT_EQ(r.outcome, Outcome::kRejected);
+  EXPECT_THAT(r.violations, ElementsAre(Issue("context.event_id", "REQUIRED")));
+}
+
+TEST(TagMapperRow1Test, RejectsAnEventIdThatIsNotAWholeNumberOrString) {
+  for (const Json& id : {Json(1.5), Json(1e17), Json(true)}) {
+    SCOPED_TRACE(id.dump());
+    Json e = BaseEvent();
+    e["context"]["event_id"] = id;  // 1e17 is past 2^53: not exact
+    EXPECT_THAT(MapTag(e).violations,
+                ElementsAre(Issue("context.event_id", "INVALID_FORMAT")));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Row 2, footnote [1]: event_name -> type, through the event mapping.
+
+TEST(TagMapperRow2Test, RejectsAnEventWithoutEventName) {
+  Json e = BaseEvent();
+  e.erase("event_name");
+  TagMapResult r = MapTag(e);
+  EXPECT_EQ(r.outcome, Outcome::kRejected);
+  EXPECT_THAT(r.violations, ElementsAre(Issue("event_name", "REQUIRED")));
+}
+
+TEST(TagMapperRow2Test, SkipsAnEventWithoutEventMapping) {
+  Json e = Purchase(5);
+  e["event_name"] = "refund";
+  TagMapResult r = MapTag(e);
+  EXPECT_EQ(r.outcome, Outcome::kSkipped);
+  EXPECT_EQ(r.skip_reason, "event 'refund' has no event mapping");
+  EXPECT_THAT(r.violations, IsEmpty());
+}
+
+TEST(TagMapperRow2Test, SkipsEventNamesCaseSensitively) {
+  EXPECT_EQ(MapTag(BaseEvent("Purchase")).outcome, Outcome::kSkipped);
+}
+
+TEST(TagMapperRow2Test, EventMappingAddsAndOverridesEntries) {
+  TagMappingConfig config;
+  config.event_mapping["refund"] = v1::EVENT_TYPE_CUSTOM;
+  config.event_mapping["page_view"] = v1::EVENT_TYPE_CONTENTS_VIEWED;
+  config.event_mapping["Video Playback Started"] = v1::EVENT_TYPE_CUSTOM;
+  EXPECT_EQ(Wire(BaseEvent("page_view"), config)["type"], "contents_viewed");
+  Json refund = Wire(BaseEvent("refund"), config);
+  EXPECT_EQ(refund["type"], "custom");
+  EXPECT_EQ(refund["custom_event_name"], "refund");
+  // Unchanged entries stay.
+  EXPECT_EQ(Wire(BaseEvent("purchase"), config)["type"], "order_created");
+}
+
+// ---------------------------------------------------------------------------
+// Row 3, footnote [2]: context.event_timestamp -> timestamp_ms; now when
+// absent.
+
+TEST(TagMapperRow3Test, MapsANumericTimestamp) {
+  EXPECT_EQ(Wire(BaseEvent())["timestamp_ms"], kOneHourAgoMs);
+}
+
+TEST(TagMapperRow3Test, MapsATimestampGivenAsAStringOfDigits) {
+  Json e = BaseEvent();
+  e["context"]["event_timestamp"] = std::to_string(kOneHourAgoMs);
+  EXPECT_EQ(Wire(e)["timestamp_ms"], kOneHourAgoMs);
+}
+
+TEST(TagMapperRow3Test, UsesNowWhenTheTimestampIsAbsent) {
+  Json e = BaseEvent();
+  e["context"].erase("event_timestamp");
+  EXPECT_EQ(MapTag(e).event.timestamp_ms(), kNowMs);
+  EXPECT_EQ(Wire(e)["timestamp_ms"], kNowMs);
+}
+
+TEST(TagMapperRow3Test, RejectsATimestampThatIsNotEpochMilliseconds) {
+  for (const Json& ts : {Json("2026-03-19T03:00:00Z"), Json(1.5), Json(false),
+                         Json("17738892e")}) {
+    SCOPED_TRACE(ts.dump());
+    Json e = BaseEvent();
+    e["context"]["event_timestamp"] = ts;
+    EXPECT_THAT(
+        MapTag(e).violations,
+        ElementsAre(Issue("context.event_timestamp", "INVALID_FORMAT")));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Row 4, footnote [3]: custom_event_name, custom events only:
+// partners.openai.custom_event_name, then event_name.
+
+TEST(TagMapperRow4Test, TakesPartnerCustomEventNameFirst) {
+  Json e = BaseEvent("custom");
+  e["partners"]["openai"]["custom_event_name"] = "quote_requested";
+  Json wire = Wire(e);
+  EXPECT_EQ(wire["type"], "custom");
+  EXPECT_EQ(wire["custom_event_name"], "quote_requested");
+  EXPECT_EQ(wire["data"]["type"], "custom");
+}
+
+TEST(TagMapperRow4Test, FallsBackToEventNameForMappedCustomEvents) {
+  TagMappingConfig config;
+  config.event_mapping["request_quote"] = v1::EVENT_TYPE_CUSTOM;
+  EXPECT_EQ(Wire(BaseEvent("request_quote"), config)["custom_event_name"],
+            "request_quote");
+}
+
+TEST(TagMapperRow4Test, RequiresAPartnerNameWhenEventNameIsStandard) {
+  // event_name "custom" would be a reserved custom_event_name.
+  TagMapResult r = MapTag(BaseEvent("custom"));
+  EXPECT_EQ(r.outcome, Outcome::kRejected);
+  EXPECT_THAT(
+      r.violations,
+      ElementsAre(Issue("partners.openai.custom_event_name", "REQUIRED")));
+}
+
+TEST(TagMapperRow4Test, OmitsCustomEventNameForStandardTypes) {
+  Json e = BaseEvent();
+  e["partners"]["openai"]["custom_event_name"] = "quote_requested";
+  Json wire = Wire(e);
+  EXPECT_FALSE(wire.contains("custom_event_name"));
+}
+
+// ---------------------------------------------------------------------------
+// Row 5: partners.openai.oppref -> oppref, unchanged.
+
+TEST(TagMapperRow5Test, PassesOpprefByteForByte) {
+  Json e = BaseEvent();
+  e["partners"]["openai"]["oppref"] = " opp_AbC.123== ";
+  EXPECT_EQ(Wire(e)["oppref"], " opp_AbC.123== ");
+}
+
+// ---------------------------------------------------------------------------
+// Row 6, footnote [4]: type -> action_source.
+
+TEST(TagMapperRow6Test, TranslatesEventModelAndApiTypes) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"online", "web"},
+      {"offline", "offline"},
+      {"call", "phone_call"},
+      {"store", "physical_store"},
+      {"app", "mobile_app"},
+      {"email", "email"},
+      {"web", "web"},
+      {"mobile_app", "mobile_app"},
+      {"physical_store", "physical_store"},
+      {"phone_call", "phone_call"},
+      {"other", "other"},
+      {" Online ", "web"},
+      {"CALL", "phone_call"}};
+  for (const auto& [type, source] : cases) {
+    SCOPED_TRACE(type);
+    Json e = Purchase();
+    e["type"] = type;
+    TagMapResult r = MapTag(e);
+    EXPECT_THAT(r.warnings, IsEmpty());
+    MappedEvent mapped = MapEvent(r.event, kNowMs);
+    ASSERT_TRUE(mapped.ok());
+    EXPECT_EQ(ParseJson(mapped.wire_json)["action_source"], source);
+  }
+}
+
+TEST(TagMapperRow6Test, UsesTheDestinationDefaultWhenTypeIsAbsent) {
+  EXPECT_EQ(Wire(Purchase())["action_source"], "web");
+  TagMappingConfig config;
+  config.default_action_source = v1::ACTION_SOURCE_PHYSICAL_STORE;
+  EXPECT_EQ(Wire(Purchase(), config)["action_source"], "physical_store");
+}
+
+TEST(TagMapperRow6Test, UsesTheDefaultWithAWarningForAnUnknownType) {
+  Json e = BaseEvent();
+  e["type"] = "product";  // page_view's deprecated page type
+  TagMapResult r = MapTag(e);
+  EXPECT_EQ(r.event.action_source(), v1::ACTION_SOURCE_WEB);
+  EXPECT_THAT(r.warnings, ElementsAre(Issue("type", "DEFAULTED")));
+}
+
+TEST(TagMapperRow6Test, AppEventsUseMobileAppWhenTypeIsAbsent) {
+  for (const char* name : {"app_installed", "app_opened"}) {
+    SCOPED_TRACE(name);
+    Json e = BaseEvent(name);
+    e["context"].erase("page");
+    Json wire = Wire(e);
+    EXPECT_EQ(wire["type"], name);
+    EXPECT_EQ(wire["action_source"], "mobile_app");
+    EXPECT_EQ(wire["data"]["type"], "customer_action");
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Row 7, footnote [5]: context.page.url -> source_url, required for web.
+
+TEST(TagMapperRow7Test, MapsPageUrlToSourceUrl) {
+  EXPECT_EQ(Wire(BaseEvent())["source_url"], "https://www.example.com/pricing");
+}
+
+TEST(TagMapperRow7Test, AWebEventWithoutPageUrlFailsApiValidation) {
+  Json e = BaseEvent();
+  e["context"].erase("page");
+  TagMapResult r = MapTag(e);
+  ASSERT_EQ(r.outcome, Outcome::kMapped);
+  EXPECT_THAT(MapEvent(r.event, kNowMs).violations,
+              ElementsAre(Issue("source_url", "REQUIRED")));
+}
+
+// ---------------------------------------------------------------------------
+// Rows 8-10, footnotes [6][7]: user.email, user.phone and user.id are
+// placed in `user`, normalized and hashed.
+
+TEST(TagMapperRow8Test, HashesTheNormalizedEmail) {
+  Json e = BaseEvent();
+  e["user"]["email"] = "  User@Example.COM ";
+  EXPECT_EQ(Wire(e)["user"]["emails_sha256"],
+            Json::array({kUserExampleComSha}));
+}
+
+TEST(TagMapperRow8Test, AcceptsAListOfEmails) {
+  Json e = BaseEvent();
+  e["user"]["email"] = {"user@example.com", "jane.doe@example.com"};
+  EXPECT_EQ(MapTag(e).event.user().emails_size(), 2);
+}
+
+TEST(TagMapperRow9Test, HashesThePhoneDigitsWithoutPlus) {
+  Json e = BaseEvent();
+  e["user"]["phone"] = "+1 (415) 555-2671";  // E.164 with formatting
+  EXPECT_EQ(Wire(e)["user"]["phone_numbers_sha256"],
+            Json::array({kPhone14155552671Sha}));
+}
+
+TEST(TagMapperRow10Test, HashesTheUserIdOnlyNeverSendsItClear) {
+  Json e = BaseEvent();
+  e["user"]["id"] = "customer_123";
+  Json wire = Wire(e);
+  EXPECT_EQ(wire["user"]["external_ids_sha256"],
+            Json::array({kCustomer123Sha}));
+  EXPECT_EQ(wire.dump().find("customer_123"), std::string::npos);
+}
+
+TEST(TagMapperRow10Test, FormatsANumericUserIdAsAnInteger) {
+  Json e = BaseEvent();
+  e["user"]["id"] = 12345;
+  EXPECT_THAT(MapTag(e).event.user().external_ids(), ElementsAre("12345"));
+}
+
+TEST(TagMapperNamesTest, HashesFirstAndLastNames) {
+  Json e = BaseEvent();
+  e["user"]["firstname"] = "Marie";
+  e["user"]["lastname"] = " CURIE";
+  Json user = Wire(e)["user"];
+  EXPECT_EQ(user["first_names_sha256"], Json::array({kMarieSha}));
+  EXPECT_EQ(user["last_names_sha256"], Json::array({kCurieSha}));
+}
+
+TEST(TagMapperUserTest, DropsNonStringListValuesWithAWarning) {
+  Json e = BaseEvent();
+  e["user"]["email"] = Json::array({"user@example.com", Json::object(), true});
+  TagMapResult r = MapTag(e);
+  EXPECT_EQ(r.event.user().emails_size(), 1);
+  EXPECT_THAT(r.warnings,
+              ElementsAre(Issue("user.email[1]", "DROPPED_INVALID"),
+                          Issue("user.email[2]", "DROPPED_INVALID")));
+}
+
+// ---------------------------------------------------------------------------
+// Rows 11-13 (and user.state), footnote [6]: raw location lists.
+
+TEST(TagMapperRow11Test, ConvertsAlpha3CountriesToAlpha2) {
+  for (const char* country : {"USA", "usa", "US", "us"}) {
+    SCOPED_TRACE(country);
+    Json e = BaseEvent();
+    e["user"]["country"] = country;
+    EXPECT_EQ(Wire(e)["user"]["countries"], Json::array({"US"}));
+  }
+}
+
+TEST(TagMapperRow12Test, SendsTheCityRaw) {
+  Json e = BaseEvent();
+  e["user"]["city"] = " San Francisco ";
+  EXPECT_EQ(Wire(e)["user"]["cities"], Json::array({"San Francisco"}));
+}
+
+TEST(TagMapperRow13Test, SendsTheZipCodeRawAndAcceptsNumbers) {
+  Json e = BaseEvent();
+  e["user"]["zipcode"] = 94107;
+  EXPECT_EQ(Wire(e)["user"]["postal_codes"], Json::array({"94107"}));
+}
+
+TEST(TagMapperStateTest, SendsTheStateAsARegion) {
+  Json e = BaseEvent();
+  e["user"]["state"] = "California";
+  EXPECT_EQ(Wire(e)["user"]["regions"], Json::array({"California"}));
+}
+
+// ---------------------------------------------------------------------------
+// Rows 14-15, footnote [6]: device IP and user agent.
+
+TEST(TagMapperRow14Test, MapsTheDeviceIp) {
+  Json e = BaseEvent();
+  e["context"]["device"]["ip"] = "2001:DB8::0:1";
+  EXPECT_EQ(Wire(e)["user"]["ip_address"], "2001:db8::1");
+}
+
+TEST(TagMapperRow15Test, MapsTheDeviceUserAgent) {
+  Json e = BaseEvent();
+  e["context"]["device"]["user_agent"] = "Mozilla/5.0 (X11)";
+  EXPECT_EQ(Wire(e)["user"]["user_agent"], "Mozilla/5.0 (X11)");
+}
+
+// ---------------------------------------------------------------------------
+// Row 16: partners.openai.opt_out -> opt_out.
+
+TEST(TagMapperRow16Test, AcceptsBooleansAndTheirStrings) {
+  const std::vector<std::pair<Json, bool>> cases = {{true, true},
+                                                    {false, false},
+                                                    {"true", true},
+                                                    {"FALSE", false},
+                                                    {" True ", true}};
+  for (const auto& [value, opt_out] : cases) {
+    SCOPED_TRACE(value.dump());
+    Json e = BaseEvent();
+    e["partners"]["openai"]["opt_out"] = value;
+    Json wire = Wire(e);
+    EXPECT_EQ(wire.value("opt_out", false), opt_out);
+  }
+}
+
+TEST(TagMapperRow16Test, RejectsAnUnreadableOptOut) {
+  Json e = BaseEvent();
+  e["partners"]["openai"]["opt_out"] = "yes";
+  EXPECT_THAT(MapTag(e).violations,
+              ElementsAre(Issue("partners.openai.opt_out", "INVALID_FORMAT")));
+}
+
+// ---------------------------------------------------------------------------
+// Rows 17-18, footnote [8]: value and currency -> data.amount in the
+// currency's ISO 4217 minor units (not x 100), data.currency.
+
+TEST(TagMapperRow17Test, ConvertsValueToMinorUnits) {
+  Json wire = Wire(Purchase(129.99, "USD"));
+  EXPECT_EQ(wire["data"]["amount"], 12999);
+  EXPECT_EQ(wire["data"]["currency"], "USD");
+}
+
+TEST(TagMapperRow17Test, AcceptsValueAsDecimalText) {
+  Json e = Purchase();
+  e["value"] = "12.99";
+  EXPECT_EQ(Wire(e)["data"]["amount"], 1299);
+}
+
+TEST(TagMapperRow17Test, UsesZeroDecimalsForJpy) {
+  Json wire = Wire(Purchase(8900, "JPY"));
+  EXPECT_EQ(wire["data"]["amount"], 8900);  // not 890000
+}
+
+TEST(TagMapperRow17Test, UsesThreeDecimalsForKwd) {
+  EXPECT_EQ(Wire(Purchase(1.5, "KWD"))["data"]["amount"], 1500);  // not 150
+  Json e = Purchase();
+  e["value"] = "12.345";
+  e["currency"] = "kwd";
+  Json wire = Wire(e);
+  EXPECT_EQ(wire["data"]["amount"], 12345);
+  EXPECT_EQ(wire["data"]["currency"], "KWD");
+}
+
+TEST(TagMapperRow17Test, ConvertsEveryPriceAsDoubleToMinorUnitsDoes) {
+  // The mapper converts most prices without formatting them; it must agree
+  // with DoubleToMinorUnits (shortest decimal text, half away from zero),
+  // including halves and values with more decimals than the currency.
+  const CompiledTagMapping mapping = CompiledTagMapping::Default();
+  TagMapResult r;
+  std::vector<double> values = {0.005, 0.015,         1.005,     2.675, 1.115,
+                                1e11,  123456789.125, 0.0004999, 99.995};
+  for (int cents = 0; cents < 20000; cents += 7)
+    values.push_back(cents / 100.0);
+  for (int i = 0; i < 2000; ++i) values.push_back(i * 0.0137 + i * 1000.0);
+  for (const char* currency : {"USD", "JPY", "KWD", "CLF"}) {
+    const int exponent = currency[0] == 'J'   ? 0
+                         : currency[0] == 'K' ? 3
+                         : currency[0] == 'C' ? 4
+                                              : 2;
+    for (double value : values) {
+      Json e = Purchase(value, currency);
+      MapTagEvent(ToStruct(e.dump()), mapping, kNowMs, &r);
+      absl::StatusOr<std::int64_t> want = DoubleToMinorUnits(value, exponent);
+      ASSERT_TRUE(want.ok());
+      ASSERT_EQ(r.event.data().amount(), *want) << currency << " " << value;
+    }
+  }
+}
+
+TEST(TagMapperRow17Test, RejectsANegativeValue) {
+  EXPECT_THAT(MapTag(Purchase(-5)).violations,
+              ElementsAre(Issue("value", "OUT_OF_RANGE")));
+}
+
+TEST(TagMapperRow17Test, RejectsAValueThatIsNotANumber) {
+  Json e = Purchase();
+  e["value"] = "12,99";
+  EXPECT_THAT(MapTag(e).violations,
+              ElementsAre(Issue("value", "INVALID_FORMAT")));
+}
+
+TEST(TagMapperRow18Test, RejectsAValueWithoutCurrency) {
+  Json e = Purchase();
+  e.erase("currency");
+  EXPECT_THAT(MapTag(e).violations, ElementsAre(Issue("currency", "REQUIRED")));
+}
+
+TEST(TagMapperRow18Test, RejectsAnUnknownCurrency) {
+  EXPECT_THAT(MapTag(Purchase(10, "EURO")).violations,
+              ElementsAre(Issue("currency", "INVALID_FORMAT")));
+  EXPECT_THAT(MapTag(Purchase(10, "XYZ")).violations,
+              ElementsAre(Issue("currency", "INVALID_FORMAT")));
+}
+
+TEST(TagMapperRow18Test, SendsACurrencyWithoutValue) {
+  Json e = BaseEvent();
+  e["currency"] = "eur";
+  Json wire = Wire(e);
+  EXPECT_EQ(wire["data"]["currency"], "EUR");
+  EXPECT_FALSE(wire["data"].contains("amount"));
+}
+
+// ---------------------------------------------------------------------------
+// Row 19, footnote [9]: plan_id only for plan_enrollment and custom data.
+
+TEST(TagMapperRow19Test, SendsPlanIdForPlanAndCustomEvents) {
+  for (const char* name : {"subscription_created", "trial_started"}) {
+    SCOPED_TRACE(name);
+    Json e = BaseEvent(name);
+    e["partners"]["openai"]["plan_id"] = "pro_monthly";
+    EXPECT_EQ(Wire(e)["data"]["plan_id"], "pro_monthly");
+  }
+  Json custom = BaseEvent("custom");
+  custom["partners"]["openai"] = {{"plan_id", "pro_monthly"},
+                                  {"custom_event_name", "upgrade"}};
+  EXPECT_EQ(Wire(custom)["data"]["plan_id"], "pro_monthly");
+}
+
+TEST(TagMapperRow19Test, DropsPlanIdWithAWarningElsewhere) {
+  Json e = Purchase();
+  e["partners"]["openai"]["plan_id"] = "pro_monthly";
+  TagMapResult r = MapTag(e);
+  EXPECT_EQ(r.outcome, Outcome::kMapped);
+  EXPECT_TRUE(r.event.data().plan_id().empty());
+  EXPECT_THAT(r.warnings, ElementsAre(Issue("partners.openai.plan_id",
+                                            "DROPPED_NOT_ALLOWED")));
+}
+
+// ---------------------------------------------------------------------------
+// Rows 20-26, footnotes [10]-[12]: items -> contents.
+
+// An item of the event model.
+Json Item(const std::string& id, const std::string& name, const Json& price,
+          const Json& quantity) {
+  return Json{
+      {"id", id},
+      {"quantity", quantity},
+      {"product", {{"id", "p_" + id}, {"name", name}, {"price", price}}}};
+}
+
+TEST(TagMapperRow20Test, MapsItemsToContents) {
+  Json e = Purchase(59.9, "USD");
+  e["items"] = {Item("sku_1", "Shoes", 49.9, 1), Item("sku_2", "Socks", 5, 2)};
+  Json contents = Wire(e)["data"]["contents"];
+  EXPECT_EQ(contents, Json::parse(R"([
+      {"id":"sku_1","name":"Shoes","content_type":"product","quantity":1,
+       "amount":4990},
+      {"id":"sku_2","name":"Socks","content_type":"product","quantity":2,
+       "amount":500}])"));
+}
+
+TEST(TagMapperRow20Test, DropsItemsOfCustomerActionEventsWithAWarning) {
+  Json e = BaseEvent("generate_lead");  // lead_created: customer_action
+  e["items"] = {Item("sku_1", "Shoes", 49.9, 1)};
+  TagMapResult r = MapTag(e);
+  EXPECT_EQ(r.event.data().contents_size(), 0);
+  EXPECT_THAT(r.warnings, ElementsAre(Issue("items", "DROPPED_NOT_ALLOWED")));
+  EXPECT_EQ(Wire(e)["data"], Json::parse(R"({"type":"customer_action"})"));
+}
+
+TEST(TagMapperRow20Test, RejectsItemsThatAreNotAListOfObjects) {
+  Json e = Purchase();
+  e["items"] = "sku_1";
+  EXPECT_THAT(MapTag(e).violations,
+              ElementsAre(Issue("items", "INVALID_FORMAT")));
+  e["items"] = {Item("sku_1", "Shoes", 1, 1), "sku_2"};
+  EXPECT_THAT(MapTag(e).violations,
+              ElementsAre(Issue("items[1]", "INVALID_FORMAT")));
+}
+
+TEST(TagMapperRow20Test, RejectsMoreItemsThanTheApiTakes) {
+  Json e = Purchase();
+  e["items"] = Json::array();
+  for (int i = 0; i < 251; ++i) e["items"].push_back(Json{{"id", "x"}});
+  EXPECT_THAT(MapTag(e).violations, ElementsAre(Issue("items", "TOO_MANY")));
+}
+
+TEST(TagMapperRow21Test, TakesTheItemIdNotTheProductId) {
+  Json e = Purchase();
+  e["items"] = {Item("SKU-9", "Shoes", 1, 1)};
+  EXPECT_EQ(MapTag(e).event.data().contents(0).id(), "SKU-9");
+}
+
+TEST(TagMapperRow22Test, TakesTheProductName) {
+  Json e = Purchase();
+  e["items"] = {Item("SKU-9", "Trail shoes", 1, 1)};
+  EXPECT_EQ(MapTag(e).event.data().contents(0).name(), "Trail shoes");
+}
+
+TEST(TagMapperRow23Test, ContentTypeIsItemThenEventThenProduct) {  // [11]
+  Json e = Purchase();
+  e["items"] = {Item("a", "A", 1, 1), Item("b", "B", 1, 1)};
+  EXPECT_EQ(MapTag(e).event.data().contents(0).content_type(), "product");
+  e["content_type"] = "ticket";
+  e["items"][1]["content_type"] = "seat";
+  TagMapResult r = MapTag(e);
+  EXPECT_EQ(r.event.data().contents(0).content_type(), "ticket");
+  EXPECT_EQ(r.event.data().contents(1).content_type(), "seat");
+}
+
+TEST(TagMapperRow24Test, ConvertsTheUnitPriceByTheItemCurrency) {
+  Json e = Purchase(100, "USD");
+  e["items"] = {Item("a", "A", "19.99", 3), Item("b", "B", 1200, 1)};
+  e["items"][1]["currency"] = "JPY";
+  TagMapResult r = MapTag(e);
+  ASSERT_THAT(r.violations, IsEmpty());
+  EXPECT_EQ(r.event.data().contents(0).amount(), 1999);  // unit, not x3
+  EXPECT_EQ(r.event.data().contents(1).amount(), 1200);
+  EXPECT_EQ(r.event.data().contents(1).currency(), "JPY");
+}
+
+TEST(TagMapperRow24Test, RejectsAPriceThatIsNotANonNegativeNumber) {
+  Json e = Purchase();
+  e["items"] = {Item("a", "A", 1, 1), Item("b", "B", "free", 1),
+                Item("c", "C", -1, 1)};
+  EXPECT_THAT(MapTag(e).violations,
+              ElementsAre(Issue("items[1].product.price", "INVALID_FORMAT"),
+                          Issue("items[2].product.price", "OUT_OF_RANGE")));
+}
+
+TEST(TagMapperRow25Test, AcceptsWholeQuantitiesOnly) {
+  Json e = Purchase();
+  e["items"] = {Item("a", "A", 1, 2.0), Item("b", "B", 1, "3"),
+                Item("c", "C", 1, 2.5), Item("d", "D", 1, 0)};
+  TagMapResult r = MapTag(e);
+  EXPECT_EQ(r.event.data().contents(0).quantity(), 2);
+  EXPECT_EQ(r.event.data().contents(1).quantity(), 3);
+  EXPECT_THAT(r.violations,
+              ElementsAre(Issue("items[2].quantity", "INVALID_FORMAT"),
+                          Issue("items[3].quantity", "OUT_OF_RANGE")));
+}
+
+TEST(TagMapperRow26Test, ItemCurrencyThenProductCurrencyThenEventCurrency) {
+  Json e = Purchase(10, "EUR");
+  e["items"] = {Item("a", "A", 1, 1), Item("b", "B", 1, 1),
+                Item("c", "C", 1, 1)};
+  e["items"][0]["currency"] = "GBP";
+  e["items"][0]["product"]["currency"] = "CHF";  // the item's wins
+  e["items"][1]["product"]["currency"] = "chf";
+  Json contents = Wire(e)["data"]["contents"];
+  EXPECT_EQ(contents[0]["currency"], "GBP");
+  EXPECT_EQ(contents[1]["currency"], "CHF");
+  // The event currency is implicit: data.currency covers the item.
+  EXPECT_FALSE(contents[2].contains("currency"));
+  EXPECT_EQ(contents[2]["amount"], 100);
+}
+
+TEST(TagMapperRow26Test, RequiresACurrencyForAPricedItem) {  // [12]
+  Json e = BaseEvent("view_item");
+  e["items"] = {Item("a", "A", 1, 1)};
+  EXPECT_THAT(MapTag(e).violations,
+              ElementsAre(Issue("items[0].currency", "REQUIRED")));
+}
+
+TEST(TagMapperRow26Test, RejectsAnUnknownItemCurrency) {
+  Json e = Purchase();
+  e["items"] = {Item("a", "A", 1, 1)};
+  e["items"][0]["product"]["currency"] = "EURO";
+  EXPECT_THAT(
+      MapTag(e).violations,
+      ElementsAre(Issue("items[0].product.currency", "INVALID_FORMAT")));
+}
+
+// ---------------------------------------------------------------------------
+// Footnote [7]: pre-hashed values of the event model pass through.
+
+TEST(TagMapperPreHashedTest, PassesEventModelHashesThrough) {
+  const std::string upper =
+      "B4C9A289323B21A01C3E940F150EB9B8C542587F1ABFD8F0E"
+      "1CC1FFC5E475514";
+  Json e = BaseEvent();
+  e["user"] = {{"email_sha256", upper},
+               {"id_sha256", kCustomer123Sha},
+               {"firstname_sha256", {kMarieSha}},
+               {"lastname_sha256", kCurieSha}};
+  Json user = Wire(e)["user"];
+  EXPECT_EQ(user["emails_sha256"], Json::array({kUserExampleComSha}));
+  EXPECT_EQ(user["external_ids_sha256"], Json::array({kCustomer123Sha}));
+  EXPECT_EQ(user["first_names_sha256"], Json::array({kMarieSha}));
+  EXPECT_EQ(user["last_names_sha256"], Json::array({kCurieSha}));
+}
+
+TEST(TagMapperPreHashedTest, KeepsClearValuesBeforeTheirHashes) {
+  Json e = BaseEvent();
+  e["user"] = {{"email", "jane.doe@example.com"},
+               {"email_sha256", kUserExampleComSha}};
+  EXPECT_EQ(Wire(e)["user"]["emails_sha256"].size(), 2u);
+}
+
+TEST(TagMapperPreHashedTest, DropsPhoneSha256BecauseItHashesThePlus) {
+  Json e = BaseEvent();
+  e["user"]["phone_sha256"] = kPhone14155552671Sha;
+  TagMapResult r = MapTag(e);
+  EXPECT_EQ(r.event.user().phone_numbers_sha256_size(), 0);
+  EXPECT_THAT(r.warnings, ElementsAre(Issue("user.phone_sha256",
+                                            "DROPPED_INCOMPATIBLE_HASH")));
+}
+
+TEST(TagMapperPreHashedTest, PassesAnApiPhoneHashThroughSmartMapping) {
+  TagMappingConfig config;
+  config.field_mapping["user.phone"] = {"user.phone_digits_sha256"};
+  Json e = BaseEvent();
+  e["user"]["phone_digits_sha256"] = kPhone14155552671Sha;
+  EXPECT_EQ(Wire(e, config)["user"]["phone_numbers_sha256"],
+            Json::array({kPhone14155552671Sha}));
+}
+
+// ---------------------------------------------------------------------------
+// Worked examples of the default event mapping.
+
+TEST(TagMapperEventMappingTest, MapsEveryDefaultEventName) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"purchase", "order_created"},
+      {"begin_checkout", "checkout_started"},
+      {"generate_lead", "lead_created"},
+      {"page_view", "page_viewed"},
+      {"sign_up", "registration_completed"},
+      {"view_item", "contents_viewed"},
+      {"add_to_cart", "items_added"},
+      {"appointment_scheduled", "appointment_scheduled"},
+      {"checkout_started", "checkout_started"},
+      {"contents_viewed", "contents_viewed"},
+      {"items_added", "items_added"},
+      {"lead_created", "lead_created"},
+      {"order_created", "order_created"},
+      {"page_viewed", "page_viewed"},
+      {"registration_completed", "registration_completed"},
+      {"subscription_created", "subscription_created"},
+      {"trial_started", "trial_started"},
+  };
+  for (const auto& [name, type] : cases) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(Wire(BaseEvent(name))["type"], type);
+  }
+  EXPECT_EQ(DefaultTagEventMapping().size(), cases.size() + 3);  // + custom
+                                                                 // and app_*
+}
+
+TEST(TagMapperEventMappingTest, WorkedPurchase) {
+  Json e = Purchase(42, "USD");
+  e["type"] = "online";
+  e["user"]["email"] = "user@example.com";
+  e["items"] = {Item("sku_1", "Mug", 42, 1)};
+  EXPECT_EQ(Wire(e), Json::parse(R"({
+      "id":"evt_1","type":"order_created","timestamp_ms":1773889200000,
+      "source_url":"https://www.example.com/pricing","action_source":"web",
+      "user":{"emails_sha256":[")" +
+                                 std::string(kUserExampleComSha) + R"("]},
+      "data":{"type":"contents","amount":4200,"currency":"USD","contents":[
+        {"id":"sku_1","name":"Mug","content_type":"product","quantity":1,
+         "amount":4200}]}})"));
+}
+
+TEST(TagMapperEventMappingTest, WorkedSignUp) {
+  Json e = BaseEvent("sign_up");
+  e["method"] = "google";
+  EXPECT_EQ(Wire(e)["data"], Json::parse(R"({"type":"customer_action"})"));
+}
+
+TEST(TagMapperEventMappingTest, WorkedViewItemAndAddToCart) {
+  for (const char* name : {"view_item", "add_to_cart", "begin_checkout"}) {
+    SCOPED_TRACE(name);
+    Json e = BaseEvent(name);
+    e["value"] = 5;
+    e["currency"] = "EUR";
+    e["items"] = {Item("sku_1", "Mug", 5, 1)};
+    Json data = Wire(e)["data"];
+    EXPECT_EQ(data["type"], "contents");
+    EXPECT_EQ(data["amount"], 500);
+    EXPECT_EQ(data["contents"][0]["amount"], 500);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Consent.
+
+TagMappingConfig ConsentConfig() {
+  TagMappingConfig config;
+  config.consent_categories = {"analytics", "ads"};
+  return config;
+}
+
+TEST(TagMapperConsentTest, SkipsAnEventWithoutAConsentList) {
+  TagMapResult r = MapTag(BaseEvent(), ConsentConfig());
+  EXPECT_EQ(r.outcome, Outcome::kSkipped);
+  EXPECT_THAT(r.skip_reason, StartsWith("consent:"));
+}
+
+TEST(TagMapperConsentTest, SkipsAnEventMissingACategory) {
+  Json e = BaseEvent();
+  e["user"]["consent_categories"] = {"analytics", "functional"};
+  TagMapResult r = MapTag(e, ConsentConfig());
+  EXPECT_EQ(r.outcome, Outcome::kSkipped);
+  EXPECT_EQ(r.skip_reason, "consent: missing category 'ads'");
+  e["user"]["consent_categories"] = Json::array();
+  EXPECT_EQ(MapTag(e, ConsentConfig()).skip_reason,
+            "consent: missing categories 'analytics', 'ads'");
+}
+
+TEST(TagMapperConsentTest, MapsAnEventWithEveryCategory) {
+  Json e = BaseEvent();
+  e["user"]["consent_categories"] = {"ads", "functional", "analytics"};
+  EXPECT_EQ(MapTag(e, ConsentConfig()).outcome, Outcome::kMapped);
+}
+
+TEST(TagMapperConsentTest, MatchesNumericCategoryIds) {
+  TagMappingConfig config;
+  config.consent_categories = {"3"};
+  Json e = BaseEvent();
+  e["user"]["consent_categories"] = {1, 3};
+  EXPECT_EQ(MapTag(e, config).outcome, Outcome::kMapped);
+}
+
+TEST(TagMapperConsentTest, ChecksConsentBeforeReadingAnythingElse) {
+  // Broken in every other way, but without consent it is only skipped.
+  Json e = {{"user", {{"email", true}}}, {"value", "x"}};
+  TagMapResult r = MapTag(e, ConsentConfig());
+  EXPECT_EQ(r.outcome, Outcome::kSkipped);
+  EXPECT_THAT(r.violations, IsEmpty());
+  EXPECT_THAT(r.warnings, IsEmpty());
+  EXPECT_EQ(r.event.ByteSizeLong(), 0u);
+}
+
+// ---------------------------------------------------------------------------
+// Smart mapping (field_mapping).
+
+TEST(TagMapperSmartMappingTest, TriesSourcesInPriorityOrder) {
+  TagMappingConfig config;
+  config.field_mapping["user.email"] = {"user.work_email", "user.email"};
+  config.field_mapping["value"] = {"revenue_ttc"};
+  Json e = Purchase();
+  e.erase("value");
+  e["revenue_ttc"] = "42.00";
+  e["user"]["email"] = "jane.doe@example.com";
+  TagMapResult r = MapTag(e, config);
+  EXPECT_THAT(r.event.user().emails(), ElementsAre("jane.doe@example.com"));
+  EXPECT_EQ(r.event.data().amount(), 4200);
+  e["user"]["work_email"] = "user@example.com";
+  e["user"]["email"] = "";  // empty values never win
+  EXPECT_THAT(MapTag(e, config).event.user().emails(),
+              ElementsAre("user@example.com"));
+}
+
+TEST(TagMapperSmartMappingTest, ReadsItemPathsThroughX) {
+  TagMappingConfig config;
+  config.field_mapping["items.X.id"] = {"items.X.sku", "items.X.id"};
+  config.field_mapping["items.X.product.price"] = {
+      "items.X.product.variant_price", "items.X.product.price"};
+  Json e = Purchase();
+  e["items"] = {Item("a", "A", 10, 1), Item("b", "B", 20, 1)};
+  e["items"][0]["sku"] = "SKU-A";
+  e["items"][1]["product"]["variant_price"] = 15;
+  TagMapResult r = MapTag(e, config);
+  EXPECT_EQ(r.event.data().contents(0).id(), "SKU-A");
+  EXPECT_EQ(r.event.data().contents(0).amount(), 1000);
+  EXPECT_EQ(r.event.data().contents(1).id(), "b");
+  EXPECT_EQ(r.event.data().contents(1).amount(), 1500);
+}
+
+TEST(TagMapperSmartMappingTest, RepointsTheItemListAndItsItemPaths) {
+  TagMappingConfig config;
+  config.field_mapping["items"] = {"order.lines"};
+  config.field_mapping["items.X.id"] = {"items.X.sku"};
+  config.field_mapping["items.X.product.name"] = {"order.lines.X.title"};
+  config.field_mapping["items.X.product.price"] = {"items.X.unit_price"};
+  Json e = Purchase();
+  e["order"]["lines"] = {
+      {{"sku", "S1"}, {"title", "Shoes"}, {"unit_price", 49.5}},
+      {{"sku", "S2"}, {"title", "Socks"}, {"unit_price", "free"}}};
+  TagMapResult r = MapTag(e, config);
+  ASSERT_EQ(r.event.data().contents_size(), 2);
+  EXPECT_EQ(r.event.data().contents(0).id(), "S1");
+  EXPECT_EQ(r.event.data().contents(0).name(), "Shoes");
+  EXPECT_EQ(r.event.data().contents(0).amount(), 4950);
+  // Violations name the source path.
+  EXPECT_THAT(r.violations, ElementsAre(Issue("order.lines[1].unit_price",
+                                              "INVALID_FORMAT")));
+}
+
+TEST(TagMapperSmartMappingTest, ReadsEventLevelPathsInItemSlots) {
+  TagMappingConfig config;
+  config.field_mapping["items.X.currency"] = {"items.X.currency",
+                                              "basket_currency"};
+  Json e = BaseEvent("add_to_cart");
+  e["basket_currency"] = "GBP";
+  e["items"] = {Item("a", "A", 2, 1)};
+  Json contents = Wire(e, config)["data"]["contents"];
+  EXPECT_EQ(contents[0]["currency"], "GBP");
+  EXPECT_EQ(contents[0]["amount"], 200);
+}
+
+TEST(TagMapperSmartMappingTest, IndexesListsWithDigitSegments) {
+  TagMappingConfig config;
+  config.field_mapping["user.email"] = {"user.emails.1"};
+  config.field_mapping["items.X.product.name"] = {"items.X.names.0"};
+  Json e = Purchase();
+  e["user"]["emails"] = {"a@example.com", "b@example.com"};
+  e["items"] = {{{"names", {"First", "Second"}}}};
+  TagMapResult r = MapTag(e, config);
+  EXPECT_THAT(r.event.user().emails(), ElementsAre("b@example.com"));
+  EXPECT_EQ(r.event.data().contents(0).name(), "First");
+}
+
+TEST(TagMapperSmartMappingTest, KeepsEventNameAsTheLastCustomNameFallback) {
+  TagMappingConfig config;
+  config.event_mapping["quote"] = v1::EVENT_TYPE_CUSTOM;
+  config.field_mapping["partners.openai.custom_event_name"] = {"quote_kind"};
+  Json e = BaseEvent("quote");
+  EXPECT_EQ(Wire(e, config)["custom_event_name"], "quote");
+  e["quote_kind"] = "quote_b2b";
+  EXPECT_EQ(Wire(e, config)["custom_event_name"], "quote_b2b");
+}
+
+// ---------------------------------------------------------------------------
+// Config validation.
+
+std::string CompileError(const TagMappingConfig& config) {
+  absl::Status status = ValidateTagMappingConfig(config);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  return std::string(status.message());
+}
+
+TEST(TagMapperConfigTest, AcceptsTheDefaultsAndEveryKnownSlot) {
+  EXPECT_TRUE(ValidateTagMappingConfig({}).ok());
+  TagMappingConfig config;
+  for (std::string_view slot : kTagSlots) {
+    config.field_mapping[std::string(slot)] = {std::string(slot)};
+  }
+  EXPECT_TRUE(ValidateTagMappingConfig(config).ok());
+}
+
+TEST(TagMapperConfigTest, RejectsAnUnknownSlot) {
+  TagMappingConfig config;
+  config.field_mapping["user.mail"] = {"user.mail"};
+  EXPECT_THAT(CompileError(config), HasSubstr("unknown slot \"user.mail\""));
+}
+
+TEST(TagMapperConfigTest, RejectsASlotWithoutPaths) {
+  TagMappingConfig config;
+  config.field_mapping["user.email"] = {};
+  EXPECT_THAT(CompileError(config),
+              HasSubstr("field_mapping[\"user.email\"]: no source paths"));
+}
+
+TEST(TagMapperConfigTest, RejectsMalformedPaths) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"user.email", ""},
+      {"user.email", "user..email"},
+      {"user.email", "user.email."},
+      {"user.email", "user.e mail"},
+      {"user.email", "user.email[0]"},
+      {"user.email", "user.X.email"},  // X outside an item slot
+      {"items", "items.X"},            // X in the list slot itself
+      {"items.X.id", "items.X"},       // X last
+      {"items.X.id", "X.id"},          // X first
+      {"items.X.id", "items.X.X.id"},  // X twice
+      {"items.X.id", "orders.X.id"},   // not the item list
+  };
+  for (const auto& [slot, path] : cases) {
+    SCOPED_TRACE(slot + " <- " + path);
+    TagMappingConfig config;
+    config.field_mapping[slot] = {path};
+    EXPECT_THAT(CompileError(config), HasSubstr("field_mapping[\"" + slot +
+                                                "\"]: path \"" + path + "\""));
+  }
+}
+
+TEST(TagMapperConfigTest, AcceptsItemPathsNamingTheRepointedList) {
+  TagMappingConfig config;
+  config.field_mapping["items"] = {"products", "items"};
+  config.field_mapping["items.X.id"] = {"products.X.sku", "items.X.id"};
+  EXPECT_TRUE(ValidateTagMappingConfig(config).ok());
+}
+
+TEST(TagMapperConfigTest, RejectsBadEventMappingsAndOptions) {
+  TagMappingConfig config;
+  config.event_mapping[""] = v1::EVENT_TYPE_CUSTOM;
+  config.event_mapping["refund"] = v1::EVENT_TYPE_UNSPECIFIED;
+  config.default_action_source = v1::ACTION_SOURCE_UNSPECIFIED;
+  config.consent_categories = {"ads", " "};
+  std::string error = CompileError(config);
+  EXPECT_THAT(error, HasSubstr("event_mapping: an event name is empty"));
+  EXPECT_THAT(error,
+              HasSubstr("event_mapping[\"refund\"]: not a valid event type"));
+  EXPECT_THAT(error, HasSubstr("default_action_source"));
+  EXPECT_THAT(error, HasSubstr("consent_categories: a category is empty"));
+}
+
+TEST(TagMapperConfigTest, ReportsEveryProblemAtOnce) {
+  TagMappingConfig config;
+  config.field_mapping["nope"] = {"a"};
+  config.field_mapping["type"] = {"a..b"};
+  std::string error = CompileError(config);
+  EXPECT_THAT(error, HasSubstr("\"nope\""));
+  EXPECT_THAT(error, HasSubstr("\"a..b\""));
+}
+
+// ---------------------------------------------------------------------------
+// Golden files, reuse and parity with typed events.
+
+TEST(TagMapperGoldenTest, MapsEveryGoldenTagEventToItsWireJsonByteForByte) {
+  for (const char* name : {"purchase_two_items", "begin_checkout_jpy",
+                           "subscription_kwd_app", "custom_quote_call"}) {
+    SCOPED_TRACE(std::string("tests/data/tag/") + name);
+    google::protobuf::Struct tag =
+        ToStruct(ReadTestData(std::string("tag/") + name + ".tag.json"));
+    std::string expected =
+        ReadTestData(std::string("tag/") + name + ".wire.json");
+    if (!expected.empty() && expected.back() == '\n') expected.pop_back();
+    TagMapResult r = MapTagEvent(tag, CompiledTagMapping::Default(), kNowMs);
+    ASSERT_EQ(r.outcome, Outcome::kMapped) << r.skip_reason;
+    ASSERT_THAT(r.violations, IsEmpty());
+    MappedEvent mapped = MapEvent(r.event, kNowMs);
+    ASSERT_THAT(mapped.violations, IsEmpty());
+    EXPECT_EQ(mapped.wire_json, expected);
+  }
+}
+
+TEST(TagMapperGoldenTest, ReportsTheDroppedPhoneHashOfTheCustomExample) {
+  TagMapResult r =
+      MapTagEvent(ToStruct(ReadTestData("tag/custom_quote_call.tag.json")),
+                  CompiledTagMapping::Default(), kNowMs);
+  EXPECT_THAT(r.warnings, ElementsAre(Issue("user.phone_sha256",
+                                            "DROPPED_INCOMPATIBLE_HASH")));
+}
+
+TEST(TagMapperReuseTest, ReusedResultsCarryNothingOver) {
+  Json rich = Purchase(10, "USD");
+  rich["user"]["email"] = "user@example.com";
+  rich["items"] = {Item("a", "A", 1, 1)};
+  rich["partners"]["openai"]["plan_id"] = "p";  // a warning
+  const CompiledTagMapping mapping = CompiledTagMapping::Default();
+  TagMapResult reused;
+  MapTagEvent(ToStruct(rich.dump()), mapping, kNowMs, &reused);
+  MapTagEvent(ToStruct(BaseEvent().dump()), mapping, kNowMs, &reused);
+  TagMapResult fresh =
+      MapTagEvent(ToStruct(BaseEvent().dump()), mapping, kNowMs);
+  EXPECT_EQ(reused.event.SerializeAsString(), fresh.event.SerializeAsString());
+  EXPECT_THAT(reused.warnings, IsEmpty());
+  MapTagEvent(ToStruct(BaseEvent("refund").dump()), mapping, kNowMs, &reused);
+  EXPECT_EQ(reused.outcome, Outcome::kSkipped);
+  MapTagEvent(ToStruct(BaseEvent().dump()), mapping, kNowMs, &reused);
+  EXPECT_EQ(reused.outcome, Outcome::kMapped);
+  EXPECT_TRUE(reused.skip_reason.empty());
+}
+
+TEST(TagMapperParityTest, GivesTheSameWireJsonAsTheEquivalentTypedEvent) {
+  Json tag = Purchase(129.99, "USD");
+  tag["context"]["event_id"] = "order_1";
+  tag["type"] = "online";
+  tag["partners"]["openai"]["oppref"] = "opp_1";
+  tag["user"] = {{"email", " Jane.Doe@Example.com "},
+                 {"phone", "+1 (415) 555-2671"},
+                 {"id", "customer_000123456"}};
+  tag["context"]["device"] = {{"ip", "203.0.113.42"},
+                              {"user_agent", "Mozilla/5.0"}};
+  tag["items"] = {Item("sku_1", "Shoes", 29.99, 1),
+                  Item("sku_2", "Socks", 39.99, 2)};
+
+  v1::Event typed;
+  typed.set_id("order_1");
+  typed.set_type(v1::EVENT_TYPE_ORDER_CREATED);
+  typed.set_timestamp_ms(kOneHourAgoMs);
+  typed.set_source_url("https://www.example.com/pricing");
+  typed.set_action_source(v1::ACTION_SOURCE_WEB);
+  typed.set_oppref("opp_1");
+  typed.mutable_user()->add_emails(" Jane.Doe@Example.com ");
+  typed.mutable_user()->add_phone_numbers("+1 (415) 555-2671");
+  typed.mutable_user()->add_external_ids("customer_000123456");
+  typed.mutable_user()->set_ip_address("203.0.113.42");
+  typed.mutable_user()->set_user_agent("Mozilla/5.0");
+  typed.mutable_data()->set_amount(12999);
+  typed.mutable_data()->set_currency("USD");
+  for (int i = 0; i < 2; ++i) {
+    v1::Content* c = typed.mutable_data()->add_contents();
+    c->set_id(i == 0 ? "sku_1" : "sku_2");
+    c->set_name(i == 0 ? "Shoes" : "Socks");
+    c->set_content_type("product");
+    c->set_quantity(i + 1);
+    c->set_amount(i == 0 ? 2999 : 3999);
+  }
+
+  TagMapResult r = MapTag(tag);
+  ASSERT_TRUE(r.mapped());
+  EXPECT_EQ(MapEvent(r.event, kNowMs).wire_json,
+            MapEvent(typed, kNowMs).wire_json);
+}
+
+}  // namespace
+}  // namespace conversions::mapping
