@@ -378,10 +378,21 @@ class Mapper {
                      std::string_view clear_field, Normalizer normalize,
                      const RepeatedPtrField<std::string>& hashed,
                      std::string_view hashed_field, HashedList* out) {
-    // size() is a call into libprotobuf; most kinds are empty.
+    // size() is a call into libprotobuf, and most kinds are empty: they
+    // return here, inline, before the stack frame of the loops.
     const int clear_size = clear.size();
     const int hashed_size = hashed.size();
     if (clear_size == 0 && hashed_size == 0) return;
+    MapHashedValues(clear, clear_size, clear_field, normalize, hashed,
+                    hashed_size, hashed_field, out);
+  }
+
+  void MapHashedValues(const RepeatedPtrField<std::string>& clear,
+                       int clear_size, std::string_view clear_field,
+                       Normalizer normalize,
+                       const RepeatedPtrField<std::string>& hashed,
+                       int hashed_size, std::string_view hashed_field,
+                       HashedList* out) {
     if (!CheckListSize(clear_size, clear_field) ||
         !CheckListSize(hashed_size, hashed_field)) {
       return;
@@ -430,18 +441,30 @@ class Mapper {
 
   bool CheckListSize(int size, std::string_view field) {
     if (static_cast<size_t>(size) <= Limits::kUserListInputs) return true;
+    TooMany(field);
+    return false;
+  }
+
+  // CheckListSize's violation, out of line so that its check inlines.
+  void TooMany(std::string_view field) {
     Violation(std::string(field), kTooMany,
               absl::StrCat(Sv(field), " has more than ",
                            Limits::kUserListInputs, " values"));
-    return false;
   }
 
   // Validates one raw location kind and keeps the first 3 unique values.
   void MapRawList(const RepeatedPtrField<std::string>& in,
                   std::string_view field, Normalizer normalize,
                   size_t max_chars, RawList* out) {
+    // As in MapHashedList: most lists are empty.
     const int size = in.size();
-    if (size == 0 || !CheckListSize(size, field)) return;
+    if (size > 0) MapRawValues(in, size, field, normalize, max_chars, out);
+  }
+
+  void MapRawValues(const RepeatedPtrField<std::string>& in, int size,
+                    std::string_view field, Normalizer normalize,
+                    size_t max_chars, RawList* out) {
+    if (!CheckListSize(size, field)) return;
     for (int i = 0; i < size; ++i) {
       DropReason drop = normalize(in[i], &scratch_);
       if (!drop.kept()) {
@@ -471,20 +494,26 @@ class Mapper {
   std::string_view RawScalar(const std::string& value, std::string_view field,
                              size_t max_bytes) {
     if (value.empty()) return {};
+    // Inline when the value passes; the warnings are built out of line.
+    if (value.size() <= max_bytes && IsValidUtf8(value) &&
+        !TrimWhitespace(value).empty()) {
+      return value;
+    }
+    DropRawScalar(value, field, max_bytes);
+    return {};
+  }
+
+  // Records why RawScalar dropped `value`.
+  void DropRawScalar(const std::string& value, std::string_view field,
+                     size_t max_bytes) {
     if (!IsValidUtf8(value)) {
       Warning(std::string(field), kDroppedInvalid, "value is not valid UTF-8");
-      return {};
-    }
-    if (TrimWhitespace(value).empty()) {
+    } else if (TrimWhitespace(value).empty()) {
       Warning(std::string(field), kDroppedEmpty, "value is blank");
-      return {};
-    }
-    if (value.size() > max_bytes) {
+    } else {
       Warning(std::string(field), kDroppedInvalid,
               absl::StrCat("value is longer than ", max_bytes, " bytes"));
-      return {};
     }
-    return value;
   }
 
   void MapUser(const v1::UserData& u) {
@@ -812,13 +841,18 @@ class Mapper {
     w->String(value);
   }
 
-  // Writes a validated currency upper-cased; nothing when empty.
+  // Writes a currency upper-cased; nothing when empty. CheckCurrency has
+  // looked it up already: Encode runs only for events without violations.
   static void WriteCurrency(const std::string& currency,
                             JsonFragmentWriter* w) {
-    std::array<char, 3> upper;
-    if (currency.empty() || !UpperCurrency(currency, &upper)) return;
+    if (currency.size() != 3) return;
+    char upper[3];
+    for (size_t i = 0; i < 3; ++i) {
+      char c = currency[i];
+      upper[i] = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
+    }
     w->Key("currency");
-    w->PlainString(std::string_view(upper.data(), upper.size()));
+    w->PlainString(std::string_view(upper, 3));
   }
 
   // Writes the wire event with JsonFragmentWriter: each key is a literal
