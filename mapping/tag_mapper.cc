@@ -90,8 +90,16 @@ char AsciiLower(char c) {
 // ---------------------------------------------------------------------------
 // Reading values.
 
-void ResolveValue(const Value& value, int node, const PathTree& tree,
-                  const Value** out);
+void ResolveChildren(const Value& value, const ChildIndex& children,
+                     const PathTree& tree, const Value** out);
+
+// Records `value` as the value of `node`, then finds its children's.
+inline void ResolveValue(const Value& value, int node, const PathTree& tree,
+                         const Value** out) {
+  out[node] = &value;
+  const ChildIndex& children = tree.nodes[node].children;
+  if (!children.nodes.empty()) ResolveChildren(value, children, tree, out);
+}
 
 // Finds the properties of `object` that are children in `wanted`.
 void ResolveStruct(const Struct& object, const ChildIndex& wanted,
@@ -115,11 +123,8 @@ void ResolveStruct(const Struct& object, const ChildIndex& wanted,
   }
 }
 
-void ResolveValue(const Value& value, int node, const PathTree& tree,
-                  const Value** out) {
-  out[node] = &value;
-  const ChildIndex& children = tree.nodes[node].children;
-  if (children.nodes.empty()) return;
+void ResolveChildren(const Value& value, const ChildIndex& children,
+                     const PathTree& tree, const Value** out) {
   if (value.kind_case() == Value::kStructValue) {
     ResolveStruct(value.struct_value(), children, tree, out);
   } else if (value.kind_case() == Value::kListValue) {
@@ -613,6 +618,13 @@ class TagMapper {
         return *fast;
       }
     }
+    return ReadMoneySlowly(f, exponent);
+  }
+
+  // ReadMoney for text, negative numbers and numbers FastMinorUnits leaves.
+  [[gnu::noinline]] std::optional<std::int64_t> ReadMoneySlowly(const Found& f,
+                                                                int exponent) {
+    const Value& v = *f.value;
     absl::StatusOr<std::int64_t> minor = absl::InvalidArgumentError("");
     if (v.kind_case() == Value::kNumberValue) {
       minor = DoubleToMinorUnits(v.number_value(), exponent);
