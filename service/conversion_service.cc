@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "mapping/event_mapper.h"
 #include "mapping/event_types.h"
@@ -117,6 +118,52 @@ absl::Status EventIngestor::CheckRequest(int event_count) const {
   return absl::OkStatus();
 }
 
+absl::Status EventIngestor::CompileTagMappings() {
+  for (const DestinationConfig& d : config_->destinations) {
+    mapping::TagMappingConfig tag;
+    tag.event_mapping = d.event_mapping;
+    tag.field_mapping = d.field_mapping;
+    tag.default_action_source = d.default_action_source;
+    tag.consent_categories = d.consent_categories;
+    absl::StatusOr<mapping::CompiledTagMapping> compiled =
+        mapping::CompileTagMapping(tag);
+    if (!compiled.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "destinations \"", d.name, "\": ", compiled.status().message()));
+    }
+    tag_mappings_.emplace(d.name, std::move(*compiled));
+  }
+  return absl::OkStatus();
+}
+
+void EventIngestor::MapOne(const v1::Event& event, std::int64_t now,
+                           const DestinationConfig& destination,
+                           bool validate_only, const std::string& api,
+                           mapping::MappedEvent* mapped,
+                           v1::EventResult* result,
+                           std::vector<SpoolEvent>* to_store) {
+  mapping::MapEvent(event, now, mapped);
+  result->set_event_id(event.id());
+  FillIssues(mapped->violations, mapped->warnings, result);
+  for (const mapping::FieldIssue& w : mapped->warnings) {
+    metrics_->identifier_warnings.Add({w.reason});
+  }
+  if (!mapped->ok()) {
+    result->set_outcome(v1::EventResult::OUTCOME_REJECTED);
+    metrics_->events_rejected.Add(
+        {destination.name, api, mapped->violations[0].reason});
+    return;
+  }
+  SpoolEvent e;
+  e.destination = destination.name;
+  e.validate_only = validate_only;
+  e.event_name = std::move(mapped->event_name);
+  e.event_id = std::move(mapped->id);
+  e.timestamp_ms = mapped->timestamp_ms;
+  e.wire_json = std::move(mapped->wire_json);
+  to_store->push_back(std::move(e));
+}
+
 void EventIngestor::StoreTyped(
     const DestinationConfig& destination,
     const google::protobuf::RepeatedPtrField<v1::Event>& events,
@@ -128,30 +175,75 @@ void EventIngestor::StoreTyped(
   to_store.reserve(events.size());
   mapping::MappedEvent mapped;
   for (int i = 0; i < events.size(); ++i) {
-    mapping::MapEvent(events[i], now, &mapped);
+    results[i].set_index(i);
+    size_t before = to_store.size();
+    MapOne(events[i], now, destination, validate_only, api, &mapped,
+           &results[i], &to_store);
+    if (to_store.size() > before) stored_index.push_back(i);
+  }
+  Store(destination, validate_only, api, now, std::move(results),
+        std::move(to_store), std::move(stored_index), std::move(done));
+}
+
+void EventIngestor::StoreTag(
+    const DestinationConfig& destination,
+    const google::protobuf::RepeatedPtrField<google::protobuf::Struct>& events,
+    bool validate_only, const std::string& api, StoreCallback done) {
+  auto compiled = tag_mappings_.find(destination.name);
+  if (compiled == tag_mappings_.end()) {
+    done(absl::FailedPreconditionError("no tag mapping for the destination"),
+         {});
+    return;
+  }
+  const std::int64_t now = clock_->NowMs();
+  std::vector<v1::EventResult> results(events.size());
+  std::vector<SpoolEvent> to_store;
+  std::vector<int> stored_index;
+  to_store.reserve(events.size());
+  mapping::TagMapResult tag;
+  mapping::MappedEvent mapped;
+  for (int i = 0; i < events.size(); ++i) {
     v1::EventResult& result = results[i];
     result.set_index(i);
-    result.set_event_id(events[i].id());
-    FillIssues(mapped.violations, mapped.warnings, &result);
-    for (const mapping::FieldIssue& w : mapped.warnings) {
-      metrics_->identifier_warnings.Add({w.reason});
+    mapping::MapTagEvent(events[i], compiled->second, now, &tag);
+    switch (tag.outcome) {
+      case mapping::TagMapResult::Outcome::kSkipped:
+        result.set_event_id(tag.event.id());
+        result.set_outcome(v1::EventResult::OUTCOME_SKIPPED);
+        result.set_skip_reason(tag.skip_reason);
+        metrics_->events_skipped.Add(
+            {destination.name, absl::StartsWith(tag.skip_reason, "consent")
+                                   ? "consent"
+                                   : "unmapped"});
+        continue;
+      case mapping::TagMapResult::Outcome::kRejected:
+        result.set_event_id(tag.event.id());
+        result.set_outcome(v1::EventResult::OUTCOME_REJECTED);
+        FillIssues(tag.violations, tag.warnings, &result);
+        metrics_->events_rejected.Add(
+            {destination.name, api,
+             tag.violations.empty() ? "INVALID" : tag.violations[0].reason});
+        continue;
+      case mapping::TagMapResult::Outcome::kMapped:
+        break;
     }
-    if (!mapped.ok()) {
-      result.set_outcome(v1::EventResult::OUTCOME_REJECTED);
-      metrics_->events_rejected.Add(
-          {destination.name, api, mapped.violations[0].reason});
-      continue;
-    }
-    SpoolEvent e;
-    e.destination = destination.name;
-    e.validate_only = validate_only;
-    e.event_name = std::move(mapped.event_name);
-    e.event_id = std::move(mapped.id);
-    e.timestamp_ms = mapped.timestamp_ms;
-    e.wire_json = std::move(mapped.wire_json);
-    to_store.push_back(std::move(e));
-    stored_index.push_back(i);
+    // Warnings of the tag mapping come first, then the mapper's.
+    FillIssues({}, tag.warnings, &result);
+    size_t before = to_store.size();
+    MapOne(tag.event, now, destination, validate_only, api, &mapped, &result,
+           &to_store);
+    if (to_store.size() > before) stored_index.push_back(i);
   }
+  Store(destination, validate_only, api, now, std::move(results),
+        std::move(to_store), std::move(stored_index), std::move(done));
+}
+
+void EventIngestor::Store(const DestinationConfig& destination,
+                          bool validate_only, const std::string& api,
+                          std::int64_t now,
+                          std::vector<v1::EventResult> results,
+                          std::vector<SpoolEvent> to_store,
+                          std::vector<int> stored_index, StoreCallback done) {
   if (to_store.empty()) {
     done(absl::OkStatus(), std::move(results));
     return;
@@ -296,10 +388,30 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::ValidateEvents(
 }
 
 grpc::ServerUnaryReactor* ConversionServiceImpl::TrackEvents(
-    grpc::CallbackServerContext* context, const v1::TrackEventsRequest*,
-    v1::TrackEventsResponse*) {
-  return Finish(context, grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                                      "TrackEvents is not implemented yet"));
+    grpc::CallbackServerContext* context, const v1::TrackEventsRequest* request,
+    v1::TrackEventsResponse* response) {
+  absl::Status check = ingestor_->CheckRequest(request->events_size());
+  if (!check.ok()) return Finish(context, ToGrpcStatus(check));
+  absl::StatusOr<const DestinationConfig*> destination =
+      ingestor_->Resolve(request->destination());
+  if (!destination.ok()) {
+    return Finish(context, ToGrpcStatus(destination.status()));
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  ingestor_->StoreTag(
+      **destination, request->events(), request->validate_only(), "track",
+      [reactor, response](absl::Status status,
+                          std::vector<v1::EventResult> results) {
+        if (!status.ok()) {
+          reactor->Finish(ToGrpcStatus(status));
+          return;
+        }
+        for (v1::EventResult& r : results) {
+          *response->add_results() = std::move(r);
+        }
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* ConversionServiceImpl::GetEventStatus(

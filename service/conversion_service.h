@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "conversions/v1/conversion_service.grpc.pb.h"
+#include "mapping/tag_mapper.h"
 #include "service/clock.h"
 #include "service/config.h"
 #include "service/dispatcher.h"
@@ -42,6 +43,20 @@ class EventIngestor {
   // Checks the request-level rules: not draining, 1 to 1,000 events.
   absl::Status CheckRequest(int event_count) const;
 
+  // Compiles every destination's tag mapping (event mapping, smart
+  // mapping, default action source, consent). FailedPrecondition naming the
+  // destination when one is invalid.
+  absl::Status CompileTagMappings();
+
+  // Maps tag-model events with the destination's tag mapping, then treats
+  // them as StoreTyped does. Unmapped events and events without the
+  // required consent answer SKIPPED and are never stored.
+  void StoreTag(
+      const DestinationConfig& destination,
+      const google::protobuf::RepeatedPtrField<google::protobuf::Struct>&
+          events,
+      bool validate_only, const std::string& api, StoreCallback done);
+
   // Maps typed events and stores the accepted ones; `done` runs once they
   // are durable (possibly on the spool's writer thread). `api` names the
   // entry point for metrics ("send", "track").
@@ -61,6 +76,7 @@ class EventIngestor {
   void NotifyRequeued(const std::string& destination, int count);
 
   Clock* clock() const { return clock_; }
+  Metrics* metrics() const { return metrics_; }
   Spool* spool() const { return spool_; }
 
  private:
@@ -69,7 +85,23 @@ class EventIngestor {
   Dispatcher* const dispatcher_;
   Clock* const clock_;
   Metrics* const metrics_;
+  // Maps one typed event into `result`; appends it to `to_store` when
+  // accepted.
+  void MapOne(const v1::Event& event, std::int64_t now,
+              const DestinationConfig& destination, bool validate_only,
+              const std::string& api, mapping::MappedEvent* mapped,
+              v1::EventResult* result, std::vector<SpoolEvent>* to_store);
+  // Stores `to_store` (events of `results` at `stored_index`) and
+  // completes `done` with the outcomes.
+  void Store(const DestinationConfig& destination, bool validate_only,
+             const std::string& api, std::int64_t now,
+             std::vector<v1::EventResult> results,
+             std::vector<SpoolEvent> to_store, std::vector<int> stored_index,
+             StoreCallback done);
+
   std::atomic<bool>* const draining_;
+  // Compiled tag mapping per destination name; set by CompileTagMappings.
+  std::map<std::string, mapping::CompiledTagMapping> tag_mappings_;
 };
 
 // Sends one validate_only request to a destination's API and reports the

@@ -1,12 +1,16 @@
 #include "service/gateway.h"
 
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <httplib.h>
 
+#include <future>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "mapping/json_writer.h"
 #include "mapping/request_encoder.h"
 #include "service/address.h"
 #include "service/log.h"
@@ -67,6 +71,7 @@ absl::Status Gateway::Init(TransportFactory factory) {
                                              DispatchTargets(config_), factory);
   ingestor_ = std::make_unique<EventIngestor>(
       &config_, spool_.get(), dispatcher_.get(), clock_, &metrics_, &draining_);
+  if (absl::Status s = ingestor_->CompileTagMappings(); !s.ok()) return s;
   service_ = std::make_unique<ConversionServiceImpl>(
       ingestor_.get(), MakeApiValidator([this](const DestinationConfig& d) {
         HttpTransportOptions options;
@@ -196,6 +201,14 @@ absl::Status Gateway::StartHttp() {
                       res.status = ready ? 200 : 503;
                       res.set_content(ReadinessReport(), "text/plain");
                     });
+  http_server_->Post(
+      "/v1/track", [this](const httplib::Request& req, httplib::Response& res) {
+        int status = 500;
+        std::string body;
+        HandleTrack(req.body, &status, &body);
+        res.status = status;
+        res.set_content(body, "application/json");
+      });
   http_server_->Get(
       "/metrics", [this](const httplib::Request&, httplib::Response& res) {
         res.set_content(metrics_.Render(),
@@ -214,6 +227,103 @@ absl::Status Gateway::StartHttp() {
   http_address_ = JoinHostPort(listen->host, port);
   http_thread_ = std::thread([this] { http_server_->listen_after_bind(); });
   return absl::OkStatus();
+}
+
+namespace {
+
+int HttpStatusOf(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kOk:
+      return 200;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kOutOfRange:
+      return 400;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kResourceExhausted:
+      return 429;
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    case absl::StatusCode::kDeadlineExceeded:
+      return 504;
+    default:
+      return 500;
+  }
+}
+
+std::string ErrorJson(const absl::Status& status) {
+  std::string message;
+  mapping::AppendJsonString(
+      std::string_view(status.message().data(), status.message().size()),
+      &message);
+  return absl::StrCat("{\"error\":{\"code\":\"",
+                      absl::StatusCodeToString(status.code()),
+                      "\",\"message\":", message, "}}\n");
+}
+
+}  // namespace
+
+void Gateway::HandleTrack(const std::string& body, int* status,
+                          std::string* out) {
+  v1::TrackEventsRequest request;
+  google::protobuf::util::JsonParseOptions parse;
+  parse.ignore_unknown_fields = false;
+  auto parsed =
+      google::protobuf::util::JsonStringToMessage(body, &request, parse);
+  absl::Status error;
+  if (!parsed.ok()) {
+    error = absl::InvalidArgumentError(
+        absl::StrCat("body is not a TrackEventsRequest in JSON: ",
+                     parsed.message().as_string()));
+  }
+  const DestinationConfig* destination = nullptr;
+  if (error.ok()) error = ingestor_->CheckRequest(request.events_size());
+  if (error.ok()) {
+    absl::StatusOr<const DestinationConfig*> resolved =
+        ingestor_->Resolve(request.destination());
+    if (resolved.ok()) {
+      destination = *resolved;
+    } else {
+      error = resolved.status();
+    }
+  }
+  if (!error.ok()) {
+    *status = HttpStatusOf(error.code());
+    *out = ErrorJson(error);
+    return;
+  }
+  std::promise<std::pair<absl::Status, std::vector<v1::EventResult>>> promise;
+  auto future = promise.get_future();
+  ingestor_->StoreTag(
+      *destination, request.events(), request.validate_only(), "http_track",
+      [&promise](absl::Status s, std::vector<v1::EventResult> r) {
+        promise.set_value({std::move(s), std::move(r)});
+      });
+  auto [store_status, results] = future.get();
+  if (!store_status.ok()) {
+    *status = HttpStatusOf(store_status.code());
+    *out = ErrorJson(store_status);
+    return;
+  }
+  v1::TrackEventsResponse response;
+  for (v1::EventResult& r : results) *response.add_results() = std::move(r);
+  google::protobuf::util::JsonPrintOptions print;
+  print.preserve_proto_field_names = true;
+  print.always_print_primitive_fields = true;
+  auto printed =
+      google::protobuf::util::MessageToJsonString(response, out, print);
+  if (!printed.ok()) {
+    *status = 500;
+    *out = ErrorJson(absl::InternalError("cannot encode the response"));
+    return;
+  }
+  out->push_back('\n');
+  *status = 200;
 }
 
 bool Gateway::Ready() const {

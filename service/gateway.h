@@ -59,6 +59,8 @@ class Gateway {
   absl::Status StartHttp();
   void HealthLoop();
   std::string ReadinessReport() const;
+  // Serves POST /v1/track: the TrackEvents semantics over JSON.
+  void HandleTrack(const std::string& body, int* status, std::string* out);
 
   const GatewayConfig config_;
   Clock* const clock_;

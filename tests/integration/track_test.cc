@@ -1,0 +1,161 @@
+// TrackEvents (gRPC) and POST /v1/track (JSON) end to end against the
+// sandbox: the same tag-model events give identical results and identical
+// wire events.
+#include <gmock/gmock.h>
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "tests/integration/gateway_fixture.h"
+
+namespace conversions::testing {
+namespace {
+
+class TrackTest : public GatewayFixture {
+ protected:
+  // Three tag events: a purchase with two items, a lead, and a refund that
+  // has no event mapping.
+  std::string RequestJson() const {
+    std::string ts = std::to_string(timestamp_ms_);
+    return R"({"destination": "", "events": [
+      {"event_name": "purchase", "type": "online", "value": 129.99,
+       "currency": "EUR",
+       "context": {"event_id": "t-purchase-1", "event_timestamp": ")" +
+           ts + R"(",
+                   "page": {"url": "https://shop.example.com/thanks"},
+                   "device": {"ip": "203.0.113.9", "user_agent": "Mozilla/5.0"}},
+       "user": {"email": " Jane.Doe@Example.com ", "phone": "+33612345678",
+                "country": "FRA", "consent_categories": ["1", "2"]},
+       "items": [
+         {"id": "sku_1", "quantity": 1, "product": {"name": "Shoes", "price": 99.99}},
+         {"id": "sku_2", "quantity": 2, "product": {"name": "Socks", "price": 15}}]},
+      {"event_name": "generate_lead", "type": "online",
+       "context": {"event_id": "t-lead-2", "event_timestamp": )" +
+           ts + R"(,
+                   "page": {"url": "https://shop.example.com/contact"}},
+       "user": {"email": "lead@example.org"}},
+      {"event_name": "refund", "context": {"event_id": "t-refund-3"}}
+    ]})";
+  }
+
+  std::string TrackGrpc() {
+    v1::TrackEventsRequest request;
+    EXPECT_TRUE(
+        google::protobuf::util::JsonStringToMessage(RequestJson(), &request)
+            .ok());
+    v1::TrackEventsResponse response;
+    grpc::ClientContext context;
+    grpc::Status status = stub_->TrackEvents(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return Canonical(response);
+  }
+
+  std::string TrackHttp(int* http_status = nullptr) {
+    httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
+    auto res = http.Post("/v1/track", RequestJson(), "application/json");
+    EXPECT_TRUE(res);
+    if (!res) return "";
+    if (http_status) *http_status = res->status;
+    v1::TrackEventsResponse response;
+    EXPECT_TRUE(
+        google::protobuf::util::JsonStringToMessage(res->body, &response).ok())
+        << res->body;
+    return Canonical(response);
+  }
+
+  static std::string Canonical(const v1::TrackEventsResponse& response) {
+    std::string out;
+    google::protobuf::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = true;
+    EXPECT_TRUE(
+        google::protobuf::util::MessageToJsonString(response, &out, options)
+            .ok());
+    return out;
+  }
+
+  // The sandbox's events, sorted by id, as text.
+  std::string SandboxEvents() {
+    std::vector<nlohmann::json> events = sandbox_->AcceptedEvents();
+    std::sort(events.begin(), events.end(),
+              [](const auto& a, const auto& b) { return a["id"] < b["id"]; });
+    return nlohmann::json(events).dump();
+  }
+
+  // A fresh gateway and an empty sandbox, as if nothing had been sent.
+  void Restart() {
+    gateway_.reset();
+    std::filesystem::remove_all(dir_.path() + "/spool.db");
+    std::filesystem::remove_all(dir_.path() + "/spool.db-wal");
+    std::filesystem::remove_all(dir_.path() + "/spool.db-shm");
+    sandbox_->Reset();
+    StartGateway();
+  }
+
+  const std::int64_t timestamp_ms_ = WallNowMs() - 5000;
+};
+
+TEST_F(TrackTest, GrpcAndHttpGiveIdenticalResultsAndWireEvents) {
+  std::string grpc_results = TrackGrpc();
+  ASSERT_TRUE(Delivered(2));
+  std::string grpc_wire = SandboxEvents();
+
+  Restart();
+  int status = 0;
+  std::string http_results = TrackHttp(&status);
+  EXPECT_EQ(status, 200);
+  ASSERT_TRUE(Delivered(2));
+  std::string http_wire = SandboxEvents();
+
+  EXPECT_EQ(grpc_results, http_results);
+  EXPECT_EQ(grpc_wire, http_wire);
+
+  v1::TrackEventsResponse response;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(grpc_results, &response)
+          .ok());
+  ASSERT_EQ(response.results_size(), 3);
+  EXPECT_EQ(response.results(0).outcome(), v1::EventResult::OUTCOME_ACCEPTED);
+  EXPECT_EQ(response.results(1).outcome(), v1::EventResult::OUTCOME_ACCEPTED);
+  EXPECT_EQ(response.results(2).outcome(), v1::EventResult::OUTCOME_SKIPPED);
+  EXPECT_THAT(response.results(2).skip_reason(),
+              ::testing::HasSubstr("refund"));
+
+  // The purchase went out as the API expects it.
+  nlohmann::json wire = nlohmann::json::parse(grpc_wire);
+  ASSERT_EQ(wire.size(), 2u);
+  const nlohmann::json& purchase =
+      wire[0]["id"] == "t-purchase-1" ? wire[0] : wire[1];
+  EXPECT_EQ(purchase["type"], "order_created");
+  EXPECT_EQ(purchase["action_source"], "web");
+  EXPECT_EQ(purchase["timestamp_ms"], timestamp_ms_);
+  EXPECT_EQ(purchase["data"]["amount"], 12999);
+  EXPECT_EQ(purchase["data"]["currency"], "EUR");
+  ASSERT_EQ(purchase["data"]["contents"].size(), 2u);
+  EXPECT_EQ(purchase["data"]["contents"][0]["amount"], 9999);
+  EXPECT_EQ(purchase["data"]["contents"][1]["quantity"], 2);
+  EXPECT_EQ(purchase["user"]["countries"][0], "FR");
+  EXPECT_EQ(purchase["user"]["emails_sha256"].size(), 1u);
+  EXPECT_FALSE(purchase["user"].contains("email"));
+}
+
+TEST_F(TrackTest, HttpTrackAnswersRequestErrorsWithStatusCodes) {
+  httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
+  auto bad_json = http.Post("/v1/track", "{not json", "application/json");
+  ASSERT_TRUE(bad_json);
+  EXPECT_EQ(bad_json->status, 400);
+  EXPECT_THAT(bad_json->body, ::testing::HasSubstr("INVALID_ARGUMENT"));
+  auto unknown = http.Post(
+      "/v1/track",
+      R"({"destination":"nope","events":[{"event_name":"purchase"}]})",
+      "application/json");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  auto empty = http.Post("/v1/track", R"({"events":[]})", "application/json");
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->status, 400);
+}
+
+}  // namespace
+}  // namespace conversions::testing
