@@ -311,18 +311,14 @@ void JsonFragmentWriter::Grow(size_t n) {
   end_ = out_->data() + out_->size();
 }
 
-void JsonFragmentWriter::String(std::string_view s) {
-  Ensure(s.size() * 6 + 2);
-  char* p = pos_;
-  *p++ = '"';
-  p = EscapeInto(s, p);
-  *p++ = '"';
-  pos_ = p;
+char* JsonFragmentWriter::WriteString(std::string_view s, char* dst) {
+  *dst++ = '"';
+  dst = EscapeInto(s, dst);
+  *dst++ = '"';
+  return dst;
 }
 
-void JsonFragmentWriter::Int(std::int64_t value) {
-  Ensure(20);
-  char* p = pos_;
+char* JsonFragmentWriter::WriteInt(std::int64_t value, char* p) {
   std::uint64_t u = static_cast<std::uint64_t>(value);
   if (value < 0) {
     *p++ = '-';
@@ -348,7 +344,7 @@ void JsonFragmentWriter::Int(std::int64_t value) {
   } else {
     q[-1] = static_cast<char>('0' + u);
   }
-  pos_ = end;
+  return end;
 }
 
 }  // namespace conversions::mapping

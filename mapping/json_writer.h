@@ -193,7 +193,10 @@ class JsonFragmentWriter {
   void CloseArray(size_t mark) { Close(mark, '[', ']'); }
 
   // Writes `s` as a JSON string, escaped as AppendJsonString does.
-  void String(std::string_view s);
+  void String(std::string_view s) {
+    Ensure(s.size() * 6 + 2);
+    pos_ = WriteString(s, pos_);
+  }
   // Writes `s` in quotes as it is: only for text that needs no escaping
   // (printable ASCII without '"' and '\\'), such as enum names and hex
   // digests.
@@ -205,7 +208,10 @@ class JsonFragmentWriter {
     p[s.size() + 1] = '"';
     pos_ = p + s.size() + 2;
   }
-  void Int(std::int64_t value);
+  void Int(std::int64_t value) {
+    Ensure(20);
+    pos_ = WriteInt(value, pos_);
+  }
   // Writes already-encoded JSON text.
   void Raw(std::string_view json) {
     Ensure(json.size());
@@ -215,6 +221,11 @@ class JsonFragmentWriter {
   }
 
  private:
+  // Write at `dst`, which has room, and return the end. Static, so that
+  // the inline callers pass the position rather than the writer.
+  static char* WriteString(std::string_view s, char* dst);
+  static char* WriteInt(std::int64_t value, char* dst);
+
   size_t Offset() const { return static_cast<size_t>(pos_ - out_->data()); }
   void Char(char c) {
     Ensure(1);
