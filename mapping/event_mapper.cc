@@ -837,8 +837,7 @@ class Mapper {
   static void WriteOptional(const char (&key)[N], std::string_view value,
                             JsonFragmentWriter* w) {
     if (value.empty()) return;
-    w->Key(key);
-    w->String(value);
+    w->StringField(key, value);
   }
 
   // Writes a currency upper-cased; nothing when empty. CheckCurrency has
@@ -851,8 +850,7 @@ class Mapper {
       char c = currency[i];
       upper[i] = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
     }
-    w->Key("currency");
-    w->PlainString(std::string_view(upper, 3));
+    w->PlainStringField("currency", std::string_view(upper, 3));
   }
 
   // Writes the wire event with JsonFragmentWriter: each key is a literal
@@ -866,17 +864,13 @@ class Mapper {
                              event_.source_url().size() +
                              96 * d.contents_size());
     size_t event = w.OpenObject();
-    w.Key("id");
-    w.String(event_.id());
-    w.Key("type");
-    w.PlainString(type_name_);  // API names need no escaping
-    w.Key("timestamp_ms");
-    w.Int(timestamp_ms_);
+    w.StringField("id", event_.id());
+    w.PlainStringField("type", type_name_);  // API names need no escaping
+    w.IntField("timestamp_ms", timestamp_ms_);
     WriteOptional("custom_event_name", custom_name_, &w);
     WriteOptional("oppref", event_.oppref(), &w);
     WriteOptional("source_url", event_.source_url(), &w);
-    w.Key("action_source");
-    w.PlainString(action_source_name_);
+    w.PlainStringField("action_source", action_source_name_);
     if (event_.opt_out()) {
       w.Key("opt_out");
       w.Raw("true");
@@ -901,12 +895,8 @@ class Mapper {
     }
     w.Key("data");
     size_t data = w.OpenObject();
-    w.Key("type");
-    w.PlainString(DataTypeName(data_type_));
-    if (d.has_amount()) {
-      w.Key("amount");
-      w.Int(d.amount());
-    }
+    w.PlainStringField("type", DataTypeName(data_type_));
+    if (d.has_amount()) w.IntField("amount", d.amount());
     WriteCurrency(d.currency(), &w);
     if (d.contents_size() > 0) {
       w.Key("contents");
@@ -918,14 +908,8 @@ class Mapper {
         WriteOptional("group_id", c.group_id(), &w);
         WriteOptional("name", c.name(), &w);
         WriteOptional("content_type", c.content_type(), &w);
-        if (c.has_quantity()) {
-          w.Key("quantity");
-          w.Int(c.quantity());
-        }
-        if (c.has_amount()) {
-          w.Key("amount");
-          w.Int(c.amount());
-        }
+        if (c.has_quantity()) w.IntField("quantity", c.quantity());
+        if (c.has_amount()) w.IntField("amount", c.amount());
         WriteCurrency(c.currency(), &w);
         if (c.variant_size() > 0) {
           std::vector<std::pair<std::string_view, std::string_view>> entries(

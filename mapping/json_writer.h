@@ -169,17 +169,8 @@ class JsonFragmentWriter {
   // '_'), as the fixed keys of the wire schema.
   template <size_t N>
   void Key(const char (&key)[N]) {
-    constexpr size_t kLen = N - 1;
-    Ensure(kLen + 4);
-    // Writes go through a local pointer: a char store may alias any member,
-    // so storing through pos_ itself would reload the members each time.
-    char* p = pos_;
-    p[0] = ',';
-    p[1] = '"';
-    std::memcpy(p + 2, key, kLen);
-    p[kLen + 2] = '"';
-    p[kLen + 3] = ':';
-    pos_ = p + kLen + 4;
+    Ensure(N + 3);
+    pos_ = WriteKey(key, pos_);
   }
   // Writes the comma before an array element or a key of run-time text.
   void Comma() { Char(','); }
@@ -202,15 +193,28 @@ class JsonFragmentWriter {
   // digests.
   void PlainString(std::string_view s) {
     Ensure(s.size() + 2);
-    char* p = pos_;
-    p[0] = '"';
-    std::memcpy(p + 1, s.data(), s.size());
-    p[s.size() + 1] = '"';
-    pos_ = p + s.size() + 2;
+    pos_ = WritePlainString(s, pos_);
   }
   void Int(std::int64_t value) {
     Ensure(20);
     pos_ = WriteInt(value, pos_);
+  }
+
+  // Key(key) then the value, with one room check.
+  template <size_t N>
+  void StringField(const char (&key)[N], std::string_view value) {
+    Ensure(N + 3 + value.size() * 6 + 2);
+    pos_ = WriteString(value, WriteKey(key, pos_));
+  }
+  template <size_t N>
+  void PlainStringField(const char (&key)[N], std::string_view value) {
+    Ensure(N + 3 + value.size() + 2);
+    pos_ = WritePlainString(value, WriteKey(key, pos_));
+  }
+  template <size_t N>
+  void IntField(const char (&key)[N], std::int64_t value) {
+    Ensure(N + 3 + 20);
+    pos_ = WriteInt(value, WriteKey(key, pos_));
   }
   // Writes already-encoded JSON text.
   void Raw(std::string_view json) {
@@ -222,7 +226,24 @@ class JsonFragmentWriter {
 
  private:
   // Write at `dst`, which has room, and return the end. Static, so that
-  // the inline callers pass the position rather than the writer.
+  // the inline callers pass the position rather than the writer (a char
+  // store may alias a member, which would then be reloaded).
+  template <size_t N>
+  static char* WriteKey(const char (&key)[N], char* dst) {
+    constexpr size_t kLen = N - 1;
+    dst[0] = ',';
+    dst[1] = '"';
+    std::memcpy(dst + 2, key, kLen);
+    dst[kLen + 2] = '"';
+    dst[kLen + 3] = ':';
+    return dst + kLen + 4;
+  }
+  static char* WritePlainString(std::string_view s, char* dst) {
+    dst[0] = '"';
+    std::memcpy(dst + 1, s.data(), s.size());
+    dst[s.size() + 1] = '"';
+    return dst + s.size() + 2;
+  }
   static char* WriteString(std::string_view s, char* dst);
   static char* WriteInt(std::int64_t value, char* dst);
 
