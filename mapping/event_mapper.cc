@@ -62,16 +62,58 @@ bool IsValidCustomEventName(std::string_view s) {
   return true;
 }
 
-// Returns true when `s` starts with `lower_prefix`, ignoring the case of
-// the letters of `s`.
-bool StartsWithIgnoreCase(std::string_view s, std::string_view lower_prefix) {
-  if (s.size() < lower_prefix.size()) return false;
-  for (size_t i = 0; i < lower_prefix.size(); ++i) {
-    char c = s[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-    if (c != lower_prefix[i]) return false;
+std::uint64_t Load64(const char* p) {
+  std::uint64_t x;
+  std::memcpy(&x, p, 8);
+  return x;
+}
+
+// A URL scheme of up to 8 bytes ("http://", "https://"), as the words
+// HasScheme compares with.
+struct Scheme {
+  char want[8];  // the scheme in lower case, zero-padded
+  char fold[8];  // 0x20 on its letters
+  char keep[8];  // 0xff on its bytes
+  constexpr explicit Scheme(std::string_view lower) : want(), fold(), keep() {
+    for (size_t i = 0; i < lower.size(); ++i) {
+      want[i] = lower[i];
+      fold[i] = lower[i] >= 'a' && lower[i] <= 'z' ? 0x20 : 0;
+      keep[i] = static_cast<char>(0xff);
+    }
   }
-  return true;
+};
+constexpr Scheme kHttp("http://");
+constexpr Scheme kHttps("https://");
+
+// Returns true when the 8 bytes at `p` start with `scheme` in any case.
+// One word compare: ORing 0x20 into the letters folds 'H' into 'h' (and
+// nothing else into 'h').
+bool HasScheme(const char* p, const Scheme& scheme) {
+  return ((Load64(p) | Load64(scheme.fold)) & Load64(scheme.keep)) ==
+         Load64(scheme.want);
+}
+
+// Returns the length of the authority at the start of `rest` (up to the
+// first '/', '?' or '#'), and sets `*at` to the position of its last '@'
+// or npos. Skips eight bytes at a time while they hold none of the four.
+size_t AuthorityLength(std::string_view rest, size_t* at) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  auto has = [](std::uint64_t x, char c) {
+    std::uint64_t y = x ^ (kOnes * static_cast<unsigned char>(c));
+    return (y - kOnes) & ~y & (kOnes * 0x80);
+  };
+  *at = std::string_view::npos;
+  size_t i = 0;
+  for (; i + 8 <= rest.size(); i += 8) {
+    std::uint64_t x = Load64(rest.data() + i);
+    if ((has(x, '/') | has(x, '?') | has(x, '#') | has(x, '@')) != 0) break;
+  }
+  for (; i < rest.size(); ++i) {
+    char c = rest[i];
+    if (c == '/' || c == '?' || c == '#') break;
+    if (c == '@') *at = i;
+  }
+  return i;
 }
 
 // Returns true when `s` holds a space, a control character or DEL (any
@@ -109,23 +151,16 @@ bool HasSpaceOrControl(std::string_view s) {
 bool IsAbsoluteHttpUrl(std::string_view url) {
   if (HasSpaceOrControl(url)) return false;
   size_t sep;
-  if (url.size() > 7 && StartsWithIgnoreCase(url, "http://")) {
+  if (url.size() > 7 && HasScheme(url.data(), kHttp)) {
     sep = 4;
-  } else if (url.size() > 8 && StartsWithIgnoreCase(url, "https://")) {
+  } else if (url.size() > 8 && HasScheme(url.data(), kHttps)) {
     sep = 5;
   } else {
     return false;
   }
   std::string_view rest = url.substr(sep + 3);
-  // One pass finds the end of the authority and its last '@'.
-  size_t authority_end = 0;
-  size_t at = std::string_view::npos;
-  for (; authority_end < rest.size(); ++authority_end) {
-    char c = rest[authority_end];
-    if (c == '/' || c == '?' || c == '#') break;
-    if (c == '@') at = authority_end;
-  }
-  std::string_view authority = rest.substr(0, authority_end);
+  size_t at;
+  std::string_view authority = rest.substr(0, AuthorityLength(rest, &at));
   std::string_view host_port =
       at == std::string_view::npos ? authority : authority.substr(at + 1);
   std::string_view port;
