@@ -116,36 +116,6 @@ size_t AuthorityLength(std::string_view rest, size_t* at) {
   return i;
 }
 
-// Returns true when `s` holds a space, a control character or DEL (any
-// byte <= 0x20 or 0x7f). Checks eight bytes at a time, the last word
-// overlapping the one before, without a branch per word.
-bool HasSpaceOrControl(std::string_view s) {
-  auto special = [](std::uint64_t x) {
-    constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
-    constexpr std::uint64_t kHigh = kOnes * 0x80;
-    std::uint64_t del = x ^ (kOnes * 0x7f);
-    // Bytes below 0x21, and bytes equal to 0x7f (zero in `del`). Borrows
-    // can mark a byte after a marked one, never a word with none.
-    return ((x - kOnes * 0x21) & ~x & kHigh) | ((del - kOnes) & ~del & kHigh);
-  };
-  size_t n = s.size();
-  if (n < 8) {
-    for (char c : s) {
-      auto u = static_cast<unsigned char>(c);
-      if (u <= 0x20 || u == 0x7f) return true;
-    }
-    return false;
-  }
-  auto load = [&s](size_t i) {
-    std::uint64_t x;
-    std::memcpy(&x, s.data() + i, 8);
-    return x;
-  };
-  std::uint64_t marked = special(load(n - 8));
-  for (size_t i = 0; i + 8 < n; i += 8) marked |= special(load(i));
-  return marked != 0;
-}
-
 // An absolute http or https URL with a non-empty host and no white space or
 // control characters.
 bool IsAbsoluteHttpUrl(std::string_view url) {
@@ -284,7 +254,7 @@ class Mapper {
   }
 
   // Checks UTF-8 and the byte limit of an optional string field.
-  bool CheckText(std::string_view value, const Path& path, size_t max_bytes) {
+  bool CheckText(std::string_view value, Path path, size_t max_bytes) {
     // Small enough to inline; paths and messages are built out of line.
     if (value.size() <= max_bytes && IsValidUtf8(value)) return true;
     // The path goes by its parts: a Path object whose address is passed

@@ -73,15 +73,22 @@ DropReason NormalizeEmail(std::string_view in, std::string* out) {
     return Invalid("email cannot be lower-cased");
   const std::string& e = *out;
   if (e.size() > 254) return Invalid("email is longer than 254 bytes");
-  size_t at = std::string::npos;
-  for (size_t i = 0; i < e.size(); ++i) {
-    auto c = static_cast<unsigned char>(e[i]);
-    if (c <= 0x20 || c == 0x7f) {
-      return Invalid("email contains white space or control characters");
-    }
-    if (c == '@') {
-      if (at != std::string::npos) return Invalid("email has more than one @");
-      at = i;
+  // Word-wide checks for the common case; the byte loop finds which of a
+  // space, a control character or a second '@' comes first.
+  size_t at = e.find('@');
+  if (HasSpaceOrControl(e) ||
+      (at != std::string::npos && e.find('@', at + 1) != std::string::npos)) {
+    for (size_t i = 0, first_at = std::string::npos; i < e.size(); ++i) {
+      auto c = static_cast<unsigned char>(e[i]);
+      if (c <= 0x20 || c == 0x7f) {
+        return Invalid("email contains white space or control characters");
+      }
+      if (c == '@') {
+        if (first_at != std::string::npos) {
+          return Invalid("email has more than one @");
+        }
+        first_at = i;
+      }
     }
   }
   if (at == std::string::npos) return Invalid("email has no @");

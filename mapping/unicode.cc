@@ -117,6 +117,32 @@ std::string_view internal::TrimWhitespaceSlow(std::string_view s) {
   return s.substr(start, end - start);
 }
 
+// Checks eight bytes at a time, the last word overlapping the one before,
+// without a branch per word.
+bool HasSpaceOrControl(std::string_view s) {
+  auto special = [](std::uint64_t x) {
+    constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+    constexpr std::uint64_t kHigh = kOnes * 0x80;
+    std::uint64_t del = x ^ (kOnes * 0x7f);
+    // Bytes below 0x21, and bytes equal to 0x7f (zero in `del`). Borrows
+    // can mark a byte after a marked one, never a word with none.
+    return ((x - kOnes * 0x21) & ~x & kHigh) | ((del - kOnes) & ~del & kHigh);
+  };
+  size_t n = s.size();
+  if (n < 8) {
+    for (char c : s) {
+      auto u = static_cast<unsigned char>(c);
+      if (u <= 0x20 || u == 0x7f) return true;
+    }
+    return false;
+  }
+  std::uint64_t marked = special(internal::Load64(s.data() + n - 8));
+  for (size_t i = 0; i + 8 < n; i += 8) {
+    marked |= special(internal::Load64(s.data() + i));
+  }
+  return marked != 0;
+}
+
 bool LowerCaseNfc(std::string_view s, std::string* out) {
   out->clear();
   if (IsAscii(s)) {

@@ -108,6 +108,10 @@ constexpr bool IsAsciiPunctuation(char c) {
          (c >= '[' && c <= '`') || (c >= '{' && c <= '~');
 }
 
+// Returns true when `s` holds a space, a control character or DEL (any
+// byte <= 0x20, or 0x7f).
+bool HasSpaceOrControl(std::string_view s);
+
 // Returns true for ASCII white space: space, \t, \n, \v, \f, \r.
 constexpr bool IsAsciiWhitespace(char c) {
   return c == ' ' || (c >= '\t' && c <= '\r');
