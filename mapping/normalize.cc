@@ -73,11 +73,19 @@ DropReason NormalizeEmail(std::string_view in, std::string* out) {
     return Invalid("email cannot be lower-cased");
   const std::string& e = *out;
   if (e.size() > 254) return Invalid("email is longer than 254 bytes");
-  // Word-wide checks for the common case; the byte loop finds which of a
-  // space, a control character or a second '@' comes first.
-  size_t at = e.find('@');
-  if (HasSpaceOrControl(e) ||
-      (at != std::string::npos && e.find('@', at + 1) != std::string::npos)) {
+  // One pass without early exits (its branches are then predictable) finds
+  // the '@' and whether anything is wrong; only a wrong address takes the
+  // loop that finds which of a space, a control character or a second '@'
+  // comes first.
+  size_t at = std::string::npos;
+  int ats = 0;
+  bool space_or_control = false;
+  for (size_t i = 0; i < e.size(); ++i) {
+    auto c = static_cast<unsigned char>(e[i]);
+    space_or_control |= c <= 0x20 || c == 0x7f;
+    if (c == '@' && ats++ == 0) at = i;
+  }
+  if (space_or_control || ats > 1) {
     for (size_t i = 0, first_at = std::string::npos; i < e.size(); ++i) {
       auto c = static_cast<unsigned char>(e[i]);
       if (c <= 0x20 || c == 0x7f) {
