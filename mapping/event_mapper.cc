@@ -39,6 +39,10 @@ constexpr std::array<std::string_view, 5> kReservedDataKeys = {
     "type", "amount", "currency", "contents", "plan_id"};
 
 std::string_view TrimAscii(std::string_view s) {
+  if (s.empty() ||
+      (!IsAsciiWhitespace(s.front()) && !IsAsciiWhitespace(s.back()))) {
+    return s;  // the common case: nothing to trim
+  }
   while (!s.empty() && IsAsciiWhitespace(s.front())) s.remove_prefix(1);
   while (!s.empty() && IsAsciiWhitespace(s.back())) s.remove_suffix(1);
   return s;
@@ -564,13 +568,18 @@ class Mapper {
   }
 
   // Checks an optional currency; returns false when invalid.
-  bool CheckCurrency(const std::string& in, const Path& path) {
+  bool CheckCurrency(const std::string& in, Path path) {
     std::array<char, 3> upper;
     if (in.empty() || UpperCurrency(in, &upper)) return true;
+    ReportCurrency(path);
+    return false;
+  }
+
+  // CheckCurrency's violation, out of line so that its check inlines.
+  void ReportCurrency(Path path) {
     std::string field = path.str();
     Violation(field, kInvalidFormat,
               absl::StrCat(field, " is not an ISO 4217 currency code"));
-    return false;
   }
 
   void CheckData(const v1::EventData& d) {
