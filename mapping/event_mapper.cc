@@ -407,7 +407,9 @@ class Mapper {
       return;
     }
     for (int i = 0; i < clear_size; ++i) {
-      std::string_view value = TrimAscii(clear[i]);
+      // Trimmed as the normalizers trim (Unicode white space, e.g. NBSP),
+      // so a padded digest is recognised whatever the padding.
+      std::string_view value = TrimWhitespace(clear[i]);
       Sha256HexDigest digest;
       if (IsSha256Hex(value)) {
         digest = LowerHex(value);  // already hashed: pass through
@@ -423,7 +425,7 @@ class Mapper {
       AddDigest(digest, clear_field, i, out);
     }
     for (int i = 0; i < hashed_size; ++i) {
-      std::string_view value = TrimAscii(hashed[i]);
+      std::string_view value = TrimWhitespace(hashed[i]);
       if (!IsSha256Hex(value)) {
         Warning(absl::StrCat(Sv(hashed_field), "[", i, "]"),
                 value.empty() ? kDroppedEmpty : kDroppedInvalid,

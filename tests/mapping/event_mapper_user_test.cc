@@ -593,5 +593,13 @@ TEST(UserWarningsTest, NameTheFieldAndIndex) {
   EXPECT_FALSE(mapped.warnings[0].description.empty());
 }
 
+TEST(EventMapperUserTest, PassesThroughADigestPaddedWithNonAsciiWhiteSpace) {
+  // U+00A0 (NBSP) around a digest in a clear list: still a digest, not an
+  // external id to hash again.
+  MappedEvent mapped = MapWithUser(std::string("external_ids: \"\u00a0") +
+                                   kUserEmailHashUpper + "\u00a0\"");
+  EXPECT_EQ(UserJson(mapped)["external_ids_sha256"][0], kUserEmailHash);
+}
+
 }  // namespace
 }  // namespace conversions::mapping
