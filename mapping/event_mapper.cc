@@ -408,13 +408,16 @@ class Mapper {
     }
     for (int i = 0; i < clear_size; ++i) {
       // Trimmed as the normalizers trim (Unicode white space, e.g. NBSP),
-      // so a padded digest is recognised whatever the padding.
-      std::string_view value = TrimWhitespace(clear[i]);
+      // so a padded digest is recognised whatever the padding. A value
+      // shorter than a digest's 64 characters cannot be one: no trim.
+      const std::string& raw = clear[i];
+      std::string_view value =
+          raw.size() >= 64 ? TrimWhitespace(raw) : std::string_view();
       Sha256HexDigest digest;
       if (IsSha256Hex(value)) {
         digest = LowerHex(value);  // already hashed: pass through
       } else {
-        DropReason drop = normalize(clear[i], &scratch_);
+        DropReason drop = normalize(raw, &scratch_);
         if (!drop.kept()) {
           Warning(absl::StrCat(Sv(clear_field), "[", i, "]"), drop.code,
                   drop.description);
