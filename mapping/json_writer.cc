@@ -84,38 +84,55 @@ inline bool PlainWord(const unsigned char* p) {
 // Marks the bytes of the 16 at p that need attention: below 0x20 (the
 // signed compare also catches 0x80 and above, which are negative), '"' or
 // '\\'.
-inline __m128i Special16(const unsigned char* p) {
-  __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+inline __m128i Special16(__m128i v) {
   return _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
                       _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
                                    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
 }
 #endif
 
-// Returns true when none of the `n` bytes at p needs attention. Most
-// strings of an event are short and plain: this checks whole words (the
-// last one overlapping the one before) without a branch per word, where
-// the escaping loop would go byte by byte through the tail.
-inline bool AllPlain(const unsigned char* p, size_t n) {
+// Copies the `n` bytes at p to dst and returns true when none of them needs
+// attention; returns false, with dst partly written, when one does. Most
+// strings of an event are short and plain: this checks and copies whole
+// words (the last one overlapping the one before) without a branch per
+// word, where a byte loop through the tail cost more than the rest.
+inline bool CopyIfPlain(const unsigned char* p, size_t n, char* dst) {
 #ifdef __SSE2__
   if (n >= 16) {
-    __m128i special = Special16(p + n - 16);
+    auto block = [p, dst](size_t i) {
+      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), v);
+      return Special16(v);
+    };
+    __m128i special = block(n - 16);
     for (size_t i = 0; i + 16 < n; i += 16) {
-      special = _mm_or_si128(special, Special16(p + i));
+      special = _mm_or_si128(special, block(i));
     }
     return _mm_movemask_epi8(special) == 0;
   }
 #endif
   if (n >= 8) {
-    std::uint64_t special = SpecialBits(Load64(p + n - 8));
-    for (size_t i = 0; i + 8 < n; i += 8) special |= SpecialBits(Load64(p + i));
+    auto word = [p, dst](size_t i) {
+      std::uint64_t x = Load64(p + i);
+      std::memcpy(dst + i, &x, 8);
+      return SpecialBits(x);
+    };
+    std::uint64_t special = word(n - 8);
+    for (size_t i = 0; i + 8 < n; i += 8) special |= word(i);
     return special == 0;
   }
   if (n >= 4) {
-    return SpecialBits(Load32(p) | (Load32(p + n - 4) << 32)) == 0;
+    std::uint64_t head = Load32(p);
+    std::uint64_t tail = Load32(p + n - 4);
+    std::memcpy(dst, p, 4);
+    std::memcpy(dst + n - 4, p + n - 4, 4);
+    return SpecialBits(head | (tail << 32)) == 0;
   }
   bool special = false;
-  for (size_t i = 0; i < n; ++i) special |= kSpecial.special[p[i]];
+  for (size_t i = 0; i < n; ++i) {
+    dst[i] = static_cast<char>(p[i]);
+    special |= kSpecial.special[p[i]];
+  }
   return !special;
 }
 
@@ -131,38 +148,6 @@ struct DigitPairs {
 };
 constexpr DigitPairs kDigitPairs;
 
-// Copies n bytes inline, in moves of 16, 8 or 4 bytes, the last one
-// overlapping the one before: for the strings of an event, setting up a
-// call into memcpy costs more than the copy.
-inline void CopyBytes(char* dst, const unsigned char* src, size_t n) {
-  if (n > 16) {
-#ifdef __SSE2__
-    auto move16 = [dst, src](size_t i) {
-      _mm_storeu_si128(
-          reinterpret_cast<__m128i*>(dst + i),
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i)));
-    };
-    for (size_t i = 0; i + 16 < n; i += 16) move16(i);
-    move16(n - 16);
-#else
-    std::memcpy(dst, src, n);
-#endif
-  } else if (n >= 8) {
-    std::uint64_t head = Load64(src);
-    std::uint64_t tail = Load64(src + n - 8);
-    std::memcpy(dst, &head, 8);
-    std::memcpy(dst + n - 8, &tail, 8);
-  } else if (n >= 4) {
-    std::uint32_t head, tail;
-    std::memcpy(&head, src, 4);
-    std::memcpy(&tail, src + n - 4, 4);
-    std::memcpy(dst, &head, 4);
-    std::memcpy(dst + n - 4, &tail, 4);
-  } else {
-    for (size_t i = 0; i < n; ++i) dst[i] = static_cast<char>(src[i]);
-  }
-}
-
 // EscapeInto for strings with something to escape. Out of line so that
 // EscapeInto stays small enough to inline.
 ABSL_ATTRIBUTE_NOINLINE char* EscapeSpecials(std::string_view s, char* dst) {
@@ -173,7 +158,7 @@ ABSL_ATTRIBUTE_NOINLINE char* EscapeSpecials(std::string_view s, char* dst) {
     // Sixteen plain bytes at a time.
     while (end - p >= 16) {
       __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-      if (_mm_movemask_epi8(Special16(p)) != 0) break;
+      if (_mm_movemask_epi8(Special16(v)) != 0) break;
       _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), v);
       dst += 16;
       p += 16;
@@ -236,11 +221,11 @@ ABSL_ATTRIBUTE_NOINLINE char* EscapeSpecials(std::string_view s, char* dst) {
 }
 
 // Writes the escaped body of `s` (no quotes) at `dst`, which has room for
-// 6 bytes per input byte; returns the end. The plain case copies at once.
+// 6 bytes per input byte; returns the end. A plain string is copied as it
+// is checked; another is written again by the escaping loop.
 inline char* EscapeInto(std::string_view s, char* dst) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  if (!AllPlain(p, s.size())) return EscapeSpecials(s, dst);
-  CopyBytes(dst, p, s.size());
+  if (!CopyIfPlain(p, s.size(), dst)) return EscapeSpecials(s, dst);
   return dst + s.size();
 }
 
