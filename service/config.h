@@ -29,6 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "conversions/v1/event.pb.h"
+#include "mapping/tag_mapper.h"
 #include "service/address.h"
 
 namespace conversions::service {
@@ -37,37 +38,7 @@ namespace conversions::service {
 // by its default source path in the tag-management event model
 // (spec/tag-event-mapping.md section 3). `X` stands for the item index.
 // Shared with the tag mapper so both agree on the slot names.
-inline constexpr std::array<std::string_view, 29> kFieldMappingSlots = {
-    "context.event_id",
-    "context.event_timestamp",
-    "partners.openai.custom_event_name",
-    "partners.openai.oppref",
-    "type",
-    "context.page.url",
-    "user.email",
-    "user.phone",
-    "user.id",
-    "user.firstname",
-    "user.lastname",
-    "user.country",
-    "user.city",
-    "user.zipcode",
-    "user.state",
-    "context.device.ip",
-    "context.device.user_agent",
-    "partners.openai.opt_out",
-    "value",
-    "currency",
-    "partners.openai.plan_id",
-    "items",
-    "items.X.id",
-    "items.X.product.name",
-    "items.X.content_type",
-    "content_type",
-    "items.X.product.price",
-    "items.X.quantity",
-    "items.X.currency",
-};
+inline constexpr const auto& kFieldMappingSlots = mapping::kTagSlots;
 
 // Log verbosity (`log_level`).
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
