@@ -45,6 +45,22 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
   return reactor;
 }
 
+// Returns the store callback of a SendEvents or TrackEvents call: it copies
+// the per-event results into `response` and finishes `reactor`.
+template <typename Response>
+EventIngestor::StoreCallback FinishWithResults(
+    grpc::ServerUnaryReactor* reactor, Response* response) {
+  return [reactor, response](absl::Status status,
+                             std::vector<v1::EventResult> results) {
+    if (!status.ok()) {
+      reactor->Finish(ToGrpcStatus(status));
+      return;
+    }
+    for (v1::EventResult& r : results) *response->add_results() = std::move(r);
+    reactor->Finish(grpc::Status::OK);
+  };
+}
+
 google::protobuf::Timestamp Millis(std::int64_t ms) {
   return TimeUtil::MillisecondsToTimestamp(ms);
 }
@@ -331,19 +347,9 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::SendEvents(
     return Finish(context, ToGrpcStatus(destination.status()));
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  ingestor_->StoreTyped(
-      **destination, request->events(), request->validate_only(), "send",
-      [reactor, response](absl::Status status,
-                          std::vector<v1::EventResult> results) {
-        if (!status.ok()) {
-          reactor->Finish(ToGrpcStatus(status));
-          return;
-        }
-        for (v1::EventResult& r : results) {
-          *response->add_results() = std::move(r);
-        }
-        reactor->Finish(grpc::Status::OK);
-      });
+  ingestor_->StoreTyped(**destination, request->events(),
+                        request->validate_only(), "send",
+                        FinishWithResults(reactor, response));
   return reactor;
 }
 
@@ -398,19 +404,9 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::TrackEvents(
     return Finish(context, ToGrpcStatus(destination.status()));
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  ingestor_->StoreTag(
-      **destination, request->events(), request->validate_only(), "track",
-      [reactor, response](absl::Status status,
-                          std::vector<v1::EventResult> results) {
-        if (!status.ok()) {
-          reactor->Finish(ToGrpcStatus(status));
-          return;
-        }
-        for (v1::EventResult& r : results) {
-          *response->add_results() = std::move(r);
-        }
-        reactor->Finish(grpc::Status::OK);
-      });
+  ingestor_->StoreTag(**destination, request->events(),
+                      request->validate_only(), "track",
+                      FinishWithResults(reactor, response));
   return reactor;
 }
 
