@@ -2,33 +2,53 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <future>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "mapping/sha256.h"
 
 namespace conversions::service {
 namespace {
 
+// Layout version 2 (PRAGMA user_version). Every write is an append at the
+// right edge of a B-tree or touches rows that sit together, so a group
+// commit dirties few pages whatever the event ids look like:
+// - `events` holds the small, mutable delivery state of each event, in
+//   acceptance order (rowid).
+// - `payloads` holds the wire JSON, written once and deleted on delivery
+//   (dead letters keep it), so state changes never rewrite it.
+// - The dedup key is not indexed on disk (random ids would scatter index
+//   writes over the whole file): `key_hash` holds a 64-bit fingerprint of
+//   (destination, validate_only, event name, id), and the spool keeps
+//   fingerprint -> rowid in memory, rebuilt from this column at start-up.
+// - Partial indexes cover only the rows each query needs: queued rows by
+//   due time (claims), open rows per destination (depth), delivered rows by
+//   time (pruning) and dead letters by time (listing, pruning).
+constexpr int kLayoutVersion = 2;
 constexpr char kSchema[] = R"sql(
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY,
+  key_hash INTEGER NOT NULL,
   destination TEXT NOT NULL,
   validate_only INTEGER NOT NULL,
   event_name TEXT NOT NULL,
   event_id TEXT NOT NULL,
   timestamp_ms INTEGER NOT NULL,
-  wire_json TEXT NOT NULL,
   state INTEGER NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0,
   accepted_ms INTEGER NOT NULL,
@@ -37,22 +57,92 @@ CREATE TABLE IF NOT EXISTS events (
   last_error TEXT,
   dead_reason INTEGER
 );
-CREATE UNIQUE INDEX IF NOT EXISTS events_key
-  ON events(destination, validate_only, event_name, event_id);
-CREATE INDEX IF NOT EXISTS events_lane
-  ON events(destination, validate_only, state, id, next_attempt_ms);
-CREATE INDEX IF NOT EXISTS events_done ON events(state, done_ms);
+CREATE TABLE IF NOT EXISTS payloads (
+  id INTEGER PRIMARY KEY,
+  wire_json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_due
+  ON events(destination, validate_only, next_attempt_ms, id) WHERE state=0;
+CREATE INDEX IF NOT EXISTS events_open
+  ON events(destination, id) WHERE state<2;
+CREATE INDEX IF NOT EXISTS events_delivered
+  ON events(done_ms) WHERE state=2;
+CREATE INDEX IF NOT EXISTS events_dead
+  ON events(done_ms, id) WHERE state=3;
 )sql";
 
-// Page cache of the writer connection: the dedup and lane indexes of a
-// million queued events stay mostly in memory (and RSS under 200 MB).
-constexpr int kWriterCacheKib = 48 * 1024;
+// Moves a layout-1 spool (one table with the JSON inline and a unique index
+// on the key) to layout 2 in one transaction.
+constexpr char kMigrateFrom1[] = R"sql(
+DROP INDEX IF EXISTS events_key;
+DROP INDEX IF EXISTS events_lane;
+DROP INDEX IF EXISTS events_done;
+ALTER TABLE events RENAME TO events_v1;
+)sql";
+constexpr char kMigrateFrom1Copy[] = R"sql(
+INSERT INTO events(id, key_hash, destination, validate_only, event_name,
+  event_id, timestamp_ms, state, attempts, accepted_ms, next_attempt_ms,
+  done_ms, last_error, dead_reason)
+SELECT id, spool_key_hash(destination, validate_only, event_name, event_id),
+  destination, validate_only, event_name, event_id, timestamp_ms, state,
+  attempts, accepted_ms, next_attempt_ms, done_ms, last_error, dead_reason
+FROM events_v1;
+INSERT INTO payloads(id, wire_json)
+  SELECT id, wire_json FROM events_v1 WHERE state<>2;
+DROP TABLE events_v1;
+)sql";
+
+// Page cache of the writer connection. The B-trees are written at their
+// right edges, so a small cache suffices.
+constexpr int kWriterCacheKib = 16 * 1024;
 // The reader serves point lookups and small scans.
 constexpr int kReaderCacheKib = 8 * 1024;
+// WAL pages (16 KiB each) after which the checkpointer thread copies the
+// WAL into the database, and after which the writer does it itself because
+// the checkpointer fell behind.
+constexpr int kCheckpointPages = 4000;
+constexpr int kForcedCheckpointPages = 2 * kCheckpointPages;
+// Rows deleted per transaction when pruning, so that a large prune does not
+// hold up appends.
+constexpr int kPruneChunk = 5000;
 
 absl::Status SqliteError(sqlite3* db, const char* what) {
   return absl::InternalError(
       absl::StrCat("spool: ", what, ": ", db ? sqlite3_errmsg(db) : "no db"));
+}
+
+// The 64-bit fingerprint of an event key: the first 8 bytes of the SHA-256
+// of its length-prefixed parts. Stable across runs (it is stored).
+std::int64_t KeyHash(std::string_view destination, bool validate_only,
+                     std::string_view event_name, std::string_view event_id) {
+  std::string buffer;
+  buffer.reserve(destination.size() + event_name.size() + event_id.size() +
+                 16);
+  for (std::string_view part : {destination, event_name, event_id}) {
+    buffer.append(std::to_string(part.size()));
+    buffer.push_back(':');
+    buffer.append(part.data(), part.size());
+  }
+  buffer.push_back(validate_only ? '1' : '0');
+  mapping::Sha256Digest d = mapping::Sha256(buffer);
+  std::uint64_t h = 0;
+  for (int i = 0; i < 8; ++i) h = (h << 8) | d[static_cast<size_t>(i)];
+  std::int64_t out;
+  std::memcpy(&out, &h, sizeof out);
+  return out;
+}
+
+// SQL function spool_key_hash(destination, validate_only, name, id), for
+// the layout migration.
+void SqlKeyHash(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  auto text = [&](int i) {
+    const auto* p =
+        reinterpret_cast<const char*>(sqlite3_value_text(argv[i]));
+    return std::string_view(p ? p : "",
+                            static_cast<size_t>(sqlite3_value_bytes(argv[i])));
+  };
+  sqlite3_result_int64(ctx, KeyHash(text(0), sqlite3_value_int64(argv[1]) != 0,
+                                    text(2), text(3)));
 }
 
 // A prepared statement, reset after each use.
@@ -123,15 +213,16 @@ absl::StatusOr<sqlite3*> OpenDb(const std::string& path, bool fsync,
   }
   sqlite3_busy_timeout(db, 5000);
   absl::Status status = Exec(db,
-                             // 16 KiB pages: a WAL commit of many ~1 KiB
-                             // rows takes a quarter of the write calls.
+                             // 16 KiB pages: a WAL commit of many rows
+                             // takes a quarter of the write calls.
                              // (Only takes effect on a new database.)
                              "PRAGMA page_size=16384;"
                              "PRAGMA journal_mode=WAL;"
                              "PRAGMA temp_store=MEMORY;"
-                             // Checkpoint every 16 MiB of WAL and keep the
-                             // file at most 64 MiB after a checkpoint.
-                             "PRAGMA wal_autocheckpoint=4000;"
+                             // The checkpointer thread checkpoints; no
+                             // connection does it on commit.
+                             "PRAGMA wal_autocheckpoint=0;"
+                             // Keep the WAL at most 64 MiB after a reset.
                              "PRAGMA journal_size_limit=67108864;");
   if (status.ok()) {
     status =
@@ -148,73 +239,156 @@ absl::StatusOr<sqlite3*> OpenDb(const std::string& path, bool fsync,
   return db;
 }
 
+// Calls fn(lo, hi) for each run of consecutive values of `ids` (sorted in
+// place); stops at the first error.
+template <typename Fn>
+absl::Status ForEachRange(std::vector<std::int64_t>& ids, Fn fn) {
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  for (size_t i = 0; i < ids.size();) {
+    size_t j = i;
+    while (j + 1 < ids.size() && ids[j + 1] == ids[j] + 1) ++j;
+    absl::Status s = fn(ids[i], ids[j]);
+    if (!s.ok()) return s;
+    i = j + 1;
+  }
+  return absl::OkStatus();
+}
+
+// The fingerprint -> rowid index of every stored event. Fingerprints that
+// collide (different keys, same 64 bits) keep their extra rows in `more`.
+struct KeyIndex {
+  absl::flat_hash_map<std::int64_t, std::int64_t> first;
+  std::unordered_multimap<std::int64_t, std::int64_t> more;
+
+  void Add(std::int64_t hash, std::int64_t row) {
+    if (!first.emplace(hash, row).second) more.emplace(hash, row);
+  }
+  void Remove(std::int64_t hash, std::int64_t row) {
+    auto it = first.find(hash);
+    if (it != first.end() && it->second == row) {
+      auto extra = more.find(hash);
+      if (extra == more.end()) {
+        first.erase(it);
+      } else {
+        it->second = extra->second;
+        more.erase(extra);
+      }
+      return;
+    }
+    auto [b, e] = more.equal_range(hash);
+    for (auto m = b; m != e; ++m) {
+      if (m->second == row) {
+        more.erase(m);
+        return;
+      }
+    }
+  }
+  // Rows whose fingerprint is `hash`.
+  template <typename Fn>
+  void ForEach(std::int64_t hash, Fn fn) const {
+    auto it = first.find(hash);
+    if (it == first.end()) return;
+    fn(it->second);
+    auto [b, e] = more.equal_range(hash);
+    for (auto m = b; m != e; ++m) fn(m->second);
+  }
+};
+
 // One write waiting for the writer thread.
 struct WriteOp {
-  // Runs inside the group transaction; returns false to fail the op (its
-  // effects are then still committed with the group, so ops that can fail
-  // midway keep their own savepoint).
+  // Runs inside the group transaction. An error fails the whole group.
   std::function<absl::Status(sqlite3*)> run;
-  // Called after the commit, with the op's or the commit's status.
+  // Called with the op's or the commit's status: after the commit, or, for
+  // `early` ops, as soon as `run` returns.
   std::function<void(absl::Status)> done;
+  // Early ops (claims and delivery outcomes) need not wait for the fsync:
+  // if the process dies before the commit, their rows are simply queued
+  // again at the next start and delivered again (at least once; the API
+  // deduplicates by id).
+  bool early = false;
   int events = 0;  // appended events, for the group size bound
+  std::uint64_t seq = 0;  // submission order, set by Submit
 };
 
 class SqliteSpool : public Spool {
  public:
-  SqliteSpool(SpoolOptions options, sqlite3* writer, sqlite3* reader)
-      : options_(std::move(options)), writer_db_(writer), reader_db_(reader) {}
+  SqliteSpool(SpoolOptions options, sqlite3* writer, sqlite3* reader,
+              sqlite3* checkpointer)
+      : options_(std::move(options)),
+        writer_db_(writer),
+        reader_db_(reader),
+        checkpoint_db_(checkpointer) {}
 
   ~SqliteSpool() override {
     Shutdown();
     sqlite3_close(writer_db_);
     sqlite3_close(reader_db_);
+    sqlite3_close(checkpoint_db_);
   }
 
-  absl::Status Init(std::int64_t now_ms) {
-    absl::Status s = Exec(writer_db_, kSchema);
-    if (!s.ok()) return s;
+  absl::Status Init() {
+    absl::Status s;
     // Events in flight when the last run stopped go back to the queue.
-    s = Exec(writer_db_, "UPDATE events SET state=0 WHERE state=1;");
+    s = Exec(writer_db_, "UPDATE events SET state=0 WHERE state<2 AND state=1;");
     if (!s.ok()) return s;
-    (void)now_ms;
     if (!(s = begin_.Prepare(writer_db_, "BEGIN IMMEDIATE")).ok() ||
         !(s = commit_.Prepare(writer_db_, "COMMIT")).ok() ||
         !(s = insert_.Prepare(
               writer_db_,
-              "INSERT OR IGNORE INTO events(destination, validate_only, "
-              "event_name, event_id, timestamp_ms, wire_json, state, "
-              "accepted_ms, next_attempt_ms) "
-              "VALUES(?1,?2,?3,?4,?5,?6,0,?7,?7)"))
+              "INSERT INTO events(key_hash, destination, validate_only, "
+              "event_name, event_id, timestamp_ms, state, accepted_ms, "
+              "next_attempt_ms) VALUES(?1,?2,?3,?4,?5,?6,0,?7,?7)"))
+             .ok() ||
+        !(s = insert_payload_.Prepare(
+              writer_db_, "INSERT INTO payloads(id, wire_json) VALUES(?1,?2)"))
+             .ok() ||
+        !(s = key_of_.Prepare(writer_db_,
+                              "SELECT destination, validate_only, event_name, "
+                              "event_id FROM events WHERE id=?1"))
              .ok() ||
         !(s = claim_.Prepare(
               writer_db_,
-              "SELECT id, timestamp_ms, attempts, event_id, wire_json FROM "
-              "events WHERE destination=?1 AND validate_only=?2 AND state=0 "
-              "AND next_attempt_ms<=?3 ORDER BY id LIMIT ?4"))
+              "SELECT e.id, e.timestamp_ms, e.attempts, e.event_id, "
+              "p.wire_json FROM events e JOIN payloads p ON p.id=e.id "
+              "WHERE e.destination=?1 AND e.validate_only=?2 AND e.state=0 "
+              "AND e.next_attempt_ms<=?3 "
+              "ORDER BY e.next_attempt_ms, e.id LIMIT ?4"))
              .ok() ||
-        !(s = set_in_flight_.Prepare(writer_db_,
-                                     "UPDATE events SET state=1 WHERE id=?1"))
+        !(s = set_in_flight_.Prepare(
+              writer_db_,
+              "UPDATE events SET state=1 WHERE id BETWEEN ?1 AND ?2 "
+              "AND state=0"))
              .ok() ||
         !(s = delivered_.Prepare(writer_db_,
-                                 "UPDATE events SET state=2, done_ms=?2, "
+                                 "UPDATE events SET state=2, done_ms=?3, "
                                  "attempts=attempts+1, last_error=NULL "
-                                 "WHERE id=?1 AND state=1"))
+                                 "WHERE id BETWEEN ?1 AND ?2 AND state=1"))
+             .ok() ||
+        !(s = drop_payloads_.Prepare(
+              writer_db_, "DELETE FROM payloads WHERE id BETWEEN ?1 AND ?2"))
+             .ok() ||
+        !(s = drop_delivered_payloads_.Prepare(
+              writer_db_,
+              "DELETE FROM payloads WHERE id IN (SELECT id FROM events "
+              "WHERE id BETWEEN ?1 AND ?2 AND state=2)"))
              .ok() ||
         !(s = retry_.Prepare(writer_db_,
-                             "UPDATE events SET state=0, next_attempt_ms=?2, "
-                             "last_error=?3, attempts=attempts+?4 "
-                             "WHERE id=?1 AND state=1"))
+                             "UPDATE events SET state=0, next_attempt_ms=?3, "
+                             "last_error=?4, attempts=attempts+?5 "
+                             "WHERE id BETWEEN ?1 AND ?2 AND state=1"))
              .ok() ||
         !(s = dead_.Prepare(writer_db_,
-                            "UPDATE events SET state=3, done_ms=?2, "
-                            "dead_reason=?3, last_error=?4, "
-                            "attempts=attempts+?5 WHERE id=?1 AND state=1"))
+                            "UPDATE events SET state=3, done_ms=?3, "
+                            "dead_reason=?4, last_error=?5, "
+                            "attempts=attempts+?6 "
+                            "WHERE id BETWEEN ?1 AND ?2 AND state=1"))
              .ok()) {
       return s;
     }
     Statement count;
     if (!(s = count.Prepare(writer_db_,
-                            "SELECT COUNT(*) FROM events WHERE state IN (0,1)"))
+                            "SELECT COUNT(*) FROM events WHERE state<2"))
              .ok()) {
       return s;
     }
@@ -223,7 +397,21 @@ class SqliteSpool : public Spool {
       absl::MutexLock lock(&mu_);
       queued_ = count.Int(0);
     }
+    // The dedup index, from the stored fingerprints.
+    Statement keys;
+    if (!(s = keys.Prepare(writer_db_, "SELECT key_hash, id FROM events"))
+             .ok()) {
+      return s;
+    }
+    {
+      absl::WriterMutexLock lock(&keys_mu_);
+      int rc;
+      while ((rc = keys.Step()) == SQLITE_ROW) keys_.Add(keys.Int(0), keys.Int(1));
+      if (rc != SQLITE_DONE) return SqliteError(writer_db_, "load keys");
+    }
+    sqlite3_wal_hook(writer_db_, &SqliteSpool::WalHook, this);
     writer_ = std::thread([this] { WriterLoop(); });
+    checkpointer_ = std::thread([this] { CheckpointLoop(); });
     return absl::OkStatus();
   }
 
@@ -253,22 +441,7 @@ class SqliteSpool : public Spool {
     WriteOp op;
     op.events = static_cast<int>(n);
     op.run = [this, shared_events, outcomes, now_ms](sqlite3*) {
-      outcomes->reserve(shared_events->size());
-      for (const SpoolEvent& e : *shared_events) {
-        insert_.Bind(1, e.destination);
-        insert_.Bind(2, e.validate_only ? 1 : 0);
-        insert_.Bind(3, e.event_name);
-        insert_.Bind(4, e.event_id);
-        insert_.Bind(5, e.timestamp_ms);
-        insert_.Bind(6, e.wire_json);
-        insert_.Bind(7, now_ms);
-        absl::Status s = insert_.Run("insert");
-        if (!s.ok()) return s;
-        outcomes->push_back(sqlite3_changes(writer_db_) == 1
-                                ? AppendOutcome::kAccepted
-                                : AppendOutcome::kDuplicate);
-      }
-      return absl::OkStatus();
+      return InsertEvents(*shared_events, now_ms, outcomes.get());
     };
     op.done = [this, n, outcomes, done = std::move(done)](absl::Status s) {
       std::int64_t accepted = 0;
@@ -295,36 +468,40 @@ class SqliteSpool : public Spool {
                                                   size_t max_events,
                                                   size_t max_bytes) override {
     std::vector<ClaimedEvent> claimed;
-    absl::Status status = RunSync([&](sqlite3*) -> absl::Status {
-      claim_.Bind(1, lane.destination);
-      claim_.Bind(2, lane.validate_only ? 1 : 0);
-      claim_.Bind(3, now_ms);
-      claim_.Bind(4, static_cast<std::int64_t>(max_events));
-      size_t bytes = 0;
-      int rc;
-      while ((rc = claim_.Step()) == SQLITE_ROW) {
-        size_t size = sqlite3_column_bytes(claim_.get(), 4);
-        if (!claimed.empty() && bytes + size > max_bytes) break;
-        bytes += size;
-        ClaimedEvent e;
-        e.row_id = claim_.Int(0);
-        e.timestamp_ms = claim_.Int(1);
-        e.attempts = static_cast<int>(claim_.Int(2));
-        e.event_id = claim_.Text(3);
-        e.wire_json = claim_.Text(4);
-        claimed.push_back(std::move(e));
-      }
-      claim_.Reset();
-      if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        return SqliteError(writer_db_, "claim");
-      }
-      for (const ClaimedEvent& e : claimed) {
-        set_in_flight_.Bind(1, e.row_id);
-        absl::Status s = set_in_flight_.Run("claim update");
-        if (!s.ok()) return s;
-      }
-      return absl::OkStatus();
-    });
+    absl::Status status = RunSync(
+        [&](sqlite3*) -> absl::Status {
+          claim_.Bind(1, lane.destination);
+          claim_.Bind(2, lane.validate_only ? 1 : 0);
+          claim_.Bind(3, now_ms);
+          claim_.Bind(4, static_cast<std::int64_t>(max_events));
+          size_t bytes = 0;
+          int rc;
+          while ((rc = claim_.Step()) == SQLITE_ROW) {
+            size_t size = sqlite3_column_bytes(claim_.get(), 4);
+            if (!claimed.empty() && bytes + size > max_bytes) break;
+            bytes += size;
+            ClaimedEvent e;
+            e.row_id = claim_.Int(0);
+            e.timestamp_ms = claim_.Int(1);
+            e.attempts = static_cast<int>(claim_.Int(2));
+            e.event_id = claim_.Text(3);
+            e.wire_json = claim_.Text(4);
+            claimed.push_back(std::move(e));
+          }
+          claim_.Reset();
+          if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            return SqliteError(writer_db_, "claim");
+          }
+          std::vector<std::int64_t> ids;
+          ids.reserve(claimed.size());
+          for (const ClaimedEvent& e : claimed) ids.push_back(e.row_id);
+          return ForEachRange(ids, [&](std::int64_t lo, std::int64_t hi) {
+            set_in_flight_.Bind(1, lo);
+            set_in_flight_.Bind(2, hi);
+            return set_in_flight_.Run("claim update");
+          });
+        },
+        /*early=*/true);
     if (!status.ok()) return status;
     return claimed;
   }
@@ -332,86 +509,120 @@ class SqliteSpool : public Spool {
   absl::Status MarkDelivered(absl::Span<const std::int64_t> rows,
                              std::int64_t now_ms) override {
     std::vector<std::int64_t> ids(rows.begin(), rows.end());
-    return RunSync([&](sqlite3*) -> absl::Status {
-      std::int64_t changed = 0;
-      for (std::int64_t id : ids) {
-        delivered_.Bind(1, id);
-        delivered_.Bind(2, now_ms);
-        absl::Status s = delivered_.Run("delivered");
-        if (!s.ok()) return s;
-        changed += sqlite3_changes(writer_db_);
-      }
-      DecrementQueued(changed);
-      return absl::OkStatus();
-    });
+    return RunSync(
+        [&](sqlite3*) -> absl::Status {
+          std::int64_t changed = 0;
+          absl::Status s =
+              ForEachRange(ids, [&](std::int64_t lo, std::int64_t hi) {
+                delivered_.Bind(1, lo);
+                delivered_.Bind(2, hi);
+                delivered_.Bind(3, now_ms);
+                absl::Status st = delivered_.Run("delivered");
+                if (!st.ok()) return st;
+                const int n = sqlite3_changes(writer_db_);
+                changed += n;
+                // Delivered events keep no payload. When every row of the
+                // range was in flight, drop the range; otherwise only the
+                // rows that are delivered now or were before.
+                Statement& drop = n == hi - lo + 1 ? drop_payloads_
+                                                   : drop_delivered_payloads_;
+                drop.Bind(1, lo);
+                drop.Bind(2, hi);
+                return drop.Run("drop payloads");
+              });
+          DecrementQueued(changed);
+          return s;
+        },
+        /*early=*/true);
   }
 
   absl::Status MarkRetry(absl::Span<const std::int64_t> rows,
                          std::int64_t next_attempt_ms, const std::string& error,
                          bool count_attempt) override {
     std::vector<std::int64_t> ids(rows.begin(), rows.end());
-    return RunSync([&](sqlite3*) -> absl::Status {
-      for (std::int64_t id : ids) {
-        retry_.Bind(1, id);
-        retry_.Bind(2, next_attempt_ms);
-        retry_.Bind(3, error);
-        retry_.Bind(4, count_attempt ? 1 : 0);
-        absl::Status s = retry_.Run("retry");
-        if (!s.ok()) return s;
-      }
-      return absl::OkStatus();
-    });
+    return RunSync(
+        [&](sqlite3*) -> absl::Status {
+          return ForEachRange(ids, [&](std::int64_t lo, std::int64_t hi) {
+            retry_.Bind(1, lo);
+            retry_.Bind(2, hi);
+            retry_.Bind(3, next_attempt_ms);
+            retry_.Bind(4, error);
+            retry_.Bind(5, count_attempt ? 1 : 0);
+            return retry_.Run("retry");
+          });
+        },
+        /*early=*/true);
   }
 
   absl::Status MarkDead(absl::Span<const std::int64_t> rows, DeadReason reason,
                         const std::string& message,
                         std::int64_t now_ms) override {
     std::vector<std::int64_t> ids(rows.begin(), rows.end());
-    return RunSync([&](sqlite3*) -> absl::Status {
-      std::int64_t changed = 0;
-      for (std::int64_t id : ids) {
-        dead_.Bind(1, id);
-        dead_.Bind(2, now_ms);
-        dead_.Bind(3, static_cast<std::int64_t>(reason));
-        dead_.Bind(4, message);
-        dead_.Bind(5, reason == DeadReason::kRejected ? 1 : 0);
-        absl::Status s = dead_.Run("dead");
-        if (!s.ok()) return s;
-        changed += sqlite3_changes(writer_db_);
-      }
-      DecrementQueued(changed);
-      return absl::OkStatus();
-    });
+    return RunSync(
+        [&](sqlite3*) -> absl::Status {
+          std::int64_t changed = 0;
+          absl::Status s =
+              ForEachRange(ids, [&](std::int64_t lo, std::int64_t hi) {
+                dead_.Bind(1, lo);
+                dead_.Bind(2, hi);
+                dead_.Bind(3, now_ms);
+                dead_.Bind(4, static_cast<std::int64_t>(reason));
+                dead_.Bind(5, message);
+                dead_.Bind(6, reason == DeadReason::kRejected ? 1 : 0);
+                absl::Status st = dead_.Run("dead");
+                changed += sqlite3_changes(writer_db_);
+                return st;
+              });
+          DecrementQueued(changed);
+          return s;
+        },
+        /*early=*/true);
   }
 
   absl::StatusOr<EventStatusRecord> Lookup(
       const std::string& destination, const std::string& event_name,
       const std::string& event_id) override {
-    absl::MutexLock lock(&reader_mu_);
-    Statement st;
-    absl::Status s = st.Prepare(
-        reader_db_,
-        "SELECT state, accepted_ms, done_ms, next_attempt_ms, attempts, "
-        "last_error, dead_reason FROM events WHERE destination=?1 AND "
-        "event_name=?2 AND event_id=?3 ORDER BY validate_only LIMIT 1");
-    if (!s.ok()) return s;
-    st.Bind(1, destination);
-    st.Bind(2, event_name);
-    st.Bind(3, event_id);
-    int rc = st.Step();
-    if (rc == SQLITE_DONE) return absl::NotFoundError("event not found");
-    if (rc != SQLITE_ROW) return SqliteError(reader_db_, "lookup");
-    EventStatusRecord r;
-    r.state = static_cast<EventState>(st.Int(0));
-    r.accepted_ms = st.Int(1);
-    r.done_ms = st.Int(2);
-    r.next_attempt_ms = st.Int(3);
-    r.attempts = static_cast<int>(st.Int(4));
-    r.last_error = st.Text(5);
-    if (sqlite3_column_type(st.get(), 6) != SQLITE_NULL) {
-      r.dead_reason = static_cast<DeadReason>(st.Int(6));
+    WaitForWrites();
+    // A real event first, then a validate_only one.
+    for (bool validate_only : {false, true}) {
+      std::vector<std::int64_t> rows = Candidates(
+          KeyHash(destination, validate_only, event_name, event_id));
+      if (rows.empty()) continue;
+      absl::MutexLock lock(&reader_mu_);
+      Statement st;
+      absl::Status s = st.Prepare(
+          reader_db_,
+          "SELECT state, accepted_ms, done_ms, next_attempt_ms, attempts, "
+          "last_error, dead_reason FROM events WHERE id=?1 AND "
+          "destination=?2 AND validate_only=?3 AND event_name=?4 AND "
+          "event_id=?5");
+      if (!s.ok()) return s;
+      for (std::int64_t row : rows) {
+        st.Bind(1, row);
+        st.Bind(2, destination);
+        st.Bind(3, validate_only ? 1 : 0);
+        st.Bind(4, event_name);
+        st.Bind(5, event_id);
+        int rc = st.Step();
+        if (rc == SQLITE_ROW) {
+          EventStatusRecord r;
+          r.state = static_cast<EventState>(st.Int(0));
+          r.accepted_ms = st.Int(1);
+          r.done_ms = st.Int(2);
+          r.next_attempt_ms = st.Int(3);
+          r.attempts = static_cast<int>(st.Int(4));
+          r.last_error = st.Text(5);
+          if (sqlite3_column_type(st.get(), 6) != SQLITE_NULL) {
+            r.dead_reason = static_cast<DeadReason>(st.Int(6));
+          }
+          return r;
+        }
+        st.Reset();
+        // SQLITE_DONE: a collision or a row not committed yet.
+        if (rc != SQLITE_DONE) return SqliteError(reader_db_, "lookup");
+      }
     }
-    return r;
+    return absl::NotFoundError("event not found");
   }
 
   absl::StatusOr<DeadLetterPage> ListDeadLetters(
@@ -427,16 +638,18 @@ class SqliteSpool : public Spool {
     }
     int page_size =
         query.page_size <= 0 ? 100 : std::min(query.page_size, 1000);
+    WaitForWrites();
     absl::MutexLock lock(&reader_mu_);
     Statement st;
-    absl::Status s =
-        st.Prepare(reader_db_,
-                   "SELECT id, destination, event_name, event_id, dead_reason, "
-                   "last_error, done_ms, attempts, wire_json FROM events "
-                   "WHERE state=3 AND (?1='' OR destination=?1) "
-                   "AND (?2=0 OR dead_reason=?2) "
-                   "AND (done_ms<?3 OR (done_ms=?3 AND id<?4)) "
-                   "ORDER BY done_ms DESC, id DESC LIMIT ?5");
+    absl::Status s = st.Prepare(
+        reader_db_,
+        "SELECT e.id, e.destination, e.event_name, e.event_id, "
+        "e.dead_reason, e.last_error, e.done_ms, e.attempts, p.wire_json "
+        "FROM events e LEFT JOIN payloads p ON p.id=e.id "
+        "WHERE e.state=3 AND (?1='' OR e.destination=?1) "
+        "AND (?2=0 OR e.dead_reason=?2) "
+        "AND (e.done_ms<?3 OR (e.done_ms=?3 AND e.id<?4)) "
+        "ORDER BY e.done_ms DESC, e.id DESC LIMIT ?5");
     if (!s.ok()) return s;
     st.Bind(1, query.destination);
     st.Bind(2, query.reason ? static_cast<std::int64_t>(*query.reason) : 0);
@@ -492,16 +705,20 @@ class SqliteSpool : public Spool {
       } else {
         s = st.Prepare(db,
                        "UPDATE events SET state=0, next_attempt_ms=?2, "
-                       "attempts=0, dead_reason=NULL, done_ms=0 WHERE state=3 "
-                       "AND destination=?1 AND event_name=?3 AND event_id=?4");
+                       "attempts=0, dead_reason=NULL, done_ms=0 WHERE id=?1 "
+                       "AND state=3");
         if (!s.ok()) return s;
         for (const EventKeyRef& k : key_copy) {
-          st.Bind(1, destination);
-          st.Bind(2, now_ms);
-          st.Bind(3, k.event_name);
-          st.Bind(4, k.event_id);
-          if (!(s = st.Run("requeue")).ok()) return s;
-          requeued += sqlite3_changes(db);
+          for (bool validate_only : {false, true}) {
+            absl::StatusOr<std::optional<std::int64_t>> row = FindRow(
+                destination, validate_only, k.event_name, k.event_id);
+            if (!row.ok()) return row.status();
+            if (!row->has_value()) continue;
+            st.Bind(1, **row);
+            st.Bind(2, now_ms);
+            if (!(s = st.Run("requeue")).ok()) return s;
+            requeued += sqlite3_changes(db);
+          }
         }
       }
       absl::MutexLock lock(&mu_);
@@ -514,29 +731,30 @@ class SqliteSpool : public Spool {
 
   absl::StatusOr<std::optional<std::int64_t>> NextDueMs(
       const LaneKey& lane) override {
+    WaitForWrites();
     absl::MutexLock lock(&reader_mu_);
     Statement st;
     absl::Status s = st.Prepare(
         reader_db_,
-        "SELECT MIN(next_attempt_ms) FROM events WHERE destination=?1 AND "
-        "validate_only=?2 AND state=0");
+        "SELECT next_attempt_ms FROM events WHERE destination=?1 AND "
+        "validate_only=?2 AND state=0 ORDER BY next_attempt_ms LIMIT 1");
     if (!s.ok()) return s;
     st.Bind(1, lane.destination);
     st.Bind(2, lane.validate_only ? 1 : 0);
-    if (st.Step() != SQLITE_ROW) return SqliteError(reader_db_, "next due");
-    if (sqlite3_column_type(st.get(), 0) == SQLITE_NULL) {
-      return std::optional<std::int64_t>();
-    }
+    int rc = st.Step();
+    if (rc == SQLITE_DONE) return std::optional<std::int64_t>();
+    if (rc != SQLITE_ROW) return SqliteError(reader_db_, "next due");
     return std::optional<std::int64_t>(st.Int(0));
   }
 
   absl::StatusOr<std::vector<DestinationDepth>> Depths() override {
+    WaitForWrites();
     absl::MutexLock lock(&reader_mu_);
     Statement st;
     absl::Status s =
         st.Prepare(reader_db_,
                    "SELECT destination, COUNT(*), MIN(id) FROM events "
-                   "WHERE state IN (0,1) GROUP BY destination");
+                   "WHERE state<2 GROUP BY destination");
     if (!s.ok()) return s;
     std::vector<std::pair<DestinationDepth, std::int64_t>> rows;
     int rc;
@@ -569,19 +787,49 @@ class SqliteSpool : public Spool {
   }
 
   absl::StatusOr<std::int64_t> Prune(std::int64_t now_ms) override {
-    std::int64_t cutoff = now_ms - options_.retention.count();
+    const std::int64_t cutoff = now_ms - options_.retention.count();
     std::int64_t removed = 0;
-    absl::Status status = RunSync([&](sqlite3* db) -> absl::Status {
-      Statement st;
-      absl::Status s = st.Prepare(
-          db, "DELETE FROM events WHERE state IN (2,3) AND done_ms<?1");
-      if (!s.ok()) return s;
-      st.Bind(1, cutoff);
-      if (!(s = st.Run("prune")).ok()) return s;
-      removed = sqlite3_changes(db);
-      return absl::OkStatus();
-    });
-    if (!status.ok()) return status;
+    // Delivered rows (no payload left), then dead letters (with theirs),
+    // a chunk per transaction.
+    for (int state : {2, 3}) {
+      for (;;) {
+        int chunk = 0;
+        absl::Status status = RunSync([&](sqlite3* db) -> absl::Status {
+          Statement st;
+          absl::Status s = st.Prepare(
+              db, state == 2
+                      ? "DELETE FROM events WHERE id IN (SELECT id FROM events "
+                        "WHERE state=2 AND done_ms<?1 LIMIT ?2) "
+                        "RETURNING id, key_hash"
+                      : "DELETE FROM events WHERE id IN (SELECT id FROM events "
+                        "WHERE state=3 AND done_ms<?1 LIMIT ?2) "
+                        "RETURNING id, key_hash");
+          if (!s.ok()) return s;
+          st.Bind(1, cutoff);
+          st.Bind(2, kPruneChunk);
+          std::vector<std::int64_t> ids;
+          int rc;
+          while ((rc = st.Step()) == SQLITE_ROW) {
+            ids.push_back(st.Int(0));
+            removed_keys_.push_back({st.Int(1), st.Int(0)});
+          }
+          st.Reset();
+          if (rc != SQLITE_DONE) return SqliteError(db, "prune");
+          chunk = static_cast<int>(ids.size());
+          if (state == 3) {
+            return ForEachRange(ids, [&](std::int64_t lo, std::int64_t hi) {
+              drop_payloads_.Bind(1, lo);
+              drop_payloads_.Bind(2, hi);
+              return drop_payloads_.Run("prune payloads");
+            });
+          }
+          return absl::OkStatus();
+        });
+        if (!status.ok()) return status;
+        removed += chunk;
+        if (chunk < kPruneChunk) break;
+      }
+    }
     return removed;
   }
 
@@ -593,18 +841,108 @@ class SqliteSpool : public Spool {
     cv_.notify_all();
     std::lock_guard<std::mutex> join_lock(join_mu_);
     if (writer_.joinable()) writer_.join();
+    {
+      std::lock_guard<std::mutex> lock(checkpoint_mu_);
+      checkpoint_stop_ = true;
+    }
+    checkpoint_cv_.notify_all();
+    if (checkpointer_.joinable()) checkpointer_.join();
   }
 
  private:
+  // Inserts events, answering kDuplicate for keys already stored (also
+  // earlier in the same group). Writer thread only.
+  absl::Status InsertEvents(const std::vector<SpoolEvent>& events,
+                            std::int64_t now_ms,
+                            std::vector<AppendOutcome>* outcomes) {
+    outcomes->reserve(events.size());
+    for (const SpoolEvent& e : events) {
+      const std::int64_t hash =
+          KeyHash(e.destination, e.validate_only, e.event_name, e.event_id);
+      absl::StatusOr<std::optional<std::int64_t>> existing = FindRowByHash(
+          hash, e.destination, e.validate_only, e.event_name, e.event_id);
+      if (!existing.ok()) return existing.status();
+      if (existing->has_value()) {
+        outcomes->push_back(AppendOutcome::kDuplicate);
+        continue;
+      }
+      insert_.Bind(1, hash);
+      insert_.Bind(2, e.destination);
+      insert_.Bind(3, e.validate_only ? 1 : 0);
+      insert_.Bind(4, e.event_name);
+      insert_.Bind(5, e.event_id);
+      insert_.Bind(6, e.timestamp_ms);
+      insert_.Bind(7, now_ms);
+      absl::Status s = insert_.Run("insert");
+      if (!s.ok()) return s;
+      const std::int64_t row = sqlite3_last_insert_rowid(writer_db_);
+      insert_payload_.Bind(1, row);
+      insert_payload_.Bind(2, e.wire_json);
+      if (!(s = insert_payload_.Run("insert payload")).ok()) return s;
+      {
+        absl::WriterMutexLock lock(&keys_mu_);
+        keys_.Add(hash, row);
+      }
+      added_keys_.push_back({hash, row});
+      outcomes->push_back(AppendOutcome::kAccepted);
+    }
+    return absl::OkStatus();
+  }
+
+  // The row of a key, verified against the stored key. Writer thread only.
+  absl::StatusOr<std::optional<std::int64_t>> FindRow(
+      const std::string& destination, bool validate_only,
+      const std::string& event_name, const std::string& event_id) {
+    return FindRowByHash(
+        KeyHash(destination, validate_only, event_name, event_id), destination,
+        validate_only, event_name, event_id);
+  }
+  absl::StatusOr<std::optional<std::int64_t>> FindRowByHash(
+      std::int64_t hash, const std::string& destination, bool validate_only,
+      const std::string& event_name, const std::string& event_id) {
+    std::vector<std::int64_t> rows = Candidates(hash);
+    for (std::int64_t row : rows) {
+      key_of_.Bind(1, row);
+      int rc = key_of_.Step();
+      bool same = rc == SQLITE_ROW && key_of_.Text(0) == destination &&
+                  (key_of_.Int(1) != 0) == validate_only &&
+                  key_of_.Text(2) == event_name && key_of_.Text(3) == event_id;
+      key_of_.Reset();
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        return SqliteError(writer_db_, "key lookup");
+      }
+      if (same) return std::optional<std::int64_t>(row);
+    }
+    return std::optional<std::int64_t>();
+  }
+
+  std::vector<std::int64_t> Candidates(std::int64_t hash) {
+    std::vector<std::int64_t> rows;
+    absl::ReaderMutexLock lock(&keys_mu_);
+    keys_.ForEach(hash, [&](std::int64_t row) { rows.push_back(row); });
+    return rows;
+  }
+
   void DecrementQueued(std::int64_t n) {
     absl::MutexLock lock(&mu_);
     queued_ -= n;
+  }
+
+  // Waits until every write submitted so far is committed (or failed), so
+  // that reads see what earlier calls did, early ones included.
+  void WaitForWrites() {
+    std::unique_lock<std::mutex> lock(queue_mu_);
+    const std::uint64_t target = submitted_seq_;
+    committed_cv_.wait(lock, [&] {
+      return committed_seq_ >= target || writer_exited_;
+    });
   }
 
   void Submit(WriteOp op) {
     {
       std::lock_guard<std::mutex> lock(queue_mu_);
       if (!writer_exited_) {
+        op.seq = ++submitted_seq_;
         pending_.push_back(std::move(op));
         cv_.notify_one();
         return;
@@ -613,13 +951,16 @@ class SqliteSpool : public Spool {
     op.done(absl::UnavailableError("spool is shut down"));
   }
 
-  // Runs `fn` as a write op and waits for its commit.
-  absl::Status RunSync(std::function<absl::Status(sqlite3*)> fn) {
+  // Runs `fn` as a write op and waits for its commit, or for `fn` alone
+  // when `early`.
+  absl::Status RunSync(std::function<absl::Status(sqlite3*)> fn,
+                       bool early = false) {
     // Shared: set_value may still be running when get() returns here.
     auto promise = std::make_shared<std::promise<absl::Status>>();
     std::future<absl::Status> future = promise->get_future();
     WriteOp op;
     op.run = std::move(fn);
+    op.early = early;
     op.done = [promise](absl::Status s) { promise->set_value(std::move(s)); };
     Submit(std::move(op));
     return future.get();
@@ -633,6 +974,7 @@ class SqliteSpool : public Spool {
         cv_.wait(lock, [&] { return !pending_.empty() || stopping_; });
         if (pending_.empty()) {  // stopping and drained
           writer_exited_ = true;
+          committed_cv_.notify_all();
           return;
         }
         int events = 0;
@@ -645,32 +987,103 @@ class SqliteSpool : public Spool {
         }
       }
       RunGroup(&batch);
+      if (force_checkpoint_) {
+        force_checkpoint_ = false;
+        sqlite3_wal_checkpoint_v2(writer_db_, nullptr,
+                                  SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      }
     }
   }
 
   // Runs ops in one transaction with one commit (one fsync). Ops do not
-  // fail on their own in practice (constraint conflicts are "OR IGNORE");
-  // if one does, the whole group is rolled back and every op in it fails,
-  // so no caller is told "stored" for a write that was undone.
+  // fail on their own in practice; if one does, the whole group is rolled
+  // back and every op still waiting fails, so no caller is told "stored"
+  // for a write that was undone.
   void RunGroup(std::vector<WriteOp>* batch) {
     absl::Status status = begin_.Run("begin");
     for (size_t i = 0; status.ok() && i < batch->size(); ++i) {
-      status = (*batch)[i].run(writer_db_);
+      WriteOp& op = (*batch)[i];
+      status = op.run(writer_db_);
+      if (op.early) {
+        op.done(status);
+        op.done = nullptr;
+      }
     }
     if (status.ok()) status = commit_.Run("commit");
-    if (!status.ok()) {
+    if (status.ok()) {
+      if (!removed_keys_.empty()) {
+        absl::WriterMutexLock lock(&keys_mu_);
+        for (const auto& [hash, row] : removed_keys_) keys_.Remove(hash, row);
+      }
+    } else {
       Exec(writer_db_, "ROLLBACK").IgnoreError();  // best effort; may be none
+      absl::WriterMutexLock lock(&keys_mu_);
+      for (const auto& [hash, row] : added_keys_) keys_.Remove(hash, row);
     }
-    for (WriteOp& op : *batch) op.done(status);
+    added_keys_.clear();
+    removed_keys_.clear();
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      committed_seq_ = batch->back().seq;
+    }
+    committed_cv_.notify_all();
+    for (WriteOp& op : *batch) {
+      if (op.done) op.done(status);
+    }
+  }
+
+  // Called by SQLite on the writer thread after each commit.
+  static int WalHook(void* self, sqlite3*, const char*, int pages) {
+    auto* spool = static_cast<SqliteSpool*>(self);
+    if (pages >= kForcedCheckpointPages) {
+      spool->force_checkpoint_ = true;
+    } else if (pages >= kCheckpointPages) {
+      {
+        std::lock_guard<std::mutex> lock(spool->checkpoint_mu_);
+        spool->checkpoint_wanted_ = true;
+      }
+      spool->checkpoint_cv_.notify_one();
+    }
+    return SQLITE_OK;
+  }
+
+  // Copies the WAL into the database on its own connection, so that the
+  // writer's commits do not wait for it.
+  void CheckpointLoop() {
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(checkpoint_mu_);
+        checkpoint_cv_.wait(
+            lock, [&] { return checkpoint_wanted_ || checkpoint_stop_; });
+        if (checkpoint_stop_) break;
+        checkpoint_wanted_ = false;
+      }
+      sqlite3_wal_checkpoint_v2(checkpoint_db_, nullptr,
+                                SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    }
+    // A last full copy, so the next start reads a short WAL.
+    sqlite3_wal_checkpoint_v2(checkpoint_db_, nullptr,
+                              SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
   }
 
   const SpoolOptions options_;
-  sqlite3* const writer_db_;  // used by the writer thread only
-  sqlite3* const reader_db_;  // guarded by reader_mu_
+  sqlite3* const writer_db_;      // used by the writer thread only
+  sqlite3* const reader_db_;      // guarded by reader_mu_
+  sqlite3* const checkpoint_db_;  // used by the checkpointer thread only
 
   // Prepared statements of the writer connection (writer thread only).
-  Statement begin_, commit_, insert_, claim_, set_in_flight_, delivered_,
+  Statement begin_, commit_, insert_, insert_payload_, key_of_, claim_,
+      set_in_flight_, delivered_, drop_payloads_, drop_delivered_payloads_,
       retry_, dead_;
+
+  // Dedup index; written by the writer thread, read by any.
+  absl::Mutex keys_mu_;
+  KeyIndex keys_ ABSL_GUARDED_BY(keys_mu_);
+  // Keys added by the running group (dropped again on rollback) and
+  // removed by it (dropped from keys_ after the commit). Writer thread only.
+  std::vector<std::pair<std::int64_t, std::int64_t>> added_keys_;
+  std::vector<std::pair<std::int64_t, std::int64_t>> removed_keys_;
+  bool force_checkpoint_ = false;  // writer thread only
 
   mutable absl::Mutex mu_;
   std::int64_t queued_ ABSL_GUARDED_BY(mu_) = 0;    // queued or in flight
@@ -683,15 +1096,67 @@ class SqliteSpool : public Spool {
   std::deque<WriteOp> pending_;  // guarded by queue_mu_
   bool stopping_ = false;        // guarded by queue_mu_: no more appends
   bool writer_exited_ = false;   // guarded by queue_mu_: no more writes
+  std::uint64_t submitted_seq_ = 0;  // guarded by queue_mu_
+  std::uint64_t committed_seq_ = 0;  // guarded by queue_mu_
+  std::condition_variable committed_cv_;
+
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_wanted_ = false;  // guarded by checkpoint_mu_
+  bool checkpoint_stop_ = false;    // guarded by checkpoint_mu_
 
   std::mutex join_mu_;
   std::thread writer_;
+  std::thread checkpointer_;
 };
+
+// Creates the layout-2 schema, migrating a layout-1 spool.
+absl::Status PrepareSchema(sqlite3* db) {
+  if (sqlite3_create_function(db, "spool_key_hash", 4,
+                              SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+                              &SqlKeyHash, nullptr, nullptr) != SQLITE_OK) {
+    return SqliteError(db, "register key hash");
+  }
+  Statement version;
+  absl::Status s = version.Prepare(db, "PRAGMA user_version");
+  if (!s.ok()) return s;
+  if (version.Step() != SQLITE_ROW) return SqliteError(db, "user_version");
+  const std::int64_t current = version.Int(0);
+  version.Reset();
+  if (current > kLayoutVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "spool: the file has layout ", current, "; this build reads up to ",
+        kLayoutVersion, " (a newer version wrote it)"));
+  }
+  if (current == kLayoutVersion) return Exec(db, kSchema);
+  // Layout 1 had no version and kept wire_json in `events`.
+  Statement probe;
+  if (!(s = probe.Prepare(db,
+                          "SELECT 1 FROM pragma_table_info('events') "
+                          "WHERE name='wire_json'"))
+           .ok()) {
+    return s;
+  }
+  const bool v1 = probe.Step() == SQLITE_ROW;
+  probe.Reset();
+  if (!(s = Exec(db, "BEGIN IMMEDIATE;")).ok()) return s;
+  if (v1) s = Exec(db, kMigrateFrom1);
+  if (s.ok()) s = Exec(db, kSchema);
+  if (s.ok() && v1) s = Exec(db, kMigrateFrom1Copy);
+  if (s.ok()) {
+    s = Exec(db, absl::StrCat("PRAGMA user_version=", kLayoutVersion, ";")
+                     .c_str());
+  }
+  if (s.ok()) s = Exec(db, "COMMIT;");
+  if (!s.ok()) Exec(db, "ROLLBACK;").IgnoreError();
+  return s;
+}
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const SpoolOptions& options,
                                                    std::int64_t now_ms) {
+  (void)now_ms;
   std::filesystem::path path(options.path);
   if (path.has_parent_path()) {
     std::error_code ec;
@@ -702,24 +1167,28 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const SpoolOptions& options,
                        ": ", ec.message()));
     }
   }
-  absl::StatusOr<sqlite3*> writer =
-      OpenDb(options.path, options.synchronous == SpoolSynchronous::kFull,
-             kWriterCacheKib);
+  const bool fsync = options.synchronous == SpoolSynchronous::kFull;
+  absl::StatusOr<sqlite3*> writer = OpenDb(options.path, fsync, kWriterCacheKib);
   if (!writer.ok()) return writer.status();
-  // The schema must exist before the reader opens.
-  if (absl::Status s = Exec(*writer, kSchema); !s.ok()) {
+  // The schema must exist before the other connections open.
+  if (absl::Status s = PrepareSchema(*writer); !s.ok()) {
     sqlite3_close(*writer);
     return s;
   }
-  absl::StatusOr<sqlite3*> reader =
-      OpenDb(options.path, options.synchronous == SpoolSynchronous::kFull,
-             kReaderCacheKib);
+  absl::StatusOr<sqlite3*> reader = OpenDb(options.path, fsync, kReaderCacheKib);
   if (!reader.ok()) {
     sqlite3_close(*writer);
     return reader.status();
   }
-  auto spool = std::make_unique<SqliteSpool>(options, *writer, *reader);
-  absl::Status s = spool->Init(now_ms);
+  absl::StatusOr<sqlite3*> checkpointer = OpenDb(options.path, fsync, 1024);
+  if (!checkpointer.ok()) {
+    sqlite3_close(*writer);
+    sqlite3_close(*reader);
+    return checkpointer.status();
+  }
+  auto spool =
+      std::make_unique<SqliteSpool>(options, *writer, *reader, *checkpointer);
+  absl::Status s = spool->Init();
   if (!s.ok()) return s;
   return std::unique_ptr<Spool>(std::move(spool));
 }

@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <atomic>
 #include <filesystem>
@@ -321,6 +322,166 @@ TEST_F(SpoolTest, AppendAfterShutdownIsUnavailable) {
             absl::StatusCode::kUnavailable);
   EXPECT_EQ(spool->Claim(lane_, kNow, 1, 1).status().code(),
             absl::StatusCode::kUnavailable);
+}
+
+TEST_F(SpoolTest, DeduplicatesAcrossRestarts) {
+  {
+    auto spool = OpenSpool();
+    ASSERT_TRUE(AppendSync(*spool, {Event("a"), Event("b")}).ok());
+  }
+  auto spool = OpenSpool();
+  auto again = AppendSync(*spool, {Event("b"), Event("c")});
+  ASSERT_TRUE(again.ok());
+  EXPECT_THAT(*again,
+              ElementsAre(AppendOutcome::kDuplicate, AppendOutcome::kAccepted));
+  auto status = spool->Lookup("default", "order_created", "a");
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->state, EventState::kQueued);
+}
+
+TEST_F(SpoolTest, OutcomesOfInterleavedLanesTouchOnlyTheirRows) {
+  auto spool = OpenSpool();
+  // Rows 1..5 alternate between two destinations, so the rows of one lane
+  // are not consecutive.
+  ASSERT_TRUE(AppendSync(*spool, {Event("a"), Event("x", "other"), Event("b"),
+                                  Event("y", "other"), Event("c")})
+                  .ok());
+  auto claimed = spool->Claim(lane_, kNow, 10, 1 << 20);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_THAT(*claimed, SizeIs(3));
+  std::vector<std::int64_t> rows;
+  for (const ClaimedEvent& e : *claimed) rows.push_back(e.row_id);
+  ASSERT_TRUE(spool->MarkDelivered(rows, kNow + 1).ok());
+  EXPECT_EQ(spool->QueuedCount(), 2);
+  // The other lane still has both events, payloads included.
+  auto other = spool->Claim({"other", false}, kNow, 10, 1 << 20);
+  ASSERT_TRUE(other.ok());
+  ASSERT_THAT(*other, SizeIs(2));
+  EXPECT_EQ((*other)[0].wire_json, R"({"id":"x"})");
+  EXPECT_EQ((*other)[1].wire_json, R"({"id":"y"})");
+  // Marking rows that are no longer in flight changes nothing.
+  ASSERT_TRUE(spool->MarkDelivered(rows, kNow + 2).ok());
+  auto status = spool->Lookup("default", "order_created", "b");
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->done_ms, kNow + 1);
+  EXPECT_EQ(spool->QueuedCount(), 2);
+}
+
+TEST_F(SpoolTest, RetriesAreClaimedByDueTimeBehindOlderEvents) {
+  auto spool = OpenSpool();
+  ASSERT_TRUE(AppendSync(*spool, {Event("a")}, kNow).ok());
+  auto first = spool->Claim(lane_, kNow, 10, 1 << 20);
+  ASSERT_TRUE(first.ok());
+  ASSERT_THAT(*first, SizeIs(1));
+  ASSERT_TRUE(AppendSync(*spool, {Event("b")}, kNow + 5).ok());
+  ASSERT_TRUE(
+      spool->MarkRetry({(*first)[0].row_id}, kNow + 10, "HTTP 503", true).ok());
+  auto both = spool->Claim(lane_, kNow + 10, 10, 1 << 20);
+  ASSERT_TRUE(both.ok());
+  ASSERT_THAT(*both, SizeIs(2));
+  EXPECT_EQ((*both)[0].event_id, "b");  // due at kNow + 5
+  EXPECT_EQ((*both)[1].event_id, "a");  // due at kNow + 10
+}
+
+TEST_F(SpoolTest, PruneRemovesDeadLettersAndTheirKeys) {
+  SpoolOptions options;
+  options.retention = std::chrono::milliseconds(1000);
+  auto spool = OpenSpool(options);
+  ASSERT_TRUE(AppendSync(*spool, {Event("a"), Event("b")}).ok());
+  auto claimed = spool->Claim(lane_, kNow, 10, 1 << 20);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_TRUE(spool
+                  ->MarkDead({(*claimed)[0].row_id}, DeadReason::kRejected,
+                             "bad", kNow)
+                  .ok());
+  ASSERT_TRUE(spool->MarkDelivered({(*claimed)[1].row_id}, kNow + 500).ok());
+  auto removed = spool->Prune(kNow + 1001);
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(*removed, 1);  // the dead letter; the delivery is newer
+  auto page = spool->ListDeadLetters({});
+  ASSERT_TRUE(page.ok());
+  EXPECT_THAT(page->dead_letters, SizeIs(0));
+  auto again = AppendSync(*spool, {Event("a"), Event("b")});
+  ASSERT_TRUE(again.ok());
+  EXPECT_THAT(*again,
+              ElementsAre(AppendOutcome::kAccepted, AppendOutcome::kDuplicate));
+}
+
+// A spool file written by the first layout (one table, JSON inline, a
+// unique index on the key) is migrated when opened.
+TEST_F(SpoolTest, MigratesTheFirstLayout) {
+  const std::string path = dir_.path() + "/spool.db";
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const char* sql = R"sql(
+      CREATE TABLE events (
+        id INTEGER PRIMARY KEY, destination TEXT NOT NULL,
+        validate_only INTEGER NOT NULL, event_name TEXT NOT NULL,
+        event_id TEXT NOT NULL, timestamp_ms INTEGER NOT NULL,
+        wire_json TEXT NOT NULL, state INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, accepted_ms INTEGER NOT NULL,
+        next_attempt_ms INTEGER NOT NULL, done_ms INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT, dead_reason INTEGER);
+      CREATE UNIQUE INDEX events_key
+        ON events(destination, validate_only, event_name, event_id);
+      CREATE INDEX events_lane
+        ON events(destination, validate_only, state, id, next_attempt_ms);
+      CREATE INDEX events_done ON events(state, done_ms);
+      INSERT INTO events VALUES
+        (1, 'default', 0, 'order_created', 'q', 1, '{"id":"q"}', 0, 0,
+         1773892800000, 1773892800000, 0, NULL, NULL),
+        (2, 'default', 0, 'order_created', 'f', 1, '{"id":"f"}', 1, 0,
+         1773892800000, 1773892800000, 0, NULL, NULL),
+        (3, 'default', 0, 'order_created', 'd', 1, '{"id":"d"}', 2, 1,
+         1773892800000, 1773892800000, 1773892800001, NULL, NULL),
+        (4, 'default', 0, 'order_created', 'x', 1, '{"id":"x"}', 3, 1,
+         1773892800000, 1773892800000, 1773892800002, 'HTTP 400: bad', 1);
+    )sql";
+    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  auto spool = OpenSpool();
+  ASSERT_NE(spool, nullptr);
+  EXPECT_EQ(spool->QueuedCount(), 2);  // queued, and in flight before
+  auto claimed = spool->Claim(lane_, kNow, 10, 1 << 20);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_THAT(*claimed, SizeIs(2));
+  EXPECT_EQ((*claimed)[0].wire_json, R"({"id":"q"})");
+  EXPECT_EQ((*claimed)[1].wire_json, R"({"id":"f"})");
+  auto delivered = spool->Lookup("default", "order_created", "d");
+  ASSERT_TRUE(delivered.ok());
+  EXPECT_EQ(delivered->state, EventState::kDelivered);
+  auto dead = spool->ListDeadLetters({});
+  ASSERT_TRUE(dead.ok());
+  ASSERT_THAT(dead->dead_letters, SizeIs(1));
+  EXPECT_EQ(dead->dead_letters[0].wire_json, R"({"id":"x"})");
+  EXPECT_EQ(dead->dead_letters[0].message, "HTTP 400: bad");
+  auto again = AppendSync(*spool, {Event("q"), Event("d"), Event("n")});
+  ASSERT_TRUE(again.ok());
+  EXPECT_THAT(*again,
+              ElementsAre(AppendOutcome::kDuplicate, AppendOutcome::kDuplicate,
+                          AppendOutcome::kAccepted));
+}
+
+TEST_F(SpoolTest, RefusesAFileOfANewerLayout) {
+  const std::string path = dir_.path() + "/spool.db";
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99;", nullptr, nullptr,
+                           nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  SpoolOptions options;
+  options.path = path;
+  auto spool = Spool::Open(options, kNow);
+  ASSERT_FALSE(spool.ok());
+  EXPECT_EQ(spool.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(spool.status().message()),
+              ::testing::HasSubstr("layout 99"));
 }
 
 }  // namespace
