@@ -27,7 +27,6 @@ using internal::ChildIndex;
 using internal::kItemCurrency;
 using internal::kItems;
 using internal::kSlotCount;
-using internal::NameHash;
 using internal::PathNode;
 using internal::PathTree;
 using internal::SourcePath;
@@ -277,17 +276,46 @@ class Compiler {
     Index(*tree, &tree->roots);
     for (PathNode& node : tree->nodes) Index(*tree, &node.children);
   }
+  // Looks for a seed and a table of 4 to 16 slots per child that put every
+  // child in its home slot; failing that (names longer than 16 bytes that
+  // agree in length and their first and last eight bytes), probes
+  // linearly in a table at most a quarter full.
   static void Index(const PathTree& tree, ChildIndex* index) {
     size_t size = 8;
     while (size < 4 * index->nodes.size()) size *= 2;
+    for (size_t tries = 0; tries < 3; ++tries, size *= 2) {
+      std::uint64_t seed = 0x9E3779B97F4A7C15ull;
+      for (int attempt = 0; attempt < 64; ++attempt) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        if (Fill(tree, size, seed | 1, /*perfect=*/true, index)) return;
+      }
+    }
+    size = 8;
+    while (size < 4 * index->nodes.size()) size *= 2;
+    Fill(tree, size, 1, /*perfect=*/false, index);
+  }
+  // Fills `index` with a table of `size` slots; with `perfect`, returns
+  // false when two children share a home slot.
+  static bool Fill(const PathTree& tree, size_t size, std::uint64_t seed,
+                   bool perfect, ChildIndex* index) {
     index->slots.assign(size, ChildIndex::Slot());
     index->mask = static_cast<std::uint32_t>(size - 1);
+    index->seed = seed;
+    index->perfect = perfect;
     for (int n : index->nodes) {
       const std::string& key = tree.nodes[n].key;
-      std::uint32_t i = NameHash(key.data(), key.size()) & index->mask;
+      ChildIndex::Slot slot;
+      internal::KeyWords(key.data(), key.size(), &slot.head, &slot.tail);
+      slot.size = static_cast<std::uint32_t>(key.size());
+      slot.node = n;
+      std::uint32_t i =
+          internal::NameHash(slot.head, slot.tail, key.size(), seed) &
+          index->mask;
+      if (perfect && index->slots[i].node >= 0) return false;
       while (index->slots[i].node >= 0) i = (i + 1) & index->mask;
-      index->slots[i] = {NameHash(key.data(), key.size()), n};
+      index->slots[i] = slot;
     }
+    return true;
   }
 
   const TagMappingConfig& config_;

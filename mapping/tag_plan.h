@@ -64,61 +64,63 @@ static_assert(kTagSlots[kType] == "type" &&
               kTagSlots[kContentType] == "content_type" &&
               kTagSlots[kItemCurrency] == "items.X.currency");
 
-// A cheap hash of a property name: its length and three of its bytes,
-// mixed by one multiplication. Equal names have equal hashes; a table
-// lookup compares the whole name only when the hashes are equal.
-inline std::uint32_t NameHash(const char* p, size_t n) {
-  if (n == 0) return 0;
-  std::uint32_t h =
-      static_cast<std::uint32_t>(n & 0xff) |
-      static_cast<std::uint32_t>(static_cast<unsigned char>(p[0])) << 8 |
-      static_cast<std::uint32_t>(static_cast<unsigned char>(p[n / 2])) << 16 |
-      static_cast<std::uint32_t>(static_cast<unsigned char>(p[n - 1])) << 24;
-  h *= 0x9E3779B1u;
-  return h ^ (h >> 16);
+// The words that stand for a property name in a lookup: its first and
+// last eight bytes (overlapping when shorter than 16); for 4 to 7 bytes its
+// first and last four; for 1 to 3 bytes its first, middle and last byte.
+// Names of equal length up to 16 bytes are equal exactly when their words
+// are.
+inline void KeyWords(const char* p, size_t n, std::uint64_t* head,
+                     std::uint64_t* tail) {
+  *tail = 0;
+  if (n >= 8) {
+    std::memcpy(head, p, 8);
+    std::memcpy(tail, p + n - 8, 8);
+  } else if (n >= 4) {
+    std::uint32_t a, b;
+    std::memcpy(&a, p, 4);
+    std::memcpy(&b, p + n - 4, 4);
+    *head = a | static_cast<std::uint64_t>(b) << 32;
+  } else if (n > 0) {
+    *head = static_cast<std::uint64_t>(static_cast<unsigned char>(p[0])) |
+            static_cast<std::uint64_t>(static_cast<unsigned char>(p[n / 2]))
+                << 8 |
+            static_cast<std::uint64_t>(static_cast<unsigned char>(p[n - 1]))
+                << 16;
+  } else {
+    *head = 0;
+  }
 }
 
-// Compares n bytes with at most a few (overlapping) word loads.
-inline bool SameBytes(const char* a, const char* b, size_t n) {
-  if (n >= 8) {
-    std::uint64_t x, y;
-    for (size_t i = 0; i + 8 < n; i += 8) {
-      std::memcpy(&x, a + i, 8);
-      std::memcpy(&y, b + i, 8);
-      if (x != y) return false;
-    }
-    std::memcpy(&x, a + n - 8, 8);
-    std::memcpy(&y, b + n - 8, 8);
-    return x == y;
-  }
-  if (n >= 4) {
-    std::uint32_t x, y, u, v;
-    std::memcpy(&x, a, 4);
-    std::memcpy(&y, b, 4);
-    std::memcpy(&u, a + n - 4, 4);
-    std::memcpy(&v, b + n - 4, 4);
-    return x == y && u == v;
-  }
-  for (size_t i = 0; i < n; ++i) {
-    if (a[i] != b[i]) return false;
-  }
-  return true;
+// A hash of a name's KeyWords and length, mixed by multiplications with
+// an odd `seed`. Some seed separates any few names of up to 16 bytes.
+inline std::uint32_t NameHash(std::uint64_t head, std::uint64_t tail,
+                              size_t n, std::uint64_t seed) {
+  std::uint64_t h = (head ^ n) * seed;
+  h = (h ^ (h >> 29) ^ tail) * 0x9E3779B97F4A7C15ull;
+  return static_cast<std::uint32_t>(h >> 32);
 }
 
 // One segment of a source path, as a node of a prefix tree.
 struct PathNode;
 
 // The wanted children of one node (or the roots of a tree), by name: an
-// open-addressing table at most a quarter full, keyed by NameHash, so a
-// name that is not wanted usually costs one probe and no comparison.
+// open-addressing table keyed by NameHash. The compiler picks the seed and
+// size so that, as a rule, every wanted name sits in its home slot
+// (`perfect`): a lookup then reads one slot, whose copy of the name's
+// length and first and last eight bytes decides names of up to 16 bytes
+// without touching the tree. Otherwise lookups probe linearly.
 struct ChildIndex {
   struct Slot {
-    std::uint32_t hash = 0;
+    std::uint64_t head = 0;  // the name's KeyWords
+    std::uint64_t tail = 0;
+    std::uint32_t size = 0;  // the name's length
     std::int32_t node = -1;  // -1: an empty slot
   };
   std::vector<int> nodes;   // the children, in insertion order
   std::vector<Slot> slots;  // a power of two of them
   std::uint32_t mask = 0;   // slots.size() - 1
+  std::uint64_t seed = 1;   // for NameHash
+  bool perfect = false;     // every child in its home slot
 
   // Returns the child named `name`, or -1.
   inline int Find(const std::string& name,
@@ -134,16 +136,18 @@ struct PathNode {
 inline int ChildIndex::Find(const std::string& name,
                             const std::vector<PathNode>& tree) const {
   if (nodes.empty()) return -1;
-  const std::uint32_t hash = NameHash(name.data(), name.size());
-  for (std::uint32_t i = hash & mask;; i = (i + 1) & mask) {
-    const Slot slot = slots[i];
+  const size_t n = name.size();
+  std::uint64_t head, tail;
+  KeyWords(name.data(), n, &head, &tail);
+  for (std::uint32_t i = NameHash(head, tail, n, seed) & mask;;
+       i = (i + 1) & mask) {
+    const Slot& slot = slots[i];
     if (slot.node < 0) return -1;
-    if (slot.hash != hash) continue;
-    const std::string& key = tree[slot.node].key;
-    if (key.size() == name.size() &&
-        SameBytes(key.data(), name.data(), name.size())) {
+    if (slot.size == n && slot.head == head && slot.tail == tail &&
+        (n <= 16 || tree[slot.node].key == name)) {
       return slot.node;
     }
+    if (perfect) return -1;
   }
 }
 

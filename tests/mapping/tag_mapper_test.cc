@@ -888,6 +888,50 @@ TEST(TagMapperSmartMappingTest, TriesSourcesInPriorityOrder) {
               ElementsAre("user@example.com"));
 }
 
+// Property names of 1 to 3, 4 to 7, 8 to 16 and more bytes take different
+// lookup paths (tag_plan.h, KeyWords); names that differ from a wanted one
+// only in a middle byte must not be taken for it.
+TEST(TagMapperSmartMappingTest, MatchesPropertyNamesOfEveryLength) {
+  TagMappingConfig config;
+  config.field_mapping["user.email"] = {"u.e"};
+  config.field_mapping["user.phone"] = {"u.phone"};
+  config.field_mapping["user.id"] = {"u.customer_number"};
+  config.field_mapping["user.firstname"] = {"u.given_name_text"};
+  Json e = Purchase();
+  e["u"] = {{"e", "jane.doe@example.com"},
+            {"eXe", "wrong"},                // a different middle byte
+            {"phXne", "wrong"},              // a different middle byte
+            {"p", "wrong"},
+            {"phone", "+14155552671"},
+            {"customer_numbXr", "wrong"},    // a different byte
+            {"customer_number_", "wrong"},   // one byte longer
+            {"customer_number", "c-1"},
+            {"given_name_text", "Marie"}};
+  TagMapResult r = MapTag(e, config);
+  EXPECT_THAT(r.event.user().emails(), ElementsAre("jane.doe@example.com"));
+  EXPECT_THAT(r.event.user().phone_numbers(), ElementsAre("+14155552671"));
+  EXPECT_THAT(r.event.user().external_ids(), ElementsAre("c-1"));
+  EXPECT_THAT(r.event.user().first_names(), ElementsAre("Marie"));
+}
+
+// Names longer than 16 bytes that agree in length and in their first and
+// last eight bytes share a hash whatever the seed: the lookup table falls
+// back to probing and compares whole names.
+TEST(TagMapperSmartMappingTest, TellsApartLongNamesThatShareTheirEnds) {
+  TagMappingConfig config;
+  config.field_mapping["user.email"] = {"user.contact_1_address"};
+  config.field_mapping["user.phone"] = {"user.contact_2_address"};
+  config.field_mapping["user.city"] = {"user.contact_3_address"};
+  Json e = Purchase();
+  e["user"] = {{"contact_1_address", "jane.doe@example.com"},
+               {"contact_2_address", "+14155552671"},
+               {"contact_4_address", "wrong"}};
+  TagMapResult r = MapTag(e, config);
+  EXPECT_THAT(r.event.user().emails(), ElementsAre("jane.doe@example.com"));
+  EXPECT_THAT(r.event.user().phone_numbers(), ElementsAre("+14155552671"));
+  EXPECT_THAT(r.event.user().cities(), IsEmpty());
+}
+
 TEST(TagMapperSmartMappingTest, ReadsItemPathsThroughX) {
   TagMappingConfig config;
   config.field_mapping["items.X.id"] = {"items.X.sku", "items.X.id"};
