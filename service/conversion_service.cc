@@ -327,7 +327,11 @@ std::vector<v1::EventResult> EventIngestor::ValidateTyped(
 
 ConversionServiceImpl::ConversionServiceImpl(EventIngestor* ingestor,
                                              ApiValidator validator)
-    : ingestor_(ingestor), validator_(std::move(validator)) {}
+    : ingestor_(ingestor), validator_(std::move(validator)) {
+  SetMessageAllocatorFor_SendEvents(&send_allocator_);
+  SetMessageAllocatorFor_TrackEvents(&track_allocator_);
+  SetMessageAllocatorFor_ValidateEvents(&validate_allocator_);
+}
 
 ConversionServiceImpl::~ConversionServiceImpl() {
   // Bounded by the transport's timeouts; such calls are rare.

@@ -11,6 +11,7 @@
 
 #include "conversions/v1/conversion_service.grpc.pb.h"
 #include "mapping/tag_mapper.h"
+#include "service/arena_allocator.h"
 #include "service/clock.h"
 #include "service/config.h"
 #include "service/dispatcher.h"
@@ -144,6 +145,13 @@ class ConversionServiceImpl final
  private:
   EventIngestor* const ingestor_;
   const ApiValidator validator_;
+  // Requests with many events are parsed onto a per-call arena.
+  ArenaMessageAllocator<v1::SendEventsRequest, v1::SendEventsResponse>
+      send_allocator_;
+  ArenaMessageAllocator<v1::TrackEventsRequest, v1::TrackEventsResponse>
+      track_allocator_;
+  ArenaMessageAllocator<v1::ValidateEventsRequest, v1::ValidateEventsResponse>
+      validate_allocator_;
   // Bounds the validate_only calls to the API running at once.
   std::atomic<int> api_validations_{0};
 };

@@ -196,9 +196,16 @@ void Dispatcher::Notify(const LaneKey& key, int count) {
   std::lock_guard<std::mutex> lock(mu_);
   LaneState* lane = FindLane(key);
   if (lane == nullptr || count <= 0) return;
-  if (lane->hinted == 0) lane->first_hint_ms = clock_->NowMs();
+  const std::int64_t before = lane->hinted;
+  if (before == 0) lane->first_hint_ms = clock_->NowMs();
   lane->hinted += count;
-  cv_.notify_all();
+  // Wake the lane's workers only when that changes what they do: the first
+  // events start the linger time, a full batch ends it. Waking them on every
+  // request would cost a context switch per worker per request.
+  const int full = lane->destination->target.options.max_batch_events;
+  if (before == 0 || (before < full && lane->hinted >= full)) {
+    lane->cv.notify_all();
+  }
 }
 
 std::vector<std::string> Dispatcher::PausedDestinations() const {
@@ -422,7 +429,7 @@ void Dispatcher::WorkerLoop(LaneState* lane,
     if (!stopping_ && lane->hinted > 0 &&
         lane->hinted < options.max_batch_events &&
         now < lane->first_hint_ms + options.linger.count()) {
-      cv_.wait_for(lock,
+      lane->cv.wait_for(lock,
                    std::chrono::milliseconds(lane->first_hint_ms +
                                              options.linger.count() - now));
       continue;
@@ -454,8 +461,8 @@ void Dispatcher::WorkerLoop(LaneState* lane,
     if (report.ok() && report->claimed == 0 && stopping_) return;  // drained
     std::int64_t delay = wait_until - clock_->NowMs();
     if (wait_until > 0 && delay > 0 && lane->hinted == 0 && !stopping_) {
-      cv_.wait_for(lock,
-                   std::chrono::milliseconds(std::min(delay, kMaxIdleWaitMs)));
+      lane->cv.wait_for(
+          lock, std::chrono::milliseconds(std::min(delay, kMaxIdleWaitMs)));
     }
   }
 }
@@ -467,7 +474,7 @@ void Dispatcher::Shutdown(std::int64_t deadline_ms) {
       stopping_ = true;
       drain_deadline_ms_ = deadline_ms;
     }
-    cv_.notify_all();
+    for (auto& lane : lanes_) lane->cv.notify_all();
   }
   std::lock_guard<std::mutex> join(join_mu_);
   for (std::thread& t : workers_) {

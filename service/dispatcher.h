@@ -128,6 +128,7 @@ class Dispatcher {
     DestinationState* destination = nullptr;
     std::int64_t hinted = 0;         // events notified since last claim
     std::int64_t first_hint_ms = 0;  // when the first of them came
+    std::condition_variable cv;      // the lane's workers wait here (mu_)
   };
 
   void WorkerLoop(LaneState* lane, std::unique_ptr<HttpTransport> transport);
@@ -145,7 +146,6 @@ class Dispatcher {
   const TransportFactory factory_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
   std::map<std::string, std::unique_ptr<DestinationState>> destinations_;
   std::vector<std::unique_ptr<LaneState>> lanes_;
   bool stopping_ = false;               // guarded by mu_

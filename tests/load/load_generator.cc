@@ -25,6 +25,14 @@ std::string RandomPrefix() {
   return absl::StrFormat("load-%08x-", random());
 }
 
+// SplitMix64's finalizer: a bijection on 64 bits, so distinct sequence
+// numbers give distinct, evenly scattered values.
+std::uint64_t Scatter(std::uint64_t x) {
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
 std::int64_t NowUnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -164,7 +172,7 @@ bool LoadGenerator::StartCall(Call* call, grpc::CompletionQueue* cq) {
   const std::int64_t now_ms = NowUnixMs();
   for (int i = 0; i < events->size(); ++i) {
     v1::Event* event = events->Mutable(i);
-    event->set_id(absl::StrCat(id_prefix_, first + i));
+    event->set_id(EventId(first + i));
     event->set_timestamp_ms(now_ms);
   }
 
@@ -177,6 +185,13 @@ bool LoadGenerator::StartCall(Call* call, grpc::CompletionQueue* cq) {
       call->stub->AsyncSendEvents(call->context.get(), call->request, cq);
   call->reader->Finish(&call->response, &call->status, call);
   return true;
+}
+
+std::string LoadGenerator::EventId(std::int64_t n) const {
+  if (!options_.random_ids) return absl::StrCat(id_prefix_, n);
+  return absl::StrCat(id_prefix_,
+                      absl::Hex(Scatter(static_cast<std::uint64_t>(n)),
+                                absl::kZeroPad16));
 }
 
 void LoadGenerator::CompleteCall(const Call& call, WorkerStats* stats) {

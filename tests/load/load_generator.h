@@ -108,6 +108,8 @@ class LoadGenerator {
 
   // The prefix of every event id of this run.
   const std::string& id_prefix() const { return id_prefix_; }
+  // The id of the n-th event of the run.
+  std::string EventId(std::int64_t n) const;
 
  private:
   struct Call;

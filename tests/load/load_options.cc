@@ -45,6 +45,8 @@ const char* LoadUsage() {
          "  --count-file PATH        write the number of ACCEPTED events\n"
          "  --ids-file PATH          write each ACCEPTED event id, one a line\n"
          "  --id-prefix P            event id prefix (default load-<random>-)\n"
+         "  --ids random|sequential  after the prefix: 16 scattered hex digits\n"
+         "                           (default) or the sequence number\n"
          "  --connect-timeout D      wait for the target (default 10s)\n\n"
          "Durations: 10s, 500ms, 2m. The last line is machine-readable:\n"
          "  result requests_per_second=... events_per_second=... p50_ms=...\n"
@@ -135,6 +137,11 @@ absl::StatusOr<LoadOptions> ParseLoadArgs(
       options.ids_file = value;
     } else if (name == "id-prefix") {
       options.id_prefix = value;
+    } else if (name == "ids") {
+      if (value != "random" && value != "sequential") {
+        status = Error("--ids must be random or sequential");
+      }
+      options.random_ids = value == "random";
     } else {
       return Error(absl::StrCat("unknown flag --", name));
     }

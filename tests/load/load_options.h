@@ -44,6 +44,10 @@ struct LoadOptions {
   // Prefix of every event id; default "load-<random hex>-", so ids are
   // unique per run and the gateway's dedup never triggers.
   std::string id_prefix;
+  // After the prefix: 16 hex digits spread over the key space like random
+  // ids (--ids random, the default; what real clients send), or the
+  // decimal sequence number (--ids sequential).
+  bool random_ids = true;
   // How long to wait for the target to accept connections at the start.
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
   // Print the usage and exit 0.

@@ -176,6 +176,7 @@ TEST_F(LoadRunTest, TotalEventsModeSendsExactlyNUniqueEvents) {
   options.total_events = 250;
   options.events_per_request = 7;
   options.id_prefix = "t-";
+  options.random_ids = false;
   options.ids_file = temp.path() + "/ids.txt";
   options.count_file = temp.path() + "/count.txt";
 
@@ -205,6 +206,43 @@ TEST_F(LoadRunTest, TotalEventsModeSendsExactlyNUniqueEvents) {
   EXPECT_EQ(ids.size(), 250u);
   EXPECT_EQ(ids.count("t-0"), 1u);
   EXPECT_EQ(ids.count("t-249"), 1u);
+}
+
+TEST_F(LoadRunTest, RandomIdsAreUniqueAndScattered) {
+  EchoConversionService echo;
+  StartServer(&echo);
+  conversions::testing::TempDir temp;
+  LoadOptions options = Options();
+  options.total_events = 100;
+  options.events_per_request = 10;
+  options.id_prefix = "r-";
+  options.ids_file = temp.path() + "/ids.txt";
+  LoadGenerator generator(options);
+  ASSERT_TRUE(generator.Connect().ok());
+  const LoadReport report = generator.Run();
+  ASSERT_TRUE(report.clean());
+  ASSERT_TRUE(WriteOutputFiles(report, options).ok());
+  std::ifstream ids_file(options.ids_file);
+  std::set<std::string> ids;
+  for (std::string line; std::getline(ids_file, line);) {
+    ASSERT_THAT(line, ::testing::MatchesRegex("r-[0-9a-f]{16}"));
+    ids.insert(line);
+  }
+  EXPECT_EQ(ids.size(), 100u);
+  // Scattered: consecutive events do not share a long common prefix.
+  EXPECT_EQ(ids.count(generator.EventId(0)), 1u);
+  EXPECT_NE(generator.EventId(0).substr(0, 6),
+            generator.EventId(1).substr(0, 6));
+}
+
+TEST(ParseLoadArgsTest, IdsFlagChoosesTheIdShape) {
+  auto sequential = ParseLoadArgs({"--target", "x:1", "--ids", "sequential"});
+  ASSERT_TRUE(sequential.ok()) << sequential.status();
+  EXPECT_FALSE(sequential->random_ids);
+  auto defaults = ParseLoadArgs({"--target", "x:1"});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_TRUE(defaults->random_ids);
+  EXPECT_FALSE(ParseLoadArgs({"--target", "x:1", "--ids", "uuid"}).ok());
 }
 
 TEST_F(LoadRunTest, CountsFailedRequestsByCode) {
