@@ -12,9 +12,11 @@
 #       In (a) and (b) the gateway's destination is paused (the sandbox
 #       answers 401), so they measure intake alone: validate, normalize,
 #       hash, spool with group commit, answer.
-#   (c) Sustained end-to-end delivery: a fresh gateway delivering to the
-#       sandbox API while 100-event requests keep coming; events/s that
-#       reach the sandbox during the measured window, against (b).
+#   (c) End-to-end delivery to the sandbox API, on a fresh gateway:
+#       sustained: events/s that reach the sandbox while 100-event requests
+#       keep coming (intake and delivery then share the two CPUs);
+#       drain: when the requests stop, the backlog they left is timed until
+#       the sandbox has every accepted event: events/s, against (b).
 #   (d) Peak RSS (VmHWM) of a gateway holding QUEUE_EVENTS events queued:
 #       the sandbox answers 401 to everything, so nothing drains.
 #
@@ -165,12 +167,9 @@ http() {
   exec {fd}>&-
 }
 
-# delivered SANDBOX: events the sandbox has recorded (the sum of its batch
-# sizes; the pid filter keeps the event list itself out of the answer).
+# delivered SANDBOX: events the sandbox has recorded (duplicates once).
 delivered() {
-  http GET "$1" "/_sandbox/events?pid=__none__" |
-    grep -o '"batches":\[[^]]*\]' | tr -c '0-9\n' ' ' |
-    awk '{ for (i = 1; i <= NF; i++) s += $i } END { print s + 0 }'
+  http GET "$1" "/_sandbox/stats" | sed -n 's/.*"events":\([0-9]*\).*/\1/p'
 }
 
 # field LINE NAME: the value of NAME=... in a `result ...` line.
@@ -256,7 +255,7 @@ HAVE_SANDBOX=0
 ((HAVE_SANDBOX)) || log "sandbox binary not found at $SANDBOX_BIN: (c) and (d) skipped"
 
 PHASE=(--warmup "$WARMUP" --duration "$DURATION")
-ECHO1="" ECHO100="" GW1="" GW100="" DELIVERED_RATE="" BACKLOG=""
+ECHO1="" ECHO100="" GW1="" GW100="" DELIVERED_RATE="" BACKLOG="" DRAIN_RATE=""
 RSS_MB="" RSS_NOW_MB="" FILL="" SPOOL_MB=""
 
 # ---- (a), (b) against echo-server -------------------------------------------
@@ -308,9 +307,24 @@ if ((HAVE_GATEWAY && HAVE_SANDBOX)); then
     forget "$LOAD_PID"
     sed 's/^/    /' "$WORK/load-delivery.out" >&2
     accepted=$(field "$(grep '^result ' "$WORK/load-delivery.out" | tail -n 1)" accepted)
+    t2=$(date +%s.%N)
     d2=$(delivered "$SANDBOX")
     BACKLOG=$(( ${accepted:-0} - d2 ))
     log "delivered $((d1 - d0)) events in the window: $DELIVERED_RATE events/s; backlog after the load: $BACKLOG"
+    # Drain: time the backlog until the sandbox has every accepted event.
+    d3=$d2
+    for ((i = 0; i < 1200 && d3 < ${accepted:-0}; i++)); do
+      sleep 0.1
+      d3=$(delivered "$SANDBOX")
+    done
+    t3=$(date +%s.%N)
+    if ((BACKLOG > 10000 && d3 >= ${accepted:-0})); then
+      DRAIN_RATE=$(awk -v d="$((d3 - d2))" -v t0="$t2" -v t1="$t3" \
+        'BEGIN { printf "%.1f\n", d / (t1 - t0) }')
+      log "drained the backlog of $BACKLOG events: $DRAIN_RATE events/s"
+    else
+      log "backlog $BACKLOG, delivered $d3 of ${accepted:-0}: no drain rate"
+    fi
     stop "$GATEWAY_PID"
   fi
   stop "$SANDBOX_PID"
@@ -358,8 +372,10 @@ val() { if [[ -n $1 ]]; then echo "$1"; else echo skipped; fi; }
   printf '%-44s %14s  %-22s %s\n' "(b) echo-server, 100-event events/s" "$(val "$(eps "$ECHO100")")" "" "$(lat "$ECHO100") $(errs "$ECHO100")"
   printf '%-44s %14s  %-22s %s\n' "(b) gateway, 100-event events/s" "$(val "$(eps "$GW100")")" \
     "gateway/echo $(ratio "$(eps "$GW100")" "$(eps "$ECHO100")")" "$(lat "$GW100") $(errs "$GW100")"
-  printf '%-44s %14s  %-22s %s\n' "(c) delivered to sandbox, events/s" "$(val "$DELIVERED_RATE")" \
+  printf '%-44s %14s  %-22s %s\n' "(c) delivered under load, events/s" "$(val "$DELIVERED_RATE")" \
     "delivered/(b) $(ratio "$DELIVERED_RATE" "$(eps "$GW100")")" "${BACKLOG:+backlog after load $BACKLOG events}"
+  printf '%-44s %14s  %-22s %s\n' "(c) backlog drained, events/s" "$(val "$DRAIN_RATE")" \
+    "drain/(b) $(ratio "$DRAIN_RATE" "$(eps "$GW100")")" ""
   printf '%-44s %14s  %-22s %s\n' "(d) peak RSS, $QUEUE_EVENTS queued, MB" "$(val "$RSS_MB")" "" \
     "${FILL:+fill $(eps "$FILL") events/s, accepted $(field "$FILL" accepted); VmRSS $RSS_NOW_MB MB; spool $SPOOL_MB MB}"
 } | tee "$WORK/summary.txt"
