@@ -187,6 +187,10 @@ absl::Status Sandbox::Listen() {
                [this](const httplib::Request& req, httplib::Response& res) {
                  HandleGetEvents(req, res);
                });
+  server_->Get("/_sandbox/stats",
+               [this](const httplib::Request&, httplib::Response& res) {
+                 SendJson(res, 200, Stats());
+               });
   server_->Post("/_sandbox/reset",
                 [this](const httplib::Request&, httplib::Response& res) {
                   Reset();
@@ -385,6 +389,7 @@ void Sandbox::Record(const std::string& pixel_id, const json& events,
                      const std::vector<std::string>& event_names) {
   absl::MutexLock lock(&mu_);
   batch_sizes_.push_back(static_cast<int>(events.size()));
+  batch_events_ += static_cast<std::int64_t>(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
     // First received wins: a known pixel + event name + id is not recorded
     // again.
@@ -393,18 +398,23 @@ void Sandbox::Record(const std::string& pixel_id, const json& events,
                      absl::string_view("\0", 1),
                      events[i].at("id").get_ref<const std::string&>());
     if (!dedup_keys_.insert(std::move(key)).second) continue;
-    recorded_.push_back({pixel_id, events[i]});
+    recorded_.push_back({pixel_id, events[i].dump()});
     if (options_.on_event) options_.on_event(pixel_id, events[i]);
   }
 }
 
 void Sandbox::HandleGetEvents(const httplib::Request& req,
                               httplib::Response& res) const {
-  json snapshot = Snapshot();
-  if (req.has_param("pid")) {
-    snapshot["events"] = AcceptedEventsForPixel(req.get_param_value("pid"));
+  if (!req.has_param("pid")) {
+    SendJson(res, 200, Snapshot());
+    return;
   }
-  SendJson(res, 200, snapshot);
+  json snapshot = AcceptedEventsForPixel(req.get_param_value("pid"));
+  absl::MutexLock lock(&mu_);
+  SendJson(res, 200,
+           {{"events", std::move(snapshot)},
+            {"requests", request_count_},
+            {"batches", batch_sizes_}});
 }
 
 void Sandbox::HandleSetFaults(const httplib::Request& req,
@@ -428,7 +438,9 @@ std::vector<json> Sandbox::AcceptedEvents() const {
   absl::MutexLock lock(&mu_);
   std::vector<json> events;
   events.reserve(recorded_.size());
-  for (const Recorded& recorded : recorded_) events.push_back(recorded.event);
+  for (const Recorded& recorded : recorded_) {
+    events.push_back(json::parse(recorded.event));
+  }
   return events;
 }
 
@@ -437,7 +449,9 @@ std::vector<json> Sandbox::AcceptedEventsForPixel(
   absl::MutexLock lock(&mu_);
   std::vector<json> events;
   for (const Recorded& recorded : recorded_) {
-    if (recorded.pixel_id == pixel_id) events.push_back(recorded.event);
+    if (recorded.pixel_id == pixel_id) {
+      events.push_back(json::parse(recorded.event));
+    }
   }
   return events;
 }
@@ -455,10 +469,20 @@ std::vector<int> Sandbox::BatchSizes() const {
 json Sandbox::Snapshot() const {
   absl::MutexLock lock(&mu_);
   json events = json::array();
-  for (const Recorded& recorded : recorded_) events.push_back(recorded.event);
+  for (const Recorded& recorded : recorded_) {
+    events.push_back(json::parse(recorded.event));
+  }
   return {{"events", std::move(events)},
           {"requests", request_count_},
           {"batches", batch_sizes_}};
+}
+
+json Sandbox::Stats() const {
+  absl::MutexLock lock(&mu_);
+  return {{"requests", request_count_},
+          {"events", recorded_.size()},
+          {"batches", batch_sizes_.size()},
+          {"batch_events", batch_events_}};
 }
 
 void Sandbox::SetFaults(Faults faults) {
@@ -476,6 +500,7 @@ void Sandbox::Reset() {
   recorded_.clear();
   dedup_keys_.clear();
   batch_sizes_.clear();
+  batch_events_ = 0;
   request_count_ = 0;
   faults_ = Faults();
 }

@@ -73,6 +73,23 @@ TEST_F(SandboxTest, GetEventsServesRecordedEventsRequestsAndBatches) {
               ElementsAre(WebPurchase("o-3")));
 }
 
+TEST_F(SandboxTest, StatsCountRequestsEventsAndBatches) {
+  ASSERT_EQ(PostEvents(Batch({WebPurchase("o-1"), WebPurchase("o-2")}))->status,
+            200);
+  // A duplicate counts in its batch but is not recorded again.
+  ASSERT_EQ(PostEvents(Batch({WebPurchase("o-2")}))->status, 200);
+  ASSERT_EQ(PostEvents(Batch({}))->status, 400);
+
+  httplib::Result res = client_->Get("/_sandbox/stats");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(BodyOf(res), json({{"requests", 3},
+                               {"events", 2},
+                               {"batches", 2},
+                               {"batch_events", 3}}));
+  EXPECT_EQ(BodyOf(res), sandbox_->Stats());
+}
+
 TEST_F(SandboxTest, AcceptsEveryEventTypeWithItsDataShape) {
   const std::vector<std::string> types = {"app_installed",
                                           "app_opened",
