@@ -8,62 +8,12 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "tests/sandbox/event_rules.h"
 
 namespace conversions::sandbox {
 namespace {
 
 using ::nlohmann::json;
-
-// The 13 event types with the data shape each requires (spec section 4).
-struct EventTypeInfo {
-  absl::string_view type;
-  absl::string_view data_type;
-};
-constexpr std::array<EventTypeInfo, 13> kEventTypes = {{
-    {"app_installed", "customer_action"},
-    {"app_opened", "customer_action"},
-    {"appointment_scheduled", "customer_action"},
-    {"checkout_started", "contents"},
-    {"contents_viewed", "contents"},
-    {"custom", "custom"},
-    {"items_added", "contents"},
-    {"lead_created", "customer_action"},
-    {"order_created", "contents"},
-    {"page_viewed", "contents"},
-    {"registration_completed", "customer_action"},
-    {"subscription_created", "plan_enrollment"},
-    {"trial_started", "plan_enrollment"},
-}};
-
-constexpr std::array<absl::string_view, 4> kDataTypes = {
-    "contents", "customer_action", "plan_enrollment", "custom"};
-
-constexpr std::array<absl::string_view, 7> kActionSources = {
-    "web",        "mobile_app", "offline", "physical_store",
-    "phone_call", "email",      "other"};
-
-constexpr std::array<absl::string_view, 10> kEventKeys = {
-    "id",      "type",       "timestamp_ms",  "custom_event_name",
-    "oppref",  "source_url", "action_source", "user",
-    "opt_out", "data"};
-
-// S4 user fields (spec section 5a).
-constexpr std::array<absl::string_view, 5> kHashedUserLists = {
-    "emails_sha256", "phone_numbers_sha256", "external_ids_sha256",
-    "first_names_sha256", "last_names_sha256"};
-constexpr std::array<absl::string_view, 4> kRawUserLists = {
-    "regions", "postal_codes", "cities", "countries"};
-constexpr std::array<absl::string_view, 4> kRawUserScalars = {
-    "android_advertising_id", "obref", "ip_address", "user_agent"};
-// Clear-text identifier keys: never accepted.
-constexpr std::array<absl::string_view, 11> kClearUserKeys = {
-    "email",         "emails",      "phone",        "phone_number",
-    "phone_numbers", "external_id", "external_ids", "first_name",
-    "first_names",   "last_name",   "last_names"};
-
-constexpr std::array<absl::string_view, 8> kContentKeys = {
-    "id",       "group_id", "name",     "content_type",
-    "quantity", "amount",   "currency", "variant_dict"};
 
 // ISO 4217 alphabetic codes in current use (Debian iso-codes).
 constexpr absl::string_view kCurrencies =
@@ -78,19 +28,6 @@ constexpr absl::string_view kCurrencies =
     "TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XCD "
     "XCG XOF XPF YER ZAR ZMW ZWG ZWL";
 
-template <size_t N>
-bool Contains(const std::array<absl::string_view, N>& set,
-              absl::string_view value) {
-  return std::find(set.begin(), set.end(), value) != set.end();
-}
-
-const EventTypeInfo* FindEventType(absl::string_view type) {
-  for (const EventTypeInfo& info : kEventTypes) {
-    if (info.type == type) return &info;
-  }
-  return nullptr;
-}
-
 // A JSON integer as int64, or nullopt (floats, strings, out of range).
 std::optional<int64_t> AsInt64(const json& value) {
   if (value.is_number_unsigned()) {
@@ -100,65 +37,6 @@ std::optional<int64_t> AsInt64(const json& value) {
   }
   if (value.is_number_integer()) return value.get<int64_t>();
   return std::nullopt;
-}
-
-bool IsAsciiAlnum(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c));
-}
-
-// ^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,62}[A-Za-z0-9])?$
-bool IsValidCustomEventName(absl::string_view name) {
-  if (name.empty() || name.size() > 64) return false;
-  if (!IsAsciiAlnum(name.front()) || !IsAsciiAlnum(name.back())) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return IsAsciiAlnum(c) || c == '_' || c == '-';
-  });
-}
-
-// ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$
-bool IsValidIntegrationSource(absl::string_view value) {
-  if (value.empty() || value.size() > 64) return false;
-  if (!IsAsciiAlnum(value.front())) return false;
-  return std::all_of(value.begin(), value.end(), [](char c) {
-    return IsAsciiAlnum(c) || c == '.' || c == '_' || c == '-';
-  });
-}
-
-// ^[0-9a-f]{64}$
-bool IsLowerHexSha256(absl::string_view value) {
-  return value.size() == 64 &&
-         std::all_of(value.begin(), value.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
-
-// An absolute http or https URL with a non-empty host and no whitespace.
-bool IsAbsoluteHttpUrl(absl::string_view url) {
-  for (char c : url) {
-    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return false;
-  }
-  absl::string_view rest;
-  std::string lower = absl::AsciiStrToLower(url.substr(0, 8));
-  if (absl::string_view(lower).substr(0, 7) == "http://") {
-    rest = url.substr(7);
-  } else if (lower == "https://") {
-    rest = url.substr(8);
-  } else {
-    return false;
-  }
-  absl::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
-  if (size_t at = authority.rfind('@'); at != absl::string_view::npos) {
-    authority.remove_prefix(at + 1);
-  }
-  absl::string_view host = authority;
-  if (!host.empty() && host.front() == '[') {
-    size_t close = host.find(']');
-    if (close == absl::string_view::npos) return false;
-    host = host.substr(1, close - 1);
-  } else if (size_t colon = host.find(':'); colon != absl::string_view::npos) {
-    host = host.substr(0, colon);
-  }
-  return !host.empty();
 }
 
 // Collects the violations of one request body.
@@ -544,13 +422,14 @@ BatchCheck ValidateEventsBody(const json& body, int64_t now_ms) {
 
 bool IsKnownCurrency(absl::string_view code) {
   if (code.size() != 3) return false;
-  const std::string upper = absl::AsciiStrToUpper(code);
-  if (!std::all_of(upper.begin(), upper.end(),
-                   [](char c) { return c >= 'A' && c <= 'Z'; })) {
-    return false;
+  char upper[3];
+  for (size_t i = 0; i < 3; ++i) {
+    upper[i] = absl::ascii_toupper(static_cast<unsigned char>(code[i]));
+    if (upper[i] < 'A' || upper[i] > 'Z') return false;
   }
+  const absl::string_view wanted(upper, 3);
   for (size_t i = 0; i + 3 <= kCurrencies.size(); i += 4) {
-    if (kCurrencies.substr(i, 3) == upper) return true;
+    if (kCurrencies.substr(i, 3) == wanted) return true;
   }
   return false;
 }
