@@ -10,7 +10,7 @@ PACKAGES=(
   libabsl-dev libssl-dev libicu-dev libsqlite3-dev libcpp-httplib-dev
   libyaml-cpp-dev
   # tests, fuzzing and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev rapidjson-dev
   clang libclang-rt-14-dev
 )
 

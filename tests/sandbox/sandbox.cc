@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
 #include <utility>
 
 #include "absl/memory/memory.h"
@@ -17,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "tests/sandbox/accepted_batch.h"
 #include "tests/sandbox/request_validator.h"
 
 namespace conversions::sandbox {
@@ -121,6 +123,18 @@ bool HasBearerKey(const std::string& authorization, const std::string& key) {
   return authorization.size() == kScheme.size() + key.size() &&
          absl::StartsWithIgnoreCase(authorization, kScheme) &&
          absl::string_view(authorization).substr(kScheme.size()) == key;
+}
+
+// True if an event of `batch` has one of `poison_ids`.
+bool HasPoisonId(const AcceptedBatch& batch,
+                 const std::vector<std::string>& poison_ids) {
+  for (const AcceptedEvent& event : batch.events) {
+    if (std::find(poison_ids.begin(), poison_ids.end(), event.id) !=
+        poison_ids.end()) {
+      return true;
+    }
+  }
+  return false;
 }
 
 bool IsJsonContentType(const std::string& content_type) {
@@ -349,6 +363,19 @@ void Sandbox::HandleEvents(const httplib::Request& req,
     SendError(res, 400, "Content-Type must be application/json");
     return;
   }
+  const int64_t now_ms = options_.now_ms();
+  if (options_.fast_path) {
+    // Most batches are valid: try RapidJSON first. nullopt means invalid or
+    // unsure, and the nlohmann path below decides and words the answer.
+    std::optional<AcceptedBatch> batch = ParseAcceptedBatch(req.body, now_ms);
+    if (batch.has_value() && !HasPoisonId(*batch, poison_ids)) {
+      const size_t received = batch->events.size();
+      if (!batch->validate_only) Record(pixel_id, std::move(batch->events));
+      SendJson(res, 200, {{"events_received", received}});
+      return;
+    }
+  }
+
   const json body = json::parse(req.body, /*cb=*/nullptr,
                                 /*allow_exceptions=*/false);
   if (body.is_discarded()) {
@@ -356,7 +383,7 @@ void Sandbox::HandleEvents(const httplib::Request& req,
     return;
   }
 
-  BatchCheck check = ValidateEventsBody(body, options_.now_ms());
+  BatchCheck check = ValidateEventsBody(body, now_ms);
   if (!poison_ids.empty() && body.is_object()) {
     auto events = body.find("events");
     if (events != body.end() && events->is_array() &&
@@ -381,25 +408,38 @@ void Sandbox::HandleEvents(const httplib::Request& req,
   }
 
   const json& events = body.at("events");
-  if (!check.validate_only) Record(pixel_id, events, check.event_names);
+  if (!check.validate_only) {
+    std::vector<AcceptedEvent> accepted(events.size());
+    for (size_t i = 0; i < events.size(); ++i) {
+      accepted[i].name = std::move(check.event_names[i]);
+      accepted[i].id = events[i].at("id").get<std::string>();
+      accepted[i].json = events[i].dump();
+    }
+    Record(pixel_id, std::move(accepted));
+  }
   SendJson(res, 200, {{"events_received", events.size()}});
 }
 
-void Sandbox::Record(const std::string& pixel_id, const json& events,
-                     const std::vector<std::string>& event_names) {
+void Sandbox::Record(const std::string& pixel_id,
+                     std::vector<AcceptedEvent> events) {
+  std::vector<std::string> keys;
+  keys.reserve(events.size());
+  for (const AcceptedEvent& event : events) {
+    keys.push_back(absl::StrCat(pixel_id, absl::string_view("\0", 1),
+                                event.name, absl::string_view("\0", 1),
+                                event.id));
+  }
   absl::MutexLock lock(&mu_);
   batch_sizes_.push_back(static_cast<int>(events.size()));
   batch_events_ += static_cast<std::int64_t>(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
     // First received wins: a known pixel + event name + id is not recorded
     // again.
-    std::string key =
-        absl::StrCat(pixel_id, absl::string_view("\0", 1), event_names[i],
-                     absl::string_view("\0", 1),
-                     events[i].at("id").get_ref<const std::string&>());
-    if (!dedup_keys_.insert(std::move(key)).second) continue;
-    recorded_.push_back({pixel_id, events[i].dump()});
-    if (options_.on_event) options_.on_event(pixel_id, events[i]);
+    if (!dedup_keys_.insert(std::move(keys[i])).second) continue;
+    recorded_.push_back({pixel_id, std::move(events[i].json)});
+    if (options_.on_event) {
+      options_.on_event(pixel_id, json::parse(recorded_.back().event));
+    }
   }
 }
 

@@ -42,6 +42,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "nlohmann/json.hpp"
+#include "tests/sandbox/accepted_batch.h"
 #include "tests/sandbox/faults.h"
 
 namespace httplib {
@@ -75,6 +76,10 @@ struct SandboxOptions {
   // binary's --print uses it. Default none.
   std::function<void(const std::string& pixel_id, const nlohmann::json& event)>
       on_event;
+  // Whether POST /v1/events tries the RapidJSON fast path (accepted_batch.h)
+  // before the nlohmann one. The answers are the same either way; false is
+  // for benchmarks and tests that compare the two. Default true.
+  bool fast_path = true;
 };
 
 class Sandbox {
@@ -125,6 +130,10 @@ class Sandbox {
   // after the first has finished.
   void Shutdown();
 
+  // Answers one POST /v1/events request, as the server does. Public so that
+  // a benchmark can drive it without a socket.
+  void HandleEvents(const httplib::Request& req, httplib::Response& res);
+
  private:
   struct Recorded {
     std::string pixel_id;
@@ -139,15 +148,13 @@ class Sandbox {
   absl::Status Listen();
   void DoShutdown();
 
-  void HandleEvents(const httplib::Request& req, httplib::Response& res);
   void HandleGetEvents(const httplib::Request& req,
                        httplib::Response& res) const;
   void HandleSetFaults(const httplib::Request& req, httplib::Response& res);
   // Waits `ms`, or less if Shutdown() starts.
   void Delay(int64_t ms);
   // Records a valid batch: each event whose dedup key is new is appended.
-  void Record(const std::string& pixel_id, const nlohmann::json& events,
-              const std::vector<std::string>& event_names);
+  void Record(const std::string& pixel_id, std::vector<AcceptedEvent> events);
 
   // Immutable after Start().
   const SandboxOptions options_;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -164,6 +165,41 @@ TEST_F(SandboxTest, AcceptsAThousandEvents) {
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200) << res->body;
   EXPECT_THAT(sandbox_->BatchSizes(), ElementsAre(1000));
+}
+
+TEST_F(SandboxTest, NlohmannOnlyPathAnswersAndRecordsAlike) {
+  SandboxOptions options;
+  options.api_key = kApiKey;
+  options.pixel_ids = {kPixel};
+  options.now_ms = [] { return kNowMs; };
+  options.fast_path = false;
+  absl::StatusOr<std::unique_ptr<Sandbox>> slow =
+      Sandbox::Start(std::move(options));
+  ASSERT_TRUE(slow.ok()) << slow.status();
+  httplib::Client slow_client("127.0.0.1", (*slow)->port());
+
+  json custom = MinimalEvent("c-1", "custom");
+  custom["data"]["score"] = 0.1;
+  custom["data"]["nested"] = {{"n", {1, 2.5, "x", nullptr}}};
+  json bad = WebPurchase("o-2");
+  bad["data"]["amount"] = 1.5;
+  for (const json& body :
+       {Batch({WebPurchase("o-1"), custom}), Batch({WebPurchase("o-3"), bad}),
+        Batch({WebPurchase("o-1")})}) {
+    httplib::Result fast_res = PostEvents(body);
+    httplib::Result slow_res =
+        slow_client.Post("/v1/events?pid=" + std::string(kPixel),
+                         {{"Authorization", std::string("Bearer ") + kApiKey}},
+                         body.dump(), "application/json");
+    ASSERT_TRUE(fast_res);
+    ASSERT_TRUE(slow_res);
+    EXPECT_EQ(fast_res->status, slow_res->status) << body.dump();
+    EXPECT_EQ(fast_res->body, slow_res->body) << body.dump();
+  }
+  EXPECT_EQ(sandbox_->AcceptedEvents(), (*slow)->AcceptedEvents());
+  EXPECT_EQ(sandbox_->AcceptedEvents(),
+            (std::vector<json>{WebPurchase("o-1"), custom}));
+  EXPECT_EQ(sandbox_->Snapshot(), (*slow)->Snapshot());
 }
 
 // --- Atomic failure and request-level errors -------------------------------
