@@ -1070,7 +1070,12 @@ class SqliteSpool : public Spool {
       readers_wait = read_waiters_ > 0;
     }
     if (readers_wait) committed_cv_.notify_all();
-    if (status.ok() && options_.synchronous == SpoolSynchronous::kFull) {
+    // A group of early ops only (claims, outcomes) needs no sync of its
+    // own: the next group that does have waiting writers syncs it too.
+    const bool waiting = std::any_of(batch->begin(), batch->end(),
+                                     [](const WriteOp& op) { return op.done; });
+    if (status.ok() && waiting &&
+        options_.synchronous == SpoolSynchronous::kFull) {
       {
         std::lock_guard<std::mutex> lock(sync_mu_);
         for (WriteOp& op : *batch) {

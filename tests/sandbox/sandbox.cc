@@ -191,6 +191,8 @@ absl::Status Sandbox::Listen() {
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
   server_->set_keep_alive_timeout(kKeepAliveSeconds);
+  // Answer without waiting for the client's delayed ACK (Nagle).
+  server_->set_tcp_nodelay(true);
   server_->set_payload_max_length(kMaxBodyBytes);
 
   server_->Post("/v1/events",
