@@ -375,7 +375,8 @@ class SqliteSpool : public Spool {
         !(s = delivered_.Prepare(writer_db_,
                                  "UPDATE events SET state=2, done_ms=?3, "
                                  "attempts=attempts+1, last_error=NULL "
-                                 "WHERE id BETWEEN ?1 AND ?2 AND state=1"))
+                                 "WHERE id BETWEEN ?1 AND ?2 AND state=1 "
+                                 "RETURNING destination"))
              .ok() ||
         !(s = drop_payloads_.Prepare(
               writer_db_, "DELETE FROM payloads WHERE id BETWEEN ?1 AND ?2"))
@@ -394,20 +395,26 @@ class SqliteSpool : public Spool {
                             "UPDATE events SET state=3, done_ms=?3, "
                             "dead_reason=?4, last_error=?5, "
                             "attempts=attempts+?6 "
-                            "WHERE id BETWEEN ?1 AND ?2 AND state=1"))
+                            "WHERE id BETWEEN ?1 AND ?2 AND state=1 "
+                            "RETURNING destination"))
              .ok()) {
       return s;
     }
     Statement count;
     if (!(s = count.Prepare(writer_db_,
-                            "SELECT COUNT(*) FROM events WHERE state<2"))
+                            "SELECT destination, COUNT(*) FROM events "
+                            "WHERE state<2 GROUP BY destination"))
              .ok()) {
       return s;
     }
-    if (count.Step() != SQLITE_ROW) return SqliteError(writer_db_, "count");
     {
       absl::MutexLock lock(&mu_);
-      queued_ = count.Int(0);
+      int rc;
+      while ((rc = count.Step()) == SQLITE_ROW) {
+        queued_by_destination_[count.Text(0)] = count.Int(1);
+        queued_ += count.Int(1);
+      }
+      if (rc != SQLITE_DONE) return SqliteError(writer_db_, "count");
     }
     // The dedup index, from the stored fingerprints.
     Statement keys;
@@ -464,16 +471,16 @@ class SqliteSpool : public Spool {
     op.run = [this, shared_events, hashes, outcomes, now_ms](sqlite3*) {
       return InsertEvents(*shared_events, *hashes, now_ms, outcomes.get());
     };
-    op.done = [this, n, outcomes, done = std::move(done)](absl::Status s) {
-      std::int64_t accepted = 0;
-      if (s.ok()) {
-        for (AppendOutcome o : *outcomes)
-          accepted += o == AppendOutcome::kAccepted;
-      }
+    op.done = [this, n, shared_events, outcomes,
+               done = std::move(done)](absl::Status s) {
       {
         absl::MutexLock lock(&mu_);
         reserved_ -= n;
-        queued_ += accepted;
+        for (size_t i = 0; s.ok() && i < outcomes->size(); ++i) {
+          if ((*outcomes)[i] != AppendOutcome::kAccepted) continue;
+          ++queued_;
+          ++queued_by_destination_[(*shared_events)[i].destination];
+        }
       }
       if (s.ok()) {
         done(std::move(*outcomes));
@@ -532,26 +539,25 @@ class SqliteSpool : public Spool {
     std::vector<std::int64_t> ids(rows.begin(), rows.end());
     return RunSync(
         [&](sqlite3*) -> absl::Status {
-          std::int64_t changed = 0;
+          Closed closed;
           absl::Status s =
               ForEachRange(ids, [&](std::int64_t lo, std::int64_t hi) {
                 delivered_.Bind(1, lo);
                 delivered_.Bind(2, hi);
                 delivered_.Bind(3, now_ms);
-                absl::Status st = delivered_.Run("delivered");
-                if (!st.ok()) return st;
-                const int n = sqlite3_changes(writer_db_);
-                changed += n;
+                absl::StatusOr<std::int64_t> n =
+                    CountClosed(delivered_, "delivered", &closed);
+                if (!n.ok()) return n.status();
                 // Delivered events keep no payload. When every row of the
                 // range was in flight, drop the range; otherwise only the
                 // rows that are delivered now or were before.
-                Statement& drop = n == hi - lo + 1 ? drop_payloads_
-                                                   : drop_delivered_payloads_;
+                Statement& drop = *n == hi - lo + 1 ? drop_payloads_
+                                                    : drop_delivered_payloads_;
                 drop.Bind(1, lo);
                 drop.Bind(2, hi);
                 return drop.Run("drop payloads");
               });
-          DecrementQueued(changed);
+          DecrementQueued(closed);
           return s;
         },
         /*early=*/true);
@@ -581,7 +587,7 @@ class SqliteSpool : public Spool {
     std::vector<std::int64_t> ids(rows.begin(), rows.end());
     return RunSync(
         [&](sqlite3*) -> absl::Status {
-          std::int64_t changed = 0;
+          Closed closed;
           absl::Status s =
               ForEachRange(ids, [&](std::int64_t lo, std::int64_t hi) {
                 dead_.Bind(1, lo);
@@ -590,11 +596,9 @@ class SqliteSpool : public Spool {
                 dead_.Bind(4, static_cast<std::int64_t>(reason));
                 dead_.Bind(5, message);
                 dead_.Bind(6, reason == DeadReason::kRejected ? 1 : 0);
-                absl::Status st = dead_.Run("dead");
-                changed += sqlite3_changes(writer_db_);
-                return st;
+                return CountClosed(dead_, "dead", &closed).status();
               });
-          DecrementQueued(changed);
+          DecrementQueued(closed);
           return s;
         },
         /*early=*/true);
@@ -744,6 +748,7 @@ class SqliteSpool : public Spool {
       }
       absl::MutexLock lock(&mu_);
       queued_ += requeued;
+      queued_by_destination_[destination] += requeued;
       return absl::OkStatus();
     });
     if (!status.ok()) return status;
@@ -768,36 +773,40 @@ class SqliteSpool : public Spool {
     return std::optional<std::int64_t>(st.Int(0));
   }
 
+  // Counts come from memory; the oldest event of each destination is the
+  // first entry of the events_open index: no scan, whatever the depth.
   absl::StatusOr<std::vector<DestinationDepth>> Depths() override {
     WaitForWrites();
-    absl::MutexLock lock(&reader_mu_);
-    Statement st;
-    absl::Status s =
-        st.Prepare(reader_db_,
-                   "SELECT destination, COUNT(*), MIN(id) FROM events "
-                   "WHERE state<2 GROUP BY destination");
-    if (!s.ok()) return s;
-    std::vector<std::pair<DestinationDepth, std::int64_t>> rows;
-    int rc;
-    while ((rc = st.Step()) == SQLITE_ROW) {
-      DestinationDepth d;
-      d.destination = st.Text(0);
-      d.queued = st.Int(1);
-      rows.push_back({std::move(d), st.Int(2)});
-    }
-    if (rc != SQLITE_DONE) return SqliteError(reader_db_, "depths");
-    Statement oldest;
-    if (!(s = oldest.Prepare(reader_db_,
-                             "SELECT accepted_ms FROM events WHERE id=?1"))
-             .ok()) {
-      return s;
-    }
     std::vector<DestinationDepth> out;
-    for (auto& [depth, min_id] : rows) {
-      oldest.Bind(1, min_id);
-      if (oldest.Step() == SQLITE_ROW) depth.oldest_accepted_ms = oldest.Int(0);
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [destination, queued] : queued_by_destination_) {
+        if (queued <= 0) continue;
+        DestinationDepth d;
+        d.destination = destination;
+        d.queued = queued;
+        out.push_back(std::move(d));
+      }
+    }
+    std::sort(out.begin(), out.end(),
+              [](const DestinationDepth& a, const DestinationDepth& b) {
+                return a.destination < b.destination;
+              });
+    absl::MutexLock lock(&reader_mu_);
+    Statement oldest;
+    absl::Status s = oldest.Prepare(
+        reader_db_,
+        "SELECT accepted_ms FROM events WHERE destination=?1 AND state<2 "
+        "ORDER BY id LIMIT 1");
+    if (!s.ok()) return s;
+    for (DestinationDepth& depth : out) {
+      oldest.Bind(1, depth.destination);
+      int rc = oldest.Step();
+      if (rc == SQLITE_ROW) depth.oldest_accepted_ms = oldest.Int(0);
       oldest.Reset();
-      out.push_back(std::move(depth));
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        return SqliteError(reader_db_, "oldest event");
+      }
     }
     return out;
   }
@@ -953,9 +962,37 @@ class SqliteSpool : public Spool {
     return rows;
   }
 
-  void DecrementQueued(std::int64_t n) {
+  // Events that left the queue (delivered or dead), per destination.
+  using Closed = std::vector<std::pair<std::string, std::int64_t>>;
+
+  // Runs an UPDATE ... RETURNING destination; adds its rows to `closed`
+  // and returns how many there were.
+  absl::StatusOr<std::int64_t> CountClosed(Statement& st, const char* what,
+                                           Closed* closed) {
+    std::int64_t n = 0;
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) {
+      ++n;
+      const auto* p =
+          reinterpret_cast<const char*>(sqlite3_column_text(st.get(), 0));
+      std::string_view destination(
+          p ? p : "", static_cast<size_t>(sqlite3_column_bytes(st.get(), 0)));
+      if (closed->empty() || closed->back().first != destination) {
+        closed->emplace_back(std::string(destination), 0);
+      }
+      ++closed->back().second;
+    }
+    st.Reset();
+    if (rc != SQLITE_DONE) return SqliteError(writer_db_, what);
+    return n;
+  }
+
+  void DecrementQueued(const Closed& closed) {
     absl::MutexLock lock(&mu_);
-    queued_ -= n;
+    for (const auto& [destination, n] : closed) {
+      queued_ -= n;
+      queued_by_destination_[destination] -= n;
+    }
   }
 
   // Waits until every write submitted so far is committed (or failed), so
@@ -1203,6 +1240,8 @@ class SqliteSpool : public Spool {
 
   mutable absl::Mutex mu_;
   std::int64_t queued_ ABSL_GUARDED_BY(mu_) = 0;    // queued or in flight
+  absl::flat_hash_map<std::string, std::int64_t> queued_by_destination_
+      ABSL_GUARDED_BY(mu_);
   std::int64_t reserved_ ABSL_GUARDED_BY(mu_) = 0;  // appends not committed
 
   absl::Mutex reader_mu_;

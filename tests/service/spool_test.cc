@@ -353,6 +353,12 @@ TEST_F(SpoolTest, OutcomesOfInterleavedLanesTouchOnlyTheirRows) {
   for (const ClaimedEvent& e : *claimed) rows.push_back(e.row_id);
   ASSERT_TRUE(spool->MarkDelivered(rows, kNow + 1).ok());
   EXPECT_EQ(spool->QueuedCount(), 2);
+  auto depths = spool->Depths();
+  ASSERT_TRUE(depths.ok());
+  ASSERT_THAT(*depths, SizeIs(1));  // "default" has nothing left
+  EXPECT_EQ((*depths)[0].destination, "other");
+  EXPECT_EQ((*depths)[0].queued, 2);
+  EXPECT_EQ((*depths)[0].oldest_accepted_ms, kNow);
   // The other lane still has both events, payloads included.
   auto other = spool->Claim({"other", false}, kNow, 10, 1 << 20);
   ASSERT_TRUE(other.ok());
