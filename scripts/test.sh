@@ -29,6 +29,8 @@ cmake --build "$FUZZ_DIR" -j "$JOBS"
 
 echo "== benchmark smoke run"
 "$BUILD_DIR/tests/bench/mapping_benchmark" --benchmark_min_time=0.05 | tail -1
+# Fails unless every appended event is drained again.
+"$BUILD_DIR/tests/bench/spool_benchmark" --events=20000 | tail -4
 
 echo "== fuzz ${FUZZ_SECONDS}s"
 corpus=$(mktemp -d)
