@@ -429,9 +429,9 @@ void Dispatcher::WorkerLoop(LaneState* lane,
     if (!stopping_ && lane->hinted > 0 &&
         lane->hinted < options.max_batch_events &&
         now < lane->first_hint_ms + options.linger.count()) {
-      lane->cv.wait_for(lock,
-                   std::chrono::milliseconds(lane->first_hint_ms +
-                                             options.linger.count() - now));
+      lane->cv.wait_for(
+          lock, std::chrono::milliseconds(lane->first_hint_ms +
+                                          options.linger.count() - now));
       continue;
     }
     lane->hinted = 0;

@@ -119,8 +119,7 @@ absl::Status SqliteError(sqlite3* db, const char* what) {
 std::int64_t KeyHash(std::string_view destination, bool validate_only,
                      std::string_view event_name, std::string_view event_id) {
   std::string buffer;
-  buffer.reserve(destination.size() + event_name.size() + event_id.size() +
-                 16);
+  buffer.reserve(destination.size() + event_name.size() + event_id.size() + 16);
   for (std::string_view part : {destination, event_name, event_id}) {
     buffer.append(std::to_string(part.size()));
     buffer.push_back(':');
@@ -139,8 +138,7 @@ std::int64_t KeyHash(std::string_view destination, bool validate_only,
 // the layout migration.
 void SqlKeyHash(sqlite3_context* ctx, int, sqlite3_value** argv) {
   auto text = [&](int i) {
-    const auto* p =
-        reinterpret_cast<const char*>(sqlite3_value_text(argv[i]));
+    const auto* p = reinterpret_cast<const char*>(sqlite3_value_text(argv[i]));
     return std::string_view(p ? p : "",
                             static_cast<size_t>(sqlite3_value_bytes(argv[i])));
   };
@@ -319,7 +317,7 @@ struct WriteOp {
   // again at the next start and delivered again (at least once; the API
   // deduplicates by id).
   bool early = false;
-  int events = 0;  // appended events, for the group size bound
+  int events = 0;         // appended events, for the group size bound
   std::uint64_t seq = 0;  // submission order, set by Submit
 };
 
@@ -342,7 +340,8 @@ class SqliteSpool : public Spool {
   absl::Status Init() {
     absl::Status s;
     // Events in flight when the last run stopped go back to the queue.
-    s = Exec(writer_db_, "UPDATE events SET state=0 WHERE state<2 AND state=1;");
+    s = Exec(writer_db_,
+             "UPDATE events SET state=0 WHERE state<2 AND state=1;");
     if (!s.ok()) return s;
     if (!(s = begin_.Prepare(writer_db_, "BEGIN IMMEDIATE")).ok() ||
         !(s = commit_.Prepare(writer_db_, "COMMIT")).ok() ||
@@ -425,7 +424,8 @@ class SqliteSpool : public Spool {
     {
       absl::WriterMutexLock lock(&keys_mu_);
       int rc;
-      while ((rc = keys.Step()) == SQLITE_ROW) keys_.Add(keys.Int(0), keys.Int(1));
+      while ((rc = keys.Step()) == SQLITE_ROW)
+        keys_.Add(keys.Int(0), keys.Int(1));
       if (rc != SQLITE_DONE) return SqliteError(writer_db_, "load keys");
     }
     sqlite3_wal_hook(writer_db_, &SqliteSpool::WalHook, this);
@@ -610,8 +610,8 @@ class SqliteSpool : public Spool {
     WaitForWrites();
     // A real event first, then a validate_only one.
     for (bool validate_only : {false, true}) {
-      std::vector<std::int64_t> rows = Candidates(
-          KeyHash(destination, validate_only, event_name, event_id));
+      std::vector<std::int64_t> rows =
+          Candidates(KeyHash(destination, validate_only, event_name, event_id));
       if (rows.empty()) continue;
       absl::MutexLock lock(&reader_mu_);
       Statement st;
@@ -735,8 +735,8 @@ class SqliteSpool : public Spool {
         if (!s.ok()) return s;
         for (const EventKeyRef& k : key_copy) {
           for (bool validate_only : {false, true}) {
-            absl::StatusOr<std::optional<std::int64_t>> row = FindRow(
-                destination, validate_only, k.event_name, k.event_id);
+            absl::StatusOr<std::optional<std::int64_t>> row =
+                FindRow(destination, validate_only, k.event_name, k.event_id);
             if (!row.ok()) return row.status();
             if (!row->has_value()) continue;
             st.Bind(1, **row);
@@ -1001,9 +1001,8 @@ class SqliteSpool : public Spool {
     std::unique_lock<std::mutex> lock(queue_mu_);
     const std::uint64_t target = submitted_seq_;
     ++read_waiters_;
-    committed_cv_.wait(lock, [&] {
-      return committed_seq_ >= target || writer_exited_;
-    });
+    committed_cv_.wait(
+        lock, [&] { return committed_seq_ >= target || writer_exited_; });
     --read_waiters_;
   }
 
@@ -1165,17 +1164,17 @@ class SqliteSpool : public Spool {
                                               " to sync: ", strerror(errno)));
     }
     struct stat by_fd;
-    if (wal_fd_ >= 0 && (fstat(wal_fd_, &by_fd) != 0 ||
-                         by_fd.st_ino != by_path.st_ino ||
-                         by_fd.st_dev != by_path.st_dev)) {
+    if (wal_fd_ >= 0 &&
+        (fstat(wal_fd_, &by_fd) != 0 || by_fd.st_ino != by_path.st_ino ||
+         by_fd.st_dev != by_path.st_dev)) {
       close(wal_fd_);
       wal_fd_ = -1;
     }
     if (wal_fd_ < 0) {
       wal_fd_ = open(wal.c_str(), O_RDWR | O_CLOEXEC);
       if (wal_fd_ < 0) {
-        return absl::InternalError(absl::StrCat("spool: cannot open ", wal,
-                                                ": ", strerror(errno)));
+        return absl::InternalError(
+            absl::StrCat("spool: cannot open ", wal, ": ", strerror(errno)));
       }
     }
     if (fdatasync(wal_fd_) != 0) {
@@ -1239,7 +1238,7 @@ class SqliteSpool : public Spool {
   bool force_checkpoint_ = false;  // writer thread only
 
   mutable absl::Mutex mu_;
-  std::int64_t queued_ ABSL_GUARDED_BY(mu_) = 0;    // queued or in flight
+  std::int64_t queued_ ABSL_GUARDED_BY(mu_) = 0;  // queued or in flight
   absl::flat_hash_map<std::string, std::int64_t> queued_by_destination_
       ABSL_GUARDED_BY(mu_);
   std::int64_t reserved_ ABSL_GUARDED_BY(mu_) = 0;  // appends not committed
@@ -1248,9 +1247,9 @@ class SqliteSpool : public Spool {
 
   std::mutex queue_mu_;
   std::condition_variable cv_;
-  std::deque<WriteOp> pending_;  // guarded by queue_mu_
-  bool stopping_ = false;        // guarded by queue_mu_: no more appends
-  bool writer_exited_ = false;   // guarded by queue_mu_: no more writes
+  std::deque<WriteOp> pending_;      // guarded by queue_mu_
+  bool stopping_ = false;            // guarded by queue_mu_: no more appends
+  bool writer_exited_ = false;       // guarded by queue_mu_: no more writes
   std::uint64_t submitted_seq_ = 0;  // guarded by queue_mu_
   std::uint64_t committed_seq_ = 0;  // guarded by queue_mu_
   int read_waiters_ = 0;             // guarded by queue_mu_
@@ -1266,9 +1265,9 @@ class SqliteSpool : public Spool {
   std::condition_variable writer_wait_cv_;  // the writer waits for syncs
   // Completions of committed writes waiting for the WAL sync.
   std::vector<std::function<void(absl::Status)>> sync_pending_;  // sync_mu_
-  bool sync_stop_ = false;  // guarded by sync_mu_
+  bool sync_stop_ = false;   // guarded by sync_mu_
   int unsynced_groups_ = 0;  // guarded by sync_mu_: committed, not synced
-  int wal_fd_ = -1;         // syncer thread only
+  int wal_fd_ = -1;          // syncer thread only
 
   std::mutex join_mu_;
   std::thread writer_;
@@ -1310,8 +1309,8 @@ absl::Status PrepareSchema(sqlite3* db) {
   if (s.ok()) s = Exec(db, kSchema);
   if (s.ok() && v1) s = Exec(db, kMigrateFrom1Copy);
   if (s.ok()) {
-    s = Exec(db, absl::StrCat("PRAGMA user_version=", kLayoutVersion, ";")
-                     .c_str());
+    s = Exec(db,
+             absl::StrCat("PRAGMA user_version=", kLayoutVersion, ";").c_str());
   }
   if (s.ok()) s = Exec(db, "COMMIT;");
   if (!s.ok()) Exec(db, "ROLLBACK;").IgnoreError();

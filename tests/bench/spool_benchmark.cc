@@ -86,8 +86,7 @@ std::int64_t NowMs() {
 }
 
 double Seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                       since)
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since)
       .count();
 }
 
@@ -108,8 +107,8 @@ class EventSource {
         R"({"id":")", e.event_id, R"(","type":"order_created","timestamp_ms":)",
         now_ms,
         R"(,"action_source":"web","source_url":"https://shop.example.com/checkout/confirmation","user":{"emails":[")",
-        Hex(64), R"("],"phone_numbers":[")", Hex(64),
-        R"("],"external_ids":[")", Hex(64),
+        Hex(64), R"("],"phone_numbers":[")", Hex(64), R"("],"external_ids":[")",
+        Hex(64),
         R"("],"ip_address":"203.0.113.42","user_agent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"},"data":{"currency":"USD","amount":11997,"contents":[{"id":"sku_1000","name":"Trail running shoe","content_type":"product","quantity":1,"amount":2999},{"id":"sku_1001","name":"Merino socks","content_type":"product","quantity":2,"amount":3999},{"id":"sku_1002","name":"Water bottle","content_type":"product","quantity":3,"amount":4999}]}})");
     return e;
   }
@@ -135,8 +134,7 @@ class EventSource {
 
 // Appends `total` events in batches from `appenders` threads, each waiting
 // for its commit before the next append. Returns events/s.
-double RunAppends(Spool& spool, const Flags& f, int total,
-                  std::uint64_t seed) {
+double RunAppends(Spool& spool, const Flags& f, int total, std::uint64_t seed) {
   std::atomic<int> next{0};
   std::atomic<int> failures{0};
   auto started = std::chrono::steady_clock::now();
@@ -163,7 +161,8 @@ double RunAppends(Spool& spool, const Flags& f, int total,
   }
   for (auto& th : threads) th.join();
   double s = Seconds(started);
-  if (failures > 0) std::fprintf(stderr, "append failures: %d\n", failures.load());
+  if (failures > 0)
+    std::fprintf(stderr, "append failures: %d\n", failures.load());
   return total / s;
 }
 

@@ -189,9 +189,9 @@ bool LoadGenerator::StartCall(Call* call, grpc::CompletionQueue* cq) {
 
 std::string LoadGenerator::EventId(std::int64_t n) const {
   if (!options_.random_ids) return absl::StrCat(id_prefix_, n);
-  return absl::StrCat(id_prefix_,
-                      absl::Hex(Scatter(static_cast<std::uint64_t>(n)),
-                                absl::kZeroPad16));
+  return absl::StrCat(
+      id_prefix_,
+      absl::Hex(Scatter(static_cast<std::uint64_t>(n)), absl::kZeroPad16));
 }
 
 void LoadGenerator::CompleteCall(const Call& call, WorkerStats* stats) {

@@ -396,10 +396,10 @@ TEST_F(SpoolTest, PruneRemovesDeadLettersAndTheirKeys) {
   ASSERT_TRUE(AppendSync(*spool, {Event("a"), Event("b")}).ok());
   auto claimed = spool->Claim(lane_, kNow, 10, 1 << 20);
   ASSERT_TRUE(claimed.ok());
-  ASSERT_TRUE(spool
-                  ->MarkDead({(*claimed)[0].row_id}, DeadReason::kRejected,
-                             "bad", kNow)
-                  .ok());
+  ASSERT_TRUE(
+      spool
+          ->MarkDead({(*claimed)[0].row_id}, DeadReason::kRejected, "bad", kNow)
+          .ok());
   ASSERT_TRUE(spool->MarkDelivered({(*claimed)[1].row_id}, kNow + 500).ok());
   auto removed = spool->Prune(kNow + 1001);
   ASSERT_TRUE(removed.ok());
@@ -476,9 +476,9 @@ TEST_F(SpoolTest, RefusesAFileOfANewerLayout) {
   {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99;", nullptr, nullptr,
-                           nullptr),
-              SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_exec(db, "PRAGMA user_version=99;", nullptr, nullptr, nullptr),
+        SQLITE_OK);
     sqlite3_close(db);
   }
   SpoolOptions options;
