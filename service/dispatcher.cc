@@ -305,6 +305,10 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
     if (dest->paused) {
       dest->paused = false;
       LogInfo("destination_resumed", {{"destination", name}});
+      // The other workers of the destination wait for the next probe.
+      for (auto& lane : lanes_) {
+        if (lane->destination == dest) lane->cv.notify_all();
+      }
     }
     dest->backoff_until_ms = 0;
     return absl::OkStatus();
