@@ -438,7 +438,8 @@ class FastValidator {
 }  // namespace
 
 std::optional<AcceptedBatch> ParseAcceptedBatch(absl::string_view body,
-                                                int64_t now_ms) {
+                                                int64_t now_ms,
+                                                bool with_json) {
   if (!ReadsAlike(body)) return std::nullopt;
   // Parsed in place: strings stay in this copy instead of being copied into
   // the document.
@@ -457,6 +458,7 @@ std::optional<AcceptedBatch> ParseAcceptedBatch(absl::string_view body,
 
   AcceptedBatch batch;
   if (!FastValidator(now_ms).CheckBody(document, batch)) return std::nullopt;
+  if (!with_json) return batch;
 
   const Value& events = document["events"];
   rapidjson::StringBuffer buffer;

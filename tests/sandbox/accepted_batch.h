@@ -45,9 +45,11 @@ struct AcceptedBatch {
 
 // The batch in `body` if it passes every rule of request_validator.h at
 // receipt time `now_ms` (Unix epoch milliseconds); nullopt if it does not,
-// or if the fast path cannot tell.
+// or if the fast path cannot tell. With `with_json` false the events' `json`
+// stays empty (for a sandbox that keeps no events).
 std::optional<AcceptedBatch> ParseAcceptedBatch(absl::string_view body,
-                                                int64_t now_ms);
+                                                int64_t now_ms,
+                                                bool with_json = true);
 
 }  // namespace conversions::sandbox
 

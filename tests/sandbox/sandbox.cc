@@ -369,7 +369,8 @@ void Sandbox::HandleEvents(const httplib::Request& req,
   if (options_.fast_path) {
     // Most batches are valid: try RapidJSON first. nullopt means invalid or
     // unsure, and the nlohmann path below decides and words the answer.
-    std::optional<AcceptedBatch> batch = ParseAcceptedBatch(req.body, now_ms);
+    std::optional<AcceptedBatch> batch = ParseAcceptedBatch(
+        req.body, now_ms, options_.keep_events || options_.on_event != nullptr);
     if (batch.has_value() && !HasPoisonId(*batch, poison_ids)) {
       const size_t received = batch->events.size();
       if (!batch->validate_only) Record(pixel_id, std::move(batch->events));
@@ -438,9 +439,11 @@ void Sandbox::Record(const std::string& pixel_id,
     // First received wins: a known pixel + event name + id is not recorded
     // again.
     if (!dedup_keys_.insert(std::move(keys[i])).second) continue;
-    recorded_.push_back({pixel_id, std::move(events[i].json)});
-    if (options_.on_event) {
-      options_.on_event(pixel_id, json::parse(recorded_.back().event));
+    ++recorded_count_;
+    if (options_.on_event)
+      options_.on_event(pixel_id, json::parse(events[i].json));
+    if (options_.keep_events) {
+      recorded_.push_back({pixel_id, std::move(events[i].json)});
     }
   }
 }
@@ -522,7 +525,7 @@ json Sandbox::Snapshot() const {
 json Sandbox::Stats() const {
   absl::MutexLock lock(&mu_);
   return {{"requests", request_count_},
-          {"events", recorded_.size()},
+          {"events", recorded_count_},
           {"batches", batch_sizes_.size()},
           {"batch_events", batch_events_}};
 }
@@ -543,6 +546,7 @@ void Sandbox::Reset() {
   dedup_keys_.clear();
   batch_sizes_.clear();
   batch_events_ = 0;
+  recorded_count_ = 0;
   request_count_ = 0;
   faults_ = Faults();
 }

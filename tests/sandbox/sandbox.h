@@ -80,6 +80,13 @@ struct SandboxOptions {
   // before the nlohmann one. The answers are the same either way; false is
   // for benchmarks and tests that compare the two. Default true.
   bool fast_path = true;
+  // Whether recorded events are kept (as JSON text) for GET
+  // /_sandbox/events, AcceptedEvents() and the like. false: they are
+  // validated, deduplicated and counted (GET /_sandbox/stats) but not kept,
+  // as the real API keeps nothing a client can read back; for load
+  // benchmarks, where millions of kept events would cost the sandbox
+  // gigabytes and page faults. Default true.
+  bool keep_events = true;
 };
 
 class Sandbox {
@@ -170,6 +177,8 @@ class Sandbox {
   absl::flat_hash_set<std::string> dedup_keys_ ABSL_GUARDED_BY(mu_);
   std::vector<int> batch_sizes_ ABSL_GUARDED_BY(mu_);
   std::int64_t batch_events_ ABSL_GUARDED_BY(mu_) = 0;  // sum of batch_sizes_
+  // Events recorded (first of their dedup key), kept or not.
+  std::int64_t recorded_count_ ABSL_GUARDED_BY(mu_) = 0;
   int request_count_ ABSL_GUARDED_BY(mu_) = 0;
   Faults faults_ ABSL_GUARDED_BY(mu_);
 

@@ -3,6 +3,7 @@
 //
 //   conversions-sandbox [--listen HOST:PORT] [--api-key KEY]
 //                       [--pixel-id ID[,ID...]]... [--threads N] [--print]
+//                       [--no-keep-events]
 //
 // On start it prints one line, "sandbox_listen=HOST:PORT", to stdout. With
 // --print it then prints each recorded event as one JSON line. SIGTERM or
@@ -30,14 +31,17 @@ namespace {
 constexpr absl::string_view kUsage =
     "usage: conversions-sandbox [--listen HOST:PORT] [--api-key KEY]\n"
     "                           [--pixel-id ID[,ID...]]... [--threads N]\n"
-    "                           [--print]\n"
+    "                           [--print] [--no-keep-events]\n"
     "  --listen    address to serve on (default 127.0.0.1:0; port 0 picks\n"
     "              a free port)\n"
     "  --api-key   the accepted Conversions API key (default sandbox-key)\n"
     "  --pixel-id  an accepted pixel id; repeatable or comma-separated\n"
     "              (default sandbox-pixel)\n"
     "  --threads   request-serving threads (default 16)\n"
-    "  --print     print each recorded event as a JSON line on stdout\n";
+    "  --print     print each recorded event as a JSON line on stdout\n"
+    "  --no-keep-events\n"
+    "              validate, deduplicate and count events without keeping\n"
+    "              them (GET /_sandbox/events lists none; for load tests)\n";
 
 struct Flags {
   std::string listen = "127.0.0.1:0";
@@ -45,6 +49,7 @@ struct Flags {
   std::vector<std::string> pixel_ids;
   int threads = 16;
   bool print = false;
+  bool keep_events = true;
 };
 
 // Parses argv; on error returns a message for stderr.
@@ -69,6 +74,8 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
     };
     if (arg == "--print" && !has_value) {
       flags.print = true;
+    } else if (arg == "--no-keep-events" && !has_value) {
+      flags.keep_events = false;
     } else if (arg == "--listen" || arg == "--api-key" || arg == "--pixel-id" ||
                arg == "--threads") {
       absl::StatusOr<std::string> v = take_value();
@@ -149,6 +156,7 @@ int Main(int argc, char** argv) {
   options.api_key = flags->api_key;
   options.pixel_ids = flags->pixel_ids;
   options.threads = flags->threads;
+  options.keep_events = flags->keep_events;
   if (flags->print) {
     options.on_event = [](const std::string& /*pixel_id*/,
                           const nlohmann::json& event) {

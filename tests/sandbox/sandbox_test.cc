@@ -202,6 +202,42 @@ TEST_F(SandboxTest, NlohmannOnlyPathAnswersAndRecordsAlike) {
   EXPECT_EQ(sandbox_->Snapshot(), (*slow)->Snapshot());
 }
 
+TEST_F(SandboxTest, WithoutKeepingEventsItStillValidatesDeduplicatesAndCounts) {
+  SandboxOptions options;
+  options.api_key = kApiKey;
+  options.pixel_ids = {kPixel};
+  options.now_ms = [] { return kNowMs; };
+  options.keep_events = false;
+  absl::StatusOr<std::unique_ptr<Sandbox>> lean =
+      Sandbox::Start(std::move(options));
+  ASSERT_TRUE(lean.ok()) << lean.status();
+  httplib::Client client("127.0.0.1", (*lean)->port());
+  const httplib::Headers auth = {
+      {"Authorization", std::string("Bearer ") + kApiKey}};
+  const std::string path = "/v1/events?pid=" + std::string(kPixel);
+
+  json bad = WebPurchase("o-9");
+  bad["data"]["amount"] = 1.5;
+  httplib::Result res = client.Post(
+      path, auth, Batch({WebPurchase("o-1"), WebPurchase("o-2")}).dump(),
+      "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  res = client.Post(path, auth, Batch({WebPurchase("o-2")}).dump(),
+                    "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  res = client.Post(path, auth, Batch({bad}).dump(), "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+
+  EXPECT_THAT((*lean)->AcceptedEvents(), IsEmpty());
+  EXPECT_EQ((*lean)->Stats(), json({{"requests", 3},
+                                    {"events", 2},
+                                    {"batches", 2},
+                                    {"batch_events", 3}}));
+}
+
 // --- Atomic failure and request-level errors -------------------------------
 
 TEST_F(SandboxTest, OneBadEventFailsTheWholeBatchNamingIndexAndField) {
