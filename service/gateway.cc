@@ -132,6 +132,14 @@ absl::Status Gateway::Init(TransportFactory factory) {
                       return samples;
                     });
   metrics_.AddGauge(
+      "conversions_spool_dedup_keys",
+      "Event keys held in memory for local deduplication: every stored "
+      "event, queued or kept for the retention window (20 to 40 bytes each).",
+      {}, [this] {
+        return std::vector<GaugeSample>{
+            {{}, static_cast<double>(spool_->DedupKeyCount())}};
+      });
+  metrics_.AddGauge(
       "conversions_ready", "1 while the gateway is ready.", {}, [this] {
         return std::vector<GaugeSample>{{{}, Ready() ? 1.0 : 0.0}};
       });

@@ -811,6 +811,11 @@ class SqliteSpool : public Spool {
     return out;
   }
 
+  std::int64_t DedupKeyCount() const override {
+    absl::ReaderMutexLock lock(&keys_mu_);
+    return static_cast<std::int64_t>(keys_.first.size() + keys_.more.size());
+  }
+
   std::int64_t QueuedCount() const override {
     absl::MutexLock lock(&mu_);
     return queued_;
@@ -1229,7 +1234,7 @@ class SqliteSpool : public Spool {
       retry_, dead_;
 
   // Dedup index; written by the writer thread, read by any.
-  absl::Mutex keys_mu_;
+  mutable absl::Mutex keys_mu_;
   KeyIndex keys_ ABSL_GUARDED_BY(keys_mu_);
   // Keys added by the running group (dropped again on rollback) and
   // removed by it (dropped from keys_ after the commit). Writer thread only.

@@ -175,6 +175,11 @@ class Spool {
   // Returns the number of events queued or in flight.
   virtual std::int64_t QueuedCount() const = 0;
 
+  // Returns how many event keys the spool holds in memory for local
+  // deduplication: every stored event, queued or kept for the retention
+  // window (20 to 40 bytes each).
+  virtual std::int64_t DedupKeyCount() const = 0;
+
   // Removes delivered and dead-lettered rows older than the retention.
   // Returns how many.
   virtual absl::StatusOr<std::int64_t> Prune(std::int64_t now_ms) = 0;

@@ -207,6 +207,7 @@ TEST_F(GatewayTest, PausesOn401AndResumesWhenTheKeyWorksAgain) {
   EXPECT_THAT(
       MetricsText(),
       HasSubstr("conversions_destination_paused{destination=\"default\"} 1"));
+  EXPECT_THAT(MetricsText(), HasSubstr("conversions_spool_dedup_keys 1\n"));
   EXPECT_TRUE(sandbox_->AcceptedEvents().empty());
   sandbox_->ClearFaults();  // the key is fixed
   ASSERT_TRUE(Delivered(1));

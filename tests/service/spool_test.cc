@@ -401,9 +401,11 @@ TEST_F(SpoolTest, PruneRemovesDeadLettersAndTheirKeys) {
           ->MarkDead({(*claimed)[0].row_id}, DeadReason::kRejected, "bad", kNow)
           .ok());
   ASSERT_TRUE(spool->MarkDelivered({(*claimed)[1].row_id}, kNow + 500).ok());
+  EXPECT_EQ(spool->DedupKeyCount(), 2);
   auto removed = spool->Prune(kNow + 1001);
   ASSERT_TRUE(removed.ok());
   EXPECT_EQ(*removed, 1);  // the dead letter; the delivery is newer
+  EXPECT_EQ(spool->DedupKeyCount(), 1);
   auto page = spool->ListDeadLetters({});
   ASSERT_TRUE(page.ok());
   EXPECT_THAT(page->dead_letters, SizeIs(0));
