@@ -34,6 +34,16 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 
+// Options for a second sandbox next to the fixture's: its key and clock, one
+// pixel.
+SandboxOptions SecondSandboxOptions() {
+  SandboxOptions options;
+  options.api_key = kApiKey;
+  options.pixel_ids = {kPixel};
+  options.now_ms = [] { return kNowMs; };
+  return options;
+}
+
 // --- Accepting and recording -----------------------------------------------
 
 TEST_F(SandboxTest, AcceptsBatchAndRecordsExactEventsInOrder) {
@@ -168,10 +178,7 @@ TEST_F(SandboxTest, AcceptsAThousandEvents) {
 }
 
 TEST_F(SandboxTest, NlohmannOnlyPathAnswersAndRecordsAlike) {
-  SandboxOptions options;
-  options.api_key = kApiKey;
-  options.pixel_ids = {kPixel};
-  options.now_ms = [] { return kNowMs; };
+  SandboxOptions options = SecondSandboxOptions();
   options.fast_path = false;
   absl::StatusOr<std::unique_ptr<Sandbox>> slow =
       Sandbox::Start(std::move(options));
@@ -203,10 +210,7 @@ TEST_F(SandboxTest, NlohmannOnlyPathAnswersAndRecordsAlike) {
 }
 
 TEST_F(SandboxTest, WithoutKeepingEventsItStillValidatesDeduplicatesAndCounts) {
-  SandboxOptions options;
-  options.api_key = kApiKey;
-  options.pixel_ids = {kPixel};
-  options.now_ms = [] { return kNowMs; };
+  SandboxOptions options = SecondSandboxOptions();
   options.keep_events = false;
   absl::StatusOr<std::unique_ptr<Sandbox>> lean =
       Sandbox::Start(std::move(options));
