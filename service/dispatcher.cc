@@ -1,5 +1,7 @@
 #include "service/dispatcher.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <ctime>
 
@@ -169,6 +171,7 @@ absl::Status Dispatcher::Start() {
       if (!transport.ok()) return transport.status();
       workers_.emplace_back(
           [this, l = lane.get(), t = std::move(*transport)]() mutable {
+            pthread_setname_np(pthread_self(), "dispatch");
             WorkerLoop(l, std::move(t));
           });
     }

@@ -5,10 +5,15 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <future>
+#include <map>
+#include <mutex>
+#include <set>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "tests/service/temp_dir.h"
 
 namespace conversions::service {
@@ -312,6 +317,146 @@ TEST_F(SpoolTest, ConcurrentAppendsAreAllCommitted) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(accepted.load(), kThreads * kPerThread);
   EXPECT_EQ(spool->QueuedCount(), kThreads * kPerThread);
+}
+
+// In flight is a state of memory only: while appends, claims and outcomes
+// (retries due at once among them) run concurrently, no event is held by
+// two workers at a time, and every one is delivered exactly once.
+TEST_F(SpoolTest, ConcurrentClaimsNeverHandOutAnEventTwice) {
+  auto spool = OpenSpool();
+  constexpr int kAppenders = 4;
+  constexpr int kWorkers = 4;
+  constexpr int kPerAppender = 500;
+  constexpr int kTotal = kAppenders * kPerAppender;
+  std::mutex mu;
+  std::set<std::int64_t> held;           // rows claimed, no outcome yet
+  std::map<std::string, int> delivered;  // event id -> deliveries
+  std::atomic<int> double_claims{0}, retried{0}, failures{0};
+  std::atomic<int> delivered_total{0};
+  const auto give_up =
+      std::chrono::steady_clock::now() + std::chrono::minutes(2);
+  std::vector<std::thread> threads;
+  for (int a = 0; a < kAppenders; ++a) {
+    threads.emplace_back([&, a] {
+      for (int i = 0; i < kPerAppender; i += 20) {
+        std::vector<SpoolEvent> events;
+        for (int j = i; j < i + 20; ++j) {
+          events.push_back(Event(absl::StrCat(a, "-", j)));
+        }
+        if (!AppendSync(*spool, std::move(events)).ok()) ++failures;
+      }
+    });
+  }
+  for (int w = 0; w < kWorkers; ++w) {
+    threads.emplace_back([&] {
+      while (delivered_total.load() < kTotal &&
+             std::chrono::steady_clock::now() < give_up) {
+        auto claimed = spool->Claim(lane_, kNow, 50, 1 << 20);
+        if (!claimed.ok()) {
+          ++failures;
+          return;
+        }
+        if (claimed->empty()) {
+          std::this_thread::yield();
+          continue;
+        }
+        std::vector<std::int64_t> retry, done;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          for (const ClaimedEvent& e : *claimed) {
+            if (!held.insert(e.row_id).second) ++double_claims;
+            // Every seventh event fails once and is due again at once.
+            if (e.attempts == 0 && e.row_id % 7 == 0) {
+              retry.push_back(e.row_id);
+            } else {
+              done.push_back(e.row_id);
+              ++delivered[e.event_id];
+            }
+          }
+          for (const ClaimedEvent& e : *claimed) held.erase(e.row_id);
+        }
+        if (!retry.empty()) {
+          retried += static_cast<int>(retry.size());
+          if (!spool->MarkRetry(retry, kNow, "HTTP 503", true).ok()) {
+            ++failures;
+          }
+        }
+        if (!done.empty()) {
+          if (!spool->MarkDelivered(done, kNow).ok()) ++failures;
+          delivered_total += static_cast<int>(done.size());
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(double_claims.load(), 0);
+  EXPECT_GT(retried.load(), 0);
+  ASSERT_EQ(delivered.size(), static_cast<size_t>(kTotal));
+  int more_than_once = 0;
+  for (const auto& [id, n] : delivered) more_than_once += n != 1;
+  EXPECT_EQ(more_than_once, 0);
+  EXPECT_EQ(spool->QueuedCount(), 0);
+  auto next = spool->NextDueMs(lane_);
+  ASSERT_TRUE(next.ok());
+  EXPECT_FALSE(next->has_value());
+}
+
+TEST_F(SpoolTest, ClaimedEventsAreInFlightUntilTheirOutcome) {
+  auto spool = OpenSpool();
+  ASSERT_TRUE(AppendSync(*spool, {Event("a"), Event("b")}).ok());
+  auto first = spool->Claim(lane_, kNow, 1, 1 << 20);
+  ASSERT_TRUE(first.ok());
+  ASSERT_THAT(*first, SizeIs(1));
+  auto a = spool->Lookup("default", "order_created", "a");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->state, EventState::kInFlight);
+  // The next claim skips the event in flight; the due time of what is
+  // left is b's.
+  auto second = spool->Claim(lane_, kNow, 10, 1 << 20);
+  ASSERT_TRUE(second.ok());
+  ASSERT_THAT(*second, SizeIs(1));
+  EXPECT_EQ((*second)[0].event_id, "b");
+  auto none = spool->NextDueMs(lane_);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  // A retry due at once makes it claimable again, with its attempt counted.
+  ASSERT_TRUE(
+      spool->MarkRetry({(*first)[0].row_id}, kNow, "timeout", true).ok());
+  a = spool->Lookup("default", "order_created", "a");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->state, EventState::kQueued);
+  auto again = spool->Claim(lane_, kNow, 10, 1 << 20);
+  ASSERT_TRUE(again.ok());
+  ASSERT_THAT(*again, SizeIs(1));
+  EXPECT_EQ((*again)[0].event_id, "a");
+  EXPECT_EQ((*again)[0].attempts, 1);
+}
+
+// Claims scan from where the last one ended; an event due before that
+// point (here a retry due at once) still comes back within a bounded
+// number of claims while the backlog lasts.
+TEST_F(SpoolTest, EventsDueBehindTheClaimCursorAreNotStarved) {
+  auto spool = OpenSpool();
+  std::vector<SpoolEvent> events;
+  for (int i = 0; i < 100; ++i) events.push_back(Event(absl::StrCat("e", i)));
+  ASSERT_TRUE(AppendSync(*spool, std::move(events)).ok());
+  auto first = spool->Claim(lane_, kNow, 1, 1 << 20);
+  ASSERT_TRUE(first.ok());
+  ASSERT_THAT(*first, SizeIs(1));
+  ASSERT_TRUE(
+      spool->MarkRetry({(*first)[0].row_id}, kNow, "HTTP 503", true).ok());
+  int claims = 0;
+  bool back = false;
+  while (!back && claims < 50) {
+    auto claimed = spool->Claim(lane_, kNow, 1, 1 << 20);
+    ASSERT_TRUE(claimed.ok());
+    ASSERT_THAT(*claimed, SizeIs(1));
+    ++claims;
+    back = (*claimed)[0].row_id == (*first)[0].row_id;
+  }
+  EXPECT_TRUE(back);
+  EXPECT_LE(claims, 16);
 }
 
 TEST_F(SpoolTest, AppendAfterShutdownIsUnavailable) {
