@@ -61,6 +61,9 @@ class Runner {
   std::unique_ptr<grpc::ClientContext> NewContext() const {
     auto context = std::make_unique<grpc::ClientContext>();
     context->set_deadline(std::chrono::system_clock::now() + options_.timeout);
+    if (!options_.token.empty()) {
+      context->AddMetadata("authorization", "Bearer " + options_.token);
+    }
     return context;
   }
 
@@ -243,13 +246,15 @@ class Runner {
 
 int RunCli(const std::vector<std::string>& args,
            std::optional<std::string> env_target, std::istream& in,
-           std::ostream& out, std::ostream& err) {
+           std::ostream& out, std::ostream& err,
+           std::optional<std::string> env_token) {
   absl::StatusOr<CliOptions> options =
       ParseCliArgs(args, std::move(env_target));
   if (!options.ok()) {
     err << "error: " << options.status().message() << "\n";
     return kExitError;
   }
+  if (env_token) options->token = *std::move(env_token);
   if (options->help) {
     out << UsageText(options->command);
     return kExitOk;
@@ -264,7 +269,10 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   if (const char* value = std::getenv("CONVERSIONS_TARGET")) {
     env_target = value;
   }
-  return RunCli(args, std::move(env_target), std::cin, out, err);
+  std::optional<std::string> env_token;
+  if (const char* value = std::getenv("CONVERSIONS_TOKEN")) env_token = value;
+  return RunCli(args, std::move(env_target), std::cin, out, err,
+                std::move(env_token));
 }
 
 }  // namespace conversions::cli

@@ -18,15 +18,19 @@ inline constexpr int kExitError = 1;     // RPC or usage error
 inline constexpr int kExitRejected = 2;  // RPC succeeded, an event REJECTED
 
 // Runs the CLI on `argv` (argv[0] is the program name), reading "-" from
-// standard input and $CONVERSIONS_TARGET from the environment. Results go to
+// standard input and $CONVERSIONS_TARGET and $CONVERSIONS_TOKEN (the
+// caller's bearer token, when the gateway authenticates callers) from the
+// environment. Results go to
 // `out`, errors (with the gRPC code name) to `err`. Returns the exit status.
 int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err);
 
 // The same with every input explicit: `args` excludes the program name and
-// `env_target` stands for $CONVERSIONS_TARGET.
+// `env_target` and `env_token` stand for $CONVERSIONS_TARGET and
+// $CONVERSIONS_TOKEN.
 int RunCli(const std::vector<std::string>& args,
            std::optional<std::string> env_target, std::istream& in,
-           std::ostream& out, std::ostream& err);
+           std::ostream& out, std::ostream& err,
+           std::optional<std::string> env_token = std::nullopt);
 
 }  // namespace conversions::cli
 

@@ -352,7 +352,9 @@ std::string UsageText(Command command) {
       "else 127.0.0.1:50051)\n"
       "  --timeout DURATION  deadline per RPC, e.g. 10s, 500ms (default 10s)\n"
       "  --json              print the response as protobuf JSON\n"
-      "  --help              show help\n";
+      "  --help              show help\n"
+      "Environment: CONVERSIONS_TOKEN, the caller token sent as\n"
+      "\"authorization: Bearer ...\" when the gateway authenticates callers.\n";
   constexpr char kExit[] =
       "Exit status: 0 success; 1 RPC or usage error (gRPC code on stderr);\n"
       "2 the RPC succeeded but at least one event was REJECTED.\n";

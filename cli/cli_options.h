@@ -47,6 +47,9 @@ struct CliOptions {
   bool help = false;
   // Print the response as protobuf JSON instead of text lines.
   bool json = false;
+  // Bearer token sent as `authorization` metadata; from $CONVERSIONS_TOKEN,
+  // never a flag (flags show in `ps`). Empty: none.
+  std::string token;
 
   // send, validate, track: the JSON file, "-" for standard input.
   std::string file;

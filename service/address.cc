@@ -150,6 +150,11 @@ bool IsLoopback(const Authority& a) {
 
 }  // namespace
 
+bool IsLoopbackHost(std::string_view host) {
+  return host == "::1" || host == "localhost" ||
+         (IsIpv4(host) && host.compare(0, 4, "127.") == 0);
+}
+
 absl::StatusOr<HostPort> ParseHostPort(std::string_view text) {
   absl::StatusOr<Authority> a = SplitAuthority(text);
   if (a.ok() && !a->port) {

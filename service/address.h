@@ -21,6 +21,9 @@ struct HostPort {
 // INVALID_ARGUMENT with the reason when malformed.
 absl::StatusOr<HostPort> ParseHostPort(std::string_view text);
 
+// True for 127.0.0.0/8, ::1 and localhost (a HostPort's host).
+bool IsLoopbackHost(std::string_view host);
+
 // An endpoint URL split into its parts.
 struct HttpUrl {
   std::string scheme;  // "http" or "https", lower case

@@ -41,6 +41,8 @@ constexpr std::int64_t kMaxInt = std::numeric_limits<int>::max();
 constexpr std::int64_t kMaxInt64 = std::numeric_limits<std::int64_t>::max();
 constexpr size_t kMaxPixelIdBytes = 128;
 constexpr size_t kMaxApiKeyBytes = 4096;
+// Shorter tokens are too easy to guess.
+constexpr size_t kMinCallerTokenBytes = 16;
 constexpr size_t kMaxEventNameBytes = 128;
 constexpr size_t kMaxSourcePathBytes = 256;
 
@@ -248,7 +250,7 @@ class Parser {
   GatewayConfig Parse(const YAML::Node& root) {
     GatewayConfig config;
     Item top{root, "", LineOf(root)};
-    std::optional<Item> destinations;
+    std::optional<Item> destinations, callers;
     ParseMap(
         top,
         {
@@ -263,6 +265,8 @@ class Parser {
              [&](const Item& at) { ParseDispatcher(at, &config.dispatcher); }},
             // Parsed last: destinations inherit the dispatcher options.
             {"destinations", [&](const Item& at) { destinations = at; }},
+            // After destinations: callers name them.
+            {"callers", [&](const Item& at) { callers = at; }},
         });
     if (destinations) {
       config.destinations = ParseDestinations(*destinations, config.dispatcher);
@@ -276,6 +280,7 @@ class Parser {
       if (!any) config.destinations.front().is_default = true;
     }
     for (DestinationConfig& d : config.destinations) ResolveSecrets(&d);
+    if (callers) config.callers = ParseCallers(*callers, config.destinations);
     return config;
   }
 
@@ -568,6 +573,129 @@ class Parser {
       ReadEnvName(*api_key_env, &d.api_key_env);
     }
     return d;
+  }
+
+  // callers: [{name, token_env | token_file, destinations}]. Unlike a
+  // destination's API key, a caller's token must be there at start-up: a
+  // gateway that cannot check its callers does not start.
+  std::vector<CallerConfig> ParseCallers(
+      const Item& at, const std::vector<DestinationConfig>& destinations) {
+    std::vector<CallerConfig> out;
+    if (!at.node.IsSequence()) {
+      Error(at,
+            absl::StrCat("expected a list of callers, got ", KindOf(at.node)));
+      return out;
+    }
+    std::map<std::string, size_t> names;
+    std::map<std::string, size_t> tokens;  // token -> index; never printed
+    for (size_t i = 0; i < at.node.size(); ++i) {
+      YAML::Node node = at.node[i];
+      Item item{node, absl::StrCat(at.path, "[", i, "]"), LineOf(node)};
+      if (!node.IsMap()) {
+        Error(item, absl::StrCat("expected a map, got ", KindOf(node)));
+        continue;
+      }
+      CallerConfig c;
+      std::optional<Item> name, token_env, token_file, allowed;
+      auto keep = [](std::optional<Item>* slot) {
+        return [slot](const Item& value) { *slot = value; };
+      };
+      ParseMap(item, {{"name", keep(&name)},
+                      {"token_env", keep(&token_env)},
+                      {"token_file", keep(&token_file)},
+                      {"destinations", keep(&allowed)}});
+      if (!name) {
+        Error(item, "needs a name");
+      } else if (auto s = ReadString(*name)) {
+        if (!IsDestinationName(*s)) {
+          Error(*name,
+                absl::StrCat("must match [a-z0-9_-]{1,64}, got ", Quoted(*s)));
+        } else if (auto [it, inserted] = names.emplace(*s, i); !inserted) {
+          Error(*name, absl::StrCat("duplicate caller name ", Quoted(*s),
+                                    " (also callers[", it->second, "])"));
+        } else {
+          c.name = *s;
+        }
+      }
+      ReadCallerToken(item, token_env, token_file, &c);
+      if (!c.token.empty()) {
+        auto [it, inserted] = tokens.emplace(c.token, i);
+        if (!inserted) {
+          Error(item, absl::StrCat("has the same token as callers[", it->second,
+                                   "]; tokens must differ"));
+        }
+      }
+      if (!allowed) {
+        Error(item, "needs destinations: the names it may use, or \"*\"");
+      } else if (!allowed->node.IsSequence() || allowed->node.size() == 0) {
+        Error(*allowed, "expected a non-empty list of destination names");
+      } else {
+        for (size_t j = 0; j < allowed->node.size(); ++j) {
+          Item entry{allowed->node[j], absl::StrCat(allowed->path, "[", j, "]"),
+                     LineOf(allowed->node[j])};
+          auto s = ReadString(entry);
+          if (!s) continue;
+          if (*s != "*" &&
+              std::none_of(
+                  destinations.begin(), destinations.end(),
+                  [&](const DestinationConfig& d) { return d.name == *s; })) {
+            Error(entry, absl::StrCat("unknown destination ", Quoted(*s)));
+            continue;
+          }
+          c.destinations.push_back(*s);
+        }
+      }
+      out.push_back(std::move(c));
+    }
+    return out;
+  }
+
+  void ReadCallerToken(const Item& at, const std::optional<Item>& token_env,
+                       const std::optional<Item>& token_file, CallerConfig* c) {
+    if (token_env && token_file) {
+      Error(*token_file, "give either token_env or token_file, not both");
+      return;
+    }
+    std::string origin;
+    if (token_file) {
+      auto s = ReadString(*token_file);
+      if (!s) return;
+      if (s->empty() || HasControl(*s)) {
+        Error(*token_file, "must be a file path");
+        return;
+      }
+      c->token_file = *s;
+      origin = absl::StrCat("file ", *s);
+      absl::StatusOr<std::string> content = env_.ReadFile(*s);
+      if (!content.ok()) {
+        Error(*token_file, absl::StrCat("cannot read ", origin, ": ",
+                                        content.status().message()));
+        return;
+      }
+      c->token = *std::move(content);
+      while (!c->token.empty() &&
+             (c->token.back() == '\n' || c->token.back() == '\r')) {
+        c->token.pop_back();
+      }
+    } else if (token_env) {
+      ReadEnvName(*token_env, &c->token_env);
+      if (c->token_env.empty()) return;
+      origin = absl::StrCat("environment variable ", c->token_env);
+      c->token = env_.GetEnv(c->token_env).value_or("");
+    } else {
+      Error(at, "needs token_env or token_file");
+      return;
+    }
+    const Item& where = token_file ? *token_file : *token_env;
+    if (c->token.empty()) {
+      Error(where, absl::StrCat(origin, " is not set or empty"));
+    } else if (c->token.size() < kMinCallerTokenBytes || !IsApiKey(c->token)) {
+      // The value is not echoed.
+      Error(where, absl::StrCat(origin, " must hold ", kMinCallerTokenBytes,
+                                " to ", kMaxApiKeyBytes,
+                                " printable ASCII characters without spaces"));
+      c->token.clear();
+    }
   }
 
   void ReadEnvName(const Item& item, std::string* out) {
@@ -1070,6 +1198,21 @@ std::string Describe(const GatewayConfig& c) {
         out.push_back(Pair(p + "dispatcher." + own[f].first, own[f].second));
       }
     }
+  }
+  if (c.callers.empty())
+    out.push_back(Pair("callers", "none"));  // no caller authentication
+  for (size_t i = 0; i < c.callers.size(); ++i) {
+    const CallerConfig& caller = c.callers[i];
+    std::string p = absl::StrCat("callers[", i, "].");
+    out.push_back(Pair(p + "name", caller.name));
+    out.push_back(Pair(p + "token", "<redacted>"));
+    if (!caller.token_file.empty()) {
+      out.push_back(Pair(p + "token_file", caller.token_file));
+    } else {
+      out.push_back(Pair(p + "token_env", caller.token_env));
+    }
+    out.push_back(
+        Pair(p + "destinations", absl::StrJoin(caller.destinations, ",")));
   }
   return absl::StrJoin(out, " ");
 }

@@ -157,6 +157,23 @@ struct DestinationConfig {
 };
 
 // The whole configuration file.
+// One internal service allowed to call the gateway (`callers[i]`).
+struct CallerConfig {
+  // Unique name, [a-z0-9_-]{1,64}; shows in errors, never the token.
+  std::string name;
+  // Environment variable holding the caller's bearer token; empty when
+  // token_file is used. One of the two is required.
+  std::string token_env;
+  // File holding the token, trailing newline trimmed.
+  std::string token_file;
+  // Resolved token: 16 to 4096 printable ASCII characters, no spaces,
+  // unique among callers. A secret: never log it.
+  std::string token;
+  // Destination names the caller may use; "*" is every destination.
+  // Required, not empty.
+  std::vector<std::string> destinations;
+};
+
 struct GatewayConfig {
   // gRPC address, host:port; port 0 picks a free port
   // (default 127.0.0.1:50051).
@@ -176,6 +193,9 @@ struct GatewayConfig {
   DispatcherOptions dispatcher;
   // At least one; names unique (default: one destination named "default").
   std::vector<DestinationConfig> destinations = {DestinationConfig()};
+  // Services allowed to call, each with its own token (service/
+  // caller_auth.h). Empty: no caller authentication (default empty).
+  std::vector<CallerConfig> callers;
 };
 
 // Reads the process environment and files. An interface so that tests can

@@ -38,6 +38,14 @@ void FillIssues(const std::vector<mapping::FieldIssue>& violations,
   }
 }
 
+// The caller's credentials: the `authorization` metadata, or "".
+std::string_view Authorization(const grpc::CallbackServerContext* context) {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) return {};
+  return {it->second.data(), it->second.size()};
+}
+
 grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
                                  const grpc::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -110,6 +118,7 @@ EventIngestor::EventIngestor(const GatewayConfig* config, Spool* spool,
       dispatcher_(dispatcher),
       clock_(clock),
       metrics_(metrics),
+      auth_(config->callers),
       draining_(draining) {}
 
 absl::StatusOr<const DestinationConfig*> EventIngestor::Resolve(
@@ -120,6 +129,34 @@ absl::StatusOr<const DestinationConfig*> EventIngestor::Resolve(
         absl::StrCat("unknown destination \"", name, "\""));
   }
   return destination;
+}
+
+absl::StatusOr<const Caller*> EventIngestor::Authenticate(
+    std::string_view authorization, const std::string& api) const {
+  absl::StatusOr<const Caller*> caller = auth_.Authenticate(authorization);
+  if (!caller.ok()) metrics_->requests_denied.Add({api, "unauthenticated"});
+  return caller;
+}
+
+absl::StatusOr<const DestinationConfig*> EventIngestor::ResolveFor(
+    const Caller* caller, const std::string& name,
+    const std::string& api) const {
+  absl::StatusOr<const DestinationConfig*> destination = Resolve(name);
+  if (!destination.ok()) return destination;
+  absl::Status allowed =
+      CallerAuthenticator::Authorize(caller, (*destination)->name);
+  if (!allowed.ok()) {
+    metrics_->requests_denied.Add({api, "permission_denied"});
+    return allowed;
+  }
+  return destination;
+}
+
+absl::Status EventIngestor::AuthorizeAll(const Caller* caller,
+                                         const std::string& api) const {
+  absl::Status allowed = CallerAuthenticator::AuthorizeAll(caller);
+  if (!allowed.ok()) metrics_->requests_denied.Add({api, "permission_denied"});
+  return allowed;
 }
 
 absl::Status EventIngestor::CheckRequest(int event_count) const {
@@ -343,10 +380,13 @@ ConversionServiceImpl::~ConversionServiceImpl() {
 grpc::ServerUnaryReactor* ConversionServiceImpl::SendEvents(
     grpc::CallbackServerContext* context, const v1::SendEventsRequest* request,
     v1::SendEventsResponse* response) {
+  absl::StatusOr<const Caller*> caller =
+      ingestor_->Authenticate(Authorization(context), "send");
+  if (!caller.ok()) return Finish(context, ToGrpcStatus(caller.status()));
   absl::Status check = ingestor_->CheckRequest(request->events_size());
   if (!check.ok()) return Finish(context, ToGrpcStatus(check));
   absl::StatusOr<const DestinationConfig*> destination =
-      ingestor_->Resolve(request->destination());
+      ingestor_->ResolveFor(*caller, request->destination(), "send");
   if (!destination.ok()) {
     return Finish(context, ToGrpcStatus(destination.status()));
   }
@@ -361,13 +401,16 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::ValidateEvents(
     grpc::CallbackServerContext* context,
     const v1::ValidateEventsRequest* request,
     v1::ValidateEventsResponse* response) {
+  absl::StatusOr<const Caller*> caller =
+      ingestor_->Authenticate(Authorization(context), "validate");
+  if (!caller.ok()) return Finish(context, ToGrpcStatus(caller.status()));
   if (request->events_size() < 1 ||
       request->events_size() > kMaxEventsPerRequest) {
     return Finish(
         context, ToGrpcStatus(ingestor_->CheckRequest(request->events_size())));
   }
   absl::StatusOr<const DestinationConfig*> destination =
-      ingestor_->Resolve(request->destination());
+      ingestor_->ResolveFor(*caller, request->destination(), "validate");
   if (!destination.ok()) {
     return Finish(context, ToGrpcStatus(destination.status()));
   }
@@ -400,10 +443,13 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::ValidateEvents(
 grpc::ServerUnaryReactor* ConversionServiceImpl::TrackEvents(
     grpc::CallbackServerContext* context, const v1::TrackEventsRequest* request,
     v1::TrackEventsResponse* response) {
+  absl::StatusOr<const Caller*> caller =
+      ingestor_->Authenticate(Authorization(context), "track");
+  if (!caller.ok()) return Finish(context, ToGrpcStatus(caller.status()));
   absl::Status check = ingestor_->CheckRequest(request->events_size());
   if (!check.ok()) return Finish(context, ToGrpcStatus(check));
   absl::StatusOr<const DestinationConfig*> destination =
-      ingestor_->Resolve(request->destination());
+      ingestor_->ResolveFor(*caller, request->destination(), "track");
   if (!destination.ok()) {
     return Finish(context, ToGrpcStatus(destination.status()));
   }
@@ -418,8 +464,11 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::GetEventStatus(
     grpc::CallbackServerContext* context,
     const v1::GetEventStatusRequest* request,
     v1::GetEventStatusResponse* response) {
+  absl::StatusOr<const Caller*> caller =
+      ingestor_->Authenticate(Authorization(context), "status");
+  if (!caller.ok()) return Finish(context, ToGrpcStatus(caller.status()));
   absl::StatusOr<const DestinationConfig*> destination =
-      ingestor_->Resolve(request->destination());
+      ingestor_->ResolveFor(*caller, request->destination(), "status");
   if (!destination.ok()) {
     return Finish(context, ToGrpcStatus(destination.status()));
   }
@@ -471,6 +520,9 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::ListDeadLetters(
     grpc::CallbackServerContext* context,
     const v1::ListDeadLettersRequest* request,
     v1::ListDeadLettersResponse* response) {
+  absl::StatusOr<const Caller*> caller =
+      ingestor_->Authenticate(Authorization(context), "list_dead_letters");
+  if (!caller.ok()) return Finish(context, ToGrpcStatus(caller.status()));
   if (request->page_size() < 0 || request->page_size() > 1000) {
     return Finish(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                         "page_size must be 0 to 1000"));
@@ -478,11 +530,16 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::ListDeadLetters(
   DeadLetterQuery query;
   if (!request->destination().empty()) {
     absl::StatusOr<const DestinationConfig*> destination =
-        ingestor_->Resolve(request->destination());
+        ingestor_->ResolveFor(*caller, request->destination(),
+                              "list_dead_letters");
     if (!destination.ok()) {
       return Finish(context, ToGrpcStatus(destination.status()));
     }
     query.destination = (*destination)->name;
+  } else if (absl::Status all =
+                 ingestor_->AuthorizeAll(*caller, "list_dead_letters");
+             !all.ok()) {
+    return Finish(context, ToGrpcStatus(all));
   }
   query.reason = FromProto(request->reason());
   query.page_size = request->page_size() == 0 ? 100 : request->page_size();
@@ -513,8 +570,11 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::RetryDeadLetters(
     grpc::CallbackServerContext* context,
     const v1::RetryDeadLettersRequest* request,
     v1::RetryDeadLettersResponse* response) {
-  absl::StatusOr<const DestinationConfig*> destination =
-      ingestor_->Resolve(request->destination());
+  absl::StatusOr<const Caller*> caller =
+      ingestor_->Authenticate(Authorization(context), "retry_dead_letters");
+  if (!caller.ok()) return Finish(context, ToGrpcStatus(caller.status()));
+  absl::StatusOr<const DestinationConfig*> destination = ingestor_->ResolveFor(
+      *caller, request->destination(), "retry_dead_letters");
   if (!destination.ok()) {
     return Finish(context, ToGrpcStatus(destination.status()));
   }

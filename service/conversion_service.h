@@ -12,6 +12,7 @@
 #include "conversions/v1/conversion_service.grpc.pb.h"
 #include "mapping/tag_mapper.h"
 #include "service/arena_allocator.h"
+#include "service/caller_auth.h"
 #include "service/clock.h"
 #include "service/config.h"
 #include "service/dispatcher.h"
@@ -40,6 +41,22 @@ class EventIngestor {
   // NotFound.
   absl::StatusOr<const DestinationConfig*> Resolve(
       const std::string& name) const;
+
+  // Finds the caller from the request's `authorization` value (gRPC
+  // metadata or HTTP header): Unauthenticated when callers are configured
+  // and it names none of them; nullptr when authentication is off. `api`
+  // labels the denial metric.
+  absl::StatusOr<const Caller*> Authenticate(std::string_view authorization,
+                                             const std::string& api) const;
+
+  // Resolve, then PermissionDenied unless `caller` may use the
+  // destination.
+  absl::StatusOr<const DestinationConfig*> ResolveFor(
+      const Caller* caller, const std::string& name,
+      const std::string& api) const;
+
+  // PermissionDenied unless `caller` may use every destination.
+  absl::Status AuthorizeAll(const Caller* caller, const std::string& api) const;
 
   // Checks the request-level rules: not draining, 1 to 1,000 events.
   absl::Status CheckRequest(int event_count) const;
@@ -86,6 +103,7 @@ class EventIngestor {
   Dispatcher* const dispatcher_;
   Clock* const clock_;
   Metrics* const metrics_;
+  const CallerAuthenticator auth_;
   // Maps one typed event into `result`; appends it to `to_store` when
   // accepted.
   void MapOne(const v1::Event& event, std::int64_t now,

@@ -153,6 +153,21 @@ absl::Status Gateway::Init(TransportFactory factory) {
   LogInfo("gateway_started", {{"grpc_listen", grpc_address_},
                               {"http_listen", http_address_},
                               {"config", Describe(config_)}});
+  if (config_.callers.empty()) {
+    for (const std::string& listen :
+         {config_.grpc_listen, config_.http_listen}) {
+      absl::StatusOr<HostPort> at = ParseHostPort(listen);
+      if (at.ok() && !IsLoopbackHost(at->host)) {
+        LogWarn("caller_authentication_off",
+                {{"listen", listen},
+                 {"message",
+                  "no callers are configured, so any client that reaches this "
+                  "address may send events; configure callers, or let the "
+                  "service mesh authenticate them"}});
+        break;
+      }
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -213,8 +228,10 @@ absl::Status Gateway::StartHttp() {
       "/v1/track", [this](const httplib::Request& req, httplib::Response& res) {
         int status = 500;
         std::string body;
-        HandleTrack(req.body, &status, &body);
+        HandleTrack(req.body, req.get_header_value("Authorization"), &status,
+                    &body);
         res.status = status;
+        if (status == 401) res.set_header("WWW-Authenticate", "Bearer");
         res.set_content(body, "application/json");
       });
   http_server_->Get(
@@ -276,8 +293,16 @@ std::string ErrorJson(const absl::Status& status) {
 
 }  // namespace
 
-void Gateway::HandleTrack(const std::string& body, int* status,
+void Gateway::HandleTrack(const std::string& body,
+                          const std::string& authorization, int* status,
                           std::string* out) {
+  absl::StatusOr<const Caller*> caller =
+      ingestor_->Authenticate(authorization, "http_track");
+  if (!caller.ok()) {
+    *status = HttpStatusOf(caller.status().code());
+    *out = ErrorJson(caller.status());
+    return;
+  }
   v1::TrackEventsRequest request;
   google::protobuf::util::JsonParseOptions parse;
   parse.ignore_unknown_fields = false;
@@ -293,7 +318,7 @@ void Gateway::HandleTrack(const std::string& body, int* status,
   if (error.ok()) error = ingestor_->CheckRequest(request.events_size());
   if (error.ok()) {
     absl::StatusOr<const DestinationConfig*> resolved =
-        ingestor_->Resolve(request.destination());
+        ingestor_->ResolveFor(*caller, request.destination(), "http_track");
     if (resolved.ok()) {
       destination = *resolved;
     } else {

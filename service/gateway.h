@@ -59,8 +59,10 @@ class Gateway {
   absl::Status StartHttp();
   void HealthLoop();
   std::string ReadinessReport() const;
-  // Serves POST /v1/track: the TrackEvents semantics over JSON.
-  void HandleTrack(const std::string& body, int* status, std::string* out);
+  // Serves POST /v1/track: the TrackEvents semantics over JSON;
+  // `authorization` is the request's Authorization header ("" if none).
+  void HandleTrack(const std::string& body, const std::string& authorization,
+                   int* status, std::string* out);
 
   const GatewayConfig config_;
   Clock* const clock_;

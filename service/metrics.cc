@@ -159,6 +159,10 @@ Metrics::Metrics()
       destination_pauses("conversions_destination_pauses_total",
                          "Times a destination was paused by 401 or 403.",
                          {"destination"}),
+      requests_denied("conversions_requests_denied_total",
+                      "Requests refused by caller authentication, by entry "
+                      "point and reason (unauthenticated, permission_denied).",
+                      {"api", "reason"}),
       batch_size("conversions_batch_size_events",
                  "Events per request sent to the API.", {"destination"},
                  {1, 10, 50, 100, 250, 500, 1000}),
@@ -180,7 +184,8 @@ std::string Metrics::Render() const {
   for (const CounterFamily* c :
        {&events_accepted, &events_rejected, &events_duplicate, &events_skipped,
         &identifier_warnings, &events_delivered, &events_retried,
-        &events_dead_lettered, &api_requests, &destination_pauses}) {
+        &events_dead_lettered, &api_requests, &destination_pauses,
+        &requests_denied}) {
     c->Render(&out);
   }
   batch_size.Render(&out);

@@ -85,6 +85,7 @@ class Metrics {
   CounterFamily events_dead_lettered;  // {destination, reason}
   CounterFamily api_requests;          // {destination, code}
   CounterFamily destination_pauses;    // {destination}
+  CounterFamily requests_denied;       // {api, reason}
   HistogramFamily batch_size;          // {destination}
   HistogramFamily api_latency;         // {destination}, seconds
 

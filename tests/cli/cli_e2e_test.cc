@@ -41,6 +41,11 @@ class FakeConversionService final
     {
       std::lock_guard<std::mutex> lock(mu_);
       last_send_ = *request;
+      auto auth = context->client_metadata().find("authorization");
+      last_authorization_ =
+          auth == context->client_metadata().end()
+              ? ""
+              : std::string(auth->second.data(), auth->second.size());
     }
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     if (request->destination() == "nope") {
@@ -166,6 +171,10 @@ class FakeConversionService final
     std::lock_guard<std::mutex> lock(mu_);
     return last_send_;
   }
+  std::string last_authorization() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_authorization_;
+  }
   v1::TrackEventsRequest last_track() {
     std::lock_guard<std::mutex> lock(mu_);
     return last_track_;
@@ -208,6 +217,7 @@ class FakeConversionService final
   v1::SendEventsRequest last_send_;
   v1::TrackEventsRequest last_track_;
   v1::GetEventStatusRequest last_status_;
+  std::string last_authorization_;
   std::vector<v1::ListDeadLettersRequest> list_requests_;
   v1::RetryDeadLettersRequest last_retry_;
 };
@@ -291,6 +301,19 @@ TEST_F(CliEndToEndTest, SendPassesDestinationAndValidateOnly) {
   EXPECT_TRUE(request.validate_only());
   ASSERT_EQ(request.events_size(), 1);
   EXPECT_EQ(request.events(0).id(), "o1");
+}
+
+TEST_F(CliEndToEndTest, SendsTheTokenOfTheEnvironmentAsBearer) {
+  std::istringstream in(R"([{"id": "o1"}])");
+  std::ostringstream out;
+  std::ostringstream err;
+  EXPECT_EQ(RunCli({"send", "-"}, target_, in, out, err, "tok-0123456789abc"),
+            kExitOk)
+      << err.str();
+  EXPECT_EQ(service_.last_authorization(), "Bearer tok-0123456789abc");
+  std::istringstream again(R"([{"id": "o2"}])");
+  EXPECT_EQ(RunCli({"send", "-"}, target_, again, out, err), kExitOk);
+  EXPECT_EQ(service_.last_authorization(), "");
 }
 
 TEST_F(CliEndToEndTest, SendReadsStandardInput) {

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -106,9 +107,11 @@ class GatewayFixture : public ::testing::Test {
     return config;
   }
 
-  void StartGateway() {
+  // Starts the gateway with Config(), or with `config` when given.
+  void StartGateway(std::optional<service::GatewayConfig> config = {}) {
     auto gateway = service::Gateway::Start(
-        Config(), &clock_, [](const service::DispatchTarget& target) {
+        config ? *std::move(config) : Config(), &clock_,
+        [](const service::DispatchTarget& target) {
           service::HttpTransportOptions options;
           options.request_timeout = target.options.request_timeout;
           options.connect_timeout = target.options.connect_timeout;

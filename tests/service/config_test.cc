@@ -7,6 +7,8 @@
 #include <ostream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+
 namespace conversions::service {
 namespace {
 
@@ -791,7 +793,7 @@ TEST(DescribeTest, ShowsTheDefaultsOnOneLine) {
       "destinations[0].api_key=<missing> "
       "destinations[0].api_key_env=OPENAI_CONVERSIONS_API_KEY "
       "destinations[0].endpoint=https://bzr.openai.com/v1/events "
-      "destinations[0].default_action_source=web");
+      "destinations[0].default_action_source=web callers=none");
 }
 
 TEST(DescribeTest, ListsMappingsAndDispatcherOverrides) {
@@ -889,6 +891,122 @@ TEST(ExampleConfigTest, DocumentsTheTrueDefaults) {
   config->destinations[0].field_mapping.clear();
   EXPECT_EQ(Describe(*config), Describe(*LoadConfig("", env)));
 }
+
+// --- Callers ---
+
+namespace callers {
+
+constexpr char kToken[] = "caller-token-0123456789";
+
+FakeEnvironment CallerEnvironment() {
+  FakeEnvironment env = ServingEnvironment();
+  env.vars["CHECKOUT_TOKEN"] = kToken;
+  env.files["/run/secrets/ops"] = "ops-token-abcdefghijk\n";
+  return env;
+}
+
+constexpr char kTwoDestinations[] =
+    "destinations:\n  - name: shop\n  - name: app\n";
+
+std::string CallerError(const std::string& callers_yaml) {
+  absl::StatusOr<GatewayConfig> config =
+      Parse(absl::StrCat(kTwoDestinations, callers_yaml), CallerEnvironment());
+  if (config.ok()) return "OK";
+  return std::string(config.status().message());
+}
+
+TEST(CallersTest, NoneConfiguredMeansNoAuthentication) {
+  absl::StatusOr<GatewayConfig> config = LoadConfig("", ServingEnvironment());
+  ASSERT_TRUE(config.ok());
+  EXPECT_TRUE(config->callers.empty());
+  EXPECT_THAT(Describe(*config), HasSubstr("callers=none"));
+}
+
+TEST(CallersTest, TokensComeFromTheEnvironmentOrAFile) {
+  absl::StatusOr<GatewayConfig> config =
+      Parse(absl::StrCat(kTwoDestinations,
+                         "callers:\n"
+                         "  - name: checkout\n"
+                         "    token_env: CHECKOUT_TOKEN\n"
+                         "    destinations: [shop]\n"
+                         "  - name: ops\n"
+                         "    token_file: /run/secrets/ops\n"
+                         "    destinations: [\"*\"]\n"),
+            CallerEnvironment());
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->callers.size(), 2u);
+  EXPECT_EQ(config->callers[0].name, "checkout");
+  EXPECT_EQ(config->callers[0].token, kToken);
+  EXPECT_THAT(config->callers[0].destinations, ElementsAre("shop"));
+  EXPECT_EQ(config->callers[1].token, "ops-token-abcdefghijk");  // trimmed
+  EXPECT_THAT(config->callers[1].destinations, ElementsAre("*"));
+  std::string described = Describe(*config);
+  EXPECT_THAT(described, HasSubstr("callers[0].token_env=CHECKOUT_TOKEN"));
+  EXPECT_THAT(described, Not(HasSubstr(kToken)));
+  EXPECT_THAT(described, Not(HasSubstr("ops-token")));
+}
+
+TEST(CallersTest, EveryMistakeFailsStartUpWithoutQuotingATokenValue) {
+  EXPECT_THAT(CallerError("callers:\n  - name: c\n    token_env: MISSING\n"
+                          "    destinations: [shop]\n"),
+              HasSubstr("callers[0].token_env: environment variable MISSING "
+                        "is not set or empty"));
+  EXPECT_THAT(CallerError("callers:\n  - name: c\n    token_file: /nope\n"
+                          "    destinations: [shop]\n"),
+              HasSubstr("callers[0].token_file: cannot read file /nope"));
+  EXPECT_THAT(CallerError("callers:\n  - name: c\n    destinations: [shop]\n"),
+              HasSubstr("callers[0]: needs token_env or token_file"));
+  EXPECT_THAT(
+      CallerError(
+          "callers:\n  - name: c\n    token_env: CHECKOUT_TOKEN\n"
+          "    token_file: /run/secrets/ops\n    destinations: [shop]\n"),
+      HasSubstr("give either token_env or token_file, not both"));
+  EXPECT_THAT(CallerError("callers:\n  - name: c\n    token_env: "
+                          "CHECKOUT_TOKEN\n    destinations: [shop, nope]\n"),
+              HasSubstr("callers[0].destinations[1]: unknown destination "
+                        "\"nope\""));
+  EXPECT_THAT(CallerError("callers:\n  - name: c\n    token_env: "
+                          "CHECKOUT_TOKEN\n    destinations: []\n"),
+              HasSubstr("expected a non-empty list of destination names"));
+  EXPECT_THAT(CallerError("callers:\n  - name: c\n    token_env: "
+                          "CHECKOUT_TOKEN\n"),
+              HasSubstr("callers[0]: needs destinations"));
+  EXPECT_THAT(
+      CallerError(
+          "callers:\n  - name: c\n    token_env: CHECKOUT_TOKEN\n"
+          "    destinations: [shop]\n  - name: c\n"
+          "    token_file: /run/secrets/ops\n    destinations: [app]\n"),
+      HasSubstr("duplicate caller name \"c\" (also callers[0])"));
+  std::string same_token = CallerError(
+      "callers:\n  - name: a\n    token_env: CHECKOUT_TOKEN\n"
+      "    destinations: [shop]\n  - name: b\n"
+      "    token_env: CHECKOUT_TOKEN\n    destinations: [app]\n");
+  EXPECT_THAT(same_token, HasSubstr("has the same token as callers[0]"));
+  EXPECT_THAT(same_token, Not(HasSubstr(kToken)));
+  EXPECT_THAT(CallerError("callers:\n  - name: c\n    token_env: T\n"
+                          "    destinations: [shop]\n    roles: [admin]\n"),
+              HasSubstr("unknown key \"roles\""));
+  EXPECT_THAT(CallerError("callers: {name: c}\n"),
+              HasSubstr("callers: expected a list of callers"));
+}
+
+TEST(CallersTest, ShortOrUnprintableTokensAreRefused) {
+  FakeEnvironment env = CallerEnvironment();
+  env.vars["SHORT"] = "short-token";
+  env.vars["SPACED"] = "a token with spaces inside";
+  for (const char* var : {"SHORT", "SPACED"}) {
+    absl::StatusOr<GatewayConfig> config = Parse(
+        absl::StrCat(kTwoDestinations, "callers:\n  - name: c\n",
+                     "    token_env: ", var, "\n    destinations: [shop]\n"),
+        env);
+    ASSERT_FALSE(config.ok()) << var;
+    EXPECT_THAT(config.status().message(),
+                HasSubstr("must hold 16 to 4096 printable ASCII characters"));
+    EXPECT_THAT(config.status().message(), Not(HasSubstr(env.vars[var])));
+  }
+}
+
+}  // namespace callers
 
 }  // namespace
 }  // namespace conversions::service
