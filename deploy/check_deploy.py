@@ -460,9 +460,10 @@ def check_kubernetes(root, ctx, c):
                  f"destinations[{i}].api_key_file is not on a Secret volume")
         else:
             name = d.get("api_key_env", "OPENAI_CONVERSIONS_API_KEY")
-            c.ok("secretKeyRef" in env.get(name, {}).get("valueFrom", {}),
+            ref = env.get(name, {}).get("valueFrom", {}).get("secretKeyRef")
+            c.ok(ref and not ref.get("optional"),
                  f"env {name} (destinations[{i}].api_key_env) must come from "
-                 "a Secret (secretKeyRef)")
+                 "a Secret (secretKeyRef, not optional)")
         if "pixel_id" not in d:
             name = d.get("pixel_id_env", "OPENAI_PIXEL_ID")
             c.ok(name in env, f"env {name} (destinations[{i}].pixel_id_env) "
@@ -784,7 +785,7 @@ def check_systemd(root, binary, c):
                  f"deploy/systemd/config.yaml destinations[{i}].api_key_file "
                  f"{d['api_key_file']} is no LoadCredential= of the unit "
                  f"({sorted(credentials)})")
-            source = credentials.get(d["api_key_file"], "")
+            source = credentials.get(d["api_key_file"], config_dir + "/")
             c.ok(source.startswith(config_dir + "/"),
                  f"LoadCredential source {source} must be in {config_dir}")
     analyze = shutil.which("systemd-analyze")
