@@ -16,6 +16,7 @@ if [ ! -x "$gateway" ]; then
 fi
 # Debian's python3 first: python3-yaml (scripts/setup.sh) installs there,
 # while a python3 earlier on PATH (pyenv, a venv) may lack PyYAML.
+export PYTHONDONTWRITEBYTECODE=1  # no __pycache__ in the work tree
 for python in /usr/bin/python3 python3; do
   if "$python" -c 'import yaml' 2>/dev/null; then
     exec "$python" deploy/check_deploy.py --gateway "$gateway" --root .
