@@ -12,6 +12,8 @@ PACKAGES=(
   # tests, fuzzing and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev rapidjson-dev
   clang libclang-rt-14-dev
+  # deploy/check.sh
+  python3 python3-yaml
 )
 
 missing=()

@@ -57,5 +57,8 @@ fi
 echo "run command: demo events delivered to the sandbox"
 rm -rf "$run_dir"
 
+echo "== deploy check (deploy/check.sh: manifests, image, unit, live gateway)"
+bash deploy/check.sh "$BUILD_DIR/service/conversions-gateway"
+
 echo "== ctest"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
