@@ -578,12 +578,6 @@ class SqliteSpool : public Spool {
       s = scan(claim_ids_, "claim");
     }
     std::sort(due.begin(), due.end());
-    if (!due.empty()) {
-      const auto end = std::make_pair(cursor.next_attempt_ms, cursor.id);
-      std::tie(cursor.next_attempt_ms, cursor.id) =
-          cursor.valid ? std::max(end, due.back()) : due.back();
-      cursor.valid = true;
-    }
     std::vector<std::int64_t> ids;
     ids.reserve(due.size());
     for (const auto& d : due) ids.push_back(d.second);
@@ -615,17 +609,26 @@ class SqliteSpool : public Spool {
       });
     }
     Exec(claim_db_, "COMMIT").IgnoreError();  // ends the read transaction
-    // The scans put every id in flight; what is not handed out leaves again.
+    // The scans put every id in flight; what is not handed out (past the
+    // byte budget, or after an error) leaves again, and the cursor stops at
+    // the last event handed out.
     size_t bytes = 0;
+    bool full = !s.ok();
     for (size_t i = 0; i < rows.size(); ++i) {
       ClaimedEvent& e = rows[i];
-      if (s.ok() && e.row_id != 0 &&
-          (claimed.empty() || bytes + e.wire_json.size() <= max_bytes)) {
-        bytes += e.wire_json.size();
-        claimed.push_back(std::move(e));
-      } else {
+      full = full || e.row_id == 0 ||
+             (!claimed.empty() && bytes + e.wire_json.size() > max_bytes);
+      if (full) {
         in_flight_.erase(ids[i]);
+        continue;
       }
+      bytes += e.wire_json.size();
+      const auto key = due[i];
+      const auto end = std::make_pair(cursor.next_attempt_ms, cursor.id);
+      std::tie(cursor.next_attempt_ms, cursor.id) =
+          cursor.valid ? std::max(end, key) : key;
+      cursor.valid = true;
+      claimed.push_back(std::move(e));
     }
     if (!s.ok()) return s;
     return claimed;

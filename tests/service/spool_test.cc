@@ -110,6 +110,30 @@ TEST_F(SpoolTest, ClaimsDueEventsInOrderWithinCountAndByteBudget) {
   EXPECT_EQ((*rest)[0].event_id, "c");
 }
 
+// Events left out by the byte budget are the next claim's first ones.
+TEST_F(SpoolTest, EventsPastTheByteBudgetComeNextInOrder) {
+  auto spool = OpenSpool();
+  std::vector<SpoolEvent> events;
+  for (const char* id : {"a", "b", "c", "d"}) events.push_back(Event(id));
+  ASSERT_TRUE(AppendSync(*spool, std::move(events)).ok());
+  const size_t one = Event("a").wire_json.size();
+  auto first = spool->Claim(lane_, kNow, 10, 2 * one);
+  ASSERT_TRUE(first.ok());
+  ASSERT_THAT(*first, SizeIs(2));
+  EXPECT_EQ((*first)[1].event_id, "b");
+  // A newer event does not overtake the ones the budget left out.
+  ASSERT_TRUE(AppendSync(*spool, {Event("e")}).ok());
+  auto second = spool->Claim(lane_, kNow, 1, 1 << 20);
+  ASSERT_TRUE(second.ok());
+  ASSERT_THAT(*second, SizeIs(1));
+  EXPECT_EQ((*second)[0].event_id, "c");
+  auto third = spool->Claim(lane_, kNow, 10, 1 << 20);
+  ASSERT_TRUE(third.ok());
+  ASSERT_THAT(*third, SizeIs(2));
+  EXPECT_EQ((*third)[0].event_id, "d");
+  EXPECT_EQ((*third)[1].event_id, "e");
+}
+
 TEST_F(SpoolTest, ByteBudgetStillClaimsOneOversizedEvent) {
   auto spool = OpenSpool();
   ASSERT_TRUE(AppendSync(*spool, {Event("a"), Event("b")}).ok());
