@@ -372,6 +372,8 @@ class Parser {
                  {"max_queued_events",
                   Integer(&out->max_queued_events, 1, kMaxInt64)},
                  {"retention", Duration(&out->retention, Ms(1), kMaxDuration)},
+                 {"max_retained_events",
+                  Integer(&out->max_retained_events, 0, kMaxInt64)},
                  {"synchronous", Enum(&out->synchronous, kSynchronous)},
                  {"group_commit_max_events",
                   Integer(&out->group_commit_max_events, 1, kMaxInt)},
@@ -1149,6 +1151,8 @@ std::string Describe(const GatewayConfig& c) {
   out.push_back(
       Pair("spool.max_queued_events", absl::StrCat(s.max_queued_events)));
   out.push_back(Pair("spool.retention", FormatDuration(s.retention)));
+  out.push_back(
+      Pair("spool.max_retained_events", absl::StrCat(s.max_retained_events)));
   out.push_back(Pair("spool.synchronous", NameOf(kSynchronous, s.synchronous)));
   out.push_back(Pair("spool.group_commit_max_events",
                      absl::StrCat(s.group_commit_max_events)));

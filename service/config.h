@@ -72,6 +72,10 @@ struct SpoolOptions {
   std::int64_t max_queued_events = 2'000'000;
   // How long delivered rows stay for dedup and status look-ups (default 7d).
   std::chrono::milliseconds retention = std::chrono::hours(24 * 7);
+  // Delivered events kept beyond which the oldest are pruned before their
+  // retention ends, so that the dedup keys the spool holds in memory (20
+  // to 40 bytes each) stay bounded (default 5,000,000).
+  std::int64_t max_retained_events = 5'000'000;
   // fsync policy (default full).
   SpoolSynchronous synchronous = SpoolSynchronous::kFull;
   // Most events written in one group-committed transaction (default 10000).

@@ -979,7 +979,48 @@ class SqliteSpool : public Spool {
         if (chunk < kPruneChunk) break;
       }
     }
+    // The bound on delivered events kept: the oldest deliveries go first.
+    // Dead letters are never pruned early; queued events never are.
+    absl::StatusOr<std::int64_t> dead = CountDeadLetters();
+    if (!dead.ok()) return dead.status();
+    for (;;) {
+      const std::int64_t excess = DedupKeyCount() - QueuedCount() - *dead -
+                                  options_.max_retained_events;
+      if (excess <= 0) break;
+      int chunk = 0;
+      absl::Status status = RunSync([&](sqlite3* db) -> absl::Status {
+        Statement st;
+        absl::Status s = st.Prepare(
+            db,
+            "DELETE FROM events WHERE id IN (SELECT id FROM events "
+            "WHERE state=2 ORDER BY done_ms LIMIT ?1) RETURNING id, key_hash");
+        if (!s.ok()) return s;
+        st.Bind(1, std::min<std::int64_t>(excess, kPruneChunk));
+        int rc;
+        while ((rc = st.Step()) == SQLITE_ROW) {
+          removed_keys_.push_back({st.Int(1), st.Int(0)});
+          ++chunk;
+        }
+        st.Reset();
+        return rc == SQLITE_DONE ? absl::OkStatus()
+                                 : SqliteError(db, "prune beyond the bound");
+      });
+      if (!status.ok()) return status;
+      removed += chunk;
+      if (chunk == 0) break;  // the rest are dead letters
+    }
     return removed;
+  }
+
+  absl::StatusOr<std::int64_t> CountDeadLetters() {
+    WaitForWrites();
+    absl::MutexLock lock(&reader_mu_);
+    Statement st;
+    absl::Status s =
+        st.Prepare(reader_db_, "SELECT COUNT(*) FROM events WHERE state=3");
+    if (!s.ok()) return s;
+    if (st.Step() != SQLITE_ROW) return SqliteError(reader_db_, "count dead");
+    return st.Int(0);
   }
 
   void Shutdown() override {

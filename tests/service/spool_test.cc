@@ -483,6 +483,46 @@ TEST_F(SpoolTest, EventsDueBehindTheClaimCursorAreNotStarved) {
   EXPECT_LE(claims, 16);
 }
 
+// Past spool.max_retained_events, the oldest deliveries are pruned before
+// their retention ends; dead letters and queued events are kept.
+TEST_F(SpoolTest, PruneKeepsAtMostTheBoundOfDeliveredEvents) {
+  SpoolOptions options;
+  options.max_retained_events = 3;
+  auto spool = OpenSpool(options);
+  std::vector<SpoolEvent> events;
+  for (int i = 0; i < 8; ++i) events.push_back(Event(absl::StrCat("e", i)));
+  ASSERT_TRUE(AppendSync(*spool, std::move(events)).ok());
+  auto claimed = spool->Claim(lane_, kNow, 7, 1 << 20);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_THAT(*claimed, SizeIs(7));
+  // e0..e5 delivered one after the other, e6 dead-lettered, e7 queued.
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(spool->MarkDelivered({(*claimed)[i].row_id}, kNow + i).ok());
+  }
+  ASSERT_TRUE(spool
+                  ->MarkDead({(*claimed)[6].row_id}, DeadReason::kRejected,
+                             "HTTP 400", kNow)
+                  .ok());
+  EXPECT_EQ(spool->DedupKeyCount(), 8);
+  auto pruned = spool->Prune(kNow + 10);  // well inside the retention
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_EQ(*pruned, 3);
+  EXPECT_EQ(spool->DedupKeyCount(), 5);
+  for (int i = 0; i < 6; ++i) {
+    auto status =
+        spool->Lookup("default", "order_created", absl::StrCat("e", i));
+    EXPECT_EQ(status.ok(), i >= 3) << i;
+  }
+  auto dead = spool->Lookup("default", "order_created", "e6");
+  ASSERT_TRUE(dead.ok());
+  EXPECT_EQ(dead->state, EventState::kDead);
+  EXPECT_EQ(spool->QueuedCount(), 1);
+  // Nothing more to prune.
+  auto again = spool->Prune(kNow + 10);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 0);
+}
+
 TEST_F(SpoolTest, AppendAfterShutdownIsUnavailable) {
   auto spool = OpenSpool();
   spool->Shutdown();
