@@ -5,10 +5,13 @@
 #include <cstdint>
 #include <cstring>
 #include <string_view>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "mapping/event_types.h"
+#include "mapping/event_view.h"
 #include "mapping/iso_codes.h"
 #include "mapping/json_writer.h"
 #include "mapping/normalize.h"
@@ -17,8 +20,6 @@
 
 namespace conversions::mapping {
 namespace {
-
-using google::protobuf::RepeatedPtrField;
 
 // Violation reasons (FieldViolation.reason).
 constexpr char kRequired[] = "REQUIRED";
@@ -229,11 +230,91 @@ struct UserOut {
   }
 };
 
+void WriteStruct(const google::protobuf::Struct& s, JsonWriter* w);
+
+void WriteValue(const google::protobuf::Value& v, JsonWriter* w) {
+  switch (v.kind_case()) {
+    case google::protobuf::Value::kNumberValue:
+      w->Double(v.number_value());
+      break;
+    case google::protobuf::Value::kStringValue:
+      w->String(v.string_value());
+      break;
+    case google::protobuf::Value::kBoolValue:
+      w->Bool(v.bool_value());
+      break;
+    case google::protobuf::Value::kStructValue:
+      WriteStruct(v.struct_value(), w);
+      break;
+    case google::protobuf::Value::kListValue:
+      w->BeginArray();
+      for (const auto& item : v.list_value().values()) WriteValue(item, w);
+      w->EndArray();
+      break;
+    default:
+      w->Null();
+  }
+}
+
+// Writes the fields of `s` sorted by key, without braces.
+void WriteFields(const google::protobuf::Struct& s, JsonWriter* w) {
+  std::vector<const std::string*> keys;
+  keys.reserve(s.fields_size());
+  for (const auto& entry : s.fields()) keys.push_back(&entry.first);
+  std::sort(keys.begin(), keys.end(),
+            [](const std::string* a, const std::string* b) { return *a < *b; });
+  for (const std::string* key : keys) {
+    w->Key(*key);
+    WriteValue(s.fields().at(*key), w);
+  }
+}
+
+void WriteStruct(const google::protobuf::Struct& s, JsonWriter* w) {
+  w->BeginObject();
+  WriteFields(s, w);
+  w->EndObject();
+}
+
+// Writes a content's variant as the API's variant_dict, sorted by key.
+void WriteVariant(const v1::Content& c, JsonFragmentWriter* w) {
+  std::vector<std::pair<std::string_view, std::string_view>> entries(
+      c.variant().begin(), c.variant().end());
+  std::sort(entries.begin(), entries.end());
+  w->Key("variant_dict");
+  size_t variant = w->OpenObject();
+  for (const auto& [key, value] : entries) {
+    w->Comma();
+    w->String(key);
+    w->Colon();
+    w->String(value);
+  }
+  w->CloseObject(variant);
+}
+
+// Writes custom properties into data: rare, so the generic writer encodes
+// the values, and its object's fields go into data after a comma.
+void WriteCustomProperties(const google::protobuf::Struct& s,
+                           JsonFragmentWriter* w) {
+  std::string properties;
+  {
+    JsonWriter pw(&properties);
+    WriteStruct(s, &pw);
+  }
+  w->Comma();
+  w->Raw(std::string_view(properties).substr(1, properties.size() - 2));
+}
+
 using Normalizer = DropReason (*)(std::string_view, std::string*);
 
+// The mapper core, over a v1::Event or an internal::EventView: both have
+// the same accessors, and only the typed event has the fields the tag model
+// lacks (content group ids and variants, custom properties).
+template <typename Event>
 class Mapper {
+  static constexpr bool kTyped = std::is_same_v<Event, v1::Event>;
+
  public:
-  Mapper(const v1::Event& event, std::int64_t now_ms, MappedEvent* result)
+  Mapper(const Event& event, std::int64_t now_ms, MappedEvent* result)
       : event_(event),
         now_ms_(now_ms),
         result_(result),
@@ -321,7 +402,7 @@ class Mapper {
     }
 
     // custom_event_name: only, and required, for custom events.
-    const std::string& name = event_.custom_event_name();
+    const std::string_view name = event_.custom_event_name();
     if (event_.type() == v1::EVENT_TYPE_CUSTOM) {
       if (name.empty()) {
         Violation("custom_event_name", kRequired,
@@ -368,7 +449,7 @@ class Mapper {
     }
 
     // source_url: required for web, an absolute http(s) URL when present.
-    const std::string& url = event_.source_url();
+    const std::string_view url = event_.source_url();
     if (url.empty()) {
       if (event_.action_source() == v1::ACTION_SOURCE_WEB) {
         Violation("source_url", kRequired,
@@ -383,9 +464,9 @@ class Mapper {
 
   // Normalizes and hashes one identifier kind: clear values first, then the
   // pre-hashed twins, keeping the first 3 valid unique digests.
-  void MapHashedList(const RepeatedPtrField<std::string>& clear,
-                     std::string_view clear_field, Normalizer normalize,
-                     const RepeatedPtrField<std::string>& hashed,
+  template <typename List>
+  void MapHashedList(const List& clear, std::string_view clear_field,
+                     Normalizer normalize, const List& hashed,
                      std::string_view hashed_field, HashedList* out) {
     // size() is a call into libprotobuf, and most kinds are empty: they
     // return here, inline, before the stack frame of the loops.
@@ -396,12 +477,11 @@ class Mapper {
                     hashed_size, hashed_field, out);
   }
 
-  void MapHashedValues(const RepeatedPtrField<std::string>& clear,
-                       int clear_size, std::string_view clear_field,
-                       Normalizer normalize,
-                       const RepeatedPtrField<std::string>& hashed,
-                       int hashed_size, std::string_view hashed_field,
-                       HashedList* out) {
+  template <typename List>
+  void MapHashedValues(const List& clear, int clear_size,
+                       std::string_view clear_field, Normalizer normalize,
+                       const List& hashed, int hashed_size,
+                       std::string_view hashed_field, HashedList* out) {
     if (!CheckListSize(clear_size, clear_field) ||
         !CheckListSize(hashed_size, hashed_field)) {
       return;
@@ -410,7 +490,7 @@ class Mapper {
       // Trimmed as the normalizers trim (Unicode white space, e.g. NBSP),
       // so a padded digest is recognised whatever the padding. A value
       // shorter than a digest's 64 characters cannot be one: no trim.
-      const std::string& raw = clear[i];
+      const std::string_view raw = clear[i];
       std::string_view value =
           raw.size() >= 64 ? TrimWhitespace(raw) : std::string_view();
       Sha256HexDigest digest;
@@ -467,17 +547,17 @@ class Mapper {
   }
 
   // Validates one raw location kind and keeps the first 3 unique values.
-  void MapRawList(const RepeatedPtrField<std::string>& in,
-                  std::string_view field, Normalizer normalize,
+  template <typename List>
+  void MapRawList(const List& in, std::string_view field, Normalizer normalize,
                   size_t max_chars, RawList* out) {
     // As in MapHashedList: most lists are empty.
     const int size = in.size();
     if (size > 0) MapRawValues(in, size, field, normalize, max_chars, out);
   }
 
-  void MapRawValues(const RepeatedPtrField<std::string>& in, int size,
-                    std::string_view field, Normalizer normalize,
-                    size_t max_chars, RawList* out) {
+  template <typename List>
+  void MapRawValues(const List& in, int size, std::string_view field,
+                    Normalizer normalize, size_t max_chars, RawList* out) {
     if (!CheckListSize(size, field)) return;
     for (int i = 0; i < size; ++i) {
       DropReason drop = normalize(in[i], &scratch_);
@@ -505,7 +585,7 @@ class Mapper {
   }
 
   // Validates a raw scalar that is sent unchanged (trimmed of nothing).
-  std::string_view RawScalar(const std::string& value, std::string_view field,
+  std::string_view RawScalar(std::string_view value, std::string_view field,
                              size_t max_bytes) {
     if (value.empty()) return {};
     // Inline when the value passes; the warnings are built out of line.
@@ -518,7 +598,7 @@ class Mapper {
   }
 
   // Records why RawScalar dropped `value`.
-  void DropRawScalar(const std::string& value, std::string_view field,
+  void DropRawScalar(std::string_view value, std::string_view field,
                      size_t max_bytes) {
     if (!IsValidUtf8(value)) {
       Warning(std::string(field), kDroppedInvalid, "value is not valid UTF-8");
@@ -530,7 +610,8 @@ class Mapper {
     }
   }
 
-  void MapUser(const v1::UserData& u) {
+  template <typename User>
+  void MapUser(const User& u) {
     MapHashedList(u.emails(), "user.emails", NormalizeEmail, u.emails_sha256(),
                   "user.emails_sha256", &user_.emails);
     MapHashedList(u.phone_numbers(), "user.phone_numbers", NormalizePhone,
@@ -562,7 +643,7 @@ class Mapper {
         RawScalar(u.user_agent(), "user.user_agent", Limits::kUserAgentBytes);
   }
 
-  void MapScalar(const std::string& value, std::string_view field,
+  void MapScalar(std::string_view value, std::string_view field,
                  Normalizer normalize, std::string* out) {
     if (value.empty()) return;
     DropReason drop = normalize(value, out);
@@ -573,7 +654,7 @@ class Mapper {
   }
 
   // Checks an optional currency; returns false when invalid.
-  bool CheckCurrency(const std::string& in, Path path) {
+  bool CheckCurrency(std::string_view in, Path path) {
     std::array<char, 3> upper;
     if (in.empty() || UpperCurrency(in, &upper)) return true;
     ReportCurrency(path);
@@ -587,7 +668,8 @@ class Mapper {
               absl::StrCat(field, " is not an ISO 4217 currency code"));
   }
 
-  void CheckData(const v1::EventData& d) {
+  template <typename Data>
+  void CheckData(const Data& d) {
     data_type_ = DataTypeOf(event_.type());
     const bool type_known = !type_name_.empty();
     if (d.has_amount() && d.amount() < 0) {
@@ -628,17 +710,22 @@ class Mapper {
       }
     }
 
-    if (d.has_custom_properties() && d.custom_properties().fields_size() > 0) {
-      if (type_known && event_.type() != v1::EVENT_TYPE_CUSTOM) {
-        Violation("data.custom_properties", kNotAllowed,
-                  "data.custom_properties is allowed only for custom events");
-      } else {
-        CheckCustomProperties(d.custom_properties());
+    if constexpr (kTyped) {
+      if (d.has_custom_properties() &&
+          d.custom_properties().fields_size() > 0) {
+        if (type_known && event_.type() != v1::EVENT_TYPE_CUSTOM) {
+          Violation("data.custom_properties", kNotAllowed,
+                    "data.custom_properties is allowed only for custom "
+                    "events");
+        } else {
+          CheckCustomProperties(d.custom_properties());
+        }
       }
     }
   }
 
-  void CheckContent(const v1::Content& c, int i, bool no_event_currency) {
+  template <typename Content>
+  void CheckContent(const Content& c, int i, bool no_event_currency) {
     constexpr std::string_view kBase = "data.contents";
     CheckText(c.id(), Path(kBase, i, "id"), Limits::kContentIdBytes);
     CheckText(c.group_id(), Path(kBase, i, "group_id"),
@@ -670,8 +757,13 @@ class Mapper {
                              " is required when the item has an amount and "
                              "data.currency is not set"));
     }
-    if (c.variant_size() == 0) return;
-    const Path variant(kBase, i, "variant");
+    if constexpr (kTyped) {
+      if (c.variant_size() > 0) CheckVariant(c, i);
+    }
+  }
+
+  void CheckVariant(const v1::Content& c, int i) {
+    const Path variant("data.contents", i, "variant");
     if (static_cast<size_t>(c.variant_size()) > Limits::kVariantEntries) {
       std::string field = variant.str();
       Violation(field, kTooMany,
@@ -780,50 +872,6 @@ class Mapper {
     }
   }
 
-  static void WriteValue(const google::protobuf::Value& v, JsonWriter* w) {
-    switch (v.kind_case()) {
-      case google::protobuf::Value::kNumberValue:
-        w->Double(v.number_value());
-        break;
-      case google::protobuf::Value::kStringValue:
-        w->String(v.string_value());
-        break;
-      case google::protobuf::Value::kBoolValue:
-        w->Bool(v.bool_value());
-        break;
-      case google::protobuf::Value::kStructValue:
-        WriteStruct(v.struct_value(), w);
-        break;
-      case google::protobuf::Value::kListValue:
-        w->BeginArray();
-        for (const auto& item : v.list_value().values()) WriteValue(item, w);
-        w->EndArray();
-        break;
-      default:
-        w->Null();
-    }
-  }
-
-  // Writes the fields of `s` sorted by key, without braces.
-  static void WriteFields(const google::protobuf::Struct& s, JsonWriter* w) {
-    std::vector<const std::string*> keys;
-    keys.reserve(s.fields_size());
-    for (const auto& entry : s.fields()) keys.push_back(&entry.first);
-    std::sort(
-        keys.begin(), keys.end(),
-        [](const std::string* a, const std::string* b) { return *a < *b; });
-    for (const std::string* key : keys) {
-      w->Key(*key);
-      WriteValue(s.fields().at(*key), w);
-    }
-  }
-
-  static void WriteStruct(const google::protobuf::Struct& s, JsonWriter* w) {
-    w->BeginObject();
-    WriteFields(s, w);
-    w->EndObject();
-  }
-
   template <size_t N>
   static void WriteHashed(const char (&key)[N], const HashedList& list,
                           JsonFragmentWriter* w) {
@@ -861,8 +909,7 @@ class Mapper {
 
   // Writes a currency upper-cased; nothing when empty. CheckCurrency has
   // looked it up already: Encode runs only for events without violations.
-  static void WriteCurrency(const std::string& currency,
-                            JsonFragmentWriter* w) {
+  static void WriteCurrency(std::string_view currency, JsonFragmentWriter* w) {
     if (currency.size() != 3) return;
     char upper[3];
     for (size_t i = 0; i < 3; ++i) {
@@ -877,7 +924,7 @@ class Mapper {
   // event of some forty values. The golden tests hold the output byte for
   // byte.
   void Encode() {
-    const v1::EventData& d = event_.data();
+    const auto& d = event_.data();
     JsonFragmentWriter w(&result_->wire_json,
                          512 + event_.user().user_agent().size() +
                              event_.source_url().size() +
@@ -920,7 +967,7 @@ class Mapper {
     if (d.contents_size() > 0) {
       w.Key("contents");
       size_t contents = w.OpenArray();
-      for (const v1::Content& c : d.contents()) {
+      for (const auto& c : d.contents()) {
         w.Comma();
         size_t content = w.OpenObject();
         WriteOptional("id", c.id(), &w);
@@ -930,35 +977,19 @@ class Mapper {
         if (c.has_quantity()) w.IntField("quantity", c.quantity());
         if (c.has_amount()) w.IntField("amount", c.amount());
         WriteCurrency(c.currency(), &w);
-        if (c.variant_size() > 0) {
-          std::vector<std::pair<std::string_view, std::string_view>> entries(
-              c.variant().begin(), c.variant().end());
-          std::sort(entries.begin(), entries.end());
-          w.Key("variant_dict");
-          size_t variant = w.OpenObject();
-          for (const auto& [key, value] : entries) {
-            w.Comma();
-            w.String(key);
-            w.Colon();
-            w.String(value);
-          }
-          w.CloseObject(variant);
+        if constexpr (kTyped) {
+          if (c.variant_size() > 0) WriteVariant(c, &w);
         }
         w.CloseObject(content);
       }
       w.CloseArray(contents);
     }
     WriteOptional("plan_id", d.plan_id(), &w);
-    if (d.has_custom_properties() && d.custom_properties().fields_size() > 0) {
-      // Rare: the generic writer encodes the values, and its object's
-      // fields go into data after a comma.
-      std::string properties;
-      {
-        JsonWriter pw(&properties);
-        WriteStruct(d.custom_properties(), &pw);
+    if constexpr (kTyped) {
+      if (d.has_custom_properties() &&
+          d.custom_properties().fields_size() > 0) {
+        WriteCustomProperties(d.custom_properties(), &w);
       }
-      w.Comma();
-      w.Raw(std::string_view(properties).substr(1, properties.size() - 2));
     }
     w.CloseObject(data);
     w.CloseObject(event);
@@ -971,7 +1002,7 @@ class Mapper {
     result_->timestamp_ms = timestamp_ms_;
   }
 
-  const v1::Event& event_;
+  const Event& event_;
   const std::int64_t now_ms_;
   MappedEvent* const result_;
 
@@ -986,16 +1017,34 @@ class Mapper {
 
 }  // namespace
 
-void MapEvent(const v1::Event& event, std::int64_t now_ms,
-              MappedEvent* result) {
+namespace {
+
+void ResetResult(MappedEvent* result) {
   result->violations.clear();
   result->warnings.clear();
   result->wire_json.clear();
   result->event_name.clear();
   result->id.clear();
   result->timestamp_ms = 0;
-  Mapper(event, now_ms, result).Run();
 }
+
+}  // namespace
+
+void MapEvent(const v1::Event& event, std::int64_t now_ms,
+              MappedEvent* result) {
+  ResetResult(result);
+  Mapper<v1::Event>(event, now_ms, result).Run();
+}
+
+namespace internal {
+
+void MapEventView(const EventView& event, std::int64_t now_ms,
+                  MappedEvent* result) {
+  ResetResult(result);
+  Mapper<EventView>(event, now_ms, result).Run();
+}
+
+}  // namespace internal
 
 MappedEvent MapEvent(const v1::Event& event, std::int64_t now_ms) {
   MappedEvent result;

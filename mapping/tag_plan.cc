@@ -148,7 +148,13 @@ class Compiler {
         merged[name] = type;
       }
     }
-    plan_->event_types.assign(merged.begin(), merged.end());
+    for (const auto& [name, type] : merged) {
+      plan_->event_names.roots.nodes.push_back(
+          static_cast<int>(plan_->event_names.nodes.size()));
+      plan_->event_names.nodes.emplace_back().key = name;
+      plan_->event_types.push_back(type);
+    }
+    Index(plan_->event_names, &plan_->event_names.roots);
   }
 
   void CompileOptions() {
@@ -308,6 +314,7 @@ class Compiler {
       internal::KeyWords(key.data(), key.size(), &slot.head, &slot.tail);
       slot.size = static_cast<std::uint32_t>(key.size());
       slot.node = n;
+      slot.parent = !tree.nodes[n].children.nodes.empty();
       std::uint32_t i =
           internal::NameHash(slot.head, slot.tail, key.size(), seed) &
           index->mask;

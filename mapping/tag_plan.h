@@ -81,11 +81,10 @@ inline void KeyWords(const char* p, size_t n, std::uint64_t* head,
     std::memcpy(&b, p + n - 4, 4);
     *head = a | static_cast<std::uint64_t>(b) << 32;
   } else if (n > 0) {
-    *head = static_cast<std::uint64_t>(static_cast<unsigned char>(p[0])) |
-            static_cast<std::uint64_t>(static_cast<unsigned char>(p[n / 2]))
-                << 8 |
-            static_cast<std::uint64_t>(static_cast<unsigned char>(p[n - 1]))
-                << 16;
+    *head =
+        static_cast<std::uint64_t>(static_cast<unsigned char>(p[0])) |
+        static_cast<std::uint64_t>(static_cast<unsigned char>(p[n / 2])) << 8 |
+        static_cast<std::uint64_t>(static_cast<unsigned char>(p[n - 1])) << 16;
   } else {
     *head = 0;
   }
@@ -93,8 +92,8 @@ inline void KeyWords(const char* p, size_t n, std::uint64_t* head,
 
 // A hash of a name's KeyWords and length, mixed by multiplications with
 // an odd `seed`. Some seed separates any few names of up to 16 bytes.
-inline std::uint32_t NameHash(std::uint64_t head, std::uint64_t tail,
-                              size_t n, std::uint64_t seed) {
+inline std::uint32_t NameHash(std::uint64_t head, std::uint64_t tail, size_t n,
+                              std::uint64_t seed) {
   std::uint64_t h = (head ^ n) * seed;
   h = (h ^ (h >> 29) ^ tail) * 0x9E3779B97F4A7C15ull;
   return static_cast<std::uint32_t>(h >> 32);
@@ -115,6 +114,7 @@ struct ChildIndex {
     std::uint64_t tail = 0;
     std::uint32_t size = 0;  // the name's length
     std::int32_t node = -1;  // -1: an empty slot
+    bool parent = false;     // the node has children
   };
   std::vector<int> nodes;   // the children, in insertion order
   std::vector<Slot> slots;  // a power of two of them
@@ -124,7 +124,13 @@ struct ChildIndex {
 
   // Returns the child named `name`, or -1.
   inline int Find(const std::string& name,
-                  const std::vector<PathNode>& tree) const;
+                  const std::vector<PathNode>& tree) const {
+    const Slot* slot = FindSlot(name, tree);
+    return slot == nullptr ? -1 : slot->node;
+  }
+  // Returns the slot of the child named `name`, or null.
+  inline const Slot* FindSlot(const std::string& name,
+                              const std::vector<PathNode>& tree) const;
 };
 
 struct PathNode {
@@ -133,21 +139,21 @@ struct PathNode {
   ChildIndex children;  // the nodes one segment longer
 };
 
-inline int ChildIndex::Find(const std::string& name,
-                            const std::vector<PathNode>& tree) const {
-  if (nodes.empty()) return -1;
+inline const ChildIndex::Slot* ChildIndex::FindSlot(
+    const std::string& name, const std::vector<PathNode>& tree) const {
+  if (nodes.empty()) return nullptr;
   const size_t n = name.size();
   std::uint64_t head, tail;
   KeyWords(name.data(), n, &head, &tail);
   for (std::uint32_t i = NameHash(head, tail, n, seed) & mask;;
        i = (i + 1) & mask) {
     const Slot& slot = slots[i];
-    if (slot.node < 0) return -1;
+    if (slot.node < 0) return nullptr;
     if (slot.size == n && slot.head == head && slot.tail == tail &&
         (n <= 16 || tree[slot.node].key == name)) {
-      return slot.node;
+      return &slot;
     }
-    if (perfect) return -1;
+    if (perfect) return nullptr;
   }
 }
 
@@ -166,8 +172,10 @@ struct SourcePath {
 };
 
 struct TagPlan {
-  // The event mapping, sorted by name.
-  std::vector<std::pair<std::string, v1::EventType>> event_types;
+  // The event mapping: the names as the roots of a tree (a lookup is one
+  // hash and one compare), and the type of each node.
+  PathTree event_names;
+  std::vector<v1::EventType> event_types;
   // Each slot's sources in priority order (index: Slot).
   std::array<std::vector<SourcePath>, kSlotCount> slots;
   // The paths read from the event, and from each item.
