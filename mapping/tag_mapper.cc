@@ -356,9 +356,32 @@ class TagMapper {
         {std::move(field), reason, std::move(description)});
   }
 
+  // Out of line and cold, with every message: a violation of the value
+  // `f` gave, described as its path followed by `suffix`; a warning about
+  // it; a violation of a slot without a value, at the slot's first path.
+  [[gnu::cold, gnu::noinline]] void ViolationAt(const Found& f,
+                                                const char* reason,
+                                                const char* suffix) {
+    std::string field = PathOf(f);
+    std::string description = absl::StrCat(field, suffix);
+    Violation(std::move(field), reason, std::move(description));
+  }
+  [[gnu::cold, gnu::noinline]] void WarningAt(const Found& f,
+                                              const char* reason,
+                                              const char* description) {
+    Warning(PathOf(f), reason, description);
+  }
+  [[gnu::cold, gnu::noinline]] void SlotViolation(size_t slot,
+                                                  const char* reason,
+                                                  const char* suffix) {
+    std::string field = SlotPath(slot);
+    std::string description = absl::StrCat(field, suffix);
+    Violation(std::move(field), reason, std::move(description));
+  }
+
   // Reads user.consent_categories directly: nothing else is read before the
   // consent rule passes.
-  bool HasConsent() {
+  [[gnu::noinline]] bool HasConsent() {
     const ListValue* granted = nullptr;
     auto user = root_.fields().find(plan_.user_key);
     if (user != root_.fields().end() &&
@@ -395,6 +418,12 @@ class TagMapper {
     return false;
   }
 
+  [[gnu::cold, gnu::noinline]] void SkipUnmapped() {
+    result_->outcome = TagMapResult::Outcome::kSkipped;
+    result_->skip_reason =
+        absl::StrCat("event ", QuoteName(event_name_), " has no event mapping");
+  }
+
   // Resolves event_name through the event mapping; false when the event is
   // skipped or rejected.
   bool MapEventType() {
@@ -409,9 +438,7 @@ class TagMapper {
     const int mapped = plan_.event_names.roots.Find(name->string_value(),
                                                     plan_.event_names.nodes);
     if (mapped < 0) {
-      result_->outcome = TagMapResult::Outcome::kSkipped;
-      result_->skip_reason = absl::StrCat("event ", QuoteName(event_name_),
-                                          " has no event mapping");
+      SkipUnmapped();
       return false;
     }
     type_ = plan_.event_types[static_cast<size_t>(mapped)];
@@ -434,19 +461,16 @@ class TagMapper {
                  IsWholeNumber(v.number_value())) {
         Text(v, &view_.id_);
       } else if (v.kind_case() == Value::kNumberValue) {
-        Violation(PathOf(f), kInvalidFormat,
-                  absl::StrCat(PathOf(f),
-                               " must be a string or a whole number of at "
-                               "most 2^53; send larger ids as strings"));
+        ViolationAt(f, kInvalidFormat,
+                    " must be a string or a whole number of at "
+                    "most 2^53; send larger ids as strings");
       } else {
-        Violation(PathOf(f), kInvalidFormat,
-                  absl::StrCat(PathOf(f), " must be a string or a number"));
+        ViolationAt(f, kInvalidFormat, " must be a string or a number");
       }
     } else {
-      Violation(SlotPath(kEventId), kRequired,
-                absl::StrCat(SlotPath(kEventId),
-                             " is required: it is the event id the API "
-                             "deduplicates on"));
+      SlotViolation(kEventId, kRequired,
+                    " is required: it is the event id the API "
+                    "deduplicates on");
     }
 
     // timestamp_ms: epoch ms, a number or digits; now when absent [2].
@@ -455,10 +479,9 @@ class TagMapper {
       if (ms && IsWholeNumber(*ms)) {
         view_.timestamp_ms_ = static_cast<std::int64_t>(*ms);
       } else {
-        Violation(PathOf(f), kInvalidFormat,
-                  absl::StrCat(PathOf(f),
-                               " must be Unix epoch milliseconds, as a whole "
-                               "number or a string of digits"));
+        ViolationAt(f, kInvalidFormat,
+                    " must be Unix epoch milliseconds, as a whole "
+                    "number or a string of digits");
       }
     } else {
       view_.timestamp_ms_ = now_ms_;
@@ -471,10 +494,9 @@ class TagMapper {
         std::string lower(event_name_);
         std::transform(lower.begin(), lower.end(), lower.begin(), AsciiLower);
         if (EventTypeFromName(lower).has_value()) {
-          Violation(SlotPath(kCustomEventName), kRequired,
-                    absl::StrCat(SlotPath(kCustomEventName),
-                                 " is required when event_name is a "
-                                 "standard event name"));
+          SlotViolation(kCustomEventName, kRequired,
+                        " is required when event_name is a "
+                        "standard event name");
         } else {
           view_.custom_event_name_ = event_name_;
         }
@@ -483,13 +505,13 @@ class TagMapper {
 
     if (Found f = First(kOppref)) {
       if (!Text(*f.value, &view_.oppref_)) {
-        Warning(PathOf(f), kDroppedInvalid, "oppref must be a string");
+        WarningAt(f, kDroppedInvalid, "oppref must be a string");
       }
     }
     MapActionSource();
     if (Found f = First(kPageUrl)) {
       if (!Text(*f.value, &view_.source_url_)) {
-        Warning(PathOf(f), kDroppedInvalid, "the page URL must be a string");
+        WarningAt(f, kDroppedInvalid, "the page URL must be a string");
       }
     }
     if (Found f = First(kOptOut)) {
@@ -503,9 +525,8 @@ class TagMapper {
         view_.opt_out_ = true;
       } else if (!EqualsLowerAscii(text, "false")) {
         // An opt-out that cannot be read must not be taken as "no".
-        Violation(PathOf(f), kInvalidFormat,
-                  absl::StrCat(PathOf(f),
-                               " must be a boolean, \"true\" or \"false\""));
+        ViolationAt(f, kInvalidFormat,
+                    " must be a boolean, \"true\" or \"false\"");
       }
     }
   }
@@ -530,15 +551,18 @@ class TagMapper {
     if (f && f.value->kind_case() == Value::kStringValue) {
       source = ActionSourceOf(f.value->string_value());
     }
-    if (f && !source) {
-      Warning(PathOf(f), kDefaulted,
-              absl::StrCat(PathOf(f),
-                           " is not an action source (online, offline, call, "
-                           "store, app, email, web, mobile_app, "
-                           "physical_store, phone_call or other); used ",
-                           Sv(ActionSourceName(fallback))));
-    }
+    if (f && !source) ReportActionSource(f, fallback);
     view_.action_source_ = source.value_or(fallback);
+  }
+
+  [[gnu::cold, gnu::noinline]] void ReportActionSource(
+      const Found& f, v1::ActionSource fallback) {
+    Warning(PathOf(f), kDefaulted,
+            absl::StrCat(PathOf(f),
+                         " is not an action source (online, offline, call, "
+                         "store, app, email, web, mobile_app, "
+                         "physical_store, phone_call or other); used ",
+                         Sv(ActionSourceName(fallback))));
   }
 
   // Adds a string, a number, or a list of them to a user list.
@@ -553,16 +577,26 @@ class TagMapper {
         if (Text(values[i], &text)) {
           out->push_back(text);
         } else {
-          Warning(absl::StrCat(found ? PathOf(*found) : std::string(path), "[",
-                               i, "]"),
-                  kDroppedInvalid, "value must be a string");
+          DropText(found, path, i);
         }
       }
     } else if (Text(v, &text)) {
       out->push_back(text);
     } else {
-      Warning(found ? PathOf(*found) : std::string(path), kDroppedInvalid,
+      DropText(found, path, -1);
+    }
+  }
+
+  // AddTexts' warning for element `index` of a list, or the value (-1).
+  [[gnu::cold, gnu::noinline]] void DropText(const Found* found,
+                                             std::string_view path, int index) {
+    std::string field = found ? PathOf(*found) : std::string(path);
+    if (index < 0) {
+      Warning(std::move(field), kDroppedInvalid,
               "value must be a string or a list of strings");
+    } else {
+      Warning(absl::StrCat(field, "[", index, "]"), kDroppedInvalid,
+              "value must be a string");
     }
   }
 
@@ -578,7 +612,7 @@ class TagMapper {
   void AddScalar(size_t slot, std::string_view* out) {
     Found f = First(slot);
     if (f && !Text(*f.value, out)) {
-      Warning(PathOf(f), kDroppedInvalid, "value must be a string");
+      WarningAt(f, kDroppedInvalid, "value must be a string");
     }
   }
 
@@ -617,11 +651,14 @@ class TagMapper {
     std::string_view view() const { return {code.data(), code.size()}; }
   };
 
-  // Reads into `c` in place: a returned Currency, copied by parts, costs a
-  // stalled load when read back at once.
+  // Reads into `*out` in place: a returned Currency, copied by parts, costs
+  // a stalled load when read back at once.
   void ReadCurrency(const Found& f, Currency* out) {
     Currency& c = *out;
-    c = Currency();
+    // Field by field: `c = Currency()` goes through a stack copy that stalls.
+    c.present = false;
+    c.valid = false;
+    c.exponent = 0;
     if (!f) return;
     c.present = true;
     std::string_view s = f.value->kind_case() == Value::kStringValue
@@ -638,8 +675,7 @@ class TagMapper {
         return;
       }
     }
-    Violation(PathOf(f), kInvalidFormat,
-              absl::StrCat(PathOf(f), " is not an ISO 4217 currency code"));
+    ViolationAt(f, kInvalidFormat, " is not an ISO 4217 currency code");
   }
 
   // Converts a number or decimal text of major units to minor units.
@@ -676,11 +712,57 @@ class TagMapper {
     }
     if (*minor < 0 ||
         (v.kind_case() == Value::kNumberValue && v.number_value() < 0)) {
-      Violation(PathOf(f), kOutOfRange,
-                absl::StrCat(PathOf(f), " must not be negative"));
+      ViolationAt(f, kOutOfRange, " must not be negative");
       return std::nullopt;
     }
     return *minor;
+  }
+
+  // The data problems ReportItemsOrPlan reports.
+  enum DataProblem {
+    kPlanNotAllowed,
+    kItemsNotAllowed,
+    kItemsNotAList,
+    kTooManyItems,
+    kItemNotAnObject,  // the item at item_index_
+  };
+
+  [[gnu::cold, gnu::noinline]] void ReportItemsOrPlan(const Found& f,
+                                                      DataProblem problem) {
+    const std::string path = PathOf(f);
+    switch (problem) {
+      case kPlanNotAllowed:
+        Warning(path, kDroppedNotAllowed,
+                absl::StrCat("plan_id is sent only for subscription_created, "
+                             "trial_started and custom events, not ",
+                             Sv(EventTypeName(type_))));
+        break;
+      case kItemsNotAllowed:
+        Warning(path, kDroppedNotAllowed,
+                absl::StrCat("items are sent only when data.type is not "
+                             "customer_action, as for ",
+                             Sv(EventTypeName(type_))));
+        break;
+      case kItemsNotAList:
+        Violation(path, kInvalidFormat,
+                  absl::StrCat(path, " must be a list of items"));
+        break;
+      case kTooManyItems:
+        Violation(
+            path, kTooMany,
+            absl::StrCat(path, " has more than ", Limits::kContents, " items"));
+        break;
+      case kItemNotAnObject:
+        Violation(absl::StrCat(path, "[", item_index_, "]"), kInvalidFormat,
+                  "each item must be an object");
+        break;
+    }
+  }
+
+  [[gnu::cold, gnu::noinline]] void RequireCurrency(const Found& value) {
+    Violation(SlotPath(kCurrency), kRequired,
+              absl::StrCat(SlotPath(kCurrency), " is required when ",
+                           PathOf(value), " is set"));
   }
 
   void MapData() {
@@ -690,9 +772,7 @@ class TagMapper {
     if (event_currency_.valid) d->currency_.assign(event_currency_.view());
     if (Found f = First(kValue)) {
       if (!event_currency_.present) {
-        Violation(SlotPath(kCurrency), kRequired,
-                  absl::StrCat(SlotPath(kCurrency), " is required when ",
-                               PathOf(f), " is set"));
+        RequireCurrency(f);
       } else if (event_currency_.valid) {
         if (auto minor = ReadMoney(f, event_currency_.exponent)) {
           d->has_amount_ = true;
@@ -703,36 +783,26 @@ class TagMapper {
 
     if (Found f = First(kPlanId)) {
       if (!AllowsPlanId(data_type)) {
-        Warning(PathOf(f), kDroppedNotAllowed,
-                absl::StrCat("plan_id is sent only for subscription_created, "
-                             "trial_started and custom events, not ",
-                             Sv(EventTypeName(type_))));
+        ReportItemsOrPlan(f, kPlanNotAllowed);
       } else if (!Text(*f.value, &d->plan_id_)) {
-        Warning(PathOf(f), kDroppedInvalid, "plan_id must be a string");
+        WarningAt(f, kDroppedInvalid, "plan_id must be a string");
       }
     }
 
     Found items = First(kItems);
     if (!items) return;
     items_source_ = items.source;
-    const std::string& items_path = items_source_->display;
     if (!AllowsContents(data_type)) {
-      Warning(items_path, kDroppedNotAllowed,
-              absl::StrCat("items are sent only when data.type is not "
-                           "customer_action, as for ",
-                           Sv(EventTypeName(type_))));
+      ReportItemsOrPlan(items, kItemsNotAllowed);
       return;
     }
     if (items.value->kind_case() != Value::kListValue) {
-      Violation(items_path, kInvalidFormat,
-                absl::StrCat(items_path, " must be a list of items"));
+      ReportItemsOrPlan(items, kItemsNotAList);
       return;
     }
     const auto& list = items.value->list_value().values();
     if (static_cast<size_t>(list.size()) > Limits::kContents) {
-      Violation(items_path, kTooMany,
-                absl::StrCat(items_path, " has more than ", Limits::kContents,
-                             " items"));
+      ReportItemsOrPlan(items, kTooManyItems);
       return;
     }
     // The event-level content type, read once for every item [11].
@@ -740,8 +810,7 @@ class TagMapper {
     for (item_index_ = 0; item_index_ < list.size(); ++item_index_) {
       const Value& item = list[item_index_];
       if (item.kind_case() != Value::kStructValue) {
-        Violation(absl::StrCat(items_path, "[", item_index_, "]"),
-                  kInvalidFormat, "each item must be an object");
+        ReportItemsOrPlan(items, kItemNotAnObject);
         continue;
       }
       Resolve(item.struct_value(), plan_.items, item_values_);
@@ -756,7 +825,7 @@ class TagMapper {
     if (!type) type = event_content_type;
     if (!type || !Text(*type.value, &c->content_type_)) {
       if (type) {
-        Warning(PathOf(type), kDroppedInvalid, "value must be a string");
+        WarningAt(type, kDroppedInvalid, "value must be a string");
       }
       c->content_type_ = "product";
     }
@@ -776,21 +845,18 @@ class TagMapper {
           c->amount_ = *minor;
         }
       } else if (!currency.present && !event_currency_.present) {
-        Violation(SlotPath(kItemCurrency), kRequired,
-                  absl::StrCat(SlotPath(kItemCurrency),
-                               " is required when the item has a price and "
-                               "the event has no currency"));
+        SlotViolation(kItemCurrency, kRequired,
+                      " is required when the item has a price and "
+                      "the event has no currency");
       }
     }
 
     if (Found f = First(kItemQuantity)) {
       std::optional<double> q = AsNumber(*f.value);
       if (!q || !IsWholeNumber(*q)) {
-        Violation(PathOf(f), kInvalidFormat,
-                  absl::StrCat(PathOf(f), " must be a whole number"));
+        ViolationAt(f, kInvalidFormat, " must be a whole number");
       } else if (*q <= 0) {
-        Violation(PathOf(f), kOutOfRange,
-                  absl::StrCat(PathOf(f), " must be positive"));
+        ViolationAt(f, kOutOfRange, " must be positive");
       } else {
         c->has_quantity_ = true;
         c->quantity_ = static_cast<std::int64_t>(*q);
