@@ -165,19 +165,14 @@ void Resolve(const Struct& root, const PathTree& tree, const Value** out) {
 // Present: neither missing, null, "", [] nor {}.
 bool Present(const Value* v) {
   if (v == nullptr) return false;
-  switch (v->kind_case()) {
-    case Value::kStringValue:
-      return !v->string_value().empty();
-    case Value::kNumberValue:
-    case Value::kBoolValue:
-      return true;
-    case Value::kListValue:
-      return v->list_value().values_size() > 0;
-    case Value::kStructValue:
-      return v->struct_value().fields_size() > 0;
-    default:
-      return false;
-  }
+  // Tests rather than a switch: a jump table's indirect branch is one more
+  // prediction for the mapper core to evict between two events.
+  const Value::KindCase kind = v->kind_case();
+  if (kind == Value::kStringValue) return !v->string_value().empty();
+  if (kind == Value::kNumberValue || kind == Value::kBoolValue) return true;
+  if (kind == Value::kListValue) return v->list_value().values_size() > 0;
+  if (kind == Value::kStructValue) return v->struct_value().fields_size() > 0;
+  return false;
 }
 
 bool IsWholeNumber(double d) {
