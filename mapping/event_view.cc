@@ -1,7 +1,10 @@
 #include "mapping/event_view.h"
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "mapping/event_mapper_core.h"
 
 namespace conversions::mapping {
 namespace internal {
@@ -100,6 +103,13 @@ void ToTypedEvent(const EventView& view, v1::Event* event) {
     content->set_currency(std::string(c.currency()));
   }
   data->set_plan_id(std::string(d.plan_id()));
+}
+
+// In its own file, apart from MapEvent: see event_mapper_core.h.
+void MapEventView(const EventView& event, std::int64_t now_ms,
+                  MappedEvent* result) {
+  core::ResetResult(result);
+  core::Mapper<EventView>(event, now_ms, result).Run();
 }
 
 }  // namespace internal
