@@ -69,8 +69,8 @@ static_assert(kTagSlots[kType] == "type" &&
 // eight bytes. Names of equal length up to 16 bytes are equal exactly when
 // their words are. Without a branch for short names, whose lengths vary
 // key after key: a std::string's buffer always holds 16 bytes (the inline
-// buffer, or a heap buffer of a larger capacity), so both words are loaded
-// whole, then masked to the length.
+// buffer, or a heap buffer of a larger capacity, in libstdc++ as in libc++),
+// so both words are loaded whole, then masked to the length.
 inline void KeyWords(const std::string& name, std::uint64_t* head,
                      std::uint64_t* tail) {
   const char* p = name.data();
@@ -92,8 +92,8 @@ inline void KeyWords(const std::string& name, std::uint64_t* head,
 // The home slot of a name in a table of 2^(64 - `shift`) slots: its
 // KeyWords and length folded into one word, times an odd `seed`, top bits.
 // One multiplication: the lookup sits on the critical path of the walk of
-// every object, key after key. (The tail is rotated so that a name of 8
-// bytes, whose two words are equal, does not fold to its length.)
+// every object, key after key. (The tail is rotated so that its bytes do
+// not cancel the same bytes of the head.)
 inline std::uint32_t NameHash(std::uint64_t head, std::uint64_t tail, size_t n,
                               std::uint64_t seed, std::uint32_t shift) {
   const std::uint64_t folded = head ^ ((tail << 29) | (tail >> 35)) ^ n;
