@@ -1,6 +1,8 @@
 // Maps one tag event with a compiled plan (tag_plan.h): finds every source
-// path's value in one walk of the event, then fills a v1::Event slot by
-// slot. Messages name source paths and never quote identifier values.
+// path's value in one walk of the event, then fills an EventView
+// (event_view.h) slot by slot, with views of the event's strings, for the
+// mapper core to read. Messages name source paths and never quote
+// identifier values.
 #include "mapping/tag_mapper.h"
 
 #include <algorithm>
@@ -15,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "mapping/event_types.h"
+#include "mapping/event_view.h"
 #include "mapping/iso_codes.h"
 #include "mapping/money.h"
 #include "mapping/tag_plan.h"
@@ -24,10 +27,12 @@ namespace conversions::mapping {
 namespace {
 
 using google::protobuf::ListValue;
-using google::protobuf::RepeatedPtrField;
 using google::protobuf::Struct;
 using google::protobuf::Value;
 using internal::ChildIndex;
+using internal::ContentView;
+using internal::DataView;
+using internal::EventView;
 using internal::kCity;
 using internal::kContentType;
 using internal::kCountry;
@@ -60,6 +65,8 @@ using internal::kZipcode;
 using internal::PathTree;
 using internal::SourcePath;
 using internal::TagPlan;
+using internal::TextList;
+using internal::UserView;
 
 // Violation and warning reasons, beyond those of event_mapper.cc.
 constexpr char kRequired[] = "REQUIRED";
@@ -101,6 +108,16 @@ inline void ResolveValue(const Value& value, int node, const PathTree& tree,
   if (!children.nodes.empty()) ResolveChildren(value, children, tree, out);
 }
 
+// As ResolveValue, for a node found through a ChildIndex slot, which tells
+// whether it has children without reading the node.
+inline void ResolveSlot(const Value& value, const ChildIndex::Slot& slot,
+                        const PathTree& tree, const Value** out) {
+  out[slot.node] = &value;
+  if (slot.parent) {
+    ResolveChildren(value, tree.nodes[slot.node].children, tree, out);
+  }
+}
+
 // Finds the properties of `object` that are children in `wanted`.
 void ResolveStruct(const Struct& object, const ChildIndex& wanted,
                    const PathTree& tree, const Value** out) {
@@ -116,9 +133,9 @@ void ResolveStruct(const Struct& object, const ChildIndex& wanted,
   }
   size_t missing = wanted.nodes.size();
   for (const auto& [key, value] : fields) {
-    int n = wanted.Find(key, tree.nodes);
-    if (n < 0) continue;
-    ResolveValue(value, n, tree, out);
+    const ChildIndex::Slot* slot = wanted.FindSlot(key, tree.nodes);
+    if (slot == nullptr) continue;
+    ResolveSlot(value, *slot, tree, out);
     if (--missing == 0) break;  // every wanted property found
   }
 }
@@ -148,19 +165,14 @@ void Resolve(const Struct& root, const PathTree& tree, const Value** out) {
 // Present: neither missing, null, "", [] nor {}.
 bool Present(const Value* v) {
   if (v == nullptr) return false;
-  switch (v->kind_case()) {
-    case Value::kStringValue:
-      return !v->string_value().empty();
-    case Value::kNumberValue:
-    case Value::kBoolValue:
-      return true;
-    case Value::kListValue:
-      return v->list_value().values_size() > 0;
-    case Value::kStructValue:
-      return v->struct_value().fields_size() > 0;
-    default:
-      return false;
-  }
+  // Tests rather than a switch: a jump table's indirect branch is one more
+  // prediction for the mapper core to evict between two events.
+  const Value::KindCase kind = v->kind_case();
+  if (kind == Value::kStringValue) return !v->string_value().empty();
+  if (kind == Value::kNumberValue || kind == Value::kBoolValue) return true;
+  if (kind == Value::kListValue) return v->list_value().values_size() > 0;
+  if (kind == Value::kStructValue) return v->struct_value().fields_size() > 0;
+  return false;
 }
 
 bool IsWholeNumber(double d) {
@@ -168,25 +180,25 @@ bool IsWholeNumber(double d) {
          std::fabs(d) <= kMaxExactInteger;
 }
 
-void AppendNumber(double d, std::string* out) {
-  char buf[32];
+// Writes a number as text (whole numbers without a fraction) into `buf`.
+std::string_view FormatNumber(double d, char (&buf)[32]) {
   std::to_chars_result r =
       IsWholeNumber(d)
           ? std::to_chars(buf, buf + sizeof(buf), static_cast<std::int64_t>(d))
           : std::to_chars(buf, buf + sizeof(buf), d);
-  out->append(buf, r.ptr);
+  return {buf, static_cast<size_t>(r.ptr - buf)};
 }
 
-// Writes a string, or a number as text (whole numbers without a fraction);
-// returns false for other kinds.
-bool AsText(const Value& v, std::string* out) {
+// Reads a string, or a finite number as text, into `*out` (numbers are kept
+// in `view`); returns false for other kinds.
+bool AsText(const Value& v, EventView* view, std::string_view* out) {
   if (v.kind_case() == Value::kStringValue) {
     *out = v.string_value();
     return true;
   }
   if (v.kind_case() == Value::kNumberValue && std::isfinite(v.number_value())) {
-    out->clear();
-    AppendNumber(v.number_value(), out);
+    char buf[32];
+    *out = view->Keep(FormatNumber(v.number_value(), buf));
     return true;
   }
   return false;
@@ -268,7 +280,11 @@ class TagMapper {
  public:
   TagMapper(const Struct& root, const TagPlan& plan, std::int64_t now_ms,
             TagMapResult* result)
-      : root_(root), plan_(plan), now_ms_(now_ms), result_(result) {}
+      : root_(root),
+        plan_(plan),
+        now_ms_(now_ms),
+        result_(result),
+        view_(result->view) {}
 
   void Run() {
     if (!plan_.consent_categories.empty() && !HasConsent()) {
@@ -310,7 +326,8 @@ class TagMapper {
   // The source path of a value for messages: "items[1].product.price".
   std::string PathOf(const SourcePath& source) const {
     if (!source.per_item) return source.display;
-    return absl::StrCat(items_path_, "[", item_index_, "].", source.display);
+    return absl::StrCat(items_source_->display, "[", item_index_, "].",
+                        source.display);
   }
   std::string PathOf(const Found& found) const { return PathOf(*found.source); }
   // The path of a slot's first source, for a value that is missing.
@@ -319,19 +336,47 @@ class TagMapper {
                                      : PathOf(plan_.slots[slot].front());
   }
 
-  void Violation(std::string field, const char* reason,
-                 std::string description) {
+  // Cold and out of line, as is every message built for them: the happy
+  // path stays small, next to the mapper core it runs with.
+  [[gnu::cold, gnu::noinline]] void Violation(std::string field,
+                                              const char* reason,
+                                              std::string description) {
     result_->violations.push_back(
         {std::move(field), reason, std::move(description)});
   }
-  void Warning(std::string field, const char* reason, std::string description) {
+  [[gnu::cold, gnu::noinline]] void Warning(std::string field,
+                                            const char* reason,
+                                            std::string description) {
     result_->warnings.push_back(
         {std::move(field), reason, std::move(description)});
   }
 
+  // Out of line and cold, with every message: a violation of the value
+  // `f` gave, described as its path followed by `suffix`; a warning about
+  // it; a violation of a slot without a value, at the slot's first path.
+  [[gnu::cold, gnu::noinline]] void ViolationAt(const Found& f,
+                                                const char* reason,
+                                                const char* suffix) {
+    std::string field = PathOf(f);
+    std::string description = absl::StrCat(field, suffix);
+    Violation(std::move(field), reason, std::move(description));
+  }
+  [[gnu::cold, gnu::noinline]] void WarningAt(const Found& f,
+                                              const char* reason,
+                                              const char* description) {
+    Warning(PathOf(f), reason, description);
+  }
+  [[gnu::cold, gnu::noinline]] void SlotViolation(size_t slot,
+                                                  const char* reason,
+                                                  const char* suffix) {
+    std::string field = SlotPath(slot);
+    std::string description = absl::StrCat(field, suffix);
+    Violation(std::move(field), reason, std::move(description));
+  }
+
   // Reads user.consent_categories directly: nothing else is read before the
   // consent rule passes.
-  bool HasConsent() {
+  [[gnu::noinline]] bool HasConsent() {
     const ListValue* granted = nullptr;
     auto user = root_.fields().find(plan_.user_key);
     if (user != root_.fields().end() &&
@@ -348,11 +393,12 @@ class TagMapper {
       return false;
     }
     std::vector<std::string> missing;
-    std::string text;
+    std::string_view text;
     for (const std::string& category : plan_.consent_categories) {
       bool found = false;
       for (const Value& v : granted->values()) {
-        if (AsText(v, &text) && TrimAscii(text) == TrimAscii(category)) {
+        if (AsText(v, &view_, &text) &&
+            TrimAscii(text) == TrimAscii(category)) {
           found = true;
           break;
         }
@@ -367,6 +413,12 @@ class TagMapper {
     return false;
   }
 
+  [[gnu::cold, gnu::noinline]] void SkipUnmapped() {
+    result_->outcome = TagMapResult::Outcome::kSkipped;
+    result_->skip_reason =
+        absl::StrCat("event ", QuoteName(event_name_), " has no event mapping");
+  }
+
   // Resolves event_name through the event mapping; false when the event is
   // skipped or rejected.
   bool MapEventType() {
@@ -378,89 +430,83 @@ class TagMapper {
       return false;
     }
     event_name_ = name->string_value();
-    auto it = std::lower_bound(
-        plan_.event_types.begin(), plan_.event_types.end(), event_name_,
-        [](const std::pair<std::string, v1::EventType>& entry,
-           std::string_view key) { return entry.first < key; });
-    if (it == plan_.event_types.end() || it->first != event_name_) {
-      result_->outcome = TagMapResult::Outcome::kSkipped;
-      result_->skip_reason = absl::StrCat("event ", QuoteName(event_name_),
-                                          " has no event mapping");
+    const int mapped = plan_.event_names.roots.Find(name->string_value(),
+                                                    plan_.event_names.nodes);
+    if (mapped < 0) {
+      SkipUnmapped();
       return false;
     }
-    type_ = it->second;
-    event().set_type(type_);
+    type_ = plan_.event_types[static_cast<size_t>(mapped)];
+    view_.type_ = type_;
     return true;
   }
 
-  v1::Event& event() { return result_->event; }
+  // Reads a string or a number as text; false for other kinds.
+  bool Text(const Value& v, std::string_view* out) {
+    return AsText(v, &view_, out);
+  }
 
   void MapEnvelope() {
     // id: mandatory [*].
     if (Found f = First(kEventId)) {
       const Value& v = *f.value;
       if (v.kind_case() == Value::kStringValue) {
-        event().set_id(v.string_value());
+        view_.id_ = v.string_value();
       } else if (v.kind_case() == Value::kNumberValue &&
                  IsWholeNumber(v.number_value())) {
-        AppendNumber(v.number_value(), event().mutable_id());
+        Text(v, &view_.id_);
       } else if (v.kind_case() == Value::kNumberValue) {
-        Violation(PathOf(f), kInvalidFormat,
-                  absl::StrCat(PathOf(f),
-                               " must be a string or a whole number of at "
-                               "most 2^53; send larger ids as strings"));
+        ViolationAt(f, kInvalidFormat,
+                    " must be a string or a whole number of at "
+                    "most 2^53; send larger ids as strings");
       } else {
-        Violation(PathOf(f), kInvalidFormat,
-                  absl::StrCat(PathOf(f), " must be a string or a number"));
+        ViolationAt(f, kInvalidFormat, " must be a string or a number");
       }
     } else {
-      Violation(SlotPath(kEventId), kRequired,
-                absl::StrCat(SlotPath(kEventId),
-                             " is required: it is the event id the API "
-                             "deduplicates on"));
+      SlotViolation(kEventId, kRequired,
+                    " is required: it is the event id the API "
+                    "deduplicates on");
     }
 
     // timestamp_ms: epoch ms, a number or digits; now when absent [2].
     if (Found f = First(kEventTimestamp)) {
       std::optional<double> ms = AsNumber(*f.value);
       if (ms && IsWholeNumber(*ms)) {
-        event().set_timestamp_ms(static_cast<std::int64_t>(*ms));
+        view_.timestamp_ms_ = static_cast<std::int64_t>(*ms);
       } else {
-        Violation(PathOf(f), kInvalidFormat,
-                  absl::StrCat(PathOf(f),
-                               " must be Unix epoch milliseconds, as a whole "
-                               "number or a string of digits"));
+        ViolationAt(f, kInvalidFormat,
+                    " must be Unix epoch milliseconds, as a whole "
+                    "number or a string of digits");
       }
     } else {
-      event().set_timestamp_ms(now_ms_);
+      view_.timestamp_ms_ = now_ms_;
     }
 
     // custom_event_name: custom events only, then event_name [3].
     if (type_ == v1::EVENT_TYPE_CUSTOM) {
       Found f = First(kCustomEventName);
-      if (!f || !AsText(*f.value, event().mutable_custom_event_name())) {
+      if (!f || !Text(*f.value, &view_.custom_event_name_)) {
         std::string lower(event_name_);
         std::transform(lower.begin(), lower.end(), lower.begin(), AsciiLower);
         if (EventTypeFromName(lower).has_value()) {
-          Violation(SlotPath(kCustomEventName), kRequired,
-                    absl::StrCat(SlotPath(kCustomEventName),
-                                 " is required when event_name is a "
-                                 "standard event name"));
+          SlotViolation(kCustomEventName, kRequired,
+                        " is required when event_name is a "
+                        "standard event name");
         } else {
-          event().mutable_custom_event_name()->assign(event_name_);
+          view_.custom_event_name_ = event_name_;
         }
       }
     }
 
     if (Found f = First(kOppref)) {
-      if (!AsText(*f.value, event().mutable_oppref())) {
-        Warning(PathOf(f), kDroppedInvalid, "oppref must be a string");
+      if (!Text(*f.value, &view_.oppref_)) {
+        WarningAt(f, kDroppedInvalid, "oppref must be a string");
       }
     }
     MapActionSource();
     if (Found f = First(kPageUrl)) {
-      if (!AsText(*f.value, event().mutable_source_url())) {
-        Warning(PathOf(f), kDroppedInvalid, "the page URL must be a string");
+      if (!Text(*f.value, &view_.source_url_)) {
+        WarningAt(f, kDroppedInvalid, "the page URL must be a string");
       }
     }
     if (Found f = First(kOptOut)) {
@@ -469,14 +515,13 @@ class TagMapper {
                                   ? TrimAscii(v.string_value())
                                   : std::string_view();
       if (v.kind_case() == Value::kBoolValue) {
-        event().set_opt_out(v.bool_value());
+        view_.opt_out_ = v.bool_value();
       } else if (EqualsLowerAscii(text, "true")) {
-        event().set_opt_out(true);
+        view_.opt_out_ = true;
       } else if (!EqualsLowerAscii(text, "false")) {
         // An opt-out that cannot be read must not be taken as "no".
-        Violation(PathOf(f), kInvalidFormat,
-                  absl::StrCat(PathOf(f),
-                               " must be a boolean, \"true\" or \"false\""));
+        ViolationAt(f, kInvalidFormat,
+                    " must be a boolean, \"true\" or \"false\"");
       }
     }
   }
@@ -501,80 +546,95 @@ class TagMapper {
     if (f && f.value->kind_case() == Value::kStringValue) {
       source = ActionSourceOf(f.value->string_value());
     }
-    if (f && !source) {
-      Warning(PathOf(f), kDefaulted,
-              absl::StrCat(PathOf(f),
-                           " is not an action source (online, offline, call, "
-                           "store, app, email, web, mobile_app, "
-                           "physical_store, phone_call or other); used ",
-                           Sv(ActionSourceName(fallback))));
-    }
-    event().set_action_source(source.value_or(fallback));
+    if (f && !source) ReportActionSource(f, fallback);
+    view_.action_source_ = source.value_or(fallback);
+  }
+
+  [[gnu::cold, gnu::noinline]] void ReportActionSource(
+      const Found& f, v1::ActionSource fallback) {
+    Warning(PathOf(f), kDefaulted,
+            absl::StrCat(PathOf(f),
+                         " is not an action source (online, offline, call, "
+                         "store, app, email, web, mobile_app, "
+                         "physical_store, phone_call or other); used ",
+                         Sv(ActionSourceName(fallback))));
   }
 
   // Adds a string, a number, or a list of them to a user list.
-  void AddTexts(const Value& v, const std::string& path,
-                RepeatedPtrField<std::string>* out) {
+  // The path is built only for a warning: `found` gives it, else `path`.
+  void AddTexts(const Value& v, const Found* found, std::string_view path,
+                TextList* out) {
+    std::string_view text;
     if (v.kind_case() == Value::kListValue) {
       const auto& values = v.list_value().values();
       for (int i = 0; i < values.size(); ++i) {
         if (values[i].kind_case() == Value::kNullValue) continue;
-        if (!AsText(values[i], out->Add())) {
-          out->RemoveLast();
-          Warning(absl::StrCat(path, "[", i, "]"), kDroppedInvalid,
-                  "value must be a string");
+        if (Text(values[i], &text)) {
+          out->push_back(text);
+        } else {
+          DropText(found, path, i);
         }
       }
-    } else if (!AsText(v, out->Add())) {
-      out->RemoveLast();
-      Warning(path, kDroppedInvalid,
-              "value must be a string or a list of strings");
+    } else if (Text(v, &text)) {
+      out->push_back(text);
+    } else {
+      DropText(found, path, -1);
     }
   }
 
-  void AddSlot(size_t slot, RepeatedPtrField<std::string>* out) {
-    if (Found f = First(slot)) AddTexts(*f.value, PathOf(f), out);
+  // AddTexts' warning for element `index` of a list, or the value (-1).
+  [[gnu::cold, gnu::noinline]] void DropText(const Found* found,
+                                             std::string_view path, int index) {
+    std::string field = found ? PathOf(*found) : std::string(path);
+    if (index < 0) {
+      Warning(std::move(field), kDroppedInvalid,
+              "value must be a string or a list of strings");
+    } else {
+      Warning(absl::StrCat(field, "[", index, "]"), kDroppedInvalid,
+              "value must be a string");
+    }
   }
 
-  void AddFixed(int node, std::string_view path,
-                RepeatedPtrField<std::string>* out) {
+  void AddSlot(size_t slot, TextList* out) {
+    if (Found f = First(slot)) AddTexts(*f.value, &f, {}, out);
+  }
+
+  void AddFixed(int node, std::string_view path, TextList* out) {
     const Value* v = event_values_[node];
-    if (Present(v)) AddTexts(*v, std::string(path), out);
+    if (Present(v)) AddTexts(*v, nullptr, path, out);
   }
 
-  void AddScalar(size_t slot, std::string* out) {
+  void AddScalar(size_t slot, std::string_view* out) {
     Found f = First(slot);
-    if (f && !AsText(*f.value, out)) {
-      Warning(PathOf(f), kDroppedInvalid, "value must be a string");
+    if (f && !Text(*f.value, out)) {
+      WarningAt(f, kDroppedInvalid, "value must be a string");
     }
   }
 
   void MapUser() {
-    v1::UserData* u = event().mutable_user();
-    AddSlot(kEmail, u->mutable_emails());
-    AddSlot(kPhone, u->mutable_phone_numbers());
-    AddSlot(kUserId, u->mutable_external_ids());
-    AddSlot(kFirstName, u->mutable_first_names());
-    AddSlot(kLastName, u->mutable_last_names());
-    AddFixed(plan_.email_sha256, "user.email_sha256",
-             u->mutable_emails_sha256());
-    AddFixed(plan_.id_sha256, "user.id_sha256",
-             u->mutable_external_ids_sha256());
+    UserView* u = &view_.user_;
+    AddSlot(kEmail, &u->emails_);
+    AddSlot(kPhone, &u->phone_numbers_);
+    AddSlot(kUserId, &u->external_ids_);
+    AddSlot(kFirstName, &u->first_names_);
+    AddSlot(kLastName, &u->last_names_);
+    AddFixed(plan_.email_sha256, "user.email_sha256", &u->emails_sha256_);
+    AddFixed(plan_.id_sha256, "user.id_sha256", &u->external_ids_sha256_);
     AddFixed(plan_.firstname_sha256, "user.firstname_sha256",
-             u->mutable_first_names_sha256());
+             &u->first_names_sha256_);
     AddFixed(plan_.lastname_sha256, "user.lastname_sha256",
-             u->mutable_last_names_sha256());
+             &u->last_names_sha256_);
     if (Present(event_values_[plan_.phone_sha256])) {
       Warning("user.phone_sha256", kDroppedIncompatibleHash,
               "the event model hashes phone numbers in E.164 with '+', the "
               "API hashes the digits without it: such a hash cannot match");
     }
-    AddSlot(kCountry, u->mutable_countries());
-    AddSlot(kCity, u->mutable_cities());
-    AddSlot(kZipcode, u->mutable_postal_codes());
-    AddSlot(kState, u->mutable_regions());
-    AddScalar(kIp, u->mutable_ip_address());
-    AddScalar(kUserAgent, u->mutable_user_agent());
+    AddSlot(kCountry, &u->countries_);
+    AddSlot(kCity, &u->cities_);
+    AddSlot(kZipcode, &u->postal_codes_);
+    AddSlot(kState, &u->regions_);
+    AddScalar(kIp, &u->ip_address_);
+    AddScalar(kUserAgent, &u->user_agent_);
   }
 
   // A currency: trimmed, upper-cased ISO 4217 code.
@@ -586,9 +646,15 @@ class TagMapper {
     std::string_view view() const { return {code.data(), code.size()}; }
   };
 
-  Currency ReadCurrency(const Found& f) {
-    Currency c;
-    if (!f) return c;
+  // Reads into `*out` in place: a returned Currency, copied by parts, costs
+  // a stalled load when read back at once.
+  void ReadCurrency(const Found& f, Currency* out) {
+    Currency& c = *out;
+    // Field by field: `c = Currency()` goes through a stack copy that stalls.
+    c.present = false;
+    c.valid = false;
+    c.exponent = 0;
+    if (!f) return;
     c.present = true;
     std::string_view s = f.value->kind_case() == Value::kStringValue
                              ? TrimAscii(f.value->string_value())
@@ -601,12 +667,10 @@ class TagMapper {
       if (std::optional<int> e = CurrencyExponent(c.view())) {
         c.valid = true;
         c.exponent = *e;
-        return c;
+        return;
       }
     }
-    Violation(PathOf(f), kInvalidFormat,
-              absl::StrCat(PathOf(f), " is not an ISO 4217 currency code"));
-    return c;
+    ViolationAt(f, kInvalidFormat, " is not an ISO 4217 currency code");
   }
 
   // Converts a number or decimal text of major units to minor units.
@@ -643,63 +707,97 @@ class TagMapper {
     }
     if (*minor < 0 ||
         (v.kind_case() == Value::kNumberValue && v.number_value() < 0)) {
-      Violation(PathOf(f), kOutOfRange,
-                absl::StrCat(PathOf(f), " must not be negative"));
+      ViolationAt(f, kOutOfRange, " must not be negative");
       return std::nullopt;
     }
     return *minor;
   }
 
-  void MapData() {
-    v1::EventData* d = event().mutable_data();
-    const DataType data_type = DataTypeOf(type_);
-    event_currency_ = ReadCurrency(First(kCurrency));
-    if (event_currency_.valid) {
-      d->mutable_currency()->assign(event_currency_.view());
+  // The data problems ReportItemsOrPlan reports.
+  enum DataProblem {
+    kPlanNotAllowed,
+    kItemsNotAllowed,
+    kItemsNotAList,
+    kTooManyItems,
+    kItemNotAnObject,  // the item at item_index_
+  };
+
+  [[gnu::cold, gnu::noinline]] void ReportItemsOrPlan(const Found& f,
+                                                      DataProblem problem) {
+    const std::string path = PathOf(f);
+    switch (problem) {
+      case kPlanNotAllowed:
+        Warning(path, kDroppedNotAllowed,
+                absl::StrCat("plan_id is sent only for subscription_created, "
+                             "trial_started and custom events, not ",
+                             Sv(EventTypeName(type_))));
+        break;
+      case kItemsNotAllowed:
+        Warning(path, kDroppedNotAllowed,
+                absl::StrCat("items are sent only when data.type is not "
+                             "customer_action, as for ",
+                             Sv(EventTypeName(type_))));
+        break;
+      case kItemsNotAList:
+        Violation(path, kInvalidFormat,
+                  absl::StrCat(path, " must be a list of items"));
+        break;
+      case kTooManyItems:
+        Violation(
+            path, kTooMany,
+            absl::StrCat(path, " has more than ", Limits::kContents, " items"));
+        break;
+      case kItemNotAnObject:
+        Violation(absl::StrCat(path, "[", item_index_, "]"), kInvalidFormat,
+                  "each item must be an object");
+        break;
     }
+  }
+
+  [[gnu::cold, gnu::noinline]] void RequireCurrency(const Found& value) {
+    Violation(SlotPath(kCurrency), kRequired,
+              absl::StrCat(SlotPath(kCurrency), " is required when ",
+                           PathOf(value), " is set"));
+  }
+
+  void MapData() {
+    DataView* d = &view_.data_;
+    const DataType data_type = DataTypeOf(type_);
+    ReadCurrency(First(kCurrency), &event_currency_);
+    if (event_currency_.valid) d->currency_.assign(event_currency_.view());
     if (Found f = First(kValue)) {
       if (!event_currency_.present) {
-        Violation(SlotPath(kCurrency), kRequired,
-                  absl::StrCat(SlotPath(kCurrency), " is required when ",
-                               PathOf(f), " is set"));
+        RequireCurrency(f);
       } else if (event_currency_.valid) {
         if (auto minor = ReadMoney(f, event_currency_.exponent)) {
-          d->set_amount(*minor);
+          d->has_amount_ = true;
+          d->amount_ = *minor;
         }
       }
     }
 
     if (Found f = First(kPlanId)) {
       if (!AllowsPlanId(data_type)) {
-        Warning(PathOf(f), kDroppedNotAllowed,
-                absl::StrCat("plan_id is sent only for subscription_created, "
-                             "trial_started and custom events, not ",
-                             Sv(EventTypeName(type_))));
-      } else if (!AsText(*f.value, d->mutable_plan_id())) {
-        Warning(PathOf(f), kDroppedInvalid, "plan_id must be a string");
+        ReportItemsOrPlan(f, kPlanNotAllowed);
+      } else if (!Text(*f.value, &d->plan_id_)) {
+        WarningAt(f, kDroppedInvalid, "plan_id must be a string");
       }
     }
 
     Found items = First(kItems);
     if (!items) return;
-    items_path_ = PathOf(items);
+    items_source_ = items.source;
     if (!AllowsContents(data_type)) {
-      Warning(items_path_, kDroppedNotAllowed,
-              absl::StrCat("items are sent only when data.type is not "
-                           "customer_action, as for ",
-                           Sv(EventTypeName(type_))));
+      ReportItemsOrPlan(items, kItemsNotAllowed);
       return;
     }
     if (items.value->kind_case() != Value::kListValue) {
-      Violation(items_path_, kInvalidFormat,
-                absl::StrCat(items_path_, " must be a list of items"));
+      ReportItemsOrPlan(items, kItemsNotAList);
       return;
     }
     const auto& list = items.value->list_value().values();
     if (static_cast<size_t>(list.size()) > Limits::kContents) {
-      Violation(items_path_, kTooMany,
-                absl::StrCat(items_path_, " has more than ", Limits::kContents,
-                             " items"));
+      ReportItemsOrPlan(items, kTooManyItems);
       return;
     }
     // The event-level content type, read once for every item [11].
@@ -707,57 +805,56 @@ class TagMapper {
     for (item_index_ = 0; item_index_ < list.size(); ++item_index_) {
       const Value& item = list[item_index_];
       if (item.kind_case() != Value::kStructValue) {
-        Violation(absl::StrCat(items_path_, "[", item_index_, "]"),
-                  kInvalidFormat, "each item must be an object");
+        ReportItemsOrPlan(items, kItemNotAnObject);
         continue;
       }
       Resolve(item.struct_value(), plan_.items, item_values_);
-      MapItem(event_content_type, d->add_contents());
+      MapItem(event_content_type, &d->contents_.emplace_back());
     }
   }
 
-  void MapItem(const Found& event_content_type, v1::Content* c) {
-    AddScalar(kItemId, c->mutable_id());
-    AddScalar(kItemName, c->mutable_name());
+  void MapItem(const Found& event_content_type, ContentView* c) {
+    AddScalar(kItemId, &c->id_);
+    AddScalar(kItemName, &c->name_);
     Found type = First(kItemContentType);
     if (!type) type = event_content_type;
-    if (!type || !AsText(*type.value, c->mutable_content_type())) {
+    if (!type || !Text(*type.value, &c->content_type_)) {
       if (type) {
-        Warning(PathOf(type), kDroppedInvalid, "value must be a string");
+        WarningAt(type, kDroppedInvalid, "value must be a string");
       }
-      c->set_content_type("product");
+      c->content_type_ = "product";
     }
 
     // The item's currency [12]; an item without one uses the event's, which
     // stays implicit on the wire (data.currency covers it).
-    Currency currency = ReadCurrency(First(kItemCurrency));
-    if (currency.valid) c->mutable_currency()->assign(currency.view());
+    Currency currency;
+    ReadCurrency(First(kItemCurrency), &currency);
+    if (currency.valid) c->currency_.assign(currency.view());
     if (Found price = First(kItemPrice)) {
-      if (!currency.present && event_currency_.valid) {
-        currency = event_currency_;
-      }
-      if (currency.valid) {
-        if (auto minor = ReadMoney(price, currency.exponent)) {
-          c->set_amount(*minor);
+      const Currency& used = !currency.present && event_currency_.valid
+                                 ? event_currency_
+                                 : currency;
+      if (used.valid) {
+        if (auto minor = ReadMoney(price, used.exponent)) {
+          c->has_amount_ = true;
+          c->amount_ = *minor;
         }
       } else if (!currency.present && !event_currency_.present) {
-        Violation(SlotPath(kItemCurrency), kRequired,
-                  absl::StrCat(SlotPath(kItemCurrency),
-                               " is required when the item has a price and "
-                               "the event has no currency"));
+        SlotViolation(kItemCurrency, kRequired,
+                      " is required when the item has a price and "
+                      "the event has no currency");
       }
     }
 
     if (Found f = First(kItemQuantity)) {
       std::optional<double> q = AsNumber(*f.value);
       if (!q || !IsWholeNumber(*q)) {
-        Violation(PathOf(f), kInvalidFormat,
-                  absl::StrCat(PathOf(f), " must be a whole number"));
+        ViolationAt(f, kInvalidFormat, " must be a whole number");
       } else if (*q <= 0) {
-        Violation(PathOf(f), kOutOfRange,
-                  absl::StrCat(PathOf(f), " must be positive"));
+        ViolationAt(f, kOutOfRange, " must be positive");
       } else {
-        c->set_quantity(static_cast<std::int64_t>(*q));
+        c->has_quantity_ = true;
+        c->quantity_ = static_cast<std::int64_t>(*q);
       }
     }
   }
@@ -766,39 +863,57 @@ class TagMapper {
   const TagPlan& plan_;
   const std::int64_t now_ms_;
   TagMapResult* const result_;
+  EventView& view_;
 
   const Value** event_values_ = nullptr;  // per event node
   const Value** item_values_ = nullptr;   // per item node, current item
   std::string_view event_name_;
   v1::EventType type_ = v1::EVENT_TYPE_UNSPECIFIED;
   Currency event_currency_;
-  std::string items_path_;
+  const SourcePath* items_source_ = nullptr;  // the items slot's winner
   int item_index_ = 0;
 };
 
+void ClearMapped(MappedEvent* mapped) {
+  mapped->violations.clear();
+  mapped->warnings.clear();
+  mapped->wire_json.clear();
+  mapped->event_name.clear();
+  mapped->id.clear();
+  mapped->timestamp_ms = 0;
+}
+
 }  // namespace
+
+namespace internal {
+
+void MapTagEventToView(const Struct& event, const CompiledTagMapping& mapping,
+                       std::int64_t now_ms, TagMapResult* result) {
+  result->outcome = TagMapResult::Outcome::kMapped;
+  result->skip_reason.clear();
+  result->violations.clear();
+  result->warnings.clear();
+  result->view.Clear();
+  TagMapper(event, mapping.plan(), now_ms, result).Run();
+  result->event_id.assign(result->view.id());
+}
+
+}  // namespace internal
+
+void MapTagEvent(const Struct& event, const CompiledTagMapping& mapping,
+                 std::int64_t now_ms, TagMapResult* tag, MappedEvent* mapped) {
+  internal::MapTagEventToView(event, mapping, now_ms, tag);
+  if (tag->mapped()) {
+    internal::MapEventView(tag->view, now_ms, mapped);
+  } else {
+    ClearMapped(mapped);
+  }
+}
 
 void MapTagEvent(const Struct& event, const CompiledTagMapping& mapping,
                  std::int64_t now_ms, TagMapResult* result) {
-  result->outcome = TagMapResult::Outcome::kMapped;
-  result->skip_reason.clear();
-  // Event::Clear() deletes the user and data messages; keep them, and so the
-  // capacity of their strings and contents, for the next event.
-  v1::Event& e = result->event;
-  v1::UserData* user = e.has_user() ? e.release_user() : nullptr;
-  v1::EventData* data = e.has_data() ? e.release_data() : nullptr;
-  e.Clear();
-  if (user != nullptr) {
-    user->Clear();
-    e.set_allocated_user(user);
-  }
-  if (data != nullptr) {
-    data->Clear();
-    e.set_allocated_data(data);
-  }
-  result->violations.clear();
-  result->warnings.clear();
-  TagMapper(event, mapping.plan(), now_ms, result).Run();
+  internal::MapTagEventToView(event, mapping, now_ms, result);
+  internal::ToTypedEvent(result->view, &result->event);
 }
 
 TagMapResult MapTagEvent(const Struct& event, const CompiledTagMapping& mapping,

@@ -1,9 +1,11 @@
 // Maps one event of a tag-management event model (Commanders Act style:
 // `event_name`, `context.event_id`, `user.email`, `items[]`, ...), given as a
-// google.protobuf.Struct, to a typed conversions.v1.Event. MapEvent
-// (event_mapper.h) then validates, normalizes, hashes and encodes that event
-// exactly as it does for SendEvents, so tag events and typed events share
-// every rule.
+// google.protobuf.Struct, to the Conversions API's wire event. The tag
+// mapping reads the Struct into the fields of a conversions.v1.Event; the
+// core of MapEvent (event_mapper.h) then validates, normalizes, hashes and
+// encodes them exactly as it does for SendEvents, so tag events and typed
+// events share every rule. The fields go from one to the other as views of
+// the Struct's strings (event_view.h), not as a typed event.
 //
 // The mapping follows the tag-management destination's field-mapping table
 // (shared/spec/tag-event-mapping.md §3), with these deliberate departures:
@@ -29,6 +31,7 @@
 #include "conversions/v1/event.pb.h"
 #include "google/protobuf/struct.pb.h"
 #include "mapping/event_mapper.h"
+#include "mapping/event_view.h"
 
 namespace conversions::mapping {
 
@@ -184,7 +187,7 @@ absl::Status ValidateTagMappingConfig(const TagMappingConfig& config);
 // The result of mapping one tag event.
 struct TagMapResult {
   enum class Outcome {
-    kMapped,    // `event` is complete: pass it to MapEvent
+    kMapped,    // the event has every field MapEvent needs
     kSkipped,   // not for this destination (event mapping, consent): not an
                 // error; `skip_reason` says why
     kRejected,  // the event is malformed: see `violations`
@@ -193,7 +196,11 @@ struct TagMapResult {
   // Why the event was skipped: "event 'refund' has no event mapping",
   // "consent: missing category 'analytics'". Empty unless kSkipped.
   std::string skip_reason;
-  // The typed event; complete only when kMapped.
+  // The event id as read ("" when the event has none or it is not usable),
+  // for the event's result whatever the outcome.
+  std::string event_id;
+  // The typed event, filled only by the typed forms of MapTagEvent (for
+  // tests and tools); complete only when kMapped.
   v1::Event event;
   // Problems that reject the event, with field paths in the source model
   // ("context.event_id", "items[1].product.price"). Empty unless kRejected.
@@ -206,20 +213,42 @@ struct TagMapResult {
 
   // Working memory MapTagEvent reuses across calls; not part of the result.
   std::vector<const google::protobuf::Value*> scratch;
+  internal::EventView view;  // points into the event last mapped
 };
 
 // Maps `event`, received at `now_ms` (Unix epoch milliseconds, used when the
-// event has no timestamp). In order: the consent rule (before any other
-// property is read), the event mapping, then every slot. Collects every
-// violation rather than stopping at the first.
+// event has no timestamp), to the wire event, reusing the buffers of `*tag`
+// and `*mapped` (reset first). In order: the consent rule (before any other
+// property is read), the event mapping, then every slot; collects every
+// violation of the tag mapping rather than stopping at the first. When
+// `tag->mapped()`, `*mapped` is what MapEvent gives for the typed event of
+// the tag mapping, with paths of the typed event (its violations reject the
+// event too); otherwise `*mapped` is empty and `tag` says why. Does not
+// fill `tag->event`. The hot path: no typed event, no copied string.
+void MapTagEvent(const google::protobuf::Struct& event,
+                 const CompiledTagMapping& mapping, std::int64_t now_ms,
+                 TagMapResult* tag, MappedEvent* mapped);
+
+// Maps `event` as above up to the typed event, and returns it in
+// `result.event` (also when the event is rejected: the fields read until
+// then) instead of mapping it further: MapEvent(result.event) then gives
+// the wire event of the form above. For tests and tools.
 TagMapResult MapTagEvent(const google::protobuf::Struct& event,
                          const CompiledTagMapping& mapping,
                          std::int64_t now_ms);
 
-// As above, reusing the buffers of `*result` (reset first). For hot loops.
+// As above, reusing the buffers of `*result` (reset first).
 void MapTagEvent(const google::protobuf::Struct& event,
                  const CompiledTagMapping& mapping, std::int64_t now_ms,
                  TagMapResult* result);
+
+namespace internal {
+// The tag mapping alone: fills `result->view` (and `result->event_id`), not
+// `result->event`. For benchmarks of the part the tag model adds.
+void MapTagEventToView(const google::protobuf::Struct& event,
+                       const CompiledTagMapping& mapping, std::int64_t now_ms,
+                       TagMapResult* result);
+}  // namespace internal
 
 }  // namespace conversions::mapping
 

@@ -148,7 +148,13 @@ class Compiler {
         merged[name] = type;
       }
     }
-    plan_->event_types.assign(merged.begin(), merged.end());
+    for (const auto& [name, type] : merged) {
+      plan_->event_names.roots.nodes.push_back(
+          static_cast<int>(plan_->event_names.nodes.size()));
+      plan_->event_names.nodes.emplace_back().key = name;
+      plan_->event_types.push_back(type);
+    }
+    Index(plan_->event_names, &plan_->event_names.roots);
   }
 
   void CompileOptions() {
@@ -300,17 +306,19 @@ class Compiler {
                    bool perfect, ChildIndex* index) {
     index->slots.assign(size, ChildIndex::Slot());
     index->mask = static_cast<std::uint32_t>(size - 1);
+    index->shift = 64;
+    for (size_t s = size; s > 1; s /= 2) --index->shift;
     index->seed = seed;
     index->perfect = perfect;
     for (int n : index->nodes) {
       const std::string& key = tree.nodes[n].key;
       ChildIndex::Slot slot;
-      internal::KeyWords(key.data(), key.size(), &slot.head, &slot.tail);
+      internal::KeyWords(key, &slot.head, &slot.tail);
       slot.size = static_cast<std::uint32_t>(key.size());
       slot.node = n;
-      std::uint32_t i =
-          internal::NameHash(slot.head, slot.tail, key.size(), seed) &
-          index->mask;
+      slot.parent = !tree.nodes[n].children.nodes.empty();
+      std::uint32_t i = internal::NameHash(slot.head, slot.tail, key.size(),
+                                           seed, index->shift);
       if (perfect && index->slots[i].node >= 0) return false;
       while (index->slots[i].node >= 0) i = (i + 1) & index->mask;
       index->slots[i] = slot;

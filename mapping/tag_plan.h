@@ -64,40 +64,40 @@ static_assert(kTagSlots[kType] == "type" &&
               kTagSlots[kContentType] == "content_type" &&
               kTagSlots[kItemCurrency] == "items.X.currency");
 
-// The words that stand for a property name in a lookup: its first and
-// last eight bytes (overlapping when shorter than 16); for 4 to 7 bytes its
-// first and last four; for 1 to 3 bytes its first, middle and last byte.
-// Names of equal length up to 16 bytes are equal exactly when their words
-// are.
-inline void KeyWords(const char* p, size_t n, std::uint64_t* head,
+// The words that stand for a property name in a lookup: up to 16 bytes,
+// its bytes 0 to 7 and 8 to 15, zero-padded; longer, its first and last
+// eight bytes. Names of equal length up to 16 bytes are equal exactly when
+// their words are. Without a branch for short names, whose lengths vary
+// key after key: a std::string's buffer always holds 16 bytes (the inline
+// buffer, or a heap buffer of a larger capacity, in libstdc++ as in libc++),
+// so both words are loaded whole, then masked to the length.
+inline void KeyWords(const std::string& name, std::uint64_t* head,
                      std::uint64_t* tail) {
-  *tail = 0;
-  if (n >= 8) {
+  const char* p = name.data();
+  const size_t n = name.size();
+  if (n > 16) {
     std::memcpy(head, p, 8);
     std::memcpy(tail, p + n - 8, 8);
-  } else if (n >= 4) {
-    std::uint32_t a, b;
-    std::memcpy(&a, p, 4);
-    std::memcpy(&b, p + n - 4, 4);
-    *head = a | static_cast<std::uint64_t>(b) << 32;
-  } else if (n > 0) {
-    *head = static_cast<std::uint64_t>(static_cast<unsigned char>(p[0])) |
-            static_cast<std::uint64_t>(static_cast<unsigned char>(p[n / 2]))
-                << 8 |
-            static_cast<std::uint64_t>(static_cast<unsigned char>(p[n - 1]))
-                << 16;
-  } else {
-    *head = 0;
+    return;
   }
+  std::uint64_t lo, hi;
+  std::memcpy(&lo, p, 8);
+  std::memcpy(&hi, p + 8, 8);
+  *head = n >= 8 ? lo : lo & ((std::uint64_t{1} << (8 * n)) - 1);
+  *tail = n >= 16  ? hi
+          : n <= 8 ? 0
+                   : hi & ((std::uint64_t{1} << (8 * (n - 8))) - 1);
 }
 
-// A hash of a name's KeyWords and length, mixed by multiplications with
-// an odd `seed`. Some seed separates any few names of up to 16 bytes.
-inline std::uint32_t NameHash(std::uint64_t head, std::uint64_t tail,
-                              size_t n, std::uint64_t seed) {
-  std::uint64_t h = (head ^ n) * seed;
-  h = (h ^ (h >> 29) ^ tail) * 0x9E3779B97F4A7C15ull;
-  return static_cast<std::uint32_t>(h >> 32);
+// The home slot of a name in a table of 2^(64 - `shift`) slots: its
+// KeyWords and length folded into one word, times an odd `seed`, top bits.
+// One multiplication: the lookup sits on the critical path of the walk of
+// every object, key after key. (The tail is rotated so that its bytes do
+// not cancel the same bytes of the head.)
+inline std::uint32_t NameHash(std::uint64_t head, std::uint64_t tail, size_t n,
+                              std::uint64_t seed, std::uint32_t shift) {
+  const std::uint64_t folded = head ^ ((tail << 29) | (tail >> 35)) ^ n;
+  return static_cast<std::uint32_t>((folded * seed) >> shift);
 }
 
 // One segment of a source path, as a node of a prefix tree.
@@ -115,16 +115,24 @@ struct ChildIndex {
     std::uint64_t tail = 0;
     std::uint32_t size = 0;  // the name's length
     std::int32_t node = -1;  // -1: an empty slot
+    bool parent = false;     // the node has children
   };
-  std::vector<int> nodes;   // the children, in insertion order
-  std::vector<Slot> slots;  // a power of two of them
-  std::uint32_t mask = 0;   // slots.size() - 1
-  std::uint64_t seed = 1;   // for NameHash
-  bool perfect = false;     // every child in its home slot
+  std::vector<int> nodes;    // the children, in insertion order
+  std::vector<Slot> slots;   // a power of two of them
+  std::uint32_t mask = 0;    // slots.size() - 1
+  std::uint32_t shift = 63;  // for NameHash: 64 - log2(slots.size())
+  std::uint64_t seed = 1;    // for NameHash
+  bool perfect = false;      // every child in its home slot
 
   // Returns the child named `name`, or -1.
   inline int Find(const std::string& name,
-                  const std::vector<PathNode>& tree) const;
+                  const std::vector<PathNode>& tree) const {
+    const Slot* slot = FindSlot(name, tree);
+    return slot == nullptr ? -1 : slot->node;
+  }
+  // Returns the slot of the child named `name`, or null.
+  inline const Slot* FindSlot(const std::string& name,
+                              const std::vector<PathNode>& tree) const;
 };
 
 struct PathNode {
@@ -133,21 +141,21 @@ struct PathNode {
   ChildIndex children;  // the nodes one segment longer
 };
 
-inline int ChildIndex::Find(const std::string& name,
-                            const std::vector<PathNode>& tree) const {
-  if (nodes.empty()) return -1;
+inline const ChildIndex::Slot* ChildIndex::FindSlot(
+    const std::string& name, const std::vector<PathNode>& tree) const {
+  if (nodes.empty()) return nullptr;
   const size_t n = name.size();
   std::uint64_t head, tail;
-  KeyWords(name.data(), n, &head, &tail);
-  for (std::uint32_t i = NameHash(head, tail, n, seed) & mask;;
+  KeyWords(name, &head, &tail);
+  for (std::uint32_t i = NameHash(head, tail, n, seed, shift);;
        i = (i + 1) & mask) {
     const Slot& slot = slots[i];
-    if (slot.node < 0) return -1;
+    if (slot.node < 0) return nullptr;
     if (slot.size == n && slot.head == head && slot.tail == tail &&
         (n <= 16 || tree[slot.node].key == name)) {
-      return slot.node;
+      return &slot;
     }
-    if (perfect) return -1;
+    if (perfect) return nullptr;
   }
 }
 
@@ -166,8 +174,10 @@ struct SourcePath {
 };
 
 struct TagPlan {
-  // The event mapping, sorted by name.
-  std::vector<std::pair<std::string, v1::EventType>> event_types;
+  // The event mapping: the names as the roots of a tree (a lookup is one
+  // hash and one compare), and the type of each node.
+  PathTree event_names;
+  std::vector<v1::EventType> event_types;
   // Each slot's sources in priority order (index: Slot).
   std::array<std::vector<SourcePath>, kSlotCount> slots;
   // The paths read from the event, and from each item.

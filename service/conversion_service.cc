@@ -196,7 +196,17 @@ void EventIngestor::MapOne(const v1::Event& event, std::int64_t now,
                            v1::EventResult* result,
                            std::vector<SpoolEvent>* to_store) {
   mapping::MapEvent(event, now, mapped);
-  result->set_event_id(event.id());
+  RecordMapped(event.id(), destination, validate_only, api, mapped, result,
+               to_store);
+}
+
+void EventIngestor::RecordMapped(const std::string& event_id,
+                                 const DestinationConfig& destination,
+                                 bool validate_only, const std::string& api,
+                                 mapping::MappedEvent* mapped,
+                                 v1::EventResult* result,
+                                 std::vector<SpoolEvent>* to_store) {
+  result->set_event_id(event_id);
   FillIssues(mapped->violations, mapped->warnings, result);
   for (const mapping::FieldIssue& w : mapped->warnings) {
     metrics_->identifier_warnings.Add({w.reason});
@@ -258,10 +268,11 @@ void EventIngestor::StoreTag(
   for (int i = 0; i < events.size(); ++i) {
     v1::EventResult& result = results[i];
     result.set_index(i);
-    mapping::MapTagEvent(events[i], compiled->second, now, &tag);
+    // The tag mapping and MapEvent in one pass: no typed event between.
+    mapping::MapTagEvent(events[i], compiled->second, now, &tag, &mapped);
     switch (tag.outcome) {
       case mapping::TagMapResult::Outcome::kSkipped:
-        result.set_event_id(tag.event.id());
+        result.set_event_id(tag.event_id);
         result.set_outcome(v1::EventResult::OUTCOME_SKIPPED);
         result.set_skip_reason(tag.skip_reason);
         metrics_->events_skipped.Add(
@@ -270,7 +281,7 @@ void EventIngestor::StoreTag(
                                    : "unmapped"});
         continue;
       case mapping::TagMapResult::Outcome::kRejected:
-        result.set_event_id(tag.event.id());
+        result.set_event_id(tag.event_id);
         result.set_outcome(v1::EventResult::OUTCOME_REJECTED);
         FillIssues(tag.violations, tag.warnings, &result);
         metrics_->events_rejected.Add(
@@ -283,8 +294,8 @@ void EventIngestor::StoreTag(
     // Warnings of the tag mapping come first, then the mapper's.
     FillIssues({}, tag.warnings, &result);
     size_t before = to_store.size();
-    MapOne(tag.event, now, destination, validate_only, api, &mapped, &result,
-           &to_store);
+    RecordMapped(tag.event_id, destination, validate_only, api, &mapped,
+                 &result, &to_store);
     if (to_store.size() > before) stored_index.push_back(i);
   }
   Store(destination, validate_only, api, now, std::move(results),

@@ -110,6 +110,12 @@ class EventIngestor {
               const DestinationConfig& destination, bool validate_only,
               const std::string& api, mapping::MappedEvent* mapped,
               v1::EventResult* result, std::vector<SpoolEvent>* to_store);
+  // Records a mapped event `*mapped` (id `event_id`) into `result`, as
+  // MapOne does after MapEvent.
+  void RecordMapped(const std::string& event_id,
+                    const DestinationConfig& destination, bool validate_only,
+                    const std::string& api, mapping::MappedEvent* mapped,
+                    v1::EventResult* result, std::vector<SpoolEvent>* to_store);
   // Stores `to_store` (events of `results` at `stored_index`) and
   // completes `done` with the outcomes.
   void Store(const DestinationConfig& destination, bool validate_only,

@@ -75,8 +75,37 @@ CompiledTagMapping Compile(const TagMappingConfig& config) {
   return compiled.ok() ? *compiled : CompiledTagMapping::Default();
 }
 
+// Maps `tag` with the typed form of MapTagEvent, which the tests read; also
+// maps it with the fused form (no typed event) and checks that the two
+// agree: outcome, skip reason, issues, event id, and, for a mapped event,
+// everything MapEvent of the typed event gives. So every vector of this
+// file goes through both forms.
 TagMapResult MapTag(const Json& tag, const TagMappingConfig& config = {}) {
-  return MapTagEvent(ToStruct(tag.dump()), Compile(config), kNowMs);
+  const google::protobuf::Struct event = ToStruct(tag.dump());
+  const CompiledTagMapping mapping = Compile(config);
+  TagMapResult typed = MapTagEvent(event, mapping, kNowMs);
+  TagMapResult fused;
+  MappedEvent mapped;
+  MapTagEvent(event, mapping, kNowMs, &fused, &mapped);
+  EXPECT_EQ(fused.outcome, typed.outcome);
+  EXPECT_EQ(fused.skip_reason, typed.skip_reason);
+  EXPECT_EQ(fused.violations, typed.violations);
+  EXPECT_EQ(fused.warnings, typed.warnings);
+  EXPECT_EQ(fused.event_id, typed.event.id());
+  EXPECT_EQ(typed.event_id, typed.event.id());
+  if (typed.mapped()) {
+    MappedEvent expected = MapEvent(typed.event, kNowMs);
+    EXPECT_EQ(mapped.violations, expected.violations);
+    EXPECT_EQ(mapped.warnings, expected.warnings);
+    EXPECT_EQ(mapped.wire_json, expected.wire_json);
+    EXPECT_EQ(mapped.event_name, expected.event_name);
+    EXPECT_EQ(mapped.id, expected.id);
+    EXPECT_EQ(mapped.timestamp_ms, expected.timestamp_ms);
+  } else {
+    EXPECT_TRUE(mapped.wire_json.empty());
+    EXPECT_THAT(mapped.violations, IsEmpty());
+  }
+  return typed;
 }
 
 // Maps a tag event that must map cleanly, then through MapEvent; returns the
@@ -899,12 +928,12 @@ TEST(TagMapperSmartMappingTest, MatchesPropertyNamesOfEveryLength) {
   config.field_mapping["user.firstname"] = {"u.given_name_text"};
   Json e = Purchase();
   e["u"] = {{"e", "jane.doe@example.com"},
-            {"eXe", "wrong"},                // a different middle byte
-            {"phXne", "wrong"},              // a different middle byte
+            {"eXe", "wrong"},    // a different middle byte
+            {"phXne", "wrong"},  // a different middle byte
             {"p", "wrong"},
             {"phone", "+14155552671"},
-            {"customer_numbXr", "wrong"},    // a different byte
-            {"customer_number_", "wrong"},   // one byte longer
+            {"customer_numbXr", "wrong"},   // a different byte
+            {"customer_number_", "wrong"},  // one byte longer
             {"customer_number", "c-1"},
             {"given_name_text", "Marie"}};
   TagMapResult r = MapTag(e, config);
@@ -1104,6 +1133,14 @@ TEST(TagMapperGoldenTest, MapsEveryGoldenTagEventToItsWireJsonByteForByte) {
     MappedEvent mapped = MapEvent(r.event, kNowMs);
     ASSERT_THAT(mapped.violations, IsEmpty());
     EXPECT_EQ(mapped.wire_json, expected);
+
+    TagMapResult fused;
+    MappedEvent fused_mapped;
+    MapTagEvent(tag, CompiledTagMapping::Default(), kNowMs, &fused,
+                &fused_mapped);
+    ASSERT_EQ(fused.outcome, Outcome::kMapped) << fused.skip_reason;
+    ASSERT_THAT(fused_mapped.violations, IsEmpty());
+    EXPECT_EQ(fused_mapped.wire_json, expected);
   }
 }
 
@@ -1133,6 +1170,39 @@ TEST(TagMapperReuseTest, ReusedResultsCarryNothingOver) {
   MapTagEvent(ToStruct(BaseEvent().dump()), mapping, kNowMs, &reused);
   EXPECT_EQ(reused.outcome, Outcome::kMapped);
   EXPECT_TRUE(reused.skip_reason.empty());
+}
+
+TEST(TagMapperReuseTest, ReusedFusedResultsCarryNothingOver) {
+  Json rich = Purchase(10, "USD");
+  rich["context"]["event_id"] = 123456;  // an id kept as text by the result
+  rich["user"]["email"] = {"user@example.com", 42};
+  rich["items"] = {Item("a", "A", 1, 1), Item("b", "B", 2, 2)};
+  rich["partners"]["openai"]["plan_id"] = "p";  // a warning
+  const CompiledTagMapping mapping = CompiledTagMapping::Default();
+  auto fused = [&](const Json& tag, TagMapResult* result, MappedEvent* out) {
+    MapTagEvent(ToStruct(tag.dump()), mapping, kNowMs, result, out);
+  };
+  TagMapResult reused;
+  MappedEvent reused_mapped;
+  fused(rich, &reused, &reused_mapped);
+  EXPECT_EQ(reused.event_id, "123456");
+  fused(Purchase(10, "USD"), &reused, &reused_mapped);
+  TagMapResult fresh;
+  MappedEvent fresh_mapped;
+  fused(Purchase(10, "USD"), &fresh, &fresh_mapped);
+  EXPECT_EQ(reused.event_id, "evt_1");
+  EXPECT_THAT(reused.warnings, IsEmpty());
+  EXPECT_EQ(reused_mapped.wire_json, fresh_mapped.wire_json);
+  EXPECT_EQ(reused_mapped.warnings, fresh_mapped.warnings);
+
+  fused(BaseEvent("refund"), &reused, &reused_mapped);
+  EXPECT_EQ(reused.outcome, Outcome::kSkipped);
+  EXPECT_TRUE(reused.event_id.empty());
+  EXPECT_TRUE(reused_mapped.wire_json.empty());
+  fused(rich, &reused, &reused_mapped);
+  EXPECT_EQ(reused.outcome, Outcome::kMapped);
+  EXPECT_TRUE(reused.skip_reason.empty());
+  EXPECT_EQ(reused_mapped.id, "123456");
 }
 
 TEST(TagMapperParityTest, GivesTheSameWireJsonAsTheEquivalentTypedEvent) {
