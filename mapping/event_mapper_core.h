@@ -271,6 +271,19 @@ inline void WriteValue(const google::protobuf::Value& v, JsonWriter* w) {
   }
 }
 
+// The entries of a protobuf map in key order. Protobuf maps iterate in no
+// fixed order; checks walk them in this order so that the same event
+// always gets its violations in the same order.
+template <typename Map>
+std::vector<const typename Map::value_type*> InKeyOrder(const Map& map) {
+  std::vector<const typename Map::value_type*> out;
+  out.reserve(map.size());
+  for (const auto& entry : map) out.push_back(&entry);
+  std::sort(out.begin(), out.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  return out;
+}
+
 // Writes the fields of `s` sorted by key, without braces.
 inline void WriteFields(const google::protobuf::Struct& s, JsonWriter* w) {
   std::vector<const std::string*> keys;
@@ -786,12 +799,20 @@ class Mapper {
                              " entries"));
       return;
     }
-    for (const auto& [key, value] : c.variant()) {
-      if (!key.empty() && key.size() <= Limits::kVariantKeyBytes &&
-          value.size() <= Limits::kVariantValueBytes && IsValidUtf8(key) &&
-          IsValidUtf8(value)) {
-        continue;  // the common case builds no path
-      }
+    auto fine = [](const std::string& key, const std::string& value) {
+      return !key.empty() && key.size() <= Limits::kVariantKeyBytes &&
+             value.size() <= Limits::kVariantValueBytes && IsValidUtf8(key) &&
+             IsValidUtf8(value);
+    };
+    // The common case sorts nothing and builds no path.
+    if (std::all_of(c.variant().begin(), c.variant().end(),
+                    [&](const auto& e) { return fine(e.first, e.second); })) {
+      return;
+    }
+    for (const auto* entry : InKeyOrder(c.variant())) {
+      const std::string& key = entry->first;
+      const std::string& value = entry->second;
+      if (fine(key, value)) continue;
       std::string field = absl::StrCat(variant.str(), "[\"",
                                        IsValidUtf8(key) ? key : "?", "\"]");
       if (key.empty()) {
@@ -805,7 +826,8 @@ class Mapper {
   }
 
   void CheckCustomProperties(const google::protobuf::Struct& s) {
-    for (const auto& [key, value] : s.fields()) {
+    for (const auto* entry : InKeyOrder(s.fields())) {
+      const std::string& key = entry->first;
       for (std::string_view reserved : kReservedDataKeys) {
         if (key == reserved) {
           Violation(absl::StrCat("data.custom_properties.", key), kReserved,
@@ -837,7 +859,9 @@ class Mapper {
       return false;
     }
     bool ok = true;
-    for (const auto& [key, value] : s.fields()) {
+    for (const auto* entry : InKeyOrder(s.fields())) {
+      const std::string& key = entry->first;
+      const google::protobuf::Value& value = entry->second;
       if (!IsValidUtf8(key) || key.empty()) {
         Violation(std::string(path), kInvalidFormat,
                   "custom property keys must be non-empty UTF-8");

@@ -4,6 +4,7 @@
 #include <google/protobuf/text_format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -270,6 +271,27 @@ TEST(EventMapperContentsTest, RejectsMoreThan32VariantEntries) {
               ElementsAre(Issue("data.contents[0].variant", "TOO_MANY")));
 }
 
+// Protobuf maps iterate in no fixed order: the violations of map entries
+// come in key order, whatever order the entries were added in.
+TEST(EventMapperContentsTest, VariantViolationsComeInKeyOrder) {
+  const std::vector<std::string> keys = {"zeta",  "alpha", "mid",  "beta",
+                                         "omega", "kappa", "delta"};
+  std::vector<std::vector<FieldIssue>> seen;
+  for (bool reversed : {false, true}) {
+    v1::Event event = EventWithContent("id: \"a\"");
+    auto* variant =
+        event.mutable_data()->mutable_contents(0)->mutable_variant();
+    std::vector<std::string> order = keys;
+    if (reversed) std::reverse(order.begin(), order.end());
+    for (const std::string& key : order) (*variant)[key] = "caf\xC3";
+    seen.push_back(Violations(event));
+  }
+  ASSERT_EQ(seen[0].size(), keys.size());
+  EXPECT_EQ(seen[0], seen[1]);
+  EXPECT_EQ(seen[0].front().field, "data.contents[0].variant[\"alpha\"]");
+  EXPECT_EQ(seen[0].back().field, "data.contents[0].variant[\"zeta\"]");
+}
+
 TEST(EventMapperContentsTest, Accepts32VariantEntries) {
   v1::Event event = EventWithContent("id: \"a\"");
   auto* variant = event.mutable_data()->mutable_contents(0)->mutable_variant();
@@ -343,6 +365,27 @@ v1::Event CustomEventWithProperties(const std::string& struct_text) {
   EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(
       struct_text, event.mutable_data()->mutable_custom_properties()));
   return event;
+}
+
+TEST(EventMapperCustomPropertiesTest, ViolationsComeInKeyOrder) {
+  const std::vector<std::string> keys = {"zeta",  "alpha", "mid",  "beta",
+                                         "omega", "kappa", "delta"};
+  std::vector<std::vector<FieldIssue>> seen;
+  for (bool reversed : {false, true}) {
+    v1::Event event = ValidEventOfType(v1::EVENT_TYPE_CUSTOM);
+    auto* fields =
+        event.mutable_data()->mutable_custom_properties()->mutable_fields();
+    std::vector<std::string> order = keys;
+    if (reversed) std::reverse(order.begin(), order.end());
+    for (const std::string& key : order) {
+      (*fields)[key].set_string_value("caf\xC3");
+    }
+    seen.push_back(Violations(event));
+  }
+  ASSERT_EQ(seen[0].size(), keys.size());
+  EXPECT_EQ(seen[0], seen[1]);
+  EXPECT_EQ(seen[0].front().field, "data.custom_properties.alpha");
+  EXPECT_EQ(seen[0].back().field, "data.custom_properties.zeta");
 }
 
 TEST(EventMapperCustomPropertiesTest, SortsKeysAndWritesWholeNumbersAsInts) {
