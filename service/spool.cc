@@ -854,9 +854,7 @@ class SqliteSpool : public Spool {
           }
         }
       }
-      absl::MutexLock lock(&mu_);
-      queued_ += requeued;
-      queued_by_destination_[destination] += requeued;
+      AdjustQueued(destination, requeued);
       return absl::OkStatus();
     });
     if (!status.ok()) return status;
@@ -1148,11 +1146,19 @@ class SqliteSpool : public Spool {
   }
 
   void DecrementQueued(const Closed& closed) {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [destination, n] : closed) {
-      queued_ -= n;
-      queued_by_destination_[destination] -= n;
+    for (const auto& [destination, n] : closed) AdjustQueued(destination, -n);
+  }
+
+  // Changes the queue counters at once (early ops return before the
+  // commit) and remembers the change, which RunGroup undoes if the group
+  // is rolled back. Writer thread only.
+  void AdjustQueued(const std::string& destination, std::int64_t n) {
+    {
+      absl::MutexLock lock(&mu_);
+      queued_ += n;
+      queued_by_destination_[destination] += n;
     }
+    group_queue_changes_.emplace_back(destination, n);
   }
 
   bool InFlight(std::int64_t row) {
@@ -1290,6 +1296,14 @@ class SqliteSpool : public Spool {
       absl::WriterMutexLock lock(&keys_mu_);
       for (const auto& [hash, row] : added_keys_) keys_.Remove(hash, row);
     }
+    if (!status.ok() && !group_queue_changes_.empty()) {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [destination, n] : group_queue_changes_) {
+        queued_ -= n;
+        queued_by_destination_[destination] -= n;
+      }
+    }
+    group_queue_changes_.clear();
     added_keys_.clear();
     removed_keys_.clear();
     if (!group_released_.empty()) {
@@ -1449,6 +1463,8 @@ class SqliteSpool : public Spool {
   std::mutex release_mu_;
   std::vector<std::int64_t> released_;        // guarded by release_mu_
   std::vector<std::int64_t> group_released_;  // writer thread only
+  // Queue counter changes of the running group (writer thread only).
+  std::vector<std::pair<std::string, std::int64_t>> group_queue_changes_;
   std::uint64_t running_seq_ = 0;  // writer thread only: the op running
   // The last write op that released rows (set by the writer while it runs
   // the op, so before its caller returns).
