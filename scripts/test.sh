@@ -13,6 +13,7 @@ bash scripts/setup.sh
 BUILD_DIR=${BUILD_DIR:-build}
 FUZZ_DIR=${FUZZ_DIR:-${BUILD_DIR}-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+FUZZ_TAG_SECONDS=${FUZZ_TAG_SECONDS:-30}
 WERROR=${CONVERSIONS_WERROR:-$([ "${CI:-}" = "true" ] && echo ON || echo OFF)}
 JOBS=$(nproc)
 
@@ -44,6 +45,20 @@ if ! "$FUZZ_DIR/tests/fuzz/event_mapper_fuzzer" -max_total_time="$FUZZ_SECONDS" 
   exit 1
 fi
 grep -E '^Done|stat::number_of_executed_units' "$fuzz_log"
+
+echo "== tag fuzz ${FUZZ_TAG_SECONDS}s"
+tag_corpus=$(mktemp -d)
+trap 'rm -rf "$corpus" "$tag_corpus"' EXIT
+tag_log="$FUZZ_DIR/tag_fuzz.log"
+if ! "$FUZZ_DIR/tests/fuzz/tag_mapper_fuzzer" \
+    -max_total_time="$FUZZ_TAG_SECONDS" -print_final_stats=1 \
+    -artifact_prefix="$FUZZ_DIR/" "$tag_corpus" tests/fuzz/tag_corpus \
+    >"$tag_log" 2>&1; then
+  tail -n 60 "$tag_log"
+  echo "fuzz: the tag fuzzer found a crash; the input is in $FUZZ_DIR/" >&2
+  exit 1
+fi
+grep -E '^Done|stat::number_of_executed_units' "$tag_log"
 
 echo "== run command smoke test (scripts/run.sh with RUN_ONCE=1)"
 run_dir=$(mktemp -d)

@@ -1,0 +1,98 @@
+// Feeds arbitrary text, parsed as the JSON of a google.protobuf.Struct (a
+// tag event of the event model, as TrackEvents and POST /v1/track receive
+// it from callers), through both forms of the tag mapping:
+//   - the fused form, which the gateway runs: MapTagEvent straight to the
+//     wire event, reading the Struct through string views;
+//   - the typed form: MapTagEvent to a conversions.v1.Event, then MapEvent.
+// The two must agree on outcome, skip reason, event id, issues and, for a
+// mapped event, everything MapEvent gives; a mapped event's wire JSON must
+// parse as an object with an id. Run with the default mapping and with a
+// smart mapping that re-points slots (an items.X. path among them). Any
+// disagreement aborts, which libFuzzer reports as a crash; the sanitizers
+// of the fuzz build catch reads past a view's string.
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "mapping/event_mapper.h"
+#include "mapping/tag_mapper.h"
+
+namespace {
+
+using conversions::mapping::CompiledTagMapping;
+using conversions::mapping::MappedEvent;
+using conversions::mapping::TagMapResult;
+
+constexpr std::int64_t kNowMs = 1773892800000;
+
+void Check(bool ok, const char* what) {
+  if (!ok) {
+    std::fprintf(stderr, "invariant broken: %s\n", what);
+    std::abort();
+  }
+}
+
+CompiledTagMapping SmartMapping() {
+  conversions::mapping::TagMappingConfig config;
+  config.field_mapping["user.email"] = {"user.contact.mail", "user.email"};
+  config.field_mapping["context.event_id"] = {"order.id", "context.event_id"};
+  config.field_mapping["items"] = {"products", "items"};
+  config.field_mapping["items.X.id"] = {"items.X.sku", "items.X.id"};
+  config.field_mapping["value"] = {"order.total", "value"};
+  config.event_mapping["add_to_wishlist"] = conversions::v1::EVENT_TYPE_CUSTOM;
+  config.consent_categories = {};
+  auto compiled = conversions::mapping::CompileTagMapping(config);
+  Check(compiled.ok(), "the fuzzer's smart mapping does not compile");
+  return *compiled;
+}
+
+void CheckBothForms(const google::protobuf::Struct& event,
+                    const CompiledTagMapping& mapping) {
+  TagMapResult typed =
+      conversions::mapping::MapTagEvent(event, mapping, kNowMs);
+  TagMapResult fused;
+  MappedEvent mapped;
+  conversions::mapping::MapTagEvent(event, mapping, kNowMs, &fused, &mapped);
+  Check(fused.outcome == typed.outcome, "outcomes differ");
+  Check(fused.skip_reason == typed.skip_reason, "skip reasons differ");
+  Check(fused.violations == typed.violations, "tag violations differ");
+  Check(fused.warnings == typed.warnings, "tag warnings differ");
+  Check(fused.event_id == typed.event_id, "event ids differ");
+  if (!typed.mapped()) {
+    Check(mapped.wire_json.empty() && mapped.violations.empty(),
+          "an event that is not mapped has a mapping");
+    return;
+  }
+  MappedEvent expected = conversions::mapping::MapEvent(typed.event, kNowMs);
+  Check(mapped.violations == expected.violations, "violations differ");
+  Check(mapped.warnings == expected.warnings, "warnings differ");
+  Check(mapped.wire_json == expected.wire_json, "wire JSON differs");
+  Check(mapped.event_name == expected.event_name, "event names differ");
+  Check(mapped.id == expected.id, "ids differ");
+  Check(mapped.timestamp_ms == expected.timestamp_ms, "timestamps differ");
+  if (!mapped.ok()) return;
+  nlohmann::json wire = nlohmann::json::parse(mapped.wire_json, nullptr, false);
+  Check(!wire.is_discarded() && wire.is_object(), "wire JSON does not parse");
+  Check(wire.contains("id") && wire["id"].is_string(), "id missing");
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
+  google::protobuf::Struct event;
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  if (!google::protobuf::util::JsonStringToMessage(text, &event).ok()) {
+    return 0;
+  }
+  static const CompiledTagMapping kDefault = CompiledTagMapping::Default();
+  static const CompiledTagMapping kSmart = SmartMapping();
+  CheckBothForms(event, kDefault);
+  CheckBothForms(event, kSmart);
+  return 0;
+}
