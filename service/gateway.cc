@@ -62,8 +62,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
 
 absl::Status Gateway::Init(TransportFactory factory) {
   SetLogLevel(config_.log_level);
-  absl::StatusOr<std::unique_ptr<Spool>> spool =
-      Spool::Open(config_.spool, clock_->NowMs());
+  absl::StatusOr<std::unique_ptr<Spool>> spool = Spool::Open(config_.spool);
   if (!spool.ok()) return spool.status();
   spool_ = std::move(*spool);
 

@@ -26,77 +26,19 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
-#include "mapping/sha256.h"
+#include "service/spool_sqlite.h"
 
 namespace conversions::service {
 namespace {
 
-// Layout version 2 (PRAGMA user_version). Every write is an append at the
-// right edge of a B-tree or touches rows that sit together, so a group
-// commit dirties few pages whatever the event ids look like:
-// - `events` holds the small, mutable delivery state of each event, in
-//   acceptance order (rowid).
-// - `payloads` holds the wire JSON, written once and deleted on delivery
-//   (dead letters keep it), so state changes never rewrite it.
-// - The dedup key is not indexed on disk (random ids would scatter index
-//   writes over the whole file): `key_hash` holds a 64-bit fingerprint of
-//   (destination, validate_only, event name, id), and the spool keeps
-//   fingerprint -> rowid in memory, rebuilt from this column at start-up.
-// - Partial indexes cover only the rows each query needs: queued rows by
-//   due time (claims), open rows per destination (depth), delivered rows by
-//   time (pruning) and dead letters by time (listing, pruning).
-constexpr int kLayoutVersion = 2;
-constexpr char kSchema[] = R"sql(
-CREATE TABLE IF NOT EXISTS events (
-  id INTEGER PRIMARY KEY,
-  key_hash INTEGER NOT NULL,
-  destination TEXT NOT NULL,
-  validate_only INTEGER NOT NULL,
-  event_name TEXT NOT NULL,
-  event_id TEXT NOT NULL,
-  timestamp_ms INTEGER NOT NULL,
-  state INTEGER NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  accepted_ms INTEGER NOT NULL,
-  next_attempt_ms INTEGER NOT NULL,
-  done_ms INTEGER NOT NULL DEFAULT 0,
-  last_error TEXT,
-  dead_reason INTEGER
-);
-CREATE TABLE IF NOT EXISTS payloads (
-  id INTEGER PRIMARY KEY,
-  wire_json TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_due
-  ON events(destination, validate_only, next_attempt_ms, id) WHERE state=0;
-CREATE INDEX IF NOT EXISTS events_open
-  ON events(destination, id) WHERE state<2;
-CREATE INDEX IF NOT EXISTS events_delivered
-  ON events(done_ms) WHERE state=2;
-CREATE INDEX IF NOT EXISTS events_dead
-  ON events(done_ms, id) WHERE state=3;
-)sql";
-
-// Moves a layout-1 spool (one table with the JSON inline and a unique index
-// on the key) to layout 2 in one transaction.
-constexpr char kMigrateFrom1[] = R"sql(
-DROP INDEX IF EXISTS events_key;
-DROP INDEX IF EXISTS events_lane;
-DROP INDEX IF EXISTS events_done;
-ALTER TABLE events RENAME TO events_v1;
-)sql";
-constexpr char kMigrateFrom1Copy[] = R"sql(
-INSERT INTO events(id, key_hash, destination, validate_only, event_name,
-  event_id, timestamp_ms, state, attempts, accepted_ms, next_attempt_ms,
-  done_ms, last_error, dead_reason)
-SELECT id, spool_key_hash(destination, validate_only, event_name, event_id),
-  destination, validate_only, event_name, event_id, timestamp_ms, state,
-  attempts, accepted_ms, next_attempt_ms, done_ms, last_error, dead_reason
-FROM events_v1;
-INSERT INTO payloads(id, wire_json)
-  SELECT id, wire_json FROM events_v1 WHERE state<>2;
-DROP TABLE events_v1;
-)sql";
+using spool_sqlite::Exec;
+using spool_sqlite::ForEachRange;
+using spool_sqlite::KeyHash;
+using spool_sqlite::KeyIndex;
+using spool_sqlite::OpenDb;
+using spool_sqlite::PrepareSchema;
+using spool_sqlite::SqliteError;
+using spool_sqlite::Statement;
 
 // Page cache of the writer connection. The B-trees are written at their
 // right edges, so a small cache suffices.
@@ -114,202 +56,6 @@ constexpr int kPruneChunk = 5000;
 // A claim scans the whole due queue of its lane at least this often (see
 // SqliteSpool::Claim).
 constexpr int kFullScanEvery = 16;
-
-absl::Status SqliteError(sqlite3* db, const char* what) {
-  return absl::InternalError(
-      absl::StrCat("spool: ", what, ": ", db ? sqlite3_errmsg(db) : "no db"));
-}
-
-// The 64-bit fingerprint of an event key: the first 8 bytes of the SHA-256
-// of its length-prefixed parts. Stable across runs (it is stored).
-std::int64_t KeyHash(std::string_view destination, bool validate_only,
-                     std::string_view event_name, std::string_view event_id) {
-  std::string buffer;
-  buffer.reserve(destination.size() + event_name.size() + event_id.size() + 16);
-  for (std::string_view part : {destination, event_name, event_id}) {
-    buffer.append(std::to_string(part.size()));
-    buffer.push_back(':');
-    buffer.append(part.data(), part.size());
-  }
-  buffer.push_back(validate_only ? '1' : '0');
-  mapping::Sha256Digest d = mapping::Sha256(buffer);
-  std::uint64_t h = 0;
-  for (int i = 0; i < 8; ++i) h = (h << 8) | d[static_cast<size_t>(i)];
-  std::int64_t out;
-  std::memcpy(&out, &h, sizeof out);
-  return out;
-}
-
-// SQL function spool_key_hash(destination, validate_only, name, id), for
-// the layout migration.
-void SqlKeyHash(sqlite3_context* ctx, int, sqlite3_value** argv) {
-  auto text = [&](int i) {
-    const auto* p = reinterpret_cast<const char*>(sqlite3_value_text(argv[i]));
-    return std::string_view(p ? p : "",
-                            static_cast<size_t>(sqlite3_value_bytes(argv[i])));
-  };
-  sqlite3_result_int64(ctx, KeyHash(text(0), sqlite3_value_int64(argv[1]) != 0,
-                                    text(2), text(3)));
-}
-
-// A prepared statement, reset after each use.
-class Statement {
- public:
-  Statement() = default;
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  ~Statement() { sqlite3_finalize(stmt_); }
-
-  absl::Status Prepare(sqlite3* db, const char* sql) {
-    db_ = db;
-    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_,
-                           nullptr) != SQLITE_OK) {
-      return SqliteError(db, "prepare");
-    }
-    return absl::OkStatus();
-  }
-  sqlite3_stmt* get() { return stmt_; }
-  void Reset() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-  void Bind(int i, std::int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
-  void Bind(int i, const std::string& v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()),
-                      SQLITE_STATIC);
-  }
-  // Steps once; returns SQLITE_ROW, SQLITE_DONE or an error code.
-  int Step() { return sqlite3_step(stmt_); }
-  absl::Status Run(const char* what) {
-    int rc = Step();
-    Reset();
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return SqliteError(db_, what);
-    return absl::OkStatus();
-  }
-  std::int64_t Int(int col) { return sqlite3_column_int64(stmt_, col); }
-  std::string Text(int col) {
-    const auto* p =
-        reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
-    return p ? std::string(p, sqlite3_column_bytes(stmt_, col)) : std::string();
-  }
-
- private:
-  sqlite3* db_ = nullptr;
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-absl::Status Exec(sqlite3* db, const char* sql) {
-  char* error = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
-    absl::Status status =
-        absl::InternalError(absl::StrCat("spool: ", error ? error : "exec"));
-    sqlite3_free(error);
-    return status;
-  }
-  return absl::OkStatus();
-}
-
-// Every connection runs with synchronous=NORMAL: SQLite then syncs the WAL
-// before each checkpoint and the database after it, so the file never
-// corrupts, but it does not sync on commit. With `spool.synchronous: full`
-// the spool's syncer thread syncs the WAL after each group commit instead
-// (see SqliteSpool::SyncLoop), so that the next group runs while the disk
-// flushes the last one.
-absl::StatusOr<sqlite3*> OpenDb(const std::string& path, int cache_kib) {
-  // SQLite's memory statistics take a process-wide mutex on every
-  // allocation; nothing here reads them. Only possible before SQLite
-  // initializes, so done once, before the first open.
-  static const bool memstatus_off = [] {
-    return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
-  }();
-  (void)memstatus_off;
-  sqlite3* db = nullptr;
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
-    absl::Status status = SqliteError(db, "open");
-    sqlite3_close(db);
-    return status;
-  }
-  sqlite3_busy_timeout(db, 5000);
-  absl::Status status = Exec(db,
-                             // 16 KiB pages: a WAL commit of many rows
-                             // takes a quarter of the write calls.
-                             // (Only takes effect on a new database.)
-                             "PRAGMA page_size=16384;"
-                             "PRAGMA journal_mode=WAL;"
-                             "PRAGMA temp_store=MEMORY;"
-                             // The checkpointer thread checkpoints; no
-                             // connection does it on commit.
-                             "PRAGMA wal_autocheckpoint=0;"
-                             // Keep the WAL at most 64 MiB after a reset.
-                             "PRAGMA journal_size_limit=67108864;");
-  if (status.ok()) {
-    status =
-        Exec(db, absl::StrCat("PRAGMA cache_size=-", cache_kib, ";").c_str());
-  }
-  if (status.ok()) status = Exec(db, "PRAGMA synchronous=NORMAL;");
-  if (!status.ok()) {
-    sqlite3_close(db);
-    return status;
-  }
-  return db;
-}
-
-// Calls fn(lo, hi) for each run of consecutive values of `ids` (sorted in
-// place); stops at the first error.
-template <typename Fn>
-absl::Status ForEachRange(std::vector<std::int64_t>& ids, Fn fn) {
-  std::sort(ids.begin(), ids.end());
-  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-  for (size_t i = 0; i < ids.size();) {
-    size_t j = i;
-    while (j + 1 < ids.size() && ids[j + 1] == ids[j] + 1) ++j;
-    absl::Status s = fn(ids[i], ids[j]);
-    if (!s.ok()) return s;
-    i = j + 1;
-  }
-  return absl::OkStatus();
-}
-
-// The fingerprint -> rowid index of every stored event. Fingerprints that
-// collide (different keys, same 64 bits) keep their extra rows in `more`.
-struct KeyIndex {
-  absl::flat_hash_map<std::int64_t, std::int64_t> first;
-  std::unordered_multimap<std::int64_t, std::int64_t> more;
-
-  void Add(std::int64_t hash, std::int64_t row) {
-    if (!first.emplace(hash, row).second) more.emplace(hash, row);
-  }
-  void Remove(std::int64_t hash, std::int64_t row) {
-    auto it = first.find(hash);
-    if (it != first.end() && it->second == row) {
-      auto extra = more.find(hash);
-      if (extra == more.end()) {
-        first.erase(it);
-      } else {
-        it->second = extra->second;
-        more.erase(extra);
-      }
-      return;
-    }
-    auto [b, e] = more.equal_range(hash);
-    for (auto m = b; m != e; ++m) {
-      if (m->second == row) {
-        more.erase(m);
-        return;
-      }
-    }
-  }
-  // Rows whose fingerprint is `hash`.
-  template <typename Fn>
-  void ForEach(std::int64_t hash, Fn fn) const {
-    auto it = first.find(hash);
-    if (it == first.end()) return;
-    fn(it->second);
-    auto [b, e] = more.equal_range(hash);
-    for (auto m = b; m != e; ++m) fn(m->second);
-  }
-};
 
 // One write waiting for the writer thread.
 struct WriteOp {
@@ -1517,53 +1263,10 @@ class SqliteSpool : public Spool {
   std::thread checkpointer_;
 };
 
-// Creates the layout-2 schema, migrating a layout-1 spool.
-absl::Status PrepareSchema(sqlite3* db) {
-  if (sqlite3_create_function(db, "spool_key_hash", 4,
-                              SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
-                              &SqlKeyHash, nullptr, nullptr) != SQLITE_OK) {
-    return SqliteError(db, "register key hash");
-  }
-  Statement version;
-  absl::Status s = version.Prepare(db, "PRAGMA user_version");
-  if (!s.ok()) return s;
-  if (version.Step() != SQLITE_ROW) return SqliteError(db, "user_version");
-  const std::int64_t current = version.Int(0);
-  version.Reset();
-  if (current > kLayoutVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "spool: the file has layout ", current, "; this build reads up to ",
-        kLayoutVersion, " (a newer version wrote it)"));
-  }
-  if (current == kLayoutVersion) return Exec(db, kSchema);
-  // Layout 1 had no version and kept wire_json in `events`.
-  Statement probe;
-  if (!(s = probe.Prepare(db,
-                          "SELECT 1 FROM pragma_table_info('events') "
-                          "WHERE name='wire_json'"))
-           .ok()) {
-    return s;
-  }
-  const bool v1 = probe.Step() == SQLITE_ROW;
-  probe.Reset();
-  if (!(s = Exec(db, "BEGIN IMMEDIATE;")).ok()) return s;
-  if (v1) s = Exec(db, kMigrateFrom1);
-  if (s.ok()) s = Exec(db, kSchema);
-  if (s.ok() && v1) s = Exec(db, kMigrateFrom1Copy);
-  if (s.ok()) {
-    s = Exec(db,
-             absl::StrCat("PRAGMA user_version=", kLayoutVersion, ";").c_str());
-  }
-  if (s.ok()) s = Exec(db, "COMMIT;");
-  if (!s.ok()) Exec(db, "ROLLBACK;").IgnoreError();
-  return s;
-}
-
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const SpoolOptions& options,
-                                                   std::int64_t now_ms) {
-  (void)now_ms;
+absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(
+    const SpoolOptions& options) {
   std::filesystem::path path(options.path);
   if (path.has_parent_path()) {
     std::error_code ec;

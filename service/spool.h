@@ -116,7 +116,7 @@ class Spool {
   // Opens (creating if needed) the database and starts the writer thread.
   // Events left in flight by a previous run are queued again.
   static absl::StatusOr<std::unique_ptr<Spool>> Open(
-      const SpoolOptions& options, std::int64_t now_ms);
+      const SpoolOptions& options);
   virtual ~Spool() = default;
 
   // Stores events durably and calls `done` (on the writer thread) once they

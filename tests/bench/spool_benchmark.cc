@@ -218,7 +218,7 @@ std::unique_ptr<Spool> OpenOrDie(const Flags& f, const std::string& path) {
   options.max_queued_events = 100'000'000;
   options.synchronous =
       f.fsync ? SpoolSynchronous::kFull : SpoolSynchronous::kNormal;
-  auto spool = Spool::Open(options, NowMs());
+  auto spool = Spool::Open(options);
   if (!spool.ok()) {
     std::fprintf(stderr, "open: %s\n",
                  std::string(spool.status().message()).c_str());

@@ -24,7 +24,7 @@ class DispatcherTest : public ::testing::Test {
   void SetUp() override {
     SpoolOptions options;
     options.path = dir_.path() + "/spool.db";
-    auto spool = Spool::Open(options, kNow);
+    auto spool = Spool::Open(options);
     ASSERT_TRUE(spool.ok()) << spool.status();
     spool_ = std::move(*spool);
     DispatchTarget target;

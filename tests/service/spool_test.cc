@@ -52,7 +52,7 @@ class SpoolTest : public ::testing::Test {
  protected:
   std::unique_ptr<Spool> OpenSpool(SpoolOptions options = {}) {
     options.path = dir_.path() + "/spool.db";
-    auto spool = Spool::Open(options, kNow);
+    auto spool = Spool::Open(options);
     EXPECT_TRUE(spool.ok()) << spool.status();
     return spool.ok() ? std::move(*spool) : nullptr;
   }
@@ -694,7 +694,7 @@ TEST_F(SpoolTest, RefusesAFileOfANewerLayout) {
   }
   SpoolOptions options;
   options.path = path;
-  auto spool = Spool::Open(options, kNow);
+  auto spool = Spool::Open(options);
   ASSERT_FALSE(spool.ok());
   EXPECT_EQ(spool.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(spool.status().message()),

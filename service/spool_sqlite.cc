@@ -1,0 +1,213 @@
+#include "service/spool_sqlite.h"
+
+#include "absl/strings/str_cat.h"
+#include "mapping/sha256.h"
+
+namespace conversions::service::spool_sqlite {
+namespace {
+
+// Layout version 2 (PRAGMA user_version). Every write is an append at the
+// right edge of a B-tree or touches rows that sit together, so a group
+// commit dirties few pages whatever the event ids look like:
+// - `events` holds the small, mutable delivery state of each event, in
+//   acceptance order (rowid).
+// - `payloads` holds the wire JSON, written once and deleted on delivery
+//   (dead letters keep it), so state changes never rewrite it.
+// - The dedup key is not indexed on disk (random ids would scatter index
+//   writes over the whole file): `key_hash` holds a 64-bit fingerprint of
+//   (destination, validate_only, event name, id), and the spool keeps
+//   fingerprint -> rowid in memory, rebuilt from this column at start-up.
+// - Partial indexes cover only the rows each query needs: queued rows by
+//   due time (claims), open rows per destination (depth), delivered rows by
+//   time (pruning) and dead letters by time (listing, pruning).
+constexpr char kSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY,
+  key_hash INTEGER NOT NULL,
+  destination TEXT NOT NULL,
+  validate_only INTEGER NOT NULL,
+  event_name TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  timestamp_ms INTEGER NOT NULL,
+  state INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  accepted_ms INTEGER NOT NULL,
+  next_attempt_ms INTEGER NOT NULL,
+  done_ms INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT,
+  dead_reason INTEGER
+);
+CREATE TABLE IF NOT EXISTS payloads (
+  id INTEGER PRIMARY KEY,
+  wire_json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_due
+  ON events(destination, validate_only, next_attempt_ms, id) WHERE state=0;
+CREATE INDEX IF NOT EXISTS events_open
+  ON events(destination, id) WHERE state<2;
+CREATE INDEX IF NOT EXISTS events_delivered
+  ON events(done_ms) WHERE state=2;
+CREATE INDEX IF NOT EXISTS events_dead
+  ON events(done_ms, id) WHERE state=3;
+)sql";
+
+// Moves a layout-1 spool (one table with the JSON inline and a unique index
+// on the key) to layout 2 in one transaction.
+constexpr char kMigrateFrom1[] = R"sql(
+DROP INDEX IF EXISTS events_key;
+DROP INDEX IF EXISTS events_lane;
+DROP INDEX IF EXISTS events_done;
+ALTER TABLE events RENAME TO events_v1;
+)sql";
+constexpr char kMigrateFrom1Copy[] = R"sql(
+INSERT INTO events(id, key_hash, destination, validate_only, event_name,
+  event_id, timestamp_ms, state, attempts, accepted_ms, next_attempt_ms,
+  done_ms, last_error, dead_reason)
+SELECT id, spool_key_hash(destination, validate_only, event_name, event_id),
+  destination, validate_only, event_name, event_id, timestamp_ms, state,
+  attempts, accepted_ms, next_attempt_ms, done_ms, last_error, dead_reason
+FROM events_v1;
+INSERT INTO payloads(id, wire_json)
+  SELECT id, wire_json FROM events_v1 WHERE state<>2;
+DROP TABLE events_v1;
+)sql";
+
+// SQL function spool_key_hash(destination, validate_only, name, id), for
+// the layout migration.
+void SqlKeyHash(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  auto text = [&](int i) {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_value_text(argv[i]));
+    return std::string_view(p ? p : "",
+                            static_cast<size_t>(sqlite3_value_bytes(argv[i])));
+  };
+  sqlite3_result_int64(ctx, KeyHash(text(0), sqlite3_value_int64(argv[1]) != 0,
+                                    text(2), text(3)));
+}
+
+}  // namespace
+
+absl::Status SqliteError(sqlite3* db, const char* what) {
+  return absl::InternalError(
+      absl::StrCat("spool: ", what, ": ", db ? sqlite3_errmsg(db) : "no db"));
+}
+
+// The 64-bit fingerprint of an event key: the first 8 bytes of the SHA-256
+// of its length-prefixed parts. Stable across runs (it is stored).
+std::int64_t KeyHash(std::string_view destination, bool validate_only,
+                     std::string_view event_name, std::string_view event_id) {
+  std::string buffer;
+  buffer.reserve(destination.size() + event_name.size() + event_id.size() + 16);
+  for (std::string_view part : {destination, event_name, event_id}) {
+    buffer.append(std::to_string(part.size()));
+    buffer.push_back(':');
+    buffer.append(part.data(), part.size());
+  }
+  buffer.push_back(validate_only ? '1' : '0');
+  mapping::Sha256Digest d = mapping::Sha256(buffer);
+  std::uint64_t h = 0;
+  for (int i = 0; i < 8; ++i) h = (h << 8) | d[static_cast<size_t>(i)];
+  std::int64_t out;
+  std::memcpy(&out, &h, sizeof out);
+  return out;
+}
+
+absl::Status Exec(sqlite3* db, const char* sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    absl::Status status =
+        absl::InternalError(absl::StrCat("spool: ", error ? error : "exec"));
+    sqlite3_free(error);
+    return status;
+  }
+  return absl::OkStatus();
+}
+
+// Every connection runs with synchronous=NORMAL: SQLite then syncs the WAL
+// before each checkpoint and the database after it, so the file never
+// corrupts, but it does not sync on commit. With `spool.synchronous: full`
+// the spool's syncer thread syncs the WAL after each group commit instead
+// (see SqliteSpool::SyncLoop), so that the next group runs while the disk
+// flushes the last one.
+absl::StatusOr<sqlite3*> OpenDb(const std::string& path, int cache_kib) {
+  // SQLite's memory statistics take a process-wide mutex on every
+  // allocation; nothing here reads them. Only possible before SQLite
+  // initializes, so done once, before the first open.
+  static const bool memstatus_off = [] {
+    return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
+  }();
+  (void)memstatus_off;
+  sqlite3* db = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+    absl::Status status = SqliteError(db, "open");
+    sqlite3_close(db);
+    return status;
+  }
+  sqlite3_busy_timeout(db, 5000);
+  absl::Status status = Exec(db,
+                             // 16 KiB pages: a WAL commit of many rows
+                             // takes a quarter of the write calls.
+                             // (Only takes effect on a new database.)
+                             "PRAGMA page_size=16384;"
+                             "PRAGMA journal_mode=WAL;"
+                             "PRAGMA temp_store=MEMORY;"
+                             // The checkpointer thread checkpoints; no
+                             // connection does it on commit.
+                             "PRAGMA wal_autocheckpoint=0;"
+                             // Keep the WAL at most 64 MiB after a reset.
+                             "PRAGMA journal_size_limit=67108864;");
+  if (status.ok()) {
+    status =
+        Exec(db, absl::StrCat("PRAGMA cache_size=-", cache_kib, ";").c_str());
+  }
+  if (status.ok()) status = Exec(db, "PRAGMA synchronous=NORMAL;");
+  if (!status.ok()) {
+    sqlite3_close(db);
+    return status;
+  }
+  return db;
+}
+
+// Creates the layout-2 schema, migrating a layout-1 spool.
+absl::Status PrepareSchema(sqlite3* db) {
+  if (sqlite3_create_function(db, "spool_key_hash", 4,
+                              SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+                              &SqlKeyHash, nullptr, nullptr) != SQLITE_OK) {
+    return SqliteError(db, "register key hash");
+  }
+  Statement version;
+  absl::Status s = version.Prepare(db, "PRAGMA user_version");
+  if (!s.ok()) return s;
+  if (version.Step() != SQLITE_ROW) return SqliteError(db, "user_version");
+  const std::int64_t current = version.Int(0);
+  version.Reset();
+  if (current > kLayoutVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "spool: the file has layout ", current, "; this build reads up to ",
+        kLayoutVersion, " (a newer version wrote it)"));
+  }
+  if (current == kLayoutVersion) return Exec(db, kSchema);
+  // Layout 1 had no version and kept wire_json in `events`.
+  Statement probe;
+  if (!(s = probe.Prepare(db,
+                          "SELECT 1 FROM pragma_table_info('events') "
+                          "WHERE name='wire_json'"))
+           .ok()) {
+    return s;
+  }
+  const bool v1 = probe.Step() == SQLITE_ROW;
+  probe.Reset();
+  if (!(s = Exec(db, "BEGIN IMMEDIATE;")).ok()) return s;
+  if (v1) s = Exec(db, kMigrateFrom1);
+  if (s.ok()) s = Exec(db, kSchema);
+  if (s.ok() && v1) s = Exec(db, kMigrateFrom1Copy);
+  if (s.ok()) {
+    s = Exec(db,
+             absl::StrCat("PRAGMA user_version=", kLayoutVersion, ";").c_str());
+  }
+  if (s.ok()) s = Exec(db, "COMMIT;");
+  if (!s.ok()) Exec(db, "ROLLBACK;").IgnoreError();
+  return s;
+}
+
+}  // namespace conversions::service::spool_sqlite
