@@ -910,6 +910,22 @@ void MapTagEvent(const Struct& event, const CompiledTagMapping& mapping,
   }
 }
 
+void MapTagEventGroup(const google::protobuf::RepeatedPtrField<Struct>& events,
+                      int first, int count, const CompiledTagMapping& mapping,
+                      std::int64_t now_ms, TagMapResult* tags,
+                      MappedEvent* mapped) {
+  for (int i = 0; i < count; ++i) {
+    internal::MapTagEventToView(events[first + i], mapping, now_ms, &tags[i]);
+  }
+  for (int i = 0; i < count; ++i) {
+    if (tags[i].mapped()) {
+      internal::MapEventView(tags[i].view, now_ms, &mapped[i]);
+    } else {
+      ClearMapped(&mapped[i]);
+    }
+  }
+}
+
 void MapTagEvent(const Struct& event, const CompiledTagMapping& mapping,
                  std::int64_t now_ms, TagMapResult* result) {
   internal::MapTagEventToView(event, mapping, now_ms, result);

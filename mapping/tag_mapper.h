@@ -229,6 +229,21 @@ void MapTagEvent(const google::protobuf::Struct& event,
                  const CompiledTagMapping& mapping, std::int64_t now_ms,
                  TagMapResult* tag, MappedEvent* mapped);
 
+// Events MapTagEventGroup maps at once.
+inline constexpr int kTagGroup = 16;
+
+// Maps events[first, first + count), count <= kTagGroup, each exactly as
+// MapTagEvent(events[i], mapping, now_ms, &tags[i - first],
+// &mapped[i - first]) does, but phase by phase: the tag mapping of every
+// event of the group, then the mapper of every event. Run one after the
+// other, the two phases evict each other's branch history; grouped, a
+// request of many tag events costs about a tenth less per event
+// (tag_group_ratio of tests/bench/tag_mapping_benchmark).
+void MapTagEventGroup(
+    const google::protobuf::RepeatedPtrField<google::protobuf::Struct>& events,
+    int first, int count, const CompiledTagMapping& mapping,
+    std::int64_t now_ms, TagMapResult* tags, MappedEvent* mapped);
+
 // Maps `event` as above up to the typed event, and returns it in
 // `result.event` (also when the event is rejected: the fields read until
 // then) instead of mapping it further: MapEvent(result.event) then gives

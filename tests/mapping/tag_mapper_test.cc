@@ -10,12 +10,15 @@
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "mapping/event_mapper.h"
 #include "mapping/money.h"
 #include "tests/mapping/test_util.h"
@@ -1203,6 +1206,70 @@ TEST(TagMapperReuseTest, ReusedFusedResultsCarryNothingOver) {
   EXPECT_EQ(reused.outcome, Outcome::kMapped);
   EXPECT_TRUE(reused.skip_reason.empty());
   EXPECT_EQ(reused_mapped.id, "123456");
+}
+
+// MapTagEventGroup maps a request in groups of kTagGroup: every event must
+// come out exactly as MapTagEvent maps it alone, whatever the group held
+// before (here 40 events: mapped, skipped, rejected and with warnings,
+// over three groups, the last one short).
+TEST(TagMapperGroupTest, GroupsGiveWhatEachEventGivesAlone) {
+  google::protobuf::RepeatedPtrField<google::protobuf::Struct> events;
+  for (int i = 0; i < 40; ++i) {
+    Json tag;
+    switch (i % 4) {
+      case 0:
+        tag = Purchase(10 + i, "USD");
+        tag["items"] = {Item("a", "A", 1, 1), Item("b", "B", 2, 2)};
+        break;
+      case 1:
+        tag = BaseEvent("refund");  // skipped
+        break;
+      case 2:
+        tag = BaseEvent();
+        tag["context"].erase("event_id");  // rejected
+        break;
+      default:
+        tag = Purchase(5, "JPY");
+        tag["partners"]["openai"]["plan_id"] = "p";  // a warning
+        tag["user"]["email"] = "not an email";       // dropped
+        break;
+    }
+    tag["context"]["event_id"] = absl::StrCat("evt_", i);
+    if (i % 4 == 2) tag["context"].erase("event_id");
+    *events.Add() = ToStruct(tag.dump());
+  }
+  const CompiledTagMapping mapping = CompiledTagMapping::Default();
+  std::array<TagMapResult, kTagGroup> tags;
+  std::array<MappedEvent, kTagGroup> mapped;
+  int compared = 0;
+  for (int first = 0; first < events.size(); first += kTagGroup) {
+    const int count = std::min(kTagGroup, events.size() - first);
+    MapTagEventGroup(events, first, count, mapping, kNowMs, tags.data(),
+                     mapped.data());
+    for (int g = 0; g < count; ++g) {
+      TagMapResult alone;
+      MappedEvent alone_mapped;
+      MapTagEvent(events[first + g], mapping, kNowMs, &alone, &alone_mapped);
+      SCOPED_TRACE(first + g);
+      EXPECT_EQ(tags[g].outcome, alone.outcome);
+      EXPECT_EQ(tags[g].skip_reason, alone.skip_reason);
+      EXPECT_EQ(tags[g].event_id, alone.event_id);
+      EXPECT_EQ(tags[g].violations, alone.violations);
+      EXPECT_EQ(tags[g].warnings, alone.warnings);
+      EXPECT_EQ(mapped[g].wire_json, alone_mapped.wire_json);
+      EXPECT_EQ(mapped[g].violations, alone_mapped.violations);
+      EXPECT_EQ(mapped[g].warnings, alone_mapped.warnings);
+      EXPECT_EQ(mapped[g].id, alone_mapped.id);
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, 40);
+  // The last group held events 32..39: 32 is mapped, 33 skipped, 34
+  // rejected.
+  EXPECT_EQ(tags[0].outcome, Outcome::kMapped);
+  EXPECT_EQ(tags[1].outcome, Outcome::kSkipped);
+  EXPECT_EQ(tags[2].outcome, Outcome::kRejected);
+  EXPECT_TRUE(mapped[1].wire_json.empty());
 }
 
 TEST(TagMapperParityTest, GivesTheSameWireJsonAsTheEquivalentTypedEvent) {
