@@ -1,5 +1,9 @@
 #include "service/config.h"
 
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -9,6 +13,7 @@
 #include <cstdlib>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <set>
 #include <utility>
 
@@ -153,6 +158,32 @@ bool IsApiKey(std::string_view s) {
   return !s.empty() && s.size() <= kMaxApiKeyBytes && AllOf(s, IsVisible);
 }
 
+// Returns why the PEM certificate and key cannot serve TLS together, or ""
+// when they can. Never quotes either.
+std::string TlsPairProblem(const std::string& cert_pem,
+                           const std::string& key_pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> cert_bio(
+      BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())),
+      &BIO_free);
+  std::unique_ptr<BIO, decltype(&BIO_free)> key_bio(
+      BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())),
+      &BIO_free);
+  if (!cert_bio || !key_bio) return "cannot read the certificate and key";
+  std::unique_ptr<X509, decltype(&X509_free)> cert(
+      PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr), &X509_free);
+  if (!cert) return "cert_file does not hold a valid PEM certificate";
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr),
+      &EVP_PKEY_free);
+  if (!key) {
+    return "does not hold a valid, unencrypted PEM private key";
+  }
+  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    return "is not the private key of the certificate in cert_file";
+  }
+  return "";
+}
+
 // Returns why `path` is not a source path, or "" when it is one.
 std::string SourcePathProblem(std::string_view path, bool allow_item_index) {
   if (path.empty()) return "must not be empty";
@@ -260,6 +291,7 @@ class Parser {
             {"shutdown_drain_timeout",
              Duration(&config.shutdown_drain_timeout, Ms(0), kMaxDuration)},
             {"grpc", [&](const Item& at) { ParseGrpc(at, &config.grpc); }},
+            {"tls", [&](const Item& at) { ParseTls(at, &config.tls); }},
             {"spool", [&](const Item& at) { ParseSpool(at, &config.spool); }},
             {"dispatcher",
              [&](const Item& at) { ParseDispatcher(at, &config.dispatcher); }},
@@ -348,6 +380,52 @@ class Parser {
                          absl::StrCat("unknown key ", Quoted(key),
                                       Suggestion(key, keys)));
                  });
+  }
+
+  // tls: {cert_file, key_file}: both required, both read now, so that a
+  // missing or unreadable file stops the start-up with its path.
+  void ParseTls(const Item& at, TlsOptions* out) {
+    std::optional<Item> cert, key;
+    ParseMap(at, {{"cert_file", [&](const Item& i) { cert = i; }},
+                  {"key_file", [&](const Item& i) { key = i; }}});
+    if (!cert || !key) {
+      Error(at, "needs both cert_file and key_file");
+      return;
+    }
+    auto read = [&](const Item& item, std::string* path, std::string* pem,
+                    std::string_view marker) {
+      auto s = ReadString(item);
+      if (!s) return false;
+      if (s->empty() || HasControl(*s)) {
+        Error(item, "must be a file path");
+        return false;
+      }
+      absl::StatusOr<std::string> content = env_.ReadFile(*s);
+      if (!content.ok()) {
+        Error(item, absl::StrCat("cannot read file ", *s, ": ",
+                                 content.status().message()));
+        return false;
+      }
+      // The content is not quoted: it may be a private key.
+      if (content->find(marker) == std::string::npos) {
+        Error(item, absl::StrCat("file ", *s, " holds no PEM ", Av(marker)));
+        return false;
+      }
+      *path = *s;
+      *pem = *std::move(content);
+      return true;
+    };
+    TlsOptions tls;
+    if (!read(*cert, &tls.cert_file, &tls.cert_pem, "CERTIFICATE") ||
+        !read(*key, &tls.key_file, &tls.key_pem, "PRIVATE KEY")) {
+      return;
+    }
+    if (std::string problem = TlsPairProblem(tls.cert_pem, tls.key_pem);
+        !problem.empty()) {
+      Error(*key, problem);
+      return;
+    }
+    *out = std::move(tls);
   }
 
   void ParseGrpc(const Item& at, GrpcOptions* out) {
@@ -1146,6 +1224,10 @@ std::string Describe(const GatewayConfig& c) {
       Pair("grpc.max_connection_idle", FormatDuration(g.max_connection_idle)));
   out.push_back(Pair("grpc.max_concurrent_streams",
                      absl::StrCat(g.max_concurrent_streams)));
+  if (c.tls.enabled()) {
+    out.push_back(Pair("tls.cert_file", c.tls.cert_file));
+    out.push_back(Pair("tls.key_file", c.tls.key_file));
+  }
   const SpoolOptions& s = c.spool;
   out.push_back(Pair("spool.path", s.path));
   out.push_back(

@@ -64,6 +64,20 @@ struct GrpcOptions {
 };
 
 // The durable event spool (`spool:`).
+// TLS on both listeners (gRPC and HTTP). Off when absent: plaintext, for
+// loopback or behind a service mesh that encrypts with mTLS.
+struct TlsOptions {
+  // PEM certificate chain, server certificate first (required with tls).
+  std::string cert_file;
+  // PEM private key of the certificate (required with tls).
+  std::string key_file;
+  // Their contents, read at start-up. key_pem is a secret: never log it.
+  std::string cert_pem;
+  std::string key_pem;
+
+  bool enabled() const { return !cert_file.empty(); }
+};
+
 struct SpoolOptions {
   // SQLite database file (default ./data/spool.db).
   std::string path = "./data/spool.db";
@@ -191,6 +205,8 @@ struct GatewayConfig {
   std::chrono::milliseconds shutdown_drain_timeout = std::chrono::seconds(30);
   // gRPC server tuning.
   GrpcOptions grpc;
+  // TLS on the gRPC and HTTP listeners (default: off).
+  TlsOptions tls;
   // The durable spool.
   SpoolOptions spool;
   // Dispatcher defaults for every destination.

@@ -177,8 +177,16 @@ absl::Status Gateway::StartGrpc() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      grpc::InsecureServerCredentials();
+  if (config_.tls.enabled()) {
+    grpc::SslServerCredentialsOptions tls;
+    tls.pem_key_cert_pairs.push_back(
+        {config_.tls.key_pem, config_.tls.cert_pem});
+    credentials = grpc::SslServerCredentials(tls);
+  }
   builder.AddListeningPort(JoinHostPort(listen->host, listen->port),
-                           grpc::InsecureServerCredentials(), &port);
+                           credentials, &port);
   builder.RegisterService(service_.get());
   const GrpcOptions& g = config_.grpc;
   builder.SetMaxReceiveMessageSize(g.max_receive_message_bytes);
@@ -212,7 +220,18 @@ absl::Status Gateway::StartGrpc() {
 absl::Status Gateway::StartHttp() {
   absl::StatusOr<HostPort> listen = ParseHostPort(config_.http_listen);
   if (!listen.ok()) return listen.status();
-  http_server_ = std::make_unique<httplib::Server>();
+  if (config_.tls.enabled()) {
+    auto tls = std::make_unique<httplib::SSLServer>(
+        config_.tls.cert_file.c_str(), config_.tls.key_file.c_str());
+    if (!tls->is_valid()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "tls: ", config_.tls.cert_file, " and ", config_.tls.key_file,
+          " are not a certificate and its private key"));
+    }
+    http_server_ = std::move(tls);
+  } else {
+    http_server_ = std::make_unique<httplib::Server>();
+  }
   http_server_->Get("/healthz",
                     [](const httplib::Request&, httplib::Response& res) {
                       res.set_content("ok\n", "text/plain");

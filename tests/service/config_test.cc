@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "tests/service/test_certs.h"
 
 namespace conversions::service {
 namespace {
@@ -891,6 +892,54 @@ TEST(ExampleConfigTest, DocumentsTheTrueDefaults) {
   config->destinations[0].event_mapping.clear();
   config->destinations[0].field_mapping.clear();
   EXPECT_EQ(Describe(*config), Describe(*LoadConfig("", env)));
+}
+
+// --- TLS ---
+
+TEST(TlsConfigTest, ReadsAMatchingCertificateAndKey) {
+  testing::TestCert cert = testing::MakeSelfSignedCert();
+  ASSERT_FALSE(cert.cert_pem.empty());
+  FakeEnvironment env = ServingEnvironment();
+  env.files["/tls/tls.crt"] = cert.cert_pem;
+  env.files["/tls/tls.key"] = cert.key_pem;
+  absl::StatusOr<GatewayConfig> config =
+      Parse("tls:\n  cert_file: /tls/tls.crt\n  key_file: /tls/tls.key\n", env);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->tls.enabled());
+  EXPECT_EQ(config->tls.cert_pem, cert.cert_pem);
+  EXPECT_EQ(config->tls.key_pem, cert.key_pem);
+  EXPECT_THAT(Describe(*config), HasSubstr("tls.key_file=/tls/tls.key"));
+  EXPECT_THAT(Describe(*config), Not(HasSubstr("PRIVATE KEY")));
+  EXPECT_FALSE(LoadConfig("", ServingEnvironment())->tls.enabled());
+}
+
+TEST(TlsConfigTest, EveryMistakeStopsTheStartUpWithoutQuotingTheKey) {
+  testing::TestCert cert = testing::MakeSelfSignedCert();
+  testing::TestCert other = testing::MakeSelfSignedCert();
+  FakeEnvironment env = ServingEnvironment();
+  env.files["/tls/tls.crt"] = cert.cert_pem;
+  env.files["/tls/tls.key"] = cert.key_pem;
+  env.files["/tls/other.key"] = other.key_pem;
+  env.files["/tls/empty"] = "nothing here\n";
+  auto error = [&](const std::string& tls_yaml) {
+    absl::StatusOr<GatewayConfig> config = Parse("tls:\n" + tls_yaml, env);
+    return config.ok() ? std::string("OK")
+                       : std::string(config.status().message());
+  };
+  EXPECT_THAT(error("  cert_file: /tls/tls.crt\n"),
+              HasSubstr("tls: needs both cert_file and key_file"));
+  EXPECT_THAT(error("  cert_file: /tls/nope.crt\n  key_file: /tls/tls.key\n"),
+              HasSubstr("tls.cert_file: cannot read file /tls/nope.crt"));
+  EXPECT_THAT(error("  cert_file: /tls/empty\n  key_file: /tls/tls.key\n"),
+              HasSubstr("file /tls/empty holds no PEM CERTIFICATE"));
+  std::string mismatch =
+      error("  cert_file: /tls/tls.crt\n  key_file: /tls/other.key\n");
+  EXPECT_THAT(mismatch, HasSubstr("tls.key_file: is not the private key of the "
+                                  "certificate in cert_file"));
+  EXPECT_THAT(mismatch, Not(HasSubstr("PRIVATE KEY-----")));
+  EXPECT_THAT(error("  cert_file: /tls/tls.crt\n  key_file: /tls/tls.key\n"
+                    "  ca_file: /x\n"),
+              HasSubstr("unknown key \"ca_file\""));
 }
 
 // --- Callers ---
