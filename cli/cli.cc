@@ -4,8 +4,10 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <memory>
+#include <sstream>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -32,8 +34,15 @@ class Runner {
       : options_(options), in_(in), out_(out), err_(err) {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
-    stub_ = v1::ConversionService::NewStub(grpc::CreateCustomChannel(
-        options_.target, grpc::InsecureChannelCredentials(), args));
+    std::shared_ptr<grpc::ChannelCredentials> credentials =
+        grpc::InsecureChannelCredentials();
+    if (options_.tls) {
+      grpc::SslCredentialsOptions tls;
+      tls.pem_root_certs = options_.ca_pem;  // empty: the system's roots
+      credentials = grpc::SslCredentials(tls);
+    }
+    stub_ = v1::ConversionService::NewStub(
+        grpc::CreateCustomChannel(options_.target, credentials, args));
   }
 
   int Run() {
@@ -255,6 +264,17 @@ int RunCli(const std::vector<std::string>& args,
     return kExitError;
   }
   if (env_token) options->token = *std::move(env_token);
+  if (!options->ca_file.empty()) {
+    std::ifstream file(options->ca_file, std::ios::binary);
+    std::ostringstream content;
+    content << file.rdbuf();
+    if (!file || content.str().find("CERTIFICATE") == std::string::npos) {
+      err << "error: --ca-file " << options->ca_file
+          << ": cannot read a PEM certificate\n";
+      return kExitError;
+    }
+    options->ca_pem = content.str();
+  }
   if (options->help) {
     out << UsageText(options->command);
     return kExitOk;

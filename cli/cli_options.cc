@@ -19,11 +19,14 @@ struct FlagDef {
 };
 
 constexpr FlagDef kFlags[] = {
-    {"target", true}, {"timeout", true},           {"json", false},
-    {"help", false},  {"destination", true},       {"validate-only", false},
-    {"type", true},   {"custom-event-name", true}, {"id", true},
-    {"reason", true}, {"page-size", true},         {"all", false},
-    {"event", true},
+    {"target", true},      {"timeout", true},
+    {"json", false},       {"help", false},
+    {"destination", true}, {"validate-only", false},
+    {"type", true},        {"custom-event-name", true},
+    {"id", true},          {"reason", true},
+    {"page-size", true},   {"all", false},
+    {"event", true},       {"tls", false},
+    {"ca-file", true},
 };
 
 const FlagDef* FindFlag(std::string_view name) {
@@ -35,7 +38,7 @@ const FlagDef* FindFlag(std::string_view name) {
 
 bool IsGlobalFlag(std::string_view name) {
   return name == "target" || name == "timeout" || name == "json" ||
-         name == "help";
+         name == "help" || name == "tls" || name == "ca-file";
 }
 
 // Whether a command-specific flag applies to `command`.
@@ -267,6 +270,12 @@ absl::StatusOr<CliOptions> ParseCliArgs(const std::vector<std::string>& args,
       options.timeout = *timeout;
     } else if (name == "json") {
       options.json = true;
+    } else if (name == "tls") {
+      options.tls = true;
+    } else if (name == "ca-file") {
+      if (value.empty()) return UsageError("--ca-file is empty");
+      options.tls = true;
+      options.ca_file = value;
     } else if (name == "destination") {
       options.destination = value;
     } else if (name == "validate-only") {
@@ -352,6 +361,8 @@ std::string UsageText(Command command) {
       "else 127.0.0.1:50051)\n"
       "  --timeout DURATION  deadline per RPC, e.g. 10s, 500ms (default 10s)\n"
       "  --json              print the response as protobuf JSON\n"
+      "  --tls               connect with TLS, trusting the system's CAs\n"
+      "  --ca-file PATH      connect with TLS, trusting the PEM CA in PATH\n"
       "  --help              show help\n"
       "Environment: CONVERSIONS_TOKEN, the caller token sent as\n"
       "\"authorization: Bearer ...\" when the gateway authenticates callers.\n";

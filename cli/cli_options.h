@@ -47,6 +47,12 @@ struct CliOptions {
   bool help = false;
   // Print the response as protobuf JSON instead of text lines.
   bool json = false;
+  // Connect with TLS (--tls, or --ca-file); trust the PEM CA certificates of
+  // ca_file when set, else the system's.
+  bool tls = false;
+  std::string ca_file;
+  // ca_file's content, read by RunCli.
+  std::string ca_pem;
   // Bearer token sent as `authorization` metadata; from $CONVERSIONS_TOKEN,
   // never a flag (flags show in `ps`). Empty: none.
   std::string token;

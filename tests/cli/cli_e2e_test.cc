@@ -17,6 +17,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "tests/service/temp_dir.h"
+#include "tests/service/test_certs.h"
 
 namespace conversions::cli {
 namespace {
@@ -314,6 +315,45 @@ TEST_F(CliEndToEndTest, SendsTheTokenOfTheEnvironmentAsBearer) {
   std::istringstream again(R"([{"id": "o2"}])");
   EXPECT_EQ(RunCli({"send", "-"}, target_, again, out, err), kExitOk);
   EXPECT_EQ(service_.last_authorization(), "");
+}
+
+TEST(CliTlsTest, ConnectsWithTlsTrustingTheCaFile) {
+  conversions::testing::TestCert cert =
+      conversions::testing::MakeSelfSignedCert();
+  ASSERT_FALSE(cert.cert_pem.empty());
+  FakeConversionService service;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  grpc::SslServerCredentialsOptions tls;
+  tls.pem_key_cert_pairs.push_back({cert.key_pem, cert.cert_pem});
+  builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(tls),
+                           &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  const std::string target = "127.0.0.1:" + std::to_string(port);
+  conversions::testing::TempDir temp;
+  const std::string ca = temp.path() + "/ca.pem";
+  std::ofstream(ca) << cert.cert_pem;
+
+  std::ostringstream out, err;
+  std::istringstream in(R"([{"id": "o1"}])");
+  EXPECT_EQ(RunCli({"send", "-", "--ca-file", ca, "--timeout", "5s"}, target,
+                   in, out, err),
+            kExitOk)
+      << err.str();
+  EXPECT_EQ(service.last_send().events(0).id(), "o1");
+  // Plaintext to a TLS server fails; so does a CA file that is not one.
+  std::istringstream again(R"([{"id": "o2"}])");
+  EXPECT_EQ(RunCli({"send", "-", "--timeout", "2s"}, target, again, out, err),
+            kExitError);
+  std::istringstream third(R"([{"id": "o3"}])");
+  std::ostringstream bad_err;
+  EXPECT_EQ(RunCli({"send", "-", "--ca-file", temp.path() + "/none.pem"},
+                   target, third, out, bad_err),
+            kExitError);
+  EXPECT_THAT(bad_err.str(), HasSubstr("cannot read a PEM certificate"));
+  server->Shutdown();
 }
 
 TEST_F(CliEndToEndTest, SendReadsStandardInput) {
