@@ -686,41 +686,28 @@ class SqliteSpool : public Spool {
     // a chunk per transaction.
     for (int state : {2, 3}) {
       for (;;) {
-        int chunk = 0;
+        std::vector<std::int64_t> ids;
         absl::Status status = RunSync([&](sqlite3* db) -> absl::Status {
           Statement st;
           absl::Status s = st.Prepare(
-              db, state == 2
-                      ? "DELETE FROM events WHERE id IN (SELECT id FROM events "
-                        "WHERE state=2 AND done_ms<?1 LIMIT ?2) "
-                        "RETURNING id, key_hash"
-                      : "DELETE FROM events WHERE id IN (SELECT id FROM events "
-                        "WHERE state=3 AND done_ms<?1 LIMIT ?2) "
-                        "RETURNING id, key_hash");
+              db,
+              "DELETE FROM events WHERE id IN (SELECT id FROM events "
+              "WHERE state=?3 AND done_ms<?1 LIMIT ?2) RETURNING id, key_hash");
           if (!s.ok()) return s;
           st.Bind(1, cutoff);
           st.Bind(2, kPruneChunk);
-          std::vector<std::int64_t> ids;
-          int rc;
-          while ((rc = st.Step()) == SQLITE_ROW) {
-            ids.push_back(st.Int(0));
-            removed_keys_.push_back({st.Int(1), st.Int(0)});
-          }
-          st.Reset();
-          if (rc != SQLITE_DONE) return SqliteError(db, "prune");
-          chunk = static_cast<int>(ids.size());
-          if (state == 3) {
-            return ForEachRange(ids, [&](std::int64_t lo, std::int64_t hi) {
-              drop_payloads_.Bind(1, lo);
-              drop_payloads_.Bind(2, hi);
-              return drop_payloads_.Run("prune payloads");
-            });
-          }
-          return absl::OkStatus();
+          st.Bind(3, state);
+          if (!(s = DeleteRows(st, db, "prune", &ids)).ok()) return s;
+          if (state == 2) return absl::OkStatus();
+          return ForEachRange(ids, [&](std::int64_t lo, std::int64_t hi) {
+            drop_payloads_.Bind(1, lo);
+            drop_payloads_.Bind(2, hi);
+            return drop_payloads_.Run("prune payloads");
+          });
         });
         if (!status.ok()) return status;
-        removed += chunk;
-        if (chunk < kPruneChunk) break;
+        removed += static_cast<std::int64_t>(ids.size());
+        if (ids.size() < static_cast<size_t>(kPruneChunk)) break;
       }
     }
     // The bound on delivered events kept: the oldest deliveries go first.
@@ -731,7 +718,7 @@ class SqliteSpool : public Spool {
       const std::int64_t excess = DedupKeyCount() - QueuedCount() - *dead -
                                   options_.max_retained_events;
       if (excess <= 0) break;
-      int chunk = 0;
+      std::vector<std::int64_t> ids;
       absl::Status status = RunSync([&](sqlite3* db) -> absl::Status {
         Statement st;
         absl::Status s = st.Prepare(
@@ -740,20 +727,27 @@ class SqliteSpool : public Spool {
             "WHERE state=2 ORDER BY done_ms LIMIT ?1) RETURNING id, key_hash");
         if (!s.ok()) return s;
         st.Bind(1, std::min<std::int64_t>(excess, kPruneChunk));
-        int rc;
-        while ((rc = st.Step()) == SQLITE_ROW) {
-          removed_keys_.push_back({st.Int(1), st.Int(0)});
-          ++chunk;
-        }
-        st.Reset();
-        return rc == SQLITE_DONE ? absl::OkStatus()
-                                 : SqliteError(db, "prune beyond the bound");
+        return DeleteRows(st, db, "prune beyond the bound", &ids);
       });
       if (!status.ok()) return status;
-      removed += chunk;
-      if (chunk == 0) break;  // the rest are dead letters
+      removed += static_cast<std::int64_t>(ids.size());
+      if (ids.empty()) break;  // the rest are dead letters
     }
     return removed;
+  }
+
+  // Runs a DELETE ... RETURNING id, key_hash: appends the deleted rows to
+  // `ids`, and their keys to those the group drops from the dedup index
+  // once committed.
+  absl::Status DeleteRows(Statement& st, sqlite3* db, const char* what,
+                          std::vector<std::int64_t>* ids) {
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) {
+      ids->push_back(st.Int(0));
+      removed_keys_.push_back({st.Int(1), st.Int(0)});
+    }
+    st.Reset();
+    return rc == SQLITE_DONE ? absl::OkStatus() : SqliteError(db, what);
   }
 
   absl::StatusOr<std::int64_t> CountDeadLetters() {
