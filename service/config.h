@@ -94,6 +94,9 @@ struct SpoolOptions {
   SpoolSynchronous synchronous = SpoolSynchronous::kFull;
   // Most events written in one group-committed transaction (default 10000).
   int group_commit_max_events = 10'000;
+  // Size of a payload log file (service/payload_log.h). Not a
+  // configuration key: tests make it small.
+  std::int64_t payload_segment_bytes = 64 << 20;
 };
 
 // Batching, timeouts and retry of the per-destination sender (`dispatcher:`,

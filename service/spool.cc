@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
@@ -26,6 +27,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "service/payload_log.h"
+#include "service/spool_segments.h"
 #include "service/spool_sqlite.h"
 
 namespace conversions::service {
@@ -56,6 +59,11 @@ constexpr int kPruneChunk = 5000;
 // A claim scans the whole due queue of its lane at least this often (see
 // SqliteSpool::Claim).
 constexpr int kFullScanEvery = 16;
+// Payload log segments removed per group commit at most, so that a group
+// that finds many (the first after a restart) does not hold up appends.
+constexpr size_t kRemovalsPerGroup = 2;
+// Segments of the last run whose payloads are checked at start-up.
+constexpr size_t kSegmentsCheckedAtStart = 2;
 
 // One write waiting for the writer thread.
 struct WriteOp {
@@ -75,9 +83,11 @@ struct WriteOp {
 
 class SqliteSpool : public Spool {
  public:
-  SqliteSpool(SpoolOptions options, sqlite3* writer, sqlite3* reader,
-              sqlite3* claimer, sqlite3* checkpointer)
+  SqliteSpool(SpoolOptions options, std::unique_ptr<PayloadLog> log,
+              sqlite3* writer, sqlite3* reader, sqlite3* claimer,
+              sqlite3* checkpointer)
       : options_(std::move(options)),
+        log_(std::move(log)),
         writer_db_(writer),
         reader_db_(reader),
         claim_db_(claimer),
@@ -106,10 +116,8 @@ class SqliteSpool : public Spool {
               writer_db_,
               "INSERT INTO events(key_hash, destination, validate_only, "
               "event_name, event_id, timestamp_ms, state, accepted_ms, "
-              "next_attempt_ms) VALUES(?1,?2,?3,?4,?5,?6,0,?7,?7)"))
-             .ok() ||
-        !(s = insert_payload_.Prepare(
-              writer_db_, "INSERT INTO payloads(id, wire_json) VALUES(?1,?2)"))
+              "next_attempt_ms, payload_seg, payload_off, payload_len, "
+              "payload_crc) VALUES(?1,?2,?3,?4,?5,?6,0,?7,?7,?8,?9,?10,?11)"))
              .ok() ||
         !(s = key_of_.Prepare(writer_db_,
                               "SELECT destination, validate_only, event_name, "
@@ -131,21 +139,27 @@ class SqliteSpool : public Spool {
         !(s = claim_rows_.Prepare(
               claim_db_,
               "SELECT e.id, e.timestamp_ms, e.attempts, e.event_id, "
-              "p.wire_json FROM events e JOIN payloads p ON p.id=e.id "
-              "WHERE e.id BETWEEN ?1 AND ?2 AND e.state=0"))
+              "e.payload_seg, e.payload_off, e.payload_len, e.payload_crc, "
+              "CASE WHEN e.payload_seg IS NULL THEN (SELECT wire_json FROM "
+              "payloads_kept k WHERE k.id=e.id) END "
+              "FROM events e WHERE e.id BETWEEN ?1 AND ?2 AND e.state=0"))
+             .ok() ||
+        !(s = claim_kept_.Prepare(
+              claim_db_, "SELECT wire_json FROM payloads_kept WHERE id=?1"))
              .ok() ||
         !(s = delivered_.Prepare(writer_db_,
                                  "UPDATE events SET state=2, done_ms=?3, "
                                  "attempts=attempts+1, last_error=NULL "
                                  "WHERE id BETWEEN ?1 AND ?2 AND state=0 "
-                                 "RETURNING destination"))
+                                 "RETURNING destination, payload_seg"))
              .ok() ||
         !(s = drop_payloads_.Prepare(
-              writer_db_, "DELETE FROM payloads WHERE id BETWEEN ?1 AND ?2"))
+              writer_db_,
+              "DELETE FROM payloads_kept WHERE id BETWEEN ?1 AND ?2"))
              .ok() ||
         !(s = drop_delivered_payloads_.Prepare(
               writer_db_,
-              "DELETE FROM payloads WHERE id IN (SELECT id FROM events "
+              "DELETE FROM payloads_kept WHERE id IN (SELECT id FROM events "
               "WHERE id BETWEEN ?1 AND ?2 AND state=2)"))
              .ok() ||
         !(s = retry_.Prepare(writer_db_,
@@ -158,10 +172,24 @@ class SqliteSpool : public Spool {
                             "dead_reason=?4, last_error=?5, "
                             "attempts=attempts+?6 "
                             "WHERE id BETWEEN ?1 AND ?2 AND state=0 "
-                            "RETURNING destination"))
+                            "RETURNING destination, payload_seg, id, "
+                            "payload_off, payload_len, payload_crc"))
+             .ok() ||
+        !(s = keep_payload_.Prepare(writer_db_,
+                                    "INSERT OR REPLACE INTO payloads_kept(id, "
+                                    "wire_json) VALUES(?1,?2)"))
+             .ok() ||
+        !(s = mark_kept_.Prepare(
+              writer_db_, "UPDATE events SET payload_seg=NULL WHERE id=?1"))
+             .ok() ||
+        !(s = segment_rows_.Prepare(
+              writer_db_,
+              "SELECT id, payload_off, payload_len, payload_crc FROM events "
+              "WHERE id BETWEEN ?1 AND ?2 AND payload_seg=?3 AND state<>2"))
              .ok()) {
       return s;
     }
+    if (!(s = LoadRows()).ok()) return s;
     Statement count;
     if (!(s = count.Prepare(writer_db_,
                             "SELECT destination, COUNT(*) FROM events "
@@ -177,19 +205,6 @@ class SqliteSpool : public Spool {
         queued_ += count.Int(1);
       }
       if (rc != SQLITE_DONE) return SqliteError(writer_db_, "count");
-    }
-    // The dedup index, from the stored fingerprints.
-    Statement keys;
-    if (!(s = keys.Prepare(writer_db_, "SELECT key_hash, id FROM events"))
-             .ok()) {
-      return s;
-    }
-    {
-      absl::WriterMutexLock lock(&keys_mu_);
-      int rc;
-      while ((rc = keys.Step()) == SQLITE_ROW)
-        keys_.Add(keys.Int(0), keys.Int(1));
-      if (rc != SQLITE_DONE) return SqliteError(writer_db_, "load keys");
     }
     sqlite3_wal_hook(writer_db_, &SqliteSpool::WalHook, this);
     // Named for `top -H` and profilers (at most 15 characters).
@@ -231,18 +246,23 @@ class SqliteSpool : public Spool {
     auto outcomes = std::make_shared<std::vector<AppendOutcome>>();
     // Fingerprints are computed here, on the caller's thread, to keep the
     // single writer thread short.
+    // So are the payloads' checksums.
     auto hashes = std::make_shared<std::vector<std::int64_t>>();
+    auto crcs = std::make_shared<std::vector<std::uint32_t>>();
     hashes->reserve(events.size());
+    crcs->reserve(events.size());
     for (const SpoolEvent& e : events) {
       hashes->push_back(
           KeyHash(e.destination, e.validate_only, e.event_name, e.event_id));
+      crcs->push_back(PayloadCrc(e.wire_json));
     }
     auto shared_events =
         std::make_shared<std::vector<SpoolEvent>>(std::move(events));
     WriteOp op;
     op.events = static_cast<int>(n);
-    op.run = [this, shared_events, hashes, outcomes, now_ms](sqlite3*) {
-      return InsertEvents(*shared_events, *hashes, now_ms, outcomes.get());
+    op.run = [this, shared_events, hashes, crcs, outcomes, now_ms](sqlite3*) {
+      return InsertEvents(*shared_events, *hashes, *crcs, now_ms,
+                          outcomes.get());
     };
     op.done = [this, n, shared_events, outcomes,
                done = std::move(done)](absl::Status s) {
@@ -334,6 +354,8 @@ class SqliteSpool : public Spool {
     for (size_t i = 0; i < ids.size(); ++i) position.emplace(ids[i], i);
     std::vector<ClaimedEvent> rows(ids.size());
     std::vector<std::int64_t> sorted = ids;
+    // Payloads in the log are read after the transaction.
+    std::vector<std::pair<size_t, PayloadLocation>> logged;
     if (s.ok()) {
       s = ForEachRange(sorted, [&](std::int64_t lo, std::int64_t hi) {
         claim_rows_.Bind(1, lo);
@@ -347,7 +369,11 @@ class SqliteSpool : public Spool {
           e.timestamp_ms = claim_rows_.Int(1);
           e.attempts = static_cast<int>(claim_rows_.Int(2));
           e.event_id = claim_rows_.Text(3);
-          e.wire_json = claim_rows_.Text(4);
+          if (sqlite3_column_type(claim_rows_.get(), 4) == SQLITE_NULL) {
+            e.wire_json = claim_rows_.Text(8);
+          } else {
+            logged.emplace_back(at->second, LocationAt(claim_rows_, 4, 5));
+          }
         }
         claim_rows_.Reset();
         return row_rc == SQLITE_DONE ? absl::OkStatus()
@@ -355,6 +381,35 @@ class SqliteSpool : public Spool {
       });
     }
     Exec(claim_db_, "COMMIT").IgnoreError();  // ends the read transaction
+    // A payload whose segment went since the snapshot was copied to
+    // payloads_kept first. One that cannot be read at all (a file deleted
+    // or damaged by hand) is dead-lettered rather than sent or retried.
+    std::vector<std::int64_t> unreadable;
+    std::string why;
+    std::vector<PayloadLocation> where;
+    std::vector<std::string*> into;
+    for (const auto& [i, at] : logged) {
+      where.push_back(at);
+      into.push_back(&rows[i].wire_json);
+    }
+    std::vector<absl::Status> reads = log_->ReadMany(where, into);
+    for (size_t r = 0; r < logged.size(); ++r) {
+      ClaimedEvent& e = rows[logged[r].first];
+      absl::Status read = std::move(reads[r]);
+      if (absl::IsNotFound(read)) {
+        claim_kept_.Bind(1, e.row_id);
+        if (claim_kept_.Step() == SQLITE_ROW) {
+          e.wire_json = claim_kept_.Text(0);
+          read = absl::OkStatus();
+        }
+        claim_kept_.Reset();
+      }
+      if (!read.ok()) {
+        unreadable.push_back(e.row_id);
+        why = std::string(read.message());
+        e.row_id = -1;
+      }
+    }
     // The scans put every id in flight; what is not handed out (past the
     // byte budget, or after an error) leaves again, and the cursor stops at
     // the last event handed out.
@@ -362,6 +417,7 @@ class SqliteSpool : public Spool {
     bool full = !s.ok();
     for (size_t i = 0; i < rows.size(); ++i) {
       ClaimedEvent& e = rows[i];
+      if (e.row_id == -1) continue;  // unreadable, stays in flight
       full = full || e.row_id == 0 ||
              (!claimed.empty() && bytes + e.wire_json.size() > max_bytes);
       if (full) {
@@ -375,6 +431,18 @@ class SqliteSpool : public Spool {
           cursor.valid ? std::max(end, key) : key;
       cursor.valid = true;
       claimed.push_back(std::move(e));
+    }
+    if (!unreadable.empty()) {
+      absl::Status dead =
+          s.ok() ? MarkDead(unreadable, DeadReason::kRejected,
+                            absl::StrCat("spool: the stored event cannot be "
+                                         "read: ",
+                                         why),
+                            now_ms)
+                 : s;
+      if (!dead.ok()) {
+        for (std::int64_t row : unreadable) in_flight_.erase(row);
+      }
     }
     if (!s.ok()) return s;
     return claimed;
@@ -391,14 +459,17 @@ class SqliteSpool : public Spool {
                 delivered_.Bind(1, lo);
                 delivered_.Bind(2, hi);
                 delivered_.Bind(3, now_ms);
-                absl::StatusOr<std::int64_t> n =
+                absl::StatusOr<ClosedRows> n =
                     CountClosed(delivered_, "delivered", &closed);
                 if (!n.ok()) return n.status();
-                // Delivered events keep no payload. When every row of the
-                // range was in flight, drop the range; otherwise only the
+                // Delivered events need no payload: those in the log go
+                // with their segment, kept ones now. When every row of the
+                // range was in flight, the whole range; otherwise only the
                 // rows that are delivered now or were before.
-                Statement& drop = *n == hi - lo + 1 ? drop_payloads_
-                                                    : drop_delivered_payloads_;
+                if (n->kept == 0) return absl::OkStatus();
+                Statement& drop = n->rows == hi - lo + 1
+                                      ? drop_payloads_
+                                      : drop_delivered_payloads_;
                 drop.Bind(1, lo);
                 drop.Bind(2, hi);
                 return drop.Run("drop payloads");
@@ -446,7 +517,16 @@ class SqliteSpool : public Spool {
                 dead_.Bind(4, static_cast<std::int64_t>(reason));
                 dead_.Bind(5, message);
                 dead_.Bind(6, reason == DeadReason::kRejected ? 1 : 0);
-                return CountClosed(dead_, "dead", &closed).status();
+                absl::StatusOr<ClosedRows> n =
+                    CountClosed(dead_, "dead", &closed, /*locations=*/true);
+                if (!n.ok()) return n.status();
+                // Dead letters keep their payloads out of the log, so that
+                // they never hold a segment.
+                for (const auto& [row, at] : n->logged) {
+                  absl::Status kept = Keep(row, at);
+                  if (!kept.ok()) return kept;
+                }
+                return absl::OkStatus();
               });
           DecrementQueued(closed);
           Release(ids);
@@ -523,8 +603,9 @@ class SqliteSpool : public Spool {
     absl::Status s = st.Prepare(
         reader_db_,
         "SELECT e.id, e.destination, e.event_name, e.event_id, "
-        "e.dead_reason, e.last_error, e.done_ms, e.attempts, p.wire_json "
-        "FROM events e LEFT JOIN payloads p ON p.id=e.id "
+        "e.dead_reason, e.last_error, e.done_ms, e.attempts, p.wire_json, "
+        "e.payload_seg, e.payload_off, e.payload_len, e.payload_crc "
+        "FROM events e LEFT JOIN payloads_kept p ON p.id=e.id "
         "WHERE e.state=3 AND (?1='' OR e.destination=?1) "
         "AND (?2=0 OR e.dead_reason=?2) "
         "AND (e.done_ms<?3 OR (e.done_ms=?3 AND e.id<?4)) "
@@ -553,6 +634,10 @@ class SqliteSpool : public Spool {
       r.dead_ms = st.Int(6);
       r.attempts = static_cast<int>(st.Int(7));
       r.wire_json = st.Text(8);
+      // Kept when it died; in the log when that copy failed.
+      if (sqlite3_column_type(st.get(), 9) != SQLITE_NULL) {
+        log_->Read(LocationAt(st, 9, 10), &r.wire_json).IgnoreError();
+      }
       page.dead_letters.push_back(std::move(r));
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
@@ -574,18 +659,20 @@ class SqliteSpool : public Spool {
         s = st.Prepare(db,
                        "UPDATE events SET state=0, next_attempt_ms=?2, "
                        "attempts=0, dead_reason=NULL, done_ms=0 WHERE state=3 "
-                       "AND destination=?1 AND (?3=0 OR dead_reason=?3)");
+                       "AND destination=?1 AND (?3=0 OR dead_reason=?3) "
+                       "RETURNING payload_seg");
         if (!s.ok()) return s;
         st.Bind(1, destination);
         st.Bind(2, now_ms);
         st.Bind(3, reason ? static_cast<std::int64_t>(*reason) : 0);
-        if (!(s = st.Run("requeue")).ok()) return s;
-        requeued = sqlite3_changes(db);
+        absl::StatusOr<int> n = Reopen(st);
+        if (!n.ok()) return n.status();
+        requeued = *n;
       } else {
         s = st.Prepare(db,
                        "UPDATE events SET state=0, next_attempt_ms=?2, "
                        "attempts=0, dead_reason=NULL, done_ms=0 WHERE id=?1 "
-                       "AND state=3");
+                       "AND state=3 RETURNING payload_seg");
         if (!s.ok()) return s;
         for (const EventKeyRef& k : key_copy) {
           for (bool validate_only : {false, true}) {
@@ -595,8 +682,9 @@ class SqliteSpool : public Spool {
             if (!row->has_value()) continue;
             st.Bind(1, **row);
             st.Bind(2, now_ms);
-            if (!(s = st.Run("requeue")).ok()) return s;
-            requeued += sqlite3_changes(db);
+            absl::StatusOr<int> n = Reopen(st);
+            if (!n.ok()) return n.status();
+            requeued += *n;
           }
         }
       }
@@ -605,6 +693,23 @@ class SqliteSpool : public Spool {
     });
     if (!status.ok()) return status;
     return requeued;
+  }
+
+  // Runs an UPDATE ... RETURNING payload_seg that queues dead letters
+  // again; counts those still in the log open in their segments. Writer
+  // thread only.
+  absl::StatusOr<int> Reopen(Statement& st) {
+    int n = 0;
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) {
+      if (sqlite3_column_type(st.get(), 0) != SQLITE_NULL) {
+        segments_.Reopened(st.Int(0));
+      }
+      ++n;
+    }
+    st.Reset();
+    if (rc != SQLITE_DONE) return SqliteError(writer_db_, "requeue");
+    return n;
   }
 
   // The first due time of a queued event not in flight: the claims' scan,
@@ -790,6 +895,7 @@ class SqliteSpool : public Spool {
   // earlier in the same group). Writer thread only.
   absl::Status InsertEvents(const std::vector<SpoolEvent>& events,
                             const std::vector<std::int64_t>& hashes,
+                            const std::vector<std::uint32_t>& crcs,
                             std::int64_t now_ms,
                             std::vector<AppendOutcome>* outcomes) {
     outcomes->reserve(events.size());
@@ -808,14 +914,19 @@ class SqliteSpool : public Spool {
       insert_.Bind(3, e.validate_only ? 1 : 0);
       insert_.Bind(4, e.event_name);
       insert_.Bind(5, e.event_id);
+      // The payload first: the row says where it is.
+      absl::StatusOr<PayloadLocation> at = log_->Append(e.wire_json, crcs[i]);
+      if (!at.ok()) return at.status();
       insert_.Bind(6, e.timestamp_ms);
       insert_.Bind(7, now_ms);
+      insert_.Bind(8, at->segment);
+      insert_.Bind(9, at->offset);
+      insert_.Bind(10, at->length);
+      insert_.Bind(11, static_cast<std::int64_t>(at->crc));
       absl::Status s = insert_.Run("insert");
       if (!s.ok()) return s;
       const std::int64_t row = sqlite3_last_insert_rowid(writer_db_);
-      insert_payload_.Bind(1, row);
-      insert_payload_.Bind(2, e.wire_json);
-      if (!(s = insert_payload_.Run("insert payload")).ok()) return s;
+      segments_.Appended(at->segment, row);
       {
         absl::WriterMutexLock lock(&keys_mu_);
         keys_.Add(hash, row);
@@ -863,14 +974,29 @@ class SqliteSpool : public Spool {
   // Events that left the queue (delivered or dead), per destination.
   using Closed = std::vector<std::pair<std::string, std::int64_t>>;
 
-  // Runs an UPDATE ... RETURNING destination; adds its rows to `closed`
-  // and returns how many there were.
-  absl::StatusOr<std::int64_t> CountClosed(Statement& st, const char* what,
-                                           Closed* closed) {
-    std::int64_t n = 0;
+  struct ClosedRows {
+    std::int64_t rows = 0;
+    std::int64_t kept = 0;  // rows whose payload is in payloads_kept
+    // With `locations`: the rows whose payload is in the log, and where.
+    std::vector<std::pair<std::int64_t, PayloadLocation>> logged;
+  };
+
+  // Runs an UPDATE ... RETURNING destination, payload_seg[, id,
+  // payload_off, payload_len, payload_crc with `locations`]; adds its rows
+  // to `closed` and to the segments' counts.
+  absl::StatusOr<ClosedRows> CountClosed(Statement& st, const char* what,
+                                         Closed* closed,
+                                         bool locations = false) {
+    ClosedRows n;
     int rc;
     while ((rc = st.Step()) == SQLITE_ROW) {
-      ++n;
+      ++n.rows;
+      if (sqlite3_column_type(st.get(), 1) == SQLITE_NULL) {
+        ++n.kept;
+      } else {
+        segments_.Closed(st.Int(1));
+        if (locations) n.logged.emplace_back(st.Int(2), LocationAt(st, 1, 3));
+      }
       const auto* p =
           reinterpret_cast<const char*>(sqlite3_column_text(st.get(), 0));
       std::string_view destination(
@@ -883,6 +1009,132 @@ class SqliteSpool : public Spool {
     st.Reset();
     if (rc != SQLITE_DONE) return SqliteError(writer_db_, what);
     return n;
+  }
+
+  // The payload location of a row: its segment in column `segment`, its
+  // offset, length and CRC in the three columns from `offset`.
+  static PayloadLocation LocationAt(Statement& st, int segment, int offset) {
+    PayloadLocation at;
+    at.segment = st.Int(segment);
+    at.offset = st.Int(offset);
+    at.length = st.Int(offset + 1);
+    at.crc = static_cast<std::uint32_t>(st.Int(offset + 2));
+    return at;
+  }
+
+  // Copies the payload of `row` from the log into payloads_kept. A payload
+  // the log cannot give back stays where it is (claims dead-letter such
+  // events). Writer thread only.
+  absl::Status Keep(std::int64_t row, const PayloadLocation& at) {
+    std::string json;
+    if (!log_->Read(at, &json).ok()) return absl::OkStatus();
+    keep_payload_.Bind(1, row);
+    keep_payload_.Bind(2, json);
+    absl::Status s = keep_payload_.Run("keep payload");
+    if (!s.ok()) return s;
+    mark_kept_.Bind(1, row);
+    return mark_kept_.Run("mark kept");
+  }
+
+  // Removes the log segments PayloadSegments picks, after copying to
+  // payloads_kept the payloads still needed there: those of events not
+  // delivered. The files go once this group's commit is on disk (see
+  // SyncLoop). Writer thread only.
+  absl::Status RemoveSegments() {
+    for (std::int64_t segment : segments_.ToRemove(kRemovalsPerGroup)) {
+      const auto [first, last] = segments_.RowsOf(segment);
+      std::vector<std::pair<std::int64_t, PayloadLocation>> rows;
+      segment_rows_.Bind(1, first);
+      segment_rows_.Bind(2, last);
+      segment_rows_.Bind(3, segment);
+      int rc;
+      while ((rc = segment_rows_.Step()) == SQLITE_ROW) {
+        PayloadLocation at = LocationAt(segment_rows_, 0, 1);
+        at.segment = segment;
+        rows.emplace_back(segment_rows_.Int(0), at);
+      }
+      segment_rows_.Reset();
+      if (rc != SQLITE_DONE) return SqliteError(writer_db_, "segment rows");
+      for (const auto& [row, at] : rows) {
+        absl::Status s = Keep(row, at);
+        if (!s.ok()) return s;
+      }
+      segments_.Removed(segment);
+      removals_.push_back(segment);
+    }
+    return absl::OkStatus();
+  }
+
+  // At start-up, in one scan of every row: the dedup index, the log
+  // segments' counts, and a check of the payloads of open events in the
+  // last segments the previous run wrote. A payload found short or damaged
+  // there did not reach the disk before a power loss, so its event was
+  // never acknowledged (acknowledgements wait for the log's sync): the row
+  // goes, so that the caller's retry is accepted anew.
+  absl::Status LoadRows() {
+    const std::int64_t current = log_->current();
+    std::vector<std::int64_t> previous = log_->Segments();
+    previous.erase(std::remove(previous.begin(), previous.end(), current),
+                   previous.end());
+    absl::flat_hash_set<std::int64_t> checked;
+    for (size_t i = 0; i < previous.size() && i < kSegmentsCheckedAtStart;
+         ++i) {
+      checked.insert(previous[previous.size() - 1 - i]);
+    }
+    // Files without rows are listed too, so that they go.
+    absl::btree_map<std::int64_t, PayloadSegments::Found> found;
+    for (std::int64_t segment : previous) found[segment].segment = segment;
+    std::vector<std::int64_t> lost;
+    Statement rows;
+    absl::Status s = rows.Prepare(
+        writer_db_,
+        "SELECT key_hash, id, state, payload_seg, payload_off, payload_len, "
+        "payload_crc FROM events");
+    if (!s.ok()) return s;
+    {
+      absl::WriterMutexLock lock(&keys_mu_);
+      std::string scratch;
+      int rc;
+      while ((rc = rows.Step()) == SQLITE_ROW) {
+        const std::int64_t id = rows.Int(1);
+        const bool open = rows.Int(2) < 2;
+        if (sqlite3_column_type(rows.get(), 3) != SQLITE_NULL) {
+          const PayloadLocation at = LocationAt(rows, 3, 4);
+          if (open && checked.contains(at.segment)) {
+            absl::Status read = log_->Read(at, &scratch);
+            if (absl::IsDataLoss(read)) {
+              lost.push_back(id);
+              continue;
+            }
+            if (!read.ok()) return read;
+          }
+          PayloadSegments::Found& f = found[at.segment];
+          f.segment = at.segment;
+          f.first_id = f.events == 0 ? id : std::min(f.first_id, id);
+          f.last_id = std::max(f.last_id, id);
+          ++f.events;
+          if (open) ++f.open;
+        }
+        keys_.Add(rows.Int(0), id);
+      }
+      if (rc != SQLITE_DONE) return SqliteError(writer_db_, "load rows");
+    }
+    std::vector<PayloadSegments::Found> segments;
+    for (const auto& [segment, f] : found) segments.push_back(f);
+    segments_.Load(segments, current);
+    lost_at_start_ = static_cast<std::int64_t>(lost.size());
+    if (lost.empty()) return absl::OkStatus();
+    Statement drop;
+    if (!(s = drop.Prepare(writer_db_,
+                           "DELETE FROM events WHERE id BETWEEN ?1 AND ?2"))
+             .ok()) {
+      return s;
+    }
+    return ForEachRange(lost, [&](std::int64_t lo, std::int64_t hi) {
+      drop.Bind(1, lo);
+      drop.Bind(2, hi);
+      return drop.Run("drop lost rows");
+    });
   }
 
   void DecrementQueued(const Closed& closed) {
@@ -1025,14 +1277,22 @@ class SqliteSpool : public Spool {
         op.done = nullptr;
       }
     }
+    // The group's payloads are written before anything can read them: the
+    // segments removed just below, and the claims after the commit.
+    absl::Status flushed = log_->Flush();
+    if (status.ok()) status = flushed;
+    if (status.ok()) status = RemoveSegments();
     if (status.ok()) status = commit_.Run("commit");
     if (status.ok()) {
+      segments_.Commit();
       if (!removed_keys_.empty()) {
         absl::WriterMutexLock lock(&keys_mu_);
         for (const auto& [hash, row] : removed_keys_) keys_.Remove(hash, row);
       }
     } else {
       Exec(writer_db_, "ROLLBACK").IgnoreError();  // best effort; may be none
+      segments_.Rollback();
+      removals_.clear();
       absl::WriterMutexLock lock(&keys_mu_);
       for (const auto& [hash, row] : added_keys_) keys_.Remove(hash, row);
     }
@@ -1063,19 +1323,28 @@ class SqliteSpool : public Spool {
     if (readers_wait) committed_cv_.notify_all();
     // A group of early ops only (claims, outcomes) needs no sync of its
     // own: the next group that does have waiting writers syncs it too.
+    // Log segments removed by this group go once its commit is on disk,
+    // whatever the synchronous mode: before that, a power loss could bring
+    // back rows that need them.
     const bool waiting = std::any_of(batch->begin(), batch->end(),
                                      [](const WriteOp& op) { return op.done; });
-    if (status.ok() && waiting &&
-        options_.synchronous == SpoolSynchronous::kFull) {
+    const bool full = options_.synchronous == SpoolSynchronous::kFull;
+    std::vector<std::int64_t> removals;
+    removals.swap(removals_);
+    if (status.ok() && ((waiting && full) || !removals.empty())) {
       {
         std::lock_guard<std::mutex> lock(sync_mu_);
         for (WriteOp& op : *batch) {
-          if (op.done) sync_pending_.push_back(std::move(op.done));
+          if (op.done && full) {
+            sync_pending_.push_back(std::move(op.done));
+            op.done = nullptr;
+          }
         }
+        sync_removals_.insert(sync_removals_.end(), removals.begin(),
+                              removals.end());
         ++unsynced_groups_;
       }
       sync_cv_.notify_one();
-      return;
     }
     for (WriteOp& op : *batch) {
       if (op.done) op.done(status);
@@ -1087,15 +1356,24 @@ class SqliteSpool : public Spool {
   void SyncLoop() {
     for (;;) {
       std::vector<std::function<void(absl::Status)>> done;
+      std::vector<std::int64_t> removals;
       int groups = 0;
       {
         std::unique_lock<std::mutex> lock(sync_mu_);
         sync_cv_.wait(lock, [&] { return unsynced_groups_ > 0 || sync_stop_; });
         if (unsynced_groups_ == 0) break;  // stopping, nothing left
         done.swap(sync_pending_);
+        removals.swap(sync_removals_);
         groups = unsynced_groups_;
       }
-      absl::Status status = SyncWal();
+      // The payloads, then the rows that point at them.
+      absl::Status status = log_->Sync();
+      if (status.ok()) status = SyncWal();
+      // A file that fails to go stays until the next start, which removes
+      // files no row needs.
+      for (std::int64_t segment : removals) {
+        if (status.ok()) log_->Remove(segment).IgnoreError();
+      }
       bool wake_writer;
       {
         std::lock_guard<std::mutex> lock(sync_mu_);
@@ -1174,20 +1452,28 @@ class SqliteSpool : public Spool {
   }
 
   const SpoolOptions options_;
+  const std::unique_ptr<PayloadLog> log_;
   sqlite3* const writer_db_;      // used by the writer thread only
   sqlite3* const reader_db_;      // guarded by reader_mu_
   sqlite3* const claim_db_;       // guarded by claim_mu_
   sqlite3* const checkpoint_db_;  // used by the checkpointer thread only
 
   // Prepared statements of the writer connection (writer thread only).
-  Statement begin_, commit_, insert_, insert_payload_, key_of_, delivered_,
-      drop_payloads_, drop_delivered_payloads_, retry_, dead_;
+  Statement begin_, commit_, insert_, key_of_, delivered_, drop_payloads_,
+      drop_delivered_payloads_, retry_, dead_, keep_payload_, mark_kept_,
+      segment_rows_;
+  // The payload log's segments (writer thread only), and those the running
+  // group removed.
+  PayloadSegments segments_;
+  std::vector<std::int64_t> removals_;
+  std::int64_t lost_at_start_ = 0;
 
   // Claims: one at a time, on claim_db_.
   absl::Mutex claim_mu_;
   Statement claim_ids_ ABSL_GUARDED_BY(claim_mu_);
   Statement claim_ids_after_ ABSL_GUARDED_BY(claim_mu_);
   Statement claim_rows_ ABSL_GUARDED_BY(claim_mu_);
+  Statement claim_kept_ ABSL_GUARDED_BY(claim_mu_);
   // Rows claimed and not yet released: queued in the file, in flight here.
   absl::flat_hash_set<std::int64_t> in_flight_ ABSL_GUARDED_BY(claim_mu_);
   // Where each lane's last claim ended, keyed by validate_only + name.
@@ -1247,7 +1533,8 @@ class SqliteSpool : public Spool {
   std::condition_variable writer_wait_cv_;  // the writer waits for syncs
   // Completions of committed writes waiting for the WAL sync.
   std::vector<std::function<void(absl::Status)>> sync_pending_;  // sync_mu_
-  bool sync_stop_ = false;   // guarded by sync_mu_
+  std::vector<std::int64_t> sync_removals_;  // guarded by sync_mu_
+  bool sync_stop_ = false;                   // guarded by sync_mu_
   int unsynced_groups_ = 0;  // guarded by sync_mu_: committed, not synced
   int wal_fd_ = -1;          // syncer thread only
 
@@ -1278,6 +1565,21 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(
     sqlite3_close(*writer);
     return s;
   }
+  // Appends go to a segment after any a row names, even if its file is
+  // gone.
+  Statement last;
+  absl::Status s = last.Prepare(
+      *writer, "SELECT COALESCE(MAX(payload_seg), -1) + 1 FROM events");
+  if (s.ok() && last.Step() != SQLITE_ROW) s = SqliteError(*writer, "last");
+  absl::StatusOr<std::unique_ptr<PayloadLog>> log =
+      s.ok() ? PayloadLog::Open(options.path + ".payloads", last.Int(0),
+                                options.payload_segment_bytes)
+             : s;
+  last.Reset();
+  if (!log.ok()) {
+    sqlite3_close_v2(*writer);
+    return log.status();
+  }
   absl::StatusOr<sqlite3*> reader = OpenDb(options.path, kReaderCacheKib);
   if (!reader.ok()) {
     sqlite3_close(*writer);
@@ -1296,9 +1598,9 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(
     sqlite3_close(*claimer);
     return checkpointer.status();
   }
-  auto spool = std::make_unique<SqliteSpool>(options, *writer, *reader,
-                                             *claimer, *checkpointer);
-  absl::Status s = spool->Init();
+  auto spool = std::make_unique<SqliteSpool>(options, std::move(*log), *writer,
+                                             *reader, *claimer, *checkpointer);
+  s = spool->Init();
   if (!s.ok()) return s;
   return std::unique_ptr<Spool>(std::move(spool));
 }

@@ -6,13 +6,17 @@
 namespace conversions::service::spool_sqlite {
 namespace {
 
-// Layout version 2 (PRAGMA user_version). Every write is an append at the
+// Layout version 3 (PRAGMA user_version). Every write is an append at the
 // right edge of a B-tree or touches rows that sit together, so a group
 // commit dirties few pages whatever the event ids look like:
 // - `events` holds the small, mutable delivery state of each event, in
-//   acceptance order (rowid).
-// - `payloads` holds the wire JSON, written once and deleted on delivery
-//   (dead letters keep it), so state changes never rewrite it.
+//   acceptance order (rowid), and where its wire JSON is: in the payload
+//   log (payload_seg, payload_off, payload_len, payload_crc; see
+//   service/payload_log.h), or, when payload_seg is NULL, in
+//   `payloads_kept`: the payloads of dead letters, and of the few events
+//   still queued when their log segment went. (Layout 2 kept every payload
+//   in a table and deleted it on delivery, which cost the writer thread
+//   more than all the rest of recording the delivery.)
 // - The dedup key is not indexed on disk (random ids would scatter index
 //   writes over the whole file): `key_hash` holds a 64-bit fingerprint of
 //   (destination, validate_only, event name, id), and the spool keeps
@@ -35,9 +39,13 @@ CREATE TABLE IF NOT EXISTS events (
   next_attempt_ms INTEGER NOT NULL,
   done_ms INTEGER NOT NULL DEFAULT 0,
   last_error TEXT,
-  dead_reason INTEGER
+  dead_reason INTEGER,
+  payload_seg INTEGER,
+  payload_off INTEGER,
+  payload_len INTEGER,
+  payload_crc INTEGER
 );
-CREATE TABLE IF NOT EXISTS payloads (
+CREATE TABLE IF NOT EXISTS payloads_kept (
   id INTEGER PRIMARY KEY,
   wire_json TEXT NOT NULL
 );
@@ -52,7 +60,7 @@ CREATE INDEX IF NOT EXISTS events_dead
 )sql";
 
 // Moves a layout-1 spool (one table with the JSON inline and a unique index
-// on the key) to layout 2 in one transaction.
+// on the key) aside; kSchema and kMigrateFrom1Copy then make layout 3.
 constexpr char kMigrateFrom1[] = R"sql(
 DROP INDEX IF EXISTS events_key;
 DROP INDEX IF EXISTS events_lane;
@@ -67,9 +75,19 @@ SELECT id, spool_key_hash(destination, validate_only, event_name, event_id),
   destination, validate_only, event_name, event_id, timestamp_ms, state,
   attempts, accepted_ms, next_attempt_ms, done_ms, last_error, dead_reason
 FROM events_v1;
-INSERT INTO payloads(id, wire_json)
+INSERT INTO payloads_kept(id, wire_json)
   SELECT id, wire_json FROM events_v1 WHERE state<>2;
 DROP TABLE events_v1;
+)sql";
+
+// Layout 2 kept every payload still needed in `payloads`: they become kept
+// ones as they are.
+constexpr char kMigrateFrom2[] = R"sql(
+ALTER TABLE payloads RENAME TO payloads_kept;
+ALTER TABLE events ADD COLUMN payload_seg INTEGER;
+ALTER TABLE events ADD COLUMN payload_off INTEGER;
+ALTER TABLE events ADD COLUMN payload_len INTEGER;
+ALTER TABLE events ADD COLUMN payload_crc INTEGER;
 )sql";
 
 // SQL function spool_key_hash(destination, validate_only, name, id), for
@@ -168,39 +186,51 @@ absl::StatusOr<sqlite3*> OpenDb(const std::string& path, int cache_kib) {
   return db;
 }
 
-// Creates the layout-2 schema, migrating a layout-1 spool.
+namespace {
+
+// Reads one integer: the first column of the first row of `sql`.
+absl::StatusOr<std::int64_t> QueryInt(sqlite3* db, const char* sql) {
+  Statement st;
+  absl::Status s = st.Prepare(db, sql);
+  if (!s.ok()) return s;
+  if (st.Step() != SQLITE_ROW) return SqliteError(db, sql);
+  return st.Int(0);
+}
+
+}  // namespace
+
 absl::Status PrepareSchema(sqlite3* db) {
   if (sqlite3_create_function(db, "spool_key_hash", 4,
                               SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
                               &SqlKeyHash, nullptr, nullptr) != SQLITE_OK) {
     return SqliteError(db, "register key hash");
   }
-  Statement version;
-  absl::Status s = version.Prepare(db, "PRAGMA user_version");
-  if (!s.ok()) return s;
-  if (version.Step() != SQLITE_ROW) return SqliteError(db, "user_version");
-  const std::int64_t current = version.Int(0);
-  version.Reset();
-  if (current > kLayoutVersion) {
+  absl::StatusOr<std::int64_t> current = QueryInt(db, "PRAGMA user_version");
+  if (!current.ok()) return current.status();
+  if (*current > kLayoutVersion) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "spool: the file has layout ", current, "; this build reads up to ",
+        "spool: the file has layout ", *current, "; this build reads up to ",
         kLayoutVersion, " (a newer version wrote it)"));
   }
-  if (current == kLayoutVersion) return Exec(db, kSchema);
-  // Layout 1 had no version and kept wire_json in `events`.
-  Statement probe;
-  if (!(s = probe.Prepare(db,
-                          "SELECT 1 FROM pragma_table_info('events') "
-                          "WHERE name='wire_json'"))
-           .ok()) {
-    return s;
-  }
-  const bool v1 = probe.Step() == SQLITE_ROW;
-  probe.Reset();
-  if (!(s = Exec(db, "BEGIN IMMEDIATE;")).ok()) return s;
-  if (v1) s = Exec(db, kMigrateFrom1);
+  if (*current == kLayoutVersion) return Exec(db, kSchema);
+  // Layout 1 had no version and kept wire_json in `events`; layout 2 had
+  // the table `payloads`.
+  absl::StatusOr<std::int64_t> v1 =
+      QueryInt(db,
+               "SELECT COUNT(*) FROM pragma_table_info('events') "
+               "WHERE name='wire_json'");
+  if (!v1.ok()) return v1.status();
+  absl::StatusOr<std::int64_t> v2 =
+      QueryInt(db,
+               "SELECT COUNT(*) FROM sqlite_schema WHERE type='table' AND "
+               "name='payloads'");
+  if (!v2.ok()) return v2.status();
+  absl::Status s = Exec(db, "BEGIN IMMEDIATE;");
+  if (!s.ok()) return s;
+  if (*v1 > 0) s = Exec(db, kMigrateFrom1);
+  if (s.ok() && *v1 == 0 && *v2 > 0) s = Exec(db, kMigrateFrom2);
   if (s.ok()) s = Exec(db, kSchema);
-  if (s.ok() && v1) s = Exec(db, kMigrateFrom1Copy);
+  if (s.ok() && *v1 > 0) s = Exec(db, kMigrateFrom1Copy);
   if (s.ok()) {
     s = Exec(db,
              absl::StrCat("PRAGMA user_version=", kLayoutVersion, ";").c_str());

@@ -20,7 +20,7 @@
 namespace conversions::service::spool_sqlite {
 
 // The layout this build writes (PRAGMA user_version).
-inline constexpr int kLayoutVersion = 2;
+inline constexpr int kLayoutVersion = 3;
 
 // An Internal error naming `what` and SQLite's message for `db`.
 absl::Status SqliteError(sqlite3* db, const char* what);
@@ -41,7 +41,7 @@ absl::Status Exec(sqlite3* db, const char* sql);
 // flushes the last one.
 absl::StatusOr<sqlite3*> OpenDb(const std::string& path, int cache_kib);
 
-// Creates the layout-2 schema, migrating a layout-1 spool.
+// Creates the layout-3 schema, migrating a spool of layout 1 or 2.
 absl::Status PrepareSchema(sqlite3* db);
 
 // A prepared statement, reset after each use.

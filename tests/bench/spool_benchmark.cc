@@ -13,7 +13,8 @@
 //                             marking them delivered, until the queue is empty
 //   mixed_append_events_per_second / mixed_drain_events_per_second
 //                             both at once, on a fresh spool
-//   bytes_per_queued_event    size of the spool folder / events queued
+//   bytes_per_queued_event    size of the spool folder (SQLite file, WAL
+//                             and payload log) / events queued
 // Event ids are random UUID-like strings by default, as real clients send
 // them; sequential ids flatter any index on the id.
 #include <atomic>
@@ -206,7 +207,8 @@ std::int64_t RunDrain(Spool& spool, const Flags& f,
 
 std::uint64_t FolderBytes(const std::string& dir) {
   std::uint64_t bytes = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+  // Recursive: the payload log is a folder beside the SQLite file.
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
     if (entry.is_regular_file()) bytes += entry.file_size();
   }
   return bytes;

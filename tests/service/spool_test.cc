@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "tests/service/spool_test_util.h"
 #include "tests/service/temp_dir.h"
 
 namespace conversions::service {
@@ -22,44 +23,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::SizeIs;
 
-constexpr std::int64_t kNow = 1773892800000;
-
-SpoolEvent Event(std::string id, std::string destination = "default",
-                 std::string name = "order_created") {
-  SpoolEvent e;
-  e.destination = std::move(destination);
-  e.event_name = std::move(name);
-  e.event_id = id;
-  e.timestamp_ms = kNow - 1000;
-  e.wire_json = R"({"id":")" + id + R"("})";
-  return e;
-}
-
-// Appends and waits for the commit.
-absl::StatusOr<std::vector<AppendOutcome>> AppendSync(
-    Spool& spool, std::vector<SpoolEvent> events, std::int64_t now = kNow) {
-  auto done = std::make_shared<
-      std::promise<absl::StatusOr<std::vector<AppendOutcome>>>>();
-  auto future = done->get_future();
-  spool.Append(std::move(events), now,
-               [done](absl::StatusOr<std::vector<AppendOutcome>> r) {
-                 done->set_value(std::move(r));
-               });
-  return future.get();
-}
-
-class SpoolTest : public ::testing::Test {
- protected:
-  std::unique_ptr<Spool> OpenSpool(SpoolOptions options = {}) {
-    options.path = dir_.path() + "/spool.db";
-    auto spool = Spool::Open(options);
-    EXPECT_TRUE(spool.ok()) << spool.status();
-    return spool.ok() ? std::move(*spool) : nullptr;
-  }
-
-  testing::TempDir dir_;
-  const LaneKey lane_{"default", false};
-};
+class SpoolTest : public SpoolFixture {};
 
 TEST_F(SpoolTest, AppendsAndAnswersDuplicateForSameNameAndId) {
   auto spool = OpenSpool();
@@ -346,8 +310,9 @@ TEST_F(SpoolTest, ConcurrentAppendsAreAllCommitted) {
 // In flight is a state of memory only: while appends, claims and outcomes
 // (retries due at once among them) run concurrently, no event is held by
 // two workers at a time, and every one is delivered exactly once.
-TEST_F(SpoolTest, ConcurrentClaimsNeverHandOutAnEventTwice) {
-  auto spool = OpenSpool();
+// Appenders, claimers and retries at once: no event is held by two claims,
+// and each is delivered exactly once.
+void ExpectEachEventClaimedOnce(Spool* spool, const LaneKey& lane) {
   constexpr int kAppenders = 4;
   constexpr int kWorkers = 4;
   constexpr int kPerAppender = 500;
@@ -355,7 +320,7 @@ TEST_F(SpoolTest, ConcurrentClaimsNeverHandOutAnEventTwice) {
   std::mutex mu;
   std::set<std::int64_t> held;           // rows claimed, no outcome yet
   std::map<std::string, int> delivered;  // event id -> deliveries
-  std::atomic<int> double_claims{0}, retried{0}, failures{0};
+  std::atomic<int> double_claims{0}, retried{0}, failures{0}, wrong_json{0};
   std::atomic<int> delivered_total{0};
   const auto give_up =
       std::chrono::steady_clock::now() + std::chrono::minutes(2);
@@ -375,7 +340,7 @@ TEST_F(SpoolTest, ConcurrentClaimsNeverHandOutAnEventTwice) {
     threads.emplace_back([&] {
       while (delivered_total.load() < kTotal &&
              std::chrono::steady_clock::now() < give_up) {
-        auto claimed = spool->Claim(lane_, kNow, 50, 1 << 20);
+        auto claimed = spool->Claim(lane, kNow, 50, 1 << 20);
         if (!claimed.ok()) {
           ++failures;
           return;
@@ -389,6 +354,7 @@ TEST_F(SpoolTest, ConcurrentClaimsNeverHandOutAnEventTwice) {
           std::lock_guard<std::mutex> lock(mu);
           for (const ClaimedEvent& e : *claimed) {
             if (!held.insert(e.row_id).second) ++double_claims;
+            if (e.wire_json != Event(e.event_id).wire_json) ++wrong_json;
             // Every seventh event fails once and is due again at once.
             if (e.attempts == 0 && e.row_id % 7 == 0) {
               retry.push_back(e.row_id);
@@ -415,15 +381,30 @@ TEST_F(SpoolTest, ConcurrentClaimsNeverHandOutAnEventTwice) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(double_claims.load(), 0);
+  EXPECT_EQ(wrong_json.load(), 0);
   EXPECT_GT(retried.load(), 0);
   ASSERT_EQ(delivered.size(), static_cast<size_t>(kTotal));
   int more_than_once = 0;
   for (const auto& [id, n] : delivered) more_than_once += n != 1;
   EXPECT_EQ(more_than_once, 0);
   EXPECT_EQ(spool->QueuedCount(), 0);
-  auto next = spool->NextDueMs(lane_);
+  auto next = spool->NextDueMs(lane);
   ASSERT_TRUE(next.ok());
   EXPECT_FALSE(next->has_value());
+}
+
+TEST_F(SpoolTest, ConcurrentClaimsNeverHandOutAnEventTwice) {
+  auto spool = OpenSpool();
+  ExpectEachEventClaimedOnce(spool.get(), lane_);
+}
+
+// The same while payload log segments of a dozen events each are written,
+// removed, and have their stragglers copied out under the claims.
+TEST_F(SpoolTest, ConcurrentClaimsNeverHandOutAnEventTwiceAcrossSegments) {
+  SpoolOptions options;
+  options.payload_segment_bytes = 200;
+  auto spool = OpenSpool(options);
+  ExpectEachEventClaimedOnce(spool.get(), lane_);
 }
 
 TEST_F(SpoolTest, ClaimedEventsAreInFlightUntilTheirOutcome) {

@@ -1,0 +1,307 @@
+#include "service/payload_log.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <tuple>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace conversions::service {
+
+struct PayloadLog::File {
+  File(std::int64_t s, int f) : segment(s), fd(f) {}
+  ~File() { close(fd); }
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+  const std::int64_t segment;
+  const int fd;
+};
+
+namespace {
+
+absl::Status Errno(const std::string& what) {
+  return absl::InternalError(
+      absl::StrCat("payload log: ", what, ": ", strerror(errno)));
+}
+
+}  // namespace
+
+std::uint32_t PayloadCrc(std::string_view bytes) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  // zlib takes uInt lengths; payloads are far shorter, but loop anyway.
+  while (!bytes.empty()) {
+    const auto n = static_cast<uInt>(std::min<size_t>(bytes.size(), 1 << 30));
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data()), n);
+    bytes.remove_prefix(n);
+  }
+  return static_cast<std::uint32_t>(crc);
+}
+
+PayloadLog::PayloadLog(std::string dir, int dir_fd, std::int64_t segment_bytes)
+    : dir_(std::move(dir)), dir_fd_(dir_fd), segment_bytes_(segment_bytes) {}
+
+PayloadLog::~PayloadLog() { close(dir_fd_); }
+
+std::string PayloadLog::PathOf(std::int64_t segment) const {
+  return absl::StrCat(dir_, "/", segment, ".log");
+}
+
+absl::StatusOr<std::unique_ptr<PayloadLog>> PayloadLog::Open(
+    const std::string& dir, std::int64_t min_segment,
+    std::int64_t segment_bytes) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("payload log: cannot create ", dir, ": ", ec.message()));
+  }
+  const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return Errno(absl::StrCat("open ", dir));
+  std::unique_ptr<PayloadLog> log(
+      new PayloadLog(dir, dir_fd, segment_bytes < 1 ? 1 : segment_bytes));
+  std::int64_t next = min_segment;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    std::int64_t segment;
+    if (!absl::EndsWith(name, ".log") ||
+        !absl::SimpleAtoi(name.substr(0, name.size() - 4), &segment) ||
+        segment < 0) {
+      continue;  // not ours
+    }
+    const int fd = open(entry.path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Errno(absl::StrCat("open ", entry.path().string()));
+    absl::MutexLock lock(&log->mu_);
+    log->files_[segment] = std::make_shared<File>(segment, fd);
+    next = std::max(next, segment + 1);
+  }
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("payload log: cannot list ", dir, ": ", ec.message()));
+  }
+  absl::Status s = log->StartSegment(next);
+  if (!s.ok()) return s;
+  return log;
+}
+
+absl::Status PayloadLog::StartSegment(std::int64_t segment) {
+  const std::string path = PathOf(segment);
+  const int fd =
+      open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return Errno(absl::StrCat("create ", path));
+  // The new name must survive a power loss as much as the bytes in it.
+  if (fsync(dir_fd_) != 0) {
+    close(fd);
+    return Errno(absl::StrCat("fsync ", dir_));
+  }
+  auto file = std::make_shared<File>(segment, fd);
+  absl::MutexLock lock(&mu_);
+  files_[segment] = file;
+  current_ = std::move(file);
+  offset_ = 0;
+  return absl::OkStatus();
+}
+
+std::vector<std::int64_t> PayloadLog::Segments() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::int64_t> out;
+  for (const auto& [segment, file] : files_) out.push_back(segment);
+  return out;
+}
+
+std::int64_t PayloadLog::current() const {
+  absl::MutexLock lock(&mu_);
+  return current_->segment;
+}
+
+absl::StatusOr<PayloadLocation> PayloadLog::Append(std::string_view bytes,
+                                                   std::uint32_t crc) {
+  std::int64_t segment;
+  {
+    absl::MutexLock lock(&mu_);
+    segment = current_->segment;
+  }
+  if (offset_ > 0 &&
+      offset_ + static_cast<std::int64_t>(bytes.size()) > segment_bytes_) {
+    absl::Status s = Flush();
+    if (s.ok()) s = StartSegment(segment + 1);
+    if (!s.ok()) return s;
+    ++segment;
+  }
+  PayloadLocation at;
+  at.segment = segment;
+  at.offset = offset_;
+  at.length = static_cast<std::int64_t>(bytes.size());
+  at.crc = crc;
+  pending_.append(bytes.data(), bytes.size());
+  offset_ += at.length;
+  return at;
+}
+
+absl::Status PayloadLog::Flush() {
+  if (pending_.empty()) return absl::OkStatus();
+  std::shared_ptr<File> file;
+  {
+    absl::MutexLock lock(&mu_);
+    file = current_;
+  }
+  const std::int64_t start =
+      offset_ - static_cast<std::int64_t>(pending_.size());
+  size_t done = 0;
+  absl::Status status;
+  while (done < pending_.size()) {
+    const ssize_t n =
+        pwrite(file->fd, pending_.data() + done, pending_.size() - done,
+               start + static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      // The offsets handed out stay; what is missing reads as damaged.
+      status = Errno(absl::StrCat("write ", PathOf(file->segment)));
+      break;
+    }
+    done += static_cast<size_t>(n);
+  }
+  pending_.clear();
+  if (done > 0) {
+    // Marked after the write: a Sync that takes the mark then covers it.
+    absl::MutexLock lock(&mu_);
+    if (unsynced_.empty() || unsynced_.back() != file) {
+      unsynced_.push_back(file);
+    }
+  }
+  return status;
+}
+
+std::shared_ptr<PayloadLog::File> PayloadLog::Find(std::int64_t segment) const {
+  absl::MutexLock lock(&mu_);
+  auto it = files_.find(segment);
+  return it == files_.end() ? nullptr : it->second;
+}
+
+absl::StatusOr<size_t> PayloadLog::ReadAt(const File& file, std::int64_t offset,
+                                          size_t length, char* out) const {
+  size_t done = 0;
+  while (done < length) {
+    const ssize_t n = pread(file.fd, out + done, length - done,
+                            offset + static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Errno(absl::StrCat("read ", PathOf(file.segment)));
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return done;
+}
+
+absl::Status PayloadLog::Check(const PayloadLocation& at, size_t read,
+                               std::string* out) const {
+  if (read == static_cast<size_t>(at.length) && PayloadCrc(*out) == at.crc) {
+    return absl::OkStatus();
+  }
+  out->clear();
+  return absl::DataLossError(absl::StrCat(
+      "payload log: the payload at ", at.segment, ":", at.offset, " is ",
+      read != static_cast<size_t>(at.length) ? "short" : "damaged"));
+}
+
+absl::Status PayloadLog::Read(const PayloadLocation& at,
+                              std::string* out) const {
+  std::shared_ptr<File> file = Find(at.segment);
+  if (file == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("payload log: segment ", at.segment, " is gone"));
+  }
+  out->resize(static_cast<size_t>(at.length));
+  absl::StatusOr<size_t> n = ReadAt(*file, at.offset, out->size(), out->data());
+  if (!n.ok()) return n.status();
+  return Check(at, *n, out);
+}
+
+std::vector<absl::Status> PayloadLog::ReadMany(
+    const std::vector<PayloadLocation>& at,
+    const std::vector<std::string*>& out) const {
+  // At most this much is read at once.
+  constexpr std::int64_t kMaxRead = 4 << 20;
+  std::vector<absl::Status> status(at.size());
+  std::vector<size_t> order(at.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return std::tie(at[a].segment, at[a].offset) <
+           std::tie(at[b].segment, at[b].offset);
+  });
+  std::string buffer;
+  for (size_t i = 0; i < order.size();) {
+    // A run: payloads of one segment, each starting where the last ended.
+    const PayloadLocation& first = at[order[i]];
+    size_t j = i + 1;
+    std::int64_t end = first.offset + first.length;
+    while (j < order.size() && at[order[j]].segment == first.segment &&
+           at[order[j]].offset == end &&
+           end + at[order[j]].length - first.offset <= kMaxRead) {
+      end += at[order[j]].length;
+      ++j;
+    }
+    std::shared_ptr<File> file = Find(first.segment);
+    absl::StatusOr<size_t> n = absl::NotFoundError(
+        absl::StrCat("payload log: segment ", first.segment, " is gone"));
+    if (file != nullptr) {
+      buffer.resize(static_cast<size_t>(end - first.offset));
+      n = ReadAt(*file, first.offset, buffer.size(), buffer.data());
+    }
+    for (size_t k = i; k < j; ++k) {
+      const PayloadLocation& a = at[order[k]];
+      std::string* o = out[order[k]];
+      if (!n.ok()) {
+        status[order[k]] = n.status();
+        continue;
+      }
+      const auto from = static_cast<size_t>(a.offset - first.offset);
+      const size_t got =
+          *n > from ? std::min(*n - from, static_cast<size_t>(a.length)) : 0;
+      o->assign(buffer.data() + (got > 0 ? from : 0), got);
+      status[order[k]] = Check(a, got, o);
+    }
+    i = j;
+  }
+  return status;
+}
+
+absl::Status PayloadLog::Sync() {
+  std::vector<std::shared_ptr<File>> files;
+  {
+    absl::MutexLock lock(&mu_);
+    files.swap(unsynced_);
+  }
+  for (const auto& file : files) {
+    if (fdatasync(file->fd) != 0) {
+      return Errno(absl::StrCat("fdatasync ", PathOf(file->segment)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PayloadLog::Remove(std::int64_t segment) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (current_ != nullptr && current_->segment == segment) {
+      return absl::FailedPreconditionError(
+          "payload log: the current segment cannot be removed");
+    }
+    files_.erase(segment);
+  }
+  if (unlink(PathOf(segment).c_str()) != 0 && errno != ENOENT) {
+    return Errno(absl::StrCat("remove ", PathOf(segment)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace conversions::service

@@ -1,0 +1,117 @@
+// The spool's payload log: the wire JSON of queued events, appended to
+// files of about 64 MiB beside the SQLite file ("<spool>.payloads/
+// <segment>.log"), read back by position, and removed a whole file at a
+// time once no queued event needs it.
+//
+// Why not a SQLite table: every payload would be written twice (WAL, then
+// checkpoint) and, worse, deleted row by row after delivery, which cost
+// the spool's single writer thread more than all the rest of recording a
+// delivery (see service/spool.cc). Appending to a file writes each byte
+// once; removing a file costs next to nothing.
+//
+// Durability: Append only buffers; Flush writes what was appended (one
+// write per group commit, not one per event); Sync makes every append
+// flushed before it durable (the spool acknowledges events only after Sync and
+// the WAL sync). Each event row keeps its payload's segment, offset, length and
+// CRC-32, so a payload that did not reach the disk before a power loss is
+// found on Read.
+//
+// Thread-safety: Append and Flush from one thread (the spool's writer);
+// Read, Sync and Remove from any.
+#ifndef CONVERSIONS_SERVICE_PAYLOAD_LOG_H_
+#define CONVERSIONS_SERVICE_PAYLOAD_LOG_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+namespace conversions::service {
+
+// Where a payload is.
+struct PayloadLocation {
+  std::int64_t segment = 0;
+  std::int64_t offset = 0;
+  std::int64_t length = 0;
+  std::uint32_t crc = 0;  // CRC-32 (zlib) of the bytes
+};
+
+// The CRC-32 stored with a payload.
+std::uint32_t PayloadCrc(std::string_view bytes);
+
+class PayloadLog {
+ public:
+  // Opens (creating) `dir` and the segment files in it. Appends go to a new
+  // segment numbered after every existing one and `min_segment`.
+  static absl::StatusOr<std::unique_ptr<PayloadLog>> Open(
+      const std::string& dir, std::int64_t min_segment,
+      std::int64_t segment_bytes);
+  ~PayloadLog();
+
+  // The segments present, oldest first.
+  std::vector<std::int64_t> Segments() const;
+  // The segment appends go to.
+  std::int64_t current() const;
+
+  // Appends `bytes` (with its `crc`) to the current segment, first moving
+  // to a new one when it is full. The bytes are written by the next Flush;
+  // reads before that fail. Writer thread only.
+  absl::StatusOr<PayloadLocation> Append(std::string_view bytes,
+                                         std::uint32_t crc);
+  // Writes what was appended since the last Flush. Writer thread only.
+  absl::Status Flush();
+
+  // Reads a payload back and checks its length and CRC: NotFound when the
+  // segment is gone, DataLoss when the bytes are short or differ.
+  absl::Status Read(const PayloadLocation& at, std::string* out) const;
+
+  // Reads several payloads, `out[i]` from `at[i]`, with one read for each
+  // run of payloads that lie back to back in a segment (claims read
+  // hundreds appended together). Returns the status of each, as Read.
+  std::vector<absl::Status> ReadMany(
+      const std::vector<PayloadLocation>& at,
+      const std::vector<std::string*>& out) const;
+
+  // Makes every append made before this call durable.
+  absl::Status Sync();
+
+  // Deletes a segment's file. Reads that hold it still finish.
+  absl::Status Remove(std::int64_t segment);
+
+ private:
+  struct File;
+  PayloadLog(std::string dir, int dir_fd, std::int64_t segment_bytes);
+  absl::Status StartSegment(std::int64_t segment);
+  std::shared_ptr<File> Find(std::int64_t segment) const;
+  std::string PathOf(std::int64_t segment) const;
+  // Reads `length` bytes at `offset` of `file` into `out`; the count read.
+  absl::StatusOr<size_t> ReadAt(const File& file, std::int64_t offset,
+                                size_t length, char* out) const;
+  absl::Status Check(const PayloadLocation& at, size_t read,
+                     std::string* out) const;
+
+  const std::string dir_;
+  const int dir_fd_;
+  const std::int64_t segment_bytes_;
+  mutable absl::Mutex mu_;
+  absl::btree_map<std::int64_t, std::shared_ptr<File>> files_
+      ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<File> current_ ABSL_GUARDED_BY(mu_);
+  // Files appended to since the last Sync began.
+  std::vector<std::shared_ptr<File>> unsynced_ ABSL_GUARDED_BY(mu_);
+  // Writer thread only: the end of current_ with what is appended, and the
+  // appended bytes not written yet, which start at offset_ - size.
+  std::int64_t offset_ = 0;
+  std::string pending_;
+};
+
+}  // namespace conversions::service
+
+#endif  // CONVERSIONS_SERVICE_PAYLOAD_LOG_H_

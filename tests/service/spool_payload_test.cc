@@ -1,0 +1,256 @@
+// The spool's payloads in its payload log: segments go once their events
+// are done, while every payload still needed stays readable, across
+// restarts, damage and the migration of layout-2 files.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "service/spool.h"
+#include "tests/service/spool_test_util.h"
+
+namespace conversions::service {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+class SpoolPayloadTest : public SpoolFixture {
+ protected:
+  // Payloads of Event("eN") are 11 bytes (12 from e10): four to a segment.
+  std::unique_ptr<Spool> OpenSmall() {
+    SpoolOptions options;
+    options.payload_segment_bytes = 52;
+    return OpenSpool(options);
+  }
+
+  std::string LogDir() const { return dir_.path() + "/spool.db.payloads"; }
+
+  // The segment files, by number.
+  std::vector<std::int64_t> Files() const {
+    std::vector<std::int64_t> out;
+    for (const auto& e : std::filesystem::directory_iterator(LogDir())) {
+      out.push_back(std::stoll(e.path().stem().string()));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  static std::vector<SpoolEvent> Events(int first, int last) {
+    std::vector<SpoolEvent> out;
+    for (int i = first; i <= last; ++i) {
+      out.push_back(Event(absl::StrCat("e", i)));
+    }
+    return out;
+  }
+
+  static std::vector<std::int64_t> Rows(const std::vector<ClaimedEvent>& c) {
+    std::vector<std::int64_t> out;
+    for (const ClaimedEvent& e : c) out.push_back(e.row_id);
+    return out;
+  }
+
+  // Claims everything due at `now` and checks every payload.
+  std::vector<ClaimedEvent> ClaimAll(Spool& spool, std::int64_t now = kNow) {
+    auto claimed = spool.Claim(lane_, now, 1000, 1 << 20);
+    EXPECT_TRUE(claimed.ok()) << claimed.status();
+    if (!claimed.ok()) return {};
+    for (const ClaimedEvent& e : *claimed) {
+      EXPECT_EQ(e.wire_json, Event(e.event_id).wire_json) << e.event_id;
+    }
+    return *claimed;
+  }
+
+  // Overwrites a byte of segment `segment` at `offset`.
+  void Damage(std::int64_t segment, std::int64_t offset) {
+    std::fstream f(absl::StrCat(LogDir(), "/", segment, ".log"),
+                   std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(offset);
+    f.put('#');
+  }
+};
+
+TEST_F(SpoolPayloadTest, DoneSegmentsGoAndDeadLettersKeepTheirPayloads) {
+  auto spool = OpenSmall();
+  ASSERT_TRUE(AppendSync(*spool, Events(1, 10)).ok());
+  // Segment 0: e1-e4; 1: e5-e8; 2: e9, e10.
+  EXPECT_THAT(Files(), ElementsAre(0, 1, 2));
+  std::vector<ClaimedEvent> claimed = ClaimAll(*spool);
+  ASSERT_THAT(claimed, SizeIs(10));
+  std::vector<std::int64_t> rows = Rows(claimed);
+  ASSERT_TRUE(
+      spool->MarkDead({rows[5]}, DeadReason::kRejected, "HTTP 400", kNow).ok());
+  rows.erase(rows.begin() + 5);
+  ASSERT_TRUE(spool->MarkDelivered(rows, kNow).ok());
+  // The files go once the commit is synced, before later writes return.
+  ASSERT_TRUE(AppendSync(*spool, Events(11, 11)).ok());
+  EXPECT_THAT(Files(), ElementsAre(2));
+  auto dead = spool->ListDeadLetters({});
+  ASSERT_TRUE(dead.ok());
+  ASSERT_THAT(dead->dead_letters, SizeIs(1));
+  EXPECT_EQ(dead->dead_letters[0].wire_json, Event("e6").wire_json);
+  // Queued again, the dead letter is sent with its payload.
+  ASSERT_TRUE(spool->Requeue("default", {}, std::nullopt, kNow).ok());
+  std::vector<ClaimedEvent> again = ClaimAll(*spool);
+  ASSERT_THAT(again, SizeIs(2));  // e11 and e6
+  ASSERT_TRUE(spool->MarkDelivered(Rows(again), kNow).ok());
+  EXPECT_EQ(spool->QueuedCount(), 0);
+}
+
+TEST_F(SpoolPayloadTest, StragglersAreCopiedOutWhenTheirSegmentGoes) {
+  auto spool = OpenSmall();
+  ASSERT_TRUE(AppendSync(*spool, Events(1, 4)).ok());  // segment 0
+  std::vector<ClaimedEvent> claimed = ClaimAll(*spool);
+  ASSERT_THAT(claimed, SizeIs(4));
+  // e1 and e2 retry in a minute; e3 and e4 are delivered.
+  ASSERT_TRUE(spool
+                  ->MarkRetry({claimed[0].row_id, claimed[1].row_id},
+                              kNow + 60'000, "HTTP 503", true)
+                  .ok());
+  ASSERT_TRUE(
+      spool->MarkDelivered({claimed[2].row_id, claimed[3].row_id}, kNow).ok());
+  ASSERT_TRUE(AppendSync(*spool, Events(5, 8)).ok());  // segment 1
+  EXPECT_THAT(Files(), ElementsAre(0, 1));
+  ASSERT_TRUE(AppendSync(*spool, Events(9, 12)).ok());  // segment 2
+  ASSERT_TRUE(AppendSync(*spool, Events(13, 13)).ok());
+  // Half of segment 0 open, no delivery in it while 1 and 2 filled.
+  EXPECT_THAT(Files(), ElementsAre(1, 2, 3));
+  std::vector<ClaimedEvent> later = ClaimAll(*spool, kNow + 60'000);
+  ASSERT_THAT(later, SizeIs(11));
+  EXPECT_EQ(later[9].event_id, "e1");
+  EXPECT_EQ(later[10].event_id, "e2");
+  ASSERT_TRUE(spool->MarkDelivered(Rows(later), kNow).ok());
+  auto status = spool->Lookup("default", "order_created", "e1");
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->state, EventState::kDelivered);
+}
+
+TEST_F(SpoolPayloadTest, ARestartCountsFromTheFileAndRemovesUnneededFiles) {
+  {
+    auto spool = OpenSmall();
+    ASSERT_TRUE(AppendSync(*spool, Events(1, 9)).ok());  // segments 0-2
+    std::vector<ClaimedEvent> claimed = ClaimAll(*spool);
+    ASSERT_THAT(claimed, SizeIs(9));
+    // e5 and e6 stay in flight: queued again after the restart.
+    std::vector<std::int64_t> done = Rows(claimed);
+    done.erase(done.begin() + 4, done.begin() + 6);
+    ASSERT_TRUE(spool->MarkDelivered(done, kNow).ok());
+  }
+  auto spool = OpenSmall();
+  ASSERT_NE(spool, nullptr);
+  // Segment 0 was done; 1 holds e5 and e6; 2 (e9) no longer open; 3 is new.
+  ASSERT_TRUE(AppendSync(*spool, Events(10, 10)).ok());
+  EXPECT_THAT(Files(), ElementsAre(1, 3));
+  std::vector<ClaimedEvent> claimed = ClaimAll(*spool);
+  ASSERT_THAT(claimed, SizeIs(3));
+  EXPECT_EQ(claimed[0].event_id, "e5");
+  ASSERT_TRUE(spool->MarkDelivered(Rows(claimed), kNow).ok());
+  ASSERT_TRUE(AppendSync(*spool, Events(11, 11)).ok());
+  EXPECT_THAT(Files(), ElementsAre(3));
+}
+
+// A payload that did not reach the disk before a power loss: its event was
+// never acknowledged, so the row goes at the next start and the caller's
+// retry is accepted.
+TEST_F(SpoolPayloadTest, AnUnwrittenPayloadOfTheLastRunDropsItsRow) {
+  {
+    auto spool = OpenSmall();
+    ASSERT_TRUE(AppendSync(*spool, Events(1, 3)).ok());
+  }
+  Damage(0, 14);  // inside e2's payload
+  auto spool = OpenSmall();
+  ASSERT_NE(spool, nullptr);
+  EXPECT_EQ(spool->QueuedCount(), 2);
+  EXPECT_TRUE(absl::IsNotFound(
+      spool->Lookup("default", "order_created", "e2").status()));
+  auto again = AppendSync(*spool, Events(1, 3));
+  ASSERT_TRUE(again.ok());
+  EXPECT_THAT(*again,
+              ElementsAre(AppendOutcome::kDuplicate, AppendOutcome::kAccepted,
+                          AppendOutcome::kDuplicate));
+  EXPECT_THAT(ClaimAll(*spool), SizeIs(3));
+}
+
+// Damage found later (an older segment, damaged by hand) dead-letters the
+// event, saying why, rather than sending or retrying it for ever.
+TEST_F(SpoolPayloadTest, AnUnreadablePayloadIsDeadLetteredAndTheRestSent) {
+  {
+    auto spool = OpenSmall();
+    ASSERT_TRUE(AppendSync(*spool, Events(1, 4)).ok());  // segment 0
+  }
+  {
+    auto spool = OpenSmall();  // segment 1
+    ASSERT_TRUE(AppendSync(*spool, Events(5, 8)).ok());
+  }
+  {
+    auto spool = OpenSmall();  // segment 2
+    ASSERT_TRUE(AppendSync(*spool, Events(9, 9)).ok());
+  }
+  Damage(0, 2);  // e1; segment 0 is not among the last two of a run
+  auto spool = OpenSmall();
+  ASSERT_NE(spool, nullptr);
+  std::vector<ClaimedEvent> claimed = ClaimAll(*spool);
+  ASSERT_THAT(claimed, SizeIs(8));
+  EXPECT_EQ(claimed[0].event_id, "e2");
+  auto dead = spool->ListDeadLetters({});
+  ASSERT_TRUE(dead.ok());
+  ASSERT_THAT(dead->dead_letters, SizeIs(1));
+  EXPECT_EQ(dead->dead_letters[0].event_id, "e1");
+  EXPECT_THAT(dead->dead_letters[0].message, HasSubstr("cannot be read"));
+  EXPECT_EQ(spool->QueuedCount(), 8);
+}
+
+// A layout-2 file (payloads in one table, deleted on delivery) is migrated
+// when opened: its payloads are kept ones.
+TEST_F(SpoolPayloadTest, MigratesTheSecondLayout) {
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_.path() + "/spool.db").c_str(), &db),
+              SQLITE_OK);
+    const char* sql = R"sql(
+      CREATE TABLE events (
+        id INTEGER PRIMARY KEY, key_hash INTEGER NOT NULL,
+        destination TEXT NOT NULL, validate_only INTEGER NOT NULL,
+        event_name TEXT NOT NULL, event_id TEXT NOT NULL,
+        timestamp_ms INTEGER NOT NULL, state INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, accepted_ms INTEGER NOT NULL,
+        next_attempt_ms INTEGER NOT NULL, done_ms INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT, dead_reason INTEGER);
+      CREATE TABLE payloads (id INTEGER PRIMARY KEY, wire_json TEXT NOT NULL);
+      INSERT INTO events VALUES
+        (1, 11, 'default', 0, 'order_created', 'e1', 1, 0, 0,
+         1773892800000, 1773892800000, 0, NULL, NULL),
+        (2, 12, 'default', 0, 'order_created', 'e2', 1, 2, 1,
+         1773892800000, 1773892800000, 1773892800001, NULL, NULL),
+        (3, 13, 'default', 0, 'order_created', 'e3', 1, 3, 1,
+         1773892800000, 1773892800000, 1773892800002, 'HTTP 400: bad', 1);
+      INSERT INTO payloads VALUES (1, '{"id":"e1"}'), (3, '{"id":"e3"}');
+      PRAGMA user_version=2;
+    )sql";
+    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  auto spool = OpenSmall();
+  ASSERT_NE(spool, nullptr);
+  ASSERT_TRUE(AppendSync(*spool, Events(4, 4)).ok());
+  std::vector<ClaimedEvent> claimed = ClaimAll(*spool);
+  ASSERT_THAT(claimed, SizeIs(2));
+  EXPECT_EQ(claimed[0].event_id, "e1");
+  EXPECT_EQ(claimed[1].event_id, "e4");
+  auto dead = spool->ListDeadLetters({});
+  ASSERT_TRUE(dead.ok());
+  ASSERT_THAT(dead->dead_letters, SizeIs(1));
+  EXPECT_EQ(dead->dead_letters[0].wire_json, Event("e3").wire_json);
+  ASSERT_TRUE(spool->MarkDelivered(Rows(claimed), kNow).ok());
+  EXPECT_EQ(spool->QueuedCount(), 0);
+}
+
+}  // namespace
+}  // namespace conversions::service
