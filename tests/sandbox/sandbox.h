@@ -46,6 +46,7 @@
 #include "tests/sandbox/faults.h"
 
 namespace httplib {
+class ContentReader;
 class Server;
 struct Request;
 struct Response;
@@ -137,11 +138,13 @@ class Sandbox {
   // after the first has finished.
   void Shutdown();
 
-  // Answers one POST /v1/events request, as the server does. Public so that
-  // a benchmark can drive it without a socket.
+  // Answers one POST /v1/events request whose body is req.body, as the
+  // server does. Public so that a benchmark can drive it without a socket.
   void HandleEvents(const httplib::Request& req, httplib::Response& res);
 
  private:
+  // Memory one POST /v1/events request works in, reused by later requests.
+  struct RequestScratch;
   struct Recorded {
     std::string pixel_id;
     // The event as compact JSON text: a parsed tree takes about 20 times
@@ -154,6 +157,19 @@ class Sandbox {
   explicit Sandbox(SandboxOptions options);
   absl::Status Listen();
   void DoShutdown();
+
+  // The server's POST /v1/events route: reads the body into a reused buffer
+  // (where httplib would grow a new string for each request), then
+  // AnswerEvents.
+  void ServeEvents(const httplib::Request& req, httplib::Response& res,
+                   const httplib::ContentReader& read_content);
+  // Answers one POST /v1/events request with body `body`.
+  void AnswerEvents(const httplib::Request& req, absl::string_view body,
+                    BatchParser& parser, httplib::Response& res);
+  // A scratch from the pool, or a new one; give it back with
+  // ReturnScratch().
+  std::unique_ptr<RequestScratch> TakeScratch();
+  void ReturnScratch(std::unique_ptr<RequestScratch> scratch);
 
   void HandleGetEvents(const httplib::Request& req,
                        httplib::Response& res) const;
@@ -181,6 +197,11 @@ class Sandbox {
   std::int64_t recorded_count_ ABSL_GUARDED_BY(mu_) = 0;
   int request_count_ ABSL_GUARDED_BY(mu_) = 0;
   Faults faults_ ABSL_GUARDED_BY(mu_);
+
+  // Scratches of finished requests, at most options_.threads.
+  absl::Mutex scratch_mu_;
+  std::vector<std::unique_ptr<RequestScratch>> free_scratches_
+      ABSL_GUARDED_BY(scratch_mu_);
 
   absl::Mutex shutdown_mu_;
   bool shutting_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
