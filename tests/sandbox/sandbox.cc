@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <utility>
 
@@ -512,22 +513,54 @@ void Sandbox::AnswerEvents(const httplib::Request& req, absl::string_view body,
   SendJson(res, 200, {{"events_received", events.size()}});
 }
 
+absl::string_view Sandbox::KeyArena::Store(absl::string_view key) {
+  if (key.size() > kBlockBytes) {
+    // Too big for a block: a string of its own (a deque never moves them).
+    return oversized_.emplace_back(key);
+  }
+  if (kBlockBytes - used_ < key.size()) {
+    blocks_.push_back(std::make_unique<char[]>(kBlockBytes));
+    used_ = 0;
+  }
+  char* stored = blocks_.back().get() + used_;
+  std::memcpy(stored, key.data(), key.size());
+  used_ += key.size();
+  return absl::string_view(stored, key.size());
+}
+
+void Sandbox::KeyArena::Clear() {
+  blocks_.clear();
+  oversized_.clear();
+  used_ = kBlockBytes;
+}
+
 void Sandbox::Record(const std::string& pixel_id,
                      std::vector<AcceptedEvent> events) {
-  std::vector<std::string> keys;
-  keys.reserve(events.size());
+  // The dedup keys, built before taking the lock, end to end in one buffer.
+  std::string keys;
+  std::vector<size_t> key_ends;
+  key_ends.reserve(events.size());
   for (const AcceptedEvent& event : events) {
-    keys.push_back(absl::StrCat(pixel_id, absl::string_view("\0", 1),
-                                event.name, absl::string_view("\0", 1),
-                                event.id));
+    absl::StrAppend(&keys, pixel_id, absl::string_view("\0", 1), event.name,
+                    absl::string_view("\0", 1), event.id);
+    key_ends.push_back(keys.size());
   }
   absl::MutexLock lock(&mu_);
   batch_sizes_.push_back(static_cast<int>(events.size()));
   batch_events_ += static_cast<std::int64_t>(events.size());
+  size_t key_begin = 0;
   for (size_t i = 0; i < events.size(); ++i) {
+    const absl::string_view key(keys.data() + key_begin,
+                                key_ends[i] - key_begin);
+    key_begin = key_ends[i];
     // First received wins: a known pixel + event name + id is not recorded
-    // again.
-    if (!dedup_keys_.insert(std::move(keys[i])).second) continue;
+    // again. A new key's bytes are copied into the arena.
+    bool is_new = false;
+    dedup_keys_.lazy_emplace(key, [&](const auto& construct) {
+      is_new = true;
+      construct(key_arena_.Store(key));
+    });
+    if (!is_new) continue;
     ++recorded_count_;
     if (options_.on_event)
       options_.on_event(pixel_id, json::parse(events[i].json));
@@ -633,6 +666,7 @@ void Sandbox::Reset() {
   absl::MutexLock lock(&mu_);
   recorded_.clear();
   dedup_keys_.clear();
+  key_arena_.Clear();
   batch_sizes_.clear();
   batch_events_ = 0;
   recorded_count_ = 0;

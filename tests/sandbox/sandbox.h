@@ -28,6 +28,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -145,6 +146,23 @@ class Sandbox {
  private:
   // Memory one POST /v1/events request works in, reused by later requests.
   struct RequestScratch;
+  // Holds the bytes of the dedup keys in blocks that never move, so that
+  // the set holds views: no allocation per key, and half the memory of a
+  // set of strings.
+  class KeyArena {
+   public:
+    // A view of a copy of `key`, valid until Clear().
+    absl::string_view Store(absl::string_view key);
+    void Clear();
+
+   private:
+    std::vector<std::unique_ptr<char[]>> blocks_;
+    // Keys longer than a block.
+    std::deque<std::string> oversized_;
+    // Bytes used in blocks_.back(), or kBlockBytes if there is none.
+    size_t used_ = kBlockBytes;
+    static constexpr size_t kBlockBytes = 1 << 20;
+  };
   struct Recorded {
     std::string pixel_id;
     // The event as compact JSON text: a parsed tree takes about 20 times
@@ -189,8 +207,10 @@ class Sandbox {
 
   mutable absl::Mutex mu_;
   std::vector<Recorded> recorded_ ABSL_GUARDED_BY(mu_);
-  // pixel, event name and id (NUL-separated) of every recorded event.
-  absl::flat_hash_set<std::string> dedup_keys_ ABSL_GUARDED_BY(mu_);
+  // pixel, event name and id (NUL-separated) of every recorded event; the
+  // bytes live in key_arena_.
+  absl::flat_hash_set<absl::string_view> dedup_keys_ ABSL_GUARDED_BY(mu_);
+  KeyArena key_arena_ ABSL_GUARDED_BY(mu_);
   std::vector<int> batch_sizes_ ABSL_GUARDED_BY(mu_);
   std::int64_t batch_events_ ABSL_GUARDED_BY(mu_) = 0;  // sum of batch_sizes_
   // Events recorded (first of their dedup key), kept or not.

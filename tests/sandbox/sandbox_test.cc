@@ -450,6 +450,32 @@ TEST_F(SandboxTest, DedupKeyIsPixelEventNameAndId) {
   EXPECT_THAT(sandbox_->BatchSizes(), ElementsAre(6, 1));
 }
 
+TEST_F(SandboxTest, DedupHoldsManyKeysAndKeysOfAnyLength) {
+  // Enough keys to fill more than one 1 MB block of the key arena, and ids
+  // longer than a block, which are stored on their own.
+  const std::string long_a(1100 * 1000, 'a');
+  const std::string long_b(1100 * 1000, 'b');
+  std::vector<json> first;
+  for (int i = 0; i < 999; ++i) {
+    first.push_back(MinimalEvent(absl::StrCat("id-", i, std::string(1000, 'x')),
+                                 "lead_created"));
+  }
+  first.push_back(MinimalEvent(long_a, "lead_created"));
+  ASSERT_EQ(PostEvents(Batch(first))->status, 200);
+  ASSERT_EQ(PostEvents(Batch({MinimalEvent(long_b, "lead_created"),
+                              MinimalEvent(long_a, "lead_created"), first[0],
+                              first[998]}))
+                ->status,
+            200);
+  EXPECT_EQ(sandbox_->Stats()["events"], 1001);
+  // Reset forgets them all.
+  sandbox_->Reset();
+  ASSERT_EQ(PostEvents(Batch({first[0], MinimalEvent(long_a, "lead_created")}))
+                ->status,
+            200);
+  EXPECT_EQ(sandbox_->Stats()["events"], 2);
+}
+
 TEST_F(SandboxTest, ValidateOnlyValidatesAndRecordsNothing) {
   json body = Batch({WebPurchase("v-1")});
   body["validate_only"] = true;
