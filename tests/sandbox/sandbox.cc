@@ -519,7 +519,8 @@ absl::string_view Sandbox::KeyArena::Store(absl::string_view key) {
     return oversized_.emplace_back(key);
   }
   if (kBlockBytes - used_ < key.size()) {
-    blocks_.push_back(std::make_unique<char[]>(kBlockBytes));
+    // Not make_unique: it would zero the block first.
+    blocks_.push_back(std::unique_ptr<char[]>(new char[kBlockBytes]));
     used_ = 0;
   }
   char* stored = blocks_.back().get() + used_;
