@@ -305,6 +305,36 @@ TEST(AcceptedBatchTest, DeepNestingDoesNotExhaustTheStack) {
       CustomDataBody(std::string(200, '[') + std::string(200, ']'))));
 }
 
+TEST(AcceptedBatchTest, ReusedParserReadsEachBodyAfresh) {
+  // 1,000 purchases with a long free-form custom property outgrow the
+  // parser's first tree pool (1 MB), so the second call starts from a grown
+  // one; small and rejected bodies in between must leave nothing behind.
+  std::vector<json> big;
+  for (int i = 0; i < 1000; ++i) {
+    json event = MinimalEvent(absl::StrCat("big-", i), "custom");
+    event["data"]["list"] = json::array();
+    for (int k = 0; k < 100; ++k) event["data"]["list"].push_back(k);
+    big.push_back(std::move(event));
+  }
+  const std::string big_body = Batch(big).dump();
+  const std::string small_body = Batch({WebPurchase("small")}).dump();
+  BatchParser parser;
+  for (int round = 0; round < 3; ++round) {
+    std::optional<AcceptedBatch> batch = parser.Parse(big_body, kNowMs);
+    ASSERT_TRUE(batch.has_value());
+    ASSERT_EQ(batch->events.size(), 1000u);
+    EXPECT_EQ(batch->events[999].id, "big-999");
+    EXPECT_EQ(json::parse(batch->events[999].json), big[999]);
+    EXPECT_FALSE(parser.Parse("{\"events\": [", kNowMs).has_value());
+    batch = parser.Parse(small_body, kNowMs, /*with_json=*/false);
+    ASSERT_TRUE(batch.has_value());
+    ASSERT_EQ(batch->events.size(), 1u);
+    EXPECT_EQ(batch->events[0].id, "small");
+    EXPECT_EQ(batch->events[0].name, "order_created");
+    EXPECT_TRUE(batch->events[0].json.empty());
+  }
+}
+
 TEST(AcceptedBatchTest, BrokenRulesAreLeftToTheFullPath) {
   json web = WebPurchase("o");
   web.erase("source_url");

@@ -9,12 +9,14 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <utility>
 
 #include "absl/memory/memory.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -28,6 +30,8 @@ using ::nlohmann::json;
 
 // Bodies above this size get 413 from httplib.
 constexpr size_t kMaxBodyBytes = 64 * 1024 * 1024;
+// A request scratch whose body buffer grew beyond this is not kept.
+constexpr size_t kMaxKeptBodyBytes = 16 * 1024 * 1024;
 // Idle keep-alive connections are closed after this long (seconds); it also
 // bounds how long Shutdown() waits for an idle client.
 constexpr time_t kKeepAliveSeconds = 1;
@@ -196,8 +200,9 @@ absl::Status Sandbox::Listen() {
   server_->set_payload_max_length(kMaxBodyBytes);
 
   server_->Post("/v1/events",
-                [this](const httplib::Request& req, httplib::Response& res) {
-                  HandleEvents(req, res);
+                [this](const httplib::Request& req, httplib::Response& res,
+                       const httplib::ContentReader& read_content) {
+                  ServeEvents(req, res, read_content);
                 });
   server_->Get("/_sandbox/events",
                [this](const httplib::Request& req, httplib::Response& res) {
@@ -287,8 +292,93 @@ void Sandbox::Delay(int64_t ms) {
                                 absl::Milliseconds(ms));
 }
 
+struct Sandbox::RequestScratch {
+  std::string body;
+  BatchParser parser;
+};
+
+std::unique_ptr<Sandbox::RequestScratch> Sandbox::TakeScratch() {
+  {
+    absl::MutexLock lock(&scratch_mu_);
+    if (!free_scratches_.empty()) {
+      std::unique_ptr<RequestScratch> scratch =
+          std::move(free_scratches_.back());
+      free_scratches_.pop_back();
+      return scratch;
+    }
+  }
+  return std::make_unique<RequestScratch>();
+}
+
+void Sandbox::ReturnScratch(std::unique_ptr<RequestScratch> scratch) {
+  scratch->body.clear();
+  // An exceptionally large body is not worth keeping memory for.
+  if (scratch->body.capacity() > kMaxKeptBodyBytes) {
+    std::string().swap(scratch->body);
+  }
+  absl::MutexLock lock(&scratch_mu_);
+  if (free_scratches_.size() < static_cast<size_t>(options_.threads)) {
+    free_scratches_.push_back(std::move(scratch));
+  }
+}
+
+void Sandbox::ServeEvents(const httplib::Request& req, httplib::Response& res,
+                          const httplib::ContentReader& read_content) {
+  // The body is read before anything else, as httplib reads req.body before
+  // calling a plain handler; what follows mirrors that reading
+  // (Server::read_content in httplib 0.11), so clients see no difference.
+  std::unique_ptr<RequestScratch> scratch = TakeScratch();
+  std::string& body = scratch->body;
+  bool read = false;
+  if (req.is_multipart_form_data()) {
+    // httplib keeps the parts in req.files and leaves req.body empty; the
+    // sandbox reads neither (the content type is not JSON).
+    read = read_content(
+        [](const httplib::MultipartFormData& /*part*/) { return true; },
+        [](const char* /*data*/, size_t /*size*/) { return true; });
+  } else {
+    size_t length = 0;
+    if (absl::SimpleAtoi(req.get_header_value("Content-Length"), &length) &&
+        length <= kMaxBodyBytes) {
+      body.reserve(length);
+    }
+    read = read_content([&body](const char* data, size_t size) {
+      body.append(data, size);
+      return true;
+    });
+  }
+  if (!read) {
+    // httplib set the status (400, 413, ...); its error handler words it.
+    ReturnScratch(std::move(scratch));
+    return;
+  }
+  if (req.get_header_value("Content-Type")
+          .find("application/x-www-form-urlencoded") == 0) {
+    // httplib parses a form-encoded body into the query parameters.
+    if (body.size() > CPPHTTPLIB_FORM_URL_ENCODED_PAYLOAD_MAX_LENGTH) {
+      res.status = 413;
+    } else {
+      httplib::Request form = req;
+      form.body = body;
+      httplib::detail::parse_query_text(form.body, form.params);
+      AnswerEvents(form, form.body, scratch->parser, res);
+    }
+    ReturnScratch(std::move(scratch));
+    return;
+  }
+  AnswerEvents(req, body, scratch->parser, res);
+  ReturnScratch(std::move(scratch));
+}
+
 void Sandbox::HandleEvents(const httplib::Request& req,
                            httplib::Response& res) {
+  std::unique_ptr<RequestScratch> scratch = TakeScratch();
+  AnswerEvents(req, req.body, scratch->parser, res);
+  ReturnScratch(std::move(scratch));
+}
+
+void Sandbox::AnswerEvents(const httplib::Request& req, absl::string_view body,
+                           BatchParser& parser, httplib::Response& res) {
   // Take this request's faults out under the lock; act on them after.
   FaultAction action = FaultAction::kNone;
   InjectedStatus injected;
@@ -369,8 +459,8 @@ void Sandbox::HandleEvents(const httplib::Request& req,
   if (options_.fast_path) {
     // Most batches are valid: try RapidJSON first. nullopt means invalid or
     // unsure, and the nlohmann path below decides and words the answer.
-    std::optional<AcceptedBatch> batch = ParseAcceptedBatch(
-        req.body, now_ms, options_.keep_events || options_.on_event != nullptr);
+    std::optional<AcceptedBatch> batch = parser.Parse(
+        body, now_ms, options_.keep_events || options_.on_event != nullptr);
     if (batch.has_value() && !HasPoisonId(*batch, poison_ids)) {
       const size_t received = batch->events.size();
       if (!batch->validate_only) Record(pixel_id, std::move(batch->events));
@@ -379,17 +469,17 @@ void Sandbox::HandleEvents(const httplib::Request& req,
     }
   }
 
-  const json body = json::parse(req.body, /*cb=*/nullptr,
-                                /*allow_exceptions=*/false);
-  if (body.is_discarded()) {
+  const json parsed = json::parse(body.begin(), body.end(), /*cb=*/nullptr,
+                                  /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) {
     SendError(res, 400, "We could not parse the JSON body of your request.");
     return;
   }
 
-  BatchCheck check = ValidateEventsBody(body, now_ms);
-  if (!poison_ids.empty() && body.is_object()) {
-    auto events = body.find("events");
-    if (events != body.end() && events->is_array() &&
+  BatchCheck check = ValidateEventsBody(parsed, now_ms);
+  if (!poison_ids.empty() && parsed.is_object()) {
+    auto events = parsed.find("events");
+    if (events != parsed.end() && events->is_array() &&
         events->size() <= kMaxEventsPerBatch) {
       for (size_t i = 0; i < events->size(); ++i) {
         auto id = (*events)[i].is_object() ? (*events)[i].find("id")
@@ -410,7 +500,7 @@ void Sandbox::HandleEvents(const httplib::Request& req,
     return;
   }
 
-  const json& events = body.at("events");
+  const json& events = parsed.at("events");
   if (!check.validate_only) {
     std::vector<AcceptedEvent> accepted(events.size());
     for (size_t i = 0; i < events.size(); ++i) {
@@ -423,22 +513,55 @@ void Sandbox::HandleEvents(const httplib::Request& req,
   SendJson(res, 200, {{"events_received", events.size()}});
 }
 
+absl::string_view Sandbox::KeyArena::Store(absl::string_view key) {
+  if (key.size() > kBlockBytes) {
+    // Too big for a block: a string of its own (a deque never moves them).
+    return oversized_.emplace_back(key);
+  }
+  if (kBlockBytes - used_ < key.size()) {
+    // Not make_unique: it would zero the block first.
+    blocks_.push_back(std::unique_ptr<char[]>(new char[kBlockBytes]));
+    used_ = 0;
+  }
+  char* stored = blocks_.back().get() + used_;
+  std::memcpy(stored, key.data(), key.size());
+  used_ += key.size();
+  return absl::string_view(stored, key.size());
+}
+
+void Sandbox::KeyArena::Clear() {
+  blocks_.clear();
+  oversized_.clear();
+  used_ = kBlockBytes;
+}
+
 void Sandbox::Record(const std::string& pixel_id,
                      std::vector<AcceptedEvent> events) {
-  std::vector<std::string> keys;
-  keys.reserve(events.size());
+  // The dedup keys, built before taking the lock, end to end in one buffer.
+  std::string keys;
+  std::vector<size_t> key_ends;
+  key_ends.reserve(events.size());
   for (const AcceptedEvent& event : events) {
-    keys.push_back(absl::StrCat(pixel_id, absl::string_view("\0", 1),
-                                event.name, absl::string_view("\0", 1),
-                                event.id));
+    absl::StrAppend(&keys, pixel_id, absl::string_view("\0", 1), event.name,
+                    absl::string_view("\0", 1), event.id);
+    key_ends.push_back(keys.size());
   }
   absl::MutexLock lock(&mu_);
   batch_sizes_.push_back(static_cast<int>(events.size()));
   batch_events_ += static_cast<std::int64_t>(events.size());
+  size_t key_begin = 0;
   for (size_t i = 0; i < events.size(); ++i) {
+    const absl::string_view key(keys.data() + key_begin,
+                                key_ends[i] - key_begin);
+    key_begin = key_ends[i];
     // First received wins: a known pixel + event name + id is not recorded
-    // again.
-    if (!dedup_keys_.insert(std::move(keys[i])).second) continue;
+    // again. A new key's bytes are copied into the arena.
+    bool is_new = false;
+    dedup_keys_.lazy_emplace(key, [&](const auto& construct) {
+      is_new = true;
+      construct(key_arena_.Store(key));
+    });
+    if (!is_new) continue;
     ++recorded_count_;
     if (options_.on_event)
       options_.on_event(pixel_id, json::parse(events[i].json));
@@ -544,6 +667,7 @@ void Sandbox::Reset() {
   absl::MutexLock lock(&mu_);
   recorded_.clear();
   dedup_keys_.clear();
+  key_arena_.Clear();
   batch_sizes_.clear();
   batch_events_ = 0;
   recorded_count_ = 0;

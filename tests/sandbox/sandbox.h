@@ -28,6 +28,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -46,6 +47,7 @@
 #include "tests/sandbox/faults.h"
 
 namespace httplib {
+class ContentReader;
 class Server;
 struct Request;
 struct Response;
@@ -137,11 +139,30 @@ class Sandbox {
   // after the first has finished.
   void Shutdown();
 
-  // Answers one POST /v1/events request, as the server does. Public so that
-  // a benchmark can drive it without a socket.
+  // Answers one POST /v1/events request whose body is req.body, as the
+  // server does. Public so that a benchmark can drive it without a socket.
   void HandleEvents(const httplib::Request& req, httplib::Response& res);
 
  private:
+  // Memory one POST /v1/events request works in, reused by later requests.
+  struct RequestScratch;
+  // Holds the bytes of the dedup keys in blocks that never move, so that
+  // the set holds views: no allocation per key, and half the memory of a
+  // set of strings.
+  class KeyArena {
+   public:
+    // A view of a copy of `key`, valid until Clear().
+    absl::string_view Store(absl::string_view key);
+    void Clear();
+
+   private:
+    std::vector<std::unique_ptr<char[]>> blocks_;
+    // Keys longer than a block.
+    std::deque<std::string> oversized_;
+    // Bytes used in blocks_.back(), or kBlockBytes if there is none.
+    size_t used_ = kBlockBytes;
+    static constexpr size_t kBlockBytes = 1 << 20;
+  };
   struct Recorded {
     std::string pixel_id;
     // The event as compact JSON text: a parsed tree takes about 20 times
@@ -154,6 +175,19 @@ class Sandbox {
   explicit Sandbox(SandboxOptions options);
   absl::Status Listen();
   void DoShutdown();
+
+  // The server's POST /v1/events route: reads the body into a reused buffer
+  // (where httplib would grow a new string for each request), then
+  // AnswerEvents.
+  void ServeEvents(const httplib::Request& req, httplib::Response& res,
+                   const httplib::ContentReader& read_content);
+  // Answers one POST /v1/events request with body `body`.
+  void AnswerEvents(const httplib::Request& req, absl::string_view body,
+                    BatchParser& parser, httplib::Response& res);
+  // A scratch from the pool, or a new one; give it back with
+  // ReturnScratch().
+  std::unique_ptr<RequestScratch> TakeScratch();
+  void ReturnScratch(std::unique_ptr<RequestScratch> scratch);
 
   void HandleGetEvents(const httplib::Request& req,
                        httplib::Response& res) const;
@@ -173,14 +207,21 @@ class Sandbox {
 
   mutable absl::Mutex mu_;
   std::vector<Recorded> recorded_ ABSL_GUARDED_BY(mu_);
-  // pixel, event name and id (NUL-separated) of every recorded event.
-  absl::flat_hash_set<std::string> dedup_keys_ ABSL_GUARDED_BY(mu_);
+  // pixel, event name and id (NUL-separated) of every recorded event; the
+  // bytes live in key_arena_.
+  absl::flat_hash_set<absl::string_view> dedup_keys_ ABSL_GUARDED_BY(mu_);
+  KeyArena key_arena_ ABSL_GUARDED_BY(mu_);
   std::vector<int> batch_sizes_ ABSL_GUARDED_BY(mu_);
   std::int64_t batch_events_ ABSL_GUARDED_BY(mu_) = 0;  // sum of batch_sizes_
   // Events recorded (first of their dedup key), kept or not.
   std::int64_t recorded_count_ ABSL_GUARDED_BY(mu_) = 0;
   int request_count_ ABSL_GUARDED_BY(mu_) = 0;
   Faults faults_ ABSL_GUARDED_BY(mu_);
+
+  // Scratches of finished requests, at most options_.threads.
+  absl::Mutex scratch_mu_;
+  std::vector<std::unique_ptr<RequestScratch>> free_scratches_
+      ABSL_GUARDED_BY(scratch_mu_);
 
   absl::Mutex shutdown_mu_;
   bool shutting_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -338,6 +339,81 @@ TEST_F(SandboxTest, UnknownRouteGetsJsonNotFound) {
   EXPECT_THAT(ErrorMessage(res), HasSubstr("/v1/nothing"));
 }
 
+// --- Request bodies as httplib reads them -----------------------------------
+// The sandbox reads POST /v1/events bodies itself (into reused buffers);
+// these pin what httplib's own reading did, which clients may see.
+
+TEST_F(SandboxTest, ChunkedBodyIsReadWhole) {
+  const std::string body =
+      Batch({WebPurchase("c-1"), WebPurchase("c-2")}).dump();
+  httplib::Headers headers = {
+      {"Authorization", absl::StrCat("Bearer ", kApiKey)}};
+  // No length: the client sends the body in chunks of 10 bytes.
+  httplib::Result res = client_->Post(
+      absl::StrCat("/v1/events?pid=", kPixel), headers,
+      [&body](size_t offset, httplib::DataSink& sink) {
+        if (offset < body.size()) {
+          sink.write(body.data() + offset,
+                     std::min<size_t>(10, body.size() - offset));
+        } else {
+          sink.done();
+        }
+        return true;
+      },
+      "application/json");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(sandbox_->AcceptedEvents().size(), 2u);
+}
+
+TEST_F(SandboxTest, FormEncodedBodyIsReadAsParameters) {
+  // httplib parses a form-encoded body into the request's parameters, so the
+  // pid is found there and the content type is what fails.
+  httplib::Headers headers = {
+      {"Authorization", absl::StrCat("Bearer ", kApiKey)}};
+  httplib::Result res =
+      client_->Post("/v1/events", headers, absl::StrCat("pid=", kPixel),
+                    "application/x-www-form-urlencoded");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_EQ(ErrorMessage(res), "Content-Type must be application/json");
+  EXPECT_EQ(sandbox_->RequestCount(), 1);
+}
+
+TEST_F(SandboxTest, OversizedFormEncodedBodyIsPayloadTooLarge) {
+  // httplib refuses a form-encoded body over 8,192 bytes before any handler.
+  httplib::Result res = PostRaw(std::string(9000, 'a'), kPixel, kApiKey,
+                                "application/x-www-form-urlencoded");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 413);
+  EXPECT_THAT(ErrorMessage(res), HasSubstr("POST /v1/events"));
+  EXPECT_EQ(sandbox_->RequestCount(), 0);
+  // The connection still serves the next request.
+  EXPECT_EQ(PostEvents(Batch({WebPurchase("after")}))->status, 200);
+}
+
+TEST_F(SandboxTest, MultipartBodyIsNotJson) {
+  httplib::MultipartFormDataItems items = {
+      {"events", Batch({WebPurchase("m-1")}).dump(), "", "application/json"}};
+  httplib::Headers headers = {
+      {"Authorization", absl::StrCat("Bearer ", kApiKey)}};
+  httplib::Result res =
+      client_->Post(absl::StrCat("/v1/events?pid=", kPixel), headers, items);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_EQ(ErrorMessage(res), "Content-Type must be application/json");
+  EXPECT_EQ(sandbox_->RequestCount(), 1);
+}
+
+TEST_F(SandboxTest, MultipartBodyWithoutBoundaryIsRefusedBeforeTheHandler) {
+  httplib::Result res =
+      PostRaw("--x--", kPixel, kApiKey, "multipart/form-data");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_THAT(ErrorMessage(res), HasSubstr("POST /v1/events"));
+  EXPECT_EQ(sandbox_->RequestCount(), 0);
+}
+
 // --- Dedup and validate_only ------------------------------------------------
 
 TEST_F(SandboxTest, DuplicateIsAcceptedButFirstReceivedWins) {
@@ -372,6 +448,32 @@ TEST_F(SandboxTest, DedupKeyIsPixelEventNameAndId) {
   EXPECT_THAT(sandbox_->AcceptedEventsForPixel(kOtherPixel),
               ElementsAre(order));
   EXPECT_THAT(sandbox_->BatchSizes(), ElementsAre(6, 1));
+}
+
+TEST_F(SandboxTest, DedupHoldsManyKeysAndKeysOfAnyLength) {
+  // Enough keys to fill more than one 1 MB block of the key arena, and ids
+  // longer than a block, which are stored on their own.
+  const std::string long_a(1100 * 1000, 'a');
+  const std::string long_b(1100 * 1000, 'b');
+  std::vector<json> first;
+  for (int i = 0; i < 999; ++i) {
+    first.push_back(MinimalEvent(absl::StrCat("id-", i, std::string(1000, 'x')),
+                                 "lead_created"));
+  }
+  first.push_back(MinimalEvent(long_a, "lead_created"));
+  ASSERT_EQ(PostEvents(Batch(first))->status, 200);
+  ASSERT_EQ(PostEvents(Batch({MinimalEvent(long_b, "lead_created"),
+                              MinimalEvent(long_a, "lead_created"), first[0],
+                              first[998]}))
+                ->status,
+            200);
+  EXPECT_EQ(sandbox_->Stats()["events"], 1001);
+  // Reset forgets them all.
+  sandbox_->Reset();
+  ASSERT_EQ(PostEvents(Batch({first[0], MinimalEvent(long_a, "lead_created")}))
+                ->status,
+            200);
+  EXPECT_EQ(sandbox_->Stats()["events"], 2);
 }
 
 TEST_F(SandboxTest, ValidateOnlyValidatesAndRecordsNothing) {
