@@ -220,6 +220,10 @@ class SqliteSpool : public Spool {
       pthread_setname_np(pthread_self(), "spool-checkpt");
       CheckpointLoop();
     });
+    log_syncer_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "spool-logsync");
+      LogSyncLoop();
+    });
     return absl::OkStatus();
   }
 
@@ -883,6 +887,12 @@ class SqliteSpool : public Spool {
     sync_cv_.notify_all();
     if (syncer_.joinable()) syncer_.join();
     {
+      std::lock_guard<std::mutex> lock(log_sync_mu_);
+      log_sync_stop_ = true;
+    }
+    log_sync_cv_.notify_all();
+    if (log_syncer_.joinable()) log_syncer_.join();
+    {
       std::lock_guard<std::mutex> lock(checkpoint_mu_);
       checkpoint_stop_ = true;
     }
@@ -1366,9 +1376,20 @@ class SqliteSpool : public Spool {
         removals.swap(sync_removals_);
         groups = unsynced_groups_;
       }
-      // The payloads, then the rows that point at them.
-      absl::Status status = log_->Sync();
-      if (status.ok()) status = SyncWal();
+      // The payloads (on the log-sync thread) and the rows that point at
+      // them, at the same time: each fdatasync waits for the disk.
+      std::uint64_t log_sync;
+      {
+        std::lock_guard<std::mutex> lock(log_sync_mu_);
+        log_sync = ++log_sync_asked_;
+      }
+      log_sync_cv_.notify_one();
+      absl::Status status = SyncWal();
+      {
+        std::unique_lock<std::mutex> lock(log_sync_mu_);
+        log_sync_cv_.wait(lock, [&] { return log_sync_done_ >= log_sync; });
+        if (status.ok()) status = log_sync_status_;
+      }
       // A file that fails to go stays until the next start, which removes
       // files no row needs.
       for (std::int64_t segment : removals) {
@@ -1384,6 +1405,24 @@ class SqliteSpool : public Spool {
       for (auto& d : done) d(status);
     }
     if (wal_fd_ >= 0) close(wal_fd_);
+  }
+
+  // Syncs the payload log whenever the syncer asks.
+  void LogSyncLoop() {
+    std::unique_lock<std::mutex> lock(log_sync_mu_);
+    for (;;) {
+      log_sync_cv_.wait(lock, [&] {
+        return log_sync_asked_ > log_sync_done_ || log_sync_stop_;
+      });
+      if (log_sync_asked_ == log_sync_done_) break;  // stopping
+      const std::uint64_t asked = log_sync_asked_;
+      lock.unlock();
+      absl::Status status = log_->Sync();
+      lock.lock();
+      log_sync_status_ = std::move(status);
+      log_sync_done_ = asked;
+      log_sync_cv_.notify_all();
+    }
   }
 
   // fdatasync of the WAL file. Linux flushes a file's dirty pages whichever
@@ -1538,10 +1577,20 @@ class SqliteSpool : public Spool {
   int unsynced_groups_ = 0;  // guarded by sync_mu_: committed, not synced
   int wal_fd_ = -1;          // syncer thread only
 
+  // The syncer asks the log-sync thread for a sync of the payload log
+  // (log_sync_asked_) and waits for it (log_sync_done_).
+  std::mutex log_sync_mu_;
+  std::condition_variable log_sync_cv_;
+  std::uint64_t log_sync_asked_ = 0;  // guarded by log_sync_mu_
+  std::uint64_t log_sync_done_ = 0;   // guarded by log_sync_mu_
+  absl::Status log_sync_status_;      // guarded by log_sync_mu_
+  bool log_sync_stop_ = false;        // guarded by log_sync_mu_
+
   std::mutex join_mu_;
   std::thread writer_;
   std::thread syncer_;
   std::thread checkpointer_;
+  std::thread log_syncer_;
 };
 
 }  // namespace
