@@ -209,11 +209,7 @@ TEST_F(SpoolPayloadTest, AnUnreadablePayloadIsDeadLetteredAndTheRestSent) {
 // A layout-2 file (payloads in one table, deleted on delivery) is migrated
 // when opened: its payloads are kept ones.
 TEST_F(SpoolPayloadTest, MigratesTheSecondLayout) {
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((dir_.path() + "/spool.db").c_str(), &db),
-              SQLITE_OK);
-    const char* sql = R"sql(
+  WriteSqliteFile(dir_.path() + "/spool.db", R"sql(
       CREATE TABLE events (
         id INTEGER PRIMARY KEY, key_hash INTEGER NOT NULL,
         destination TEXT NOT NULL, validate_only INTEGER NOT NULL,
@@ -232,11 +228,7 @@ TEST_F(SpoolPayloadTest, MigratesTheSecondLayout) {
          1773892800000, 1773892800000, 1773892800002, 'HTTP 400: bad', 1);
       INSERT INTO payloads VALUES (1, '{"id":"e1"}'), (3, '{"id":"e3"}');
       PRAGMA user_version=2;
-    )sql";
-    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK)
-        << sqlite3_errmsg(db);
-    sqlite3_close(db);
-  }
+    )sql");
   auto spool = OpenSmall();
   ASSERT_NE(spool, nullptr);
   ASSERT_TRUE(AppendSync(*spool, Events(4, 4)).ok());

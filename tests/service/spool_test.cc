@@ -608,11 +608,7 @@ TEST_F(SpoolTest, PruneRemovesDeadLettersAndTheirKeys) {
 // A spool file written by the first layout (one table, JSON inline, a
 // unique index on the key) is migrated when opened.
 TEST_F(SpoolTest, MigratesTheFirstLayout) {
-  const std::string path = dir_.path() + "/spool.db";
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    const char* sql = R"sql(
+  WriteSqliteFile(dir_.path() + "/spool.db", R"sql(
       CREATE TABLE events (
         id INTEGER PRIMARY KEY, destination TEXT NOT NULL,
         validate_only INTEGER NOT NULL, event_name TEXT NOT NULL,
@@ -635,11 +631,7 @@ TEST_F(SpoolTest, MigratesTheFirstLayout) {
          1773892800000, 1773892800000, 1773892800001, NULL, NULL),
         (4, 'default', 0, 'order_created', 'x', 1, '{"id":"x"}', 3, 1,
          1773892800000, 1773892800000, 1773892800002, 'HTTP 400: bad', 1);
-    )sql";
-    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK)
-        << sqlite3_errmsg(db);
-    sqlite3_close(db);
-  }
+    )sql");
   auto spool = OpenSpool();
   ASSERT_NE(spool, nullptr);
   EXPECT_EQ(spool->QueuedCount(), 2);  // queued, and in flight before

@@ -3,6 +3,7 @@
 #define CONVERSIONS_TESTS_SERVICE_SPOOL_TEST_UTIL_H_
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <future>
 #include <memory>
@@ -40,6 +41,16 @@ inline absl::StatusOr<std::vector<AppendOutcome>> AppendSync(
                  done->set_value(std::move(r));
                });
   return future.get();
+}
+
+// Runs `sql` on the SQLite file at `path` (creating it): a spool file as an
+// earlier version wrote it.
+inline void WriteSqliteFile(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
 }
 
 class SpoolFixture : public ::testing::Test {
