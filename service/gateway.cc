@@ -65,6 +65,14 @@ absl::Status Gateway::Init(TransportFactory factory) {
   absl::StatusOr<std::unique_ptr<Spool>> spool = Spool::Open(config_.spool);
   if (!spool.ok()) return spool.status();
   spool_ = std::move(*spool);
+  if (spool_->DroppedAtOpen() > 0) {
+    LogWarn("spool_dropped_unwritten_events",
+            {{"events", absl::StrCat(spool_->DroppedAtOpen())},
+             {"message",
+              "these events' payloads had not reached the disk when the last "
+              "run stopped, so they were never acknowledged; their callers "
+              "retry them"}});
+  }
 
   dispatcher_ = std::make_unique<Dispatcher>(spool_.get(), clock_, &metrics_,
                                              DispatchTargets(config_), factory);

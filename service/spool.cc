@@ -783,6 +783,8 @@ class SqliteSpool : public Spool {
     return static_cast<std::int64_t>(keys_.first.size() + keys_.more.size());
   }
 
+  std::int64_t DroppedAtOpen() const override { return dropped_at_open_; }
+
   std::int64_t QueuedCount() const override {
     absl::MutexLock lock(&mu_);
     return queued_;
@@ -1132,7 +1134,7 @@ class SqliteSpool : public Spool {
     std::vector<PayloadSegments::Found> segments;
     for (const auto& [segment, f] : found) segments.push_back(f);
     segments_.Load(segments, current);
-    lost_at_start_ = static_cast<std::int64_t>(lost.size());
+    dropped_at_open_ = static_cast<std::int64_t>(lost.size());
     if (lost.empty()) return absl::OkStatus();
     Statement drop;
     if (!(s = drop.Prepare(writer_db_,
@@ -1505,7 +1507,7 @@ class SqliteSpool : public Spool {
   // group removed.
   PayloadSegments segments_;
   std::vector<std::int64_t> removals_;
-  std::int64_t lost_at_start_ = 0;
+  std::int64_t dropped_at_open_ = 0;
 
   // Claims: one at a time, on claim_db_.
   absl::Mutex claim_mu_;

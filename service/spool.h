@@ -175,6 +175,11 @@ class Spool {
   // Returns the number of events queued or in flight.
   virtual std::int64_t QueuedCount() const = 0;
 
+  // Returns how many events Open dropped because their payload had not
+  // reached the disk before the last run stopped (a power loss): they were
+  // never acknowledged, so their callers retry them.
+  virtual std::int64_t DroppedAtOpen() const = 0;
+
   // Returns how many event keys the spool holds in memory for local
   // deduplication: every stored event, queued or kept for the retention
   // window (20 to 40 bytes each).

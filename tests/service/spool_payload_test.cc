@@ -166,6 +166,7 @@ TEST_F(SpoolPayloadTest, AnUnwrittenPayloadOfTheLastRunDropsItsRow) {
   Damage(0, 14);  // inside e2's payload
   auto spool = OpenSmall();
   ASSERT_NE(spool, nullptr);
+  EXPECT_EQ(spool->DroppedAtOpen(), 1);
   EXPECT_EQ(spool->QueuedCount(), 2);
   EXPECT_TRUE(absl::IsNotFound(
       spool->Lookup("default", "order_created", "e2").status()));
