@@ -207,6 +207,34 @@ TEST_F(SpoolPayloadTest, AnUnreadablePayloadIsDeadLetteredAndTheRestSent) {
   EXPECT_EQ(spool->QueuedCount(), 8);
 }
 
+// A group whose write fails is rolled back whole: none of its events is
+// stored, counted or known for dedup, so the callers' retries are accepted.
+// (The failure: the next segment's file name is taken by a folder, which
+// stops even root from creating it.)
+TEST_F(SpoolPayloadTest, AFailedGroupIsRolledBackAndItsRetryAccepted) {
+  auto spool = OpenSmall();
+  ASSERT_TRUE(AppendSync(*spool, Events(1, 3)).ok());  // segment 0
+  std::filesystem::create_directory(LogDir() + "/1.log");
+  auto failed = AppendSync(*spool, Events(4, 8));  // needs segment 1
+  ASSERT_FALSE(failed.ok());
+  EXPECT_THAT(std::string(failed.status().message()), HasSubstr("1.log"));
+  EXPECT_EQ(spool->QueuedCount(), 3);
+  EXPECT_TRUE(absl::IsNotFound(
+      spool->Lookup("default", "order_created", "e4").status()));
+  std::filesystem::remove(LogDir() + "/1.log");
+  auto again = AppendSync(*spool, Events(4, 8));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_THAT(*again, ::testing::Each(AppendOutcome::kAccepted));
+  EXPECT_EQ(spool->QueuedCount(), 8);
+  std::vector<ClaimedEvent> claimed = ClaimAll(*spool);
+  ASSERT_THAT(claimed, SizeIs(8));
+  ASSERT_TRUE(spool->MarkDelivered(Rows(claimed), kNow).ok());
+  EXPECT_EQ(spool->QueuedCount(), 0);
+  // The segments' counts were rolled back too: both done segments go.
+  ASSERT_TRUE(AppendSync(*spool, Events(9, 9)).ok());
+  EXPECT_THAT(Files(), ElementsAre(2));
+}
+
 // A layout-2 file (payloads in one table, deleted on delivery) is migrated
 // when opened: its payloads are kept ones.
 TEST_F(SpoolPayloadTest, MigratesTheSecondLayout) {
