@@ -150,8 +150,7 @@ class SqliteSpool : public Spool {
         !(s = delivered_.Prepare(writer_db_,
                                  "UPDATE events SET state=2, done_ms=?3, "
                                  "attempts=attempts+1, last_error=NULL "
-                                 "WHERE id BETWEEN ?1 AND ?2 AND state=0 "
-                                 "RETURNING destination, payload_seg"))
+                                 "WHERE id BETWEEN ?1 AND ?2 AND state=0"))
              .ok() ||
         !(s = drop_payloads_.Prepare(
               writer_db_,
@@ -171,9 +170,13 @@ class SqliteSpool : public Spool {
                             "UPDATE events SET state=3, done_ms=?3, "
                             "dead_reason=?4, last_error=?5, "
                             "attempts=attempts+?6 "
-                            "WHERE id BETWEEN ?1 AND ?2 AND state=0 "
-                            "RETURNING destination, payload_seg, id, "
-                            "payload_off, payload_len, payload_crc"))
+                            "WHERE id BETWEEN ?1 AND ?2 AND state=0"))
+             .ok() ||
+        !(s = closing_.Prepare(
+              writer_db_,
+              "SELECT destination, payload_seg, id, payload_off, payload_len, "
+              "payload_crc FROM events WHERE id BETWEEN ?1 AND ?2 AND "
+              "state=0"))
              .ok() ||
         !(s = keep_payload_.Prepare(writer_db_,
                                     "INSERT OR REPLACE INTO payloads_kept(id, "
@@ -460,12 +463,13 @@ class SqliteSpool : public Spool {
           Closed closed;
           absl::Status s =
               ForEachRange(ids, [&](std::int64_t lo, std::int64_t hi) {
+                absl::StatusOr<ClosedRows> n = Closing(lo, hi, &closed);
+                if (!n.ok()) return n.status();
                 delivered_.Bind(1, lo);
                 delivered_.Bind(2, hi);
                 delivered_.Bind(3, now_ms);
-                absl::StatusOr<ClosedRows> n =
-                    CountClosed(delivered_, "delivered", &closed);
-                if (!n.ok()) return n.status();
+                absl::Status done = delivered_.Run("delivered");
+                if (!done.ok()) return done;
                 // Delivered events need no payload: those in the log go
                 // with their segment, kept ones now. When every row of the
                 // range was in flight, the whole range; otherwise only the
@@ -515,15 +519,17 @@ class SqliteSpool : public Spool {
           Closed closed;
           absl::Status s =
               ForEachRange(ids, [&](std::int64_t lo, std::int64_t hi) {
+                absl::StatusOr<ClosedRows> n =
+                    Closing(lo, hi, &closed, /*locations=*/true);
+                if (!n.ok()) return n.status();
                 dead_.Bind(1, lo);
                 dead_.Bind(2, hi);
                 dead_.Bind(3, now_ms);
                 dead_.Bind(4, static_cast<std::int64_t>(reason));
                 dead_.Bind(5, message);
                 dead_.Bind(6, reason == DeadReason::kRejected ? 1 : 0);
-                absl::StatusOr<ClosedRows> n =
-                    CountClosed(dead_, "dead", &closed, /*locations=*/true);
-                if (!n.ok()) return n.status();
+                absl::Status done = dead_.Run("dead");
+                if (!done.ok()) return done;
                 // Dead letters keep their payloads out of the log, so that
                 // they never hold a segment.
                 for (const auto& [row, at] : n->logged) {
@@ -993,12 +999,16 @@ class SqliteSpool : public Spool {
     std::vector<std::pair<std::int64_t, PayloadLocation>> logged;
   };
 
-  // Runs an UPDATE ... RETURNING destination, payload_seg[, id,
-  // payload_off, payload_len, payload_crc with `locations`]; adds its rows
-  // to `closed` and to the segments' counts.
-  absl::StatusOr<ClosedRows> CountClosed(Statement& st, const char* what,
-                                         Closed* closed,
-                                         bool locations = false) {
+  // Reads the rows in [lo, hi] that an outcome is about to close (the
+  // queued ones: the UPDATE that follows in the same transaction changes
+  // exactly these); adds them to `closed` and to the segments' counts.
+  // (A SELECT, then an UPDATE without RETURNING: RETURNING made SQLite
+  // materialize the rows and cost more than the SELECT and the UPDATE.)
+  absl::StatusOr<ClosedRows> Closing(std::int64_t lo, std::int64_t hi,
+                                     Closed* closed, bool locations = false) {
+    Statement& st = closing_;
+    st.Bind(1, lo);
+    st.Bind(2, hi);
     ClosedRows n;
     int rc;
     while ((rc = st.Step()) == SQLITE_ROW) {
@@ -1019,7 +1029,7 @@ class SqliteSpool : public Spool {
       ++closed->back().second;
     }
     st.Reset();
-    if (rc != SQLITE_DONE) return SqliteError(writer_db_, what);
+    if (rc != SQLITE_DONE) return SqliteError(writer_db_, "closing rows");
     return n;
   }
 
@@ -1500,9 +1510,9 @@ class SqliteSpool : public Spool {
   sqlite3* const checkpoint_db_;  // used by the checkpointer thread only
 
   // Prepared statements of the writer connection (writer thread only).
-  Statement begin_, commit_, insert_, key_of_, delivered_, drop_payloads_,
-      drop_delivered_payloads_, retry_, dead_, keep_payload_, mark_kept_,
-      segment_rows_;
+  Statement begin_, commit_, insert_, key_of_, closing_, delivered_,
+      drop_payloads_, drop_delivered_payloads_, retry_, dead_, keep_payload_,
+      mark_kept_, segment_rows_;
   // The payload log's segments (writer thread only), and those the running
   // group removed.
   PayloadSegments segments_;
