@@ -30,6 +30,9 @@ struct PayloadLog::File {
 
 namespace {
 
+// Appended bytes buffered at most before they are written.
+constexpr size_t kMaxPendingBytes = 1 << 20;
+
 absl::Status Errno(const std::string& what) {
   return absl::InternalError(
       absl::StrCat("payload log: ", what, ": ", strerror(errno)));
@@ -145,6 +148,11 @@ absl::StatusOr<PayloadLocation> PayloadLog::Append(std::string_view bytes,
   at.crc = crc;
   pending_.append(bytes.data(), bytes.size());
   offset_ += at.length;
+  // A large group is written in pieces, so the buffer stays small.
+  if (pending_.size() >= kMaxPendingBytes) {
+    absl::Status s = Flush();
+    if (!s.ok()) return s;
+  }
   return at;
 }
 

@@ -61,8 +61,9 @@ class PayloadLog {
   std::int64_t current() const;
 
   // Appends `bytes` (with its `crc`) to the current segment, first moving
-  // to a new one when it is full. The bytes are written by the next Flush;
-  // reads before that fail. Writer thread only.
+  // to a new one when it is full. The bytes are written by the next Flush
+  // (or sooner, a MiB at a time); reads before that fail. Writer thread
+  // only.
   absl::StatusOr<PayloadLocation> Append(std::string_view bytes,
                                          std::uint32_t crc);
   // Writes what was appended since the last Flush. Writer thread only.
