@@ -17,9 +17,9 @@
 #       keep coming (intake and delivery then share the two CPUs);
 #       drain: when the requests stop, the backlog they left is timed until
 #       the sandbox has every accepted event: events/s, against (b). That
-#       backlog lasts a second or two, so polling and the last batch's
-#       linger weigh on it; the drain of the (d) queue below is the
-#       steadier figure.
+#       backlog lasts a second or two, so the polling and what the gateway
+#       still finishes from the load weigh on it; the drain of the (d)
+#       queue below is the steadier figure.
 #   (d) Peak RSS (VmHWM) of a gateway holding QUEUE_EVENTS events queued:
 #       the sandbox answers 401 to everything, so nothing drains. Then the
 #       sandbox accepts, and the drain of that queue is timed from its
