@@ -16,10 +16,10 @@
 #       sustained: events/s that reach the sandbox while 100-event requests
 #       keep coming (intake and delivery then share the two CPUs);
 #       drain: when the requests stop, the backlog they left is timed until
-#       the sandbox has every accepted event: events/s, against (b). That
-#       backlog lasts a second or two, so the polling and what the gateway
-#       still finishes from the load weigh on it; the drain of the (d)
-#       queue below is the steadier figure.
+#       the sandbox has every accepted event: events/s, against (b). The
+#       sandbox's own clock times it (its stats carry now_ms and the time it
+#       recorded its last event), since polling a busy sandbox for a drain
+#       of a second or two was off by tenths of a second.
 #   (d) Peak RSS (VmHWM) of a gateway holding QUEUE_EVENTS events queued:
 #       the sandbox answers 401 to everything, so nothing drains. Then the
 #       sandbox accepts, and the drain of that queue is timed from its
@@ -177,6 +177,12 @@ delivered() {
   http GET "$1" "/_sandbox/stats" | sed -n 's/.*"events":\([0-9]*\).*/\1/p'
 }
 
+# stat JSON NAME: the number NAME in a /_sandbox/stats answer. The sandbox
+# stamps it with its own clock (now_ms) and with when it recorded its first
+# and last events (first_event_ms, last_event_ms), so drains are timed
+# without the error of polling a busy sandbox.
+stat() { sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" <<<"$1"; }
+
 # field LINE NAME: the value of NAME=... in a `result ...` line.
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 
@@ -318,20 +324,22 @@ if ((HAVE_GATEWAY && HAVE_SANDBOX)); then
     forget "$LOAD_PID"
     sed 's/^/    /' "$WORK/load-delivery.out" >&2
     accepted=$(field "$(grep '^result ' "$WORK/load-delivery.out" | tail -n 1)" accepted)
-    t2=$(date +%s.%N)
-    d2=$(delivered "$SANDBOX")
+    stats=$(http GET "$SANDBOX" /_sandbox/stats)
+    d2=$(stat "$stats" events)
+    t2=$(stat "$stats" now_ms)
     BACKLOG=$(( ${accepted:-0} - d2 ))
     log "delivered $((d1 - d0)) events in the window: $DELIVERED_RATE events/s; backlog after the load: $BACKLOG"
-    # Drain: time the backlog until the sandbox has every accepted event.
+    # Drain: the backlog, from then until the sandbox recorded the last
+    # accepted event.
     d3=$d2
     for ((i = 0; i < 1200 && d3 < ${accepted:-0}; i++)); do
       sleep 0.1
       d3=$(delivered "$SANDBOX")
     done
-    t3=$(date +%s.%N)
-    if ((BACKLOG > 10000 && d3 >= ${accepted:-0})); then
+    t3=$(stat "$(http GET "$SANDBOX" /_sandbox/stats)" last_event_ms)
+    if ((BACKLOG > 10000 && d3 >= ${accepted:-0} && t3 > t2)); then
       DRAIN_RATE=$(awk -v d="$((d3 - d2))" -v t0="$t2" -v t1="$t3" \
-        'BEGIN { printf "%.1f\n", d / (t1 - t0) }')
+        'BEGIN { printf "%.1f\n", d * 1000 / (t1 - t0) }')
       log "drained the backlog of $BACKLOG events: $DRAIN_RATE events/s"
     else
       log "backlog $BACKLOG, delivered $d3 of ${accepted:-0}: no drain rate"
@@ -360,24 +368,21 @@ if ((HAVE_GATEWAY && HAVE_SANDBOX)); then
       "VmHWM ${RSS_MB} MB, VmRSS ${RSS_NOW_MB} MB, spool folder ${SPOOL_MB} MB;" \
       "sandbox saw $(delivered "$SANDBOX") events delivered"
     # The queue, drained: the sandbox accepts from now on. Timed from the
-    # first delivery to the last, so the pause's probe interval is not in it.
+    # first batch recorded to the last, so the pause's probe interval is
+    # not in it; the first batch (1,000 events at most) is not counted.
     queued=$(field "$FILL" accepted)
     http DELETE "$SANDBOX" /_sandbox/faults >/dev/null
-    q0=$(delivered "$SANDBOX")
-    for ((i = 0; i < 300 && ${q0:-0} == 0; i++)); do
-      sleep 0.02
-      q0=$(delivered "$SANDBOX")
-    done
-    u0=$(date +%s.%N)
-    q1=${q0:-0}
+    q1=0
     for ((i = 0; i < 3000 && q1 < ${queued:-0}; i++)); do
       sleep 0.1
       q1=$(delivered "$SANDBOX")
     done
-    u1=$(date +%s.%N)
-    if ((${queued:-0} > 0 && q1 >= queued)); then
-      QUEUE_DRAIN_RATE=$(awk -v d="$((q1 - q0))" -v t0="$u0" -v t1="$u1" \
-        'BEGIN { printf "%.1f\n", d / (t1 - t0) }')
+    stats=$(http GET "$SANDBOX" /_sandbox/stats)
+    u0=$(stat "$stats" first_event_ms)
+    u1=$(stat "$stats" last_event_ms)
+    if ((${queued:-0} > 1000 && q1 >= queued && u1 > u0)); then
+      QUEUE_DRAIN_RATE=$(awk -v d="$((q1 - 1000))" -v t0="$u0" -v t1="$u1" \
+        'BEGIN { printf "%.1f\n", d * 1000 / (t1 - t0) }')
       log "drained the queue of $queued events: $QUEUE_DRAIN_RATE events/s"
     else
       log "queue of ${queued:-?} events, delivered $q1: no drain rate"

@@ -563,6 +563,8 @@ void Sandbox::Record(const std::string& pixel_id,
     });
     if (!is_new) continue;
     ++recorded_count_;
+    last_event_ms_ = options_.now_ms();
+    if (first_event_ms_ == 0) first_event_ms_ = last_event_ms_;
     if (options_.on_event)
       options_.on_event(pixel_id, json::parse(events[i].json));
     if (options_.keep_events) {
@@ -647,10 +649,10 @@ json Sandbox::Snapshot() const {
 
 json Sandbox::Stats() const {
   absl::MutexLock lock(&mu_);
-  return {{"requests", request_count_},
-          {"events", recorded_count_},
-          {"batches", batch_sizes_.size()},
-          {"batch_events", batch_events_}};
+  return {{"requests", request_count_},     {"events", recorded_count_},
+          {"batches", batch_sizes_.size()}, {"batch_events", batch_events_},
+          {"now_ms", options_.now_ms()},    {"first_event_ms", first_event_ms_},
+          {"last_event_ms", last_event_ms_}};
 }
 
 void Sandbox::SetFaults(Faults faults) {
@@ -671,6 +673,8 @@ void Sandbox::Reset() {
   batch_sizes_.clear();
   batch_events_ = 0;
   recorded_count_ = 0;
+  first_event_ms_ = 0;
+  last_event_ms_ = 0;
   request_count_ = 0;
   faults_ = Faults();
 }

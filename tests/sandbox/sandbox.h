@@ -215,6 +215,11 @@ class Sandbox {
   std::int64_t batch_events_ ABSL_GUARDED_BY(mu_) = 0;  // sum of batch_sizes_
   // Events recorded (first of their dedup key), kept or not.
   std::int64_t recorded_count_ ABSL_GUARDED_BY(mu_) = 0;
+  // When the first and the last of them were recorded (options_.now_ms;
+  // 0 before any): with "now_ms" in Stats, a benchmark times a drain
+  // without polling errors.
+  std::int64_t first_event_ms_ ABSL_GUARDED_BY(mu_) = 0;
+  std::int64_t last_event_ms_ ABSL_GUARDED_BY(mu_) = 0;
   int request_count_ ABSL_GUARDED_BY(mu_) = 0;
   Faults faults_ ABSL_GUARDED_BY(mu_);
 

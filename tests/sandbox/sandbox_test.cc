@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -98,8 +99,41 @@ TEST_F(SandboxTest, StatsCountRequestsEventsAndBatches) {
   EXPECT_EQ(BodyOf(res), json({{"requests", 3},
                                {"events", 2},
                                {"batches", 2},
-                               {"batch_events", 3}}));
+                               {"batch_events", 3},
+                               {"now_ms", kNowMs},
+                               {"first_event_ms", kNowMs},
+                               {"last_event_ms", kNowMs}}));
   EXPECT_EQ(BodyOf(res), sandbox_->Stats());
+}
+
+TEST(SandboxStatsTest, TellWhenTheFirstAndLastEventsWereRecorded) {
+  auto clock = std::make_shared<std::atomic<std::int64_t>>(kNowMs);
+  SandboxOptions options = SecondSandboxOptions();
+  options.now_ms = [clock] { return clock->load(); };
+  absl::StatusOr<std::unique_ptr<Sandbox>> sandbox =
+      Sandbox::Start(std::move(options));
+  ASSERT_TRUE(sandbox.ok()) << sandbox.status();
+  EXPECT_EQ((*sandbox)->Stats()["first_event_ms"], 0);
+  httplib::Client client("127.0.0.1", (*sandbox)->port());
+  const httplib::Headers auth = {
+      {"Authorization", std::string("Bearer ") + kApiKey}};
+  const std::string path = "/v1/events?pid=" + std::string(kPixel);
+  auto post = [&](const json& body) {
+    httplib::Result res =
+        client.Post(path, auth, body.dump(), "application/json");
+    return res ? res->status : 0;
+  };
+  ASSERT_EQ(post(Batch({WebPurchase("o-1")})), 200);
+  *clock = kNowMs + 500;
+  ASSERT_EQ(post(Batch({WebPurchase("o-2")})), 200);
+  *clock = kNowMs + 900;
+  ASSERT_EQ(post(Batch({WebPurchase("o-2")})), 200);  // a duplicate
+  json stats = (*sandbox)->Stats();
+  EXPECT_EQ(stats["first_event_ms"], kNowMs);
+  EXPECT_EQ(stats["last_event_ms"], kNowMs + 500);
+  EXPECT_EQ(stats["now_ms"], kNowMs + 900);
+  (*sandbox)->Reset();
+  EXPECT_EQ((*sandbox)->Stats()["last_event_ms"], 0);
 }
 
 TEST_F(SandboxTest, AcceptsEveryEventTypeWithItsDataShape) {
@@ -240,7 +274,10 @@ TEST_F(SandboxTest, WithoutKeepingEventsItStillValidatesDeduplicatesAndCounts) {
   EXPECT_EQ((*lean)->Stats(), json({{"requests", 3},
                                     {"events", 2},
                                     {"batches", 2},
-                                    {"batch_events", 3}}));
+                                    {"batch_events", 3},
+                                    {"now_ms", kNowMs},
+                                    {"first_event_ms", kNowMs},
+                                    {"last_event_ms", kNowMs}}));
 }
 
 // --- Atomic failure and request-level errors -------------------------------
