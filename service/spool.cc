@@ -799,8 +799,8 @@ class SqliteSpool : public Spool {
   absl::StatusOr<std::int64_t> Prune(std::int64_t now_ms) override {
     const std::int64_t cutoff = now_ms - options_.retention.count();
     std::int64_t removed = 0;
-    // Delivered rows (no payload left), then dead letters (with theirs),
-    // a chunk per transaction.
+    // Delivered rows, then dead letters with their kept payloads, a chunk
+    // per transaction. (Payloads in the log go with their segment.)
     for (int state : {2, 3}) {
       for (;;) {
         std::vector<std::int64_t> ids;
