@@ -113,8 +113,10 @@ class Spool {
   using AppendCallback =
       std::function<void(absl::StatusOr<std::vector<AppendOutcome>>)>;
 
-  // Opens (creating if needed) the database and starts the writer thread.
-  // Events left in flight by a previous run are queued again.
+  // Opens (creating if needed) the database at options.path and its
+  // payload log folder beside it (options.path + ".payloads", see
+  // service/payload_log.h), and starts the writer thread. Events left in
+  // flight by a previous run are queued again.
   static absl::StatusOr<std::unique_ptr<Spool>> Open(
       const SpoolOptions& options);
   virtual ~Spool() = default;
