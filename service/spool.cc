@@ -187,8 +187,9 @@ class SqliteSpool : public Spool {
              .ok() ||
         !(s = segment_rows_.Prepare(
               writer_db_,
-              "SELECT id, payload_off, payload_len, payload_crc FROM events "
-              "WHERE id BETWEEN ?1 AND ?2 AND payload_seg=?3 AND state<>2"))
+              "SELECT id, payload_seg, payload_off, payload_len, payload_crc "
+              "FROM events WHERE id BETWEEN ?1 AND ?2 AND payload_seg=?3 AND "
+              "state<>2"))
              .ok()) {
       return s;
     }
@@ -1071,9 +1072,8 @@ class SqliteSpool : public Spool {
       segment_rows_.Bind(3, segment);
       int rc;
       while ((rc = segment_rows_.Step()) == SQLITE_ROW) {
-        PayloadLocation at = LocationAt(segment_rows_, 0, 1);
-        at.segment = segment;
-        rows.emplace_back(segment_rows_.Int(0), at);
+        rows.emplace_back(segment_rows_.Int(0),
+                          LocationAt(segment_rows_, 1, 2));
       }
       segment_rows_.Reset();
       if (rc != SQLITE_DONE) return SqliteError(writer_db_, "segment rows");

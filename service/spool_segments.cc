@@ -38,8 +38,7 @@ void PayloadSegments::Appended(std::int64_t segment, std::int64_t id) {
 void PayloadSegments::Closed(std::int64_t segment) {
   auto it = state_.segments.find(segment);
   if (it == state_.segments.end()) return;
-  Touch();
-  it = state_.segments.find(segment);
+  Touch();  // copies the state; `it` stays valid
   if (it->second.open > 0) --it->second.open;
   it->second.closed_at = state_.current;
 }
@@ -48,7 +47,7 @@ void PayloadSegments::Reopened(std::int64_t segment) {
   auto it = state_.segments.find(segment);
   if (it == state_.segments.end()) return;
   Touch();
-  ++state_.segments.find(segment)->second.open;
+  ++it->second.open;
 }
 
 std::vector<std::int64_t> PayloadSegments::ToRemove(size_t limit) const {
