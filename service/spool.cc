@@ -1627,16 +1627,16 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(
     return s;
   }
   // Appends go to a segment after any a row names, even if its file is
-  // gone.
-  Statement last;
-  absl::Status s = last.Prepare(
-      *writer, "SELECT COALESCE(MAX(payload_seg), -1) + 1 FROM events");
-  if (s.ok() && last.Step() != SQLITE_ROW) s = SqliteError(*writer, "last");
-  absl::StatusOr<std::unique_ptr<PayloadLog>> log =
-      s.ok() ? PayloadLog::Open(options.path + ".payloads", last.Int(0),
-                                options.payload_segment_bytes)
-             : s;
-  last.Reset();
+  // gone. (The statement is finalized before any close below.)
+  absl::StatusOr<std::unique_ptr<PayloadLog>> log = [&]() {
+    Statement last;
+    absl::Status s = last.Prepare(
+        *writer, "SELECT COALESCE(MAX(payload_seg), -1) + 1 FROM events");
+    if (s.ok() && last.Step() != SQLITE_ROW) s = SqliteError(*writer, "last");
+    if (!s.ok()) return absl::StatusOr<std::unique_ptr<PayloadLog>>(s);
+    return PayloadLog::Open(options.path + ".payloads", last.Int(0),
+                            options.payload_segment_bytes);
+  }();
   if (!log.ok()) {
     sqlite3_close_v2(*writer);
     return log.status();
@@ -1661,7 +1661,7 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(
   }
   auto spool = std::make_unique<SqliteSpool>(options, std::move(*log), *writer,
                                              *reader, *claimer, *checkpointer);
-  s = spool->Init();
+  absl::Status s = spool->Init();
   if (!s.ok()) return s;
   return std::unique_ptr<Spool>(std::move(spool));
 }
