@@ -1,6 +1,7 @@
 // echo-server: the load baseline (see echo_service.h).
 //
 //   echo-server [--listen HOST:PORT]      (default 127.0.0.1:0)
+//               [--durable PATH]          answer after an fdatasync of PATH
 //
 // Prints `grpc_listen=HOST:PORT` on one line once it serves (port 0 picks
 // a free port), and exits 0 on SIGTERM or SIGINT; bad flags exit 2.
@@ -12,21 +13,26 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "tests/load/echo_service.h"
 
 namespace {
 
 constexpr char kUsage[] =
-    "Usage: echo-server [--listen HOST:PORT]\n"
+    "Usage: echo-server [--listen HOST:PORT] [--durable PATH]\n"
     "Serves conversions.v1.ConversionService; SendEvents answers ACCEPTED\n"
     "for every event and does nothing else. Default 127.0.0.1:0; prints\n"
-    "grpc_listen=HOST:PORT, stops on SIGTERM or SIGINT.\n";
+    "grpc_listen=HOST:PORT, stops on SIGTERM or SIGINT.\n"
+    "--durable PATH: answers only after the events' ids are written to\n"
+    "PATH and fdatasynced, group-committed by one thread (the floor of\n"
+    "any server that answers after its events are on disk).\n";
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:0";
+  std::string durable_path;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -37,6 +43,10 @@ int main(int argc, char** argv) {
       listen = argv[++i];
     } else if (arg.rfind("--listen=", 0) == 0) {
       listen = arg.substr(std::strlen("--listen="));
+    } else if (arg == "--durable" && i + 1 < argc) {
+      durable_path = argv[++i];
+    } else if (arg.rfind("--durable=", 0) == 0) {
+      durable_path = arg.substr(std::strlen("--durable="));
     } else {
       std::fprintf(stderr, "echo-server: bad argument %s\n%s", arg.c_str(),
                    kUsage);
@@ -57,7 +67,18 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  conversions::load::EchoConversionService service;
+  // Outlives the server: its thread answers the calls Shutdown waits for.
+  std::unique_ptr<conversions::load::DurableAnswers> durable;
+  if (!durable_path.empty()) {
+    auto opened = conversions::load::DurableAnswers::Open(durable_path);
+    if (!opened.ok()) {
+      std::fprintf(stderr, "echo-server: %s\n",
+                   std::string(opened.status().message()).c_str());
+      return 1;
+    }
+    durable = std::move(*opened);
+  }
+  conversions::load::EchoConversionService service(durable.get());
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
@@ -76,5 +97,9 @@ int main(int argc, char** argv) {
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   std::fprintf(stderr, "echo-server: stopped by signal %d after %lld events\n",
                signal_number, static_cast<long long>(service.events()));
+  if (durable != nullptr) {
+    std::fprintf(stderr, "echo-server: %lld fdatasyncs\n",
+                 static_cast<long long>(durable->syncs()));
+  }
   return 0;
 }

@@ -208,6 +208,44 @@ TEST_F(LoadRunTest, TotalEventsModeSendsExactlyNUniqueEvents) {
   EXPECT_EQ(ids.count("t-249"), 1u);
 }
 
+TEST_F(LoadRunTest, DurableEchoAnswersOnlyAfterWritingEveryEventId) {
+  conversions::testing::TempDir temp;
+  const std::string path = temp.path() + "/durable.log";
+  absl::StatusOr<std::unique_ptr<DurableAnswers>> durable =
+      DurableAnswers::Open(path);
+  ASSERT_TRUE(durable.ok()) << durable.status();
+  EchoConversionService echo(durable->get());
+  StartServer(&echo);
+  LoadOptions options = Options();
+  options.total_events = 60;
+  options.events_per_request = 3;
+  options.id_prefix = "d-";
+  options.random_ids = false;
+
+  LoadGenerator generator(options);
+  ASSERT_TRUE(generator.Connect().ok());
+  const LoadReport report = generator.Run();
+
+  EXPECT_TRUE(report.clean());
+  EXPECT_EQ(report.accepted, 60);
+  // Every answered request was written first; requests that waited for the
+  // same write share its fdatasync.
+  std::ifstream file(path);
+  std::set<std::string> ids;
+  for (std::string line; std::getline(file, line);) ids.insert(line);
+  EXPECT_EQ(ids.size(), 60u);
+  EXPECT_EQ(ids.count("d-0"), 1u);
+  EXPECT_EQ(ids.count("d-59"), 1u);
+  EXPECT_GE((*durable)->syncs(), 1);
+  EXPECT_LE((*durable)->syncs(), 20);
+}
+
+TEST(DurableAnswersTest, OpenFailsForAFolderThatDoesNotExist) {
+  absl::StatusOr<std::unique_ptr<DurableAnswers>> durable =
+      DurableAnswers::Open("/nonexistent-folder/durable.log");
+  EXPECT_EQ(durable.status().code(), absl::StatusCode::kUnavailable);
+}
+
 TEST_F(LoadRunTest, RandomIdsAreUniqueAndScattered) {
   EchoConversionService echo;
   StartServer(&echo);

@@ -8,6 +8,18 @@
 #   (a) 1-event SendEvents: first against echo-server, a trivial gRPC server
 #       whose SendEvents only answers ACCEPTED (the cost of gRPC itself on
 #       this machine), then against the gateway. Ratio: gateway/echo req/s.
+#       Two more references, for reading the ratio:
+#       - durable echo (echo-server --durable): answers only after writing
+#         the events' ids to a file and fdatasyncing it, group-committed by
+#         one thread. With CONCURRENCY requests outstanding, a server that
+#         answers after an fdatasync serves at most CONCURRENCY requests per
+#         (sync time + round trip), whatever its CPU cost: this is that
+#         floor on this machine's disk. Ratio: gateway/durable echo.
+#       - both echo-server and the gateway again with WIDE_CONCURRENCY
+#         requests outstanding: enough for the gateway's group commit to
+#         fill, so that its rate is bound by its CPU cost, not the disk's
+#         latency. Ratio: gateway/echo at that concurrency, and the best
+#         rate of each across both concurrencies.
 #   (b) 100-event SendEvents against the gateway (and echo, for reference).
 #       In (a) and (b) the gateway's destination is paused (the sandbox
 #       answers 401), so they measure intake alone: validate, normalize,
@@ -37,12 +49,13 @@
 #   DURATION       measured time of each load phase [10s]
 #   WARMUP         unmeasured warm-up before each phase [2s]
 #   CONCURRENCY    requests outstanding [64]
+#   WIDE_CONCURRENCY  requests outstanding in (a)'s second pair [256]
 #   CHANNELS       HTTP/2 connections of the load generator [2]
 #   QUEUE_EVENTS   events queued for (d) [1000000]
 #   FILL_TIMEOUT   cap on filling the queue in (d) [180s]
 #   KEEP_WORK=1    keep the work folder (configs, logs, spools) and say where
 #
-# With the defaults the whole run takes about 2 to 4 minutes. The last lines
+# With the defaults the whole run takes about 3 to 5 minutes. The last lines
 # are a summary table; figures measured on a shared or busy machine vary.
 set -euo pipefail
 
@@ -51,6 +64,7 @@ BUILD_DIR=${BUILD_DIR:-$REPO_DIR/build}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 CONCURRENCY=${CONCURRENCY:-64}
+WIDE_CONCURRENCY=${WIDE_CONCURRENCY:-256}
 CHANNELS=${CHANNELS:-2}
 QUEUE_EVENTS=${QUEUE_EVENTS:-1000000}
 FILL_TIMEOUT=${FILL_TIMEOUT:-180s}
@@ -272,7 +286,7 @@ HAVE_SANDBOX=0
 ((HAVE_SANDBOX)) || log "sandbox binary not found at $SANDBOX_BIN: (c) and (d) skipped"
 
 PHASE=(--warmup "$WARMUP" --duration "$DURATION")
-ECHO1="" ECHO100="" GW1="" GW100="" DELIVERED_RATE="" BACKLOG="" DRAIN_RATE=""
+ECHO1="" ECHO100="" GW1="" GW100="" ECHO1D="" ECHO1W="" GW1W="" DELIVERED_RATE="" BACKLOG="" DRAIN_RATE=""
 RSS_MB="" RSS_NOW_MB="" FILL="" SPOOL_MB=""
 
 # ---- (a), (b) against echo-server -------------------------------------------
@@ -281,7 +295,16 @@ ECHO_PID=$STARTED_PID
 ECHO_TARGET=$(wait_line echo grpc_listen "$ECHO_PID")
 log "echo-server on $ECHO_TARGET"
 ECHO1=$(load echo-1 "$ECHO_TARGET" "${PHASE[@]}" --events-per-request 1) || true
+ECHO1W=$(load echo-1-wide "$ECHO_TARGET" "${PHASE[@]}" --events-per-request 1 \
+  --concurrency "$WIDE_CONCURRENCY") || true
 ECHO100=$(load echo-100 "$ECHO_TARGET" "${PHASE[@]}" --events-per-request 100) || true
+stop "$ECHO_PID"
+
+start echo-durable "$ECHO_BIN" --listen 127.0.0.1:0 --durable "$WORK/echo-durable.log"
+ECHO_PID=$STARTED_PID
+ECHO_TARGET=$(wait_line echo-durable grpc_listen "$ECHO_PID")
+log "echo-server --durable on $ECHO_TARGET"
+ECHO1D=$(load echo-durable-1 "$ECHO_TARGET" "${PHASE[@]}" --events-per-request 1) || true
 stop "$ECHO_PID"
 
 # ---- (a), (b) against the gateway, destination paused ----------------------
@@ -296,6 +319,8 @@ if ((HAVE_GATEWAY)); then
   if start_gateway gateway-intake "$PAUSED_ENDPOINT"; then
     log "gateway (intake) on $GW_TARGET, destination $PAUSED_ENDPOINT"
     GW1=$(load gateway-1 "$GW_TARGET" "${PHASE[@]}" --events-per-request 1) || true
+    GW1W=$(load gateway-1-wide "$GW_TARGET" "${PHASE[@]}" --events-per-request 1 \
+      --concurrency "$WIDE_CONCURRENCY") || true
     GW100=$(load gateway-100 "$GW_TARGET" "${PHASE[@]}" --events-per-request 100) || true
     stop "$GATEWAY_PID"
   fi
@@ -400,6 +425,11 @@ lat() {
 }
 errs() { [[ -n $1 ]] && printf 'errors %s' "$(field "$1" errors)"; }
 val() { if [[ -n $1 ]]; then echo "$1"; else echo skipped; fi; }
+# best A B: the larger of two rates, either of which may be missing.
+best() {
+  awk -v a="${1:-}" -v b="${2:-}" 'BEGIN {
+    if (a == "") print b; else if (b == "" || a + 0 >= b + 0) print a; else print b }'
+}
 
 {
   echo
@@ -408,6 +438,13 @@ val() { if [[ -n $1 ]]; then echo "$1"; else echo skipped; fi; }
   printf '%-44s %14s  %-22s %s\n' "(a) echo-server, 1-event req/s" "$(val "$(rps "$ECHO1")")" "" "$(lat "$ECHO1") $(errs "$ECHO1")"
   printf '%-44s %14s  %-22s %s\n' "(a) gateway, 1-event req/s" "$(val "$(rps "$GW1")")" \
     "gateway/echo $(ratio "$(rps "$GW1")" "$(rps "$ECHO1")")" "$(lat "$GW1") $(errs "$GW1")"
+  printf '%-44s %14s  %-22s %s\n' "(a) durable echo, 1-event req/s" "$(val "$(rps "$ECHO1D")")" \
+    "gateway/durable $(ratio "$(rps "$GW1")" "$(rps "$ECHO1D")")" "$(lat "$ECHO1D") $(errs "$ECHO1D")"
+  printf '%-44s %14s  %-22s %s\n' "(a) echo-server, 1-event, $WIDE_CONCURRENCY outstanding" "$(val "$(rps "$ECHO1W")")" "" "$(lat "$ECHO1W") $(errs "$ECHO1W")"
+  printf '%-44s %14s  %-22s %s\n' "(a) gateway, 1-event, $WIDE_CONCURRENCY outstanding" "$(val "$(rps "$GW1W")")" \
+    "gateway/echo $(ratio "$(rps "$GW1W")" "$(rps "$ECHO1W")")" "$(lat "$GW1W") $(errs "$GW1W")"
+  printf '%-44s %14s  %-22s %s\n' "(a) best of each, 1-event req/s" "$(val "$(best "$(rps "$GW1")" "$(rps "$GW1W")")")" \
+    "gateway/echo $(ratio "$(best "$(rps "$GW1")" "$(rps "$GW1W")")" "$(best "$(rps "$ECHO1")" "$(rps "$ECHO1W")")")" "echo $(best "$(rps "$ECHO1")" "$(rps "$ECHO1W")")"
   printf '%-44s %14s  %-22s %s\n' "(b) echo-server, 100-event events/s" "$(val "$(eps "$ECHO100")")" "" "$(lat "$ECHO100") $(errs "$ECHO100")"
   printf '%-44s %14s  %-22s %s\n' "(b) gateway, 100-event events/s" "$(val "$(eps "$GW100")")" \
     "gateway/echo $(ratio "$(eps "$GW100")" "$(eps "$ECHO100")")" "$(lat "$GW100") $(errs "$GW100")"
