@@ -1,10 +1,7 @@
 #include "service/spool.h"
 
-#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -30,6 +27,7 @@
 #include "service/payload_log.h"
 #include "service/spool_segments.h"
 #include "service/spool_sqlite.h"
+#include "service/spool_syncer.h"
 
 namespace conversions::service {
 namespace {
@@ -91,7 +89,8 @@ class SqliteSpool : public Spool {
         writer_db_(writer),
         reader_db_(reader),
         claim_db_(claimer),
-        checkpoint_db_(checkpointer) {}
+        checkpoint_db_(checkpointer),
+        syncer_(options_.path + "-wal", log_.get(), checkpoint_db_) {}
 
   ~SqliteSpool() override {
     Shutdown();
@@ -216,18 +215,7 @@ class SqliteSpool : public Spool {
       pthread_setname_np(pthread_self(), "spool-writer");
       WriterLoop();
     });
-    syncer_ = std::thread([this] {
-      pthread_setname_np(pthread_self(), "spool-sync");
-      SyncLoop();
-    });
-    checkpointer_ = std::thread([this] {
-      pthread_setname_np(pthread_self(), "spool-checkpt");
-      CheckpointLoop();
-    });
-    log_syncer_ = std::thread([this] {
-      pthread_setname_np(pthread_self(), "spool-logsync");
-      LogSyncLoop();
-    });
+    syncer_.Start();
     return absl::OkStatus();
   }
 
@@ -889,24 +877,7 @@ class SqliteSpool : public Spool {
     if (writer_.joinable()) writer_.join();
     // The writer has handed every commit to the syncer; it syncs them and
     // stops.
-    {
-      std::lock_guard<std::mutex> lock(sync_mu_);
-      sync_stop_ = true;
-    }
-    sync_cv_.notify_all();
-    if (syncer_.joinable()) syncer_.join();
-    {
-      std::lock_guard<std::mutex> lock(log_sync_mu_);
-      log_sync_stop_ = true;
-    }
-    log_sync_cv_.notify_all();
-    if (log_syncer_.joinable()) log_syncer_.join();
-    {
-      std::lock_guard<std::mutex> lock(checkpoint_mu_);
-      checkpoint_stop_ = true;
-    }
-    checkpoint_cv_.notify_all();
-    if (checkpointer_.joinable()) checkpointer_.join();
+    syncer_.Shutdown();
   }
 
  private:
@@ -1248,13 +1219,10 @@ class SqliteSpool : public Spool {
 
   void WriterLoop() {
     for (;;) {
-      {
-        // At most one group commits while the previous one syncs: running
-        // further ahead would only make groups smaller (more pages written
-        // per event) without finishing anything sooner.
-        std::unique_lock<std::mutex> lock(sync_mu_);
-        writer_wait_cv_.wait(lock, [&] { return unsynced_groups_ < 2; });
-      }
+      // At most one group commits while the previous one syncs: running
+      // further ahead would only make groups smaller (more pages written
+      // per event) without finishing anything sooner.
+      syncer_.WaitForFewerThan(2);
       std::vector<WriteOp> batch;
       {
         std::unique_lock<std::mutex> lock(queue_mu_);
@@ -1354,118 +1322,18 @@ class SqliteSpool : public Spool {
     std::vector<std::int64_t> removals;
     removals.swap(removals_);
     if (status.ok() && ((waiting && full) || !removals.empty())) {
-      {
-        std::lock_guard<std::mutex> lock(sync_mu_);
-        for (WriteOp& op : *batch) {
-          if (op.done && full) {
-            sync_pending_.push_back(std::move(op.done));
-            op.done = nullptr;
-          }
+      std::vector<std::function<void(absl::Status)>> after_sync;
+      for (WriteOp& op : *batch) {
+        if (op.done && full) {
+          after_sync.push_back(std::move(op.done));
+          op.done = nullptr;
         }
-        sync_removals_.insert(sync_removals_.end(), removals.begin(),
-                              removals.end());
-        ++unsynced_groups_;
       }
-      sync_cv_.notify_one();
+      syncer_.Add(std::move(after_sync), std::move(removals));
     }
     for (WriteOp& op : *batch) {
       if (op.done) op.done(status);
     }
-  }
-
-  // Completes committed writes once the WAL holding them is on disk: one
-  // fdatasync covers every commit made before it started.
-  void SyncLoop() {
-    for (;;) {
-      std::vector<std::function<void(absl::Status)>> done;
-      std::vector<std::int64_t> removals;
-      int groups = 0;
-      {
-        std::unique_lock<std::mutex> lock(sync_mu_);
-        sync_cv_.wait(lock, [&] { return unsynced_groups_ > 0 || sync_stop_; });
-        if (unsynced_groups_ == 0) break;  // stopping, nothing left
-        done.swap(sync_pending_);
-        removals.swap(sync_removals_);
-        groups = unsynced_groups_;
-      }
-      // The payloads (on the log-sync thread) and the rows that point at
-      // them, at the same time: each fdatasync waits for the disk.
-      std::uint64_t log_sync;
-      {
-        std::lock_guard<std::mutex> lock(log_sync_mu_);
-        log_sync = ++log_sync_asked_;
-      }
-      log_sync_cv_.notify_one();
-      absl::Status status = SyncWal();
-      {
-        std::unique_lock<std::mutex> lock(log_sync_mu_);
-        log_sync_cv_.wait(lock, [&] { return log_sync_done_ >= log_sync; });
-        if (status.ok()) status = log_sync_status_;
-      }
-      // A file that fails to go stays until the next start, which removes
-      // files no row needs.
-      for (std::int64_t segment : removals) {
-        if (status.ok()) log_->Remove(segment).IgnoreError();
-      }
-      bool wake_writer;
-      {
-        std::lock_guard<std::mutex> lock(sync_mu_);
-        wake_writer = unsynced_groups_ >= 2;
-        unsynced_groups_ -= groups;
-      }
-      if (wake_writer) writer_wait_cv_.notify_one();
-      for (auto& d : done) d(status);
-    }
-    if (wal_fd_ >= 0) close(wal_fd_);
-  }
-
-  // Syncs the payload log whenever the syncer asks.
-  void LogSyncLoop() {
-    std::unique_lock<std::mutex> lock(log_sync_mu_);
-    for (;;) {
-      log_sync_cv_.wait(lock, [&] {
-        return log_sync_asked_ > log_sync_done_ || log_sync_stop_;
-      });
-      if (log_sync_asked_ == log_sync_done_) break;  // stopping
-      const std::uint64_t asked = log_sync_asked_;
-      lock.unlock();
-      absl::Status status = log_->Sync();
-      lock.lock();
-      log_sync_status_ = std::move(status);
-      log_sync_done_ = asked;
-      log_sync_cv_.notify_all();
-    }
-  }
-
-  // fdatasync of the WAL file. Linux flushes a file's dirty pages whichever
-  // descriptor wrote them, so a descriptor of our own serves; it is opened
-  // again if the file was replaced. Syncer thread only.
-  absl::Status SyncWal() {
-    const std::string wal = options_.path + "-wal";
-    struct stat by_path;
-    if (stat(wal.c_str(), &by_path) != 0) {
-      return absl::InternalError(absl::StrCat("spool: cannot find ", wal,
-                                              " to sync: ", strerror(errno)));
-    }
-    struct stat by_fd;
-    if (wal_fd_ >= 0 &&
-        (fstat(wal_fd_, &by_fd) != 0 || by_fd.st_ino != by_path.st_ino ||
-         by_fd.st_dev != by_path.st_dev)) {
-      close(wal_fd_);
-      wal_fd_ = -1;
-    }
-    if (wal_fd_ < 0) {
-      wal_fd_ = open(wal.c_str(), O_RDWR | O_CLOEXEC);
-      if (wal_fd_ < 0) {
-        return absl::InternalError(
-            absl::StrCat("spool: cannot open ", wal, ": ", strerror(errno)));
-      }
-    }
-    if (fdatasync(wal_fd_) != 0) {
-      return absl::InternalError(
-          absl::StrCat("spool: fdatasync of ", wal, ": ", strerror(errno)));
-    }
-    return absl::OkStatus();
   }
 
   // Called by SQLite on the writer thread after each commit.
@@ -1474,32 +1342,9 @@ class SqliteSpool : public Spool {
     if (pages >= kForcedCheckpointPages) {
       spool->force_checkpoint_ = true;
     } else if (pages >= kCheckpointPages) {
-      {
-        std::lock_guard<std::mutex> lock(spool->checkpoint_mu_);
-        spool->checkpoint_wanted_ = true;
-      }
-      spool->checkpoint_cv_.notify_one();
+      spool->syncer_.RequestCheckpoint();
     }
     return SQLITE_OK;
-  }
-
-  // Copies the WAL into the database on its own connection, so that the
-  // writer's commits do not wait for it.
-  void CheckpointLoop() {
-    for (;;) {
-      {
-        std::unique_lock<std::mutex> lock(checkpoint_mu_);
-        checkpoint_cv_.wait(
-            lock, [&] { return checkpoint_wanted_ || checkpoint_stop_; });
-        if (checkpoint_stop_) break;
-        checkpoint_wanted_ = false;
-      }
-      sqlite3_wal_checkpoint_v2(checkpoint_db_, nullptr,
-                                SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    }
-    // A last full copy, so the next start reads a short WAL.
-    sqlite3_wal_checkpoint_v2(checkpoint_db_, nullptr,
-                              SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
   }
 
   const SpoolOptions options_;
@@ -1507,7 +1352,7 @@ class SqliteSpool : public Spool {
   sqlite3* const writer_db_;      // used by the writer thread only
   sqlite3* const reader_db_;      // guarded by reader_mu_
   sqlite3* const claim_db_;       // guarded by claim_mu_
-  sqlite3* const checkpoint_db_;  // used by the checkpointer thread only
+  sqlite3* const checkpoint_db_;  // syncer_'s checkpointer thread only
 
   // Prepared statements of the writer connection (writer thread only).
   Statement begin_, commit_, insert_, key_of_, closing_, delivered_,
@@ -1574,35 +1419,10 @@ class SqliteSpool : public Spool {
   int read_waiters_ = 0;             // guarded by queue_mu_
   std::condition_variable committed_cv_;
 
-  std::mutex checkpoint_mu_;
-  std::condition_variable checkpoint_cv_;
-  bool checkpoint_wanted_ = false;  // guarded by checkpoint_mu_
-  bool checkpoint_stop_ = false;    // guarded by checkpoint_mu_
-
-  std::mutex sync_mu_;
-  std::condition_variable sync_cv_;         // the syncer waits for commits
-  std::condition_variable writer_wait_cv_;  // the writer waits for syncs
-  // Completions of committed writes waiting for the WAL sync.
-  std::vector<std::function<void(absl::Status)>> sync_pending_;  // sync_mu_
-  std::vector<std::int64_t> sync_removals_;  // guarded by sync_mu_
-  bool sync_stop_ = false;                   // guarded by sync_mu_
-  int unsynced_groups_ = 0;  // guarded by sync_mu_: committed, not synced
-  int wal_fd_ = -1;          // syncer thread only
-
-  // The syncer asks the log-sync thread for a sync of the payload log
-  // (log_sync_asked_) and waits for it (log_sync_done_).
-  std::mutex log_sync_mu_;
-  std::condition_variable log_sync_cv_;
-  std::uint64_t log_sync_asked_ = 0;  // guarded by log_sync_mu_
-  std::uint64_t log_sync_done_ = 0;   // guarded by log_sync_mu_
-  absl::Status log_sync_status_;      // guarded by log_sync_mu_
-  bool log_sync_stop_ = false;        // guarded by log_sync_mu_
-
   std::mutex join_mu_;
   std::thread writer_;
-  std::thread syncer_;
-  std::thread checkpointer_;
-  std::thread log_syncer_;
+  // Syncs committed groups and answers them; checkpoints.
+  SpoolSyncer syncer_;
 };
 
 }  // namespace
