@@ -20,11 +20,10 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "service/payload_log.h"
+#include "service/spool_queries.h"
 #include "service/spool_segments.h"
 #include "service/spool_sqlite.h"
 #include "service/spool_syncer.h"
@@ -36,8 +35,12 @@ using spool_sqlite::Exec;
 using spool_sqlite::ForEachRange;
 using spool_sqlite::KeyHash;
 using spool_sqlite::KeyIndex;
+using spool_sqlite::LocationAt;
 using spool_sqlite::OpenDb;
 using spool_sqlite::PrepareSchema;
+using spool_sqlite::QueryDeadLetters;
+using spool_sqlite::QueryEventStatus;
+using spool_sqlite::QueryOldestOpen;
 using spool_sqlite::SqliteError;
 using spool_sqlite::Statement;
 
@@ -544,105 +547,24 @@ class SqliteSpool : public Spool {
           Candidates(KeyHash(destination, validate_only, event_name, event_id));
       if (rows.empty()) continue;
       absl::MutexLock lock(&reader_mu_);
-      Statement st;
-      absl::Status s = st.Prepare(
-          reader_db_,
-          "SELECT state, accepted_ms, done_ms, next_attempt_ms, attempts, "
-          "last_error, dead_reason FROM events WHERE id=?1 AND "
-          "destination=?2 AND validate_only=?3 AND event_name=?4 AND "
-          "event_id=?5");
-      if (!s.ok()) return s;
-      for (std::int64_t row : rows) {
-        st.Bind(1, row);
-        st.Bind(2, destination);
-        st.Bind(3, validate_only ? 1 : 0);
-        st.Bind(4, event_name);
-        st.Bind(5, event_id);
-        int rc = st.Step();
-        if (rc == SQLITE_ROW) {
-          EventStatusRecord r;
-          r.state = static_cast<EventState>(st.Int(0));
-          if (r.state == EventState::kQueued && InFlight(row)) {
-            r.state = EventState::kInFlight;
-          }
-          r.accepted_ms = st.Int(1);
-          r.done_ms = st.Int(2);
-          r.next_attempt_ms = st.Int(3);
-          r.attempts = static_cast<int>(st.Int(4));
-          r.last_error = st.Text(5);
-          if (sqlite3_column_type(st.get(), 6) != SQLITE_NULL) {
-            r.dead_reason = static_cast<DeadReason>(st.Int(6));
-          }
-          return r;
-        }
-        st.Reset();
-        // SQLITE_DONE: a collision or a row not committed yet.
-        if (rc != SQLITE_DONE) return SqliteError(reader_db_, "lookup");
+      auto found = QueryEventStatus(reader_db_, rows, destination,
+                                    validate_only, event_name, event_id);
+      if (!found.ok()) return found.status();
+      if (!found->has_value()) continue;
+      auto& [row, record] = **found;
+      if (record.state == EventState::kQueued && InFlight(row)) {
+        record.state = EventState::kInFlight;
       }
+      return std::move(record);
     }
     return absl::NotFoundError("event not found");
   }
 
   absl::StatusOr<DeadLetterPage> ListDeadLetters(
       const DeadLetterQuery& query) override {
-    // The page token is "<done_ms>:<id>" of the last row of the last page.
-    std::int64_t after_done = INT64_MAX, after_id = INT64_MAX;
-    if (!query.page_token.empty()) {
-      std::vector<std::string> parts = absl::StrSplit(query.page_token, ':');
-      if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &after_done) ||
-          !absl::SimpleAtoi(parts[1], &after_id)) {
-        return absl::InvalidArgumentError("malformed page_token");
-      }
-    }
-    int page_size =
-        query.page_size <= 0 ? 100 : std::min(query.page_size, 1000);
     WaitForWrites();
     absl::MutexLock lock(&reader_mu_);
-    Statement st;
-    absl::Status s = st.Prepare(
-        reader_db_,
-        "SELECT e.id, e.destination, e.event_name, e.event_id, "
-        "e.dead_reason, e.last_error, e.done_ms, e.attempts, p.wire_json, "
-        "e.payload_seg, e.payload_off, e.payload_len, e.payload_crc "
-        "FROM events e LEFT JOIN payloads_kept p ON p.id=e.id "
-        "WHERE e.state=3 AND (?1='' OR e.destination=?1) "
-        "AND (?2=0 OR e.dead_reason=?2) "
-        "AND (e.done_ms<?3 OR (e.done_ms=?3 AND e.id<?4)) "
-        "ORDER BY e.done_ms DESC, e.id DESC LIMIT ?5");
-    if (!s.ok()) return s;
-    st.Bind(1, query.destination);
-    st.Bind(2, query.reason ? static_cast<std::int64_t>(*query.reason) : 0);
-    st.Bind(3, after_done);
-    st.Bind(4, after_id);
-    st.Bind(5, static_cast<std::int64_t>(page_size) + 1);
-    DeadLetterPage page;
-    int rc;
-    while ((rc = st.Step()) == SQLITE_ROW) {
-      if (static_cast<int>(page.dead_letters.size()) == page_size) {
-        const DeadLetterRecord& last = page.dead_letters.back();
-        page.next_page_token = absl::StrCat(last.dead_ms, ":", last.row_id);
-        break;
-      }
-      DeadLetterRecord r;
-      r.row_id = st.Int(0);
-      r.destination = st.Text(1);
-      r.event_name = st.Text(2);
-      r.event_id = st.Text(3);
-      r.reason = static_cast<DeadReason>(st.Int(4));
-      r.message = st.Text(5);
-      r.dead_ms = st.Int(6);
-      r.attempts = static_cast<int>(st.Int(7));
-      r.wire_json = st.Text(8);
-      // Kept when it died; in the log when that copy failed.
-      if (sqlite3_column_type(st.get(), 9) != SQLITE_NULL) {
-        log_->Read(LocationAt(st, 9, 10), &r.wire_json).IgnoreError();
-      }
-      page.dead_letters.push_back(std::move(r));
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-      return SqliteError(reader_db_, "list dead letters");
-    }
-    return page;
+    return QueryDeadLetters(reader_db_, *log_, query);
   }
 
   absl::StatusOr<int> Requeue(const std::string& destination,
@@ -735,8 +657,8 @@ class SqliteSpool : public Spool {
     return due;
   }
 
-  // Counts come from memory; the oldest event of each destination is the
-  // first entry of the events_open index: no scan, whatever the depth.
+  // Counts come from memory, the oldest event of each destination from the
+  // events_open index.
   absl::StatusOr<std::vector<DestinationDepth>> Depths() override {
     WaitForWrites();
     std::vector<DestinationDepth> out;
@@ -755,21 +677,8 @@ class SqliteSpool : public Spool {
                 return a.destination < b.destination;
               });
     absl::MutexLock lock(&reader_mu_);
-    Statement oldest;
-    absl::Status s = oldest.Prepare(
-        reader_db_,
-        "SELECT accepted_ms FROM events WHERE destination=?1 AND state<2 "
-        "ORDER BY id LIMIT 1");
+    absl::Status s = QueryOldestOpen(reader_db_, &out);
     if (!s.ok()) return s;
-    for (DestinationDepth& depth : out) {
-      oldest.Bind(1, depth.destination);
-      int rc = oldest.Step();
-      if (rc == SQLITE_ROW) depth.oldest_accepted_ms = oldest.Int(0);
-      oldest.Reset();
-      if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        return SqliteError(reader_db_, "oldest event");
-      }
-    }
     return out;
   }
 
@@ -1003,17 +912,6 @@ class SqliteSpool : public Spool {
     st.Reset();
     if (rc != SQLITE_DONE) return SqliteError(writer_db_, "closing rows");
     return n;
-  }
-
-  // The payload location of a row: its segment in column `segment`, its
-  // offset, length and CRC in the three columns from `offset`.
-  static PayloadLocation LocationAt(Statement& st, int segment, int offset) {
-    PayloadLocation at;
-    at.segment = st.Int(segment);
-    at.offset = st.Int(offset);
-    at.length = st.Int(offset + 1);
-    at.crc = static_cast<std::uint32_t>(st.Int(offset + 2));
-    return at;
   }
 
   // Copies the payload of `row` from the log into payloads_kept. A payload

@@ -16,6 +16,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "service/payload_log.h"
 
 namespace conversions::service::spool_sqlite {
 
@@ -37,7 +38,7 @@ absl::Status Exec(sqlite3* db, const char* sql);
 // before each checkpoint and the database after it, so the file never
 // corrupts, but it does not sync on commit. With `spool.synchronous: full`
 // the spool's syncer thread syncs the WAL after each group commit instead
-// (see SqliteSpool::SyncLoop), so that the next group runs while the disk
+// (service/spool_syncer.h), so that the next group runs while the disk
 // flushes the last one.
 absl::StatusOr<sqlite3*> OpenDb(const std::string& path, int cache_kib);
 
@@ -145,6 +146,18 @@ struct KeyIndex {
     for (auto m = b; m != e; ++m) fn(m->second);
   }
 };
+
+// The payload location of a row: its segment in column `segment` of
+// `st`'s current row, its offset, length and CRC in the three columns from
+// `offset`.
+inline PayloadLocation LocationAt(Statement& st, int segment, int offset) {
+  PayloadLocation at;
+  at.segment = st.Int(segment);
+  at.offset = st.Int(offset);
+  at.length = st.Int(offset + 1);
+  at.crc = static_cast<std::uint32_t>(st.Int(offset + 2));
+  return at;
+}
 
 }  // namespace conversions::service::spool_sqlite
 

@@ -203,6 +203,17 @@ TEST_F(SpoolTest, DeadLettersAreListedNewestFirstInPages) {
   EXPECT_THAT(only_expired->dead_letters, SizeIs(1));
 }
 
+TEST_F(SpoolTest, AMalformedPageTokenIsInvalidArgument) {
+  auto spool = OpenSpool();
+  for (const char* token : {"12", "12:x", "a:1", "1:2:3"}) {
+    DeadLetterQuery query;
+    query.page_token = token;
+    EXPECT_EQ(spool->ListDeadLetters(query).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << token;
+  }
+}
+
 TEST_F(SpoolTest, RequeueBringsDeadLettersBack) {
   auto spool = OpenSpool();
   ASSERT_TRUE(AppendSync(*spool, {Event("a"), Event("b")}).ok());

@@ -1,0 +1,49 @@
+// Read-only queries of the spool file that need none of the spool's state
+// in memory: an event's status row, a page of dead letters, the oldest
+// open event of each destination. The spool (service/spool.cc) runs them on
+// its reader connection, under the lock that guards it, after waiting for
+// the writes its callers made before. Internal to the spool.
+#ifndef CONVERSIONS_SERVICE_SPOOL_QUERIES_H_
+#define CONVERSIONS_SERVICE_SPOOL_QUERIES_H_
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "service/payload_log.h"
+#include "service/spool.h"
+
+namespace conversions::service::spool_sqlite {
+
+// The status of the first of `rows` that holds the key (destination,
+// validate_only, event_name, event_id), with that row; nullopt when none
+// does (the rows are candidates of a key fingerprint: a collision, or a row
+// not committed yet, holds another key or none). The state is as stored:
+// kQueued also for an event in flight.
+absl::StatusOr<std::optional<std::pair<std::int64_t, EventStatusRecord>>>
+QueryEventStatus(sqlite3* db, const std::vector<std::int64_t>& rows,
+                 const std::string& destination, bool validate_only,
+                 const std::string& event_name, const std::string& event_id);
+
+// A page of the dead letters that match `query`, newest first, with their
+// wire JSON: kept in SQLite when they died, else read from `log` (left
+// empty if it cannot be read). InvalidArgument for a malformed page token.
+absl::StatusOr<DeadLetterPage> QueryDeadLetters(sqlite3* db,
+                                                const PayloadLog& log,
+                                                const DeadLetterQuery& query);
+
+// Sets the oldest_accepted_ms of each of `depths` to the acceptance time
+// of its destination's oldest queued or in-flight event (the first entry
+// of the events_open index: no scan, whatever the depth); 0 when it has
+// none.
+absl::Status QueryOldestOpen(sqlite3* db,
+                             std::vector<DestinationDepth>* depths);
+
+}  // namespace conversions::service::spool_sqlite
+
+#endif  // CONVERSIONS_SERVICE_SPOOL_QUERIES_H_
