@@ -1,9 +1,5 @@
 #include "service/config.h"
 
-#include <openssl/bio.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -12,23 +8,49 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
-#include <limits>
-#include <memory>
 #include <set>
 #include <utility>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "mapping/event_types.h"
+#include "service/config_checks.h"
 
 namespace conversions::service {
 namespace {
 
-using Ms = std::chrono::milliseconds;
+// The checks and limits live in service/config_checks.h.
+using config_internal::AllOf;
+using config_internal::Av;
+using config_internal::EventTypeNames;
+using config_internal::FormatDuration;
+using config_internal::HasControl;
+using config_internal::IsAlnum;
+using config_internal::IsApiKey;
+using config_internal::IsDestinationName;
+using config_internal::IsDigit;
+using config_internal::IsEnvName;
+using config_internal::IsIntegrationSource;
+using config_internal::IsPixelId;
+using config_internal::kLogLevels;
+using config_internal::kMaxApiKeyBytes;
+using config_internal::kMaxDuration;
+using config_internal::kMaxEventNameBytes;
+using config_internal::kMaxGrpcDuration;
+using config_internal::kMaxInt;
+using config_internal::kMaxInt64;
+using config_internal::kMinCallerTokenBytes;
+using config_internal::kPixelIdRule;
+using config_internal::kSynchronous;
+using config_internal::Ms;
+using config_internal::NameOf;
+using config_internal::Quoted;
+using config_internal::SourcePathProblem;
+using config_internal::Suggestion;
+using config_internal::Sv;
+using config_internal::TlsPairProblem;
 
 // kFieldMappingSlots is sized by hand; an entry left out would be empty.
 constexpr bool AllSlotsNamed() {
@@ -38,204 +60,6 @@ constexpr bool AllSlotsNamed() {
   return true;
 }
 static_assert(AllSlotsNamed(), "kFieldMappingSlots has an empty entry");
-
-constexpr Ms kMaxDuration = std::chrono::hours(24 * 365);
-// gRPC takes its durations as int milliseconds.
-constexpr Ms kMaxGrpcDuration{std::numeric_limits<int>::max()};
-constexpr std::int64_t kMaxInt = std::numeric_limits<int>::max();
-constexpr std::int64_t kMaxInt64 = std::numeric_limits<std::int64_t>::max();
-constexpr size_t kMaxPixelIdBytes = 128;
-constexpr size_t kMaxApiKeyBytes = 4096;
-// Shorter tokens are too easy to guess.
-constexpr size_t kMinCallerTokenBytes = 16;
-constexpr size_t kMaxEventNameBytes = 128;
-constexpr size_t kMaxSourcePathBytes = 256;
-
-// Debian's abseil has its own string_view; StrCat does not take std's.
-absl::string_view Av(std::string_view s) { return {s.data(), s.size()}; }
-std::string_view Sv(absl::string_view s) { return {s.data(), s.size()}; }
-
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsLowerOrDigit(char c) { return (c >= 'a' && c <= 'z') || IsDigit(c); }
-bool IsAlnum(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c));
-}
-// Printable ASCII without the space.
-bool IsVisible(char c) { return c > 0x20 && c < 0x7f; }
-
-bool AllOf(std::string_view s, bool (*pred)(char)) {
-  return std::all_of(s.begin(), s.end(), pred);
-}
-
-bool HasControl(std::string_view s) {
-  return std::any_of(s.begin(), s.end(), [](char c) {
-    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-  });
-}
-
-// Quotes a value for a message, shortened so a stray blob stays readable.
-std::string Quoted(std::string_view s) {
-  constexpr size_t kMax = 60;
-  std::string out = absl::StrCat("\"", absl::CEscape(Av(s.substr(0, kMax))));
-  if (s.size() > kMax) out += "...";
-  return out + "\"";
-}
-
-// Edit distance, for "did you mean" hints on unknown keys.
-size_t Distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
-                         diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
-// Returns "; did you mean "x"?" when one candidate is close to `word`.
-template <typename Names>
-std::string Suggestion(std::string_view word, const Names& names) {
-  std::string_view best;
-  size_t best_distance = 3;  // suggest at distance 1 or 2 only
-  for (std::string_view name : names) {
-    size_t d = Distance(word, name);
-    if (d < best_distance) best = name, best_distance = d;
-  }
-  if (best.empty()) return "";
-  return absl::StrCat("; did you mean ", Quoted(best), "?");
-}
-
-std::string FormatDuration(Ms d) {
-  struct Unit {
-    std::int64_t ms;
-    const char* name;
-  };
-  constexpr Unit kUnits[] = {
-      {86'400'000, "d"}, {3'600'000, "h"}, {60'000, "m"}, {1000, "s"}};
-  std::int64_t ms = d.count();
-  if (ms == 0) return "0s";
-  for (const Unit& unit : kUnits) {
-    if (ms % unit.ms == 0) return absl::StrCat(ms / unit.ms, unit.name);
-  }
-  return absl::StrCat(ms, "ms");
-}
-
-bool IsDestinationName(std::string_view s) {
-  return !s.empty() && s.size() <= 64 && AllOf(s, [](char c) {
-    return IsLowerOrDigit(c) || c == '_' || c == '-';
-  });
-}
-
-bool IsIntegrationSource(std::string_view s) {
-  return s.size() <= 64 && (s.empty() || IsAlnum(s.front())) &&
-         AllOf(s, [](char c) {
-           return IsAlnum(c) || c == '.' || c == '_' || c == '-';
-         });
-}
-
-bool IsEnvName(std::string_view s) {
-  return !s.empty() && s.size() <= 256 && !IsDigit(s.front()) &&
-         AllOf(s, [](char c) { return IsAlnum(c) || c == '_'; });
-}
-
-// Pixel ids are logged, so an API key (sk-...) pasted in their place is
-// refused rather than printed.
-constexpr char kPixelIdRule[] =
-    "1 to 128 printable ASCII characters without spaces, and not an API key "
-    "(sk-...)";
-bool IsPixelId(std::string_view s) {
-  return !s.empty() && s.size() <= kMaxPixelIdBytes && AllOf(s, IsVisible) &&
-         s.substr(0, 3) != "sk-";
-}
-
-bool IsApiKey(std::string_view s) {
-  return !s.empty() && s.size() <= kMaxApiKeyBytes && AllOf(s, IsVisible);
-}
-
-// Returns why the PEM certificate and key cannot serve TLS together, or ""
-// when they can. Never quotes either.
-std::string TlsPairProblem(const std::string& cert_pem,
-                           const std::string& key_pem) {
-  std::unique_ptr<BIO, decltype(&BIO_free)> cert_bio(
-      BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())),
-      &BIO_free);
-  std::unique_ptr<BIO, decltype(&BIO_free)> key_bio(
-      BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())),
-      &BIO_free);
-  if (!cert_bio || !key_bio) return "cannot read the certificate and key";
-  std::unique_ptr<X509, decltype(&X509_free)> cert(
-      PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr), &X509_free);
-  if (!cert) return "cert_file does not hold a valid PEM certificate";
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
-      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr),
-      &EVP_PKEY_free);
-  if (!key) {
-    return "does not hold a valid, unencrypted PEM private key";
-  }
-  if (X509_check_private_key(cert.get(), key.get()) != 1) {
-    return "is not the private key of the certificate in cert_file";
-  }
-  return "";
-}
-
-// Returns why `path` is not a source path, or "" when it is one.
-std::string SourcePathProblem(std::string_view path, bool allow_item_index) {
-  if (path.empty()) return "must not be empty";
-  if (path.size() > kMaxSourcePathBytes) {
-    return absl::StrCat("longer than ", kMaxSourcePathBytes, " bytes");
-  }
-  int indexes = 0;
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t end = std::min(path.find('.', start), path.size());
-    std::string_view segment = path.substr(start, end - start);
-    if (segment.empty() || !AllOf(segment, [](char c) {
-          return IsAlnum(c) || c == '_' || c == '-';
-        })) {
-      return "must be dot-separated segments of [A-Za-z0-9_-]";
-    }
-    if (segment == "X") ++indexes;
-    start = end + 1;
-  }
-  if (indexes > 0 && !allow_item_index) {
-    return "the item index X is allowed only for items.X.* slots";
-  }
-  if (indexes > 1) return "may use the item index X only once";
-  return "";
-}
-
-std::string EventTypeNames() {
-  std::vector<std::string> names;
-  for (int i = v1::EventType_MIN; i <= v1::EventType_MAX; ++i) {
-    std::string_view name =
-        mapping::EventTypeName(static_cast<v1::EventType>(i));
-    if (!name.empty()) names.emplace_back(name);
-  }
-  return absl::StrJoin(names, ", ");
-}
-
-constexpr std::pair<std::string_view, LogLevel> kLogLevels[] = {
-    {"debug", LogLevel::kDebug},
-    {"info", LogLevel::kInfo},
-    {"warn", LogLevel::kWarn},
-    {"error", LogLevel::kError}};
-constexpr std::pair<std::string_view, SpoolSynchronous> kSynchronous[] = {
-    {"full", SpoolSynchronous::kFull}, {"normal", SpoolSynchronous::kNormal}};
-
-template <typename E, size_t N>
-std::string_view NameOf(const std::pair<std::string_view, E> (&names)[N],
-                        E value) {
-  for (const auto& [name, v] : names) {
-    if (v == value) return name;
-  }
-  return "?";
-}
 
 int LineOf(const YAML::Node& node) {
   YAML::Mark mark = node.Mark();
