@@ -50,6 +50,11 @@ struct Field {
 };
 
 // Parses one document into a GatewayConfig, collecting every error.
+//
+// The members are defined by section: destinations and their secrets in
+// config_destinations.cc, callers in config_callers.cc, everything else (the
+// root, map walking, value readers, grpc/tls/spool/dispatcher) in
+// config_parser.cc.
 class Parser {
  public:
   Parser(std::string_view source, const Environment& env)
@@ -104,7 +109,7 @@ class Parser {
   // errors.
   void ParseMap(const Item& at, const std::vector<Field>& fields);
 
-  // Sections without secrets.
+  // Sections (config_parser.cc).
 
   // tls: {cert_file, key_file}: both required, both read now, so that a
   // missing or unreadable file stops the start-up with its path.
@@ -113,7 +118,8 @@ class Parser {
   void ParseSpool(const Item& at, SpoolOptions* out);
   void ParseDispatcher(const Item& at, DispatcherOptions* out);
 
-  // destinations: each inherits `dispatcher`, its overrides applied.
+  // destinations (config_destinations.cc): each inherits `dispatcher`, its
+  // overrides applied.
   std::vector<DestinationConfig> ParseDestinations(
       const Item& at, const DispatcherOptions& dispatcher);
   // Also reports where the name and the default flag are, for the
@@ -131,9 +137,9 @@ class Parser {
   // here, and no message mentions the value.
   void ResolveSecrets(DestinationConfig* d);
 
-  // callers: [{name, token_env | token_file, destinations}]. Unlike a
-  // destination's API key, a caller's token must be there at start-up: a
-  // gateway that cannot check its callers does not start.
+  // callers (config_callers.cc): [{name, token_env | token_file,
+  // destinations}]. Unlike a destination's API key, a caller's token must be
+  // there at start-up: a gateway that cannot check its callers does not start.
   std::vector<CallerConfig> ParseCallers(
       const Item& at, const std::vector<DestinationConfig>& destinations);
   void ReadCallerToken(const Item& at, const std::optional<Item>& token_env,
