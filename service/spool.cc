@@ -31,6 +31,7 @@
 namespace conversions::service {
 namespace {
 
+using spool_sqlite::ClaimStatements;
 using spool_sqlite::Exec;
 using spool_sqlite::ForEachRange;
 using spool_sqlite::KeyHash;
@@ -43,6 +44,7 @@ using spool_sqlite::QueryEventStatus;
 using spool_sqlite::QueryOldestOpen;
 using spool_sqlite::SqliteError;
 using spool_sqlite::Statement;
+using spool_sqlite::WriterStatements;
 
 // Page cache of the writer connection. The B-trees are written at their
 // right edges, so a small cache suffices.
@@ -112,88 +114,10 @@ class SqliteSpool : public Spool {
     s = Exec(writer_db_,
              "UPDATE events SET state=0 WHERE state<2 AND state=1;");
     if (!s.ok()) return s;
-    if (!(s = begin_.Prepare(writer_db_, "BEGIN IMMEDIATE")).ok() ||
-        !(s = commit_.Prepare(writer_db_, "COMMIT")).ok() ||
-        !(s = insert_.Prepare(
-              writer_db_,
-              "INSERT INTO events(key_hash, destination, validate_only, "
-              "event_name, event_id, timestamp_ms, state, accepted_ms, "
-              "next_attempt_ms, payload_seg, payload_off, payload_len, "
-              "payload_crc) VALUES(?1,?2,?3,?4,?5,?6,0,?7,?7,?8,?9,?10,?11)"))
-             .ok() ||
-        !(s = key_of_.Prepare(writer_db_,
-                              "SELECT destination, validate_only, event_name, "
-                              "event_id FROM events WHERE id=?1"))
-             .ok() ||
-        !(s = claim_ids_.Prepare(
-              claim_db_,
-              "SELECT id, next_attempt_ms FROM events WHERE destination=?1 "
-              "AND validate_only=?2 AND state=0 AND next_attempt_ms<=?3 "
-              "ORDER BY next_attempt_ms, id"))
-             .ok() ||
-        !(s = claim_ids_after_.Prepare(
-              claim_db_,
-              "SELECT id, next_attempt_ms FROM events WHERE destination=?1 "
-              "AND validate_only=?2 AND state=0 AND next_attempt_ms<=?3 "
-              "AND (next_attempt_ms, id) > (?4, ?5) "
-              "ORDER BY next_attempt_ms, id"))
-             .ok() ||
-        !(s = claim_rows_.Prepare(
-              claim_db_,
-              "SELECT e.id, e.timestamp_ms, e.attempts, e.event_id, "
-              "e.payload_seg, e.payload_off, e.payload_len, e.payload_crc, "
-              "CASE WHEN e.payload_seg IS NULL THEN (SELECT wire_json FROM "
-              "payloads_kept k WHERE k.id=e.id) END "
-              "FROM events e WHERE e.id BETWEEN ?1 AND ?2 AND e.state=0"))
-             .ok() ||
-        !(s = claim_kept_.Prepare(
-              claim_db_, "SELECT wire_json FROM payloads_kept WHERE id=?1"))
-             .ok() ||
-        !(s = delivered_.Prepare(writer_db_,
-                                 "UPDATE events SET state=2, done_ms=?3, "
-                                 "attempts=attempts+1, last_error=NULL "
-                                 "WHERE id BETWEEN ?1 AND ?2 AND state=0"))
-             .ok() ||
-        !(s = drop_payloads_.Prepare(
-              writer_db_,
-              "DELETE FROM payloads_kept WHERE id BETWEEN ?1 AND ?2"))
-             .ok() ||
-        !(s = drop_delivered_payloads_.Prepare(
-              writer_db_,
-              "DELETE FROM payloads_kept WHERE id IN (SELECT id FROM events "
-              "WHERE id BETWEEN ?1 AND ?2 AND state=2)"))
-             .ok() ||
-        !(s = retry_.Prepare(writer_db_,
-                             "UPDATE events SET state=0, next_attempt_ms=?3, "
-                             "last_error=?4, attempts=attempts+?5 "
-                             "WHERE id BETWEEN ?1 AND ?2 AND state=0"))
-             .ok() ||
-        !(s = dead_.Prepare(writer_db_,
-                            "UPDATE events SET state=3, done_ms=?3, "
-                            "dead_reason=?4, last_error=?5, "
-                            "attempts=attempts+?6 "
-                            "WHERE id BETWEEN ?1 AND ?2 AND state=0"))
-             .ok() ||
-        !(s = closing_.Prepare(
-              writer_db_,
-              "SELECT destination, payload_seg, id, payload_off, payload_len, "
-              "payload_crc FROM events WHERE id BETWEEN ?1 AND ?2 AND "
-              "state=0"))
-             .ok() ||
-        !(s = keep_payload_.Prepare(writer_db_,
-                                    "INSERT OR REPLACE INTO payloads_kept(id, "
-                                    "wire_json) VALUES(?1,?2)"))
-             .ok() ||
-        !(s = mark_kept_.Prepare(
-              writer_db_, "UPDATE events SET payload_seg=NULL WHERE id=?1"))
-             .ok() ||
-        !(s = segment_rows_.Prepare(
-              writer_db_,
-              "SELECT id, payload_seg, payload_off, payload_len, payload_crc "
-              "FROM events WHERE id BETWEEN ?1 AND ?2 AND payload_seg=?3 AND "
-              "state<>2"))
-             .ok()) {
-      return s;
+    if (!(s = w_.Prepare(writer_db_)).ok()) return s;
+    {
+      absl::MutexLock lock(&claim_mu_);
+      if (!(s = claims_.Prepare(claim_db_)).ok()) return s;
     }
     if (!(s = LoadRows()).ok()) return s;
     Statement count;
@@ -334,13 +258,13 @@ class SqliteSpool : public Spool {
       return absl::OkStatus();
     };
     if (cursor.valid && ++cursor.claims_since_full_scan < kFullScanEvery) {
-      claim_ids_after_.Bind(4, cursor.next_attempt_ms);
-      claim_ids_after_.Bind(5, cursor.id);
-      s = scan(claim_ids_after_, "claim");
+      claims_.ids_after.Bind(4, cursor.next_attempt_ms);
+      claims_.ids_after.Bind(5, cursor.id);
+      s = scan(claims_.ids_after, "claim");
     }
     if (s.ok() && due.size() < max_events) {
       cursor.claims_since_full_scan = 0;
-      s = scan(claim_ids_, "claim");
+      s = scan(claims_.ids, "claim");
     }
     std::sort(due.begin(), due.end());
     std::vector<std::int64_t> ids;
@@ -357,24 +281,24 @@ class SqliteSpool : public Spool {
     std::vector<std::pair<size_t, PayloadLocation>> logged;
     if (s.ok()) {
       s = ForEachRange(sorted, [&](std::int64_t lo, std::int64_t hi) {
-        claim_rows_.Bind(1, lo);
-        claim_rows_.Bind(2, hi);
+        claims_.rows.Bind(1, lo);
+        claims_.rows.Bind(2, hi);
         int row_rc;
-        while ((row_rc = claim_rows_.Step()) == SQLITE_ROW) {
-          auto at = position.find(claim_rows_.Int(0));
+        while ((row_rc = claims_.rows.Step()) == SQLITE_ROW) {
+          auto at = position.find(claims_.rows.Int(0));
           if (at == position.end()) continue;
           ClaimedEvent& e = rows[at->second];
           e.row_id = at->first;
-          e.timestamp_ms = claim_rows_.Int(1);
-          e.attempts = static_cast<int>(claim_rows_.Int(2));
-          e.event_id = claim_rows_.Text(3);
-          if (sqlite3_column_type(claim_rows_.get(), 4) == SQLITE_NULL) {
-            e.wire_json = claim_rows_.Text(8);
+          e.timestamp_ms = claims_.rows.Int(1);
+          e.attempts = static_cast<int>(claims_.rows.Int(2));
+          e.event_id = claims_.rows.Text(3);
+          if (sqlite3_column_type(claims_.rows.get(), 4) == SQLITE_NULL) {
+            e.wire_json = claims_.rows.Text(8);
           } else {
-            logged.emplace_back(at->second, LocationAt(claim_rows_, 4, 5));
+            logged.emplace_back(at->second, LocationAt(claims_.rows, 4, 5));
           }
         }
-        claim_rows_.Reset();
+        claims_.rows.Reset();
         return row_rc == SQLITE_DONE ? absl::OkStatus()
                                      : SqliteError(claim_db_, "claim rows");
       });
@@ -396,12 +320,12 @@ class SqliteSpool : public Spool {
       ClaimedEvent& e = rows[logged[r].first];
       absl::Status read = std::move(reads[r]);
       if (absl::IsNotFound(read)) {
-        claim_kept_.Bind(1, e.row_id);
-        if (claim_kept_.Step() == SQLITE_ROW) {
-          e.wire_json = claim_kept_.Text(0);
+        claims_.kept.Bind(1, e.row_id);
+        if (claims_.kept.Step() == SQLITE_ROW) {
+          e.wire_json = claims_.kept.Text(0);
           read = absl::OkStatus();
         }
-        claim_kept_.Reset();
+        claims_.kept.Reset();
       }
       if (!read.ok()) {
         unreadable.push_back(e.row_id);
@@ -457,10 +381,10 @@ class SqliteSpool : public Spool {
               ForEachRange(ids, [&](std::int64_t lo, std::int64_t hi) {
                 absl::StatusOr<ClosedRows> n = Closing(lo, hi, &closed);
                 if (!n.ok()) return n.status();
-                delivered_.Bind(1, lo);
-                delivered_.Bind(2, hi);
-                delivered_.Bind(3, now_ms);
-                absl::Status done = delivered_.Run("delivered");
+                w_.delivered.Bind(1, lo);
+                w_.delivered.Bind(2, hi);
+                w_.delivered.Bind(3, now_ms);
+                absl::Status done = w_.delivered.Run("delivered");
                 if (!done.ok()) return done;
                 // Delivered events need no payload: those in the log go
                 // with their segment, kept ones now. When every row of the
@@ -468,8 +392,8 @@ class SqliteSpool : public Spool {
                 // rows that are delivered now or were before.
                 if (n->kept == 0) return absl::OkStatus();
                 Statement& drop = n->rows == hi - lo + 1
-                                      ? drop_payloads_
-                                      : drop_delivered_payloads_;
+                                      ? w_.drop_payloads
+                                      : w_.drop_delivered_payloads;
                 drop.Bind(1, lo);
                 drop.Bind(2, hi);
                 return drop.Run("drop payloads");
@@ -489,12 +413,12 @@ class SqliteSpool : public Spool {
         [&](sqlite3*) -> absl::Status {
           absl::Status s =
               ForEachRange(ids, [&](std::int64_t lo, std::int64_t hi) {
-                retry_.Bind(1, lo);
-                retry_.Bind(2, hi);
-                retry_.Bind(3, next_attempt_ms);
-                retry_.Bind(4, error);
-                retry_.Bind(5, count_attempt ? 1 : 0);
-                return retry_.Run("retry");
+                w_.retry.Bind(1, lo);
+                w_.retry.Bind(2, hi);
+                w_.retry.Bind(3, next_attempt_ms);
+                w_.retry.Bind(4, error);
+                w_.retry.Bind(5, count_attempt ? 1 : 0);
+                return w_.retry.Run("retry");
               });
           Release(ids);
           return s;
@@ -514,13 +438,13 @@ class SqliteSpool : public Spool {
                 absl::StatusOr<ClosedRows> n =
                     Closing(lo, hi, &closed, /*locations=*/true);
                 if (!n.ok()) return n.status();
-                dead_.Bind(1, lo);
-                dead_.Bind(2, hi);
-                dead_.Bind(3, now_ms);
-                dead_.Bind(4, static_cast<std::int64_t>(reason));
-                dead_.Bind(5, message);
-                dead_.Bind(6, reason == DeadReason::kRejected ? 1 : 0);
-                absl::Status done = dead_.Run("dead");
+                w_.dead.Bind(1, lo);
+                w_.dead.Bind(2, hi);
+                w_.dead.Bind(3, now_ms);
+                w_.dead.Bind(4, static_cast<std::int64_t>(reason));
+                w_.dead.Bind(5, message);
+                w_.dead.Bind(6, reason == DeadReason::kRejected ? 1 : 0);
+                absl::Status done = w_.dead.Run("dead");
                 if (!done.ok()) return done;
                 // Dead letters keep their payloads out of the log, so that
                 // they never hold a segment.
@@ -640,17 +564,17 @@ class SqliteSpool : public Spool {
     WaitForWrites();
     absl::MutexLock lock(&claim_mu_);
     ApplyReleases();
-    claim_ids_.Bind(1, lane.destination);
-    claim_ids_.Bind(2, lane.validate_only ? 1 : 0);
-    claim_ids_.Bind(3, INT64_MAX);
+    claims_.ids.Bind(1, lane.destination);
+    claims_.ids.Bind(2, lane.validate_only ? 1 : 0);
+    claims_.ids.Bind(3, INT64_MAX);
     std::optional<std::int64_t> due;
     int rc;
-    while ((rc = claim_ids_.Step()) == SQLITE_ROW) {
-      if (in_flight_.contains(claim_ids_.Int(0))) continue;
-      due = claim_ids_.Int(1);
+    while ((rc = claims_.ids.Step()) == SQLITE_ROW) {
+      if (in_flight_.contains(claims_.ids.Int(0))) continue;
+      due = claims_.ids.Int(1);
       break;
     }
-    claim_ids_.Reset();
+    claims_.ids.Reset();
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
       return SqliteError(claim_db_, "next due");
     }
@@ -715,9 +639,9 @@ class SqliteSpool : public Spool {
           if (!(s = DeleteRows(st, db, "prune", &ids)).ok()) return s;
           if (state == 2) return absl::OkStatus();
           return ForEachRange(ids, [&](std::int64_t lo, std::int64_t hi) {
-            drop_payloads_.Bind(1, lo);
-            drop_payloads_.Bind(2, hi);
-            return drop_payloads_.Run("prune payloads");
+            w_.drop_payloads.Bind(1, lo);
+            w_.drop_payloads.Bind(2, hi);
+            return w_.drop_payloads.Run("prune payloads");
           });
         });
         if (!status.ok()) return status;
@@ -808,21 +732,21 @@ class SqliteSpool : public Spool {
         outcomes->push_back(AppendOutcome::kDuplicate);
         continue;
       }
-      insert_.Bind(1, hash);
-      insert_.Bind(2, e.destination);
-      insert_.Bind(3, e.validate_only ? 1 : 0);
-      insert_.Bind(4, e.event_name);
-      insert_.Bind(5, e.event_id);
+      w_.insert.Bind(1, hash);
+      w_.insert.Bind(2, e.destination);
+      w_.insert.Bind(3, e.validate_only ? 1 : 0);
+      w_.insert.Bind(4, e.event_name);
+      w_.insert.Bind(5, e.event_id);
       // The payload first: the row says where it is.
       absl::StatusOr<PayloadLocation> at = log_->Append(e.wire_json, crcs[i]);
       if (!at.ok()) return at.status();
-      insert_.Bind(6, e.timestamp_ms);
-      insert_.Bind(7, now_ms);
-      insert_.Bind(8, at->segment);
-      insert_.Bind(9, at->offset);
-      insert_.Bind(10, at->length);
-      insert_.Bind(11, static_cast<std::int64_t>(at->crc));
-      absl::Status s = insert_.Run("insert");
+      w_.insert.Bind(6, e.timestamp_ms);
+      w_.insert.Bind(7, now_ms);
+      w_.insert.Bind(8, at->segment);
+      w_.insert.Bind(9, at->offset);
+      w_.insert.Bind(10, at->length);
+      w_.insert.Bind(11, static_cast<std::int64_t>(at->crc));
+      absl::Status s = w_.insert.Run("insert");
       if (!s.ok()) return s;
       const std::int64_t row = sqlite3_last_insert_rowid(writer_db_);
       segments_.Appended(at->segment, row);
@@ -849,12 +773,13 @@ class SqliteSpool : public Spool {
       const std::string& event_name, const std::string& event_id) {
     std::vector<std::int64_t> rows = Candidates(hash);
     for (std::int64_t row : rows) {
-      key_of_.Bind(1, row);
-      int rc = key_of_.Step();
-      bool same = rc == SQLITE_ROW && key_of_.Text(0) == destination &&
-                  (key_of_.Int(1) != 0) == validate_only &&
-                  key_of_.Text(2) == event_name && key_of_.Text(3) == event_id;
-      key_of_.Reset();
+      w_.key_of.Bind(1, row);
+      int rc = w_.key_of.Step();
+      bool same = rc == SQLITE_ROW && w_.key_of.Text(0) == destination &&
+                  (w_.key_of.Int(1) != 0) == validate_only &&
+                  w_.key_of.Text(2) == event_name &&
+                  w_.key_of.Text(3) == event_id;
+      w_.key_of.Reset();
       if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         return SqliteError(writer_db_, "key lookup");
       }
@@ -887,7 +812,7 @@ class SqliteSpool : public Spool {
   // materialize the rows and cost more than the SELECT and the UPDATE.)
   absl::StatusOr<ClosedRows> Closing(std::int64_t lo, std::int64_t hi,
                                      Closed* closed, bool locations = false) {
-    Statement& st = closing_;
+    Statement& st = w_.closing;
     st.Bind(1, lo);
     st.Bind(2, hi);
     ClosedRows n;
@@ -920,12 +845,12 @@ class SqliteSpool : public Spool {
   absl::Status Keep(std::int64_t row, const PayloadLocation& at) {
     std::string json;
     if (!log_->Read(at, &json).ok()) return absl::OkStatus();
-    keep_payload_.Bind(1, row);
-    keep_payload_.Bind(2, json);
-    absl::Status s = keep_payload_.Run("keep payload");
+    w_.keep_payload.Bind(1, row);
+    w_.keep_payload.Bind(2, json);
+    absl::Status s = w_.keep_payload.Run("keep payload");
     if (!s.ok()) return s;
-    mark_kept_.Bind(1, row);
-    return mark_kept_.Run("mark kept");
+    w_.mark_kept.Bind(1, row);
+    return w_.mark_kept.Run("mark kept");
   }
 
   // Removes the log segments PayloadSegments picks, after copying to
@@ -936,15 +861,15 @@ class SqliteSpool : public Spool {
     for (std::int64_t segment : segments_.ToRemove(kRemovalsPerGroup)) {
       const auto [first, last] = segments_.RowsOf(segment);
       std::vector<std::pair<std::int64_t, PayloadLocation>> rows;
-      segment_rows_.Bind(1, first);
-      segment_rows_.Bind(2, last);
-      segment_rows_.Bind(3, segment);
+      w_.segment_rows.Bind(1, first);
+      w_.segment_rows.Bind(2, last);
+      w_.segment_rows.Bind(3, segment);
       int rc;
-      while ((rc = segment_rows_.Step()) == SQLITE_ROW) {
-        rows.emplace_back(segment_rows_.Int(0),
-                          LocationAt(segment_rows_, 1, 2));
+      while ((rc = w_.segment_rows.Step()) == SQLITE_ROW) {
+        rows.emplace_back(w_.segment_rows.Int(0),
+                          LocationAt(w_.segment_rows, 1, 2));
       }
-      segment_rows_.Reset();
+      w_.segment_rows.Reset();
       if (rc != SQLITE_DONE) return SqliteError(writer_db_, "segment rows");
       for (const auto& [row, at] : rows) {
         absl::Status s = Keep(row, at);
@@ -1155,7 +1080,7 @@ class SqliteSpool : public Spool {
   // still waiting fails, so no caller is told "stored" for a write that was
   // undone.
   void RunGroup(std::vector<WriteOp>* batch) {
-    absl::Status status = begin_.Run("begin");
+    absl::Status status = w_.begin.Run("begin");
     for (size_t i = 0; status.ok() && i < batch->size(); ++i) {
       WriteOp& op = (*batch)[i];
       running_seq_ = op.seq;
@@ -1170,7 +1095,7 @@ class SqliteSpool : public Spool {
     absl::Status flushed = log_->Flush();
     if (status.ok()) status = flushed;
     if (status.ok()) status = RemoveSegments();
-    if (status.ok()) status = commit_.Run("commit");
+    if (status.ok()) status = w_.commit.Run("commit");
     if (status.ok()) {
       segments_.Commit();
       if (!removed_keys_.empty()) {
@@ -1253,9 +1178,7 @@ class SqliteSpool : public Spool {
   sqlite3* const checkpoint_db_;  // syncer_'s checkpointer thread only
 
   // Prepared statements of the writer connection (writer thread only).
-  Statement begin_, commit_, insert_, key_of_, closing_, delivered_,
-      drop_payloads_, drop_delivered_payloads_, retry_, dead_, keep_payload_,
-      mark_kept_, segment_rows_;
+  WriterStatements w_;
   // The payload log's segments (writer thread only), and those the running
   // group removed.
   PayloadSegments segments_;
@@ -1264,10 +1187,7 @@ class SqliteSpool : public Spool {
 
   // Claims: one at a time, on claim_db_.
   absl::Mutex claim_mu_;
-  Statement claim_ids_ ABSL_GUARDED_BY(claim_mu_);
-  Statement claim_ids_after_ ABSL_GUARDED_BY(claim_mu_);
-  Statement claim_rows_ ABSL_GUARDED_BY(claim_mu_);
-  Statement claim_kept_ ABSL_GUARDED_BY(claim_mu_);
+  ClaimStatements claims_ ABSL_GUARDED_BY(claim_mu_);
   // Rows claimed and not yet released: queued in the file, in flight here.
   absl::flat_hash_set<std::int64_t> in_flight_ ABSL_GUARDED_BY(claim_mu_);
   // Where each lane's last claim ended, keyed by validate_only + name.

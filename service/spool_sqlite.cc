@@ -240,4 +240,97 @@ absl::Status PrepareSchema(sqlite3* db) {
   return s;
 }
 
+absl::Status WriterStatements::Prepare(sqlite3* db) {
+  absl::Status s;
+  if (!(s = begin.Prepare(db, "BEGIN IMMEDIATE")).ok() ||
+      !(s = commit.Prepare(db, "COMMIT")).ok() ||
+      !(s = insert.Prepare(
+            db,
+            "INSERT INTO events(key_hash, destination, validate_only, "
+            "event_name, event_id, timestamp_ms, state, accepted_ms, "
+            "next_attempt_ms, payload_seg, payload_off, payload_len, "
+            "payload_crc) VALUES(?1,?2,?3,?4,?5,?6,0,?7,?7,?8,?9,?10,?11)"))
+           .ok() ||
+      !(s = key_of.Prepare(db,
+                           "SELECT destination, validate_only, event_name, "
+                           "event_id FROM events WHERE id=?1"))
+           .ok() ||
+      !(s = delivered.Prepare(db,
+                              "UPDATE events SET state=2, done_ms=?3, "
+                              "attempts=attempts+1, last_error=NULL "
+                              "WHERE id BETWEEN ?1 AND ?2 AND state=0"))
+           .ok() ||
+      !(s = drop_payloads.Prepare(
+            db, "DELETE FROM payloads_kept WHERE id BETWEEN ?1 AND ?2"))
+           .ok() ||
+      !(s = drop_delivered_payloads.Prepare(
+            db,
+            "DELETE FROM payloads_kept WHERE id IN (SELECT id FROM events "
+            "WHERE id BETWEEN ?1 AND ?2 AND state=2)"))
+           .ok() ||
+      !(s = retry.Prepare(db,
+                          "UPDATE events SET state=0, next_attempt_ms=?3, "
+                          "last_error=?4, attempts=attempts+?5 "
+                          "WHERE id BETWEEN ?1 AND ?2 AND state=0"))
+           .ok() ||
+      !(s = dead.Prepare(db,
+                         "UPDATE events SET state=3, done_ms=?3, "
+                         "dead_reason=?4, last_error=?5, "
+                         "attempts=attempts+?6 "
+                         "WHERE id BETWEEN ?1 AND ?2 AND state=0"))
+           .ok() ||
+      !(s = closing.Prepare(
+            db,
+            "SELECT destination, payload_seg, id, payload_off, payload_len, "
+            "payload_crc FROM events WHERE id BETWEEN ?1 AND ?2 AND "
+            "state=0"))
+           .ok() ||
+      !(s = keep_payload.Prepare(db,
+                                 "INSERT OR REPLACE INTO payloads_kept(id, "
+                                 "wire_json) VALUES(?1,?2)"))
+           .ok() ||
+      !(s = mark_kept.Prepare(db,
+                              "UPDATE events SET payload_seg=NULL WHERE id=?1"))
+           .ok() ||
+      !(s = segment_rows.Prepare(
+            db,
+            "SELECT id, payload_seg, payload_off, payload_len, payload_crc "
+            "FROM events WHERE id BETWEEN ?1 AND ?2 AND payload_seg=?3 AND "
+            "state<>2"))
+           .ok()) {
+    return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ClaimStatements::Prepare(sqlite3* db) {
+  absl::Status s;
+  if (!(s = ids.Prepare(
+            db,
+            "SELECT id, next_attempt_ms FROM events WHERE destination=?1 "
+            "AND validate_only=?2 AND state=0 AND next_attempt_ms<=?3 "
+            "ORDER BY next_attempt_ms, id"))
+           .ok() ||
+      !(s = ids_after.Prepare(
+            db,
+            "SELECT id, next_attempt_ms FROM events WHERE destination=?1 "
+            "AND validate_only=?2 AND state=0 AND next_attempt_ms<=?3 "
+            "AND (next_attempt_ms, id) > (?4, ?5) "
+            "ORDER BY next_attempt_ms, id"))
+           .ok() ||
+      !(s = rows.Prepare(
+            db,
+            "SELECT e.id, e.timestamp_ms, e.attempts, e.event_id, "
+            "e.payload_seg, e.payload_off, e.payload_len, e.payload_crc, "
+            "CASE WHEN e.payload_seg IS NULL THEN (SELECT wire_json FROM "
+            "payloads_kept k WHERE k.id=e.id) END "
+            "FROM events e WHERE e.id BETWEEN ?1 AND ?2 AND e.state=0"))
+           .ok() ||
+      !(s = kept.Prepare(db, "SELECT wire_json FROM payloads_kept WHERE id=?1"))
+           .ok()) {
+    return s;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace conversions::service::spool_sqlite

@@ -147,6 +147,38 @@ struct KeyIndex {
   }
 };
 
+// The statements the spool's writer thread runs, prepared once on the
+// writer connection. Each names its parameters in a comment; "the range"
+// is ids ?1 to ?2.
+struct WriterStatements {
+  Statement begin;          // BEGIN IMMEDIATE
+  Statement commit;         // COMMIT
+  Statement insert;         // a queued event: ?1 key_hash .. ?11 payload_crc
+  Statement key_of;         // the key parts of row ?1
+  Statement closing;        // queued rows of the range that an outcome closes
+  Statement delivered;      // queued rows of the range delivered at ?3
+  Statement drop_payloads;  // kept payloads of the range
+  Statement drop_delivered_payloads;  // kept payloads of delivered rows
+  Statement retry;         // queued rows of the range due at ?3 with error ?4
+  Statement dead;          // queued rows of the range dead at ?3 for ?4, ?5
+  Statement keep_payload;  // payload ?2 of row ?1 into payloads_kept
+  Statement mark_kept;     // row ?1's payload is in payloads_kept
+  Statement segment_rows;  // rows of the range still needing segment ?3
+
+  absl::Status Prepare(sqlite3* db);
+};
+
+// The statements of claims, prepared once on the claim connection.
+struct ClaimStatements {
+  Statement ids;        // due queued ids of lane ?1, ?2 at ?3, in due order
+  Statement ids_after;  // the same after due time ?4 and id ?5
+  Statement rows;       // the queued rows of the range, with their payload
+                        // location or kept payload
+  Statement kept;       // the kept payload of row ?1
+
+  absl::Status Prepare(sqlite3* db);
+};
+
 // The payload location of a row: its segment in column `segment` of
 // `st`'s current row, its offset, length and CRC in the three columns from
 // `offset`.
