@@ -16,7 +16,6 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
@@ -42,6 +41,8 @@ using spool_sqlite::PrepareSchema;
 using spool_sqlite::QueryDeadLetters;
 using spool_sqlite::QueryEventStatus;
 using spool_sqlite::QueryOldestOpen;
+using spool_sqlite::ScannedRows;
+using spool_sqlite::ScanRows;
 using spool_sqlite::SqliteError;
 using spool_sqlite::Statement;
 using spool_sqlite::WriterStatements;
@@ -881,72 +882,28 @@ class SqliteSpool : public Spool {
     return absl::OkStatus();
   }
 
-  // At start-up, in one scan of every row: the dedup index, the log
-  // segments' counts, and a check of the payloads of open events in the
-  // last segments the previous run wrote. A payload found short or damaged
-  // there did not reach the disk before a power loss, so its event was
-  // never acknowledged (acknowledgements wait for the log's sync): the row
-  // goes, so that the caller's retry is accepted anew.
+  // At start-up: the dedup index and the log segments' counts, from one
+  // scan of every row (ScanRows). A payload of an open event found short or
+  // damaged in the last segments the previous run wrote did not reach the
+  // disk before a power loss, so its event was never acknowledged
+  // (acknowledgements wait for the log's sync): the row goes, so that the
+  // caller's retry is accepted anew.
   absl::Status LoadRows() {
-    const std::int64_t current = log_->current();
-    std::vector<std::int64_t> previous = log_->Segments();
-    previous.erase(std::remove(previous.begin(), previous.end(), current),
-                   previous.end());
-    absl::flat_hash_set<std::int64_t> checked;
-    for (size_t i = 0; i < previous.size() && i < kSegmentsCheckedAtStart;
-         ++i) {
-      checked.insert(previous[previous.size() - 1 - i]);
-    }
-    // Files without rows are listed too, so that they go.
-    absl::btree_map<std::int64_t, PayloadSegments::Found> found;
-    for (std::int64_t segment : previous) found[segment].segment = segment;
-    std::vector<std::int64_t> lost;
-    Statement rows;
-    absl::Status s = rows.Prepare(
-        writer_db_,
-        "SELECT key_hash, id, state, payload_seg, payload_off, payload_len, "
-        "payload_crc FROM events");
-    if (!s.ok()) return s;
+    ScannedRows scanned;
     {
       absl::WriterMutexLock lock(&keys_mu_);
-      std::string scratch;
-      int rc;
-      while ((rc = rows.Step()) == SQLITE_ROW) {
-        const std::int64_t id = rows.Int(1);
-        const bool open = rows.Int(2) < 2;
-        if (sqlite3_column_type(rows.get(), 3) != SQLITE_NULL) {
-          const PayloadLocation at = LocationAt(rows, 3, 4);
-          if (open && checked.contains(at.segment)) {
-            absl::Status read = log_->Read(at, &scratch);
-            if (absl::IsDataLoss(read)) {
-              lost.push_back(id);
-              continue;
-            }
-            if (!read.ok()) return read;
-          }
-          PayloadSegments::Found& f = found[at.segment];
-          f.segment = at.segment;
-          f.first_id = f.events == 0 ? id : std::min(f.first_id, id);
-          f.last_id = std::max(f.last_id, id);
-          ++f.events;
-          if (open) ++f.open;
-        }
-        keys_.Add(rows.Int(0), id);
-      }
-      if (rc != SQLITE_DONE) return SqliteError(writer_db_, "load rows");
+      absl::Status s = ScanRows(writer_db_, *log_, kSegmentsCheckedAtStart,
+                                &keys_, &scanned);
+      if (!s.ok()) return s;
     }
-    std::vector<PayloadSegments::Found> segments;
-    for (const auto& [segment, f] : found) segments.push_back(f);
-    segments_.Load(segments, current);
-    dropped_at_open_ = static_cast<std::int64_t>(lost.size());
-    if (lost.empty()) return absl::OkStatus();
+    segments_.Load(scanned.segments, log_->current());
+    dropped_at_open_ = static_cast<std::int64_t>(scanned.lost.size());
+    if (scanned.lost.empty()) return absl::OkStatus();
     Statement drop;
-    if (!(s = drop.Prepare(writer_db_,
-                           "DELETE FROM events WHERE id BETWEEN ?1 AND ?2"))
-             .ok()) {
-      return s;
-    }
-    return ForEachRange(lost, [&](std::int64_t lo, std::int64_t hi) {
+    absl::Status s = drop.Prepare(
+        writer_db_, "DELETE FROM events WHERE id BETWEEN ?1 AND ?2");
+    if (!s.ok()) return s;
+    return ForEachRange(scanned.lost, [&](std::int64_t lo, std::int64_t hi) {
       drop.Bind(1, lo);
       drop.Bind(2, hi);
       return drop.Run("drop lost rows");

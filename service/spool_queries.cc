@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <climits>
 
+#include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -128,6 +130,54 @@ absl::Status QueryOldestOpen(sqlite3* db,
       return SqliteError(db, "oldest event");
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status ScanRows(sqlite3* db, const PayloadLog& log, size_t check_last,
+                      KeyIndex* keys, ScannedRows* out) {
+  const std::int64_t current = log.current();
+  std::vector<std::int64_t> previous = log.Segments();
+  previous.erase(std::remove(previous.begin(), previous.end(), current),
+                 previous.end());
+  absl::flat_hash_set<std::int64_t> checked;
+  for (size_t i = 0; i < previous.size() && i < check_last; ++i) {
+    checked.insert(previous[previous.size() - 1 - i]);
+  }
+  // Files without rows are listed too, so that they go.
+  absl::btree_map<std::int64_t, PayloadSegments::Found> found;
+  for (std::int64_t segment : previous) found[segment].segment = segment;
+  Statement rows;
+  absl::Status s = rows.Prepare(
+      db,
+      "SELECT key_hash, id, state, payload_seg, payload_off, payload_len, "
+      "payload_crc FROM events");
+  if (!s.ok()) return s;
+  std::string scratch;
+  int rc;
+  while ((rc = rows.Step()) == SQLITE_ROW) {
+    const std::int64_t id = rows.Int(1);
+    const bool open = rows.Int(2) < 2;
+    if (sqlite3_column_type(rows.get(), 3) != SQLITE_NULL) {
+      const PayloadLocation at = LocationAt(rows, 3, 4);
+      if (open && checked.contains(at.segment)) {
+        absl::Status read = log.Read(at, &scratch);
+        if (absl::IsDataLoss(read)) {
+          out->lost.push_back(id);
+          continue;
+        }
+        if (!read.ok()) return read;
+      }
+      PayloadSegments::Found& f = found[at.segment];
+      f.segment = at.segment;
+      f.first_id = f.events == 0 ? id : std::min(f.first_id, id);
+      f.last_id = std::max(f.last_id, id);
+      ++f.events;
+      if (open) ++f.open;
+    }
+    keys->Add(rows.Int(0), id);
+  }
+  if (rc != SQLITE_DONE) return SqliteError(db, "load rows");
+  for (const auto& [segment, f] : found) out->segments.push_back(f);
   return absl::OkStatus();
 }
 

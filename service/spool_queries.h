@@ -1,8 +1,9 @@
 // Read-only queries of the spool file that need none of the spool's state
 // in memory: an event's status row, a page of dead letters, the oldest
-// open event of each destination. The spool (service/spool.cc) runs them on
-// its reader connection, under the lock that guards it, after waiting for
-// the writes its callers made before. Internal to the spool.
+// open event of each destination, and the scan of every row at start-up.
+// The spool (service/spool.cc) runs them on the connection each is for,
+// under the lock that guards it, after waiting for the writes its callers
+// made before. Internal to the spool.
 #ifndef CONVERSIONS_SERVICE_SPOOL_QUERIES_H_
 #define CONVERSIONS_SERVICE_SPOOL_QUERIES_H_
 
@@ -17,6 +18,8 @@
 #include "absl/status/statusor.h"
 #include "service/payload_log.h"
 #include "service/spool.h"
+#include "service/spool_segments.h"
+#include "service/spool_sqlite.h"
 
 namespace conversions::service::spool_sqlite {
 
@@ -43,6 +46,25 @@ absl::StatusOr<DeadLetterPage> QueryDeadLetters(sqlite3* db,
 // none.
 absl::Status QueryOldestOpen(sqlite3* db,
                              std::vector<DestinationDepth>* depths);
+
+// What ScanRows finds.
+struct ScannedRows {
+  // Every segment of the log but the current one, oldest first, with the
+  // events whose payload it holds (files without rows too, so that they
+  // go).
+  std::vector<PayloadSegments::Found> segments;
+  // Open events whose payload, in one of the segments checked, is short or
+  // damaged, in id order. Their keys are not added.
+  std::vector<std::int64_t> lost;
+};
+
+// Reads every row once: adds each key fingerprint to `keys`, counts the
+// events of each segment of `log`, and reads back (length and CRC) the
+// payloads of open events in the `check_last` newest segments before the
+// current one. Fails on a payload that cannot be read for another reason
+// than DataLoss (a segment file missing, say).
+absl::Status ScanRows(sqlite3* db, const PayloadLog& log, size_t check_last,
+                      KeyIndex* keys, ScannedRows* out);
 
 }  // namespace conversions::service::spool_sqlite
 
