@@ -31,6 +31,10 @@ class ProcessTest : public ::testing::Test {
            << "spool:\n  path: " << dir_.path() << "/spool.db\n"
            << "dispatcher:\n  linger: 20ms\n  initial_backoff: 50ms\n"
            << "  max_backoff: 500ms\n"
+           // One request of 100 events at a time: with the sandbox's
+           // latency below, delivery is slower than intake whatever the
+           // machine's speed, so the tests' signals find events queued.
+           << "  max_batch_events: 100\n  max_in_flight_requests: 1\n"
            << "destinations:\n  - name: default\n    pixel_id: sandbox-pixel\n"
            << "    endpoint: http://127.0.0.1:" << sandbox_->port()
            << "/v1/events\n";
@@ -98,10 +102,12 @@ TEST_F(ProcessTest, DrainsOnSigtermAndExitsZero) {
 }
 
 TEST_F(ProcessTest, DeliversEveryAcceptedEventAfterKillNine) {
-  // Slow API requests keep a backlog queued, so the kill hits events in the
-  // spool and in flight.
+  // Slow API requests (at most 500 events/s delivered) keep a backlog
+  // queued, so the kill hits events in the spool and in flight. (With 50 ms
+  // and the default batches of 1,000, four at a time, a fast run once
+  // delivered everything before the kill.)
   sandbox::Faults slow;
-  slow.latency = std::chrono::milliseconds(50);
+  slow.latency = std::chrono::milliseconds(200);
   sandbox_->SetFaults(slow);
   auto gateway = Start();
   ASSERT_TRUE(gateway->started());
@@ -134,13 +140,17 @@ TEST_F(ProcessTest, DeliversEveryAcceptedEventAfterKillNine) {
       }
     });
   }
-  // Kill while the clients are still sending, once a backlog exists.
+  // Kill while the clients are still sending, once a backlog exists and
+  // some events were delivered: the kill then finds events delivered,
+  // in flight and queued.
   ASSERT_TRUE(WaitFor(
       [&] {
         std::lock_guard<std::mutex> lock(mu);
         return accepted.size() >= 3000;
       },
       std::chrono::seconds(60)));
+  ASSERT_TRUE(WaitFor([&] { return DeliveredIds().size() >= 200; },
+                      std::chrono::seconds(60)));
   gateway->Signal(SIGKILL);
   gateway->Wait();
   stop = true;
