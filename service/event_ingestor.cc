@@ -1,0 +1,312 @@
+#include "service/event_ingestor.h"
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "mapping/event_types.h"
+
+namespace conversions::service {
+namespace {
+
+void FillIssues(const std::vector<mapping::FieldIssue>& violations,
+                const std::vector<mapping::FieldIssue>& warnings,
+                v1::EventResult* result) {
+  for (const mapping::FieldIssue& v : violations) {
+    v1::FieldViolation* out = result->add_violations();
+    out->set_field(v.field);
+    out->set_reason(v.reason);
+    out->set_description(v.description);
+  }
+  for (const mapping::FieldIssue& w : warnings) {
+    v1::FieldWarning* out = result->add_warnings();
+    out->set_field(w.field);
+    out->set_reason(w.reason);
+    out->set_description(w.description);
+  }
+}
+
+}  // namespace
+
+std::string EventName(v1::EventType type,
+                      const std::string& custom_event_name) {
+  if (type == v1::EVENT_TYPE_CUSTOM) {
+    return absl::AsciiStrToLower(custom_event_name);
+  }
+  return std::string(mapping::EventTypeName(type));
+}
+
+EventIngestor::EventIngestor(const GatewayConfig* config, Spool* spool,
+                             Dispatcher* dispatcher, Clock* clock,
+                             Metrics* metrics, std::atomic<bool>* draining)
+    : config_(config),
+      spool_(spool),
+      dispatcher_(dispatcher),
+      clock_(clock),
+      metrics_(metrics),
+      auth_(config->callers),
+      draining_(draining) {}
+
+absl::StatusOr<const DestinationConfig*> EventIngestor::Resolve(
+    const std::string& name) const {
+  const DestinationConfig* destination = FindDestination(*config_, name);
+  if (destination == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("unknown destination \"", name, "\""));
+  }
+  return destination;
+}
+
+absl::StatusOr<const Caller*> EventIngestor::Authenticate(
+    std::string_view authorization, const std::string& api) const {
+  absl::StatusOr<const Caller*> caller = auth_.Authenticate(authorization);
+  if (!caller.ok()) metrics_->requests_denied.Add({api, "unauthenticated"});
+  return caller;
+}
+
+absl::StatusOr<const DestinationConfig*> EventIngestor::ResolveFor(
+    const Caller* caller, const std::string& name,
+    const std::string& api) const {
+  absl::StatusOr<const DestinationConfig*> destination = Resolve(name);
+  if (!destination.ok()) return destination;
+  absl::Status allowed =
+      CallerAuthenticator::Authorize(caller, (*destination)->name);
+  if (!allowed.ok()) {
+    metrics_->requests_denied.Add({api, "permission_denied"});
+    return allowed;
+  }
+  return destination;
+}
+
+absl::Status EventIngestor::AuthorizeAll(const Caller* caller,
+                                         const std::string& api) const {
+  absl::Status allowed = CallerAuthenticator::AuthorizeAll(caller);
+  if (!allowed.ok()) metrics_->requests_denied.Add({api, "permission_denied"});
+  return allowed;
+}
+
+absl::Status EventIngestor::CheckRequest(int event_count) const {
+  if (draining_->load()) {
+    return absl::UnavailableError("the gateway is shutting down");
+  }
+  if (event_count < 1 || event_count > kMaxEventsPerRequest) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a request carries 1 to ", kMaxEventsPerRequest,
+                     " events, not ", event_count));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EventIngestor::CompileTagMappings() {
+  for (const DestinationConfig& d : config_->destinations) {
+    mapping::TagMappingConfig tag;
+    tag.event_mapping = d.event_mapping;
+    tag.field_mapping = d.field_mapping;
+    tag.default_action_source = d.default_action_source;
+    tag.consent_categories = d.consent_categories;
+    absl::StatusOr<mapping::CompiledTagMapping> compiled =
+        mapping::CompileTagMapping(tag);
+    if (!compiled.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "destinations \"", d.name, "\": ", compiled.status().message()));
+    }
+    tag_mappings_.emplace(d.name, std::move(*compiled));
+  }
+  return absl::OkStatus();
+}
+
+void EventIngestor::MapOne(const v1::Event& event, std::int64_t now,
+                           const DestinationConfig& destination,
+                           bool validate_only, const std::string& api,
+                           mapping::MappedEvent* mapped,
+                           v1::EventResult* result,
+                           std::vector<SpoolEvent>* to_store) {
+  mapping::MapEvent(event, now, mapped);
+  RecordMapped(event.id(), destination, validate_only, api, mapped, result,
+               to_store);
+}
+
+void EventIngestor::RecordMapped(const std::string& event_id,
+                                 const DestinationConfig& destination,
+                                 bool validate_only, const std::string& api,
+                                 mapping::MappedEvent* mapped,
+                                 v1::EventResult* result,
+                                 std::vector<SpoolEvent>* to_store) {
+  result->set_event_id(event_id);
+  FillIssues(mapped->violations, mapped->warnings, result);
+  for (const mapping::FieldIssue& w : mapped->warnings) {
+    metrics_->identifier_warnings.Add({w.reason});
+  }
+  if (!mapped->ok()) {
+    result->set_outcome(v1::EventResult::OUTCOME_REJECTED);
+    metrics_->events_rejected.Add(
+        {destination.name, api, mapped->violations[0].reason});
+    return;
+  }
+  SpoolEvent e;
+  e.destination = destination.name;
+  e.validate_only = validate_only;
+  e.event_name = std::move(mapped->event_name);
+  e.event_id = std::move(mapped->id);
+  e.timestamp_ms = mapped->timestamp_ms;
+  e.wire_json = std::move(mapped->wire_json);
+  to_store->push_back(std::move(e));
+}
+
+void EventIngestor::StoreTyped(
+    const DestinationConfig& destination,
+    const google::protobuf::RepeatedPtrField<v1::Event>& events,
+    bool validate_only, const std::string& api, StoreCallback done) {
+  const std::int64_t now = clock_->NowMs();
+  std::vector<v1::EventResult> results(events.size());
+  std::vector<SpoolEvent> to_store;
+  std::vector<int> stored_index;  // result index of each stored event
+  to_store.reserve(events.size());
+  mapping::MappedEvent mapped;
+  for (int i = 0; i < events.size(); ++i) {
+    results[i].set_index(i);
+    size_t before = to_store.size();
+    MapOne(events[i], now, destination, validate_only, api, &mapped,
+           &results[i], &to_store);
+    if (to_store.size() > before) stored_index.push_back(i);
+  }
+  Store(destination, validate_only, api, now, std::move(results),
+        std::move(to_store), std::move(stored_index), std::move(done));
+}
+
+void EventIngestor::StoreTag(
+    const DestinationConfig& destination,
+    const google::protobuf::RepeatedPtrField<google::protobuf::Struct>& events,
+    bool validate_only, const std::string& api, StoreCallback done) {
+  auto compiled = tag_mappings_.find(destination.name);
+  if (compiled == tag_mappings_.end()) {
+    done(absl::FailedPreconditionError("no tag mapping for the destination"),
+         {});
+    return;
+  }
+  const std::int64_t now = clock_->NowMs();
+  std::vector<v1::EventResult> results(events.size());
+  std::vector<SpoolEvent> to_store;
+  std::vector<int> stored_index;
+  to_store.reserve(events.size());
+  // Mapped a group at a time (mapping::MapTagEventGroup): the tag mapping
+  // of up to 16 events, then their wire events; no typed event between.
+  std::array<mapping::TagMapResult, mapping::kTagGroup> tags;
+  std::array<mapping::MappedEvent, mapping::kTagGroup> mapped;
+  for (int first = 0; first < events.size(); first += mapping::kTagGroup) {
+    const int count = std::min(mapping::kTagGroup, events.size() - first);
+    mapping::MapTagEventGroup(events, first, count, compiled->second, now,
+                              tags.data(), mapped.data());
+    for (int g = 0; g < count; ++g) {
+      const int i = first + g;
+      const mapping::TagMapResult& tag = tags[g];
+      v1::EventResult& result = results[i];
+      result.set_index(i);
+      switch (tag.outcome) {
+        case mapping::TagMapResult::Outcome::kSkipped:
+          result.set_event_id(tag.event_id);
+          result.set_outcome(v1::EventResult::OUTCOME_SKIPPED);
+          result.set_skip_reason(tag.skip_reason);
+          metrics_->events_skipped.Add(
+              {destination.name, absl::StartsWith(tag.skip_reason, "consent")
+                                     ? "consent"
+                                     : "unmapped"});
+          continue;
+        case mapping::TagMapResult::Outcome::kRejected:
+          result.set_event_id(tag.event_id);
+          result.set_outcome(v1::EventResult::OUTCOME_REJECTED);
+          FillIssues(tag.violations, tag.warnings, &result);
+          metrics_->events_rejected.Add(
+              {destination.name, api,
+               tag.violations.empty() ? "INVALID" : tag.violations[0].reason});
+          continue;
+        case mapping::TagMapResult::Outcome::kMapped:
+          break;
+      }
+      // Warnings of the tag mapping come first, then the mapper's.
+      FillIssues({}, tag.warnings, &result);
+      size_t before = to_store.size();
+      RecordMapped(tag.event_id, destination, validate_only, api, &mapped[g],
+                   &result, &to_store);
+      if (to_store.size() > before) stored_index.push_back(i);
+    }
+  }
+  Store(destination, validate_only, api, now, std::move(results),
+        std::move(to_store), std::move(stored_index), std::move(done));
+}
+
+void EventIngestor::Store(const DestinationConfig& destination,
+                          bool validate_only, const std::string& api,
+                          std::int64_t now,
+                          std::vector<v1::EventResult> results,
+                          std::vector<SpoolEvent> to_store,
+                          std::vector<int> stored_index, StoreCallback done) {
+  if (to_store.empty()) {
+    done(absl::OkStatus(), std::move(results));
+    return;
+  }
+  auto shared_results =
+      std::make_shared<std::vector<v1::EventResult>>(std::move(results));
+  std::string name = destination.name;
+  spool_->Append(std::move(to_store), now,
+                 [this, shared_results, stored_index = std::move(stored_index),
+                  name, validate_only, api, done = std::move(done)](
+                     absl::StatusOr<std::vector<AppendOutcome>> outcomes) {
+                   if (!outcomes.ok()) {
+                     done(outcomes.status(), {});
+                     return;
+                   }
+                   int accepted = 0;
+                   for (size_t k = 0; k < outcomes->size(); ++k) {
+                     v1::EventResult& result =
+                         (*shared_results)[stored_index[k]];
+                     if ((*outcomes)[k] == AppendOutcome::kAccepted) {
+                       result.set_outcome(v1::EventResult::OUTCOME_ACCEPTED);
+                       ++accepted;
+                     } else {
+                       result.set_outcome(v1::EventResult::OUTCOME_DUPLICATE);
+                     }
+                   }
+                   metrics_->events_accepted.Add({name, api}, accepted);
+                   metrics_->events_duplicate.Add(
+                       {name, api},
+                       static_cast<std::int64_t>(outcomes->size()) - accepted);
+                   if (accepted > 0)
+                     dispatcher_->Notify({name, validate_only}, accepted);
+                   done(absl::OkStatus(), std::move(*shared_results));
+                 });
+}
+
+void EventIngestor::NotifyRequeued(const std::string& destination, int count) {
+  for (bool validate_only : {false, true}) {
+    dispatcher_->Notify({destination, validate_only}, count);
+  }
+}
+
+std::vector<v1::EventResult> EventIngestor::ValidateTyped(
+    const google::protobuf::RepeatedPtrField<v1::Event>& events,
+    std::vector<std::string>* accepted_wire_events) {
+  const std::int64_t now = clock_->NowMs();
+  std::vector<v1::EventResult> results(events.size());
+  mapping::MappedEvent mapped;
+  for (int i = 0; i < events.size(); ++i) {
+    mapping::MapEvent(events[i], now, &mapped);
+    v1::EventResult& result = results[i];
+    result.set_index(i);
+    result.set_event_id(events[i].id());
+    FillIssues(mapped.violations, mapped.warnings, &result);
+    if (mapped.ok()) {
+      result.set_outcome(v1::EventResult::OUTCOME_ACCEPTED);
+      result.set_wire_json(mapped.wire_json);
+      accepted_wire_events->push_back(mapped.wire_json);
+    } else {
+      result.set_outcome(v1::EventResult::OUTCOME_REJECTED);
+    }
+  }
+  return results;
+}
+
+}  // namespace conversions::service

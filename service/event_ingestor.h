@@ -1,0 +1,143 @@
+// The intake shared by the gRPC ConversionService and the HTTP /v1/track
+// endpoint: resolves the destination and the caller, maps each event
+// (typed or tag), and stores the mapped ones in the spool, answering one
+// result per event.
+#ifndef CONVERSIONS_SERVICE_EVENT_INGESTOR_H_
+#define CONVERSIONS_SERVICE_EVENT_INGESTOR_H_
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "conversions/v1/conversion_service.pb.h"
+#include "mapping/event_mapper.h"
+#include "mapping/tag_mapper.h"
+#include "service/caller_auth.h"
+#include "service/clock.h"
+#include "service/config.h"
+#include "service/dispatcher.h"
+#include "service/metrics.h"
+#include "service/spool.h"
+
+namespace conversions::service {
+
+// The most events one request may carry.
+inline constexpr int kMaxEventsPerRequest = 1000;
+
+// Shared by the gRPC service and the HTTP /v1/track endpoint: turns mapped
+// events into stored ones and per-event results.
+class EventIngestor {
+ public:
+  // Completion of Store: a whole-request error, or one result per event.
+  using StoreCallback =
+      std::function<void(absl::Status, std::vector<v1::EventResult>)>;
+
+  EventIngestor(const GatewayConfig* config, Spool* spool,
+                Dispatcher* dispatcher, Clock* clock, Metrics* metrics,
+                std::atomic<bool>* draining);
+
+  // Returns the configured destination (the default one for ""), or
+  // NotFound.
+  absl::StatusOr<const DestinationConfig*> Resolve(
+      const std::string& name) const;
+
+  // Finds the caller from the request's `authorization` value (gRPC
+  // metadata or HTTP header): Unauthenticated when callers are configured
+  // and it names none of them; nullptr when authentication is off. `api`
+  // labels the denial metric.
+  absl::StatusOr<const Caller*> Authenticate(std::string_view authorization,
+                                             const std::string& api) const;
+
+  // Resolve, then PermissionDenied unless `caller` may use the
+  // destination.
+  absl::StatusOr<const DestinationConfig*> ResolveFor(
+      const Caller* caller, const std::string& name,
+      const std::string& api) const;
+
+  // PermissionDenied unless `caller` may use every destination.
+  absl::Status AuthorizeAll(const Caller* caller, const std::string& api) const;
+
+  // Checks the request-level rules: not draining, 1 to 1,000 events.
+  absl::Status CheckRequest(int event_count) const;
+
+  // Compiles every destination's tag mapping (event mapping, smart
+  // mapping, default action source, consent). FailedPrecondition naming the
+  // destination when one is invalid.
+  absl::Status CompileTagMappings();
+
+  // Maps tag-model events with the destination's tag mapping, then treats
+  // them as StoreTyped does. Unmapped events and events without the
+  // required consent answer SKIPPED and are never stored.
+  void StoreTag(
+      const DestinationConfig& destination,
+      const google::protobuf::RepeatedPtrField<google::protobuf::Struct>&
+          events,
+      bool validate_only, const std::string& api, StoreCallback done);
+
+  // Maps typed events and stores the accepted ones; `done` runs once they
+  // are durable (possibly on the spool's writer thread). `api` names the
+  // entry point for metrics ("send", "track").
+  void StoreTyped(const DestinationConfig& destination,
+                  const google::protobuf::RepeatedPtrField<v1::Event>& events,
+                  bool validate_only, const std::string& api,
+                  StoreCallback done);
+
+  // Maps typed events without storing them; each accepted result carries
+  // its wire JSON in `wire_json`. Returns the accepted wire events too.
+  std::vector<v1::EventResult> ValidateTyped(
+      const google::protobuf::RepeatedPtrField<v1::Event>& events,
+      std::vector<std::string>* accepted_wire_events);
+
+  // Tells the dispatcher that `count` events of `destination` were queued
+  // again (RetryDeadLetters).
+  void NotifyRequeued(const std::string& destination, int count);
+
+  Clock* clock() const { return clock_; }
+  Metrics* metrics() const { return metrics_; }
+  Spool* spool() const { return spool_; }
+
+ private:
+  const GatewayConfig* const config_;
+  Spool* const spool_;
+  Dispatcher* const dispatcher_;
+  Clock* const clock_;
+  Metrics* const metrics_;
+  const CallerAuthenticator auth_;
+  // Maps one typed event into `result`; appends it to `to_store` when
+  // accepted.
+  void MapOne(const v1::Event& event, std::int64_t now,
+              const DestinationConfig& destination, bool validate_only,
+              const std::string& api, mapping::MappedEvent* mapped,
+              v1::EventResult* result, std::vector<SpoolEvent>* to_store);
+  // Records a mapped event `*mapped` (id `event_id`) into `result`, as
+  // MapOne does after MapEvent.
+  void RecordMapped(const std::string& event_id,
+                    const DestinationConfig& destination, bool validate_only,
+                    const std::string& api, mapping::MappedEvent* mapped,
+                    v1::EventResult* result, std::vector<SpoolEvent>* to_store);
+  // Stores `to_store` (events of `results` at `stored_index`) and
+  // completes `done` with the outcomes.
+  void Store(const DestinationConfig& destination, bool validate_only,
+             const std::string& api, std::int64_t now,
+             std::vector<v1::EventResult> results,
+             std::vector<SpoolEvent> to_store, std::vector<int> stored_index,
+             StoreCallback done);
+
+  std::atomic<bool>* const draining_;
+  // Compiled tag mapping per destination name; set by CompileTagMappings.
+  std::map<std::string, mapping::CompiledTagMapping> tag_mappings_;
+};
+
+// Returns the dedup name of an event type: its API name, or the lower-cased
+// custom event name for EVENT_TYPE_CUSTOM; empty when invalid.
+std::string EventName(v1::EventType type, const std::string& custom_event_name);
+
+}  // namespace conversions::service
+
+#endif  // CONVERSIONS_SERVICE_EVENT_INGESTOR_H_
