@@ -10,16 +10,10 @@
 #include <vector>
 
 #include "conversions/v1/conversion_service.grpc.pb.h"
-#include "mapping/tag_mapper.h"
 #include "service/arena_allocator.h"
-#include "service/caller_auth.h"
-#include "service/clock.h"
 #include "service/config.h"
-#include "service/dispatcher.h"
 #include "service/event_ingestor.h"
 #include "service/http_transport.h"
-#include "service/metrics.h"
-#include "service/spool.h"
 
 namespace conversions::service {
 

@@ -857,7 +857,7 @@ class SqliteSpool : public Spool {
   // Removes the log segments PayloadSegments picks, after copying to
   // payloads_kept the payloads still needed there: those of events not
   // delivered. The files go once this group's commit is on disk (see
-  // SyncLoop). Writer thread only.
+  // SpoolSyncer::Add). Writer thread only.
   absl::Status RemoveSegments() {
     for (std::int64_t segment : segments_.ToRemove(kRemovalsPerGroup)) {
       const auto [first, last] = segments_.RowsOf(segment);

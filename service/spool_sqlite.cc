@@ -144,7 +144,7 @@ absl::Status Exec(sqlite3* db, const char* sql) {
 // before each checkpoint and the database after it, so the file never
 // corrupts, but it does not sync on commit. With `spool.synchronous: full`
 // the spool's syncer thread syncs the WAL after each group commit instead
-// (see SqliteSpool::SyncLoop), so that the next group runs while the disk
+// (service/spool_syncer.h), so that the next group runs while the disk
 // flushes the last one.
 absl::StatusOr<sqlite3*> OpenDb(const std::string& path, int cache_kib) {
   // SQLite's memory statistics take a process-wide mutex on every
