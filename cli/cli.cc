@@ -8,6 +8,8 @@
 #include <iostream>
 #include <memory>
 #include <sstream>
+#include <string>
+#include <string_view>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -38,7 +40,9 @@ class Runner {
         grpc::InsecureChannelCredentials();
     if (options_.tls) {
       grpc::SslCredentialsOptions tls;
-      tls.pem_root_certs = options_.ca_pem;  // empty: the system's roots
+      tls.pem_root_certs = options_.ca_pem;    // empty: the system's roots
+      tls.pem_cert_chain = options_.cert_pem;  // empty: no client certificate
+      tls.pem_private_key = options_.key_pem;
       credentials = grpc::SslCredentials(tls);
     }
     stub_ = v1::ConversionService::NewStub(
@@ -264,16 +268,35 @@ int RunCli(const std::vector<std::string>& args,
     return kExitError;
   }
   if (env_token) options->token = *std::move(env_token);
-  if (!options->ca_file.empty()) {
-    std::ifstream file(options->ca_file, std::ios::binary);
+  // Reads a PEM file given with `flag`; the content is never printed (it
+  // may be a private key).
+  auto read_pem = [&err](const std::string& flag, const std::string& path,
+                         std::string_view marker, std::string_view what,
+                         std::string* pem) {
+    std::ifstream file(path, std::ios::binary);
     std::ostringstream content;
     content << file.rdbuf();
-    if (!file || content.str().find("CERTIFICATE") == std::string::npos) {
-      err << "error: --ca-file " << options->ca_file
-          << ": cannot read a PEM certificate\n";
-      return kExitError;
+    if (!file || content.str().find(marker) == std::string::npos) {
+      err << "error: --" << flag << " " << path << ": cannot read a PEM "
+          << what << "\n";
+      return false;
     }
-    options->ca_pem = content.str();
+    *pem = content.str();
+    return true;
+  };
+  if (options->cert_file.empty() != options->key_file.empty()) {
+    err << "error: --cert-file and --key-file go together\n";
+    return kExitError;
+  }
+  if ((!options->ca_file.empty() &&
+       !read_pem("ca-file", options->ca_file, "CERTIFICATE", "certificate",
+                 &options->ca_pem)) ||
+      (!options->cert_file.empty() &&
+       (!read_pem("cert-file", options->cert_file, "CERTIFICATE", "certificate",
+                  &options->cert_pem) ||
+        !read_pem("key-file", options->key_file, "PRIVATE KEY", "private key",
+                  &options->key_pem)))) {
+    return kExitError;
   }
   if (options->help) {
     out << UsageText(options->command);

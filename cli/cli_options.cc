@@ -26,7 +26,8 @@ constexpr FlagDef kFlags[] = {
     {"id", true},          {"reason", true},
     {"page-size", true},   {"all", false},
     {"event", true},       {"tls", false},
-    {"ca-file", true},
+    {"ca-file", true},     {"cert-file", true},
+    {"key-file", true},
 };
 
 const FlagDef* FindFlag(std::string_view name) {
@@ -38,7 +39,8 @@ const FlagDef* FindFlag(std::string_view name) {
 
 bool IsGlobalFlag(std::string_view name) {
   return name == "target" || name == "timeout" || name == "json" ||
-         name == "help" || name == "tls" || name == "ca-file";
+         name == "help" || name == "tls" || name == "ca-file" ||
+         name == "cert-file" || name == "key-file";
 }
 
 // Whether a command-specific flag applies to `command`.
@@ -276,6 +278,14 @@ absl::StatusOr<CliOptions> ParseCliArgs(const std::vector<std::string>& args,
       if (value.empty()) return UsageError("--ca-file is empty");
       options.tls = true;
       options.ca_file = value;
+    } else if (name == "cert-file") {
+      if (value.empty()) return UsageError("--cert-file is empty");
+      options.tls = true;
+      options.cert_file = value;
+    } else if (name == "key-file") {
+      if (value.empty()) return UsageError("--key-file is empty");
+      options.tls = true;
+      options.key_file = value;
     } else if (name == "destination") {
       options.destination = value;
     } else if (name == "validate-only") {
@@ -363,6 +373,11 @@ std::string UsageText(Command command) {
       "  --json              print the response as protobuf JSON\n"
       "  --tls               connect with TLS, trusting the system's CAs\n"
       "  --ca-file PATH      connect with TLS, trusting the PEM CA in PATH\n"
+      "  --cert-file PATH    with --key-file: connect with TLS, presenting "
+      "the\n"
+      "                      PEM client certificate (chain) in PATH (mutual "
+      "TLS)\n"
+      "  --key-file PATH     the PEM private key of --cert-file\n"
       "  --help              show help\n"
       "Environment: CONVERSIONS_TOKEN, the caller token sent as\n"
       "\"authorization: Bearer ...\" when the gateway authenticates callers.\n";

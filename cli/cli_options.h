@@ -53,6 +53,13 @@ struct CliOptions {
   std::string ca_file;
   // ca_file's content, read by RunCli.
   std::string ca_pem;
+  // Mutual TLS (--cert-file, --key-file; both or neither): the client
+  // certificate chain and its private key, and their contents, read by
+  // RunCli.
+  std::string cert_file;
+  std::string key_file;
+  std::string cert_pem;
+  std::string key_pem;
   // Bearer token sent as `authorization` metadata; from $CONVERSIONS_TOKEN,
   // never a flag (flags show in `ps`). Empty: none.
   std::string token;

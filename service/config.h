@@ -71,11 +71,19 @@ struct TlsOptions {
   std::string cert_file;
   // PEM private key of the certificate (required with tls).
   std::string key_file;
+  // PEM CA certificates that sign client certificates (optional): mutual
+  // TLS. The gRPC port then refuses connections without a client
+  // certificate one of them signed; the HTTP port asks for one, refuses one
+  // they did not sign, and requires one for POST /v1/track (health,
+  // readiness and metrics stay open for probes and scrapers).
+  std::string client_ca_file;
   // Their contents, read at start-up. key_pem is a secret: never log it.
   std::string cert_pem;
   std::string key_pem;
+  std::string client_ca_pem;
 
   bool enabled() const { return !cert_file.empty(); }
+  bool verifies_clients() const { return !client_ca_file.empty(); }
 };
 
 struct SpoolOptions {

@@ -1,9 +1,11 @@
 #include "service/config_checks.h"
 
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <memory>
@@ -111,6 +113,27 @@ std::string TlsPairProblem(const std::string& cert_pem,
   if (X509_check_private_key(cert.get(), key.get()) != 1) {
     return "is not the private key of the certificate in cert_file";
   }
+  return "";
+}
+
+std::string CaBundleProblem(const std::string& pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+  if (!bio) return "cannot read the CA certificates";
+  int count = 0;
+  while (true) {
+    std::unique_ptr<X509, decltype(&X509_free)> cert(
+        PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), &X509_free);
+    if (!cert) break;
+    ++count;
+    if (X509_check_ca(cert.get()) == 0) {
+      return absl::StrCat("certificate ", count,
+                          " is not a CA certificate (basicConstraints CA "
+                          "is not set)");
+    }
+  }
+  ERR_clear_error();  // the read past the last certificate
+  if (count == 0) return "holds no valid PEM certificate";
   return "";
 }
 

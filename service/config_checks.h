@@ -119,6 +119,10 @@ bool IsApiKey(std::string_view s);
 std::string TlsPairProblem(const std::string& cert_pem,
                            const std::string& key_pem);
 
+// Returns why `pem` is not a bundle of CA certificates (at least one
+// certificate, each a CA's), or "" when it is one.
+std::string CaBundleProblem(const std::string& pem);
+
 // Returns why `path` is not a source path, or "" when it is one.
 std::string SourcePathProblem(std::string_view path, bool allow_item_index);
 

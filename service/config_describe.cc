@@ -70,6 +70,9 @@ std::string Describe(const GatewayConfig& c) {
   if (c.tls.enabled()) {
     out.push_back(Pair("tls.cert_file", c.tls.cert_file));
     out.push_back(Pair("tls.key_file", c.tls.key_file));
+    if (c.tls.verifies_clients()) {
+      out.push_back(Pair("tls.client_ca_file", c.tls.client_ca_file));
+    }
   }
   const SpoolOptions& s = c.spool;
   out.push_back(Pair("spool.path", s.path));

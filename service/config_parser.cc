@@ -95,9 +95,10 @@ void Parser::ParseMap(const Item& at, const std::vector<Field>& fields) {
 }
 
 void Parser::ParseTls(const Item& at, TlsOptions* out) {
-  std::optional<Item> cert, key;
+  std::optional<Item> cert, key, client_ca;
   ParseMap(at, {{"cert_file", [&](const Item& i) { cert = i; }},
-                {"key_file", [&](const Item& i) { key = i; }}});
+                {"key_file", [&](const Item& i) { key = i; }},
+                {"client_ca_file", [&](const Item& i) { client_ca = i; }}});
   if (!cert || !key) {
     Error(at, "needs both cert_file and key_file");
     return;
@@ -134,6 +135,17 @@ void Parser::ParseTls(const Item& at, TlsOptions* out) {
       !problem.empty()) {
     Error(*key, problem);
     return;
+  }
+  if (client_ca) {
+    if (!read(*client_ca, &tls.client_ca_file, &tls.client_ca_pem,
+              "CERTIFICATE")) {
+      return;
+    }
+    if (std::string problem = CaBundleProblem(tls.client_ca_pem);
+        !problem.empty()) {
+      Error(*client_ca, problem);
+      return;
+    }
   }
   *out = std::move(tls);
 }

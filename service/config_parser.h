@@ -111,8 +111,9 @@ class Parser {
 
   // Sections (config_parser.cc).
 
-  // tls: {cert_file, key_file}: both required, both read now, so that a
-  // missing or unreadable file stops the start-up with its path.
+  // tls: {cert_file, key_file, client_ca_file}: the first two required, all
+  // read now, so that a missing or unreadable file stops the start-up with
+  // its path.
   void ParseTls(const Item& at, TlsOptions* out);
   void ParseGrpc(const Item& at, GrpcOptions* out);
   void ParseSpool(const Item& at, SpoolOptions* out);

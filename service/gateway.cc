@@ -14,6 +14,7 @@
 #include "mapping/request_encoder.h"
 #include "service/address.h"
 #include "service/log.h"
+#include "service/tls_server.h"
 
 namespace conversions::service {
 namespace {
@@ -26,6 +27,41 @@ std::string JoinHostPort(const std::string& host, int port) {
   return host.find(':') != std::string::npos
              ? absl::StrCat("[", host, "]:", port)
              : absl::StrCat(host, ":", port);
+}
+
+int HttpStatusOf(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kOk:
+      return 200;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kOutOfRange:
+      return 400;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kResourceExhausted:
+      return 429;
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    case absl::StatusCode::kDeadlineExceeded:
+      return 504;
+    default:
+      return 500;
+  }
+}
+
+std::string ErrorJson(const absl::Status& status) {
+  std::string message;
+  mapping::AppendJsonString(
+      std::string_view(status.message().data(), status.message().size()),
+      &message);
+  return absl::StrCat("{\"error\":{\"code\":\"",
+                      absl::StatusCodeToString(status.code()),
+                      "\",\"message\":", message, "}}\n");
 }
 
 }  // namespace
@@ -191,6 +227,13 @@ absl::Status Gateway::StartGrpc() {
     grpc::SslServerCredentialsOptions tls;
     tls.pem_key_cert_pairs.push_back(
         {config_.tls.key_pem, config_.tls.cert_pem});
+    if (config_.tls.verifies_clients()) {
+      // Mutual TLS: no connection without a client certificate one of
+      // these CAs signed (health and reflection included).
+      tls.pem_root_certs = config_.tls.client_ca_pem;
+      tls.client_certificate_request =
+          GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+    }
     credentials = grpc::SslServerCredentials(tls);
   }
   builder.AddListeningPort(JoinHostPort(listen->host, listen->port),
@@ -229,14 +272,10 @@ absl::Status Gateway::StartHttp() {
   absl::StatusOr<HostPort> listen = ParseHostPort(config_.http_listen);
   if (!listen.ok()) return listen.status();
   if (config_.tls.enabled()) {
-    auto tls = std::make_unique<httplib::SSLServer>(
-        config_.tls.cert_file.c_str(), config_.tls.key_file.c_str());
-    if (!tls->is_valid()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "tls: ", config_.tls.cert_file, " and ", config_.tls.key_file,
-          " are not a certificate and its private key"));
-    }
-    http_server_ = std::move(tls);
+    absl::StatusOr<std::unique_ptr<httplib::Server>> tls =
+        MakeTlsServer(config_.tls);
+    if (!tls.ok()) return tls.status();
+    http_server_ = *std::move(tls);
   } else {
     http_server_ = std::make_unique<httplib::Server>();
   }
@@ -250,16 +289,26 @@ absl::Status Gateway::StartHttp() {
                       res.status = ready ? 200 : 503;
                       res.set_content(ReadinessReport(), "text/plain");
                     });
-  http_server_->Post(
-      "/v1/track", [this](const httplib::Request& req, httplib::Response& res) {
-        int status = 500;
-        std::string body;
-        HandleTrack(req.body, req.get_header_value("Authorization"), &status,
-                    &body);
-        res.status = status;
-        if (status == 401) res.set_header("WWW-Authenticate", "Bearer");
-        res.set_content(body, "application/json");
-      });
+  http_server_->Post("/v1/track", [this](const httplib::Request& req,
+                                         httplib::Response& res) {
+    int status = 500;
+    std::string body;
+    if (config_.tls.verifies_clients() && !HasVerifiedClientCertificate(req)) {
+      // Mutual TLS: the connection carried no client certificate.
+      metrics_.requests_denied.Add({"http_track", "no_client_certificate"});
+      res.status = 401;
+      res.set_content(ErrorJson(absl::UnauthenticatedError(
+                          "a client certificate signed by a CA of "
+                          "tls.client_ca_file is required")),
+                      "application/json");
+      return;
+    }
+    HandleTrack(req.body, req.get_header_value("Authorization"), &status,
+                &body);
+    res.status = status;
+    if (status == 401) res.set_header("WWW-Authenticate", "Bearer");
+    res.set_content(body, "application/json");
+  });
   http_server_->Get(
       "/metrics", [this](const httplib::Request&, httplib::Response& res) {
         res.set_content(metrics_.Render(),
@@ -279,45 +328,6 @@ absl::Status Gateway::StartHttp() {
   http_thread_ = std::thread([this] { http_server_->listen_after_bind(); });
   return absl::OkStatus();
 }
-
-namespace {
-
-int HttpStatusOf(absl::StatusCode code) {
-  switch (code) {
-    case absl::StatusCode::kOk:
-      return 200;
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kOutOfRange:
-      return 400;
-    case absl::StatusCode::kUnauthenticated:
-      return 401;
-    case absl::StatusCode::kPermissionDenied:
-      return 403;
-    case absl::StatusCode::kNotFound:
-      return 404;
-    case absl::StatusCode::kResourceExhausted:
-      return 429;
-    case absl::StatusCode::kUnavailable:
-      return 503;
-    case absl::StatusCode::kDeadlineExceeded:
-      return 504;
-    default:
-      return 500;
-  }
-}
-
-std::string ErrorJson(const absl::Status& status) {
-  std::string message;
-  mapping::AppendJsonString(
-      std::string_view(status.message().data(), status.message().size()),
-      &message);
-  return absl::StrCat("{\"error\":{\"code\":\"",
-                      absl::StatusCodeToString(status.code()),
-                      "\",\"message\":", message, "}}\n");
-}
-
-}  // namespace
 
 void Gateway::HandleTrack(const std::string& body,
                           const std::string& authorization, int* status,

@@ -1,10 +1,12 @@
 // TLS on the gateway's listeners (config `tls`): gRPC and HTTP over TLS with
 // a certificate made at test time; plaintext clients are refused.
+#include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -83,6 +85,143 @@ TEST_F(TlsTest, HttpEndpointsAreServedOverTlsOnly) {
   plain.set_read_timeout(std::chrono::seconds(2));
   auto refused = plain.Get("/healthz");
   EXPECT_TRUE(!refused || refused->status != 200);
+}
+
+// Mutual TLS (tls.client_ca_file): a client certificate from the client CA
+// is needed for gRPC, and for POST /v1/track; probes need none.
+class MutualTlsTest : public GatewayFixture {
+ protected:
+  void SetUp() override {
+    auto sandbox = sandbox::Sandbox::Start(sandbox::SandboxOptions());
+    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
+    sandbox_ = std::move(*sandbox);
+    server_ = MakeSelfSignedCert();
+    client_ca_ = MakeCert("client CA", "", true, nullptr);
+    client_ = MakeClientCert(client_ca_, "checkout-service");
+    TestCert stranger_ca = MakeCert("another CA", "", true, nullptr);
+    stranger_ = MakeClientCert(stranger_ca, "stranger");
+    ASSERT_FALSE(client_.cert_pem.empty());
+    ASSERT_FALSE(stranger_.cert_pem.empty());
+    service::GatewayConfig config = Config();
+    config.tls.cert_file = Write("tls.crt", server_.cert_pem);
+    config.tls.key_file = Write("tls.key", server_.key_pem);
+    config.tls.client_ca_file = Write("clients.crt", client_ca_.cert_pem);
+    config.tls.cert_pem = server_.cert_pem;
+    config.tls.key_pem = server_.key_pem;
+    config.tls.client_ca_pem = client_ca_.cert_pem;
+    StartGateway(std::move(config));
+  }
+
+  std::string Write(const std::string& name, const std::string& content) {
+    std::string path = dir_.path() + "/" + name;
+    std::ofstream(path) << content;
+    return path;
+  }
+
+  // A stub presenting `client` (none when null).
+  std::unique_ptr<v1::ConversionService::Stub> Stub(const TestCert* client) {
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = server_.cert_pem;
+    if (client != nullptr) {
+      options.pem_cert_chain = client->cert_pem;
+      options.pem_private_key = client->key_pem;
+    }
+    return v1::ConversionService::NewStub(grpc::CreateChannel(
+        gateway_->grpc_address(), grpc::SslCredentials(options)));
+  }
+
+  grpc::Status Send(v1::ConversionService::Stub* stub, const std::string& id) {
+    v1::SendEventsRequest request;
+    *request.add_events() = Purchase(id);
+    v1::SendEventsResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(5));
+    return stub->SendEvents(&context, request, &response);
+  }
+
+  // An HTTPS client of the gateway's HTTP port presenting `client` (none
+  // when null).
+  std::unique_ptr<httplib::SSLClient> Https(const TestCert* client) {
+    const std::string& address = gateway_->http_address();
+    const int port = std::stoi(address.substr(address.rfind(':') + 1));
+    std::unique_ptr<httplib::SSLClient> https;
+    if (client != nullptr) {
+      https = std::make_unique<httplib::SSLClient>(
+          "127.0.0.1", port,
+          Write(
+              std::string(client == &client_ ? "client" : "stranger") + ".crt",
+              client->cert_pem),
+          Write(
+              std::string(client == &client_ ? "client" : "stranger") + ".key",
+              client->key_pem));
+    } else {
+      https = std::make_unique<httplib::SSLClient>("127.0.0.1", port);
+    }
+    https->set_ca_cert_path(Write("server-ca.crt", server_.cert_pem).c_str());
+    https->enable_server_certificate_verification(true);
+    https->set_read_timeout(std::chrono::seconds(5));
+    return https;
+  }
+
+  static std::string TrackBody(const std::string& id) {
+    return absl::StrCat(
+        R"({"events":[{"event_name":"purchase","context":{"event_id":")", id,
+        R"(","page":{"url":"https://shop.example.com/c"}},"value":10,)",
+        R"("currency":"USD","user":{"email":"a@example.com"}}]})");
+  }
+
+  TestCert server_, client_ca_, client_, stranger_;
+};
+
+TEST_F(MutualTlsTest, GrpcServesOnlyClientsWithACertificateOfTheClientCa) {
+  auto with_cert = Stub(&client_);
+  grpc::Status status = Send(with_cert.get(), "mtls-1");
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(Delivered(1));
+
+  auto without = Stub(nullptr);
+  status = Send(without.get(), "mtls-2");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  auto stranger = Stub(&stranger_);
+  status = Send(stranger.get(), "mtls-3");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(MutualTlsTest, TrackNeedsAClientCertificateProbesDoNot) {
+  auto anonymous = Https(nullptr);
+  auto health = anonymous->Get("/healthz");
+  ASSERT_TRUE(health) << httplib::to_string(health.error());
+  EXPECT_EQ(health->status, 200);
+  auto metrics = anonymous->Get("/metrics");
+  ASSERT_TRUE(metrics) << httplib::to_string(metrics.error());
+  EXPECT_EQ(metrics->status, 200);
+
+  auto refused = anonymous->Post("/v1/track", TrackBody("mtls-http-1"),
+                                 "application/json");
+  ASSERT_TRUE(refused) << httplib::to_string(refused.error());
+  EXPECT_EQ(refused->status, 401);
+  EXPECT_THAT(refused->body, ::testing::HasSubstr("client certificate"));
+
+  auto certified = Https(&client_);
+  auto accepted = certified->Post("/v1/track", TrackBody("mtls-http-2"),
+                                  "application/json");
+  ASSERT_TRUE(accepted) << httplib::to_string(accepted.error());
+  EXPECT_EQ(accepted->status, 200) << accepted->body;
+  EXPECT_THAT(accepted->body, ::testing::HasSubstr("OUTCOME_ACCEPTED"));
+  EXPECT_TRUE(Delivered(1));
+
+  // A certificate of another CA fails the handshake.
+  auto stranger = Https(&stranger_);
+  auto handshake = stranger->Get("/healthz");
+  EXPECT_FALSE(handshake);
+
+  metrics = anonymous->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body,
+              ::testing::HasSubstr(
+                  "conversions_requests_denied_total{api=\"http_track\","
+                  "reason=\"no_client_certificate\"} 1"));
 }
 
 }  // namespace

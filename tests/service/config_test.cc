@@ -942,6 +942,64 @@ TEST(TlsConfigTest, EveryMistakeStopsTheStartUpWithoutQuotingTheKey) {
               HasSubstr("unknown key \"ca_file\""));
 }
 
+TEST(TlsConfigTest, ReadsTheClientCaBundleOfMutualTls) {
+  testing::TestCert server = testing::MakeSelfSignedCert();
+  testing::TestCert ca = testing::MakeCert("client CA", "", true, nullptr);
+  testing::TestCert ca2 = testing::MakeCert("second CA", "", true, nullptr);
+  ASSERT_FALSE(ca.cert_pem.empty());
+  FakeEnvironment env = ServingEnvironment();
+  env.files["/tls/tls.crt"] = server.cert_pem;
+  env.files["/tls/tls.key"] = server.key_pem;
+  env.files["/tls/clients.crt"] = ca.cert_pem + ca2.cert_pem;
+  absl::StatusOr<GatewayConfig> config = Parse(
+      "tls:\n  cert_file: /tls/tls.crt\n  key_file: /tls/tls.key\n"
+      "  client_ca_file: /tls/clients.crt\n",
+      env);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->tls.verifies_clients());
+  EXPECT_EQ(config->tls.client_ca_pem, ca.cert_pem + ca2.cert_pem);
+  EXPECT_THAT(Describe(*config),
+              HasSubstr("tls.client_ca_file=/tls/clients.crt"));
+  // Without the key, the server's own certificate verifies no one.
+  config =
+      Parse("tls:\n  cert_file: /tls/tls.crt\n  key_file: /tls/tls.key\n", env);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_FALSE(config->tls.verifies_clients());
+  EXPECT_THAT(Describe(*config), Not(HasSubstr("client_ca_file")));
+}
+
+TEST(TlsConfigTest, AClientCaFileMustHoldCaCertificates) {
+  testing::TestCert server = testing::MakeSelfSignedCert();
+  testing::TestCert ca = testing::MakeCert("client CA", "", true, nullptr);
+  testing::TestCert leaf = testing::MakeClientCert(ca, "a client");
+  FakeEnvironment env = ServingEnvironment();
+  env.files["/tls/tls.crt"] = server.cert_pem;
+  env.files["/tls/tls.key"] = server.key_pem;
+  env.files["/tls/leaf.crt"] = ca.cert_pem + leaf.cert_pem;
+  env.files["/tls/empty"] = "nothing here\n";
+  env.files["/tls/broken"] =
+      "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n";
+  auto error = [&](const std::string& client_ca_yaml) {
+    absl::StatusOr<GatewayConfig> config =
+        Parse("tls:\n  cert_file: /tls/tls.crt\n  key_file: /tls/tls.key\n" +
+                  client_ca_yaml,
+              env);
+    return config.ok() ? std::string("OK")
+                       : std::string(config.status().message());
+  };
+  EXPECT_THAT(error("  client_ca_file: /tls/nope.crt\n"),
+              HasSubstr("tls.client_ca_file: cannot read file /tls/nope.crt"));
+  EXPECT_THAT(error("  client_ca_file: /tls/empty\n"),
+              HasSubstr("file /tls/empty holds no PEM CERTIFICATE"));
+  EXPECT_THAT(error("  client_ca_file: /tls/broken\n"),
+              HasSubstr("tls.client_ca_file: holds no valid PEM certificate"));
+  EXPECT_THAT(error("  client_ca_file: /tls/leaf.crt\n"),
+              HasSubstr("tls.client_ca_file: certificate 2 is not a CA "
+                        "certificate"));
+  EXPECT_THAT(error("  client_ca_file: \"\"\n"),
+              HasSubstr("tls.client_ca_file: must be a file path"));
+}
+
 // --- Callers ---
 
 namespace callers {
