@@ -351,9 +351,14 @@ class FastValidator {
         if (!CheckStringList(value, /*hashed=*/false)) return false;
       } else if (Contains(kRawUserScalars, key)) {
         if (!value.IsString()) return false;
-        // obref must be non-blank and user_agent non-empty (spec 5a).
+        // obref must be non-blank, user_agent non-empty, ip_address an
+        // address and android_advertising_id a UUID (spec 5a).
         if ((key == "obref" || key == "user_agent") &&
             absl::StripAsciiWhitespace(Str(value)).empty()) {
+          return false;
+        }
+        if ((key == "ip_address" && !IsIpAddress(Str(value))) ||
+            (key == "android_advertising_id" && !IsAdvertisingId(Str(value)))) {
           return false;
         }
       } else {

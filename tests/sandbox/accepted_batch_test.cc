@@ -351,7 +351,12 @@ TEST(AcceptedBatchTest, BrokenRulesAreLeftToTheFullPath) {
   currency["data"].erase("currency");
   json old = WebPurchase("t");
   old["timestamp_ms"] = kNowMs - kMaxEventAgeMs - 1;
-  for (const json& event : {web, app, custom, user, hash, currency, old}) {
+  json ip = WebPurchase("i");
+  ip["user"]["ip_address"] = "not-an-ip";
+  json gaid = WebPurchase("g");
+  gaid["user"]["android_advertising_id"] = "not-a-uuid";
+  for (const json& event :
+       {web, app, custom, user, hash, currency, old, ip, gaid}) {
     EXPECT_FALSE(FastPathAgrees(Batch({WebPurchase("ok"), event}).dump()))
         << event.dump();
   }

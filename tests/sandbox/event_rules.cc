@@ -1,5 +1,7 @@
 #include "tests/sandbox/event_rules.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <string>
 
@@ -74,6 +76,26 @@ bool IsAbsoluteHttpUrl(absl::string_view url) {
     host = host.substr(0, colon);
   }
   return !host.empty();
+}
+
+bool IsIpAddress(absl::string_view value) {
+  if (value.empty() || value.size() >= INET6_ADDRSTRLEN) return false;
+  const std::string text(value);
+  unsigned char address[sizeof(struct in6_addr)];
+  return inet_pton(AF_INET, text.c_str(), address) == 1 ||
+         inet_pton(AF_INET6, text.c_str(), address) == 1;
+}
+
+bool IsAdvertisingId(absl::string_view value) {
+  if (value.size() != 36) return false;
+  for (size_t i = 0; i < value.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? value[i] != '-'
+             : !absl::ascii_isxdigit(static_cast<unsigned char>(value[i]))) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace conversions::sandbox

@@ -85,6 +85,14 @@ bool IsLowerHexSha256(absl::string_view value);
 // An absolute http or https URL with a non-empty host and no whitespace.
 bool IsAbsoluteHttpUrl(absl::string_view url);
 
+// A valid IPv4 (dotted decimal) or IPv6 address, without port, brackets or
+// zone (spec 5a: "a valid IPv4 or IPv6 address").
+bool IsIpAddress(absl::string_view value);
+
+// An Android advertising id in UUID format, 8-4-4-4-12 hex digits in any
+// case (spec 5a). The all-zero id passes: the API ignores it.
+bool IsAdvertisingId(absl::string_view value);
+
 }  // namespace conversions::sandbox
 
 #endif  // CONVERSIONS_TESTS_SANDBOX_EVENT_RULES_H_

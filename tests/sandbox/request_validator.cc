@@ -272,12 +272,18 @@ class Validator {
       } else if (Contains(kRawUserLists, key)) {
         CheckStringList(value, path, /*hashed=*/false);
       } else if (Contains(kRawUserScalars, key)) {
-        // obref must be non-blank and user_agent non-empty (spec 5a).
+        // obref must be non-blank, user_agent non-empty, ip_address an
+        // address and android_advertising_id a UUID (spec 5a).
         bool non_empty = key == "obref" || key == "user_agent";
         const std::string* s = String(value, path, non_empty);
         if (s != nullptr && non_empty &&
             absl::StripAsciiWhitespace(*s).empty()) {
           Add(path, "must be a non-empty string");
+        } else if (s != nullptr && key == "ip_address" && !IsIpAddress(*s)) {
+          Add(path, "must be a valid IPv4 or IPv6 address");
+        } else if (s != nullptr && key == "android_advertising_id" &&
+                   !IsAdvertisingId(*s)) {
+          Add(path, "must be a UUID (8-4-4-4-12 hex digits)");
         }
       } else if (Contains(kClearUserKeys, key)) {
         Add(path,

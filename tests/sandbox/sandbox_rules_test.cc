@@ -262,6 +262,27 @@ std::vector<RuleCase> Cases() {
        "events[1].user.user_agent"},
       {"ObrefBlank", [](json& b) { Bad(b)["user"]["obref"] = "  "; },
        "events[1].user.obref"},
+      // Spec 5a: "a valid IPv4 or IPv6 address"; a GAID in UUID format.
+      {"IpAddressNotAnAddress",
+       [](json& b) { Bad(b)["user"]["ip_address"] = "not-an-ip"; },
+       "events[1].user.ip_address"},
+      {"IpAddressWithPort",
+       [](json& b) { Bad(b)["user"]["ip_address"] = "203.0.113.1:8080"; },
+       "events[1].user.ip_address"},
+      {"IpAddressNotString", [](json& b) { Bad(b)["user"]["ip_address"] = 1; },
+       "events[1].user.ip_address"},
+      {"AdvertisingIdNotUuid",
+       [](json& b) {
+         Bad(b)["user"]["android_advertising_id"] =
+             "38400000-8cf0-11bd-b23e-10b96e40000";
+       },
+       "events[1].user.android_advertising_id"},
+      {"AdvertisingIdIdfaBraces",
+       [](json& b) {
+         Bad(b)["user"]["android_advertising_id"] =
+             "{38400000-8cf0-11bd-b23e-10b96e40000d}";
+       },
+       "events[1].user.android_advertising_id"},
   };
 }
 

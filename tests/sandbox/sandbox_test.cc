@@ -182,7 +182,12 @@ TEST_F(SandboxTest, AcceptsWhatTheSpecAllows) {
                    std::string(64, 'c'), std::string(64, 'd')});
   web["user"]["obref"] = "opaque";
   web["user"]["android_advertising_id"] =
-      "38400000-8cf0-11bd-b23e-10b96e40000d";
+      "38400000-8CF0-11BD-B23E-10B96E40000D";
+  web["user"]["ip_address"] = "2001:db8::ff00:42:8329";
+  // The all-zero GAID is ignored, not rejected (spec 5a).
+  json zero_gaid = WebPurchase("w-2");
+  zero_gaid["user"]["android_advertising_id"] =
+      "00000000-0000-0000-0000-000000000000";
   web["oppref"] = "opaque";
   web["opt_out"] = true;
   // An item amount may rely on the event-level currency.
@@ -191,14 +196,14 @@ TEST_F(SandboxTest, AcceptsWhatTheSpecAllows) {
   oldest["timestamp_ms"] = kNowMs - 7LL * 24 * 60 * 60 * 1000;
   json newest = WebPurchase("t-new");
   newest["timestamp_ms"] = kNowMs + 10 * 60 * 1000;
-  json body = Batch({custom, plan, web, oldest, newest});
+  json body = Batch({custom, plan, web, zero_gaid, oldest, newest});
   body["integration_source"] = "  My_Bridge.v2 ";  // trimmed, lower-cased
   body["validate_only"] = false;
 
   httplib::Result res = PostEvents(body);
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200) << res->body;
-  EXPECT_EQ(sandbox_->AcceptedEvents().size(), 5u);
+  EXPECT_EQ(sandbox_->AcceptedEvents().size(), 6u);
 }
 
 TEST_F(SandboxTest, AcceptsAThousandEvents) {
