@@ -297,7 +297,11 @@ class TagMapper {
     item_values_ = scratch.data() + plan_.event.nodes.size();
     Resolve(root_, plan_.event, event_values_);
 
-    if (!MapEventType()) return;
+    if (!MapEventType()) {
+      // The result still names the event, skipped or rejected.
+      ReadEventId(/*report=*/false);
+      return;
+    }
     MapEnvelope();
     MapUser();
     MapData();
@@ -446,27 +450,38 @@ class TagMapper {
     return AsText(v, &view_, out);
   }
 
+  // Reads the event id (a string, or a whole number up to 2^53); with
+  // `report`, a missing or unusable one is a violation.
+  void ReadEventId(bool report) {
+    Found f = First(kEventId);
+    if (!f) {
+      if (report) {
+        SlotViolation(kEventId, kRequired,
+                      " is required: it is the event id the API "
+                      "deduplicates on");
+      }
+      return;
+    }
+    const Value& v = *f.value;
+    if (v.kind_case() == Value::kStringValue) {
+      view_.id_ = v.string_value();
+    } else if (v.kind_case() == Value::kNumberValue &&
+               IsWholeNumber(v.number_value())) {
+      Text(v, &view_.id_);
+    } else if (!report) {
+      return;
+    } else if (v.kind_case() == Value::kNumberValue) {
+      ViolationAt(f, kInvalidFormat,
+                  " must be a string or a whole number of at "
+                  "most 2^53; send larger ids as strings");
+    } else {
+      ViolationAt(f, kInvalidFormat, " must be a string or a number");
+    }
+  }
+
   void MapEnvelope() {
     // id: mandatory [*].
-    if (Found f = First(kEventId)) {
-      const Value& v = *f.value;
-      if (v.kind_case() == Value::kStringValue) {
-        view_.id_ = v.string_value();
-      } else if (v.kind_case() == Value::kNumberValue &&
-                 IsWholeNumber(v.number_value())) {
-        Text(v, &view_.id_);
-      } else if (v.kind_case() == Value::kNumberValue) {
-        ViolationAt(f, kInvalidFormat,
-                    " must be a string or a whole number of at "
-                    "most 2^53; send larger ids as strings");
-      } else {
-        ViolationAt(f, kInvalidFormat, " must be a string or a number");
-      }
-    } else {
-      SlotViolation(kEventId, kRequired,
-                    " is required: it is the event id the API "
-                    "deduplicates on");
-    }
+    ReadEventId(/*report=*/true);
 
     // timestamp_ms: epoch ms, a number or digits; now when absent [2].
     if (Found f = First(kEventTimestamp)) {

@@ -121,6 +121,7 @@ TEST_F(TrackTest, GrpcAndHttpGiveIdenticalResultsAndWireEvents) {
   EXPECT_EQ(response.results(2).outcome(), v1::EventResult::OUTCOME_SKIPPED);
   EXPECT_THAT(response.results(2).skip_reason(),
               ::testing::HasSubstr("refund"));
+  EXPECT_EQ(response.results(2).event_id(), "t-refund-3");
 
   // The purchase went out as the API expects it.
   nlohmann::json wire = nlohmann::json::parse(grpc_wire);

@@ -193,6 +193,23 @@ TEST(TagMapperRow2Test, SkipsAnEventWithoutEventMapping) {
   EXPECT_THAT(r.violations, IsEmpty());
 }
 
+// Every result names its event (DESIGN: index, event_id, outcome, ...).
+TEST(TagMapperRow2Test, SkippedAndRejectedResultsCarryTheEventId) {
+  Json unmapped = BaseEvent("refund");
+  unmapped["context"]["event_id"] = "refund_7";
+  TagMapResult r = MapTag(unmapped);
+  EXPECT_EQ(r.outcome, Outcome::kSkipped);
+  EXPECT_EQ(r.event_id, "refund_7");
+
+  Json nameless = BaseEvent();
+  nameless.erase("event_name");
+  nameless["context"]["event_id"] = 42;
+  r = MapTag(nameless);
+  EXPECT_EQ(r.outcome, Outcome::kRejected);
+  EXPECT_EQ(r.event_id, "42");
+  EXPECT_THAT(r.violations, ElementsAre(Issue("event_name", "REQUIRED")));
+}
+
 TEST(TagMapperRow2Test, SkipsEventNamesCaseSensitively) {
   EXPECT_EQ(MapTag(BaseEvent("Purchase")).outcome, Outcome::kSkipped);
 }
@@ -1198,9 +1215,11 @@ TEST(TagMapperReuseTest, ReusedFusedResultsCarryNothingOver) {
   EXPECT_EQ(reused_mapped.wire_json, fresh_mapped.wire_json);
   EXPECT_EQ(reused_mapped.warnings, fresh_mapped.warnings);
 
-  fused(BaseEvent("refund"), &reused, &reused_mapped);
+  Json refund = BaseEvent("refund");
+  refund["context"]["event_id"] = "r_1";
+  fused(refund, &reused, &reused_mapped);
   EXPECT_EQ(reused.outcome, Outcome::kSkipped);
-  EXPECT_TRUE(reused.event_id.empty());
+  EXPECT_EQ(reused.event_id, "r_1");
   EXPECT_TRUE(reused_mapped.wire_json.empty());
   fused(rich, &reused, &reused_mapped);
   EXPECT_EQ(reused.outcome, Outcome::kMapped);
