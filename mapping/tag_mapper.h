@@ -196,8 +196,9 @@ struct TagMapResult {
   // Why the event was skipped: "event 'refund' has no event mapping",
   // "consent: missing category 'analytics'". Empty unless kSkipped.
   std::string skip_reason;
-  // The event id as read ("" when the event has none or it is not usable),
-  // for the event's result whatever the outcome.
+  // The event id as read, for the event's result whatever the outcome: ""
+  // when the event has none, it is not usable, or the event was skipped by
+  // the consent rule (which reads nothing else).
   std::string event_id;
   // The typed event, filled only by the typed forms of MapTagEvent (for
   // tests and tools); complete only when kMapped.
