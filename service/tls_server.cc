@@ -33,6 +33,13 @@ absl::StatusOr<std::unique_ptr<httplib::Server>> MakeTlsServer(
       return false;
     }
     SSL_CTX_set_client_CA_list(&ctx, names);  // takes ownership
+    // With peer verification on, OpenSSL refuses to resume a session
+    // (session id or TLS 1.3 ticket) unless the context has an id.
+    static constexpr unsigned char kSessionContext[] = "conversions-gateway";
+    if (SSL_CTX_set_session_id_context(&ctx, kSessionContext,
+                                       sizeof(kSessionContext) - 1) != 1) {
+      return false;
+    }
     // Ask, verify what is presented, do not insist: see the header.
     SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER, nullptr);
     return true;

@@ -4,7 +4,12 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cstdint>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -171,8 +176,72 @@ class MutualTlsTest : public GatewayFixture {
         R"("currency":"USD","user":{"email":"a@example.com"}}]})");
   }
 
+  // Makes two HTTPS requests over two connections with `client`'s
+  // certificate, the second resuming the first's TLS session, and returns
+  // whether it was resumed (and both were answered 200).
+  bool ResumesSession(const TestCert& client) {
+    const std::string& address = gateway_->http_address();
+    const int port = std::stoi(address.substr(address.rfind(':') + 1));
+    std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(
+        SSL_CTX_new(TLS_client_method()), &SSL_CTX_free);
+    if (!ctx ||
+        SSL_CTX_use_certificate_file(
+            ctx.get(), Write("resume.crt", client.cert_pem).c_str(),
+            SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx.get(),
+                                    Write("resume.key", client.key_pem).c_str(),
+                                    SSL_FILETYPE_PEM) != 1) {
+      return false;
+    }
+    SSL_SESSION* session = nullptr;
+    bool resumed = false;
+    for (int round = 0; round < 2; ++round) {
+      int fd = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in to{};
+      to.sin_family = AF_INET;
+      to.sin_port = htons(static_cast<std::uint16_t>(port));
+      to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      if (fd < 0 ||
+          connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0) {
+        if (fd >= 0) close(fd);
+        break;
+      }
+      SSL* ssl = SSL_new(ctx.get());
+      SSL_set_fd(ssl, fd);
+      if (session != nullptr) SSL_set_session(ssl, session);
+      std::string response;
+      const std::string request =
+          "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          "Connection: close\r\n\r\n";
+      if (SSL_connect(ssl) == 1 &&
+          SSL_write(ssl, request.data(), static_cast<int>(request.size())) >
+              0) {
+        char buf[512];
+        int n;
+        while ((n = SSL_read(ssl, buf, sizeof(buf))) > 0) {
+          response.append(buf, static_cast<size_t>(n));
+        }
+      }
+      const bool ok = response.rfind("HTTP/1.1 200", 0) == 0;
+      if (round == 0 && ok) session = SSL_get1_session(ssl);
+      if (round == 1) resumed = ok && SSL_session_reused(ssl) == 1;
+      SSL_shutdown(ssl);
+      SSL_free(ssl);
+      close(fd);
+    }
+    SSL_SESSION_free(session);
+    return resumed;
+  }
+
   TestCert server_, client_ca_, client_, stranger_;
 };
+
+// Clients resume TLS sessions (curl, Go and browsers do); with client
+// verification on, OpenSSL refuses that unless the server sets a session
+// id context.
+TEST_F(MutualTlsTest, ClientsResumeTheirTlsSessions) {
+  EXPECT_TRUE(ResumesSession(client_));
+}
 
 TEST_F(MutualTlsTest, GrpcServesOnlyClientsWithACertificateOfTheClientCa) {
   auto with_cert = Stub(&client_);
