@@ -257,6 +257,10 @@ absl::Status Gateway::StartGrpc() {
   }
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                              g.max_concurrent_streams);
+  // gRPC sets SO_REUSEPORT by default, which lets a second gateway (or the
+  // HTTP listener) bind the same port and take half of the connections;
+  // a port in use must fail the start-up instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   grpc_server_ = builder.BuildAndStart();
   if (!grpc_server_ || port == 0) {
     return absl::UnavailableError(
@@ -314,6 +318,12 @@ absl::Status Gateway::StartHttp() {
         res.set_content(metrics_.Render(),
                         "text/plain; version=0.0.4; charset=utf-8");
       });
+  // cpp-httplib's default sets SO_REUSEPORT (see StartGrpc); keep only
+  // SO_REUSEADDR, so that a restart can rebind at once.
+  http_server_->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   int port = listen->port;
   if (port == 0) {
     port = http_server_->bind_to_any_port(listen->host);

@@ -289,6 +289,34 @@ TEST_F(GatewayTest, RejectsRequestErrorsWithGrpcCodes) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+TEST_F(GatewayTest, RefusesToStartOnPortsAnotherProcessListensOn) {
+  // A second gateway on the first one's ports must fail, not share them
+  // (SO_REUSEPORT would let the kernel split connections between both).
+  TempDir other_spool;
+  service::GatewayConfig config = Config();
+  config.spool.path = other_spool.path() + "/spool.db";
+  config.grpc_listen = gateway_->grpc_address();
+  auto grpc_taken = service::Gateway::Start(
+      config, &clock_, [](const service::DispatchTarget& target) {
+        return service::NewHttpTransport(target.url, {});
+      });
+  ASSERT_FALSE(grpc_taken.ok());
+  EXPECT_THAT(grpc_taken.status().message(),
+              HasSubstr(gateway_->grpc_address()));
+  config.grpc_listen = "127.0.0.1:0";
+  config.http_listen = gateway_->http_address();
+  auto http_taken = service::Gateway::Start(
+      config, &clock_, [](const service::DispatchTarget& target) {
+        return service::NewHttpTransport(target.url, {});
+      });
+  ASSERT_FALSE(http_taken.ok());
+  EXPECT_THAT(http_taken.status().message(),
+              HasSubstr(gateway_->http_address()));
+  // The first gateway still serves.
+  EXPECT_EQ(Send({Purchase("still")}).results(0).outcome(),
+            v1::EventResult::OUTCOME_ACCEPTED);
+}
+
 TEST_F(GatewayTest, ResumesQueuedEventsAfterARestart) {
   sandbox::Faults faults;
   faults.auth_failures = 1000000;  // nothing gets through before the restart
