@@ -31,15 +31,42 @@ std::string KindOf(const YAML::Node& node) {
   }
 }
 
+namespace {
+
+bool IsWildcardHost(std::string_view host) {
+  return host == "0.0.0.0" || host == "::";
+}
+
+// Why gRPC and HTTP cannot listen on these addresses ("" when they can):
+// the same fixed port on the same or a wildcard host.
+std::string ListenClash(const std::string& grpc, const std::string& http) {
+  absl::StatusOr<HostPort> g = ParseHostPort(grpc);
+  absl::StatusOr<HostPort> h = ParseHostPort(http);
+  if (!g.ok() || !h.ok() || g->port == 0 || g->port != h->port) return "";
+  if (g->host != h->host && !IsWildcardHost(g->host) &&
+      !IsWildcardHost(h->host)) {
+    return "";
+  }
+  return absl::StrCat("port ", h->port,
+                      " is also grpc_listen's; gRPC and HTTP need ports of "
+                      "their own");
+}
+
+}  // namespace
+
 GatewayConfig Parser::Parse(const YAML::Node& root) {
   GatewayConfig config;
   Item top{root, "", LineOf(root)};
-  std::optional<Item> destinations, callers;
+  std::optional<Item> destinations, callers, http_listen;
   ParseMap(
       top,
       {
           {"grpc_listen", Listen(&config.grpc_listen)},
-          {"http_listen", Listen(&config.http_listen)},
+          {"http_listen",
+           [&](const Item& at) {
+             http_listen = at;
+             Listen (&config.http_listen)(at);
+           }},
           {"log_level", Enum(&config.log_level, kLogLevels)},
           {"shutdown_drain_timeout",
            Duration(&config.shutdown_drain_timeout, Ms(0), kMaxDuration)},
@@ -53,6 +80,12 @@ GatewayConfig Parser::Parse(const YAML::Node& root) {
           // After destinations: callers name them.
           {"callers", [&](const Item& at) { callers = at; }},
       });
+  // Both listeners bind with SO_REUSEPORT off, so one port for both would
+  // fail at start-up with a vaguer message; say which keys clash instead.
+  if (std::string clash = ListenClash(config.grpc_listen, config.http_listen);
+      !clash.empty()) {
+    Error(http_listen ? http_listen->line : 0, "http_listen", clash);
+  }
   if (destinations) {
     config.destinations = ParseDestinations(*destinations, config.dispatcher);
   } else {

@@ -602,6 +602,12 @@ INSTANTIATE_TEST_SUITE_P(
          "    dispatcher:\n      lingr: 5s\n",
          "config.yaml:13: destinations[0].dispatcher: unknown key \"lingr\"; "
          "did you mean \"linger\"?"},
+        {"SamePortForGrpcAndHttp",
+         "grpc_listen: 127.0.0.1:9000\nhttp_listen: 127.0.0.1:9000\n",
+         "config.yaml:2: http_listen: port 9000 is also grpc_listen's"},
+        {"SamePortOnAWildcardHost",
+         "grpc_listen: 0.0.0.0:9000\nhttp_listen: 127.0.0.1:9000\n",
+         "config.yaml:2: http_listen: port 9000 is also grpc_listen's"},
         {"MultipleDocuments", "log_level: info\n---\nlog_level: debug\n",
          "config.yaml:3: expected one YAML document, found 2"},
         {"InvalidYaml", "grpc:\n  keepalive_time: [1s\n",
