@@ -57,6 +57,14 @@ std::string ListenClash(const std::string& grpc, const std::string& http) {
 GatewayConfig Parser::Parse(const YAML::Node& root) {
   GatewayConfig config;
   Item top{root, "", LineOf(root)};
+  if (root.IsScalar()) {
+    // Not quoted: a file of one value is most likely a secret file given
+    // to --config by mistake.
+    Error(top,
+          "expected a map of keys, got a single value (not shown; is this a "
+          "secret file?)");
+    return config;
+  }
   std::optional<Item> destinations, callers, http_listen;
   ParseMap(
       top,

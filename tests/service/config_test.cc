@@ -743,6 +743,13 @@ TEST(SecretsTest, KeyPastedAsVariableNameIsNotEchoed) {
   EXPECT_THAT(config.status().message(), Not(HasSubstr("abc123")));
 }
 
+TEST(SecretsTest, KeyFileGivenAsTheConfigFileIsNotEchoed) {
+  // --config /run/secrets/api-key: the whole document is the key.
+  std::string message = ParseError("sk-proj-abc123\n");
+  EXPECT_THAT(message, HasSubstr("config.yaml:1: expected a map of keys"));
+  EXPECT_THAT(message, Not(HasSubstr("abc123")));
+}
+
 TEST(SecretsTest, KeyPastedAsPixelIdIsRefusedAndNotEchoed) {
   // Pixel ids are logged by Describe; an API key must never be.
   EXPECT_EQ(ParseError("destinations:\n  - pixel_id: sk-proj-abc123\n"),
