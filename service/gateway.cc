@@ -99,7 +99,12 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
 absl::Status Gateway::Init(TransportFactory factory) {
   SetLogLevel(config_.log_level);
   absl::StatusOr<std::unique_ptr<Spool>> spool = Spool::Open(config_.spool);
-  if (!spool.ok()) return spool.status();
+  if (!spool.ok()) {
+    // SQLite's own messages ("unable to open database file") name no file.
+    return absl::Status(spool.status().code(),
+                        absl::StrCat("spool.path ", config_.spool.path, ": ",
+                                     spool.status().message()));
+  }
   spool_ = std::move(*spool);
   if (spool_->DroppedAtOpen() > 0) {
     LogWarn("spool_dropped_unwritten_events",

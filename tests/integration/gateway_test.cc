@@ -317,6 +317,18 @@ TEST_F(GatewayTest, RefusesToStartOnPortsAnotherProcessListensOn) {
             v1::EventResult::OUTCOME_ACCEPTED);
 }
 
+TEST_F(GatewayTest, SpoolThatCannotBeOpenedNamesTheKeyAndThePath) {
+  service::GatewayConfig config = Config();
+  config.spool.path = dir_.path();  // a folder, not a database file
+  auto other = service::Gateway::Start(
+      config, &clock_, [](const service::DispatchTarget& target) {
+        return service::NewHttpTransport(target.url, {});
+      });
+  ASSERT_FALSE(other.ok());
+  EXPECT_THAT(other.status().message(),
+              HasSubstr(absl::StrCat("spool.path ", dir_.path(), ": ")));
+}
+
 TEST_F(GatewayTest, ResumesQueuedEventsAfterARestart) {
   sandbox::Faults faults;
   faults.auth_failures = 1000000;  // nothing gets through before the restart
