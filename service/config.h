@@ -51,7 +51,8 @@ enum class SpoolSynchronous {
 
 // gRPC server tuning (`grpc:`).
 struct GrpcOptions {
-  // Largest request accepted, bytes (default 16 MiB).
+  // Largest request accepted, bytes, gRPC and POST /v1/track bodies alike
+  // (default 16 MiB).
   int max_receive_message_bytes = 16 * 1024 * 1024;
   // Idle time before the server pings a client (default 60s).
   std::chrono::milliseconds keepalive_time = std::chrono::seconds(60);

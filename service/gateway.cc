@@ -8,6 +8,8 @@
 
 #include <future>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "mapping/json_writer.h"
@@ -22,6 +24,25 @@ namespace {
 constexpr char kServiceName[] = "conversions.v1.ConversionService";
 // How often delivered rows past the retention are pruned.
 constexpr std::int64_t kPruneIntervalMs = 10 * 60 * 1000;
+
+std::string ErrorJson(const absl::Status& status) {
+  std::string message;
+  mapping::AppendJsonString(
+      std::string_view(status.message().data(), status.message().size()),
+      &message);
+  return absl::StrCat("{\"error\":{\"code\":\"",
+                      absl::StatusCodeToString(status.code()),
+                      "\",\"message\":", message, "}}\n");
+}
+
+// Whether a Content-Type header names JSON ("application/json", any case,
+// parameters such as charset allowed).
+bool IsJsonMediaType(std::string_view type) {
+  std::string_view media = type.substr(0, type.find(';'));
+  return absl::EqualsIgnoreCase(
+      absl::StripAsciiWhitespace(absl::string_view(media.data(), media.size())),
+      "application/json");
+}
 
 std::string JoinHostPort(const std::string& host, int port) {
   return host.find(':') != std::string::npos
@@ -52,16 +73,6 @@ int HttpStatusOf(absl::StatusCode code) {
     default:
       return 500;
   }
-}
-
-std::string ErrorJson(const absl::Status& status) {
-  std::string message;
-  mapping::AppendJsonString(
-      std::string_view(status.message().data(), status.message().size()),
-      &message);
-  return absl::StrCat("{\"error\":{\"code\":\"",
-                      absl::StatusCodeToString(status.code()),
-                      "\",\"message\":", message, "}}\n");
 }
 
 }  // namespace
@@ -300,8 +311,6 @@ absl::Status Gateway::StartHttp() {
                     });
   http_server_->Post("/v1/track", [this](const httplib::Request& req,
                                          httplib::Response& res) {
-    int status = 500;
-    std::string body;
     if (config_.tls.verifies_clients() && !HasVerifiedClientCertificate(req)) {
       // Mutual TLS: the connection carried no client certificate.
       metrics_.requests_denied.Add({"http_track", "no_client_certificate"});
@@ -312,6 +321,20 @@ absl::Status Gateway::StartHttp() {
                       "application/json");
       return;
     }
+    // JSON only: besides saying what the body is, it keeps browsers from
+    // posting here cross-site without a CORS preflight (a form can send
+    // text/plain or form encoding, not application/json).
+    if (std::string type = req.get_header_value("Content-Type");
+        !IsJsonMediaType(type)) {
+      res.status = 415;
+      res.set_content(ErrorJson(absl::InvalidArgumentError(absl::StrCat(
+                          "Content-Type must be application/json, got \"",
+                          type.substr(0, 100), "\""))),
+                      "application/json");
+      return;
+    }
+    int status = 500;
+    std::string body;
     HandleTrack(req.body, req.get_header_value("Authorization"), &status,
                 &body);
     res.status = status;
@@ -323,6 +346,43 @@ absl::Status Gateway::StartHttp() {
         res.set_content(metrics_.Render(),
                         "text/plain; version=0.0.4; charset=utf-8");
       });
+  auto post_only = [](const httplib::Request&, httplib::Response& res) {
+    res.status = 405;
+    res.set_header("Allow", "POST");
+    res.set_content(ErrorJson(absl::InvalidArgumentError(
+                        "/v1/track takes POST with a JSON body")),
+                    "application/json");
+  };
+  http_server_->Get("/v1/track", post_only);
+  http_server_->Put("/v1/track", post_only);
+  http_server_->Patch("/v1/track", post_only);
+  http_server_->Delete("/v1/track", post_only);
+  // The same bound as a gRPC request; larger bodies are refused with 413
+  // before they are read into memory.
+  http_server_->set_payload_max_length(
+      static_cast<size_t>(config_.grpc.max_receive_message_bytes));
+  // Errors cpp-httplib answers itself (unknown path, body too large, bad
+  // request line) get a JSON body like the handlers' own errors.
+  http_server_->set_error_handler(httplib::Server::HandlerWithResponse(
+      [this](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty())
+          return httplib::Server::HandlerResponse::Unhandled;
+        absl::Status error;
+        if (res.status == 404) {
+          error = absl::NotFoundError(absl::StrCat(
+              "no such endpoint: ", req.method, " ", req.path.substr(0, 200),
+              "; see /healthz, /readyz, /metrics and POST /v1/track"));
+        } else if (res.status == 413) {
+          error = absl::ResourceExhaustedError(
+              absl::StrCat("request body larger than ",
+                           config_.grpc.max_receive_message_bytes,
+                           " bytes (grpc.max_receive_message_bytes)"));
+        } else {
+          error = absl::UnknownError(absl::StrCat("HTTP ", res.status));
+        }
+        res.set_content(ErrorJson(error), "application/json");
+        return httplib::Server::HandlerResponse::Handled;
+      }));
   // cpp-httplib's default sets SO_REUSEPORT (see StartGrpc); keep only
   // SO_REUSEADDR, so that a restart can rebind at once.
   http_server_->set_socket_options([](socket_t sock) {

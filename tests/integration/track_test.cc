@@ -158,5 +158,63 @@ TEST_F(TrackTest, HttpTrackAnswersRequestErrorsWithStatusCodes) {
   EXPECT_EQ(empty->status, 400);
 }
 
+TEST_F(TrackTest, HttpTrackRefusesBodiesThatAreNotJson) {
+  httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
+  // curl -d sends form encoding; the body must not be taken as JSON anyway.
+  for (const char* type :
+       {"text/plain", "application/x-www-form-urlencoded", "application/xml"}) {
+    auto res = http.Post("/v1/track", RequestJson(), type);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 415) << type;
+    EXPECT_EQ(res->get_header_value("Content-Type"), "application/json");
+    EXPECT_THAT(res->body, ::testing::HasSubstr("application/json")) << type;
+    EXPECT_NO_THROW(nlohmann::json::parse(res->body)) << res->body;
+  }
+  EXPECT_TRUE(sandbox_->AcceptedEvents().empty());
+  EXPECT_EQ(gateway_->spool()->QueuedCount(), 0);
+  // Parameters and case do not matter.
+  auto ok =
+      http.Post("/v1/track", RequestJson(), "Application/JSON; charset=utf-8");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+}
+
+TEST_F(TrackTest, HttpTrackRefusesBodiesOverTheRequestSizeLimit) {
+  service::GatewayConfig config = Config();
+  // The limit both APIs share; small, so the test body is small.
+  config.grpc.max_receive_message_bytes = 4096;
+  gateway_.reset();
+  StartGateway(config);
+  httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
+  std::string big = R"({"events": [{"event_name": "purchase", "pad": ")" +
+                    std::string(8192, 'x') + R"("}]})";
+  auto res = http.Post("/v1/track", big, "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 413);
+  EXPECT_EQ(res->get_header_value("Content-Type"), "application/json");
+  nlohmann::json body = nlohmann::json::parse(res->body);
+  EXPECT_EQ(body["error"]["code"], "RESOURCE_EXHAUSTED");
+  EXPECT_THAT(body["error"]["message"].get<std::string>(),
+              ::testing::HasSubstr("4096"));
+  // A request under the limit still works on the same server.
+  auto small = http.Post("/v1/track", RequestJson(), "application/json");
+  ASSERT_TRUE(small);
+  EXPECT_EQ(small->status, 200);
+}
+
+TEST_F(TrackTest, HttpErrorsOutsideTheRoutesAnswerJson) {
+  httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
+  auto unknown = http.Get("/v1/trak");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_EQ(unknown->get_header_value("Content-Type"), "application/json");
+  EXPECT_EQ(nlohmann::json::parse(unknown->body)["error"]["code"], "NOT_FOUND");
+  auto get = http.Get("/v1/track");
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->status, 405);
+  EXPECT_EQ(get->get_header_value("Allow"), "POST");
+  EXPECT_NO_THROW(nlohmann::json::parse(get->body)) << get->body;
+}
+
 }  // namespace
 }  // namespace conversions::testing
