@@ -4,7 +4,8 @@
 //
 // Without --config every key takes its default (loopback ports, ./data
 // spool, one destination "default" reading OPENAI_CONVERSIONS_API_KEY and
-// OPENAI_PIXEL_ID). SIGTERM or SIGINT drain and exit 0.
+// OPENAI_PIXEL_ID). SIGTERM or SIGINT drain and exit 0; a second one
+// during the drain stops at once with exit 1 (the spool keeps the rest).
 #include <malloc.h>
 #include <signal.h>
 
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <iostream>
 #include <string>
+#include <thread>
 
 #include "absl/synchronization/mutex.h"
 #include "service/config.h"
@@ -97,6 +99,19 @@ int main(int argc, char** argv) {
   int received = 0;
   sigwait(&signals, &received);
   LogInfo("signal_received", {{"signal", strsignal(received)}});
+  // An operator who signals again (Ctrl-C twice) does not want to wait for
+  // the drain deadline. Stopping without it is as safe as kill -9: every
+  // accepted event is in the spool and goes out after the next start.
+  std::thread([signals] {
+    int again = 0;
+    sigwait(&signals, &again);
+    LogWarn("second_signal",
+            {{"signal", strsignal(again)},
+             {"message",
+              "stopping now without finishing the drain; undelivered events "
+              "stay in the spool"}});
+    std::_Exit(1);
+  }).detach();
   (*gateway)->Drain();
   return 0;
 }

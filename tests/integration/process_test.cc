@@ -101,6 +101,41 @@ TEST_F(ProcessTest, DrainsOnSigtermAndExitsZero) {
   EXPECT_FALSE(stub->SendEvents(&context, Batch("late", 0, 1), &response).ok());
 }
 
+TEST_F(ProcessTest, SecondSignalStopsAtOnceAndKeepsTheRestInTheSpool) {
+  // Each API request takes a minute, so the drain (20 s) is still waiting
+  // on its first request when the second signal comes.
+  sandbox::Faults slow;
+  slow.latency = std::chrono::minutes(1);
+  sandbox_->SetFaults(slow);
+  auto gateway = Start();
+  ASSERT_TRUE(gateway->started());
+  auto stub = v1::ConversionService::NewStub(grpc::CreateChannel(
+      gateway->grpc_address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  v1::SendEventsResponse response;
+  ASSERT_TRUE(stub->SendEvents(&context, Batch("s", 0, 50), &response).ok());
+  gateway->Signal(SIGTERM);
+  httplib::Client http(absl::StrCat("http://", gateway->http_address()));
+  ASSERT_TRUE(WaitFor([&] {
+    auto res = http.Get("/readyz");
+    return res && res->status == 503;
+  }));  // the first signal was taken: draining
+  auto second = std::chrono::steady_clock::now();
+  gateway->Signal(SIGINT);
+  int status = gateway->Wait();
+  EXPECT_LT(std::chrono::duration_cast<std::chrono::seconds>(
+                std::chrono::steady_clock::now() - second)
+                .count(),
+            10);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);  // not a clean drain
+  // Every accepted event is still in the spool and goes out after restart.
+  sandbox_->ClearFaults();
+  auto restarted = Start();
+  ASSERT_TRUE(restarted->started());
+  ASSERT_TRUE(WaitFor([&] { return DeliveredIds().size() == 50; }));
+}
+
 TEST_F(ProcessTest, DeliversEveryAcceptedEventAfterKillNine) {
   // Slow API requests (at most 500 events/s delivered) keep a backlog
   // queued, so the kill hits events in the spool and in flight. (With 50 ms
