@@ -169,11 +169,24 @@ absl::Status Dispatcher::Start() {
       absl::StatusOr<std::unique_ptr<HttpTransport>> transport =
           factory_(lane->destination->target);
       if (!transport.ok()) return transport.status();
-      workers_.emplace_back(
-          [this, l = lane.get(), t = std::move(*transport)]() mutable {
-            pthread_setname_np(pthread_self(), "dispatch");
-            WorkerLoop(l, std::move(t));
-          });
+      HttpTransport* raw = transport->get();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        running_transports_.push_back(raw);
+      }
+      workers_.emplace_back([this, l = lane.get(),
+                             t = std::move(*transport)]() mutable {
+        pthread_setname_np(pthread_self(), "dispatch");
+        WorkerLoop(l, t.get());
+        {
+          // Out of Shutdown's reach before it is destroyed.
+          std::lock_guard<std::mutex> lock(mu_);
+          running_transports_.erase(std::find(
+              running_transports_.begin(), running_transports_.end(), t.get()));
+          workers_done_.notify_all();
+        }
+        t.reset();
+      });
     }
   }
   return absl::OkStatus();
@@ -424,8 +437,7 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
   return absl::OkStatus();
 }
 
-void Dispatcher::WorkerLoop(LaneState* lane,
-                            std::unique_ptr<HttpTransport> transport) {
+void Dispatcher::WorkerLoop(LaneState* lane, HttpTransport* transport) {
   const DispatcherOptions& options = lane->destination->target.options;
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
@@ -443,8 +455,7 @@ void Dispatcher::WorkerLoop(LaneState* lane,
     }
     lane->hinted = 0;
     lock.unlock();
-    absl::StatusOr<DeliveryReport> report =
-        DeliverOnce(lane->key, transport.get());
+    absl::StatusOr<DeliveryReport> report = DeliverOnce(lane->key, transport);
     std::int64_t wait_until = 0;
     if (!report.ok()) {
       LogError("dispatch_failed",
@@ -482,6 +493,19 @@ void Dispatcher::Shutdown(std::int64_t deadline_ms) {
       drain_deadline_ms_ = deadline_ms;
     }
     for (auto& lane : lanes_) lane->cv.notify_all();
+  }
+  {
+    // Past the deadline, cancel what is still in flight; again every
+    // 100 ms, for a request that started just after a cancel.
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!running_transports_.empty()) {
+      if (clock_->NowMs() >= drain_deadline_ms_) {
+        for (HttpTransport* transport : running_transports_) {
+          transport->Cancel();
+        }
+      }
+      workers_done_.wait_for(lock, std::chrono::milliseconds(100));
+    }
   }
   std::lock_guard<std::mutex> join(join_mu_);
   for (std::thread& t : workers_) {

@@ -113,7 +113,11 @@ class Dispatcher {
   std::vector<std::string> PausedDestinations() const;
 
   // Stops intake of new work, keeps delivering what is due until nothing is
-  // left or `deadline_ms` passes, then joins the workers. Idempotent.
+  // left or `deadline_ms` passes, then joins the workers. Requests still in
+  // flight at the deadline are cancelled (HttpTransport::Cancel), so that
+  // the process stops on time however slow the API is; their events stay
+  // queued and go out after a restart. Idempotent; the first deadline
+  // counts.
   void Shutdown(std::int64_t deadline_ms);
 
  private:
@@ -131,7 +135,7 @@ class Dispatcher {
     std::condition_variable cv;      // the lane's workers wait here (mu_)
   };
 
-  void WorkerLoop(LaneState* lane, std::unique_ptr<HttpTransport> transport);
+  void WorkerLoop(LaneState* lane, HttpTransport* transport);
   // Sends `events` (already claimed) and records outcomes into `report`.
   absl::Status SendBatch(DestinationState* destination, const LaneKey& lane,
                          HttpTransport* transport,
@@ -150,7 +154,11 @@ class Dispatcher {
   std::vector<std::unique_ptr<LaneState>> lanes_;
   bool stopping_ = false;               // guarded by mu_
   std::int64_t drain_deadline_ms_ = 0;  // guarded by mu_
-  std::uint64_t seed_ = 0;              // guarded by mu_
+  // The transports of the workers still running, for Shutdown to cancel;
+  // a worker removes its own before it ends. Guarded by mu_.
+  std::vector<HttpTransport*> running_transports_;
+  std::condition_variable workers_done_;  // a worker ended (mu_)
+  std::uint64_t seed_ = 0;                // guarded by mu_
   std::vector<std::thread> workers_;
   std::mutex join_mu_;
 };

@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <atomic>
+
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -40,6 +42,7 @@ class HttplibTransport : public HttpTransport {
   }
 
   absl::StatusOr<HttpResponse> Post(const HttpRequest& request) override {
+    if (cancelled_.load()) return Cancelled();
     std::string origin, path;
     if (!SplitUrl(request.url, &origin, &path)) {
       return absl::InvalidArgumentError("bad request URL");
@@ -51,6 +54,7 @@ class HttplibTransport : public HttpTransport {
     httplib::Result result =
         client_.Post(path, headers, request.body, "application/json");
     if (!result) {
+      if (cancelled_.load()) return Cancelled();
       httplib::Error error = result.error();
       std::string what =
           absl::StrCat("HTTP transport: ", httplib::to_string(error));
@@ -67,8 +71,20 @@ class HttplibTransport : public HttpTransport {
     return response;
   }
 
+  void Cancel() override {
+    cancelled_.store(true);
+    // Shuts the socket of a request in flight down, so its read returns.
+    client_.stop();
+  }
+
  private:
+  static absl::Status Cancelled() {
+    return absl::UnavailableError(
+        "HTTP transport: cancelled, the gateway is stopping");
+  }
+
   httplib::Client client_;
+  std::atomic<bool> cancelled_{false};
 };
 
 }  // namespace

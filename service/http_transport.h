@@ -35,6 +35,11 @@ class HttpTransport {
   // Unavailable for network errors (refused, reset, TLS failure) and
   // DeadlineExceeded for timeouts.
   virtual absl::StatusOr<HttpResponse> Post(const HttpRequest& request) = 0;
+  // Aborts a Post in progress on another thread, which then returns
+  // Unavailable, and makes every later Post return Unavailable at once:
+  // for stopping at the drain deadline without waiting out a request.
+  // Thread-safe; may be called more than once.
+  virtual void Cancel() {}
 };
 
 // Options of the real transport.

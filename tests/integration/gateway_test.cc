@@ -329,6 +329,28 @@ TEST_F(GatewayTest, SpoolThatCannotBeOpenedNamesTheKeyAndThePath) {
               HasSubstr(absl::StrCat("spool.path ", dir_.path(), ": ")));
 }
 
+TEST_F(GatewayTest, DrainCancelsARequestTheApiHoldsPastTheDeadline) {
+  service::GatewayConfig config = Config();
+  config.shutdown_drain_timeout = std::chrono::milliseconds(200);
+  config.destinations[0].dispatcher.request_timeout = std::chrono::seconds(60);
+  gateway_.reset();
+  StartGateway(config);
+  sandbox::Faults faults;
+  faults.latency = std::chrono::seconds(20);  // the API holds every request
+  sandbox_->SetFaults(faults);
+  Send({Purchase("held")});
+  ASSERT_TRUE(WaitFor([&] { return sandbox_->RequestCount() >= 1; }));
+  // The drain ends at its deadline: the request is cancelled, not waited
+  // for (that would take the 20 s and deliver the event).
+  gateway_.reset();
+  EXPECT_TRUE(sandbox_->AcceptedEvents().empty());
+  // The event stayed queued and goes out after the restart.
+  sandbox_->ClearFaults();
+  StartGateway(config);
+  ASSERT_TRUE(Delivered(1));
+  EXPECT_EQ(DeliveredIds(), std::vector<std::string>{"held"});
+}
+
 TEST_F(GatewayTest, ResumesQueuedEventsAfterARestart) {
   sandbox::Faults faults;
   faults.auth_failures = 1000000;  // nothing gets through before the restart

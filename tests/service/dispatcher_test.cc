@@ -3,7 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "tests/service/fake_http_transport.h"
@@ -244,6 +246,72 @@ TEST_F(DispatcherTest, RespectsBatchSizeLimit) {
   Append({"a", "b", "c"});
   EXPECT_EQ(Deliver().delivered, 2);
   EXPECT_EQ(Deliver().delivered, 1);
+}
+
+// A transport whose requests hang until Cancel; after 20 s they give up
+// and answer 200, so that a missing cancel fails the test instead of
+// hanging it.
+class HangingTransport : public HttpTransport {
+ public:
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool entered = false;    // a request is hanging
+    bool cancelled = false;  // Cancel was called
+    bool gave_up = false;    // a request ended without Cancel
+  };
+  explicit HangingTransport(State* state) : state_(state) {}
+
+  absl::StatusOr<HttpResponse> Post(const HttpRequest&) override {
+    std::unique_lock<std::mutex> lock(state_->mu);
+    state_->entered = true;
+    state_->cv.notify_all();
+    if (!state_->cv.wait_for(lock, std::chrono::seconds(20),
+                             [&] { return state_->cancelled; })) {
+      state_->gave_up = true;
+      return FakeHttpTransport::Response(200);
+    }
+    return absl::UnavailableError("cancelled");
+  }
+  void Cancel() override {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    state_->cancelled = true;
+    state_->cv.notify_all();
+  }
+
+ private:
+  State* const state_;
+};
+
+TEST_F(DispatcherTest, ShutdownCancelsRequestsInFlightAtTheDeadline) {
+  HangingTransport::State hang;
+  DispatchTarget target;
+  target.name = "default";
+  target.url = RequestUrl("https://api.test/v1/events", "pixel");
+  target.api_key = "test-key";
+  target.options.linger = std::chrono::milliseconds(0);
+  target.options.max_in_flight_requests = 1;
+  dispatcher_ = std::make_unique<Dispatcher>(
+      spool_.get(), &clock_, &metrics_, std::vector<DispatchTarget>{target},
+      [&hang](const DispatchTarget&)
+          -> absl::StatusOr<std::unique_ptr<HttpTransport>> {
+        return std::unique_ptr<HttpTransport>(new HangingTransport(&hang));
+      });
+  Append({"slow"});
+  ASSERT_TRUE(dispatcher_->Start().ok());
+  dispatcher_->Notify({"default", false}, 1);
+  {
+    std::unique_lock<std::mutex> lock(hang.mu);
+    ASSERT_TRUE(hang.cv.wait_for(lock, std::chrono::seconds(20),
+                                 [&] { return hang.entered; }));
+  }
+  // The API hangs; the drain deadline is now.
+  dispatcher_->Shutdown(clock_.NowMs());
+  std::lock_guard<std::mutex> lock(hang.mu);
+  EXPECT_TRUE(hang.cancelled);
+  EXPECT_FALSE(hang.gave_up);
+  // Not delivered, not lost: it goes out after a restart.
+  EXPECT_EQ(StateOf("slow"), EventState::kQueued);
 }
 
 TEST(RetryAfterTest, ParsesSecondsAndHttpDates) {
