@@ -1,0 +1,395 @@
+// Mapper's validation (event_mapper_core_mapper.h): the envelope fields (id,
+// type, timestamp_ms, custom_event_name, oppref, action_source, source_url)
+// and data (amount, currencies, contents, plan_id, variants, custom
+// properties). Internal to the mapping library: include event_mapper.h or
+// event_view.h instead.
+#ifndef CONVERSIONS_MAPPING_EVENT_MAPPER_CORE_CHECKS_H_
+#define CONVERSIONS_MAPPING_EVENT_MAPPER_CORE_CHECKS_H_
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "conversions/v1/event.pb.h"
+#include "google/protobuf/struct.pb.h"
+#include "mapping/event_mapper.h"
+#include "mapping/event_mapper_core_mapper.h"
+#include "mapping/event_mapper_core_support.h"
+#include "mapping/event_types.h"
+#include "mapping/json_writer.h"
+#include "mapping/unicode.h"
+
+namespace conversions::mapping {
+namespace internal::core {
+
+// Checks UTF-8 and the byte limit of an optional string field.
+template <typename Event>
+inline bool Mapper<Event>::CheckText(std::string_view value, Path path,
+                                     size_t max_bytes) {
+  // Small enough to inline; paths and messages are built out of line.
+  if (value.size() <= max_bytes && IsValidUtf8(value)) return true;
+  // The path goes by its parts: a Path object whose address is passed
+  // would be built on the stack before every check.
+  ReportText(value, path.base, path.index, path.leaf, max_bytes);
+  return false;
+}
+
+// Records why CheckText refused `value`.
+template <typename Event>
+inline void Mapper<Event>::ReportText(std::string_view value,
+                                      std::string_view path_base,
+                                      int path_index,
+                                      std::string_view path_leaf,
+                                      size_t max_bytes) {
+  std::string field = Path(path_base, path_index, path_leaf).str();
+  if (!IsValidUtf8(value)) {
+    Violation(field, kInvalidUtf8, absl::StrCat(field, " is not valid UTF-8"));
+  } else {
+    Violation(field, kTooLong,
+              absl::StrCat(field, " is longer than ", max_bytes, " bytes"));
+  }
+}
+
+template <typename Event>
+inline void Mapper<Event>::CheckEnvelopeFields() {
+  // id: required, sent byte for byte (it must equal the Pixel's event_id).
+  if (TrimAscii(event_.id()).empty()) {
+    Violation("id", kRequired, "id is required");
+  } else {
+    CheckText(event_.id(), "id", Limits::kIdBytes);
+  }
+
+  // type
+  type_name_ = EventTypeName(event_.type());
+  if (type_name_.empty()) {
+    if (event_.type() == v1::EVENT_TYPE_UNSPECIFIED) {
+      Violation("type", kRequired, "type is required");
+    } else {
+      Violation("type", kInvalidFormat,
+                absl::StrCat("type ", static_cast<int>(event_.type()),
+                             " is not a known EventType"));
+    }
+  }
+
+  // timestamp_ms: 0 means now; within [now - 7 days, now + 10 minutes].
+  timestamp_ms_ = event_.timestamp_ms() == 0 ? now_ms_ : event_.timestamp_ms();
+  if (timestamp_ms_ < 0) {
+    Violation("timestamp_ms", kOutOfRange,
+              "timestamp_ms must be Unix epoch milliseconds, not negative");
+  } else if (timestamp_ms_ < now_ms_ - Limits::kMaxAgeMs) {
+    std::string description =
+        "timestamp_ms is more than 7 days in the past; the API accepts "
+        "events of the last 7 days only";
+    if (timestamp_ms_ < 100'000'000'000LL) {
+      description += " (the value looks like seconds; send milliseconds)";
+    }
+    Violation("timestamp_ms", kOutOfRange, std::move(description));
+  } else if (timestamp_ms_ > now_ms_ + Limits::kMaxFutureMs) {
+    Violation("timestamp_ms", kOutOfRange,
+              "timestamp_ms is more than 10 minutes in the future");
+  }
+
+  // custom_event_name: only, and required, for custom events.
+  const std::string_view name = event_.custom_event_name();
+  if (event_.type() == v1::EVENT_TYPE_CUSTOM) {
+    if (name.empty()) {
+      Violation("custom_event_name", kRequired,
+                "custom_event_name is required when type is custom");
+    } else if (!IsValidCustomEventName(name)) {
+      Violation("custom_event_name", kInvalidFormat,
+                "custom_event_name must be 1 to 64 letters, digits, '_' or "
+                "'-', starting and ending with a letter or digit");
+    } else {
+      custom_name_.resize(name.size());
+      std::transform(
+          name.begin(), name.end(), custom_name_.begin(), [](char c) {
+            return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+          });
+      if (EventTypeFromName(custom_name_).has_value()) {
+        Violation("custom_event_name", kReserved,
+                  "custom_event_name must not be a standard event name");
+      }
+    }
+  } else if (!name.empty()) {
+    Violation("custom_event_name", kNotAllowed,
+              "custom_event_name is allowed only when type is custom");
+  }
+
+  // oppref: opaque, byte for byte.
+  CheckText(event_.oppref(), "oppref", Limits::kOpprefBytes);
+
+  // action_source: always sent; mobile_app for app events.
+  action_source_name_ = ActionSourceName(event_.action_source());
+  if (action_source_name_.empty()) {
+    if (event_.action_source() == v1::ACTION_SOURCE_UNSPECIFIED) {
+      Violation("action_source", kRequired, "action_source is required");
+    } else {
+      Violation("action_source", kInvalidFormat,
+                absl::StrCat("action_source ",
+                             static_cast<int>(event_.action_source()),
+                             " is not a known ActionSource"));
+    }
+  } else if (IsAppEvent(event_.type()) &&
+             event_.action_source() != v1::ACTION_SOURCE_MOBILE_APP) {
+    Violation("action_source", kInvalidFormat,
+              absl::StrCat("action_source must be mobile_app for ",
+                           Sv(type_name_), " events"));
+  }
+
+  // source_url: required for web, an absolute http(s) URL when present.
+  const std::string_view url = event_.source_url();
+  if (url.empty()) {
+    if (event_.action_source() == v1::ACTION_SOURCE_WEB) {
+      Violation("source_url", kRequired,
+                "source_url is required when action_source is web");
+    }
+  } else if (CheckText(url, "source_url", Limits::kSourceUrlBytes) &&
+             !IsAbsoluteHttpUrl(url)) {
+    Violation("source_url", kInvalidFormat,
+              "source_url must be an absolute http or https URL with a host");
+  }
+}
+
+// Checks an optional currency; returns false when invalid.
+template <typename Event>
+inline bool Mapper<Event>::CheckCurrency(std::string_view in, Path path) {
+  std::array<char, 3> upper;
+  if (in.empty() || UpperCurrency(in, &upper)) return true;
+  ReportCurrency(path);
+  return false;
+}
+
+// CheckCurrency's violation, out of line so that its check inlines.
+template <typename Event>
+inline void Mapper<Event>::ReportCurrency(Path path) {
+  std::string field = path.str();
+  Violation(field, kInvalidFormat,
+            absl::StrCat(field, " is not an ISO 4217 currency code"));
+}
+
+template <typename Event>
+template <typename Data>
+inline void Mapper<Event>::CheckData(const Data& d) {
+  data_type_ = DataTypeOf(event_.type());
+  const bool type_known = !type_name_.empty();
+  if (d.has_amount() && d.amount() < 0) {
+    Violation("data.amount", kOutOfRange, "data.amount must not be negative");
+  }
+  CheckCurrency(d.currency(), "data.currency");
+  if (d.has_amount() && d.currency().empty()) {
+    Violation("data.currency", kRequired,
+              "data.currency is required when data.amount is set");
+  }
+
+  if (d.contents_size() > 0) {
+    if (type_known && !AllowsContents(data_type_)) {
+      Violation(
+          "data.contents", kNotAllowed,
+          absl::StrCat("data.contents is not allowed for ", Sv(type_name_),
+                       " events (data type customer_action)"));
+    } else if (static_cast<size_t>(d.contents_size()) > Limits::kContents) {
+      Violation("data.contents", kTooMany,
+                absl::StrCat("data.contents has more than ", Limits::kContents,
+                             " items"));
+    } else {
+      for (int i = 0; i < d.contents_size(); ++i) {
+        CheckContent(d.contents(i), i, d.currency().empty());
+      }
+    }
+  }
+
+  if (!d.plan_id().empty()) {
+    if (type_known && !AllowsPlanId(data_type_)) {
+      Violation("data.plan_id", kNotAllowed,
+                absl::StrCat("data.plan_id is allowed only for "
+                             "subscription_created, trial_started and "
+                             "custom events, not for ",
+                             Sv(type_name_)));
+    } else {
+      CheckText(d.plan_id(), "data.plan_id", Limits::kPlanIdBytes);
+    }
+  }
+
+  if constexpr (kTyped) {
+    if (d.has_custom_properties() && d.custom_properties().fields_size() > 0) {
+      if (type_known && event_.type() != v1::EVENT_TYPE_CUSTOM) {
+        Violation("data.custom_properties", kNotAllowed,
+                  "data.custom_properties is allowed only for custom "
+                  "events");
+      } else {
+        CheckCustomProperties(d.custom_properties());
+      }
+    }
+  }
+}
+
+template <typename Event>
+template <typename Content>
+inline void Mapper<Event>::CheckContent(const Content& c, int i,
+                                        bool no_event_currency) {
+  constexpr std::string_view kBase = "data.contents";
+  CheckText(c.id(), Path(kBase, i, "id"), Limits::kContentIdBytes);
+  CheckText(c.group_id(), Path(kBase, i, "group_id"), Limits::kContentIdBytes);
+  CheckText(c.name(), Path(kBase, i, "name"), Limits::kContentNameBytes);
+  if (!c.content_type().empty() &&
+      CheckText(c.content_type(), Path(kBase, i, "content_type"),
+                Limits::kContentTypeBytes) &&
+      TrimWhitespace(c.content_type()).empty()) {
+    std::string field = Path(kBase, i, "content_type").str();
+    Violation(field, kInvalidFormat, absl::StrCat(field, " must not be blank"));
+  }
+  if (c.has_quantity() && c.quantity() <= 0) {
+    std::string field = Path(kBase, i, "quantity").str();
+    Violation(field, kOutOfRange,
+              absl::StrCat(field, " must be a positive integer"));
+  }
+  if (c.has_amount() && c.amount() < 0) {
+    std::string field = Path(kBase, i, "amount").str();
+    Violation(field, kOutOfRange, absl::StrCat(field, " must not be negative"));
+  }
+  CheckCurrency(c.currency(), Path(kBase, i, "currency"));
+  if (c.has_amount() && c.currency().empty() && no_event_currency) {
+    std::string field = Path(kBase, i, "currency").str();
+    Violation(field, kRequired,
+              absl::StrCat(field,
+                           " is required when the item has an amount and "
+                           "data.currency is not set"));
+  }
+  if constexpr (kTyped) {
+    if (c.variant_size() > 0) CheckVariant(c, i);
+  }
+}
+
+template <typename Event>
+inline void Mapper<Event>::CheckVariant(const v1::Content& c, int i) {
+  const Path variant("data.contents", i, "variant");
+  if (static_cast<size_t>(c.variant_size()) > Limits::kVariantEntries) {
+    std::string field = variant.str();
+    Violation(field, kTooMany,
+              absl::StrCat(field, " has more than ", Limits::kVariantEntries,
+                           " entries"));
+    return;
+  }
+  auto fine = [](const std::string& key, const std::string& value) {
+    return !key.empty() && key.size() <= Limits::kVariantKeyBytes &&
+           value.size() <= Limits::kVariantValueBytes && IsValidUtf8(key) &&
+           IsValidUtf8(value);
+  };
+  // The common case sorts nothing and builds no path.
+  if (std::all_of(c.variant().begin(), c.variant().end(),
+                  [&](const auto& e) { return fine(e.first, e.second); })) {
+    return;
+  }
+  for (const auto* entry : InKeyOrder(c.variant())) {
+    const std::string& key = entry->first;
+    const std::string& value = entry->second;
+    if (fine(key, value)) continue;
+    std::string field =
+        absl::StrCat(variant.str(), "[\"", IsValidUtf8(key) ? key : "?", "\"]");
+    if (key.empty()) {
+      Violation(field, kInvalidFormat, "variant keys must not be empty");
+      continue;
+    }
+    if (CheckText(key, field.c_str(), Limits::kVariantKeyBytes)) {
+      CheckText(value, field.c_str(), Limits::kVariantValueBytes);
+    }
+  }
+}
+
+template <typename Event>
+inline void Mapper<Event>::CheckCustomProperties(
+    const google::protobuf::Struct& s) {
+  for (const auto* entry : InKeyOrder(s.fields())) {
+    const std::string& key = entry->first;
+    for (std::string_view reserved : kReservedDataKeys) {
+      if (key == reserved) {
+        Violation(absl::StrCat("data.custom_properties.", key), kReserved,
+                  absl::StrCat("custom property '", key,
+                               "' clashes with a field of data"));
+      }
+    }
+  }
+  if (!CheckValueTree(s, "data.custom_properties", 1)) return;
+  std::string encoded;
+  JsonWriter w(&encoded);
+  WriteStruct(s, &w);
+  w.Finish();
+  if (encoded.size() > Limits::kCustomPropertiesBytes) {
+    Violation(
+        "data.custom_properties", kTooLong,
+        absl::StrCat("data.custom_properties is longer than ",
+                     Limits::kCustomPropertiesBytes, " bytes once encoded"));
+  }
+}
+
+// Checks keys and strings for UTF-8, numbers for finiteness, and depth.
+template <typename Event>
+inline bool Mapper<Event>::CheckValueTree(const google::protobuf::Struct& s,
+                                          std::string_view path, int depth) {
+  if (depth > Limits::kCustomPropertiesDepth) {
+    Violation(std::string(path), kTooLong,
+              absl::StrCat("data.custom_properties is nested deeper than ",
+                           Limits::kCustomPropertiesDepth, " levels"));
+    return false;
+  }
+  bool ok = true;
+  for (const auto* entry : InKeyOrder(s.fields())) {
+    const std::string& key = entry->first;
+    const google::protobuf::Value& value = entry->second;
+    if (!IsValidUtf8(key) || key.empty()) {
+      Violation(std::string(path), kInvalidFormat,
+                "custom property keys must be non-empty UTF-8");
+      ok = false;
+      continue;
+    }
+    ok &= CheckValue(value, absl::StrCat(Sv(path), ".", key), depth);
+  }
+  return ok;
+}
+
+template <typename Event>
+inline bool Mapper<Event>::CheckValue(const google::protobuf::Value& v,
+                                      const std::string& path, int depth) {
+  switch (v.kind_case()) {
+    case google::protobuf::Value::kNumberValue:
+      if (!std::isfinite(v.number_value())) {
+        Violation(path, kInvalidFormat, "numbers must be finite");
+        return false;
+      }
+      return true;
+    case google::protobuf::Value::kStringValue:
+      if (!IsValidUtf8(v.string_value())) {
+        Violation(path, kInvalidUtf8, "strings must be valid UTF-8");
+        return false;
+      }
+      return true;
+    case google::protobuf::Value::kStructValue:
+      return CheckValueTree(v.struct_value(), path, depth + 1);
+    case google::protobuf::Value::kListValue: {
+      if (depth + 1 > Limits::kCustomPropertiesDepth) {
+        Violation(path, kTooLong,
+                  absl::StrCat("data.custom_properties is nested deeper "
+                               "than ",
+                               Limits::kCustomPropertiesDepth, " levels"));
+        return false;
+      }
+      bool ok = true;
+      const auto& values = v.list_value().values();
+      for (int i = 0; i < values.size(); ++i) {
+        ok &= CheckValue(values[i], absl::StrCat(path, "[", i, "]"), depth + 1);
+      }
+      return ok;
+    }
+    default:
+      return true;  // null, bool, or unset (written as null)
+  }
+}
+
+}  // namespace internal::core
+}  // namespace conversions::mapping
+
+#endif  // CONVERSIONS_MAPPING_EVENT_MAPPER_CORE_CHECKS_H_

@@ -1,0 +1,238 @@
+// Mapper's user object (event_mapper_core_mapper.h): normalizes and hashes
+// the identifier lists (emails, phone numbers, external ids, names) and their
+// pre-hashed twins, validates the location lists and the scalars, and keeps
+// the first 3 valid unique values of each list, with a warning for each value
+// dropped. Internal to the mapping library: include event_mapper.h or
+// event_view.h instead.
+#ifndef CONVERSIONS_MAPPING_EVENT_MAPPER_CORE_USER_H_
+#define CONVERSIONS_MAPPING_EVENT_MAPPER_CORE_USER_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/strings/str_cat.h"
+#include "mapping/event_mapper.h"
+#include "mapping/event_mapper_core_mapper.h"
+#include "mapping/event_mapper_core_support.h"
+#include "mapping/normalize.h"
+#include "mapping/sha256.h"
+#include "mapping/unicode.h"
+
+namespace conversions::mapping {
+namespace internal::core {
+
+// Normalizes and hashes one identifier kind: clear values first, then the
+// pre-hashed twins, keeping the first 3 valid unique digests.
+template <typename Event>
+template <typename List>
+inline void Mapper<Event>::MapHashedList(
+    const List& clear, std::string_view clear_field, Normalizer normalize,
+    const List& hashed, std::string_view hashed_field, HashedList* out) {
+  // size() is a call into libprotobuf, and most kinds are empty: they
+  // return here, inline, before the stack frame of the loops.
+  const int clear_size = clear.size();
+  const int hashed_size = hashed.size();
+  if (clear_size == 0 && hashed_size == 0) return;
+  MapHashedValues(clear, clear_size, clear_field, normalize, hashed,
+                  hashed_size, hashed_field, out);
+}
+
+template <typename Event>
+template <typename List>
+inline void Mapper<Event>::MapHashedValues(const List& clear, int clear_size,
+                                           std::string_view clear_field,
+                                           Normalizer normalize,
+                                           const List& hashed, int hashed_size,
+                                           std::string_view hashed_field,
+                                           HashedList* out) {
+  if (!CheckListSize(clear_size, clear_field) ||
+      !CheckListSize(hashed_size, hashed_field)) {
+    return;
+  }
+  for (int i = 0; i < clear_size; ++i) {
+    // Trimmed as the normalizers trim (Unicode white space, e.g. NBSP),
+    // so a padded digest is recognised whatever the padding. A value
+    // shorter than a digest's 64 characters cannot be one: no trim.
+    const std::string_view raw = clear[i];
+    std::string_view value =
+        raw.size() >= 64 ? TrimWhitespace(raw) : std::string_view();
+    Sha256HexDigest digest;
+    if (IsSha256Hex(value)) {
+      digest = LowerHex(value);  // already hashed: pass through
+    } else {
+      DropReason drop = normalize(raw, &scratch_);
+      if (!drop.kept()) {
+        Warning(absl::StrCat(Sv(clear_field), "[", i, "]"), drop.code,
+                drop.description);
+        continue;
+      }
+      digest = Sha256Hex(scratch_);
+    }
+    AddDigest(digest, clear_field, i, out);
+  }
+  for (int i = 0; i < hashed_size; ++i) {
+    std::string_view value = TrimWhitespace(hashed[i]);
+    if (!IsSha256Hex(value)) {
+      Warning(absl::StrCat(Sv(hashed_field), "[", i, "]"),
+              value.empty() ? kDroppedEmpty : kDroppedInvalid,
+              "value is not a SHA-256 digest (64 hex characters)");
+      continue;
+    }
+    AddDigest(LowerHex(value), hashed_field, i, out);
+  }
+}
+
+template <typename Event>
+inline void Mapper<Event>::AddDigest(const Sha256HexDigest& digest,
+                                     std::string_view field, int i,
+                                     HashedList* out) {
+  if (out->Contains(digest)) {
+    Warning(absl::StrCat(Sv(field), "[", i, "]"), kDroppedDuplicate,
+            "value equals an earlier one after normalization");
+  } else if (out->size == Limits::kUserListValues) {
+    Warning(absl::StrCat(Sv(field), "[", i, "]"), kDroppedOverLimit,
+            "the API uses the first 3 valid values of a list; this one was "
+            "dropped");
+  } else {
+    out->values[out->size++] = digest;
+  }
+}
+
+template <typename Event>
+inline bool Mapper<Event>::CheckListSize(int size, std::string_view field) {
+  if (static_cast<size_t>(size) <= Limits::kUserListInputs) return true;
+  TooMany(field);
+  return false;
+}
+
+// CheckListSize's violation, out of line so that its check inlines.
+template <typename Event>
+inline void Mapper<Event>::TooMany(std::string_view field) {
+  Violation(std::string(field), kTooMany,
+            absl::StrCat(Sv(field), " has more than ", Limits::kUserListInputs,
+                         " values"));
+}
+
+// Validates one raw location kind and keeps the first 3 unique values.
+template <typename Event>
+template <typename List>
+inline void Mapper<Event>::MapRawList(const List& in, std::string_view field,
+                                      Normalizer normalize, size_t max_chars,
+                                      RawList* out) {
+  // As in MapHashedList: most lists are empty.
+  const int size = in.size();
+  if (size > 0) MapRawValues(in, size, field, normalize, max_chars, out);
+}
+
+template <typename Event>
+template <typename List>
+inline void Mapper<Event>::MapRawValues(const List& in, int size,
+                                        std::string_view field,
+                                        Normalizer normalize, size_t max_chars,
+                                        RawList* out) {
+  if (!CheckListSize(size, field)) return;
+  for (int i = 0; i < size; ++i) {
+    DropReason drop = normalize(in[i], &scratch_);
+    if (!drop.kept()) {
+      Warning(absl::StrCat(Sv(field), "[", i, "]"), drop.code,
+              drop.description);
+      continue;
+    }
+    if (max_chars != 0 && CodePointCount(scratch_) > max_chars) {
+      scratch_.resize(TruncateCodePoints(scratch_, max_chars).size());
+      Warning(absl::StrCat(Sv(field), "[", i, "]"), kTruncated,
+              absl::StrCat("value was cut to ", max_chars, " characters"));
+    }
+    if (out->Contains(scratch_)) {
+      Warning(absl::StrCat(Sv(field), "[", i, "]"), kDroppedDuplicate,
+              "value equals an earlier one after normalization");
+    } else if (out->size == Limits::kUserListValues) {
+      Warning(absl::StrCat(Sv(field), "[", i, "]"), kDroppedOverLimit,
+              "the API uses the first 3 valid values of a list; this one "
+              "was dropped");
+    } else {
+      out->values[out->size++] = scratch_;
+    }
+  }
+}
+
+// Validates a raw scalar that is sent unchanged (trimmed of nothing).
+template <typename Event>
+inline std::string_view Mapper<Event>::RawScalar(std::string_view value,
+                                                 std::string_view field,
+                                                 size_t max_bytes) {
+  if (value.empty()) return {};
+  // Inline when the value passes; the warnings are built out of line.
+  if (value.size() <= max_bytes && IsValidUtf8(value) &&
+      !TrimWhitespace(value).empty()) {
+    return value;
+  }
+  DropRawScalar(value, field, max_bytes);
+  return {};
+}
+
+// Records why RawScalar dropped `value`.
+template <typename Event>
+inline void Mapper<Event>::DropRawScalar(std::string_view value,
+                                         std::string_view field,
+                                         size_t max_bytes) {
+  if (!IsValidUtf8(value)) {
+    Warning(std::string(field), kDroppedInvalid, "value is not valid UTF-8");
+  } else if (TrimWhitespace(value).empty()) {
+    Warning(std::string(field), kDroppedEmpty, "value is blank");
+  } else {
+    Warning(std::string(field), kDroppedInvalid,
+            absl::StrCat("value is longer than ", max_bytes, " bytes"));
+  }
+}
+
+template <typename Event>
+template <typename User>
+inline void Mapper<Event>::MapUser(const User& u) {
+  MapHashedList(u.emails(), "user.emails", NormalizeEmail, u.emails_sha256(),
+                "user.emails_sha256", &user_.emails);
+  MapHashedList(u.phone_numbers(), "user.phone_numbers", NormalizePhone,
+                u.phone_numbers_sha256(), "user.phone_numbers_sha256",
+                &user_.phone_numbers);
+  MapHashedList(u.external_ids(), "user.external_ids", NormalizeExternalId,
+                u.external_ids_sha256(), "user.external_ids_sha256",
+                &user_.external_ids);
+  MapHashedList(u.first_names(), "user.first_names", NormalizeName,
+                u.first_names_sha256(), "user.first_names_sha256",
+                &user_.first_names);
+  MapHashedList(u.last_names(), "user.last_names", NormalizeName,
+                u.last_names_sha256(), "user.last_names_sha256",
+                &user_.last_names);
+  MapRawList(u.regions(), "user.regions", NormalizeLocation,
+             Limits::kLocationChars, &user_.regions);
+  MapRawList(u.postal_codes(), "user.postal_codes", NormalizePostalCode, 0,
+             &user_.postal_codes);
+  MapRawList(u.cities(), "user.cities", NormalizeLocation,
+             Limits::kLocationChars, &user_.cities);
+  MapRawList(u.countries(), "user.countries", NormalizeCountry, 0,
+             &user_.countries);
+  MapScalar(u.android_advertising_id(), "user.android_advertising_id",
+            NormalizeAdvertisingId, &user_.android_advertising_id);
+  MapScalar(u.ip_address(), "user.ip_address", NormalizeIpAddress,
+            &user_.ip_address);
+  user_.obref = RawScalar(u.obref(), "user.obref", Limits::kObrefBytes);
+  user_.user_agent =
+      RawScalar(u.user_agent(), "user.user_agent", Limits::kUserAgentBytes);
+}
+
+template <typename Event>
+inline void Mapper<Event>::MapScalar(std::string_view value,
+                                     std::string_view field,
+                                     Normalizer normalize, std::string* out) {
+  if (value.empty()) return;
+  DropReason drop = normalize(value, out);
+  if (!drop.kept()) {
+    out->clear();
+    Warning(std::string(field), drop.code, drop.description);
+  }
+}
+
+}  // namespace internal::core
+}  // namespace conversions::mapping
+
+#endif  // CONVERSIONS_MAPPING_EVENT_MAPPER_CORE_USER_H_
