@@ -1,0 +1,237 @@
+// The value readers of the tag mapper (tag_mapper.cc): finding the values of
+// a compiled plan's source paths in one walk of an event (Resolve), and
+// reading them as text, numbers, money and action sources. Internal to the
+// mapping library: include tag_mapper.h instead.
+//
+// Only tag_mapper.cc includes this header. Its functions keep the internal
+// linkage they had in that file's unnamed namespace, and are not `inline`
+// unless they were, so that GCC inlines them into the mapper's hot path
+// exactly as before: declared `inline` with external linkage, they came out
+// inlined differently and tag_mapper.o's code grew from 48.8 to 57.3 KB.
+#ifndef CONVERSIONS_MAPPING_TAG_VALUES_H_
+#define CONVERSIONS_MAPPING_TAG_VALUES_H_
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "conversions/v1/event.pb.h"
+#include "google/protobuf/struct.pb.h"
+#include "mapping/event_view.h"
+#include "mapping/tag_plan.h"
+#include "mapping/unicode.h"
+
+namespace conversions::mapping {
+namespace internal {
+
+using google::protobuf::ListValue;
+using google::protobuf::Struct;
+using google::protobuf::Value;
+
+// Whole numbers up to 2^53 are exact in a double (JSON numbers).
+constexpr double kMaxExactInteger = 9007199254740992.0;
+
+// Debian's abseil has its own string_view type; StrCat takes only that.
+static absl::string_view Sv(std::string_view s) { return {s.data(), s.size()}; }
+
+static std::string_view TrimAscii(std::string_view s) {
+  while (!s.empty() && IsAsciiWhitespace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsAsciiWhitespace(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+static char AsciiLower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
+
+// ---------------------------------------------------------------------------
+// Reading values.
+
+static void ResolveChildren(const Value& value, const ChildIndex& children,
+                            const PathTree& tree, const Value** out);
+
+// Records `value` as the value of `node`, then finds its children's.
+static inline void ResolveValue(const Value& value, int node,
+                                const PathTree& tree, const Value** out) {
+  out[node] = &value;
+  const ChildIndex& children = tree.nodes[node].children;
+  if (!children.nodes.empty()) ResolveChildren(value, children, tree, out);
+}
+
+// As ResolveValue, for a node found through a ChildIndex slot, which tells
+// whether it has children without reading the node.
+static inline void ResolveSlot(const Value& value, const ChildIndex::Slot& slot,
+                               const PathTree& tree, const Value** out) {
+  out[slot.node] = &value;
+  if (slot.parent) {
+    ResolveChildren(value, tree.nodes[slot.node].children, tree, out);
+  }
+}
+
+// Finds the properties of `object` that are children in `wanted`.
+static void ResolveStruct(const Struct& object, const ChildIndex& wanted,
+                          const PathTree& tree, const Value** out) {
+  const auto& fields = object.fields();
+  // A large object and few wanted names: look them up. Otherwise walk the
+  // object once: cheaper than hashing each wanted name with the map's hash.
+  if (static_cast<size_t>(fields.size()) > 4 * wanted.nodes.size()) {
+    for (int n : wanted.nodes) {
+      auto it = fields.find(tree.nodes[n].key);
+      if (it != fields.end()) ResolveValue(it->second, n, tree, out);
+    }
+    return;
+  }
+  size_t missing = wanted.nodes.size();
+  for (const auto& [key, value] : fields) {
+    const ChildIndex::Slot* slot = wanted.FindSlot(key, tree.nodes);
+    if (slot == nullptr) continue;
+    ResolveSlot(value, *slot, tree, out);
+    if (--missing == 0) break;  // every wanted property found
+  }
+}
+
+static void ResolveChildren(const Value& value, const ChildIndex& children,
+                            const PathTree& tree, const Value** out) {
+  if (value.kind_case() == Value::kStructValue) {
+    ResolveStruct(value.struct_value(), children, tree, out);
+  } else if (value.kind_case() == Value::kListValue) {
+    const ListValue& list = value.list_value();
+    for (int n : children.nodes) {
+      int index = tree.nodes[n].index;
+      if (index >= 0 && index < list.values_size()) {
+        ResolveValue(list.values(index), n, tree, out);
+      }
+    }
+  }
+}
+
+// Finds the value of every node of `tree` under `root`; nodes whose
+// property is missing get a null pointer.
+static void Resolve(const Struct& root, const PathTree& tree,
+                    const Value** out) {
+  std::fill(out, out + tree.nodes.size(), nullptr);
+  ResolveStruct(root, tree.roots, tree, out);
+}
+
+// Present: neither missing, null, "", [] nor {}.
+static bool Present(const Value* v) {
+  if (v == nullptr) return false;
+  // Tests rather than a switch: a jump table's indirect branch is one more
+  // prediction for the mapper core to evict between two events.
+  const Value::KindCase kind = v->kind_case();
+  if (kind == Value::kStringValue) return !v->string_value().empty();
+  if (kind == Value::kNumberValue || kind == Value::kBoolValue) return true;
+  if (kind == Value::kListValue) return v->list_value().values_size() > 0;
+  if (kind == Value::kStructValue) return v->struct_value().fields_size() > 0;
+  return false;
+}
+
+static bool IsWholeNumber(double d) {
+  return std::isfinite(d) && std::floor(d) == d &&
+         std::fabs(d) <= kMaxExactInteger;
+}
+
+// Writes a number as text (whole numbers without a fraction) into `buf`.
+static std::string_view FormatNumber(double d, char (&buf)[32]) {
+  std::to_chars_result r =
+      IsWholeNumber(d)
+          ? std::to_chars(buf, buf + sizeof(buf), static_cast<std::int64_t>(d))
+          : std::to_chars(buf, buf + sizeof(buf), d);
+  return {buf, static_cast<size_t>(r.ptr - buf)};
+}
+
+// Reads a string, or a finite number as text, into `*out` (numbers are kept
+// in `view`); returns false for other kinds.
+static bool AsText(const Value& v, EventView* view, std::string_view* out) {
+  if (v.kind_case() == Value::kStringValue) {
+    *out = v.string_value();
+    return true;
+  }
+  if (v.kind_case() == Value::kNumberValue && std::isfinite(v.number_value())) {
+    char buf[32];
+    *out = view->Keep(FormatNumber(v.number_value(), buf));
+    return true;
+  }
+  return false;
+}
+
+// Parses a number, or a string holding one (surrounding spaces allowed).
+static std::optional<double> AsNumber(const Value& v) {
+  if (v.kind_case() == Value::kNumberValue) {
+    if (!std::isfinite(v.number_value())) return std::nullopt;
+    return v.number_value();
+  }
+  if (v.kind_case() != Value::kStringValue) return std::nullopt;
+  std::string_view s = TrimAscii(v.string_value());
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  double d = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size() ||
+      !std::isfinite(d)) {
+    return std::nullopt;
+  }
+  return d;
+}
+
+// Converts a non-negative price without formatting it: when x * 10^e is
+// within 1e-6 of a whole number n below 10^12, DoubleToMinorUnits (which
+// rounds the shortest decimal text of x) gives n too, since that text is
+// within half an ulp of x. Returns nullopt when the slow path must decide.
+static std::optional<std::int64_t> FastMinorUnits(double major, int exponent) {
+  constexpr double kScale[] = {1, 10, 100, 1000, 10000};
+  if (exponent < 0 || exponent > 4) return std::nullopt;
+  const double scaled = major * kScale[exponent];
+  if (!(scaled >= 0 && scaled < 1e12)) return std::nullopt;  // also NaN
+  const auto whole = static_cast<std::int64_t>(scaled + 0.5);
+  const double error = scaled - static_cast<double>(whole);
+  if (error > 1e-6 || error < -1e-6) return std::nullopt;
+  return whole;
+}
+
+// The action sources of the event model's `type` and of the API.
+constexpr std::array<std::pair<std::string_view, v1::ActionSource>, 11>
+    kActionSourceNames = {{
+        {"online", v1::ACTION_SOURCE_WEB},
+        {"offline", v1::ACTION_SOURCE_OFFLINE},
+        {"call", v1::ACTION_SOURCE_PHONE_CALL},
+        {"store", v1::ACTION_SOURCE_PHYSICAL_STORE},
+        {"app", v1::ACTION_SOURCE_MOBILE_APP},
+        {"email", v1::ACTION_SOURCE_EMAIL},
+        {"web", v1::ACTION_SOURCE_WEB},
+        {"mobile_app", v1::ACTION_SOURCE_MOBILE_APP},
+        {"physical_store", v1::ACTION_SOURCE_PHYSICAL_STORE},
+        {"phone_call", v1::ACTION_SOURCE_PHONE_CALL},
+        {"other", v1::ACTION_SOURCE_OTHER},
+    }};
+
+static std::optional<v1::ActionSource> ActionSourceOf(std::string_view value) {
+  value = TrimAscii(value);
+  for (const auto& [name, source] : kActionSourceNames) {
+    if (name.size() != value.size()) continue;
+    bool equal = true;
+    for (size_t i = 0; i < name.size() && equal; ++i) {
+      equal = AsciiLower(value[i]) == name[i];
+    }
+    if (equal) return source;
+  }
+  return std::nullopt;
+}
+
+// An event name as it may appear in a skip reason: at most 64 characters.
+static std::string QuoteName(std::string_view name) {
+  if (!IsValidUtf8(name)) return "(not valid UTF-8)";
+  std::string_view cut = TruncateCodePoints(name, 64);
+  return absl::StrCat("'", Sv(cut), cut.size() < name.size() ? "...'" : "'");
+}
+
+}  // namespace internal
+}  // namespace conversions::mapping
+
+#endif  // CONVERSIONS_MAPPING_TAG_VALUES_H_
