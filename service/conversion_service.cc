@@ -60,14 +60,22 @@ v1::DeadLetterReason ToProto(DeadReason reason) {
                                         : v1::DEAD_LETTER_REASON_REJECTED;
 }
 
-std::optional<DeadReason> FromProto(v1::DeadLetterReason reason) {
+// The reason filter of a request: nullopt (every reason) for UNSPECIFIED.
+// A value this server does not know (a client built from a newer proto)
+// is InvalidArgument, not "every reason": a retry would re-queue them all.
+absl::StatusOr<std::optional<DeadReason>> ReasonFilter(
+    v1::DeadLetterReason reason) {
   switch (reason) {
+    case v1::DEAD_LETTER_REASON_UNSPECIFIED:
+      return std::nullopt;
     case v1::DEAD_LETTER_REASON_REJECTED:
       return DeadReason::kRejected;
     case v1::DEAD_LETTER_REASON_EXPIRED:
       return DeadReason::kExpired;
     default:
-      return std::nullopt;
+      return absl::InvalidArgumentError(
+          absl::StrCat("reason ", static_cast<int>(reason),
+                       " is not a DeadLetterReason this gateway knows"));
   }
 }
 
@@ -263,7 +271,10 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::ListDeadLetters(
              !all.ok()) {
     return Finish(context, ToGrpcStatus(all));
   }
-  query.reason = FromProto(request->reason());
+  absl::StatusOr<std::optional<DeadReason>> reason =
+      ReasonFilter(request->reason());
+  if (!reason.ok()) return Finish(context, ToGrpcStatus(reason.status()));
+  query.reason = *reason;
   query.page_size = request->page_size() == 0 ? 100 : request->page_size();
   query.page_token = request->page_token();
   absl::StatusOr<DeadLetterPage> page =
@@ -310,9 +321,12 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::RetryDeadLetters(
     }
     keys.push_back({std::move(name), key.id()});
   }
+  absl::StatusOr<std::optional<DeadReason>> reason =
+      ReasonFilter(request->reason());
+  if (!reason.ok()) return Finish(context, ToGrpcStatus(reason.status()));
   Clock* clock = ingestor_->clock();
   absl::StatusOr<int> requeued = ingestor_->spool()->Requeue(
-      (*destination)->name, keys, FromProto(request->reason()), clock->NowMs());
+      (*destination)->name, keys, *reason, clock->NowMs());
   if (!requeued.ok()) return Finish(context, ToGrpcStatus(requeued.status()));
   response->set_requeued_count(*requeued);
   if (*requeued > 0) ingestor_->NotifyRequeued((*destination)->name, *requeued);

@@ -195,6 +195,25 @@ TEST_F(GatewayTest, RetryDeadLettersRedeliversThem) {
   EXPECT_THAT(DeliveredIds(), ::testing::ElementsAre("p1"));
 }
 
+TEST_F(GatewayTest, AnUnknownDeadLetterReasonIsRefusedNotTakenAsAll) {
+  // A client built from a newer proto may send a reason this gateway does
+  // not know; taking it as "every reason" would re-queue every dead letter.
+  const auto unknown = static_cast<v1::DeadLetterReason>(99);
+  v1::ListDeadLettersRequest list;
+  list.set_reason(unknown);
+  v1::ListDeadLettersResponse listed;
+  grpc::ClientContext list_context;
+  grpc::Status status = stub_->ListDeadLetters(&list_context, list, &listed);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("reason 99"));
+  v1::RetryDeadLettersRequest retry;
+  retry.set_reason(unknown);
+  v1::RetryDeadLettersResponse retried;
+  grpc::ClientContext retry_context;
+  status = stub_->RetryDeadLetters(&retry_context, retry, &retried);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 TEST_F(GatewayTest, PausesOn401AndResumesWhenTheKeyWorksAgain) {
   sandbox::Faults faults;
   faults.auth_failures = 1000000;
