@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "mapping/event_types.h"
@@ -54,8 +55,12 @@ absl::StatusOr<const DestinationConfig*> EventIngestor::Resolve(
     const std::string& name) const {
   const DestinationConfig* destination = FindDestination(*config_, name);
   if (destination == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("unknown destination \"", name, "\""));
+    // The name as the caller sent it, escaped and cut: it may hold control
+    // characters or be long, and the message is shown and logged.
+    constexpr size_t kShown = 64;
+    return absl::NotFoundError(absl::StrCat(
+        "unknown destination \"", absl::CHexEscape(name.substr(0, kShown)),
+        name.size() > kShown ? "\"..." : "\""));
   }
   return destination;
 }

@@ -306,6 +306,16 @@ TEST_F(GatewayTest, RejectsRequestErrorsWithGrpcCodes) {
   grpc::ClientContext context;
   EXPECT_EQ(stub_->SendEvents(&context, request, &response).error_code(),
             grpc::StatusCode::NOT_FOUND);
+  // The name comes back escaped and cut, never as sent.
+  request.set_destination("bad\nname" + std::string(100, 'x'));
+  grpc::ClientContext escaped_context;
+  grpc::Status escaped =
+      stub_->SendEvents(&escaped_context, request, &response);
+  EXPECT_EQ(escaped.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(escaped.error_message(),
+              HasSubstr("unknown destination \"bad\\nname"));
+  EXPECT_THAT(escaped.error_message(), ::testing::EndsWith("xxx\"..."));
+  EXPECT_EQ(escaped.error_message().find('\n'), std::string::npos);
 }
 
 TEST_F(GatewayTest, RefusesToStartOnPortsAnotherProcessListensOn) {
