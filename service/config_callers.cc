@@ -104,8 +104,7 @@ void Parser::ReadCallerToken(const Item& at,
     origin = absl::StrCat("file ", *s);
     absl::StatusOr<std::string> content = env_.ReadFile(*s);
     if (!content.ok()) {
-      Error(*token_file, absl::StrCat("cannot read ", origin, ": ",
-                                      content.status().message()));
+      Error(*token_file, SecretFileReadProblem(*s, content.status()));
       return;
     }
     c->token = *std::move(content);

@@ -116,6 +116,15 @@ std::string TlsPairProblem(const std::string& cert_pem,
   return "";
 }
 
+std::string SecretFileReadProblem(const std::string& path,
+                                  const absl::Status& error) {
+  if (path.find('/') == std::string::npos) {
+    return "cannot read the file named here (its name, which has no '/', is "
+           "not shown: it may be a secret pasted by mistake)";
+  }
+  return absl::StrCat("cannot read file ", path, ": ", error.message());
+}
+
 std::string CaBundleProblem(const std::string& pem) {
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(
       BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);

@@ -119,6 +119,13 @@ bool IsApiKey(std::string_view s);
 std::string TlsPairProblem(const std::string& cert_pem,
                            const std::string& key_pem);
 
+// Why a secret file (api_key_file, token_file) cannot be read, for a
+// message: with its path and `error` when the path holds a '/', else
+// without either, since a value without one may be the secret itself,
+// pasted by mistake (the message carries the file and line anyway).
+std::string SecretFileReadProblem(const std::string& path,
+                                  const absl::Status& error);
+
 // Returns why `pem` is not a bundle of CA certificates (at least one
 // certificate, each a CA's), or "" when it is one.
 std::string CaBundleProblem(const std::string& pem);

@@ -313,9 +313,9 @@ void Parser::ResolveSecrets(DestinationConfig* d) {
     origin = absl::StrCat("file ", d->api_key_file);
     absl::StatusOr<std::string> content = env_.ReadFile(d->api_key_file);
     if (!content.ok()) {
-      d->secret_problems.push_back(absl::StrCat("no API key: cannot read ",
-                                                origin, ": ",
-                                                content.status().message()));
+      d->secret_problems.push_back(absl::StrCat(
+          "no API key: ",
+          SecretFileReadProblem(d->api_key_file, content.status())));
       return;
     }
     key = *std::move(content);

@@ -701,6 +701,17 @@ TEST(SecretsTest, UnreadableKeyFileFailsServingValidationNamingTheFile) {
                         "file /missing: cannot open /missing"));
 }
 
+TEST(SecretsTest, AKeyPastedAsTheKeyFileIsNotQuoted) {
+  // The key itself where its file's path belongs: no '/', so not shown.
+  absl::StatusOr<GatewayConfig> config =
+      Parse("destinations:\n  - api_key_file: sk-proj-pastedbymistake42\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  std::string message(ValidateForServing(*config).message());
+  EXPECT_THAT(message, HasSubstr("no API key: cannot read the file named "
+                                 "here"));
+  EXPECT_THAT(message, Not(HasSubstr("pastedbymistake")));
+}
+
 TEST(SecretsTest, EmptyKeyFileFailsServingValidation) {
   FakeEnvironment env = ServingEnvironment();
   env.files["/k"] = "\n";
@@ -1065,6 +1076,15 @@ TEST(CallersTest, TokensComeFromTheEnvironmentOrAFile) {
   EXPECT_THAT(described, HasSubstr("callers[0].token_env=CHECKOUT_TOKEN"));
   EXPECT_THAT(described, Not(HasSubstr(kToken)));
   EXPECT_THAT(described, Not(HasSubstr("ops-token")));
+}
+
+TEST(CallersTest, ATokenPastedAsTheTokenFileIsNotQuoted) {
+  std::string error = CallerError(
+      "callers:\n  - name: c\n    token_file: tok-pastedbymistake-1234\n"
+      "    destinations: [shop]\n");
+  EXPECT_THAT(error, HasSubstr("callers[0].token_file: cannot read the file "
+                               "named here"));
+  EXPECT_THAT(error, Not(HasSubstr("pastedbymistake")));
 }
 
 TEST(CallersTest, EveryMistakeFailsStartUpWithoutQuotingATokenValue) {
