@@ -521,9 +521,14 @@ void Gateway::Drain() {
   drained_ = true;
   std::int64_t deadline =
       clock_->NowMs() + config_.shutdown_drain_timeout.count();
-  LogInfo(
-      "gateway_draining",
-      {{"deadline_ms", absl::StrCat(config_.shutdown_drain_timeout.count())}});
+  // A gateway whose start-up failed only cleans up: it never served, so
+  // "draining" and "stopped" would mislead whoever reads the log.
+  const bool served = started_;
+  if (served) {
+    LogInfo("gateway_draining",
+            {{"deadline_ms",
+              absl::StrCat(config_.shutdown_drain_timeout.count())}});
+  }
   draining_ = true;
   {
     std::lock_guard<std::mutex> lock(health_mu_);
@@ -542,8 +547,10 @@ void Gateway::Drain() {
   if (http_server_) http_server_->stop();
   if (http_thread_.joinable()) http_thread_.join();
   if (spool_) spool_->Shutdown();
-  LogInfo("gateway_stopped",
-          {{"queued", absl::StrCat(spool_ ? spool_->QueuedCount() : 0)}});
+  if (served) {
+    LogInfo("gateway_stopped",
+            {{"queued", absl::StrCat(spool_ ? spool_->QueuedCount() : 0)}});
+  }
 }
 
 Gateway::~Gateway() { Drain(); }

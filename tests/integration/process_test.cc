@@ -3,8 +3,10 @@
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <atomic>
+#include <cstdio>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -65,6 +67,33 @@ v1::SendEventsRequest Batch(const std::string& prefix, int first, int n) {
     *request.add_events() = Purchase(absl::StrCat(prefix, first + i));
   }
   return request;
+}
+
+TEST_F(ProcessTest, AFailedStartUpLogsNoDrain) {
+  // A folder where the spool file belongs: the start-up fails after the
+  // logging is set up; it must say why, and not that it drained.
+  const std::string config_path = dir_.path() + "/broken.yaml";
+  std::ofstream(config_path) << "grpc_listen: 127.0.0.1:0\n"
+                             << "http_listen: 127.0.0.1:0\n"
+                             << "log_level: info\n"
+                             << "spool:\n  path: " << dir_.path() << "\n";
+  const std::string command =
+      absl::StrCat("OPENAI_CONVERSIONS_API_KEY=k OPENAI_PIXEL_ID=p ",
+                   GATEWAY_BINARY, " --config ", config_path, " 2>&1");
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
+    output.append(buffer, n);
+  }
+  const int status = pclose(pipe);
+  ASSERT_TRUE(WIFEXITED(status)) << output;
+  EXPECT_NE(WEXITSTATUS(status), 0) << output;
+  EXPECT_THAT(output, ::testing::HasSubstr("spool.path"));
+  EXPECT_THAT(output, ::testing::Not(::testing::HasSubstr("gateway_draining")));
+  EXPECT_THAT(output, ::testing::Not(::testing::HasSubstr("gateway_stopped")));
 }
 
 TEST_F(ProcessTest, DrainsOnSigtermAndExitsZero) {
