@@ -317,21 +317,37 @@ TEST_F(CliEndToEndTest, SendsTheTokenOfTheEnvironmentAsBearer) {
   EXPECT_EQ(service_.last_authorization(), "");
 }
 
+// Serves `service` over TLS with `cert` on a free loopback port and returns
+// the server (null on failure), its target in `*target`. With `client_ca`,
+// clients must present a certificate it signed (mutual TLS).
+std::unique_ptr<grpc::Server> StartTlsServer(
+    FakeConversionService* service, const conversions::testing::TestCert& cert,
+    const std::string& client_ca, std::string* target) {
+  grpc::SslServerCredentialsOptions tls(
+      client_ca.empty()
+          ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+          : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  tls.pem_key_cert_pairs.push_back({cert.key_pem, cert.cert_pem});
+  tls.pem_root_certs = client_ca;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(tls),
+                           &port);
+  builder.RegisterService(service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  *target = "127.0.0.1:" + std::to_string(port);
+  return server;
+}
+
 TEST(CliTlsTest, ConnectsWithTlsTrustingTheCaFile) {
   conversions::testing::TestCert cert =
       conversions::testing::MakeSelfSignedCert();
   ASSERT_FALSE(cert.cert_pem.empty());
   FakeConversionService service;
-  grpc::ServerBuilder builder;
-  int port = 0;
-  grpc::SslServerCredentialsOptions tls;
-  tls.pem_key_cert_pairs.push_back({cert.key_pem, cert.cert_pem});
-  builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(tls),
-                           &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  std::string target;
+  std::unique_ptr<grpc::Server> server =
+      StartTlsServer(&service, cert, "", &target);
   ASSERT_NE(server, nullptr);
-  const std::string target = "127.0.0.1:" + std::to_string(port);
   conversions::testing::TempDir temp;
   const std::string ca = temp.path() + "/ca.pem";
   std::ofstream(ca) << cert.cert_pem;
@@ -365,18 +381,10 @@ TEST(CliTlsTest, PresentsTheClientCertificateOfCertAndKeyFiles) {
   TestCert client = MakeClientCert(client_ca, "ops");
   ASSERT_FALSE(client.cert_pem.empty());
   FakeConversionService service;
-  grpc::ServerBuilder builder;
-  int port = 0;
-  grpc::SslServerCredentialsOptions tls(
-      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  tls.pem_key_cert_pairs.push_back({server_cert.key_pem, server_cert.cert_pem});
-  tls.pem_root_certs = client_ca.cert_pem;
-  builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(tls),
-                           &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  std::string target;
+  std::unique_ptr<grpc::Server> server =
+      StartTlsServer(&service, server_cert, client_ca.cert_pem, &target);
   ASSERT_NE(server, nullptr);
-  const std::string target = "127.0.0.1:" + std::to_string(port);
   conversions::testing::TempDir temp;
   const std::string ca = temp.path() + "/ca.pem";
   const std::string cert = temp.path() + "/client.pem";

@@ -21,12 +21,33 @@
 namespace conversions::testing {
 namespace {
 
-class TlsTest : public GatewayFixture {
+// Starts the sandbox only: each TLS fixture starts its own gateway.
+class TlsFixture : public GatewayFixture {
  protected:
-  void SetUp() override {
+  void StartSandbox() {
     auto sandbox = sandbox::Sandbox::Start(sandbox::SandboxOptions());
     ASSERT_TRUE(sandbox.ok()) << sandbox.status();
     sandbox_ = std::move(*sandbox);
+  }
+
+  // Sends one purchase through `stub`, with a 5 s deadline.
+  grpc::Status SendWith(v1::ConversionService::Stub* stub,
+                        const std::string& id) {
+    v1::SendEventsRequest request;
+    *request.add_events() = Purchase(id);
+    v1::SendEventsResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(5));
+    return stub->SendEvents(&context, request, &response);
+  }
+};
+
+class TlsTest : public TlsFixture {
+ protected:
+  void SetUp() override {
+    StartSandbox();
+    if (HasFatalFailure()) return;
     cert_ = MakeSelfSignedCert();
     ASSERT_FALSE(cert_.cert_pem.empty());
     cert_path_ = dir_.path() + "/tls.crt";
@@ -46,17 +67,6 @@ class TlsTest : public GatewayFixture {
     options.pem_root_certs = cert_.cert_pem;
     return v1::ConversionService::NewStub(grpc::CreateChannel(
         gateway_->grpc_address(), grpc::SslCredentials(options)));
-  }
-
-  grpc::Status SendWith(v1::ConversionService::Stub* stub,
-                        const std::string& id) {
-    v1::SendEventsRequest request;
-    *request.add_events() = Purchase(id);
-    v1::SendEventsResponse response;
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(5));
-    return stub->SendEvents(&context, request, &response);
   }
 
   TestCert cert_;
@@ -94,12 +104,11 @@ TEST_F(TlsTest, HttpEndpointsAreServedOverTlsOnly) {
 
 // Mutual TLS (tls.client_ca_file): a client certificate from the client CA
 // is needed for gRPC, and for POST /v1/track; probes need none.
-class MutualTlsTest : public GatewayFixture {
+class MutualTlsTest : public TlsFixture {
  protected:
   void SetUp() override {
-    auto sandbox = sandbox::Sandbox::Start(sandbox::SandboxOptions());
-    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
-    sandbox_ = std::move(*sandbox);
+    StartSandbox();
+    if (HasFatalFailure()) return;
     server_ = MakeSelfSignedCert();
     client_ca_ = MakeCert("client CA", "", true, nullptr);
     client_ = MakeClientCert(client_ca_, "checkout-service");
@@ -133,16 +142,6 @@ class MutualTlsTest : public GatewayFixture {
     }
     return v1::ConversionService::NewStub(grpc::CreateChannel(
         gateway_->grpc_address(), grpc::SslCredentials(options)));
-  }
-
-  grpc::Status Send(v1::ConversionService::Stub* stub, const std::string& id) {
-    v1::SendEventsRequest request;
-    *request.add_events() = Purchase(id);
-    v1::SendEventsResponse response;
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(5));
-    return stub->SendEvents(&context, request, &response);
   }
 
   // An HTTPS client of the gateway's HTTP port presenting `client` (none
@@ -245,15 +244,15 @@ TEST_F(MutualTlsTest, ClientsResumeTheirTlsSessions) {
 
 TEST_F(MutualTlsTest, GrpcServesOnlyClientsWithACertificateOfTheClientCa) {
   auto with_cert = Stub(&client_);
-  grpc::Status status = Send(with_cert.get(), "mtls-1");
+  grpc::Status status = SendWith(with_cert.get(), "mtls-1");
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_TRUE(Delivered(1));
 
   auto without = Stub(nullptr);
-  status = Send(without.get(), "mtls-2");
+  status = SendWith(without.get(), "mtls-2");
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
   auto stranger = Stub(&stranger_);
-  status = Send(stranger.get(), "mtls-3");
+  status = SendWith(stranger.get(), "mtls-3");
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
