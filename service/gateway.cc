@@ -5,7 +5,10 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <httplib.h>
+#include <sys/socket.h>
 
+#include <cerrno>
+#include <cstring>
 #include <future>
 
 #include "absl/strings/ascii.h"
@@ -384,10 +387,13 @@ absl::Status Gateway::StartHttp() {
         return httplib::Server::HandlerResponse::Handled;
       }));
   // cpp-httplib's default sets SO_REUSEPORT (see StartGrpc); keep only
-  // SO_REUSEADDR, so that a restart can rebind at once.
-  http_server_->set_socket_options([](socket_t sock) {
+  // SO_REUSEADDR, so that a restart can rebind at once. The socket is
+  // remembered for the backlog below.
+  int listen_socket = -1;
+  http_server_->set_socket_options([&listen_socket](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    listen_socket = sock;
   });
   int port = listen->port;
   if (port == 0) {
@@ -398,6 +404,17 @@ absl::Status Gateway::StartHttp() {
   if (port <= 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen for HTTP on ", config_.http_listen));
+  }
+  // cpp-httplib listens with a backlog of 5: a burst of new connections
+  // (clients posting to /v1/track, a restart of many probes) beyond it
+  // waits for SYN retransmits, a second and more. Listening again on the
+  // same socket raises the backlog in place (Linux); the kernel caps it at
+  // net.core.somaxconn, as it does gRPC's.
+  http_server_->set_socket_options([](socket_t) {});  // drops the capture
+  if (listen_socket >= 0 && ::listen(listen_socket, SOMAXCONN) != 0) {
+    LogWarn("http_backlog_not_raised",
+            {{"error", std::strerror(errno)},
+             {"message", "the HTTP port keeps cpp-httplib's backlog of 5"}});
   }
   http_address_ = JoinHostPort(listen->host, port);
   http_thread_ = std::thread([this] { http_server_->listen_after_bind(); });

@@ -1,7 +1,16 @@
 // The gateway end to end: gRPC in, spool, dispatcher, sandbox API out.
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <set>
@@ -34,6 +43,52 @@ class GatewayTest : public GatewayFixture {
 };
 
 using Serving = grpc::health::v1::HealthCheckResponse;
+
+// The accept backlog of the TCP socket of `family` listening on `port`
+// (what `ss -ltn` shows as Send-Q), asked of the kernel through sock_diag;
+// -1 when there is no such socket.
+long ListenBacklog(int family, int port) {
+  int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  if (fd < 0) return -1;
+  struct {
+    nlmsghdr header;
+    inet_diag_req_v2 request;
+  } query{};
+  query.header.nlmsg_len = sizeof(query);
+  query.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  query.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  query.request.sdiag_family = static_cast<std::uint8_t>(family);
+  query.request.sdiag_protocol = IPPROTO_TCP;
+  query.request.idiag_states = 1u << TCP_LISTEN;
+  long backlog = -1;
+  if (send(fd, &query, sizeof(query), 0) == sizeof(query)) {
+    alignas(nlmsghdr) char buffer[16384];
+    for (bool done = false; !done;) {
+      ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+      if (n <= 0) break;
+      auto* h = reinterpret_cast<nlmsghdr*>(buffer);
+      for (; NLMSG_OK(h, static_cast<unsigned>(n)); h = NLMSG_NEXT(h, n)) {
+        if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+          done = true;
+          break;
+        }
+        auto* socket = static_cast<inet_diag_msg*>(NLMSG_DATA(h));
+        if (ntohs(socket->id.idiag_sport) == port) {
+          backlog = socket->idiag_wqueue;
+        }
+      }
+    }
+  }
+  close(fd);
+  return backlog;
+}
+
+// The backlog of the IPv4 or IPv6 socket listening on `address`'s port.
+long ListenBacklog(const std::string& address) {
+  const int port = std::stoi(address.substr(address.rfind(':') + 1));
+  long backlog = ListenBacklog(AF_INET, port);
+  return backlog >= 0 ? backlog : ListenBacklog(AF_INET6, port);
+}
 
 std::vector<v1::Event> MixedEvents(const std::string& prefix, int n) {
   std::vector<v1::Event> events;
@@ -344,6 +399,15 @@ TEST_F(GatewayTest, RefusesToStartOnPortsAnotherProcessListensOn) {
   // The first gateway still serves.
   EXPECT_EQ(Send({Purchase("still")}).results(0).outcome(),
             v1::EventResult::OUTCOME_ACCEPTED);
+}
+
+TEST_F(GatewayTest, TheHttpPortListensWithALargeBacklog) {
+  // cpp-httplib listens with a backlog of 5; bursts of new /v1/track
+  // connections beyond it would wait for SYN retransmits.
+  EXPECT_GE(ListenBacklog(gateway_->http_address()), 128);
+  // As large as gRPC's own on the other port.
+  EXPECT_EQ(ListenBacklog(gateway_->http_address()),
+            ListenBacklog(gateway_->grpc_address()));
 }
 
 TEST_F(GatewayTest, SpoolThatCannotBeOpenedNamesTheKeyAndThePath) {
