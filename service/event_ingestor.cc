@@ -105,19 +105,28 @@ absl::Status EventIngestor::CheckRequest(int event_count) const {
   return absl::OkStatus();
 }
 
+absl::StatusOr<mapping::CompiledTagMapping> CompileDestinationTagMapping(
+    const DestinationConfig& destination) {
+  mapping::TagMappingConfig tag;
+  tag.event_mapping = destination.event_mapping;
+  tag.field_mapping = destination.field_mapping;
+  tag.default_action_source = destination.default_action_source;
+  tag.consent_categories = destination.consent_categories;
+  absl::StatusOr<mapping::CompiledTagMapping> compiled =
+      mapping::CompileTagMapping(tag);
+  if (!compiled.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("destinations \"", destination.name,
+                     "\": ", compiled.status().message()));
+  }
+  return compiled;
+}
+
 absl::Status EventIngestor::CompileTagMappings() {
   for (const DestinationConfig& d : config_->destinations) {
-    mapping::TagMappingConfig tag;
-    tag.event_mapping = d.event_mapping;
-    tag.field_mapping = d.field_mapping;
-    tag.default_action_source = d.default_action_source;
-    tag.consent_categories = d.consent_categories;
     absl::StatusOr<mapping::CompiledTagMapping> compiled =
-        mapping::CompileTagMapping(tag);
-    if (!compiled.ok()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "destinations \"", d.name, "\": ", compiled.status().message()));
-    }
+        CompileDestinationTagMapping(d);
+    if (!compiled.ok()) return compiled.status();
     tag_mappings_.emplace(d.name, std::move(*compiled));
   }
   return absl::OkStatus();

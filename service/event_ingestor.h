@@ -30,6 +30,12 @@ namespace conversions::service {
 // The most events one request may carry.
 inline constexpr int kMaxEventsPerRequest = 1000;
 
+// Compiles one destination's tag mapping (event mapping, smart mapping,
+// default action source, consent). FailedPrecondition naming the
+// destination when it is invalid.
+absl::StatusOr<mapping::CompiledTagMapping> CompileDestinationTagMapping(
+    const DestinationConfig& destination);
+
 // Shared by the gRPC service and the HTTP /v1/track endpoint: turns mapped
 // events into stored ones and per-event results.
 class EventIngestor {

@@ -6,10 +6,15 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <httplib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <future>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -18,6 +23,7 @@
 #include "mapping/json_writer.h"
 #include "mapping/request_encoder.h"
 #include "service/address.h"
+#include "service/event_ingestor.h"
 #include "service/log.h"
 #include "service/tls_server.h"
 
@@ -108,6 +114,67 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
     return s;
   }
   return gateway;
+}
+
+namespace {
+
+// Why `path` cannot be written as the spool wants it ("" when it can): an
+// existing file or folder must be writable; a missing one is made with
+// the folders above it (as Spool::Open does), so the nearest folder that
+// exists must be writable.
+std::string UnwritableReason(const std::string& path, bool folder) {
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0) {
+    if (folder ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
+      return absl::StrCat(path, " is not a ", folder ? "folder" : "file");
+    }
+    const int mode = folder ? (W_OK | X_OK) : (R_OK | W_OK);
+    if (access(path.c_str(), mode) != 0) {
+      return absl::StrCat(path, ": ", std::strerror(errno));
+    }
+    return "";
+  }
+  if (errno != ENOENT) return absl::StrCat(path, ": ", std::strerror(errno));
+  std::filesystem::path ancestor =
+      std::filesystem::absolute(path).lexically_normal().parent_path();
+  while (stat(ancestor.c_str(), &st) != 0 && errno == ENOENT &&
+         ancestor.has_relative_path()) {
+    ancestor = ancestor.parent_path();
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::StrCat(path, ": ", ancestor.string(), " is not a folder");
+  }
+  if (access(ancestor.c_str(), W_OK | X_OK) != 0) {
+    return absl::StrCat(path, ": cannot create it in ", ancestor.string(), ": ",
+                        std::strerror(errno));
+  }
+  return "";
+}
+
+}  // namespace
+
+absl::Status Gateway::CheckConfig(const GatewayConfig& config) {
+  std::vector<std::string> problems;
+  for (const DestinationConfig& d : config.destinations) {
+    absl::StatusOr<mapping::CompiledTagMapping> compiled =
+        CompileDestinationTagMapping(d);
+    if (!compiled.ok()) problems.emplace_back(compiled.status().message());
+  }
+  if (config.tls.enabled()) {
+    absl::StatusOr<std::unique_ptr<httplib::Server>> tls =
+        MakeTlsServer(config.tls);
+    if (!tls.ok()) {
+      problems.push_back(absl::StrCat("tls: ", tls.status().message()));
+    }
+  }
+  for (const auto& [path, folder] :
+       {std::pair{config.spool.path, false},
+        std::pair{config.spool.path + ".payloads", true}}) {
+    std::string reason = UnwritableReason(path, folder);
+    if (!reason.empty()) problems.push_back("spool.path: " + reason);
+  }
+  if (problems.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrJoin(problems, "\n"));
 }
 
 absl::Status Gateway::Init(TransportFactory factory) {

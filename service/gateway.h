@@ -35,6 +35,14 @@ class Gateway {
   // addresses are grpc_address() and http_address().
   static absl::StatusOr<std::unique_ptr<Gateway>> Start(
       GatewayConfig config, Clock* clock, TransportFactory factory);
+
+  // The checks of Start that need neither the ports nor the spool's
+  // contents, for `conversions-gateway --check-config`: every destination's
+  // tag mapping compiles, the TLS files make a server context, and the
+  // spool's file (or its folder, for a new spool) and its payload folder
+  // can be written. Every problem found, one per line. (LoadConfig and
+  // ValidateForServing have checked the rest.)
+  static absl::Status CheckConfig(const GatewayConfig& config);
   ~Gateway();
 
   const std::string& grpc_address() const { return grpc_address_; }

@@ -1,11 +1,14 @@
 // conversions-gateway: the server binary.
 //
 //   conversions-gateway [--config FILE]
+//   conversions-gateway --check-config [--config FILE]
 //
 // Without --config every key takes its default (loopback ports, ./data
 // spool, one destination "default" reading OPENAI_CONVERSIONS_API_KEY and
 // OPENAI_PIXEL_ID). SIGTERM or SIGINT drain and exit 0; a second one
 // during the drain stops at once with exit 1 (the spool keeps the rest).
+// --check-config runs the start-up checks that need neither the ports nor
+// the spool's contents, prints every problem, and exits 0 (fine) or 2.
 #include <malloc.h>
 #include <signal.h>
 
@@ -24,9 +27,12 @@
 namespace {
 
 constexpr char kUsage[] =
-    "usage: conversions-gateway [--config FILE]\n"
+    "usage: conversions-gateway [--check-config] [--config FILE]\n"
     "  Receives conversion events over gRPC and delivers them to the OpenAI\n"
-    "  Conversions API. See deploy/config.example.yaml for every key.\n";
+    "  Conversions API. See deploy/config.example.yaml for every key.\n"
+    "  --check-config  checks the config, its secrets, TLS files, tag\n"
+    "                  mappings and spool path, then exits: 0 when the\n"
+    "                  gateway would start with it, 2 otherwise.\n";
 
 }  // namespace
 
@@ -44,9 +50,12 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 8 * 1024 * 1024);
   mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);
   std::string config_path;
+  bool check_only = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--config" && i + 1 < argc) {
+    if (arg == "--check-config") {
+      check_only = true;
+    } else if (arg == "--config" && i + 1 < argc) {
       config_path = argv[++i];
     } else if (arg.rfind("--config=", 0) == 0) {
       config_path = arg.substr(9);
@@ -76,6 +85,15 @@ int main(int argc, char** argv) {
   if (absl::Status s = ValidateForServing(*config); !s.ok()) {
     std::cerr << "conversions-gateway: " << s.message() << "\n";
     return 2;
+  }
+  if (check_only) {
+    if (absl::Status s = Gateway::CheckConfig(*config); !s.ok()) {
+      std::cerr << "conversions-gateway: " << s.message() << "\n";
+      return 2;
+    }
+    std::cout << "conversions-gateway: config ok: " << Describe(*config)
+              << "\n";
+    return 0;
   }
 
   SystemClock clock;

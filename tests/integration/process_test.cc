@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -61,6 +62,25 @@ class ProcessTest : public ::testing::Test {
   std::unique_ptr<sandbox::Sandbox> sandbox_;
 };
 
+// Runs the gateway binary with `args` (after `env`, "NAME=value ...") to
+// its end; returns its exit code (-1 if it did not exit) and sets
+// `*output` to its stdout and stderr.
+int RunGateway(const std::string& env, const std::string& args,
+               std::string* output) {
+  const std::string command =
+      absl::StrCat(env, " ", GATEWAY_BINARY, " ", args, " 2>&1");
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return -1;
+  output->clear();
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
+    output->append(buffer, n);
+  }
+  const int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 v1::SendEventsRequest Batch(const std::string& prefix, int first, int n) {
   v1::SendEventsRequest request;
   for (int i = 0; i < n; ++i) {
@@ -77,23 +97,59 @@ TEST_F(ProcessTest, AFailedStartUpLogsNoDrain) {
                              << "http_listen: 127.0.0.1:0\n"
                              << "log_level: info\n"
                              << "spool:\n  path: " << dir_.path() << "\n";
-  const std::string command =
-      absl::StrCat("OPENAI_CONVERSIONS_API_KEY=k OPENAI_PIXEL_ID=p ",
-                   GATEWAY_BINARY, " --config ", config_path, " 2>&1");
-  FILE* pipe = popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
   std::string output;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
-    output.append(buffer, n);
-  }
-  const int status = pclose(pipe);
-  ASSERT_TRUE(WIFEXITED(status)) << output;
-  EXPECT_NE(WEXITSTATUS(status), 0) << output;
+  const int code = RunGateway("OPENAI_CONVERSIONS_API_KEY=k OPENAI_PIXEL_ID=p",
+                              "--config " + config_path, &output);
+  EXPECT_GT(code, 0) << output;
   EXPECT_THAT(output, ::testing::HasSubstr("spool.path"));
   EXPECT_THAT(output, ::testing::Not(::testing::HasSubstr("gateway_draining")));
   EXPECT_THAT(output, ::testing::Not(::testing::HasSubstr("gateway_stopped")));
+}
+
+TEST_F(ProcessTest, CheckConfigPassesAGoodConfigAndTouchesNothing) {
+  std::string output;
+  EXPECT_EQ(RunGateway("OPENAI_CONVERSIONS_API_KEY=sandbox-key",
+                       "--check-config --config " + config_path_, &output),
+            0)
+      << output;
+  EXPECT_THAT(output, ::testing::HasSubstr("config ok"));
+  EXPECT_THAT(output, ::testing::HasSubstr("api_key=<redacted>"));
+  EXPECT_THAT(output, ::testing::Not(::testing::HasSubstr("sandbox-key")));
+  // Neither the spool nor its payload folder was made.
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/spool.db"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/spool.db.payloads"));
+}
+
+TEST_F(ProcessTest, CheckConfigFailsWhereTheStartWouldAndSaysWhy) {
+  // A spool path the gateway could not open: a folder, and a path below a
+  // file.
+  std::ofstream(dir_.path() + "/a-file") << "x";
+  for (const std::string& spool :
+       {dir_.path(), dir_.path() + "/a-file/spool.db"}) {
+    const std::string path = dir_.path() + "/check.yaml";
+    std::ofstream(path) << "destinations:\n  - name: default\n"
+                        << "    pixel_id: p\n"
+                        << "spool:\n  path: " << spool << "\n";
+    std::string output;
+    EXPECT_EQ(RunGateway("OPENAI_CONVERSIONS_API_KEY=k",
+                         "--check-config --config " + path, &output),
+              2)
+        << output;
+    EXPECT_THAT(output, ::testing::HasSubstr("spool.path: " + spool));
+    EXPECT_THAT(output, ::testing::Not(::testing::HasSubstr("config ok")));
+    // And the gateway itself refuses to start with it.
+    EXPECT_GT(
+        RunGateway("OPENAI_CONVERSIONS_API_KEY=k", "--config " + path, &output),
+        0)
+        << output;
+  }
+  // A missing API key is reported as the start-up reports it.
+  std::string output;
+  EXPECT_EQ(RunGateway("OPENAI_CONVERSIONS_API_KEY=",
+                       "--check-config --config " + config_path_, &output),
+            2)
+      << output;
+  EXPECT_THAT(output, ::testing::HasSubstr("no API key"));
 }
 
 TEST_F(ProcessTest, DrainsOnSigtermAndExitsZero) {
