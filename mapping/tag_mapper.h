@@ -223,8 +223,12 @@ struct TagMapResult {
 // property is read), the event mapping, then every slot; collects every
 // violation of the tag mapping rather than stopping at the first. When
 // `tag->mapped()`, `*mapped` is what MapEvent gives for the typed event of
-// the tag mapping, with paths of the typed event (its violations reject the
-// event too); otherwise `*mapped` is empty and `tag` says why. Does not
+// the tag mapping (its violations reject the event too), but with every
+// issue named by the tag event's path of the value ("context.page.url",
+// "user.email[2]", "items[0].product.price") instead of the typed event's
+// ("source_url", ...), and a description that starts with the name
+// renamed with it; a value that came from no property (a default) keeps
+// the typed name. Otherwise `*mapped` is empty and `tag` says why. Does not
 // fill `tag->event`. The hot path: no typed event, no copied string.
 void MapTagEvent(const google::protobuf::Struct& event,
                  const CompiledTagMapping& mapping, std::int64_t now_ms,

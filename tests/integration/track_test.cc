@@ -141,6 +141,39 @@ TEST_F(TrackTest, GrpcAndHttpGiveIdenticalResultsAndWireEvents) {
   EXPECT_FALSE(purchase["user"].contains("email"));
 }
 
+TEST_F(TrackTest, RejectionsNameTheTagEventsOwnPaths) {
+  // A web event without a page URL and with an invalid email: what the
+  // mapper finds is named by the properties the caller sent.
+  const std::string body = R"({"events": [
+      {"event_name": "purchase", "type": "online",
+       "context": {"event_id": "t-bad-1"},
+       "user": {"email": ["jane@example.com", "not an email"]}}]})";
+  v1::TrackEventsRequest request;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(body, &request).ok());
+  v1::TrackEventsResponse grpc_response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->TrackEvents(&context, request, &grpc_response).ok());
+  httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
+  auto res = http.Post("/v1/track", body, "application/json");
+  ASSERT_TRUE(res);
+  v1::TrackEventsResponse http_response;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(res->body, &http_response)
+          .ok());
+  for (const v1::TrackEventsResponse& response :
+       {grpc_response, http_response}) {
+    ASSERT_EQ(response.results_size(), 1);
+    const v1::EventResult& result = response.results(0);
+    EXPECT_EQ(result.outcome(), v1::EventResult::OUTCOME_REJECTED);
+    ASSERT_EQ(result.violations_size(), 1);
+    EXPECT_EQ(result.violations(0).field(), "context.page.url");
+    EXPECT_EQ(result.violations(0).description(),
+              "context.page.url is required when action_source is web");
+    ASSERT_EQ(result.warnings_size(), 1);
+    EXPECT_EQ(result.warnings(0).field(), "user.email[1]");
+  }
+}
+
 TEST_F(TrackTest, HttpTrackAnswersRequestErrorsWithStatusCodes) {
   httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
   auto bad_json = http.Post("/v1/track", "{not json", "application/json");

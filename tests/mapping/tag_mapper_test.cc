@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "mapping/event_mapper.h"
 #include "mapping/money.h"
+#include "tests/mapping/tag_issues.h"
 #include "tests/mapping/test_util.h"
 
 namespace conversions::mapping {
@@ -36,6 +37,7 @@ namespace {
 using ::conversions::testing::kNowMs;
 using ::conversions::testing::ParseJson;
 using ::conversions::testing::ReadTestData;
+using ::conversions::testing::SameIssuesButPaths;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::Field;
@@ -98,8 +100,12 @@ TagMapResult MapTag(const Json& tag, const TagMappingConfig& config = {}) {
   EXPECT_EQ(typed.event_id, typed.event.id());
   if (typed.mapped()) {
     MappedEvent expected = MapEvent(typed.event, kNowMs);
-    EXPECT_EQ(mapped.violations, expected.violations);
-    EXPECT_EQ(mapped.warnings, expected.warnings);
+    EXPECT_TRUE(SameIssuesButPaths(mapped.violations, expected.violations))
+        << ::testing::PrintToString(mapped.violations) << " vs "
+        << ::testing::PrintToString(expected.violations);
+    EXPECT_TRUE(SameIssuesButPaths(mapped.warnings, expected.warnings))
+        << ::testing::PrintToString(mapped.warnings) << " vs "
+        << ::testing::PrintToString(expected.warnings);
     EXPECT_EQ(mapped.wire_json, expected.wire_json);
     EXPECT_EQ(mapped.event_name, expected.event_name);
     EXPECT_EQ(mapped.id, expected.id);
@@ -360,6 +366,94 @@ TEST(TagMapperRow6Test, AppEventsUseMobileAppWhenTypeIsAbsent) {
     EXPECT_EQ(wire["action_source"], "mobile_app");
     EXPECT_EQ(wire["data"]["type"], "customer_action");
   }
+}
+
+// What MapTagEvent's fused form (the one the gateway runs) gives for `tag`:
+// the mapper core's result, whose issues name the tag event's paths.
+MappedEvent MapFused(const Json& tag, const TagMappingConfig& config = {}) {
+  TagMapResult result;
+  MappedEvent mapped;
+  MapTagEvent(ToStruct(tag.dump()), Compile(config), kNowMs, &result, &mapped);
+  EXPECT_TRUE(result.mapped()) << ::testing::PrintToString(result.violations);
+  return mapped;
+}
+
+::testing::Matcher<const FieldIssue&> Issue(const std::string& field,
+                                            const std::string& reason,
+                                            const std::string& description) {
+  return AllOf(Issue(field, reason),
+               Field("description", &FieldIssue::description, description));
+}
+
+// ---------------------------------------------------------------------------
+// The mapper core's findings name the properties of the tag event they come
+// from, not the fields of a typed event the caller never sent.
+
+TEST(TagPathsTest, AMissingValueIsNamedWhereItBelongs) {
+  Json e = BaseEvent();
+  e["context"].erase("page");
+  EXPECT_THAT(MapFused(e).violations,
+              ElementsAre(Issue("context.page.url", "REQUIRED",
+                                "context.page.url is required when "
+                                "action_source is web")));
+}
+
+TEST(TagPathsTest, AValueIsNamedByTheSourceItCameFrom) {
+  Json e = BaseEvent();
+  e["context"]["event_id"] = std::string(300, 'a');
+  e["context"]["event_timestamp"] = kNowMs - 10LL * 24 * 3600 * 1000;
+  e["page"] = {{"href", "ftp://files.example.com/"}};
+  TagMappingConfig config;
+  config.field_mapping["context.page.url"] = {"page.href", "context.page.url"};
+  EXPECT_THAT(MapFused(e, config).violations,
+              ElementsAre(Issue("context.event_id", "TOO_LONG",
+                                "context.event_id is longer than 256 bytes"),
+                          Issue("context.event_timestamp", "OUT_OF_RANGE"),
+                          Issue("page.href", "INVALID_FORMAT")));
+}
+
+TEST(TagPathsTest, ListValuesAreNamedByTheirIndexInTheTagEvent) {
+  Json e = BaseEvent();
+  // Nulls are skipped and a number is read as text, as the mapping reads
+  // them: the core's emails[1] and [2] are the event's [2] and [3].
+  e["user"] = {{"email", {"jane@example.com", nullptr, "not an email", 42}},
+               {"email_sha256", "abc"},
+               {"phone", "12"}};
+  EXPECT_THAT(MapFused(e).warnings,
+              ElementsAre(Issue("user.email[2]", "DROPPED_INVALID"),
+                          Issue("user.email[3]", "DROPPED_INVALID"),
+                          Issue("user.email_sha256", "DROPPED_INVALID"),
+                          Issue("user.phone", "DROPPED_INVALID")));
+}
+
+TEST(TagPathsTest, ItemFieldsAreNamedByTheItemAndItsSmartMappedPath) {
+  Json e = BaseEvent("purchase");
+  e["currency"] = "EUR";
+  e["content_type"] = std::string(200, 'c');
+  e["products"] = {{{"sku", "ok"}, {"quantity", 1}},
+                   {{"sku", std::string(300, 's')},
+                    {"product", {{"name", std::string(600, 'n')}}}}};
+  TagMappingConfig config;
+  config.field_mapping["items"] = {"products"};
+  config.field_mapping["items.X.id"] = {"items.X.sku"};
+  EXPECT_THAT(MapFused(e, config).violations,
+              ElementsAre(Issue("content_type", "TOO_LONG"),
+                          Issue("products[1].sku", "TOO_LONG",
+                                "products[1].sku is longer than 256 bytes"),
+                          Issue("products[1].product.name", "TOO_LONG"),
+                          Issue("content_type", "TOO_LONG")));
+}
+
+TEST(TagPathsTest, ACustomNameReadFromEventNameIsNamedSo) {
+  Json e = BaseEvent("wishlist add!");
+  TagMappingConfig config;
+  config.event_mapping["wishlist add!"] = v1::EVENT_TYPE_CUSTOM;
+  EXPECT_THAT(MapFused(e, config).violations,
+              ElementsAre(Issue("event_name", "INVALID_FORMAT")));
+  e["partners"]["openai"]["custom_event_name"] = "Order_Created";
+  EXPECT_THAT(
+      MapFused(e, config).violations,
+      ElementsAre(Issue("partners.openai.custom_event_name", "RESERVED")));
 }
 
 // ---------------------------------------------------------------------------
