@@ -53,6 +53,29 @@ bool IsJsonMediaType(std::string_view type) {
       "application/json");
 }
 
+// The JSON parser's message without the body text it quotes: a syntax
+// error ends with the line around it, and a value of the wrong type is
+// quoted; either may hold an identifier in clear text ("events": ["..."]
+// with each event encoded as a string, say). Field names are kept.
+std::string JsonParseProblem(std::string_view message) {
+  message = message.substr(0, message.find('\n'));
+  constexpr std::string_view kInvalidValue = "invalid value";
+  std::string out;
+  if (size_t value = message.find(kInvalidValue);
+      value != std::string_view::npos) {
+    size_t type = message.rfind(" for type ");
+    out.append(message.substr(0, value + kInvalidValue.size()));
+    if (type != std::string_view::npos && type > value) {
+      out.append(message.substr(type));
+    }
+  } else {
+    out = std::string(message);
+  }
+  constexpr size_t kShown = 200;
+  if (out.size() > kShown) out.replace(kShown, std::string::npos, "...");
+  return out;
+}
+
 std::string JoinHostPort(const std::string& host, int port) {
   return host.find(':') != std::string::npos
              ? absl::StrCat("[", host, "]:", port)
@@ -507,7 +530,8 @@ void Gateway::HandleTrack(const std::string& body,
   if (!parsed.ok()) {
     error = absl::InvalidArgumentError(
         absl::StrCat("body is not a TrackEventsRequest in JSON: ",
-                     parsed.message().as_string()));
+                     JsonParseProblem(std::string_view(
+                         parsed.message().data(), parsed.message().size()))));
   }
   const DestinationConfig* destination = nullptr;
   if (error.ok()) error = ingestor_->CheckRequest(request.events_size());

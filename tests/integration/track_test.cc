@@ -191,6 +191,44 @@ TEST_F(TrackTest, HttpTrackAnswersRequestErrorsWithStatusCodes) {
   EXPECT_EQ(empty->status, 400);
 }
 
+TEST_F(TrackTest, HttpTrackParseErrorsDoNotQuoteTheBody) {
+  httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
+  // The JSON parser's own messages quote the text around a syntax error and
+  // a value of the wrong type; here each holds a clear-text email.
+  const std::string bodies[] = {
+      // Events each encoded as a string, a common client mistake.
+      R"({"events": ["{\"user\": {\"email\": \"jane@example.com\"}}"]})",
+      // A bad escape inside an identifier.
+      R"({"events": [{"user": {"email": "jane@exa\u00mple.com"}}]})",
+      // A missing colon right after one.
+      R"({"events": [{"user": {"email" "jane@example.com"}}]})",
+      // A half surrogate pair inside one.
+      R"({"events": [{"user": {"email": "jane\ud83d@example.com"}}]})",
+      // A value of the wrong type.
+      R"({"validate_only": "jane@example.com", "events": [{}]})",
+  };
+  for (const std::string& body : bodies) {
+    auto res = http.Post("/v1/track", body, "application/json");
+    ASSERT_TRUE(res) << body;
+    EXPECT_EQ(res->status, 400) << body;
+    nlohmann::json error = nlohmann::json::parse(res->body)["error"];
+    EXPECT_EQ(error["code"], "INVALID_ARGUMENT") << res->body;
+    std::string message = error["message"];
+    EXPECT_THAT(message, ::testing::HasSubstr("body is not a "
+                                              "TrackEventsRequest in JSON"));
+    EXPECT_THAT(message, ::testing::Not(::testing::HasSubstr("jane"))) << body;
+    EXPECT_THAT(message, ::testing::Not(::testing::HasSubstr("\n")));
+  }
+  // What went wrong is still said, with the field it happened in.
+  auto wrong_type = http.Post(
+      "/v1/track", R"({"validate_only": "jane@example.com", "events": [{}]})",
+      "application/json");
+  ASSERT_TRUE(wrong_type);
+  EXPECT_THAT(nlohmann::json::parse(wrong_type->body)["error"]["message"]
+                  .get<std::string>(),
+              ::testing::HasSubstr("validate_only"));
+}
+
 TEST_F(TrackTest, HttpTrackRefusesBodiesThatAreNotJson) {
   httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
   // curl -d sends form encoding; the body must not be taken as JSON anyway.
