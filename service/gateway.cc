@@ -25,6 +25,7 @@
 #include "service/address.h"
 #include "service/event_ingestor.h"
 #include "service/log.h"
+#include "service/parse_error_interceptor.h"
 #include "service/tls_server.h"
 
 namespace conversions::service {
@@ -348,6 +349,13 @@ absl::Status Gateway::StartGrpc() {
   builder.AddListeningPort(JoinHostPort(listen->host, listen->port),
                            credentials, &port);
   builder.RegisterService(service_.get());
+  // Requests that do not parse answer INVALID_ARGUMENT, not UNIMPLEMENTED.
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(std::make_unique<ParseErrorInterceptorFactory>(
+      absl::StrCat("/", kServiceName, "/")));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   const GrpcOptions& g = config_.grpc;
   builder.SetMaxReceiveMessageSize(g.max_receive_message_bytes);
   builder.SetMaxSendMessageSize(g.max_receive_message_bytes);

@@ -1,6 +1,7 @@
 // The gateway end to end: gRPC in, spool, dispatcher, sandbox API out.
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
@@ -12,6 +13,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <set>
 
@@ -371,6 +373,47 @@ TEST_F(GatewayTest, RejectsRequestErrorsWithGrpcCodes) {
               HasSubstr("unknown destination \"bad\\nname"));
   EXPECT_THAT(escaped.error_message(), ::testing::EndsWith("xxx\"..."));
   EXPECT_EQ(escaped.error_message().find('\n'), std::string::npos);
+}
+
+TEST_F(GatewayTest, AnswersRequestsThatDoNotParseWithInvalidArgument) {
+  // Raw request bytes, as no C++ client can send them.
+  auto call = [this](const std::string& method, std::string bytes) {
+    grpc::GenericStub stub(channel_);
+    grpc::Slice slice(bytes);
+    grpc::ByteBuffer request(&slice, 1);
+    grpc::ByteBuffer response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
+    std::promise<grpc::Status> done;
+    stub.UnaryCall(&context, "/conversions.v1.ConversionService/" + method,
+                   grpc::StubOptions(), &request, &response,
+                   [&done](grpc::Status s) { done.set_value(s); });
+    return done.get_future().get();
+  };
+  // SendEvents with events[0].id "a" and a lone surrogate, U+D83D, as
+  // protobufjs encodes it (ED A0 BD): not UTF-8, so not a proto3 string.
+  grpc::Status surrogate = call("SendEvents",
+                                "\x12\x06\x0a\x04"
+                                "a\xed\xa0\xbd");
+  EXPECT_EQ(surrogate.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(surrogate.error_message(), HasSubstr("SendEvents"));
+  EXPECT_THAT(surrogate.error_message(), HasSubstr("UTF-8"));
+  // Truncated protobuf: a field of 5 bytes with 3 present.
+  for (const char* method :
+       {"SendEvents", "ValidateEvents", "TrackEvents", "GetEventStatus",
+        "ListDeadLetters", "RetryDeadLetters"}) {
+    grpc::Status truncated = call(method, std::string("\x12\x05\x0a\x10\x01"));
+    EXPECT_EQ(truncated.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << method << ": " << truncated.error_message();
+  }
+  // A method that does not exist is still UNIMPLEMENTED.
+  EXPECT_EQ(call("NoSuchMethod", "").error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  // And a request that parses is served as before.
+  grpc::Status ok;
+  Send({Purchase("parse-ok")}, &ok);
+  EXPECT_TRUE(ok.ok()) << ok.error_message();
 }
 
 TEST_F(GatewayTest, RefusesToStartOnPortsAnotherProcessListensOn) {

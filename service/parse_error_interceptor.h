@@ -1,0 +1,39 @@
+// A gRPC server interceptor that answers a ConversionService request whose
+// bytes do not parse with INVALID_ARGUMENT and a message, instead of the
+// UNIMPLEMENTED with an empty message that gRPC C++'s callback API sends.
+//
+// Such requests come from real clients: protobufjs (Node.js) encodes a
+// JavaScript string holding a lone surrogate (an emoji cut in half by
+// `slice`) as invalid UTF-8, which proto3 refuses in a string field; a
+// client built from a proto whose field types changed sends bytes that do
+// not parse. UNIMPLEMENTED tells such a caller that the method does not
+// exist, and the empty message gives no hint.
+#ifndef CONVERSIONS_SERVICE_PARSE_ERROR_INTERCEPTOR_H_
+#define CONVERSIONS_SERVICE_PARSE_ERROR_INTERCEPTOR_H_
+
+#include <grpcpp/support/server_interceptor.h>
+
+#include <string>
+
+namespace conversions::service {
+
+// Creates the interceptor for the methods of services whose full name
+// starts with `prefix` ("/conversions.v1.ConversionService/"); other calls
+// (health, reflection) get none. Register it with
+// ServerBuilder::experimental().SetInterceptorCreators.
+class ParseErrorInterceptorFactory final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit ParseErrorInterceptorFactory(std::string prefix)
+      : prefix_(std::move(prefix)) {}
+
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override;
+
+ private:
+  const std::string prefix_;
+};
+
+}  // namespace conversions::service
+
+#endif  // CONVERSIONS_SERVICE_PARSE_ERROR_INTERCEPTOR_H_
