@@ -40,6 +40,7 @@ using internal::ContentView;
 using internal::DataView;
 using internal::EventView;
 using internal::FastMinorUnits;
+using internal::IsSafeInteger;
 using internal::IsWholeNumber;
 using internal::kCity;
 using internal::kContentType;
@@ -268,7 +269,7 @@ class TagMapper {
     return AsText(v, &view_, out);
   }
 
-  // Reads the event id (a string, or a whole number up to 2^53); with
+  // Reads the event id (a string, or a whole number below 2^53); with
   // `report`, a missing or unusable one is a violation.
   void ReadEventId(bool report) {
     Found f = First(kEventId);
@@ -284,14 +285,14 @@ class TagMapper {
     if (v.kind_case() == Value::kStringValue) {
       view_.id_ = v.string_value();
     } else if (v.kind_case() == Value::kNumberValue &&
-               IsWholeNumber(v.number_value())) {
+               IsSafeInteger(v.number_value())) {
       Text(v, &view_.id_);
     } else if (!report) {
       return;
     } else if (v.kind_case() == Value::kNumberValue) {
       ViolationAt(f, kInvalidFormat,
-                  " must be a string or a whole number of at "
-                  "most 2^53; send larger ids as strings");
+                  " must be a string or a whole number below 2^53 "
+                  "(9007199254740992); send larger ids as strings");
     } else {
       ViolationAt(f, kInvalidFormat, " must be a string or a number");
     }

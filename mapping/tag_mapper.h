@@ -41,7 +41,7 @@ namespace conversions::mapping {
 //
 //   slot                               -> Event field
 //   context.event_id                   -> id (required; a string, or a whole
-//                                         number up to 2^53)
+//                                         number below 2^53)
 //   context.event_timestamp            -> timestamp_ms (epoch ms, number or
 //                                         digits; absent: now_ms)
 //   partners.openai.custom_event_name  -> custom_event_name, custom events

@@ -138,6 +138,13 @@ static bool IsWholeNumber(double d) {
          std::fabs(d) <= kMaxExactInteger;
 }
 
+// Whether `d` is a whole number no other integer rounds to (|d| < 2^53, as
+// JavaScript's Number.isSafeInteger): 2^53 may have been 2^53 + 1 in the
+// JSON text. For ids, where a neighbour is another event.
+static bool IsSafeInteger(double d) {
+  return IsWholeNumber(d) && std::fabs(d) < kMaxExactInteger;
+}
+
 // Writes a number as text (whole numbers without a fraction) into `buf`.
 static std::string_view FormatNumber(double d, char (&buf)[32]) {
   std::to_chars_result r =

@@ -161,6 +161,23 @@ TEST(TagMapperRow1Test, FormatsANumericEventIdAsAnInteger) {
   EXPECT_EQ(Wire(e)["id"], "202110130000000");
 }
 
+TEST(TagMapperRow1Test, RejectsANumericEventIdThatADoubleCannotTellApart) {
+  // JSON numbers arrive as doubles: 2^53 + 1 becomes 2^53, so both would be
+  // sent as "9007199254740992", another event's id.
+  for (const char* id : {"9007199254740993", "9007199254740992"}) {
+    SCOPED_TRACE(id);
+    Json e = BaseEvent();
+    e["context"]["event_id"] = Json::parse(id);
+    TagMapResult r = MapTag(e);
+    EXPECT_EQ(r.outcome, Outcome::kRejected);
+    EXPECT_THAT(r.violations,
+                ElementsAre(Issue("context.event_id", "INVALID_FORMAT")));
+  }
+  Json e = BaseEvent();
+  e["context"]["event_id"] = Json::parse("9007199254740991");  // 2^53 - 1
+  EXPECT_EQ(Wire(e)["id"], "9007199254740991");
+}
+
 TEST(TagMapperRow1Test, RejectsAnEventWithoutEventId) {
   Json e = BaseEvent();
   e["context"].erase("event_id");
