@@ -161,9 +161,16 @@ std::string UnwritableReason(const std::string& path, bool folder) {
   if (errno != ENOENT) return absl::StrCat(path, ": ", std::strerror(errno));
   std::filesystem::path ancestor =
       std::filesystem::absolute(path).lexically_normal().parent_path();
-  while (stat(ancestor.c_str(), &st) != 0 && errno == ENOENT &&
-         ancestor.has_relative_path()) {
+  int error = 0;
+  while (stat(ancestor.c_str(), &st) != 0) {
+    error = errno;
+    if (error != ENOENT || !ancestor.has_relative_path()) break;
     ancestor = ancestor.parent_path();
+    error = 0;
+  }
+  if (error != 0) {
+    return absl::StrCat(path, ": ", ancestor.string(), ": ",
+                        std::strerror(error));
   }
   if (!S_ISDIR(st.st_mode)) {
     return absl::StrCat(path, ": ", ancestor.string(), " is not a folder");
