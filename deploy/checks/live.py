@@ -87,6 +87,13 @@ def run_gateway(binary, name, cfg_path, probe_paths, c):
             env[d.get("api_key_env", "OPENAI_CONVERSIONS_API_KEY")] = \
                 "sk-deploy-check-dummy-key"
             env[d.get("pixel_id_env", "OPENAI_PIXEL_ID")] = "deploy-check-pixel"
+        # --check-config must pass every config the gateway starts with.
+        check = subprocess.run([binary, "--check-config", "--config", config],
+                               cwd=tmp, env=env, capture_output=True,
+                               text=True, timeout=60)
+        c.ok(check.returncode == 0 and "config ok" in check.stdout,
+             f"{name}: --check-config exited {check.returncode}: "
+             f"{check.stderr.strip()[:300]}")
         log_path = os.path.join(tmp, "gateway.log")
         log = open(log_path, "w", encoding="utf-8")
         proc = subprocess.Popen([binary, "--config", config], cwd=tmp, env=env,
