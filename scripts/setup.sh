@@ -14,6 +14,9 @@ PACKAGES=(
   clang libclang-rt-14-dev
   # deploy/check.sh
   python3 python3-yaml
+  # client_stubs/: the Python stubs' runtime, for their examples and tests;
+  # openssl makes the TLS test's certificate
+  python3-grpcio python3-protobuf openssl
 )
 
 missing=()
