@@ -144,6 +144,7 @@ destinations:
                if k not in ("CONVERSIONS_TOKEN", "CONVERSIONS_TARGET")}
         if token:
             env["CONVERSIONS_TOKEN"] = token
+        env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ in the sources
         argv = [sys.executable, os.path.join(PYTHON_DIR, script),
                 "--target", target or self.target, *flags]
         if self.tls:
