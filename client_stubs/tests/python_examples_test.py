@@ -91,9 +91,13 @@ class GatewayTestBase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        # Class cleanups run even when setUpClass fails half way, so that no
+        # child outlives the test. They run last in, first out.
         cls.dir = tempfile.mkdtemp(prefix="client_stubs_test_")
+        cls.addClassCleanup(shutil.rmtree, cls.dir, ignore_errors=True)
         cls.sandbox = Child([BINARIES["sandbox"], "--listen", "127.0.0.1:0"],
                             os.path.join(cls.dir, "sandbox.log"))
+        cls.addClassCleanup(cls.sandbox.stop)
         cls.sandbox_url = "http://" + cls.sandbox.wait_for_value(
             "sandbox_listen")
         tls_config = ""
@@ -130,13 +134,8 @@ destinations:
                    CLIENT_STUBS_TEST_API_KEY="sandbox-key")
         cls.gateway = Child([BINARIES["gateway"], "--config", config],
                             os.path.join(cls.dir, "gateway.log"), env=env)
+        cls.addClassCleanup(cls.gateway.stop)
         cls.target = cls.gateway.wait_for_value("grpc_listen")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.gateway.stop()
-        cls.sandbox.stop()
-        shutil.rmtree(cls.dir, ignore_errors=True)
 
     def run_example(self, script, *flags, token=TOKEN, target=None):
         """Runs an example; returns the CompletedProcess."""
