@@ -1,11 +1,15 @@
 #include "service/log.h"
 
+#include <google/protobuf/stubs/logging.h>
+#include <grpc/support/log.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <ctime>
 #include <string>
+
+#include "absl/strings/str_cat.h"
 
 namespace conversions::service {
 namespace {
@@ -58,7 +62,38 @@ void AppendValue(std::string_view v, std::string* out) {
   out->push_back('"');
 }
 
+void ProtobufLog(google::protobuf::LogLevel level, const char* filename,
+                 int line, const std::string& message) {
+  LogLevel ours = LogLevel::kError;
+  if (level == google::protobuf::LOGLEVEL_INFO) {
+    ours = LogLevel::kDebug;
+  } else if (level == google::protobuf::LOGLEVEL_WARNING ||
+             level == google::protobuf::LOGLEVEL_ERROR) {
+    ours = LogLevel::kWarn;
+  }
+  if (!LogEnabled(ours)) return;
+  Log(ours, "protobuf_log",
+      {{"source", absl::StrCat(filename, ":", line)}, {"message", message}});
+}
+
+void GrpcLog(gpr_log_func_args* args) {
+  LogLevel ours = args->severity == GPR_LOG_SEVERITY_DEBUG  ? LogLevel::kDebug
+                  : args->severity == GPR_LOG_SEVERITY_INFO ? LogLevel::kInfo
+                                                            : LogLevel::kError;
+  if (!LogEnabled(ours)) return;
+  Log(ours, "grpc_log",
+      {{"source", absl::StrCat(args->file, ":", args->line)},
+       {"message", args->message == nullptr ? "" : args->message}});
+}
+
 }  // namespace
+
+void InstallLibraryLogHandlers() {
+  google::protobuf::SetLogHandler(&ProtobufLog);
+  gpr_set_log_function(&GrpcLog);
+  // Reads GRPC_VERBOSITY now: until grpc_init does, gpr_log drops all.
+  gpr_log_verbosity_init();
+}
 
 void SetLogLevel(LogLevel level) { Level().store(static_cast<int>(level)); }
 

@@ -36,6 +36,14 @@ inline void LogError(std::string_view event, LogFields fields = {}) {
   if (LogEnabled(LogLevel::kError)) Log(LogLevel::kError, event, fields);
 }
 
+// Sends what gRPC (gpr_log) and protobuf log to Log, as `grpc_log` and
+// `protobuf_log` events with `source` (file:line) and `message`, instead
+// of their own free-form lines on stderr: gRPC's errors as errors;
+// protobuf's errors, which requests that do not parse cause (the caller
+// gets INVALID_ARGUMENT), as warnings. Process-wide, like the libraries'
+// loggers; call once before serving.
+void InstallLibraryLogHandlers();
+
 }  // namespace conversions::service
 
 #endif  // CONVERSIONS_SERVICE_LOG_H_

@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
   // records a lock graph on every acquisition; the lock order is fixed by
   // design and covered by the tests.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // gRPC's and protobuf's messages as structured lines, like ours.
+  InstallLibraryLogHandlers();
   // API request bodies (up to a few MiB) and parsed batches come and go
   // many times a second; by default glibc serves them with mmap/munmap and
   // trims the heap after each, which costs page faults on every batch.
