@@ -197,6 +197,13 @@ struct TagPlan {
   std::string consent_categories_key = "consent_categories";
 };
 
+// Renames the fields of `mapped`'s issues, which MapEventView named after
+// a typed event, after the properties of `event` their values came from
+// through `plan` (and the field that starts a description with them);
+// keeps a name it cannot place, such as a default's. tag_paths.cc.
+void NameByTagPaths(const google::protobuf::Struct& event, const TagPlan& plan,
+                    MappedEvent* mapped);
+
 }  // namespace internal
 }  // namespace conversions::mapping
 
