@@ -140,3 +140,18 @@ def report_rpc_error(error: grpc.RpcError, args: argparse.Namespace) -> None:
         note = f" (gave up after {args.max_attempts} attempts)"
     print(f"error: {error.code().name}: {error.details()}{note}",
           file=sys.stderr)
+
+
+def send(args: argparse.Namespace, method_name: str, request) -> int:
+    """Calls `method_name` ("SendEvents", "TrackEvents") with retries,
+    prints the per-event results or the error, and returns the examples'
+    exit code: 0 every event taken, 1 one rejected, 2 the call failed."""
+    channel, stub = open_stub(args)
+    with channel:
+        try:
+            response = call_with_retry(getattr(stub, method_name), request,
+                                       args)
+        except grpc.RpcError as error:
+            report_rpc_error(error, args)
+            return 2
+    return 0 if print_results(response.results) else 1

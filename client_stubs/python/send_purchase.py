@@ -14,7 +14,6 @@ import sys
 import time
 import uuid
 
-import grpc
 
 from conversions.v1 import conversion_service_pb2
 from conversions.v1 import event_pb2
@@ -69,15 +68,7 @@ def main() -> int:
     request = conversion_service_pb2.SendEventsRequest(
         destination=args.destination, events=[purchase_event(args)],
         validate_only=args.validate_only)
-    channel, stub = gateway_client.open_stub(args)
-    with channel:
-        try:
-            response = gateway_client.call_with_retry(stub.SendEvents, request,
-                                                      args)
-        except grpc.RpcError as error:
-            gateway_client.report_rpc_error(error, args)
-            return 2
-    return 0 if gateway_client.print_results(response.results) else 1
+    return gateway_client.send(args, "SendEvents", request)
 
 
 if __name__ == "__main__":

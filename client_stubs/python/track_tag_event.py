@@ -16,7 +16,6 @@ import sys
 import time
 import uuid
 
-import grpc
 from google.protobuf import struct_pb2
 
 from conversions.v1 import conversion_service_pb2
@@ -62,15 +61,7 @@ def main() -> int:
     event.update(tag_event(args))
     request = conversion_service_pb2.TrackEventsRequest(
         destination=args.destination, events=[event])
-    channel, stub = gateway_client.open_stub(args)
-    with channel:
-        try:
-            response = gateway_client.call_with_retry(stub.TrackEvents,
-                                                      request, args)
-        except grpc.RpcError as error:
-            gateway_client.report_rpc_error(error, args)
-            return 2
-    return 0 if gateway_client.print_results(response.results) else 1
+    return gateway_client.send(args, "TrackEvents", request)
 
 
 if __name__ == "__main__":
