@@ -210,7 +210,12 @@ absl::Status Gateway::CheckConfig(const GatewayConfig& config) {
 
 absl::Status Gateway::Init(TransportFactory factory) {
   SetLogLevel(config_.log_level);
-  absl::StatusOr<std::unique_ptr<Spool>> spool = Spool::Open(config_.spool);
+  absl::StatusOr<std::unique_ptr<Spool>> spool =
+      Spool::Open(config_.spool, [this](const SpoolSyncReport& sync) {
+        metrics_.spool_sync_seconds.Observe({}, sync.seconds);
+        metrics_.spool_sync_calls.Observe({}, sync.callers);
+        if (!sync.ok) metrics_.spool_sync_failures.Add({});
+      });
   if (!spool.ok()) {
     // SQLite's own messages ("unable to open database file") name no file.
     return absl::Status(spool.status().code(),
@@ -218,6 +223,7 @@ absl::Status Gateway::Init(TransportFactory factory) {
                                      spool.status().message()));
   }
   spool_ = std::move(*spool);
+  metrics_.spool_sync_failures.Add({}, 0);  // shown as 0, not absent
   if (spool_->DroppedAtOpen() > 0) {
     LogWarn("spool_dropped_unwritten_events",
             {{"events", absl::StrCat(spool_->DroppedAtOpen())},

@@ -1,8 +1,8 @@
 // Metrics in the Prometheus text exposition format (version 0.0.4).
 //
 // Hand-written: Debian 12 packages no Prometheus client library, and the
-// format is small. Counters and histograms are lock-free on the hot path
-// once a label set exists; label sets are created under a mutex.
+// format is small. Counters and histograms find their label set's cell
+// under a short mutex, then update it atomically.
 #ifndef CONVERSIONS_SERVICE_METRICS_H_
 #define CONVERSIONS_SERVICE_METRICS_H_
 
@@ -88,6 +88,11 @@ class Metrics {
   CounterFamily requests_denied;       // {api, reason}
   HistogramFamily batch_size;          // {destination}
   HistogramFamily api_latency;         // {destination}, seconds
+  // The spool's durability syncs (group commit): how long each took, how
+  // many calls it answered, and how many failed.
+  HistogramFamily spool_sync_seconds;  // {}
+  HistogramFamily spool_sync_calls;    // {}
+  CounterFamily spool_sync_failures;   // {}
 
   // Registers a gauge family whose samples come from `callback` at scrape.
   void AddGauge(std::string name, std::string help,

@@ -89,14 +89,15 @@ class SqliteSpool : public Spool {
  public:
   SqliteSpool(SpoolOptions options, std::unique_ptr<PayloadLog> log,
               sqlite3* writer, sqlite3* reader, sqlite3* claimer,
-              sqlite3* checkpointer)
+              sqlite3* checkpointer, SpoolSyncObserver on_sync)
       : options_(std::move(options)),
         log_(std::move(log)),
         writer_db_(writer),
         reader_db_(reader),
         claim_db_(claimer),
         checkpoint_db_(checkpointer),
-        syncer_(options_.path + "-wal", log_.get(), checkpoint_db_) {}
+        syncer_(options_.path + "-wal", log_.get(), checkpoint_db_,
+                std::move(on_sync)) {}
 
   ~SqliteSpool() override {
     Shutdown();
@@ -1203,7 +1204,7 @@ class SqliteSpool : public Spool {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(
-    const SpoolOptions& options) {
+    const SpoolOptions& options, SpoolSyncObserver on_sync) {
   std::filesystem::path path(options.path);
   if (path.has_parent_path()) {
     std::error_code ec;
@@ -1255,7 +1256,8 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(
     return checkpointer.status();
   }
   auto spool = std::make_unique<SqliteSpool>(options, std::move(*log), *writer,
-                                             *reader, *claimer, *checkpointer);
+                                             *reader, *claimer, *checkpointer,
+                                             std::move(on_sync));
   absl::Status s = spool->Init();
   if (!s.ok()) return s;
   return std::unique_ptr<Spool>(std::move(spool));

@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "service/config.h"
+#include "service/spool_syncer.h"
 
 namespace conversions::service {
 
@@ -117,8 +118,9 @@ class Spool {
   // payload log folder beside it (options.path + ".payloads", see
   // service/payload_log.h), and starts the writer thread. Events left in
   // flight by a previous run are queued again.
+  // `on_sync`, if set, hears of every durability sync (for metrics).
   static absl::StatusOr<std::unique_ptr<Spool>> Open(
-      const SpoolOptions& options);
+      const SpoolOptions& options, SpoolSyncObserver on_sync = nullptr);
   virtual ~Spool() = default;
 
   // Stores events durably and calls `done` (on the writer thread) once they

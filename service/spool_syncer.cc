@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <utility>
 
@@ -14,10 +15,11 @@
 namespace conversions::service {
 
 SpoolSyncer::SpoolSyncer(std::string wal_path, PayloadLog* log,
-                         sqlite3* checkpoint_db)
+                         sqlite3* checkpoint_db, SpoolSyncObserver observer)
     : wal_path_(std::move(wal_path)),
       log_(log),
-      checkpoint_db_(checkpoint_db) {}
+      checkpoint_db_(checkpoint_db),
+      observer_(std::move(observer)) {}
 
 SpoolSyncer::~SpoolSyncer() { Shutdown(); }
 
@@ -99,6 +101,7 @@ void SpoolSyncer::SyncLoop() {
     }
     // The payloads (on the log-sync thread) and the rows that point at
     // them, at the same time: each fdatasync waits for the disk.
+    const auto started = std::chrono::steady_clock::now();
     std::uint64_t log_sync;
     {
       std::lock_guard<std::mutex> lock(log_sync_mu_);
@@ -110,6 +113,11 @@ void SpoolSyncer::SyncLoop() {
       std::unique_lock<std::mutex> lock(log_sync_mu_);
       log_sync_cv_.wait(lock, [&] { return log_sync_done_ >= log_sync; });
       if (status.ok()) status = log_sync_status_;
+    }
+    if (observer_) {
+      const std::chrono::duration<double> took =
+          std::chrono::steady_clock::now() - started;
+      observer_({took.count(), static_cast<int>(done.size()), status.ok()});
     }
     // A file that fails to go stays until the next start, which removes
     // files no row needs.

@@ -36,12 +36,26 @@
 
 namespace conversions::service {
 
+// What one sync did, for metrics: how long the fdatasyncs took (both, run
+// at the same time), how many callers it answered, and whether it
+// succeeded.
+struct SpoolSyncReport {
+  double seconds = 0;
+  int callers = 0;
+  bool ok = true;
+};
+// Called on the syncer thread after each sync, before its callers are
+// answered; must be quick and must not call back into the spool.
+using SpoolSyncObserver = std::function<void(const SpoolSyncReport&)>;
+
 class SpoolSyncer {
  public:
   // `wal_path` is the WAL file to sync, `log` the payload log, and
   // `checkpoint_db` a connection used for checkpoints only; neither is
-  // owned, and both must outlive Shutdown.
-  SpoolSyncer(std::string wal_path, PayloadLog* log, sqlite3* checkpoint_db);
+  // owned, and both must outlive Shutdown. `observer`, if set, hears of
+  // every sync.
+  SpoolSyncer(std::string wal_path, PayloadLog* log, sqlite3* checkpoint_db,
+              SpoolSyncObserver observer = nullptr);
   // Shutdown().
   ~SpoolSyncer();
 
@@ -80,6 +94,7 @@ class SpoolSyncer {
   const std::string wal_path_;
   PayloadLog* const log_;
   sqlite3* const checkpoint_db_;  // the checkpointer thread's only
+  const SpoolSyncObserver observer_;
 
   std::mutex sync_mu_;
   std::condition_variable sync_cv_;    // the syncer waits for groups

@@ -172,6 +172,20 @@ TEST_F(GatewayTest, AnswersDuplicateForARepeatedEvent) {
                         "\"default\",api=\"send\"} 1"));
 }
 
+TEST_F(GatewayTest, ReportsTheSpoolsDurabilitySyncs) {
+  ASSERT_EQ(Send({Purchase("synced")}).results(0).outcome(),
+            v1::EventResult::OUTCOME_ACCEPTED);
+  // The answer came after a sync, which the metrics saw first.
+  const std::string text = MetricsText();
+  EXPECT_THAT(text, HasSubstr("# TYPE conversions_spool_sync_seconds "
+                              "histogram\n"));
+  EXPECT_THAT(text, ::testing::ContainsRegex(
+                        "\nconversions_spool_sync_seconds_count [1-9]"));
+  EXPECT_THAT(text, ::testing::ContainsRegex(
+                        "\nconversions_spool_sync_calls_sum [1-9]"));
+  EXPECT_THAT(text, HasSubstr("\nconversions_spool_sync_failures_total 0\n"));
+}
+
 TEST_F(GatewayTest, RetriesAfter429WithRetryAfterThenDelivers) {
   sandbox::Faults faults;
   faults.status_sequence.push_back({429, "1"});

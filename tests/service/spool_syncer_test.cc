@@ -42,7 +42,11 @@ class SpoolSyncerTest : public ::testing::Test {
   }
 
   void StartSyncer(const std::string& wal) {
-    syncer_ = std::make_unique<SpoolSyncer>(wal, log_.get(), db_);
+    // Reports are written on the syncer thread before it answers, and read
+    // after an answer arrived.
+    syncer_ = std::make_unique<SpoolSyncer>(
+        wal, log_.get(), db_,
+        [this](const SpoolSyncReport& r) { reports_.push_back(r); });
     syncer_->Start();
   }
 
@@ -71,6 +75,7 @@ class SpoolSyncerTest : public ::testing::Test {
   std::unique_ptr<PayloadLog> log_;
   sqlite3* db_ = nullptr;
   std::unique_ptr<SpoolSyncer> syncer_;
+  std::vector<SpoolSyncReport> reports_;
 };
 
 TEST_F(SpoolSyncerTest, AnswersEveryCallerOfEveryGroupOnceSynced) {
@@ -107,6 +112,9 @@ TEST_F(SpoolSyncerTest, AFailedSyncFailsTheGroupAndKeepsItsSegments) {
   EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
   EXPECT_NE(status.message().find("cannot find"), std::string::npos) << status;
   EXPECT_TRUE(SegmentFileExists(old_segment));
+  ASSERT_EQ(reports_.size(), 1u);
+  EXPECT_FALSE(reports_[0].ok);
+  EXPECT_EQ(reports_[0].callers, 1);
 }
 
 TEST_F(SpoolSyncerTest, RemovesSegmentsOnlyWithASuccessfulSync) {
@@ -139,6 +147,23 @@ TEST_F(SpoolSyncerTest, ShutdownAnswersWhatWasAdded) {
   syncer_->Shutdown();  // joins the syncer: every answer ran
   EXPECT_EQ(answered, 3);
   syncer_->Shutdown();  // idempotent
+}
+
+TEST_F(SpoolSyncerTest, ReportsEachSyncWithItsDurationAndCallers) {
+  StartSyncer(wal_);
+  AppendPayload();
+  std::promise<absl::Status> a, b, c;
+  std::vector<std::function<void(absl::Status)>> done;
+  done.push_back(Fulfil(&a));
+  done.push_back(Fulfil(&b));
+  done.push_back(Fulfil(&c));
+  syncer_->Add(std::move(done), {});  // one group: one sync answers all
+  ASSERT_TRUE(c.get_future().get().ok());
+  ASSERT_EQ(reports_.size(), 1u);
+  EXPECT_TRUE(reports_[0].ok);
+  EXPECT_EQ(reports_[0].callers, 3);
+  EXPECT_GT(reports_[0].seconds, 0);
+  EXPECT_LT(reports_[0].seconds, 60);
 }
 
 }  // namespace
