@@ -104,15 +104,17 @@ class TagMapper {
         view_(result->view) {}
 
   void Run() {
-    if (!plan_.consent_categories.empty() && !HasConsent()) {
-      result_->outcome = TagMapResult::Outcome::kSkipped;
-      return;
-    }
     std::vector<const Value*>& scratch = result_->scratch;
     scratch.resize(plan_.event.nodes.size() + plan_.items.nodes.size());
     event_values_ = scratch.data();
     item_values_ = scratch.data() + plan_.event.nodes.size();
     Resolve(root_, plan_.event, event_values_);
+    if (!plan_.consent_categories.empty() && !HasConsent()) {
+      // Nothing but the id is read, for the result to name the event.
+      result_->outcome = TagMapResult::Outcome::kSkipped;
+      ReadEventId(/*report=*/false);
+      return;
+    }
 
     if (!MapEventType()) {
       // The result still names the event, skipped or rejected.
@@ -122,6 +124,7 @@ class TagMapper {
     MapEnvelope();
     MapUser();
     MapData();
+    result_->view_filled = true;
     result_->outcome = result_->violations.empty()
                            ? TagMapResult::Outcome::kMapped
                            : TagMapResult::Outcome::kRejected;
@@ -725,6 +728,38 @@ void ClearMapped(MappedEvent* mapped) {
   mapped->timestamp_ms = 0;
 }
 
+// For an event `tag` rejected: adds the issues the mapper core finds in the
+// fields the tag mapping could read, named by the tag event's paths, so
+// that the caller learns of every problem at once; then clears `*mapped`.
+// Leaves out the core's REQUIRED for an id or custom name the tag mapping
+// could not read: the tag mapping reported it already.
+[[gnu::cold, gnu::noinline]] void AddCoreIssues(
+    const Struct& event, const CompiledTagMapping& mapping,
+    std::int64_t now_ms, TagMapResult* tag, MappedEvent* mapped) {
+  if (tag->view_filled) {
+    internal::MapEventView(tag->view, now_ms, mapped);
+    const internal::EventView& view = tag->view;
+    auto& violations = mapped->violations;
+    violations.erase(
+        std::remove_if(violations.begin(), violations.end(),
+                       [&](const FieldIssue& v) {
+                         return v.reason == std::string_view(kRequired) &&
+                                ((v.field == "id" && view.id().empty()) ||
+                                 (v.field == "custom_event_name" &&
+                                  view.custom_event_name().empty()));
+                       }),
+        violations.end());
+    if (!mapped->violations.empty() || !mapped->warnings.empty()) {
+      internal::NameByTagPaths(event, mapping.plan(), mapped);
+    }
+    for (FieldIssue& v : mapped->violations) {
+      tag->violations.push_back(std::move(v));
+    }
+    for (FieldIssue& w : mapped->warnings) tag->warnings.push_back(std::move(w));
+  }
+  ClearMapped(mapped);
+}
+
 }  // namespace
 
 namespace internal {
@@ -736,6 +771,7 @@ void MapTagEventToView(const Struct& event, const CompiledTagMapping& mapping,
   result->violations.clear();
   result->warnings.clear();
   result->view.Clear();
+  result->view_filled = false;
   TagMapper(event, mapping.plan(), now_ms, result).Run();
   result->event_id.assign(result->view.id());
 }
@@ -747,6 +783,8 @@ void MapTagEvent(const Struct& event, const CompiledTagMapping& mapping,
   internal::MapTagEventToView(event, mapping, now_ms, tag);
   if (tag->mapped()) {
     MapView(event, mapping, *tag, now_ms, mapped);
+  } else if (tag->outcome == TagMapResult::Outcome::kRejected) {
+    AddCoreIssues(event, mapping, now_ms, tag, mapped);
   } else {
     ClearMapped(mapped);
   }
@@ -762,6 +800,8 @@ void MapTagEventGroup(const google::protobuf::RepeatedPtrField<Struct>& events,
   for (int i = 0; i < count; ++i) {
     if (tags[i].mapped()) {
       MapView(events[first + i], mapping, tags[i], now_ms, &mapped[i]);
+    } else if (tags[i].outcome == TagMapResult::Outcome::kRejected) {
+      AddCoreIssues(events[first + i], mapping, now_ms, &tags[i], &mapped[i]);
     } else {
       ClearMapped(&mapped[i]);
     }

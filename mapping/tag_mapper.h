@@ -197,8 +197,7 @@ struct TagMapResult {
   // "consent: missing category 'analytics'". Empty unless kSkipped.
   std::string skip_reason;
   // The event id as read, for the event's result whatever the outcome: ""
-  // when the event has none, it is not usable, or the event was skipped by
-  // the consent rule (which reads nothing else).
+  // when the event has none or it is not usable.
   std::string event_id;
   // The typed event, filled only by the typed forms of MapTagEvent (for
   // tests and tools); complete only when kMapped.
@@ -215,21 +214,30 @@ struct TagMapResult {
   // Working memory MapTagEvent reuses across calls; not part of the result.
   std::vector<const google::protobuf::Value*> scratch;
   internal::EventView view;  // points into the event last mapped
+  // Whether `view` holds every field the tag mapping could read: the event
+  // type mapped, so every slot was read.
+  bool view_filled = false;
 };
 
 // Maps `event`, received at `now_ms` (Unix epoch milliseconds, used when the
 // event has no timestamp), to the wire event, reusing the buffers of `*tag`
-// and `*mapped` (reset first). In order: the consent rule (before any other
-// property is read), the event mapping, then every slot; collects every
-// violation of the tag mapping rather than stopping at the first. When
+// and `*mapped` (reset first). In order: the consent rule (an event it
+// skips has nothing read but its id), the event mapping, then every slot;
+// collects every violation of the tag mapping rather than stopping at the
+// first. When
 // `tag->mapped()`, `*mapped` is what MapEvent gives for the typed event of
 // the tag mapping (its violations reject the event too), but with every
 // issue named by the tag event's path of the value ("context.page.url",
 // "user.email[2]", "items[0].product.price") instead of the typed event's
 // ("source_url", ...), and a description that starts with the name
 // renamed with it; a value that came from no property (a default) keeps
-// the typed name. Otherwise `*mapped` is empty and `tag` says why. Does not
-// fill `tag->event`. The hot path: no typed event, no copied string.
+// the typed name. Otherwise `*mapped` is empty and `tag` says why. A
+// rejected event whose name mapped also gets, after the tag mapping's own
+// issues, those MapEvent finds in the fields the tag mapping could read
+// (named as above; without the `id` or `custom_event_name` REQUIRED that
+// repeats a tag violation), so that every problem is reported at once, as
+// for a typed event. Does not fill `tag->event`. The hot path: no typed
+// event, no copied string.
 void MapTagEvent(const google::protobuf::Struct& event,
                  const CompiledTagMapping& mapping, std::int64_t now_ms,
                  TagMapResult* tag, MappedEvent* mapped);

@@ -14,6 +14,7 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -63,14 +64,30 @@ void CheckBothForms(const google::protobuf::Struct& event,
   conversions::mapping::MapTagEvent(event, mapping, kNowMs, &fused, &mapped);
   Check(fused.outcome == typed.outcome, "outcomes differ");
   Check(fused.skip_reason == typed.skip_reason, "skip reasons differ");
-  Check(fused.violations == typed.violations, "tag violations differ");
-  Check(fused.warnings == typed.warnings, "tag warnings differ");
   Check(fused.event_id == typed.event_id, "event ids differ");
   if (!typed.mapped()) {
     Check(mapped.wire_json.empty() && mapped.violations.empty(),
           "an event that is not mapped has a mapping");
+  }
+  if (typed.outcome == TagMapResult::Outcome::kRejected && typed.view_filled) {
+    // The tag mapping's issues, then MapEvent's of the fields it read.
+    std::vector<conversions::mapping::FieldIssue> violations, warnings;
+    conversions::testing::ExpectedRejectedIssues(typed, kNowMs, &violations,
+                                                 &warnings);
+    Check(conversions::testing::SameIssuesButPaths(fused.violations,
+                                                   violations),
+          "violations of a rejected event differ");
+    Check(conversions::testing::SameIssuesButPaths(fused.warnings, warnings),
+          "warnings of a rejected event differ");
+    Check(fused.violations.size() >= typed.violations.size() &&
+              std::equal(typed.violations.begin(), typed.violations.end(),
+                         fused.violations.begin()),
+          "the tag mapping's own violations do not come first");
     return;
   }
+  Check(fused.violations == typed.violations, "tag violations differ");
+  Check(fused.warnings == typed.warnings, "tag warnings differ");
+  if (!typed.mapped()) return;
   MappedEvent expected = conversions::mapping::MapEvent(typed.event, kNowMs);
   // The fused form names the tag event's paths, the typed one its own.
   Check(conversions::testing::SameIssuesButPaths(mapped.violations,

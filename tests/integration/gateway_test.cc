@@ -306,13 +306,18 @@ TEST_F(GatewayTest, PausesOn401AndResumesWhenTheKeyWorksAgain) {
 }
 
 TEST_F(GatewayTest, DeadLettersAnExpiredEventWithoutSendingIt) {
-  // Valid on receipt, but less than the send margin is left of its window.
+  // Valid on receipt (the RPC arrives within 3 s), but less than the 5 s
+  // send margin is left of its window. One with 30 s left is sent.
   v1::Event old = Purchase("old");
-  old.set_timestamp_ms(WallNowMs() - 7 * kDayMs + 30'000);
-  EXPECT_EQ(Send({old, Purchase("fresh")}).results(0).outcome(),
-            v1::EventResult::OUTCOME_ACCEPTED);
-  ASSERT_TRUE(Delivered(1));
-  EXPECT_THAT(DeliveredIds(), ::testing::ElementsAre("fresh"));
+  old.set_timestamp_ms(WallNowMs() - 7 * kDayMs + 3'000);
+  v1::Event late = Purchase("late");
+  late.set_timestamp_ms(WallNowMs() - 7 * kDayMs + 30'000);
+  v1::SendEventsResponse response = Send({old, late, Purchase("fresh")});
+  EXPECT_EQ(response.results(0).outcome(), v1::EventResult::OUTCOME_ACCEPTED);
+  EXPECT_EQ(response.results(1).outcome(), v1::EventResult::OUTCOME_ACCEPTED);
+  ASSERT_TRUE(Delivered(2));
+  EXPECT_THAT(DeliveredIds(),
+              ::testing::UnorderedElementsAre("late", "fresh"));
   v1::ListDeadLettersRequest request;
   request.set_reason(v1::DEAD_LETTER_REASON_EXPIRED);
   v1::ListDeadLettersResponse dead;

@@ -174,6 +174,47 @@ TEST_F(TrackTest, RejectionsNameTheTagEventsOwnPaths) {
   }
 }
 
+TEST_F(TrackTest, ARejectedEventReportsEveryProblemAtOnce) {
+  // A tag-model problem (a negative value) and two the mapper core finds
+  // (a page URL that is no http URL, an email that is none): all three,
+  // through both entry points, as SendEvents would for a typed event.
+  const std::string body = R"({"events": [
+      {"event_name": "purchase", "type": "online", "value": -1,
+       "currency": "USD",
+       "context": {"event_id": "t-bad-2", "page": {"url": "mailto:x"}},
+       "user": {"email": "not an email"}}]})";
+  v1::TrackEventsRequest request;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(body, &request).ok());
+  v1::TrackEventsResponse grpc_response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->TrackEvents(&context, request, &grpc_response).ok());
+  httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
+  auto res = http.Post("/v1/track", body, "application/json");
+  ASSERT_TRUE(res);
+  v1::TrackEventsResponse http_response;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(res->body, &http_response)
+          .ok());
+  for (const v1::TrackEventsResponse& response :
+       {grpc_response, http_response}) {
+    ASSERT_EQ(response.results_size(), 1);
+    const v1::EventResult& result = response.results(0);
+    EXPECT_EQ(result.outcome(), v1::EventResult::OUTCOME_REJECTED);
+    EXPECT_EQ(result.event_id(), "t-bad-2");
+    ASSERT_EQ(result.violations_size(), 2);
+    EXPECT_EQ(result.violations(0).field(), "value");
+    EXPECT_EQ(result.violations(0).reason(), "OUT_OF_RANGE");
+    EXPECT_EQ(result.violations(1).field(), "context.page.url");
+    EXPECT_EQ(result.violations(1).reason(), "INVALID_FORMAT");
+    ASSERT_EQ(result.warnings_size(), 1);
+    EXPECT_EQ(result.warnings(0).field(), "user.email");
+  }
+  EXPECT_THAT(MetricsText(),
+              ::testing::HasSubstr("conversions_events_rejected_total{"
+                                   "destination=\"default\",api=\"track\","
+                                   "reason=\"OUT_OF_RANGE\"} 1"));
+}
+
 TEST_F(TrackTest, HttpTrackAnswersRequestErrorsWithStatusCodes) {
   httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
   auto bad_json = http.Post("/v1/track", "{not json", "application/json");

@@ -5,10 +5,12 @@
 #ifndef CONVERSIONS_TESTS_MAPPING_TAG_ISSUES_H_
 #define CONVERSIONS_TESTS_MAPPING_TAG_ISSUES_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "mapping/event_mapper.h"
+#include "mapping/tag_mapper.h"
 
 namespace conversions::testing {
 
@@ -30,6 +32,31 @@ inline bool SameIssuesButPaths(const std::vector<mapping::FieldIssue>& tag,
     }
   }
   return true;
+}
+
+// The issues the fused form of MapTagEvent reports for an event its typed
+// form (`typed`) rejected: the tag mapping's own, then, if the event's
+// name mapped, MapEvent's of `typed.event` (the fields read), without a
+// REQUIRED id or custom name the tag mapping could not read. Tag-event
+// paths aside: compare with SameIssuesButPaths.
+inline void ExpectedRejectedIssues(const mapping::TagMapResult& typed,
+                                   std::int64_t now_ms,
+                                   std::vector<mapping::FieldIssue>* violations,
+                                   std::vector<mapping::FieldIssue>* warnings) {
+  *violations = typed.violations;
+  *warnings = typed.warnings;
+  if (!typed.view_filled) return;
+  mapping::MappedEvent core = mapping::MapEvent(typed.event, now_ms);
+  for (const mapping::FieldIssue& v : core.violations) {
+    const bool repeated =
+        v.reason == "REQUIRED" &&
+        ((v.field == "id" && typed.event.id().empty()) ||
+         (v.field == "custom_event_name" &&
+          typed.event.custom_event_name().empty()));
+    if (!repeated) violations->push_back(v);
+  }
+  warnings->insert(warnings->end(), core.warnings.begin(),
+                   core.warnings.end());
 }
 
 }  // namespace conversions::testing

@@ -37,6 +37,7 @@ namespace {
 using ::conversions::testing::kNowMs;
 using ::conversions::testing::ParseJson;
 using ::conversions::testing::ReadTestData;
+using ::conversions::testing::ExpectedRejectedIssues;
 using ::conversions::testing::SameIssuesButPaths;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
@@ -94,8 +95,20 @@ TagMapResult MapTag(const Json& tag, const TagMappingConfig& config = {}) {
   MapTagEvent(event, mapping, kNowMs, &fused, &mapped);
   EXPECT_EQ(fused.outcome, typed.outcome);
   EXPECT_EQ(fused.skip_reason, typed.skip_reason);
-  EXPECT_EQ(fused.violations, typed.violations);
-  EXPECT_EQ(fused.warnings, typed.warnings);
+  if (typed.outcome == TagMapResult::Outcome::kRejected) {
+    // The fused form adds MapEvent's findings (tag_issues.h).
+    std::vector<FieldIssue> violations, warnings;
+    ExpectedRejectedIssues(typed, kNowMs, &violations, &warnings);
+    EXPECT_TRUE(SameIssuesButPaths(fused.violations, violations))
+        << ::testing::PrintToString(fused.violations) << " vs "
+        << ::testing::PrintToString(violations);
+    EXPECT_TRUE(SameIssuesButPaths(fused.warnings, warnings))
+        << ::testing::PrintToString(fused.warnings) << " vs "
+        << ::testing::PrintToString(warnings);
+  } else {
+    EXPECT_EQ(fused.violations, typed.violations);
+    EXPECT_EQ(fused.warnings, typed.warnings);
+  }
   EXPECT_EQ(fused.event_id, typed.event.id());
   EXPECT_EQ(typed.event_id, typed.event.id());
   if (typed.mapped()) {
@@ -471,6 +484,62 @@ TEST(TagPathsTest, ACustomNameReadFromEventNameIsNamedSo) {
   EXPECT_THAT(
       MapFused(e, config).violations,
       ElementsAre(Issue("partners.openai.custom_event_name", "RESERVED")));
+}
+
+// ---------------------------------------------------------------------------
+// An event the tag mapping rejects also gets the mapper core's findings in
+// the fields it could read: every problem at once, as for a typed event.
+
+// What the fused form gives for `tag`: its tag result.
+TagMapResult MapFusedTag(const Json& tag, const TagMappingConfig& config = {}) {
+  TagMapResult result;
+  MappedEvent mapped;
+  MapTagEvent(ToStruct(tag.dump()), Compile(config), kNowMs, &result, &mapped);
+  EXPECT_TRUE(mapped.wire_json.empty());
+  EXPECT_THAT(mapped.violations, IsEmpty());
+  return result;
+}
+
+TEST(TagRejectionTest, ReportsTheCoresViolationsAfterTheTagMappings) {
+  Json e = Purchase(-1);
+  e["context"]["event_timestamp"] = kNowMs - 10LL * 24 * 3600 * 1000;
+  e["context"]["page"]["url"] = "mailto:x";
+  e["user"]["email"] = "not an email";
+  TagMapResult r = MapFusedTag(e);
+  EXPECT_EQ(r.outcome, Outcome::kRejected);
+  EXPECT_THAT(r.violations,
+              ElementsAre(Issue("value", "OUT_OF_RANGE"),
+                          Issue("context.event_timestamp", "OUT_OF_RANGE"),
+                          Issue("context.page.url", "INVALID_FORMAT")));
+  EXPECT_THAT(r.warnings, ElementsAre(Issue("user.email", "DROPPED_INVALID")));
+  // The typed form keeps the tag mapping's own.
+  EXPECT_THAT(MapTag(e).violations,
+              ElementsAre(Issue("value", "OUT_OF_RANGE")));
+}
+
+TEST(TagRejectionTest, DoesNotRepeatAnIdOrCustomNameTheTagMappingReported) {
+  Json e = Purchase(-1);
+  e["context"].erase("event_id");
+  EXPECT_THAT(MapFusedTag(e).violations,
+              ElementsAre(Issue("context.event_id", "REQUIRED"),
+                          Issue("value", "OUT_OF_RANGE")));
+
+  TagMappingConfig config;
+  config.event_mapping["order_created"] = v1::EVENT_TYPE_CUSTOM;
+  Json custom = BaseEvent("order_created");
+  custom["context"]["page"]["url"] = "mailto:x";
+  EXPECT_THAT(
+      MapFusedTag(custom, config).violations,
+      ElementsAre(Issue("partners.openai.custom_event_name", "REQUIRED"),
+                  Issue("context.page.url", "INVALID_FORMAT")));
+}
+
+TEST(TagRejectionTest, AnEventWhoseNameDidNotMapGetsNoCoreFindings) {
+  Json e = BaseEvent();
+  e["event_name"] = 7;
+  e["context"]["page"]["url"] = "mailto:x";
+  EXPECT_THAT(MapFusedTag(e).violations,
+              ElementsAre(Issue("event_name", "INVALID_FORMAT")));
 }
 
 // ---------------------------------------------------------------------------
@@ -1026,6 +1095,20 @@ TEST(TagMapperConsentTest, ChecksConsentBeforeReadingAnythingElse) {
   EXPECT_THAT(r.violations, IsEmpty());
   EXPECT_THAT(r.warnings, IsEmpty());
   EXPECT_EQ(r.event.ByteSizeLong(), 0u);
+}
+
+// The result of a skipped event still names it (DESIGN: every result has its
+// event_id), as for an unmapped event; the id is no personal data.
+TEST(TagMapperConsentTest, ASkippedEventKeepsItsId) {
+  Json e = BaseEvent("purchase");
+  e["context"]["event_id"] = "order-7";
+  e["user"]["consent_categories"] = {"analytics"};
+  TagMapResult r = MapTag(e, ConsentConfig());
+  EXPECT_EQ(r.outcome, Outcome::kSkipped);
+  EXPECT_EQ(r.event_id, "order-7");
+  EXPECT_THAT(r.violations, IsEmpty());
+  r.event.clear_id();
+  EXPECT_EQ(r.event.ByteSizeLong(), 0u);  // nothing else read
 }
 
 // ---------------------------------------------------------------------------
