@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "mapping/event_types.h"
+#include "mapping/request_encoder.h"
 #include "service/address.h"
 #include "service/config_parser.h"
 
@@ -114,12 +115,14 @@ DestinationConfig Parser::ParseDestination(const Item& at,
           {"integration_source",
            [&](const Item& item) {
              if (auto s = ReadString(item)) {
-               if (IsIntegrationSource(*s)) {
-                 d.integration_source = *s;
+               // As the API does: trimmed and lowercased, then checked.
+               auto source = mapping::NormalizeIntegrationSource(*s);
+               if (source.ok() && IsIntegrationSource(*source)) {
+                 d.integration_source = *source;
                } else {
                  Error(item, absl::StrCat("must match "
-                                          "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$,"
-                                          " got ",
+                                          "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ "
+                                          "once trimmed and lowercased, got ",
                                           Quoted(*s)));
                }
              }

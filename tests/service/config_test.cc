@@ -274,6 +274,15 @@ dispatcher:
   EXPECT_EQ(config->destinations[0].dispatcher.linger, 1s);
 }
 
+// The API trims and lowercases integration_source before it checks it
+// (spec: top-level fields); the config does the same.
+TEST(ConfigTest, IntegrationSourceIsTrimmedAndLowercasedAsTheApiDoes) {
+  absl::StatusOr<GatewayConfig> config = Parse(
+      "destinations: [{name: a, integration_source: \"  My_Bridge.v1 \"}]\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->destinations[0].integration_source, "my_bridge.v1");
+}
+
 TEST(ConfigTest, FirstDestinationIsTheDefaultWhenNoneIsMarked) {
   absl::StatusOr<GatewayConfig> config =
       Parse("destinations: [{name: a}, {name: b, default: false}]\n");
@@ -534,7 +543,8 @@ INSTANTIATE_TEST_SUITE_P(
         {"BadIntegrationSource",
          "destinations:\n  - integration_source: \"-acme\"\n",
          "destinations[0].integration_source: must match "
-         "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$, got \"-acme\""},
+         "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ once trimmed and lowercased, got "
+         "\"-acme\""},
         {"BadDefaultActionSource",
          "destinations:\n  - default_action_source: online\n",
          "destinations[0].default_action_source: expected one of web, "
