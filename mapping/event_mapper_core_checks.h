@@ -312,6 +312,12 @@ inline void Mapper<Event>::CheckCustomProperties(
                                "' clashes with a field of data"));
       }
     }
+    // The spec: send custom_event_name at event level, not inside data.
+    if (key == "custom_event_name") {
+      Violation("data.custom_properties.custom_event_name", kReserved,
+                "custom_event_name belongs at event level, not inside data: "
+                "set the event's custom_event_name");
+    }
   }
   if (!CheckValueTree(s, "data.custom_properties", 1)) return;
   std::string encoded;

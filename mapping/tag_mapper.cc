@@ -531,13 +531,15 @@ class TagMapper {
       minor = DecimalToMinorUnits(TrimAscii(v.string_value()), exponent);
     }
     if (!minor.ok()) {
-      Violation(PathOf(f),
-                minor.status().code() == absl::StatusCode::kOutOfRange
-                    ? kOutOfRange
-                    : kInvalidFormat,
-                absl::StrCat(PathOf(f),
-                             " must be a number of major units "
-                             "(12.99 or \"12.99\")"));
+      const bool too_large =
+          minor.status().code() == absl::StatusCode::kOutOfRange;
+      Violation(
+          PathOf(f), too_large ? kOutOfRange : kInvalidFormat,
+          absl::StrCat(PathOf(f),
+                       too_large ? " is too large an amount to send in minor "
+                                   "units of its currency"
+                                 : " must be a number of major units "
+                                   "(12.99 or \"12.99\")"));
       return std::nullopt;
     }
     if (*minor < 0 ||
@@ -734,8 +736,8 @@ void ClearMapped(MappedEvent* mapped) {
 // Leaves out the core's REQUIRED for an id or custom name the tag mapping
 // could not read: the tag mapping reported it already.
 [[gnu::cold, gnu::noinline]] void AddCoreIssues(
-    const Struct& event, const CompiledTagMapping& mapping,
-    std::int64_t now_ms, TagMapResult* tag, MappedEvent* mapped) {
+    const Struct& event, const CompiledTagMapping& mapping, std::int64_t now_ms,
+    TagMapResult* tag, MappedEvent* mapped) {
   if (tag->view_filled) {
     internal::MapEventView(tag->view, now_ms, mapped);
     const internal::EventView& view = tag->view;
@@ -755,7 +757,8 @@ void ClearMapped(MappedEvent* mapped) {
     for (FieldIssue& v : mapped->violations) {
       tag->violations.push_back(std::move(v));
     }
-    for (FieldIssue& w : mapped->warnings) tag->warnings.push_back(std::move(w));
+    for (FieldIssue& w : mapped->warnings)
+      tag->warnings.push_back(std::move(w));
   }
   ClearMapped(mapped);
 }

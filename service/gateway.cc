@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -61,9 +62,25 @@ bool IsJsonMediaType(std::string_view type) {
 std::string JsonParseProblem(std::string_view message) {
   message = message.substr(0, message.find('\n'));
   constexpr std::string_view kInvalidValue = "invalid value";
+  // "<name>: Cannot find field.": the name of an unknown request field is
+  // the caller's text too; shown only when it looks like a field name.
+  constexpr std::string_view kUnknownField = ": Cannot find field.";
   std::string out;
-  if (size_t value = message.find(kInvalidValue);
-      value != std::string_view::npos) {
+  if (message.size() > kUnknownField.size() &&
+      message.substr(message.size() - kUnknownField.size()) == kUnknownField) {
+    std::string_view name =
+        message.substr(0, message.size() - kUnknownField.size());
+    const bool plain =
+        name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+          return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_';
+        });
+    out = plain
+              ? absl::StrCat("unknown field \"",
+                             absl::string_view(name.data(), name.size()), "\"")
+              : "an unknown field, whose name is not shown: it is not a "
+                "plain field name";
+  } else if (size_t value = message.find(kInvalidValue);
+             value != std::string_view::npos) {
     size_t type = message.rfind(" for type ");
     out.append(message.substr(0, value + kInvalidValue.size()));
     if (type != std::string_view::npos && type > value) {

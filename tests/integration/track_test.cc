@@ -247,6 +247,8 @@ TEST_F(TrackTest, HttpTrackParseErrorsDoNotQuoteTheBody) {
       R"({"events": [{"user": {"email": "jane\ud83d@example.com"}}]})",
       // A value of the wrong type.
       R"({"validate_only": "jane@example.com", "events": [{}]})",
+      // An identifier as an unknown request field's name.
+      R"({"jane@example.com": 1, "events": [{}]})",
   };
   for (const std::string& body : bodies) {
     auto res = http.Post("/v1/track", body, "application/json");
@@ -268,6 +270,14 @@ TEST_F(TrackTest, HttpTrackParseErrorsDoNotQuoteTheBody) {
   EXPECT_THAT(nlohmann::json::parse(wrong_type->body)["error"]["message"]
                   .get<std::string>(),
               ::testing::HasSubstr("validate_only"));
+  // A typo in a field name is named; a name that is no plain field name
+  // (above: an email) is not.
+  auto typo = http.Post("/v1/track", R"({"event": [{}]})", "application/json");
+  ASSERT_TRUE(typo);
+  EXPECT_EQ(typo->status, 400);
+  EXPECT_THAT(
+      nlohmann::json::parse(typo->body)["error"]["message"].get<std::string>(),
+      ::testing::HasSubstr("unknown field \"event\""));
 }
 
 TEST_F(TrackTest, HttpTrackRefusesBodiesThatAreNotJson) {

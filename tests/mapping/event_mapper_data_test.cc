@@ -478,8 +478,8 @@ TEST(EventMapperCustomPropertiesTest, IgnoresAnEmptyStructOnNonCustomEvents) {
 }
 
 TEST(EventMapperCustomPropertiesTest, RejectsEveryReservedKey) {
-  for (const char* key :
-       {"type", "amount", "currency", "contents", "plan_id"}) {
+  for (const char* key : {"type", "amount", "currency", "contents", "plan_id",
+                          "custom_event_name"}) {
     SCOPED_TRACE(key);
     v1::Event event = ValidEventOfType(v1::EVENT_TYPE_CUSTOM);
     (*event.mutable_data()->mutable_custom_properties()->mutable_fields())[key]

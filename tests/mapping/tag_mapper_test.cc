@@ -34,10 +34,10 @@ inline void PrintTo(const FieldIssue& issue, std::ostream* os) {
 
 namespace {
 
+using ::conversions::testing::ExpectedRejectedIssues;
 using ::conversions::testing::kNowMs;
 using ::conversions::testing::ParseJson;
 using ::conversions::testing::ReadTestData;
-using ::conversions::testing::ExpectedRejectedIssues;
 using ::conversions::testing::SameIssuesButPaths;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
@@ -746,6 +746,13 @@ TEST(TagMapperRow17Test, ConvertsEveryPriceAsDoubleToMinorUnitsDoes) {
 TEST(TagMapperRow17Test, RejectsANegativeValue) {
   EXPECT_THAT(MapTag(Purchase(-5)).violations,
               ElementsAre(Issue("value", "OUT_OF_RANGE")));
+}
+
+TEST(TagMapperRow17Test, RejectsAValueTooLargeForMinorUnitsSayingSo) {
+  EXPECT_THAT(MapTag(Purchase(1e17)).violations,
+              ElementsAre(Issue("value", "OUT_OF_RANGE",
+                                "value is too large an amount to send in "
+                                "minor units of its currency")));
 }
 
 TEST(TagMapperRow17Test, RejectsAValueThatIsNotANumber) {
