@@ -175,8 +175,9 @@ Metrics::Metrics()
           "Time the spool's durability syncs took (fdatasync of the SQLite "
           "WAL and of the payload log, at the same time). Every accepted "
           "event waits for one: a slow disk shows here first.",
-          {}, {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-               1, 2.5}),
+          {},
+          {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+           2.5}),
       spool_sync_calls("conversions_spool_sync_calls",
                        "Calls (gRPC and HTTP requests, and the dispatcher's "
                        "writes) one durability sync answered: group commit "

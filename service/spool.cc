@@ -1203,8 +1203,8 @@ class SqliteSpool : public Spool {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(
-    const SpoolOptions& options, SpoolSyncObserver on_sync) {
+absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const SpoolOptions& options,
+                                                   SpoolSyncObserver on_sync) {
   std::filesystem::path path(options.path);
   if (path.has_parent_path()) {
     std::error_code ec;

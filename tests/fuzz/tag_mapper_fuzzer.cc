@@ -74,9 +74,9 @@ void CheckBothForms(const google::protobuf::Struct& event,
     std::vector<conversions::mapping::FieldIssue> violations, warnings;
     conversions::testing::ExpectedRejectedIssues(typed, kNowMs, &violations,
                                                  &warnings);
-    Check(conversions::testing::SameIssuesButPaths(fused.violations,
-                                                   violations),
-          "violations of a rejected event differ");
+    Check(
+        conversions::testing::SameIssuesButPaths(fused.violations, violations),
+        "violations of a rejected event differ");
     Check(conversions::testing::SameIssuesButPaths(fused.warnings, warnings),
           "warnings of a rejected event differ");
     Check(fused.violations.size() >= typed.violations.size() &&

@@ -316,8 +316,7 @@ TEST_F(GatewayTest, DeadLettersAnExpiredEventWithoutSendingIt) {
   EXPECT_EQ(response.results(0).outcome(), v1::EventResult::OUTCOME_ACCEPTED);
   EXPECT_EQ(response.results(1).outcome(), v1::EventResult::OUTCOME_ACCEPTED);
   ASSERT_TRUE(Delivered(2));
-  EXPECT_THAT(DeliveredIds(),
-              ::testing::UnorderedElementsAre("late", "fresh"));
+  EXPECT_THAT(DeliveredIds(), ::testing::UnorderedElementsAre("late", "fresh"));
   v1::ListDeadLettersRequest request;
   request.set_reason(v1::DEAD_LETTER_REASON_EXPIRED);
   v1::ListDeadLettersResponse dead;

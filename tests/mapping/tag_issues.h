@@ -48,15 +48,13 @@ inline void ExpectedRejectedIssues(const mapping::TagMapResult& typed,
   if (!typed.view_filled) return;
   mapping::MappedEvent core = mapping::MapEvent(typed.event, now_ms);
   for (const mapping::FieldIssue& v : core.violations) {
-    const bool repeated =
-        v.reason == "REQUIRED" &&
-        ((v.field == "id" && typed.event.id().empty()) ||
-         (v.field == "custom_event_name" &&
-          typed.event.custom_event_name().empty()));
+    const bool repeated = v.reason == "REQUIRED" &&
+                          ((v.field == "id" && typed.event.id().empty()) ||
+                           (v.field == "custom_event_name" &&
+                            typed.event.custom_event_name().empty()));
     if (!repeated) violations->push_back(v);
   }
-  warnings->insert(warnings->end(), core.warnings.begin(),
-                   core.warnings.end());
+  warnings->insert(warnings->end(), core.warnings.begin(), core.warnings.end());
 }
 
 }  // namespace conversions::testing
