@@ -40,6 +40,28 @@ class TrackTest : public GatewayFixture {
     ]})";
   }
 
+  // Sends `body` (a TrackEventsRequest in JSON) through TrackEvents and
+  // POST /v1/track; returns both answers, gRPC's first.
+  std::vector<v1::TrackEventsResponse> TrackBothWays(const std::string& body) {
+    std::vector<v1::TrackEventsResponse> responses(2);
+    v1::TrackEventsRequest request;
+    EXPECT_TRUE(
+        google::protobuf::util::JsonStringToMessage(body, &request).ok());
+    grpc::ClientContext context;
+    grpc::Status status = stub_->TrackEvents(&context, request, &responses[0]);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
+    auto res = http.Post("/v1/track", body, "application/json");
+    EXPECT_TRUE(res);
+    if (res) {
+      EXPECT_TRUE(
+          google::protobuf::util::JsonStringToMessage(res->body, &responses[1])
+              .ok())
+          << res->body;
+    }
+    return responses;
+  }
+
   std::string TrackGrpc() {
     v1::TrackEventsRequest request;
     EXPECT_TRUE(
@@ -148,20 +170,7 @@ TEST_F(TrackTest, RejectionsNameTheTagEventsOwnPaths) {
       {"event_name": "purchase", "type": "online",
        "context": {"event_id": "t-bad-1"},
        "user": {"email": ["jane@example.com", "not an email"]}}]})";
-  v1::TrackEventsRequest request;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(body, &request).ok());
-  v1::TrackEventsResponse grpc_response;
-  grpc::ClientContext context;
-  ASSERT_TRUE(stub_->TrackEvents(&context, request, &grpc_response).ok());
-  httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
-  auto res = http.Post("/v1/track", body, "application/json");
-  ASSERT_TRUE(res);
-  v1::TrackEventsResponse http_response;
-  ASSERT_TRUE(
-      google::protobuf::util::JsonStringToMessage(res->body, &http_response)
-          .ok());
-  for (const v1::TrackEventsResponse& response :
-       {grpc_response, http_response}) {
+  for (const v1::TrackEventsResponse& response : TrackBothWays(body)) {
     ASSERT_EQ(response.results_size(), 1);
     const v1::EventResult& result = response.results(0);
     EXPECT_EQ(result.outcome(), v1::EventResult::OUTCOME_REJECTED);
@@ -183,20 +192,7 @@ TEST_F(TrackTest, ARejectedEventReportsEveryProblemAtOnce) {
        "currency": "USD",
        "context": {"event_id": "t-bad-2", "page": {"url": "mailto:x"}},
        "user": {"email": "not an email"}}]})";
-  v1::TrackEventsRequest request;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(body, &request).ok());
-  v1::TrackEventsResponse grpc_response;
-  grpc::ClientContext context;
-  ASSERT_TRUE(stub_->TrackEvents(&context, request, &grpc_response).ok());
-  httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
-  auto res = http.Post("/v1/track", body, "application/json");
-  ASSERT_TRUE(res);
-  v1::TrackEventsResponse http_response;
-  ASSERT_TRUE(
-      google::protobuf::util::JsonStringToMessage(res->body, &http_response)
-          .ok());
-  for (const v1::TrackEventsResponse& response :
-       {grpc_response, http_response}) {
+  for (const v1::TrackEventsResponse& response : TrackBothWays(body)) {
     ASSERT_EQ(response.results_size(), 1);
     const v1::EventResult& result = response.results(0);
     EXPECT_EQ(result.outcome(), v1::EventResult::OUTCOME_REJECTED);
