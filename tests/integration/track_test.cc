@@ -7,6 +7,8 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "tests/integration/gateway_fixture.h"
 
