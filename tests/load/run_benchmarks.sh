@@ -267,10 +267,29 @@ destinations:
 EOF
   start "$name" "$GATEWAY_BIN" --config "$WORK/$name/config.yaml"
   GATEWAY_PID=$STARTED_PID
-  if ! GW_TARGET=$(wait_line "$name" grpc_listen "$GATEWAY_PID"); then
+  if ! GW_TARGET=$(wait_line "$name" grpc_listen "$GATEWAY_PID") ||
+    ! GW_HTTP=$(wait_line "$name" http_listen "$GATEWAY_PID"); then
     stop "$GATEWAY_PID"
     return 1
   fi
+}
+
+# sync_totals HOST:PORT: the gateway's durability-sync totals from
+# /metrics, "seconds_sum syncs calls_sum" (zeros when unreadable).
+sync_totals() {
+  http GET "$1" /metrics 2>/dev/null | awk '
+    /^conversions_spool_sync_seconds_sum / { s = $2 }
+    /^conversions_spool_sync_seconds_count / { n = $2 }
+    /^conversions_spool_sync_calls_sum / { c = $2 }
+    END { printf "%s %s %s\n", s + 0, n + 0, c + 0 }'
+}
+
+# sync_note BEFORE AFTER: what the syncs between two sync_totals did.
+sync_note() {
+  awk -v a="$1" -v b="$2" 'BEGIN {
+    split(a, x, " "); split(b, y, " "); n = y[2] - x[2]
+    if (n > 0) printf "%d syncs, %.2f ms and %.1f calls each", n,
+      1000 * (y[1] - x[1]) / n, (y[3] - x[3]) / n }'
 }
 
 # A loopback port nothing listens on (bound, then released).
@@ -294,7 +313,7 @@ HAVE_SANDBOX=0
 
 PHASE=(--warmup "$WARMUP" --duration "$DURATION")
 ECHO1="" ECHO100="" GW1="" GW100="" ECHO1D="" ECHO1W="" GW1W="" GW1T="" TMPFS_WORK="" DELIVERED_RATE="" BACKLOG="" DRAIN_RATE=""
-RSS_MB="" RSS_NOW_MB="" FILL="" SPOOL_MB=""
+RSS_MB="" RSS_NOW_MB="" FILL="" SPOOL_MB="" SYNC1=""
 
 # ---- (a), (b) against echo-server -------------------------------------------
 start echo "$ECHO_BIN" --listen 127.0.0.1:0
@@ -325,7 +344,9 @@ if ((HAVE_GATEWAY)); then
   fi
   if start_gateway gateway-intake "$PAUSED_ENDPOINT"; then
     log "gateway (intake) on $GW_TARGET, destination $PAUSED_ENDPOINT"
+    SYNC_BEFORE=$(sync_totals "$GW_HTTP")
     GW1=$(load gateway-1 "$GW_TARGET" "${PHASE[@]}" --events-per-request 1) || true
+    SYNC1=$(sync_note "$SYNC_BEFORE" "$(sync_totals "$GW_HTTP")")
     GW1W=$(load gateway-1-wide "$GW_TARGET" "${PHASE[@]}" --events-per-request 1 \
       --concurrency "$WIDE_CONCURRENCY") || true
     GW100=$(load gateway-100 "$GW_TARGET" "${PHASE[@]}" --events-per-request 100) || true
@@ -457,7 +478,7 @@ best() {
   printf '%-44s %14s  %-22s %s\n' measurement value ratio notes
   printf '%-44s %14s  %-22s %s\n' "(a) echo-server, 1-event req/s" "$(val "$(rps "$ECHO1")")" "" "$(lat "$ECHO1") $(errs "$ECHO1")"
   printf '%-44s %14s  %-22s %s\n' "(a) gateway, 1-event req/s" "$(val "$(rps "$GW1")")" \
-    "gateway/echo $(ratio "$(rps "$GW1")" "$(rps "$ECHO1")")" "$(lat "$GW1") $(errs "$GW1")"
+    "gateway/echo $(ratio "$(rps "$GW1")" "$(rps "$ECHO1")")" "$(lat "$GW1") $(errs "$GW1")${SYNC1:+; $SYNC1}"
   printf '%-44s %14s  %-22s %s\n' "(a) durable echo, 1-event req/s" "$(val "$(rps "$ECHO1D")")" \
     "gateway/durable $(ratio "$(rps "$GW1")" "$(rps "$ECHO1D")")" "$(lat "$ECHO1D") $(errs "$ECHO1D")"
   printf '%-44s %14s  %-22s %s\n' "(a) gateway, 1-event, spool on tmpfs" "$(val "$(rps "$GW1T")")" \
