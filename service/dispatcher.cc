@@ -120,12 +120,20 @@ std::optional<std::chrono::milliseconds> ParseRetryAfter(
     return std::chrono::milliseconds(std::min<std::int64_t>(seconds, 86400) *
                                      1000);
   }
-  // HTTP date: "Sun, 06 Nov 1994 08:49:37 GMT".
-  std::tm tm{};
-  const char* end = strptime(value.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  if (end == nullptr || *end != '\0') return std::nullopt;
-  std::int64_t at_ms = static_cast<std::int64_t>(timegm(&tm)) * 1000;
-  return std::chrono::milliseconds(std::max<std::int64_t>(at_ms - now_ms, 0));
+  // An HTTP-date in any of the three forms a recipient must accept (RFC
+  // 9110, 5.6.7): IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT", the
+  // obsolete RFC 850 "Sunday, 06-Nov-94 08:49:37 GMT" and asctime
+  // "Sun Nov  6 08:49:37 1994".
+  for (const char* format :
+       {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT",
+        "%a %b %d %H:%M:%S %Y"}) {
+    std::tm tm{};
+    const char* end = strptime(value.c_str(), format, &tm);
+    if (end == nullptr || *end != '\0') continue;
+    std::int64_t at_ms = static_cast<std::int64_t>(timegm(&tm)) * 1000;
+    return std::chrono::milliseconds(std::max<std::int64_t>(at_ms - now_ms, 0));
+  }
+  return std::nullopt;
 }
 
 std::string ApiErrorMessage(const std::string& body) {
@@ -246,9 +254,14 @@ absl::StatusOr<DeliveryReport> Dispatcher::DeliverOnce(
   std::int64_t now = clock_->NowMs();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (dest->paused && now < dest->next_probe_ms) {
-      report.paused = true;
-      return report;
+    if (dest->paused) {
+      if (now < dest->next_probe_ms) {
+        report.paused = true;
+        return report;
+      }
+      // This worker probes; the others wait for the next probe, so that a
+      // paused destination gets one request per auth_probe_interval.
+      dest->next_probe_ms = now + options.auth_probe_interval.count();
     }
     if (now < dest->backoff_until_ms) return report;
   }
@@ -330,7 +343,8 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
         if (lane->destination == dest) lane->cv.notify_all();
       }
     }
-    dest->backoff_until_ms = 0;
+    // A success ends a backoff, but not a Retry-After the API asked for.
+    dest->backoff_until_ms = dest->retry_after_until_ms;
     return absl::OkStatus();
   }
 
@@ -346,6 +360,23 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
       absl::Status s =
           SendBatch(dest, key, transport, std::move(events), report);
       if (!s.ok()) return s;
+      // The first half may have paused the destination (401) or started a
+      // backoff (429, 5xx): then the second waits as well.
+      std::int64_t wait_until = 0;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (dest->paused) wait_until = dest->next_probe_ms;
+        wait_until = std::max(wait_until, dest->backoff_until_ms);
+      }
+      if (wait_until > clock_->NowMs()) {
+        s = spool_->MarkRetry(
+            Rows(second), wait_until,
+            "not sent yet: the destination was paused or backing off",
+            /*count_attempt=*/false);
+        if (!s.ok()) return s;
+        report->retried += static_cast<int>(second.size());
+        return absl::OkStatus();
+      }
       return SendBatch(dest, key, transport, std::move(second), report);
     }
     absl::Status s =
@@ -397,6 +428,7 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
   }
   BackoffPolicy backoff(target.options, seed);
   std::chrono::milliseconds delay = backoff.Delay(attempts + 1);
+  bool asked_to_wait = false;  // the API sent a Retry-After we honour
   std::string cause = response.ok() ? absl::StrCat(status) : "network";
   std::string error =
       response.ok()
@@ -405,6 +437,7 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
   if (response.ok()) {
     if (auto retry_after = ParseRetryAfter(response->retry_after, now)) {
       delay = *retry_after;
+      asked_to_wait = true;
     }
   }
   std::int64_t next = now + delay.count();
@@ -433,6 +466,9 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
   {
     std::lock_guard<std::mutex> lock(mu_);
     dest->backoff_until_ms = std::max(dest->backoff_until_ms, next);
+    if (asked_to_wait) {
+      dest->retry_after_until_ms = std::max(dest->retry_after_until_ms, next);
+    }
   }
   LogWarn("batch_retry", {{"destination", name},
                           {"events", absl::StrCat(n)},

@@ -126,6 +126,9 @@ class Dispatcher {
     bool paused = false;                // guarded by mu_
     std::int64_t next_probe_ms = 0;     // guarded by mu_
     std::int64_t backoff_until_ms = 0;  // guarded by mu_
+    // The latest Retry-After the API asked for: a success on another
+    // worker ends a backoff, but not this. Guarded by mu_.
+    std::int64_t retry_after_until_ms = 0;
   };
   struct LaneState {
     LaneKey key;
@@ -136,7 +139,9 @@ class Dispatcher {
   };
 
   void WorkerLoop(LaneState* lane, HttpTransport* transport);
-  // Sends `events` (already claimed) and records outcomes into `report`.
+  // Sends `events` (already claimed) and records outcomes into `report`;
+  // halves a rejected batch, and puts back a half that must not go now
+  // (the destination paused or backing off after the other half).
   absl::Status SendBatch(DestinationState* destination, const LaneKey& lane,
                          HttpTransport* transport,
                          std::vector<ClaimedEvent> events,

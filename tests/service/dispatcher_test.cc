@@ -161,6 +161,30 @@ TEST_F(DispatcherTest, HonoursRetryAfterOn429) {
   EXPECT_EQ(status->attempts, 2);
 }
 
+// A success on another worker ends a backoff, not the API's Retry-After:
+// until then nothing more goes to the destination.
+TEST_F(DispatcherTest, ASuccessElsewhereDoesNotCutShortARetryAfter) {
+  Append({"b"});
+  // While worker B's request for "b" is in flight, worker A sends "a" and
+  // gets 429 with Retry-After: 5; then B's request succeeds.
+  FakeHttpTransport other;
+  other.SetResponder([&](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+    Append({"a"});
+    api_.Script(FakeHttpTransport::Response(429, "{}", "5"));
+    EXPECT_EQ(Deliver().retried, 1);
+    return FakeHttpTransport::Response(200);
+  });
+  auto b = dispatcher_->DeliverOnce({"default", false}, &other);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->delivered, 1);
+  Append({"c"});
+  clock_.Advance(std::chrono::milliseconds(4999));
+  EXPECT_EQ(Deliver().claimed, 0);  // still waiting out Retry-After
+  clock_.Advance(std::chrono::milliseconds(1));
+  EXPECT_EQ(Deliver().delivered, 2);
+  EXPECT_THAT(api_.requests(), SizeIs(2));
+}
+
 TEST_F(DispatcherTest, RetriesServerErrorsWithBoundedBackoff) {
   Append({"a"});
   api_.Script(FakeHttpTransport::Response(503));
@@ -208,6 +232,44 @@ TEST_F(DispatcherTest, PausesOnAuthFailureAndResumesWhenProbeSucceeds) {
   auto status = spool_->Lookup("default", "order_created", "a");
   ASSERT_TRUE(status.ok());
   EXPECT_EQ(status->attempts, 1);
+}
+
+// While paused, one worker probes per auth_probe_interval, not each.
+TEST_F(DispatcherTest, APausedDestinationGetsOneProbePerInterval) {
+  Append({"a"});
+  Append({"v"}, /*validate_only=*/true);
+  api_.Script(FakeHttpTransport::Response(401));
+  EXPECT_TRUE(Deliver().paused);
+  clock_.Advance(std::chrono::milliseconds(30000));
+  // While one worker's probe is in flight, another (here of the
+  // validate_only lane) finds the probe taken and waits.
+  FakeHttpTransport prober;
+  prober.SetResponder([&](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+    EXPECT_TRUE(Deliver(/*validate_only=*/true).paused);
+    return FakeHttpTransport::Response(401);
+  });
+  auto probe = dispatcher_->DeliverOnce({"default", false}, &prober);
+  ASSERT_TRUE(probe.ok()) << probe.status();
+  EXPECT_TRUE(probe->paused);
+  EXPECT_THAT(prober.requests(), SizeIs(1));
+  EXPECT_THAT(api_.requests(), SizeIs(1));  // the first request only
+}
+
+// A batch split after a 400 stops sending when a half pauses the
+// destination: the rest waits for the probe.
+TEST_F(DispatcherTest, ASplitStopsWhenAHalfPausesTheDestination) {
+  Append({"a", "b", "c", "d"});
+  api_.Script(FakeHttpTransport::Response(400, R"({"error":{"message":"x"}})"));
+  api_.Script(FakeHttpTransport::Response(401));
+  DeliveryReport report = Deliver();
+  EXPECT_TRUE(report.paused);
+  EXPECT_EQ(report.retried, 4);
+  EXPECT_THAT(api_.requests(), SizeIs(2));  // the whole batch, one half
+  for (const char* id : {"a", "b", "c", "d"}) {
+    EXPECT_EQ(StateOf(id), EventState::kQueued) << id;
+  }
+  clock_.Advance(std::chrono::milliseconds(30000));
+  EXPECT_EQ(Deliver().delivered, 4);
 }
 
 TEST_F(DispatcherTest, DeadLettersExpiredEventsWithoutSendingThem) {
@@ -318,6 +380,11 @@ TEST(RetryAfterTest, ParsesSecondsAndHttpDates) {
   EXPECT_EQ(ParseRetryAfter("5", 0), std::chrono::milliseconds(5000));
   // Sun, 06 Nov 1994 08:49:37 GMT is 784111777 s after the epoch.
   EXPECT_EQ(ParseRetryAfter("Sun, 06 Nov 1994 08:49:37 GMT", 784111770000),
+            std::chrono::milliseconds(7000));
+  // The two obsolete HTTP-date forms recipients must accept too.
+  EXPECT_EQ(ParseRetryAfter("Sunday, 06-Nov-94 08:49:37 GMT", 784111770000),
+            std::chrono::milliseconds(7000));
+  EXPECT_EQ(ParseRetryAfter("Sun Nov  6 08:49:37 1994", 784111770000),
             std::chrono::milliseconds(7000));
   EXPECT_EQ(ParseRetryAfter("soon", 0), std::nullopt);
   EXPECT_EQ(ParseRetryAfter("", 0), std::nullopt);
