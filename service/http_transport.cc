@@ -3,6 +3,11 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -21,11 +26,16 @@ bool SplitUrl(const std::string& url, std::string* origin, std::string* rest) {
   return true;
 }
 
+// cpp-httplib's timeouts bound each read and write, not a request: an API
+// that sends a byte every second never times out. A watchdog thread per
+// transport ends a request at its deadline by shutting its socket down
+// (httplib's stop(), the one call that is safe during a request); the
+// next request connects again.
 class HttplibTransport : public HttpTransport {
  public:
   HttplibTransport(const std::string& origin,
                    const HttpTransportOptions& options)
-      : client_(origin) {
+      : client_(origin), request_timeout_(options.request_timeout) {
     client_.set_keep_alive(true);
     // cpp-httplib leaves Nagle's algorithm on: the body written after the
     // headers then waits for the peer's delayed ACK, ~40 ms per request.
@@ -33,6 +43,7 @@ class HttplibTransport : public HttpTransport {
     client_.set_connection_timeout(options.connect_timeout);
     client_.set_read_timeout(options.request_timeout);
     client_.set_write_timeout(options.request_timeout);
+    watchdog_ = std::thread([this] { WatchdogLoop(); });
 #ifdef CPPHTTPLIB_OPENSSL_SUPPORT
     client_.enable_server_certificate_verification(true);
     if (!options.ca_cert_path.empty()) {
@@ -51,10 +62,30 @@ class HttplibTransport : public HttpTransport {
         {"Authorization", "Bearer " + request.bearer_token},
         {"User-Agent", "conversions-gateway/0.1"},
     };
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++request_;
+      in_flight_ = true;
+      timed_out_ = false;
+      deadline_ = std::chrono::steady_clock::now() + request_timeout_;
+    }
+    watchdog_cv_.notify_one();
     httplib::Result result =
         client_.Post(path, headers, request.body, "application/json");
+    bool timed_out;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      in_flight_ = false;
+      timed_out = timed_out_;
+    }
+    watchdog_cv_.notify_one();
     if (!result) {
       if (cancelled_.load()) return Cancelled();
+      if (timed_out) {
+        return absl::DeadlineExceededError(absl::StrCat(
+            "HTTP transport: no complete response within request_timeout (",
+            request_timeout_.count(), " ms)"));
+      }
       httplib::Error error = result.error();
       std::string what =
           absl::StrCat("HTTP transport: ", httplib::to_string(error));
@@ -77,14 +108,55 @@ class HttplibTransport : public HttpTransport {
     client_.stop();
   }
 
+  ~HttplibTransport() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closing_ = true;
+    }
+    watchdog_cv_.notify_one();
+    watchdog_.join();
+  }
+
  private:
+  void WatchdogLoop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!closing_) {
+      if (!in_flight_) {
+        watchdog_cv_.wait(lock);
+        continue;
+      }
+      const std::uint64_t request = request_;
+      if (watchdog_cv_.wait_until(lock, deadline_, [&] {
+            return closing_ || !in_flight_ || request_ != request;
+          })) {
+        continue;  // ended in time
+      }
+      timed_out_ = true;
+      lock.unlock();
+      client_.stop();
+      lock.lock();
+      watchdog_cv_.wait(
+          lock, [&] { return closing_ || !in_flight_ || request_ != request; });
+    }
+  }
+
   static absl::Status Cancelled() {
     return absl::UnavailableError(
         "HTTP transport: cancelled, the gateway is stopping");
   }
 
   httplib::Client client_;
+  const std::chrono::milliseconds request_timeout_;
   std::atomic<bool> cancelled_{false};
+
+  std::mutex mu_;
+  std::condition_variable watchdog_cv_;
+  std::uint64_t request_ = 0;  // guarded by mu_: requests started
+  bool in_flight_ = false;     // guarded by mu_
+  bool timed_out_ = false;     // guarded by mu_: the watchdog ended it
+  bool closing_ = false;       // guarded by mu_
+  std::chrono::steady_clock::time_point deadline_;  // guarded by mu_
+  std::thread watchdog_;  // last: starts after the members it reads
 };
 
 }  // namespace

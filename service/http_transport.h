@@ -46,7 +46,9 @@ class HttpTransport {
 struct HttpTransportOptions {
   // How long to wait for a TCP (and TLS) connection.
   std::chrono::milliseconds connect_timeout{5000};
-  // How long to wait for the response once the request is sent.
+  // The whole request's deadline, from sending it to the last byte of the
+  // response: an API that answers slowly, a byte at a time, is cut off
+  // there too (DeadlineExceeded), not only one that goes silent.
   std::chrono::milliseconds request_timeout{30000};
   // Path of a CA bundle; empty uses the system store.
   std::string ca_cert_path;

@@ -1,0 +1,102 @@
+// Tests of the cpp-httplib transport against a local server: the whole
+// request's deadline holds for an API that answers a byte at a time, and
+// the transport connects again for the next request.
+#include "service/http_transport.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+
+namespace conversions::service {
+namespace {
+
+using std::chrono::milliseconds;
+
+class HttpTransportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // 40 bytes, one each 50 ms: 2 s in all, each read well within any
+    // read timeout.
+    server_.Post(
+        "/trickle", [](const httplib::Request&, httplib::Response& res) {
+          res.set_chunked_content_provider(
+              "application/json", [](size_t offset, httplib::DataSink& sink) {
+                if (offset >= 40) {
+                  sink.done();
+                  return true;
+                }
+                std::this_thread::sleep_for(milliseconds(50));
+                return sink.write("x", 1);
+              });
+        });
+    server_.Post("/fast", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("{}", "application/json");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    ASSERT_GT(port_, 0);
+    // Bound and listening already: connections wait for the accept loop.
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  void TearDown() override {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  std::string Url(const std::string& path) const {
+    return absl::StrCat("http://127.0.0.1:", port_, path);
+  }
+
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST_F(HttpTransportTest, ASlowResponseEndsAtTheWholeRequestDeadline) {
+  HttpTransportOptions options;
+  options.request_timeout = milliseconds(300);
+  auto transport = NewHttpTransport(Url("/"), options);
+  ASSERT_TRUE(transport.ok()) << transport.status();
+  HttpRequest request;
+  request.url = Url("/trickle");
+  const auto started = std::chrono::steady_clock::now();
+  absl::StatusOr<HttpResponse> response = (*transport)->Post(request);
+  const auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kDeadlineExceeded)
+      << response.status();
+  // Cut off near 300 ms, not after the 2 s the server takes.
+  EXPECT_LT(took, milliseconds(1500));
+
+  // The next request connects again and succeeds.
+  request.url = Url("/fast");
+  response = (*transport)->Post(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->status, 200);
+}
+
+TEST_F(HttpTransportTest, RequestsWithinTheDeadlineAreUntouched) {
+  HttpTransportOptions options;
+  options.request_timeout = milliseconds(5000);
+  auto transport = NewHttpTransport(Url("/"), options);
+  ASSERT_TRUE(transport.ok()) << transport.status();
+  HttpRequest request;
+  request.url = Url("/trickle");
+  absl::StatusOr<HttpResponse> response = (*transport)->Post(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->body, std::string(40, 'x'));
+  for (int i = 0; i < 3; ++i) {
+    request.url = Url("/fast");
+    response = (*transport)->Post(request);
+    ASSERT_TRUE(response.ok()) << response.status();
+    EXPECT_EQ(response->status, 200);
+  }
+}
+
+}  // namespace
+}  // namespace conversions::service
