@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <future>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -681,15 +682,25 @@ void Gateway::Drain() {
     health_cv_.notify_all();
   }
   if (health_thread_.joinable()) health_thread_.join();
+  // New RPCs are refused; in-flight ones finish (their spool writes
+  // complete) until the deadline. At the same time as the dispatcher's
+  // drain, not before it: a long-lived call (a health Watch stream) holds
+  // the server's shutdown until the deadline, and would leave the
+  // dispatcher no time to deliver.
+  std::thread grpc_stop;
   if (grpc_server_) {
-    grpc_server_->GetHealthCheckService()->SetServingStatus(false);
-    // New RPCs are refused; in-flight ones finish (their spool writes
-    // complete) until the deadline.
-    grpc_server_->Shutdown(std::chrono::system_clock::now() +
-                           std::chrono::milliseconds(std::max<std::int64_t>(
-                               deadline - clock_->NowMs(), 0)));
+    grpc::HealthCheckServiceInterface* health =
+        grpc_server_->GetHealthCheckService();
+    health->SetServingStatus(false);
+    health->Shutdown();  // NOT_SERVING for good, every service name
+    grpc_stop = std::thread([this, deadline] {
+      grpc_server_->Shutdown(std::chrono::system_clock::now() +
+                             std::chrono::milliseconds(std::max<std::int64_t>(
+                                 deadline - clock_->NowMs(), 0)));
+    });
   }
   if (dispatcher_) dispatcher_->Shutdown(deadline);
+  if (grpc_stop.joinable()) grpc_stop.join();
   if (http_server_) http_server_->stop();
   if (http_thread_.joinable()) http_thread_.join();
   if (spool_) spool_->Shutdown();

@@ -483,6 +483,31 @@ TEST_F(GatewayTest, SpoolThatCannotBeOpenedNamesTheKeyAndThePath) {
               HasSubstr(absl::StrCat("spool.path ", dir_.path(), ": ")));
 }
 
+// A client watching health (a streaming call that never ends by itself)
+// must not hold the drain: the dispatcher still delivers what is queued.
+TEST_F(GatewayTest, AnOpenHealthWatchDoesNotStopTheDrainFromDelivering) {
+  service::GatewayConfig config = Config();
+  config.shutdown_drain_timeout = std::chrono::seconds(2);
+  // Long enough that the event is still lingering when the drain starts
+  // (a drain does not linger).
+  config.destinations[0].dispatcher.linger = std::chrono::seconds(60);
+  gateway_.reset();
+  StartGateway(config);
+  auto stub = grpc::health::v1::Health::NewStub(channel_);
+  grpc::ClientContext watch_context;
+  grpc::health::v1::HealthCheckRequest request;
+  auto watch = stub->Watch(&watch_context, request);
+  grpc::health::v1::HealthCheckResponse response;
+  ASSERT_TRUE(watch->Read(&response));
+  ASSERT_EQ(Send({Purchase("queued")}).results(0).outcome(),
+            v1::EventResult::OUTCOME_ACCEPTED);
+  EXPECT_TRUE(sandbox_->AcceptedEvents().empty());  // lingering
+  gateway_.reset();                                 // drains
+  EXPECT_EQ(DeliveredIds(), std::vector<std::string>{"queued"});
+  watch_context.TryCancel();
+  watch->Finish().IgnoreError();
+}
+
 TEST_F(GatewayTest, DrainCancelsARequestTheApiHoldsPastTheDeadline) {
   service::GatewayConfig config = Config();
   config.shutdown_drain_timeout = std::chrono::milliseconds(200);
