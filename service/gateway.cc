@@ -34,7 +34,9 @@ namespace conversions::service {
 namespace {
 
 constexpr char kServiceName[] = "conversions.v1.ConversionService";
-// How often delivered rows past the retention are pruned.
+// How often delivered rows past the retention are pruned, at most: a
+// quarter of the retention when that is shorter (at least a second), so
+// that dedup and status look-ups end close to the retention however short.
 constexpr std::int64_t kPruneIntervalMs = 10 * 60 * 1000;
 
 std::string ErrorJson(const absl::Status& status) {
@@ -635,7 +637,9 @@ std::string Gateway::ReadinessReport() const {
 
 void Gateway::HealthLoop() {
   std::unique_lock<std::mutex> lock(health_mu_);
-  std::int64_t next_prune = clock_->NowMs() + kPruneIntervalMs;
+  const std::int64_t prune_interval = std::clamp<std::int64_t>(
+      config_.spool.retention.count() / 4, 1000, kPruneIntervalMs);
+  std::int64_t next_prune = clock_->NowMs() + prune_interval;
   bool last = false;
   bool first = true;
   while (!draining_) {
@@ -656,7 +660,7 @@ void Gateway::HealthLoop() {
         LogInfo("spool_pruned", {{"rows", absl::StrCat(*pruned)}});
       }
       lock.lock();
-      next_prune = clock_->NowMs() + kPruneIntervalMs;
+      next_prune = clock_->NowMs() + prune_interval;
     }
     health_cv_.wait_for(lock, std::chrono::milliseconds(250));
   }

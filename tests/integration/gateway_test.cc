@@ -186,6 +186,28 @@ TEST_F(GatewayTest, ReportsTheSpoolsDurabilitySyncs) {
   EXPECT_THAT(text, HasSubstr("\nconversions_spool_sync_failures_total 0\n"));
 }
 
+// Dedup holds for the retention, not until a prune ten minutes later: a
+// short retention is pruned within a quarter of it.
+TEST_F(GatewayTest, AnIdIsNewAgainSoonAfterTheRetentionEnds) {
+  service::GatewayConfig config = Config();
+  config.spool.retention = std::chrono::seconds(2);
+  gateway_.reset();
+  StartGateway(config);
+  ASSERT_EQ(Send({Purchase("again")}).results(0).outcome(),
+            v1::EventResult::OUTCOME_ACCEPTED);
+  ASSERT_TRUE(Delivered(1));
+  const auto accepted = std::chrono::steady_clock::now();
+  EXPECT_EQ(Send({Purchase("again")}).results(0).outcome(),
+            v1::EventResult::OUTCOME_DUPLICATE);
+  ASSERT_TRUE(WaitFor([&] {
+    return Send({Purchase("again")}).results(0).outcome() ==
+           v1::EventResult::OUTCOME_ACCEPTED;
+  }));
+  // Not before the retention: 2 s, less the time to the first answer.
+  EXPECT_GE(std::chrono::steady_clock::now() - accepted,
+            std::chrono::milliseconds(1500));
+}
+
 TEST_F(GatewayTest, RetriesAfter429WithRetryAfterThenDelivers) {
   sandbox::Faults faults;
   faults.status_sequence.push_back({429, "1"});
