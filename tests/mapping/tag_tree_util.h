@@ -1,0 +1,190 @@
+// Content comparisons of TagTrees, shared by tag_tree_test and
+// tag_tree_fuzzer: two trees (or a tree and a protobuf Value) are the same
+// when their kinds and scalars are (numbers bit for bit, NaN included) and
+// their objects hold the same keys, each once, with the same values. The
+// order of keys does not count; the order of list elements does.
+#ifndef CONVERSIONS_TESTS_MAPPING_TAG_TREE_UTIL_H_
+#define CONVERSIONS_TESTS_MAPPING_TAG_TREE_UTIL_H_
+
+#include <google/protobuf/struct.pb.h>
+
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "mapping/tag_tree.h"
+
+namespace conversions::testing {
+
+// Returns "" when `a` and `b` hold the same content, else the path of the
+// first difference and what differs.
+inline std::string TagValueDiff(mapping::TagValue a, mapping::TagValue b,
+                                const std::string& path = "$") {
+  using google::protobuf::Value;
+  if (a.kind_case() != b.kind_case()) return path + ": kinds differ";
+  switch (a.kind_case()) {
+    case Value::kNullValue:
+      if (a.null_value() != b.null_value()) return path + ": null enums differ";
+      return "";
+    case Value::kNumberValue: {
+      const double x = a.number_value(), y = b.number_value();
+      if (std::memcmp(&x, &y, sizeof x) != 0) return path + ": numbers differ";
+      return "";
+    }
+    case Value::kStringValue:
+      if (a.string_value() != b.string_value()) {
+        return path + ": strings differ";
+      }
+      return "";
+    case Value::kBoolValue:
+      if (a.bool_value() != b.bool_value()) return path + ": bools differ";
+      return "";
+    case Value::kStructValue: {
+      std::unordered_map<std::string_view, mapping::TagValue> fields_a,
+          fields_b;
+      for (const auto& [key, value] : a.struct_value().fields()) {
+        fields_a.emplace(key, value);
+      }
+      for (const auto& [key, value] : b.struct_value().fields()) {
+        fields_b.emplace(key, value);
+      }
+      if (static_cast<int>(fields_a.size()) != a.struct_value().fields_size() ||
+          static_cast<int>(fields_b.size()) != b.struct_value().fields_size()) {
+        return path + ": an object holds a key twice";
+      }
+      if (fields_a.size() != fields_b.size()) {
+        return path + ": objects have different sizes";
+      }
+      for (const auto& [key, value] : fields_a) {
+        auto it = fields_b.find(key);
+        if (it == fields_b.end()) return path + ": keys differ";
+        std::string diff =
+            TagValueDiff(value, it->second, path + "." + std::string(key));
+        if (!diff.empty()) return diff;
+      }
+      return "";
+    }
+    case Value::kListValue: {
+      const mapping::TagList x = a.list_value(), y = b.list_value();
+      if (x.values_size() != y.values_size()) {
+        return path + ": lists have different sizes";
+      }
+      for (int i = 0; i < x.values_size(); ++i) {
+        std::string diff = TagValueDiff(x.values(i), y.values(i),
+                                        path + "[" + std::to_string(i) + "]");
+        if (!diff.empty()) return diff;
+      }
+      return "";
+    }
+    case Value::KIND_NOT_SET:
+      return "";
+  }
+  return path + ": unknown kind";
+}
+
+inline std::string TagTreeDiff(const mapping::TagTree& a,
+                               const mapping::TagTree& b) {
+  return TagValueDiff(a.root_value(), b.root_value());
+}
+
+// As TagValueDiff, against a protobuf Value.
+inline std::string TagValueDiff(mapping::TagValue a,
+                                const google::protobuf::Value& b,
+                                const std::string& path = "$") {
+  using google::protobuf::Value;
+  if (a.kind_case() != b.kind_case()) return path + ": kinds differ";
+  switch (a.kind_case()) {
+    case Value::kNullValue:
+      if (a.null_value() != b.null_value()) return path + ": null enums differ";
+      return "";
+    case Value::kNumberValue: {
+      const double x = a.number_value(), y = b.number_value();
+      if (std::memcmp(&x, &y, sizeof x) != 0) return path + ": numbers differ";
+      return "";
+    }
+    case Value::kStringValue:
+      if (a.string_value() != b.string_value()) {
+        return path + ": strings differ";
+      }
+      return "";
+    case Value::kBoolValue:
+      if (a.bool_value() != b.bool_value()) return path + ": bools differ";
+      return "";
+    case Value::kStructValue: {
+      const mapping::TagStruct s = a.struct_value();
+      const auto& fields = b.struct_value().fields();
+      if (s.fields_size() != static_cast<int>(fields.size())) {
+        return path + ": objects have different sizes";
+      }
+      std::unordered_map<std::string_view, mapping::TagValue> seen;
+      for (const auto& [key, value] : s.fields()) {
+        if (!seen.emplace(key, value).second) {
+          return path + ": an object holds a key twice";
+        }
+        auto it = fields.find(std::string(key));
+        if (it == fields.end()) return path + ": keys differ";
+        std::string diff =
+            TagValueDiff(value, it->second, path + "." + std::string(key));
+        if (!diff.empty()) return diff;
+      }
+      return "";
+    }
+    case Value::kListValue: {
+      const mapping::TagList x = a.list_value();
+      const google::protobuf::ListValue& y = b.list_value();
+      if (x.values_size() != y.values_size()) {
+        return path + ": lists have different sizes";
+      }
+      for (int i = 0; i < x.values_size(); ++i) {
+        std::string diff = TagValueDiff(x.values(i), y.values(i),
+                                        path + "[" + std::to_string(i) + "]");
+        if (!diff.empty()) return diff;
+      }
+      return "";
+    }
+    case Value::KIND_NOT_SET:
+      return "";
+  }
+  return path + ": unknown kind";
+}
+
+inline std::string TagTreeDiff(const mapping::TagTree& a,
+                               const google::protobuf::Struct& b) {
+  google::protobuf::Value root;
+  *root.mutable_struct_value() = b;
+  return TagValueDiff(a.root_value(), root);
+}
+
+// Returns "" when every key and string of `tree` lies inside its buffer and
+// the buffer is followed by kTagTreePadding zero bytes.
+inline std::string TagTreePaddingDiff(const mapping::TagTree& tree) {
+  const std::string_view buffer = tree.buffer();
+  for (size_t i = 0; i < mapping::kTagTreePadding; ++i) {
+    if (buffer.data()[buffer.size() + i] != '\0') return "padding not zero";
+  }
+  auto inside = [&](std::string_view s) {
+    return s.data() >= buffer.data() &&
+           s.data() + s.size() <= buffer.data() + buffer.size();
+  };
+  std::string diff;
+  auto walk = [&](auto& self, mapping::TagValue v) -> void {
+    if (v.kind_case() == google::protobuf::Value::kStringValue &&
+        !inside(v.string_value())) {
+      diff = "a string outside the buffer";
+    }
+    for (const auto& [key, value] : v.struct_value().fields()) {
+      if (!inside(key)) diff = "a key outside the buffer";
+      self(self, value);
+    }
+    for (mapping::TagValue element : v.list_value().values()) {
+      self(self, element);
+    }
+  };
+  walk(walk, tree.root_value());
+  return diff;
+}
+
+}  // namespace conversions::testing
+
+#endif  // CONVERSIONS_TESTS_MAPPING_TAG_TREE_UTIL_H_
