@@ -1,0 +1,8 @@
+
+ 
+context*
+
+event_idr-1
+
+
+event_namerefund
