@@ -13,7 +13,10 @@
 // tag_group_ratio, printed before it, is the same per event for events
 // mapped 16 at a time as the gateway maps a request (MapTagEventGroup); for
 // reading only. So is tag_parse_ratio: parsing the tag event's Struct from
-// its wire bytes against parsing the typed event's.
+// its wire bytes against parsing the typed event's; and so are
+// tag_tree_speedup_arena and tag_tree_speedup_heap: parsing the same bytes
+// with Struct::ParseFromString (on an arena, or on the heap) divided by
+// ParseTagTree into a reused TagTree, interleaved as tag_ratio is.
 //
 // Run: build/tests/bench/tag_mapping_benchmark [--benchmark_min_time=2]
 #include <benchmark/benchmark.h>
@@ -31,6 +34,7 @@
 #include "conversions/v1/event.pb.h"
 #include "mapping/event_mapper.h"
 #include "mapping/tag_mapper.h"
+#include "mapping/tag_tree.h"
 
 namespace conversions::mapping {
 namespace {
@@ -174,6 +178,28 @@ void BM_ParseTagEvent(benchmark::State& state) {
   ParseOnArena<google::protobuf::Struct>(state, TagEvent().SerializeAsString());
 }
 BENCHMARK(BM_ParseTagEvent);
+// The same bytes parsed into a Struct on the heap, as a caller without an
+// arena does, and into a TagTree reused from event to event.
+void BM_ParseTagEventHeap(benchmark::State& state) {
+  const std::string bytes = TagEvent().SerializeAsString();
+  for (auto _ : state) {
+    google::protobuf::Struct message;
+    if (!message.ParseFromString(bytes)) state.SkipWithError("parse failed");
+    benchmark::DoNotOptimize(&message);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ParseTagEventHeap);
+void BM_ParseTagTree(benchmark::State& state) {
+  const std::string bytes = TagEvent().SerializeAsString();
+  TagTree tree;
+  for (auto _ : state) {
+    if (!ParseTagTree(bytes, &tree).ok()) state.SkipWithError("parse failed");
+    benchmark::DoNotOptimize(&tree);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ParseTagTree);
 
 // Records items/s per benchmark while printing the usual console table.
 class RateReporter : public benchmark::ConsoleReporter {
@@ -215,10 +241,8 @@ bool SameWireJson() {
 // per-round ratios (other's time / typed time). Pairing each batch with the
 // typed batch run just before it cancels most of the noise of a shared
 // machine, which skews two benchmarks run seconds apart.
-template <typename Fn>
-double InterleavedRatio(Fn other, int rounds, int batch) {
-  const v1::Event typed = TypedEvent();
-  MappedEvent result;
+template <typename Base, typename Fn>
+double InterleavedRatioTo(Base base, Fn other, int rounds, int batch) {
   auto cpu_ns = [] {
     timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -227,10 +251,7 @@ double InterleavedRatio(Fn other, int rounds, int batch) {
   std::vector<double> ratios;
   for (int r = 0; r < rounds; ++r) {
     const long long t0 = cpu_ns();
-    for (int i = 0; i < batch; ++i) {
-      MapEvent(typed, kNowMs, &result);
-      benchmark::DoNotOptimize(result.wire_json.data());
-    }
+    for (int i = 0; i < batch; ++i) base();
     const long long t1 = cpu_ns();
     for (int i = 0; i < batch; ++i) other();
     const long long t2 = cpu_ns();
@@ -243,6 +264,48 @@ double InterleavedRatio(Fn other, int rounds, int batch) {
   std::nth_element(ratios.begin(), ratios.begin() + ratios.size() / 2,
                    ratios.end());
   return ratios[ratios.size() / 2];
+}
+
+// InterleavedRatioTo a typed MapEvent.
+template <typename Fn>
+double InterleavedRatio(Fn other, int rounds, int batch) {
+  const v1::Event typed = TypedEvent();
+  MappedEvent result;
+  return InterleavedRatioTo(
+      [&] {
+        MapEvent(typed, kNowMs, &result);
+        benchmark::DoNotOptimize(result.wire_json.data());
+      },
+      other, rounds, batch);
+}
+
+// For reading: how many times faster ParseTagTree reads the tag event's
+// bytes than Struct::ParseFromString does, on an arena and on the heap
+// (the Struct's time over the tree's, interleaved). Returns false if the
+// tree parse fails.
+bool PrintTagTreeSpeedups() {
+  const std::string bytes = TagEvent().SerializeAsString();
+  TagTree tree;
+  if (!ParseTagTree(bytes, &tree).ok()) return false;
+  auto parse_tree = [&] {
+    benchmark::DoNotOptimize(ParseTagTree(bytes, &tree).ok());
+  };
+  auto parse_arena = [&] {
+    google::protobuf::Arena arena;
+    auto* message =
+        google::protobuf::Arena::CreateMessage<google::protobuf::Struct>(
+            &arena);
+    benchmark::DoNotOptimize(message->ParseFromString(bytes));
+  };
+  auto parse_heap = [&] {
+    google::protobuf::Struct message;
+    benchmark::DoNotOptimize(message.ParseFromString(bytes));
+  };
+  std::printf("tag_tree_speedup_arena=%.2f\n",
+              1 / InterleavedRatioTo(parse_arena, parse_tree, 200, 200));
+  std::printf("tag_tree_speedup_heap=%.2f\n",
+              1 / InterleavedRatioTo(parse_heap, parse_tree, 200, 200));
+  return true;
 }
 
 // Counts every property of `s`, recursively: the least any mapping of a
@@ -335,6 +398,19 @@ int main(int argc, char** argv) {
   if (typed_parse > 0 && tag_parse > 0) {
     // For reading: parsing the Struct against parsing the typed event.
     std::printf("tag_parse_ratio=%.3f\n", typed_parse / tag_parse);
+  }
+  double tree_parse = reporter.rates["BM_ParseTagTree"];
+  double heap_parse = reporter.rates["BM_ParseTagEventHeap"];
+  if (tree_parse > 0 && tag_parse > 0 && heap_parse > 0) {
+    // For reading: ns per parse of the tag event's bytes.
+    std::printf(
+        "tag_tree_parse_ns=%.0f struct_arena_parse_ns=%.0f "
+        "struct_heap_parse_ns=%.0f\n",
+        1e9 / tree_parse, 1e9 / tag_parse, 1e9 / heap_parse);
+  }
+  if (!conversions::mapping::PrintTagTreeSpeedups()) {
+    std::fprintf(stderr, "tag_tree: the tag event does not parse\n");
+    return 1;
   }
   return conversions::mapping::PrintRatios();
 }
