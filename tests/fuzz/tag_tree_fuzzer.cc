@@ -14,7 +14,10 @@
 //
 // Seeds: tests/fuzz/tag_tree_corpus, serialized Structs (the tag events of
 // tests/fuzz/tag_corpus, and hand-written bytes with duplicate keys,
-// merged struct and list values, unknown fields and groups).
+// merged struct and list values, unknown fields and groups, and lists and
+// groups nested exactly to the recursion limit). Inputs one level past the
+// limit need two coordinated edits, which the fuzzer rarely makes: the
+// limit's off-by-ones are tag_tree_test's to catch.
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/stubs/logging.h>
 
