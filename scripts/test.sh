@@ -4,6 +4,7 @@
 # benchmark smoke run. This is the README's test command and what CI runs.
 #
 # Environment: BUILD_DIR (default build), FUZZ_SECONDS (default 60),
+# FUZZ_TAG_SECONDS and FUZZ_TAG_TREE_SECONDS (default 30 each),
 # CONVERSIONS_WERROR (default ON in CI, OFF otherwise).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 FUZZ_DIR=${FUZZ_DIR:-${BUILD_DIR}-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_TAG_SECONDS=${FUZZ_TAG_SECONDS:-30}
+FUZZ_TAG_TREE_SECONDS=${FUZZ_TAG_TREE_SECONDS:-30}
 WERROR=${CONVERSIONS_WERROR:-$([ "${CI:-}" = "true" ] && echo ON || echo OFF)}
 JOBS=$(nproc)
 
@@ -59,6 +61,20 @@ if ! "$FUZZ_DIR/tests/fuzz/tag_mapper_fuzzer" \
   exit 1
 fi
 grep -E '^Done|stat::number_of_executed_units' "$tag_log"
+
+echo "== tag tree fuzz ${FUZZ_TAG_TREE_SECONDS}s"
+tree_corpus=$(mktemp -d)
+trap 'rm -rf "$corpus" "$tag_corpus" "$tree_corpus"' EXIT
+tree_log="$FUZZ_DIR/tag_tree_fuzz.log"
+if ! "$FUZZ_DIR/tests/fuzz/tag_tree_fuzzer" \
+    -max_total_time="$FUZZ_TAG_TREE_SECONDS" -print_final_stats=1 \
+    -artifact_prefix="$FUZZ_DIR/" "$tree_corpus" tests/fuzz/tag_tree_corpus \
+    >"$tree_log" 2>&1; then
+  tail -n 60 "$tree_log"
+  echo "fuzz: the tag tree fuzzer found a divergence; the input is in $FUZZ_DIR/" >&2
+  exit 1
+fi
+grep -E '^Done|stat::number_of_executed_units' "$tree_log"
 
 echo "== run command smoke test (scripts/run.sh with RUN_ONCE=1)"
 run_dir=$(mktemp -d)
