@@ -1,0 +1,145 @@
+// ParseTrackEventsRequest against protobuf's own parse of the same bytes:
+// the same fields, the same events (as TagTreeFromStruct of the parsed
+// Structs), and a refusal exactly where TrackEventsRequest::ParseFromString
+// refuses, also for thousands of mutated requests.
+#include "service/track_request.h"
+
+#include <google/protobuf/stubs/logging.h>
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+
+#include "conversions/v1/conversion_service.pb.h"
+#include "tests/mapping/tag_tree_util.h"
+
+namespace conversions::service {
+namespace {
+
+v1::TrackEventsRequest Request(const std::string& json) {
+  v1::TrackEventsRequest request;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &request).ok())
+      << json;
+  return request;
+}
+
+constexpr char kTwoEvents[] = R"({"destination": "shop-eu",
+  "validate_only": true, "events": [
+  {"event_name": "purchase", "value": 12.5, "currency": "EUR",
+   "context": {"event_id": "o-1", "page": {"url": "https://shop.example/"}},
+   "user": {"email": ["a@example.com", null, 7], "consent_categories": []},
+   "items": [{"id": "sku", "quantity": 2, "product": {"price": 6.25}}]},
+  {"event_name": "page_view", "partners": {"openai": {"opt_out": false}}}]})";
+
+// Whether ParseTrackEventsRequest gives what protobuf gives for `wire`;
+// "" when it does, else what differs.
+std::string Compare(const std::string& wire) {
+  // protobuf logs every invalid UTF-8 string it refuses.
+  google::protobuf::LogSilencer quiet;
+  v1::TrackEventsRequest expected;
+  const bool protobuf_ok = expected.ParseFromString(wire);
+  TrackEventsInput got;
+  const absl::Status status = ParseTrackEventsRequest(wire, &got);
+  if (status.ok() != protobuf_ok) {
+    return "protobuf " + std::string(protobuf_ok ? "accepts" : "refuses") +
+           ", ParseTrackEventsRequest: " + status.ToString();
+  }
+  if (!protobuf_ok) return "";
+  if (got.destination != expected.destination()) return "destination";
+  if (got.validate_only != expected.validate_only()) return "validate_only";
+  if (static_cast<int>(got.events.size()) != expected.events_size()) {
+    return "event count";
+  }
+  for (int i = 0; i < expected.events_size(); ++i) {
+    mapping::TagTree tree;
+    mapping::TagTreeFromStruct(expected.events(i), &tree);
+    std::string diff = conversions::testing::TagTreeDiff(
+        got.events[static_cast<size_t>(i)], tree);
+    if (!diff.empty()) return "events[" + std::to_string(i) + "]: " + diff;
+  }
+  return "";
+}
+
+TEST(TrackRequestTest, ReadsEveryFieldAsProtobufDoes) {
+  const v1::TrackEventsRequest request = Request(kTwoEvents);
+  const std::string wire = request.SerializeAsString();
+  EXPECT_EQ(Compare(wire), "");
+  TrackEventsInput got;
+  ASSERT_TRUE(ParseTrackEventsRequest(wire, &got).ok());
+  EXPECT_EQ(got.destination, "shop-eu");
+  EXPECT_TRUE(got.validate_only);
+  ASSERT_EQ(got.events.size(), 2u);
+  // Reused: a second, smaller request leaves no stale event behind.
+  ASSERT_TRUE(
+      ParseTrackEventsRequest(
+          Request(R"({"events": [{"event_name": "x"}]})").SerializeAsString(),
+          &got)
+          .ok());
+  EXPECT_EQ(got.destination, "");
+  EXPECT_FALSE(got.validate_only);
+  EXPECT_EQ(got.events.size(), 1u);
+}
+
+TEST(TrackRequestTest, SkipsUnknownFieldsAndTakesTheLastScalar) {
+  std::string wire = Request(kTwoEvents).SerializeAsString();
+  // Field 9 (unknown) as a varint, a length-delimited field and a group;
+  // then destination again, and validate_only as a (skipped) string.
+  wire += std::string("\x48\x01", 2);
+  wire += std::string("\x4a\x02zz", 4);
+  wire += std::string("\x4b\x08\x01\x4c", 4);
+  wire += std::string("\x0a\x03two", 5);
+  wire += std::string("\x1a\x01x", 3);
+  EXPECT_EQ(Compare(wire), "");
+  TrackEventsInput got;
+  ASSERT_TRUE(ParseTrackEventsRequest(wire, &got).ok());
+  EXPECT_EQ(got.destination, "two");
+  EXPECT_TRUE(got.validate_only);
+}
+
+TEST(TrackRequestTest, RefusesWhatProtobufRefusesWithoutQuotingIt) {
+  const std::string bad[] = {
+      std::string("\x0a\x05jane", 5),                  // truncated destination
+      std::string("\x0a\x02\xc3\x28", 4),              // destination not UTF-8
+      std::string("\x12\x05\x0a\x03\x0a\x01\xff", 7),  // key not UTF-8
+      std::string("\x00", 1),                          // tag 0
+      std::string("\x0c", 1),  // end-group with none open
+      std::string("\x0f", 1),  // wire type 7
+      std::string("\x18\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 12),
+  };
+  for (const std::string& wire : bad) {
+    EXPECT_EQ(Compare(wire), "") << ::testing::PrintToString(wire);
+    TrackEventsInput got;
+    absl::Status status = ParseTrackEventsRequest(wire, &got);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(std::string(status.message()).find("jane"), std::string::npos);
+  }
+}
+
+TEST(TrackRequestTest, AgreesWithProtobufOnMutatedRequests) {
+  const std::string wire = Request(kTwoEvents).SerializeAsString();
+  std::mt19937 rng(20261127);
+  for (int i = 0; i < 20000; ++i) {
+    std::string mutated = wire;
+    const int edits = 1 + static_cast<int>(rng() % 3);
+    for (int e = 0; e < edits; ++e) {
+      const size_t at = rng() % mutated.size();
+      switch (rng() % 3) {
+        case 0:
+          mutated[at] = static_cast<char>(rng());
+          break;
+        case 1:
+          mutated.resize(at);
+          break;
+        default:
+          mutated.insert(at, 1, static_cast<char>(rng()));
+      }
+      if (mutated.empty()) break;
+    }
+    const std::string diff = Compare(mutated);
+    ASSERT_EQ(diff, "") << "mutation " << i;
+  }
+}
+
+}  // namespace
+}  // namespace conversions::service
