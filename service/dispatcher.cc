@@ -287,7 +287,7 @@ absl::StatusOr<DeliveryReport> Dispatcher::DeliverOnce(
         expired, DeadReason::kExpired,
         "event's 7-day window closes within 5 s of its sending: the API "
         "would receive it too old",
-        now);
+        now, /*attempts=*/0);
     if (!s.ok()) return s;
     report.dead_lettered += static_cast<int>(expired.size());
     metrics_->events_dead_lettered.Add(
@@ -295,7 +295,8 @@ absl::StatusOr<DeliveryReport> Dispatcher::DeliverOnce(
         static_cast<std::int64_t>(expired.size()));
   }
   if (live.empty()) return report;
-  absl::Status s = SendBatch(dest, key, transport, std::move(live), &report);
+  absl::Status s =
+      SendBatch(dest, key, transport, std::move(live), /*carried=*/0, &report);
   if (!s.ok()) return s;
   return report;
 }
@@ -303,7 +304,7 @@ absl::StatusOr<DeliveryReport> Dispatcher::DeliverOnce(
 absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
                                    HttpTransport* transport,
                                    std::vector<ClaimedEvent> events,
-                                   DeliveryReport* report) {
+                                   int carried, DeliveryReport* report) {
   const DispatchTarget& target = dest->target;
   const std::string& name = target.name;
   mapping::RequestEnvelope envelope;
@@ -330,7 +331,7 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
   const auto n = static_cast<std::int64_t>(events.size());
 
   if (response.ok() && status >= 200 && status < 300) {
-    absl::Status s = spool_->MarkDelivered(Rows(events), now);
+    absl::Status s = spool_->MarkDelivered(Rows(events), now, carried + 1);
     if (!s.ok()) return s;
     report->delivered += static_cast<int>(n);
     metrics_->events_delivered.Add({name}, n);
@@ -357,8 +358,8 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
           std::make_move_iterator(events.begin() + events.size() / 2),
           std::make_move_iterator(events.end()));
       events.resize(events.size() / 2);
-      absl::Status s =
-          SendBatch(dest, key, transport, std::move(events), report);
+      absl::Status s = SendBatch(dest, key, transport, std::move(events),
+                                 carried + 1, report);
       if (!s.ok()) return s;
       // The first half may have paused the destination (401) or started a
       // backoff (429, 5xx): then the second waits as well.
@@ -372,15 +373,16 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
         s = spool_->MarkRetry(
             Rows(second), wait_until,
             "not sent yet: the destination was paused or backing off",
-            /*count_attempt=*/false);
+            carried + 1);
         if (!s.ok()) return s;
         report->retried += static_cast<int>(second.size());
         return absl::OkStatus();
       }
-      return SendBatch(dest, key, transport, std::move(second), report);
+      return SendBatch(dest, key, transport, std::move(second), carried + 1,
+                       report);
     }
-    absl::Status s =
-        spool_->MarkDead(Rows(events), DeadReason::kRejected, message, now);
+    absl::Status s = spool_->MarkDead(Rows(events), DeadReason::kRejected,
+                                      message, now, carried + 1);
     if (!s.ok()) return s;
     report->dead_lettered += 1;
     metrics_->events_dead_lettered.Add({name, "rejected"});
@@ -404,11 +406,11 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
       }
       dest->next_probe_ms = probe_at;
     }
-    // The events wait, without counting an attempt, until a probe succeeds.
-    absl::Status s =
-        spool_->MarkRetry(Rows(events), now,
-                          absl::StrCat("HTTP ", status, ": destination paused"),
-                          /*count_attempt=*/false);
+    // The events wait until a probe succeeds; the paused request is no
+    // attempt (the halvings before it are).
+    absl::Status s = spool_->MarkRetry(
+        Rows(events), now,
+        absl::StrCat("HTTP ", status, ": destination paused"), carried);
     if (!s.ok()) return s;
     report->retried += static_cast<int>(n);
     report->paused = true;
@@ -448,7 +450,7 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
         .push_back(e.row_id);
   }
   if (!retry_rows.empty()) {
-    absl::Status s = spool_->MarkRetry(retry_rows, next, error, true);
+    absl::Status s = spool_->MarkRetry(retry_rows, next, error, carried + 1);
     if (!s.ok()) return s;
     report->retried += static_cast<int>(retry_rows.size());
     metrics_->events_retried.Add({name, cause},
@@ -457,7 +459,8 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
   if (!expired_rows.empty()) {
     absl::Status s = spool_->MarkDead(
         expired_rows, DeadReason::kExpired,
-        absl::StrCat("event expired while retrying; last error: ", error), now);
+        absl::StrCat("event expired while retrying; last error: ", error), now,
+        carried + 1);
     if (!s.ok()) return s;
     report->dead_lettered += static_cast<int>(expired_rows.size());
     metrics_->events_dead_lettered.Add(

@@ -142,9 +142,11 @@ class Dispatcher {
   // Sends `events` (already claimed) and records outcomes into `report`;
   // halves a rejected batch, and puts back a half that must not go now
   // (the destination paused or backing off after the other half).
+  // `carried`: the requests that carried these events before this one
+  // since they were claimed (the halvings so far), for their attempts.
   absl::Status SendBatch(DestinationState* destination, const LaneKey& lane,
                          HttpTransport* transport,
-                         std::vector<ClaimedEvent> events,
+                         std::vector<ClaimedEvent> events, int carried,
                          DeliveryReport* report);
   DestinationState* FindDestination(const std::string& name);
   LaneState* FindLane(const LaneKey& key);

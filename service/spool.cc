@@ -363,7 +363,7 @@ class SqliteSpool : public Spool {
                             absl::StrCat("spool: the stored event cannot be "
                                          "read: ",
                                          why),
-                            now_ms)
+                            now_ms, /*attempts=*/0)
                  : s;
       if (!dead.ok()) {
         for (std::int64_t row : unreadable) in_flight_.erase(row);
@@ -374,7 +374,7 @@ class SqliteSpool : public Spool {
   }
 
   absl::Status MarkDelivered(absl::Span<const std::int64_t> rows,
-                             std::int64_t now_ms) override {
+                             std::int64_t now_ms, int attempts) override {
     std::vector<std::int64_t> ids(rows.begin(), rows.end());
     return RunSync(
         [&](sqlite3*) -> absl::Status {
@@ -386,6 +386,7 @@ class SqliteSpool : public Spool {
                 w_.delivered.Bind(1, lo);
                 w_.delivered.Bind(2, hi);
                 w_.delivered.Bind(3, now_ms);
+                w_.delivered.Bind(4, static_cast<std::int64_t>(attempts));
                 absl::Status done = w_.delivered.Run("delivered");
                 if (!done.ok()) return done;
                 // Delivered events need no payload: those in the log go
@@ -409,7 +410,7 @@ class SqliteSpool : public Spool {
 
   absl::Status MarkRetry(absl::Span<const std::int64_t> rows,
                          std::int64_t next_attempt_ms, const std::string& error,
-                         bool count_attempt) override {
+                         int attempts) override {
     std::vector<std::int64_t> ids(rows.begin(), rows.end());
     return RunSync(
         [&](sqlite3*) -> absl::Status {
@@ -419,7 +420,7 @@ class SqliteSpool : public Spool {
                 w_.retry.Bind(2, hi);
                 w_.retry.Bind(3, next_attempt_ms);
                 w_.retry.Bind(4, error);
-                w_.retry.Bind(5, count_attempt ? 1 : 0);
+                w_.retry.Bind(5, static_cast<std::int64_t>(attempts));
                 return w_.retry.Run("retry");
               });
           Release(ids);
@@ -429,8 +430,8 @@ class SqliteSpool : public Spool {
   }
 
   absl::Status MarkDead(absl::Span<const std::int64_t> rows, DeadReason reason,
-                        const std::string& message,
-                        std::int64_t now_ms) override {
+                        const std::string& message, std::int64_t now_ms,
+                        int attempts) override {
     std::vector<std::int64_t> ids(rows.begin(), rows.end());
     return RunSync(
         [&](sqlite3*) -> absl::Status {
@@ -445,7 +446,7 @@ class SqliteSpool : public Spool {
                 w_.dead.Bind(3, now_ms);
                 w_.dead.Bind(4, static_cast<std::int64_t>(reason));
                 w_.dead.Bind(5, message);
-                w_.dead.Bind(6, reason == DeadReason::kRejected ? 1 : 0);
+                w_.dead.Bind(6, static_cast<std::int64_t>(attempts));
                 absl::Status done = w_.dead.Run("dead");
                 if (!done.ok()) return done;
                 // Dead letters keep their payloads out of the log, so that

@@ -138,19 +138,22 @@ class Spool {
                                                           size_t max_events,
                                                           size_t max_bytes) = 0;
 
+  // Each of the three below ends a claim and adds `attempts` to the
+  // events' attempt counts: the requests that carried them since they were
+  // claimed (more than one when a rejected batch was split; none for an
+  // event dead-lettered before it was sent or put back by a pause).
+
   // Records delivery of claimed events.
   virtual absl::Status MarkDelivered(absl::Span<const std::int64_t> rows,
-                                     std::int64_t now_ms) = 0;
-  // Puts claimed events back in the queue, due at `next_attempt_ms`;
-  // `count_attempt` adds one to their attempts.
+                                     std::int64_t now_ms, int attempts) = 0;
+  // Puts claimed events back in the queue, due at `next_attempt_ms`.
   virtual absl::Status MarkRetry(absl::Span<const std::int64_t> rows,
                                  std::int64_t next_attempt_ms,
-                                 const std::string& error,
-                                 bool count_attempt) = 0;
+                                 const std::string& error, int attempts) = 0;
   // Dead-letters claimed events.
   virtual absl::Status MarkDead(absl::Span<const std::int64_t> rows,
                                 DeadReason reason, const std::string& message,
-                                std::int64_t now_ms) = 0;
+                                std::int64_t now_ms, int attempts) = 0;
 
   // Looks up one event; NotFound when the spool does not know it.
   virtual absl::StatusOr<EventStatusRecord> Lookup(

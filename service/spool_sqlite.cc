@@ -257,7 +257,7 @@ absl::Status WriterStatements::Prepare(sqlite3* db) {
            .ok() ||
       !(s = delivered.Prepare(db,
                               "UPDATE events SET state=2, done_ms=?3, "
-                              "attempts=attempts+1, last_error=NULL "
+                              "attempts=attempts+?4, last_error=NULL "
                               "WHERE id BETWEEN ?1 AND ?2 AND state=0"))
            .ok() ||
       !(s = drop_payloads.Prepare(

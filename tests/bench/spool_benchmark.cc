@@ -192,7 +192,7 @@ std::int64_t RunDrain(Spool& spool, const Flags& f,
         std::vector<std::int64_t> rows;
         rows.reserve(claimed->size());
         for (const ClaimedEvent& e : *claimed) rows.push_back(e.row_id);
-        absl::Status s = spool.MarkDelivered(rows, NowMs());
+        absl::Status s = spool.MarkDelivered(rows, NowMs(), 1);
         if (!s.ok()) {
           std::fprintf(stderr, "mark: %s\n", std::string(s.message()).c_str());
           return;

@@ -144,6 +144,15 @@ TEST_F(DispatcherTest, SplitsBatchToIsolateRejectedEvent) {
   EXPECT_EQ(dead->dead_letters[0].reason, DeadReason::kRejected);
   EXPECT_THAT(dead->dead_letters[0].message,
               HasSubstr("HTTP 400: events[0].data: invalid"));
+  // Attempts count the requests that carried each event: all 5, then
+  // [a, b] and [poison, d, e], then [poison] and [d, e].
+  auto poison = spool_->Lookup("default", "order_created", "poison");
+  ASSERT_TRUE(poison.ok());
+  EXPECT_EQ(poison->attempts, 3);
+  auto a = spool_->Lookup("default", "order_created", "a");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->attempts, 2);
+  EXPECT_THAT(api_.requests(), SizeIs(5));
 }
 
 TEST_F(DispatcherTest, HonoursRetryAfterOn429) {
@@ -294,6 +303,10 @@ TEST_F(DispatcherTest, ExpiresEventsWhoseWindowClosesBeforeTheNextAttempt) {
   DeliveryReport report = Deliver();
   EXPECT_EQ(report.dead_lettered, 1);
   EXPECT_EQ(StateOf("a"), EventState::kDead);
+  // It was sent once.
+  auto status = spool_->Lookup("default", "order_created", "a");
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->attempts, 1);
 }
 
 TEST_F(DispatcherTest, RespectsBatchSizeLimit) {

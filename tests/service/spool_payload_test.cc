@@ -85,9 +85,10 @@ TEST_F(SpoolPayloadTest, DoneSegmentsGoAndDeadLettersKeepTheirPayloads) {
   ASSERT_THAT(claimed, SizeIs(10));
   std::vector<std::int64_t> rows = Rows(claimed);
   ASSERT_TRUE(
-      spool->MarkDead({rows[5]}, DeadReason::kRejected, "HTTP 400", kNow).ok());
+      spool->MarkDead({rows[5]}, DeadReason::kRejected, "HTTP 400", kNow, 1)
+          .ok());
   rows.erase(rows.begin() + 5);
-  ASSERT_TRUE(spool->MarkDelivered(rows, kNow).ok());
+  ASSERT_TRUE(spool->MarkDelivered(rows, kNow, 1).ok());
   // The files go once the commit is synced, before later writes return.
   ASSERT_TRUE(AppendSync(*spool, Events(11, 11)).ok());
   EXPECT_THAT(Files(), ElementsAre(2));
@@ -99,7 +100,7 @@ TEST_F(SpoolPayloadTest, DoneSegmentsGoAndDeadLettersKeepTheirPayloads) {
   ASSERT_TRUE(spool->Requeue("default", {}, std::nullopt, kNow).ok());
   std::vector<ClaimedEvent> again = ClaimAll(*spool);
   ASSERT_THAT(again, SizeIs(2));  // e11 and e6
-  ASSERT_TRUE(spool->MarkDelivered(Rows(again), kNow).ok());
+  ASSERT_TRUE(spool->MarkDelivered(Rows(again), kNow, 1).ok());
   EXPECT_EQ(spool->QueuedCount(), 0);
 }
 
@@ -111,10 +112,11 @@ TEST_F(SpoolPayloadTest, StragglersAreCopiedOutWhenTheirSegmentGoes) {
   // e1 and e2 retry in a minute; e3 and e4 are delivered.
   ASSERT_TRUE(spool
                   ->MarkRetry({claimed[0].row_id, claimed[1].row_id},
-                              kNow + 60'000, "HTTP 503", true)
+                              kNow + 60'000, "HTTP 503", 1)
                   .ok());
   ASSERT_TRUE(
-      spool->MarkDelivered({claimed[2].row_id, claimed[3].row_id}, kNow).ok());
+      spool->MarkDelivered({claimed[2].row_id, claimed[3].row_id}, kNow, 1)
+          .ok());
   ASSERT_TRUE(AppendSync(*spool, Events(5, 8)).ok());  // segment 1
   EXPECT_THAT(Files(), ElementsAre(0, 1));
   ASSERT_TRUE(AppendSync(*spool, Events(9, 12)).ok());  // segment 2
@@ -125,7 +127,7 @@ TEST_F(SpoolPayloadTest, StragglersAreCopiedOutWhenTheirSegmentGoes) {
   ASSERT_THAT(later, SizeIs(11));
   EXPECT_EQ(later[9].event_id, "e1");
   EXPECT_EQ(later[10].event_id, "e2");
-  ASSERT_TRUE(spool->MarkDelivered(Rows(later), kNow).ok());
+  ASSERT_TRUE(spool->MarkDelivered(Rows(later), kNow, 1).ok());
   auto status = spool->Lookup("default", "order_created", "e1");
   ASSERT_TRUE(status.ok());
   EXPECT_EQ(status->state, EventState::kDelivered);
@@ -140,7 +142,7 @@ TEST_F(SpoolPayloadTest, ARestartCountsFromTheFileAndRemovesUnneededFiles) {
     // e5 and e6 stay in flight: queued again after the restart.
     std::vector<std::int64_t> done = Rows(claimed);
     done.erase(done.begin() + 4, done.begin() + 6);
-    ASSERT_TRUE(spool->MarkDelivered(done, kNow).ok());
+    ASSERT_TRUE(spool->MarkDelivered(done, kNow, 1).ok());
   }
   auto spool = OpenSmall();
   ASSERT_NE(spool, nullptr);
@@ -150,7 +152,7 @@ TEST_F(SpoolPayloadTest, ARestartCountsFromTheFileAndRemovesUnneededFiles) {
   std::vector<ClaimedEvent> claimed = ClaimAll(*spool);
   ASSERT_THAT(claimed, SizeIs(3));
   EXPECT_EQ(claimed[0].event_id, "e5");
-  ASSERT_TRUE(spool->MarkDelivered(Rows(claimed), kNow).ok());
+  ASSERT_TRUE(spool->MarkDelivered(Rows(claimed), kNow, 1).ok());
   ASSERT_TRUE(AppendSync(*spool, Events(11, 11)).ok());
   EXPECT_THAT(Files(), ElementsAre(3));
 }
@@ -228,7 +230,7 @@ TEST_F(SpoolPayloadTest, AFailedGroupIsRolledBackAndItsRetryAccepted) {
   EXPECT_EQ(spool->QueuedCount(), 8);
   std::vector<ClaimedEvent> claimed = ClaimAll(*spool);
   ASSERT_THAT(claimed, SizeIs(8));
-  ASSERT_TRUE(spool->MarkDelivered(Rows(claimed), kNow).ok());
+  ASSERT_TRUE(spool->MarkDelivered(Rows(claimed), kNow, 1).ok());
   EXPECT_EQ(spool->QueuedCount(), 0);
   // The segments' counts were rolled back too: both done segments go.
   ASSERT_TRUE(AppendSync(*spool, Events(9, 9)).ok());
@@ -269,7 +271,7 @@ TEST_F(SpoolPayloadTest, MigratesTheSecondLayout) {
   ASSERT_TRUE(dead.ok());
   ASSERT_THAT(dead->dead_letters, SizeIs(1));
   EXPECT_EQ(dead->dead_letters[0].wire_json, Event("e3").wire_json);
-  ASSERT_TRUE(spool->MarkDelivered(Rows(claimed), kNow).ok());
+  ASSERT_TRUE(spool->MarkDelivered(Rows(claimed), kNow, 1).ok());
   EXPECT_EQ(spool->QueuedCount(), 0);
 }
 

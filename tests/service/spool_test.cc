@@ -130,7 +130,7 @@ TEST_F(SpoolTest, DeliveredEventsLeaveTheQueueAndReportDeliveryTime) {
   auto in_flight = spool->Lookup("default", "order_created", "a");
   ASSERT_TRUE(in_flight.ok());
   EXPECT_EQ(in_flight->state, EventState::kInFlight);
-  ASSERT_TRUE(spool->MarkDelivered({(*claimed)[0].row_id}, kNow + 5).ok());
+  ASSERT_TRUE(spool->MarkDelivered({(*claimed)[0].row_id}, kNow + 5, 1).ok());
   auto status = spool->Lookup("default", "order_created", "a");
   ASSERT_TRUE(status.ok());
   EXPECT_EQ(status->state, EventState::kDelivered);
@@ -145,7 +145,7 @@ TEST_F(SpoolTest, RetriedEventsWaitForTheirNextAttempt) {
   auto claimed = spool->Claim(lane_, kNow, 10, 1 << 20);
   ASSERT_TRUE(claimed.ok());
   ASSERT_TRUE(
-      spool->MarkRetry({(*claimed)[0].row_id}, kNow + 1000, "HTTP 503", true)
+      spool->MarkRetry({(*claimed)[0].row_id}, kNow + 1000, "HTTP 503", 1)
           .ok());
   auto early = spool->Claim(lane_, kNow + 999, 10, 1 << 20);
   ASSERT_TRUE(early.ok());
@@ -172,11 +172,11 @@ TEST_F(SpoolTest, DeadLettersAreListedNewestFirstInPages) {
   ASSERT_THAT(*claimed, SizeIs(4));
   ASSERT_TRUE(spool
                   ->MarkDead({(*claimed)[0].row_id}, DeadReason::kExpired,
-                             "too old", kNow + 1)
+                             "too old", kNow + 1, 0)
                   .ok());
   ASSERT_TRUE(spool
                   ->MarkDead({(*claimed)[1].row_id, (*claimed)[2].row_id},
-                             DeadReason::kRejected, "bad event", kNow + 2)
+                             DeadReason::kRejected, "bad event", kNow + 2, 1)
                   .ok());
   EXPECT_EQ(spool->QueuedCount(), 1);
 
@@ -221,7 +221,7 @@ TEST_F(SpoolTest, RequeueBringsDeadLettersBack) {
   ASSERT_TRUE(claimed.ok());
   ASSERT_TRUE(spool
                   ->MarkDead({(*claimed)[0].row_id, (*claimed)[1].row_id},
-                             DeadReason::kRejected, "bad", kNow)
+                             DeadReason::kRejected, "bad", kNow, 1)
                   .ok());
   EventKeyRef key{"order_created", "a"};
   auto one = spool->Requeue("default", {key}, std::nullopt, kNow + 10);
@@ -269,7 +269,7 @@ TEST_F(SpoolTest, PruneRemovesDoneRowsOlderThanRetention) {
   ASSERT_TRUE(AppendSync(*spool, {Event("a"), Event("b")}).ok());
   auto claimed = spool->Claim(lane_, kNow, 1, 1 << 20);
   ASSERT_TRUE(claimed.ok());
-  ASSERT_TRUE(spool->MarkDelivered({(*claimed)[0].row_id}, kNow).ok());
+  ASSERT_TRUE(spool->MarkDelivered({(*claimed)[0].row_id}, kNow, 1).ok());
   auto removed = spool->Prune(kNow + 1001);
   ASSERT_TRUE(removed.ok());
   EXPECT_EQ(*removed, 1);
@@ -378,12 +378,12 @@ void ExpectEachEventClaimedOnce(Spool* spool, const LaneKey& lane) {
         }
         if (!retry.empty()) {
           retried += static_cast<int>(retry.size());
-          if (!spool->MarkRetry(retry, kNow, "HTTP 503", true).ok()) {
+          if (!spool->MarkRetry(retry, kNow, "HTTP 503", 1).ok()) {
             ++failures;
           }
         }
         if (!done.empty()) {
-          if (!spool->MarkDelivered(done, kNow).ok()) ++failures;
+          if (!spool->MarkDelivered(done, kNow, 1).ok()) ++failures;
           delivered_total += static_cast<int>(done.size());
         }
       }
@@ -437,8 +437,7 @@ TEST_F(SpoolTest, ClaimedEventsAreInFlightUntilTheirOutcome) {
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());
   // A retry due at once makes it claimable again, with its attempt counted.
-  ASSERT_TRUE(
-      spool->MarkRetry({(*first)[0].row_id}, kNow, "timeout", true).ok());
+  ASSERT_TRUE(spool->MarkRetry({(*first)[0].row_id}, kNow, "timeout", 1).ok());
   a = spool->Lookup("default", "order_created", "a");
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->state, EventState::kQueued);
@@ -460,8 +459,7 @@ TEST_F(SpoolTest, EventsDueBehindTheClaimCursorAreNotStarved) {
   auto first = spool->Claim(lane_, kNow, 1, 1 << 20);
   ASSERT_TRUE(first.ok());
   ASSERT_THAT(*first, SizeIs(1));
-  ASSERT_TRUE(
-      spool->MarkRetry({(*first)[0].row_id}, kNow, "HTTP 503", true).ok());
+  ASSERT_TRUE(spool->MarkRetry({(*first)[0].row_id}, kNow, "HTTP 503", 1).ok());
   int claims = 0;
   bool back = false;
   while (!back && claims < 50) {
@@ -489,11 +487,11 @@ TEST_F(SpoolTest, PruneKeepsAtMostTheBoundOfDeliveredEvents) {
   ASSERT_THAT(*claimed, SizeIs(7));
   // e0..e5 delivered one after the other, e6 dead-lettered, e7 queued.
   for (int i = 0; i < 6; ++i) {
-    ASSERT_TRUE(spool->MarkDelivered({(*claimed)[i].row_id}, kNow + i).ok());
+    ASSERT_TRUE(spool->MarkDelivered({(*claimed)[i].row_id}, kNow + i, 1).ok());
   }
   ASSERT_TRUE(spool
                   ->MarkDead({(*claimed)[6].row_id}, DeadReason::kRejected,
-                             "HTTP 400", kNow)
+                             "HTTP 400", kNow, 1)
                   .ok());
   EXPECT_EQ(spool->DedupKeyCount(), 8);
   auto pruned = spool->Prune(kNow + 10);  // well inside the retention
@@ -552,7 +550,7 @@ TEST_F(SpoolTest, OutcomesOfInterleavedLanesTouchOnlyTheirRows) {
   ASSERT_THAT(*claimed, SizeIs(3));
   std::vector<std::int64_t> rows;
   for (const ClaimedEvent& e : *claimed) rows.push_back(e.row_id);
-  ASSERT_TRUE(spool->MarkDelivered(rows, kNow + 1).ok());
+  ASSERT_TRUE(spool->MarkDelivered(rows, kNow + 1, 1).ok());
   EXPECT_EQ(spool->QueuedCount(), 2);
   auto depths = spool->Depths();
   ASSERT_TRUE(depths.ok());
@@ -567,7 +565,7 @@ TEST_F(SpoolTest, OutcomesOfInterleavedLanesTouchOnlyTheirRows) {
   EXPECT_EQ((*other)[0].wire_json, R"({"id":"x"})");
   EXPECT_EQ((*other)[1].wire_json, R"({"id":"y"})");
   // Marking rows that are no longer in flight changes nothing.
-  ASSERT_TRUE(spool->MarkDelivered(rows, kNow + 2).ok());
+  ASSERT_TRUE(spool->MarkDelivered(rows, kNow + 2, 1).ok());
   auto status = spool->Lookup("default", "order_created", "b");
   ASSERT_TRUE(status.ok());
   EXPECT_EQ(status->done_ms, kNow + 1);
@@ -582,7 +580,7 @@ TEST_F(SpoolTest, RetriesAreClaimedByDueTimeBehindOlderEvents) {
   ASSERT_THAT(*first, SizeIs(1));
   ASSERT_TRUE(AppendSync(*spool, {Event("b")}, kNow + 5).ok());
   ASSERT_TRUE(
-      spool->MarkRetry({(*first)[0].row_id}, kNow + 10, "HTTP 503", true).ok());
+      spool->MarkRetry({(*first)[0].row_id}, kNow + 10, "HTTP 503", 1).ok());
   auto both = spool->Claim(lane_, kNow + 10, 10, 1 << 20);
   ASSERT_TRUE(both.ok());
   ASSERT_THAT(*both, SizeIs(2));
@@ -597,11 +595,11 @@ TEST_F(SpoolTest, PruneRemovesDeadLettersAndTheirKeys) {
   ASSERT_TRUE(AppendSync(*spool, {Event("a"), Event("b")}).ok());
   auto claimed = spool->Claim(lane_, kNow, 10, 1 << 20);
   ASSERT_TRUE(claimed.ok());
-  ASSERT_TRUE(
-      spool
-          ->MarkDead({(*claimed)[0].row_id}, DeadReason::kRejected, "bad", kNow)
-          .ok());
-  ASSERT_TRUE(spool->MarkDelivered({(*claimed)[1].row_id}, kNow + 500).ok());
+  ASSERT_TRUE(spool
+                  ->MarkDead({(*claimed)[0].row_id}, DeadReason::kRejected,
+                             "bad", kNow, 1)
+                  .ok());
+  ASSERT_TRUE(spool->MarkDelivered({(*claimed)[1].row_id}, kNow + 500, 1).ok());
   EXPECT_EQ(spool->DedupKeyCount(), 2);
   auto removed = spool->Prune(kNow + 1001);
   ASSERT_TRUE(removed.ok());
