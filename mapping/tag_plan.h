@@ -15,11 +15,13 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "conversions/v1/event.pb.h"
 #include "mapping/tag_mapper.h"
+#include "mapping/tag_tree.h"
 
 namespace conversions::mapping {
 namespace internal {
@@ -68,10 +70,13 @@ static_assert(kTagSlots[kType] == "type" &&
 // its bytes 0 to 7 and 8 to 15, zero-padded; longer, its first and last
 // eight bytes. Names of equal length up to 16 bytes are equal exactly when
 // their words are. Without a branch for short names, whose lengths vary
-// key after key: a std::string's buffer always holds 16 bytes (the inline
-// buffer, or a heap buffer of a larger capacity, in libstdc++ as in libc++),
-// so both words are loaded whole, then masked to the length.
-inline void KeyWords(const std::string& name, std::uint64_t* head,
+// key after key: both words are loaded whole, then masked to the length,
+// so 16 bytes from `name.data()` must be readable. They are for a
+// std::string (its buffer always holds 16 bytes: the inline buffer, or a
+// heap buffer of a larger capacity, in libstdc++ as in libc++) and for a
+// key or string of a TagTree (its buffer is followed by kTagTreePadding
+// zero bytes); not for an arbitrary string_view.
+inline void KeyWords(std::string_view name, std::uint64_t* head,
                      std::uint64_t* tail) {
   const char* p = name.data();
   const size_t n = name.size();
@@ -88,6 +93,7 @@ inline void KeyWords(const std::string& name, std::uint64_t* head,
           : n <= 8 ? 0
                    : hi & ((std::uint64_t{1} << (8 * (n - 8))) - 1);
 }
+static_assert(kTagTreePadding >= 16, "KeyWords loads 16 bytes of a tree key");
 
 // The home slot of a name in a table of 2^(64 - `shift`) slots: its
 // KeyWords and length folded into one word, times an odd `seed`, top bits.
@@ -124,14 +130,16 @@ struct ChildIndex {
   std::uint64_t seed = 1;    // for NameHash
   bool perfect = false;      // every child in its home slot
 
-  // Returns the child named `name`, or -1.
-  inline int Find(const std::string& name,
+  // Returns the child named `name`, or -1. `name` is a std::string, or a
+  // key or string of a TagTree: KeyWords loads 16 bytes from its start.
+  inline int Find(std::string_view name,
                   const std::vector<PathNode>& tree) const {
     const Slot* slot = FindSlot(name, tree);
     return slot == nullptr ? -1 : slot->node;
   }
-  // Returns the slot of the child named `name`, or null.
-  inline const Slot* FindSlot(const std::string& name,
+  // Returns the slot of the child named `name`, or null. As for Find, 16
+  // bytes from `name.data()` must be readable.
+  inline const Slot* FindSlot(std::string_view name,
                               const std::vector<PathNode>& tree) const;
 };
 
@@ -142,7 +150,7 @@ struct PathNode {
 };
 
 inline const ChildIndex::Slot* ChildIndex::FindSlot(
-    const std::string& name, const std::vector<PathNode>& tree) const {
+    std::string_view name, const std::vector<PathNode>& tree) const {
   if (nodes.empty()) return nullptr;
   const size_t n = name.size();
   std::uint64_t head, tail;
