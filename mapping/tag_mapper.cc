@@ -1,5 +1,5 @@
-// Maps one tag event with a compiled plan (tag_plan.h): finds every source
-// path's value in one walk of the event, then fills an EventView
+// Maps one tag event, a TagTree, with a compiled plan (tag_plan.h): finds
+// every source path's value in one walk of the event, then fills an EventView
 // (event_view.h) slot by slot, with views of the event's strings, for the
 // mapper core to read. Messages name source paths and never quote
 // identifier values. The walk and the readers of values are in tag_values.h.
@@ -26,7 +26,6 @@
 namespace conversions::mapping {
 namespace {
 
-using google::protobuf::ListValue;
 using google::protobuf::Struct;
 using google::protobuf::Value;
 using internal::ActionSourceOf;
@@ -95,20 +94,20 @@ constexpr char kDefaulted[] = "DEFAULTED";
 
 class TagMapper {
  public:
-  TagMapper(const Struct& root, const TagPlan& plan, std::int64_t now_ms,
+  TagMapper(const TagTree& tree, const TagPlan& plan, std::int64_t now_ms,
             TagMapResult* result)
-      : root_(root),
+      : tree_(tree),
         plan_(plan),
         now_ms_(now_ms),
         result_(result),
         view_(result->view) {}
 
   void Run() {
-    std::vector<const Value*>& scratch = result_->scratch;
+    std::vector<std::uint32_t>& scratch = result_->scratch;
     scratch.resize(plan_.event.nodes.size() + plan_.items.nodes.size());
     event_values_ = scratch.data();
     item_values_ = scratch.data() + plan_.event.nodes.size();
-    Resolve(root_, plan_.event, event_values_);
+    Resolve(tree_.root(), plan_.event, event_values_);
     if (!plan_.consent_categories.empty() && !HasConsent()) {
       // Nothing but the id is read, for the result to name the event.
       result_->outcome = TagMapResult::Outcome::kSkipped;
@@ -133,16 +132,16 @@ class TagMapper {
  private:
   // A slot's winning value and the source that gave it.
   struct Found {
-    const Value* value = nullptr;
+    TagValue value{nullptr, 0};  // valid when `source` is set
     const SourcePath* source = nullptr;
-    explicit operator bool() const { return value != nullptr; }
+    explicit operator bool() const { return source != nullptr; }
   };
 
   Found First(size_t slot) const {
     for (const SourcePath& source : plan_.slots[slot]) {
-      const Value* v = source.per_item ? item_values_[source.node]
-                                       : event_values_[source.node];
-      if (Present(v)) return {v, &source};
+      const std::uint32_t v = source.per_item ? item_values_[source.node]
+                                              : event_values_[source.node];
+      if (Present(tree_, v)) return {TagValue(&tree_, v), &source};
     }
     return {};
   }
@@ -201,17 +200,17 @@ class TagMapper {
   // Reads user.consent_categories directly: nothing else is read before the
   // consent rule passes.
   [[gnu::noinline]] bool HasConsent() {
-    const ListValue* granted = nullptr;
-    auto user = root_.fields().find(plan_.user_key);
-    if (user != root_.fields().end() &&
-        user->second.kind_case() == Value::kStructValue) {
-      const auto& fields = user->second.struct_value().fields();
+    std::optional<TagList> granted;
+    const TagStruct root = tree_.root();
+    auto user = root.find(plan_.user_key);
+    if (user != root.end() && user->second.kind_case() == Value::kStructValue) {
+      const TagStruct fields = user->second.struct_value();
       auto it = fields.find(plan_.consent_categories_key);
       if (it != fields.end() && it->second.kind_case() == Value::kListValue) {
-        granted = &it->second.list_value();
+        granted = it->second.list_value();
       }
     }
-    if (granted == nullptr) {
+    if (!granted) {
       result_->skip_reason =
           "consent: the event has no user.consent_categories list";
       return false;
@@ -220,7 +219,7 @@ class TagMapper {
     std::string_view text;
     for (const std::string& category : plan_.consent_categories) {
       bool found = false;
-      for (const Value& v : granted->values()) {
+      for (const TagValue v : *granted) {
         if (AsText(v, &view_, &text) &&
             TrimAscii(text) == TrimAscii(category)) {
           found = true;
@@ -246,16 +245,18 @@ class TagMapper {
   // Resolves event_name through the event mapping; false when the event is
   // skipped or rejected.
   bool MapEventType() {
-    const Value* name = event_values_[plan_.event_name];
-    if (!Present(name) || name->kind_case() != Value::kStringValue) {
-      Violation("event_name", Present(name) ? kInvalidFormat : kRequired,
+    const std::uint32_t node = event_values_[plan_.event_name];
+    const bool present = Present(tree_, node);
+    if (!present || TagValue(&tree_, node).kind_case() != Value::kStringValue) {
+      Violation("event_name", present ? kInvalidFormat : kRequired,
                 "event_name must be a non-empty string");
       result_->outcome = TagMapResult::Outcome::kRejected;
       return false;
     }
-    event_name_ = name->string_value();
-    const int mapped = plan_.event_names.roots.Find(name->string_value(),
-                                                    plan_.event_names.nodes);
+    // A string of the tree: FindSlot may load 16 bytes from its start.
+    event_name_ = TagValue(&tree_, node).string_value();
+    const int mapped =
+        plan_.event_names.roots.Find(event_name_, plan_.event_names.nodes);
     if (mapped < 0) {
       SkipUnmapped();
       return false;
@@ -266,7 +267,7 @@ class TagMapper {
   }
 
   // Reads a string or a number as text; false for other kinds.
-  bool Text(const Value& v, std::string_view* out) {
+  bool Text(TagValue v, std::string_view* out) {
     return AsText(v, &view_, out);
   }
 
@@ -282,7 +283,7 @@ class TagMapper {
       }
       return;
     }
-    const Value& v = *f.value;
+    const TagValue v = f.value;
     if (v.kind_case() == Value::kStringValue) {
       view_.id_ = v.string_value();
     } else if (v.kind_case() == Value::kNumberValue &&
@@ -305,7 +306,7 @@ class TagMapper {
 
     // timestamp_ms: epoch ms, a number or digits; now when absent [2].
     if (Found f = First(kEventTimestamp)) {
-      std::optional<double> ms = AsNumber(*f.value);
+      std::optional<double> ms = AsNumber(f.value);
       if (ms && IsWholeNumber(*ms)) {
         view_.timestamp_ms_ = static_cast<std::int64_t>(*ms);
       } else {
@@ -320,7 +321,7 @@ class TagMapper {
     // custom_event_name: custom events only, then event_name [3].
     if (type_ == v1::EVENT_TYPE_CUSTOM) {
       Found f = First(kCustomEventName);
-      if (!f || !Text(*f.value, &view_.custom_event_name_)) {
+      if (!f || !Text(f.value, &view_.custom_event_name_)) {
         std::string lower(event_name_);
         std::transform(lower.begin(), lower.end(), lower.begin(), AsciiLower);
         if (EventTypeFromName(lower).has_value()) {
@@ -334,18 +335,18 @@ class TagMapper {
     }
 
     if (Found f = First(kOppref)) {
-      if (!Text(*f.value, &view_.oppref_)) {
+      if (!Text(f.value, &view_.oppref_)) {
         WarningAt(f, kDroppedInvalid, "oppref must be a string");
       }
     }
     MapActionSource();
     if (Found f = First(kPageUrl)) {
-      if (!Text(*f.value, &view_.source_url_)) {
+      if (!Text(f.value, &view_.source_url_)) {
         WarningAt(f, kDroppedInvalid, "the page URL must be a string");
       }
     }
     if (Found f = First(kOptOut)) {
-      const Value& v = *f.value;
+      const TagValue v = f.value;
       std::string_view text = v.kind_case() == Value::kStringValue
                                   ? TrimAscii(v.string_value())
                                   : std::string_view();
@@ -378,8 +379,8 @@ class TagMapper {
                                           : plan_.default_action_source;
     Found f = First(kType);
     std::optional<v1::ActionSource> source;
-    if (f && f.value->kind_case() == Value::kStringValue) {
-      source = ActionSourceOf(f.value->string_value());
+    if (f && f.value.kind_case() == Value::kStringValue) {
+      source = ActionSourceOf(f.value.string_value());
     }
     if (f && !source) ReportActionSource(f, fallback);
     view_.action_source_ = source.value_or(fallback);
@@ -397,14 +398,15 @@ class TagMapper {
 
   // Adds a string, a number, or a list of them to a user list.
   // The path is built only for a warning: `found` gives it, else `path`.
-  void AddTexts(const Value& v, const Found* found, std::string_view path,
+  void AddTexts(TagValue v, const Found* found, std::string_view path,
                 TextList* out) {
     std::string_view text;
     if (v.kind_case() == Value::kListValue) {
-      const auto& values = v.list_value().values();
+      const TagList values = v.list_value();
       for (int i = 0; i < values.size(); ++i) {
-        if (values[i].kind_case() == Value::kNullValue) continue;
-        if (Text(values[i], &text)) {
+        const TagValue element = values.values(i);
+        if (element.kind_case() == Value::kNullValue) continue;
+        if (Text(element, &text)) {
           out->push_back(text);
         } else {
           DropText(found, path, i);
@@ -431,17 +433,17 @@ class TagMapper {
   }
 
   void AddSlot(size_t slot, TextList* out) {
-    if (Found f = First(slot)) AddTexts(*f.value, &f, {}, out);
+    if (Found f = First(slot)) AddTexts(f.value, &f, {}, out);
   }
 
   void AddFixed(int node, std::string_view path, TextList* out) {
-    const Value* v = event_values_[node];
-    if (Present(v)) AddTexts(*v, nullptr, path, out);
+    const std::uint32_t v = event_values_[node];
+    if (Present(tree_, v)) AddTexts(TagValue(&tree_, v), nullptr, path, out);
   }
 
   void AddScalar(size_t slot, std::string_view* out) {
     Found f = First(slot);
-    if (f && !Text(*f.value, out)) {
+    if (f && !Text(f.value, out)) {
       WarningAt(f, kDroppedInvalid, "value must be a string");
     }
   }
@@ -459,7 +461,7 @@ class TagMapper {
              &u->first_names_sha256_);
     AddFixed(plan_.lastname_sha256, "user.lastname_sha256",
              &u->last_names_sha256_);
-    if (Present(event_values_[plan_.phone_sha256])) {
+    if (Present(tree_, event_values_[plan_.phone_sha256])) {
       Warning("user.phone_sha256", kDroppedIncompatibleHash,
               "the event model hashes phone numbers in E.164 with '+', the "
               "API hashes the digits without it: such a hash cannot match");
@@ -491,8 +493,8 @@ class TagMapper {
     c.exponent = 0;
     if (!f) return;
     c.present = true;
-    std::string_view s = f.value->kind_case() == Value::kStringValue
-                             ? TrimAscii(f.value->string_value())
+    std::string_view s = f.value.kind_case() == Value::kStringValue
+                             ? TrimAscii(f.value.string_value())
                              : std::string_view();
     if (s.size() == 3) {
       for (size_t i = 0; i < 3; ++i) {
@@ -510,7 +512,7 @@ class TagMapper {
 
   // Converts a number or decimal text of major units to minor units.
   std::optional<std::int64_t> ReadMoney(const Found& f, int exponent) {
-    const Value& v = *f.value;
+    const TagValue v = f.value;
     if (v.kind_case() == Value::kNumberValue && v.number_value() >= 0) {
       if (std::optional<std::int64_t> fast =
               FastMinorUnits(v.number_value(), exponent)) {
@@ -523,7 +525,7 @@ class TagMapper {
   // ReadMoney for text, negative numbers and numbers FastMinorUnits leaves.
   [[gnu::noinline]] std::optional<std::int64_t> ReadMoneySlowly(const Found& f,
                                                                 int exponent) {
-    const Value& v = *f.value;
+    const TagValue v = f.value;
     absl::StatusOr<std::int64_t> minor = absl::InvalidArgumentError("");
     if (v.kind_case() == Value::kNumberValue) {
       minor = DoubleToMinorUnits(v.number_value(), exponent);
@@ -616,7 +618,7 @@ class TagMapper {
     if (Found f = First(kPlanId)) {
       if (!AllowsPlanId(data_type)) {
         ReportItemsOrPlan(f, kPlanNotAllowed);
-      } else if (!Text(*f.value, &d->plan_id_)) {
+      } else if (!Text(f.value, &d->plan_id_)) {
         WarningAt(f, kDroppedInvalid, "plan_id must be a string");
       }
     }
@@ -628,11 +630,11 @@ class TagMapper {
       ReportItemsOrPlan(items, kItemsNotAllowed);
       return;
     }
-    if (items.value->kind_case() != Value::kListValue) {
+    if (items.value.kind_case() != Value::kListValue) {
       ReportItemsOrPlan(items, kItemsNotAList);
       return;
     }
-    const auto& list = items.value->list_value().values();
+    const TagList list = items.value.list_value();
     if (static_cast<size_t>(list.size()) > Limits::kContents) {
       ReportItemsOrPlan(items, kTooManyItems);
       return;
@@ -640,7 +642,7 @@ class TagMapper {
     // The event-level content type, read once for every item [11].
     Found event_content_type = First(kContentType);
     for (item_index_ = 0; item_index_ < list.size(); ++item_index_) {
-      const Value& item = list[item_index_];
+      const TagValue item = list.values(item_index_);
       if (item.kind_case() != Value::kStructValue) {
         ReportItemsOrPlan(items, kItemNotAnObject);
         continue;
@@ -655,7 +657,7 @@ class TagMapper {
     AddScalar(kItemName, &c->name_);
     Found type = First(kItemContentType);
     if (!type) type = event_content_type;
-    if (!type || !Text(*type.value, &c->content_type_)) {
+    if (!type || !Text(type.value, &c->content_type_)) {
       if (type) {
         WarningAt(type, kDroppedInvalid, "value must be a string");
       }
@@ -684,7 +686,7 @@ class TagMapper {
     }
 
     if (Found f = First(kItemQuantity)) {
-      std::optional<double> q = AsNumber(*f.value);
+      std::optional<double> q = AsNumber(f.value);
       if (!q || !IsWholeNumber(*q)) {
         ViolationAt(f, kInvalidFormat, " must be a whole number");
       } else if (*q <= 0) {
@@ -696,14 +698,16 @@ class TagMapper {
     }
   }
 
-  const Struct& root_;
+  const TagTree& tree_;
   const TagPlan& plan_;
   const std::int64_t now_ms_;
   TagMapResult* const result_;
   EventView& view_;
 
-  const Value** event_values_ = nullptr;  // per event node
-  const Value** item_values_ = nullptr;   // per item node, current item
+  // Per event node, and per item node of the current item: node indexes of
+  // tree_, or kMissing.
+  std::uint32_t* event_values_ = nullptr;
+  std::uint32_t* item_values_ = nullptr;
   std::string_view event_name_;
   v1::EventType type_ = v1::EVENT_TYPE_UNSPECIFIED;
   Currency event_currency_;
@@ -712,7 +716,7 @@ class TagMapper {
 };
 
 // MapEventView for a mapped tag event, with the tag event's paths.
-void MapView(const Struct& event, const CompiledTagMapping& mapping,
+void MapView(const TagTree& event, const CompiledTagMapping& mapping,
              const TagMapResult& tag, std::int64_t now_ms,
              MappedEvent* mapped) {
   internal::MapEventView(tag.view, now_ms, mapped);
@@ -736,8 +740,8 @@ void ClearMapped(MappedEvent* mapped) {
 // Leaves out the core's REQUIRED for an id or custom name the tag mapping
 // could not read: the tag mapping reported it already.
 [[gnu::cold, gnu::noinline]] void AddCoreIssues(
-    const Struct& event, const CompiledTagMapping& mapping, std::int64_t now_ms,
-    TagMapResult* tag, MappedEvent* mapped) {
+    const TagTree& event, const CompiledTagMapping& mapping,
+    std::int64_t now_ms, TagMapResult* tag, MappedEvent* mapped) {
   if (tag->view_filled) {
     internal::MapEventView(tag->view, now_ms, mapped);
     const internal::EventView& view = tag->view;
@@ -767,7 +771,7 @@ void ClearMapped(MappedEvent* mapped) {
 
 namespace internal {
 
-void MapTagEventToView(const Struct& event, const CompiledTagMapping& mapping,
+void MapTagEventToView(const TagTree& event, const CompiledTagMapping& mapping,
                        std::int64_t now_ms, TagMapResult* result) {
   result->outcome = TagMapResult::Outcome::kMapped;
   result->skip_reason.clear();
@@ -779,9 +783,15 @@ void MapTagEventToView(const Struct& event, const CompiledTagMapping& mapping,
   result->event_id.assign(result->view.id());
 }
 
+void MapTagEventToView(const Struct& event, const CompiledTagMapping& mapping,
+                       std::int64_t now_ms, TagMapResult* result) {
+  TagTreeFromStruct(event, &result->tree);
+  MapTagEventToView(result->tree, mapping, now_ms, result);
+}
+
 }  // namespace internal
 
-void MapTagEvent(const Struct& event, const CompiledTagMapping& mapping,
+void MapTagEvent(const TagTree& event, const CompiledTagMapping& mapping,
                  std::int64_t now_ms, TagMapResult* tag, MappedEvent* mapped) {
   internal::MapTagEventToView(event, mapping, now_ms, tag);
   if (tag->mapped()) {
@@ -793,28 +803,71 @@ void MapTagEvent(const Struct& event, const CompiledTagMapping& mapping,
   }
 }
 
-void MapTagEventGroup(const google::protobuf::RepeatedPtrField<Struct>& events,
-                      int first, int count, const CompiledTagMapping& mapping,
-                      std::int64_t now_ms, TagMapResult* tags,
-                      MappedEvent* mapped) {
-  for (int i = 0; i < count; ++i) {
-    internal::MapTagEventToView(events[first + i], mapping, now_ms, &tags[i]);
+void MapTagEvent(const Struct& event, const CompiledTagMapping& mapping,
+                 std::int64_t now_ms, TagMapResult* tag, MappedEvent* mapped) {
+  TagTreeFromStruct(event, &tag->tree);
+  MapTagEvent(tag->tree, mapping, now_ms, tag, mapped);
+}
+
+void MapTagEventGroup(absl::Span<const TagTree> events,
+                      const CompiledTagMapping& mapping, std::int64_t now_ms,
+                      TagMapResult* tags, MappedEvent* mapped) {
+  const size_t count = events.size();
+  for (size_t i = 0; i < count; ++i) {
+    internal::MapTagEventToView(events[i], mapping, now_ms, &tags[i]);
   }
-  for (int i = 0; i < count; ++i) {
+  for (size_t i = 0; i < count; ++i) {
     if (tags[i].mapped()) {
-      MapView(events[first + i], mapping, tags[i], now_ms, &mapped[i]);
+      MapView(events[i], mapping, tags[i], now_ms, &mapped[i]);
     } else if (tags[i].outcome == TagMapResult::Outcome::kRejected) {
-      AddCoreIssues(events[first + i], mapping, now_ms, &tags[i], &mapped[i]);
+      AddCoreIssues(events[i], mapping, now_ms, &tags[i], &mapped[i]);
     } else {
       ClearMapped(&mapped[i]);
     }
   }
 }
 
+void MapTagEventGroup(const google::protobuf::RepeatedPtrField<Struct>& events,
+                      int first, int count, const CompiledTagMapping& mapping,
+                      std::int64_t now_ms, TagMapResult* tags,
+                      MappedEvent* mapped) {
+  // Each event's tree lives in its result, as for MapTagEvent; the tree
+  // form then maps the group.
+  for (int i = 0; i < count; ++i) {
+    TagTreeFromStruct(events[first + i], &tags[i].tree);
+  }
+  for (int i = 0; i < count; ++i) {
+    internal::MapTagEventToView(tags[i].tree, mapping, now_ms, &tags[i]);
+  }
+  for (int i = 0; i < count; ++i) {
+    if (tags[i].mapped()) {
+      MapView(tags[i].tree, mapping, tags[i], now_ms, &mapped[i]);
+    } else if (tags[i].outcome == TagMapResult::Outcome::kRejected) {
+      AddCoreIssues(tags[i].tree, mapping, now_ms, &tags[i], &mapped[i]);
+    } else {
+      ClearMapped(&mapped[i]);
+    }
+  }
+}
+
+void MapTagEvent(const TagTree& event, const CompiledTagMapping& mapping,
+                 std::int64_t now_ms, TagMapResult* result) {
+  internal::MapTagEventToView(event, mapping, now_ms, result);
+  internal::ToTypedEvent(result->view, &result->event);
+}
+
 void MapTagEvent(const Struct& event, const CompiledTagMapping& mapping,
                  std::int64_t now_ms, TagMapResult* result) {
   internal::MapTagEventToView(event, mapping, now_ms, result);
   internal::ToTypedEvent(result->view, &result->event);
+}
+
+TagMapResult MapTagEvent(const TagTree& event,
+                         const CompiledTagMapping& mapping,
+                         std::int64_t now_ms) {
+  TagMapResult result;
+  MapTagEvent(event, mapping, now_ms, &result);
+  return result;
 }
 
 TagMapResult MapTagEvent(const Struct& event, const CompiledTagMapping& mapping,

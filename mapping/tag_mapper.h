@@ -1,11 +1,14 @@
 // Maps one event of a tag-management event model (Commanders Act style:
 // `event_name`, `context.event_id`, `user.email`, `items[]`, ...), given as a
-// google.protobuf.Struct, to the Conversions API's wire event. The tag
-// mapping reads the Struct into the fields of a conversions.v1.Event; the
+// TagTree (tag_tree.h: a google.protobuf.Struct parsed into a flat tree) or
+// as a google.protobuf.Struct, to the Conversions API's wire event. The tag
+// mapping reads the tree into the fields of a conversions.v1.Event; the
 // core of MapEvent (event_mapper.h) then validates, normalizes, hashes and
 // encodes them exactly as it does for SendEvents, so tag events and typed
 // events share every rule. The fields go from one to the other as views of
-// the Struct's strings (event_view.h), not as a typed event.
+// the tree's strings (event_view.h), not as a typed event. The Struct forms
+// copy the Struct into a tree (TagTreeFromStruct) and map that: the tree
+// forms are the fast ones.
 //
 // The mapping follows the tag-management destination's field-mapping table
 // (shared/spec/tag-event-mapping.md §3), with these deliberate departures:
@@ -28,10 +31,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "conversions/v1/event.pb.h"
 #include "google/protobuf/struct.pb.h"
 #include "mapping/event_mapper.h"
 #include "mapping/event_view.h"
+#include "mapping/tag_tree.h"
 
 namespace conversions::mapping {
 
@@ -212,8 +217,11 @@ struct TagMapResult {
   bool mapped() const { return outcome == Outcome::kMapped; }
 
   // Working memory MapTagEvent reuses across calls; not part of the result.
-  std::vector<const google::protobuf::Value*> scratch;
-  internal::EventView view;  // points into the event last mapped
+  // The value of each node of the plan: a node index of the event's tree.
+  std::vector<std::uint32_t> scratch;
+  // The Struct forms' copy of the event, which `view` then points into.
+  TagTree tree;
+  internal::EventView view;  // points into the event (tree) last mapped
   // Whether `view` holds every field the tag mapping could read: the event
   // type mapped, so every slot was read.
   bool view_filled = false;
@@ -237,7 +245,12 @@ struct TagMapResult {
 // (named as above; without the `id` or `custom_event_name` REQUIRED that
 // repeats a tag violation), so that every problem is reported at once, as
 // for a typed event. Does not fill `tag->event`. The hot path: no typed
-// event, no copied string.
+// event, no copied string. `tag->view` points into `event` afterwards.
+void MapTagEvent(const TagTree& event, const CompiledTagMapping& mapping,
+                 std::int64_t now_ms, TagMapResult* tag, MappedEvent* mapped);
+
+// As above, for a Struct: copies it into `tag->tree` (TagTreeFromStruct),
+// then maps that. `tag->view` points into `tag->tree` afterwards.
 void MapTagEvent(const google::protobuf::Struct& event,
                  const CompiledTagMapping& mapping, std::int64_t now_ms,
                  TagMapResult* tag, MappedEvent* mapped);
@@ -245,13 +258,19 @@ void MapTagEvent(const google::protobuf::Struct& event,
 // Events MapTagEventGroup maps at once.
 inline constexpr int kTagGroup = 16;
 
-// Maps events[first, first + count), count <= kTagGroup, each exactly as
-// MapTagEvent(events[i], mapping, now_ms, &tags[i - first],
-// &mapped[i - first]) does, but phase by phase: the tag mapping of every
-// event of the group, then the mapper of every event. Run one after the
-// other, the two phases evict each other's branch history; grouped, a
-// request of many tag events costs about a tenth less per event
-// (tag_group_ratio of tests/bench/tag_mapping_benchmark).
+// Maps every event of `events` (at most kTagGroup), each exactly as
+// MapTagEvent(events[i], mapping, now_ms, &tags[i], &mapped[i]) does, but
+// phase by phase: the tag mapping of every event of the group, then the
+// mapper of every event. Run one after the other, the two phases evict
+// each other's branch history; grouped, a request of many tag events costs
+// about a tenth less per event (tag_group_ratio of
+// tests/bench/tag_mapping_benchmark).
+void MapTagEventGroup(absl::Span<const TagTree> events,
+                      const CompiledTagMapping& mapping, std::int64_t now_ms,
+                      TagMapResult* tags, MappedEvent* mapped);
+
+// As above for events[first, first + count), count <= kTagGroup, given as
+// Structs: each is copied into tags[i - first].tree first.
 void MapTagEventGroup(
     const google::protobuf::RepeatedPtrField<google::protobuf::Struct>& events,
     int first, int count, const CompiledTagMapping& mapping,
@@ -261,11 +280,16 @@ void MapTagEventGroup(
 // `result.event` (also when the event is rejected: the fields read until
 // then) instead of mapping it further: MapEvent(result.event) then gives
 // the wire event of the form above. For tests and tools.
+TagMapResult MapTagEvent(const TagTree& event,
+                         const CompiledTagMapping& mapping,
+                         std::int64_t now_ms);
 TagMapResult MapTagEvent(const google::protobuf::Struct& event,
                          const CompiledTagMapping& mapping,
                          std::int64_t now_ms);
 
 // As above, reusing the buffers of `*result` (reset first).
+void MapTagEvent(const TagTree& event, const CompiledTagMapping& mapping,
+                 std::int64_t now_ms, TagMapResult* result);
 void MapTagEvent(const google::protobuf::Struct& event,
                  const CompiledTagMapping& mapping, std::int64_t now_ms,
                  TagMapResult* result);
@@ -273,6 +297,9 @@ void MapTagEvent(const google::protobuf::Struct& event,
 namespace internal {
 // The tag mapping alone: fills `result->view` (and `result->event_id`), not
 // `result->event`. For benchmarks of the part the tag model adds.
+void MapTagEventToView(const TagTree& event, const CompiledTagMapping& mapping,
+                       std::int64_t now_ms, TagMapResult* result);
+// As above for a Struct, copied into `result->tree` first.
 void MapTagEventToView(const google::protobuf::Struct& event,
                        const CompiledTagMapping& mapping, std::int64_t now_ms,
                        TagMapResult* result);

@@ -8,6 +8,7 @@
 // property the value came from ("context.page.url", "user.email[2]",
 // "items[3].product.price"), found again through the plan.
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -27,7 +28,6 @@
 namespace conversions::mapping::internal {
 namespace {
 
-using google::protobuf::Struct;
 using google::protobuf::Value;
 
 // The core's user lists and their sources: a slot, or a fixed pre-hashed
@@ -83,11 +83,12 @@ constexpr std::pair<std::string_view, Slot> kContentFields[] = {
 
 class TagPathNamer {
  public:
-  TagPathNamer(const Struct& root, const TagPlan& plan)
-      : plan_(plan),
+  TagPathNamer(const TagTree& tree, const TagPlan& plan)
+      : tree_(tree),
+        plan_(plan),
         event_values_(plan.event.nodes.size()),
         item_values_(plan.items.nodes.size()) {
-    Resolve(root, plan.event, event_values_.data());
+    Resolve(tree.root(), plan.event, event_values_.data());
   }
 
   // The tag event's path of the value the core names `path`; "" when it
@@ -111,26 +112,30 @@ class TagPathNamer {
     if (!rest.empty()) return "";
     for (const UserListSource& list : kUserLists) {
       if (list.core != base) continue;
-      const Value* value;
+      std::uint32_t value;
       std::string display;
       if (list.slot >= 0) {
         Found f = First(static_cast<size_t>(list.slot));
         if (!f) return "";
-        value = f.value;
+        value = f.value.index();
         display = f.source->display;
       } else {
         value = event_values_[static_cast<size_t>(plan_.*list.fixed)];
         display = std::string(list.fixed_path);
       }
-      return index < 0 ? display : ElementPath(*value, display, index);
+      if (index < 0) return display;
+      // A fixed list the core named must have been present; if not, the
+      // name is unknown.
+      if (value == kMissing) return "";
+      return ElementPath(TagValue(&tree_, value), display, index);
     }
     if (index >= 0) return "";
     for (const auto& [core, slot] : kEventFields) {
       if (core != base) continue;
       Found f = First(slot);
       if (slot == kCustomEventName &&
-          (!f || (f.value->kind_case() != Value::kStringValue &&
-                  f.value->kind_case() != Value::kNumberValue))) {
+          (!f || (f.value.kind_case() != Value::kStringValue &&
+                  f.value.kind_case() != Value::kNumberValue))) {
         return "event_name";  // the name's last fallback
       }
       return f ? f.source->display : FirstPath(slot);
@@ -140,17 +145,17 @@ class TagPathNamer {
 
  private:
   struct Found {
-    const Value* value = nullptr;
+    TagValue value{nullptr, 0};  // valid when `source` is set
     const SourcePath* source = nullptr;
-    explicit operator bool() const { return value != nullptr; }
+    explicit operator bool() const { return source != nullptr; }
   };
 
   // As TagMapper::First.
   Found First(size_t slot) const {
     for (const SourcePath& source : plan_.slots[slot]) {
-      const Value* v = source.per_item ? item_values_[source.node]
-                                       : event_values_[source.node];
-      if (Present(v)) return {v, &source};
+      const std::uint32_t v = source.per_item ? item_values_[source.node]
+                                              : event_values_[source.node];
+      if (Present(tree_, v)) return {TagValue(&tree_, v), &source};
     }
     return {};
   }
@@ -163,17 +168,17 @@ class TagPathNamer {
   // Element `index` of a user list as TagMapper::AddTexts built it: the
   // value itself, or the index-th element of a list that is text (nulls
   // and other kinds were left out).
-  static std::string ElementPath(const Value& value, const std::string& display,
+  static std::string ElementPath(TagValue value, const std::string& display,
                                  int index) {
     if (value.kind_case() != Value::kListValue) {
       return index == 0 ? display : "";
     }
-    const auto& values = value.list_value().values();
+    const TagList values = value.list_value();
     for (int i = 0, kept = 0; i < values.size(); ++i) {
-      const Value::KindCase kind = values[i].kind_case();
+      const Value::KindCase kind = values.values(i).kind_case();
       if (kind != Value::kStringValue &&
           !(kind == Value::kNumberValue &&
-            std::isfinite(values[i].number_value()))) {
+            std::isfinite(values.values(i).number_value()))) {
         continue;
       }
       if (kept++ == index) return absl::StrCat(display, "[", i, "]");
@@ -185,11 +190,11 @@ class TagPathNamer {
   // that is an object, as TagMapper::MapData made one content of each.
   std::string ContentPath(int index, std::string_view rest) {
     Found items = First(kItems);
-    if (!items || items.value->kind_case() != Value::kListValue) return "";
-    const auto& list = items.value->list_value().values();
+    if (!items || items.value.kind_case() != Value::kListValue) return "";
+    const TagList list = items.value.list_value();
     int item = -1;
     for (int i = 0, objects = 0; i < list.size(); ++i) {
-      if (list[i].kind_case() != Value::kStructValue) continue;
+      if (list.values(i).kind_case() != Value::kStructValue) continue;
       if (objects++ == index) {
         item = i;
         break;
@@ -200,7 +205,7 @@ class TagPathNamer {
     if (rest.empty()) return prefix;
     if (rest.front() != '.') return "";
     rest.remove_prefix(1);
-    Resolve(list[item].struct_value(), plan_.items, item_values_.data());
+    Resolve(list.values(item).struct_value(), plan_.items, item_values_.data());
     for (const auto& [core, slot] : kContentFields) {
       if (core != rest) continue;
       Found f = First(slot);
@@ -216,14 +221,16 @@ class TagPathNamer {
     return "";
   }
 
+  const TagTree& tree_;
   const TagPlan& plan_;
-  std::vector<const Value*> event_values_;
-  std::vector<const Value*> item_values_;
+  // Node indexes of tree_, or kMissing (tag_values.h).
+  std::vector<std::uint32_t> event_values_;
+  std::vector<std::uint32_t> item_values_;
 };
 
 }  // namespace
 
-void NameByTagPaths(const Struct& event, const TagPlan& plan,
+void NameByTagPaths(const TagTree& event, const TagPlan& plan,
                     MappedEvent* mapped) {
   TagPathNamer namer(event, plan);
   for (std::vector<FieldIssue>* issues :

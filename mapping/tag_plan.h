@@ -209,7 +209,7 @@ struct TagPlan {
 // a typed event, after the properties of `event` their values came from
 // through `plan` (and the field that starts a description with them);
 // keeps a name it cannot place, such as a default's. tag_paths.cc.
-void NameByTagPaths(const google::protobuf::Struct& event, const TagPlan& plan,
+void NameByTagPaths(const TagTree& event, const TagPlan& plan,
                     MappedEvent* mapped);
 
 }  // namespace internal

@@ -26,13 +26,12 @@
 #include "google/protobuf/struct.pb.h"
 #include "mapping/event_view.h"
 #include "mapping/tag_plan.h"
+#include "mapping/tag_tree.h"
 #include "mapping/unicode.h"
 
 namespace conversions::mapping {
 namespace internal {
 
-using google::protobuf::ListValue;
-using google::protobuf::Struct;
 using google::protobuf::Value;
 
 // Whole numbers up to 2^53 are exact in a double (JSON numbers).
@@ -53,43 +52,44 @@ static char AsciiLower(char c) {
 
 // ---------------------------------------------------------------------------
 // Reading values.
+//
+// The value of each node of a PathTree is the index of a TagTree node
+// (TagValue::index()), or kMissing: four bytes per plan node, read back
+// with the tree the mapper holds.
 
-static void ResolveChildren(const Value& value, const ChildIndex& children,
-                            const PathTree& tree, const Value** out);
+// The value of a plan node whose property the event does not have.
+constexpr std::uint32_t kMissing = 0xFFFFFFFF;
+
+static void ResolveChildren(TagValue value, const ChildIndex& children,
+                            const PathTree& tree, std::uint32_t* out);
 
 // Records `value` as the value of `node`, then finds its children's.
-static inline void ResolveValue(const Value& value, int node,
-                                const PathTree& tree, const Value** out) {
-  out[node] = &value;
+static inline void ResolveValue(TagValue value, int node, const PathTree& tree,
+                                std::uint32_t* out) {
+  out[node] = value.index();
   const ChildIndex& children = tree.nodes[node].children;
   if (!children.nodes.empty()) ResolveChildren(value, children, tree, out);
 }
 
 // As ResolveValue, for a node found through a ChildIndex slot, which tells
 // whether it has children without reading the node.
-static inline void ResolveSlot(const Value& value, const ChildIndex::Slot& slot,
-                               const PathTree& tree, const Value** out) {
-  out[slot.node] = &value;
+static inline void ResolveSlot(TagValue value, const ChildIndex::Slot& slot,
+                               const PathTree& tree, std::uint32_t* out) {
+  out[slot.node] = value.index();
   if (slot.parent) {
     ResolveChildren(value, tree.nodes[slot.node].children, tree, out);
   }
 }
 
-// Finds the properties of `object` that are children in `wanted`.
-static void ResolveStruct(const Struct& object, const ChildIndex& wanted,
-                          const PathTree& tree, const Value** out) {
-  const auto& fields = object.fields();
-  // A large object and few wanted names: look them up. Otherwise walk the
-  // object once: cheaper than hashing each wanted name with the map's hash.
-  if (static_cast<size_t>(fields.size()) > 4 * wanted.nodes.size()) {
-    for (int n : wanted.nodes) {
-      auto it = fields.find(tree.nodes[n].key);
-      if (it != fields.end()) ResolveValue(it->second, n, tree, out);
-    }
-    return;
-  }
+// Finds the properties of `object` that are children in `wanted`: one walk
+// of the object, each key looked up in `wanted` (a tree's keys may be read
+// 16 bytes at a time, as FindSlot does). Each key occurs once in a TagTree
+// object, so the walk stops once every wanted property is found.
+static void ResolveStruct(TagStruct object, const ChildIndex& wanted,
+                          const PathTree& tree, std::uint32_t* out) {
+  if (wanted.nodes.empty()) return;
   size_t missing = wanted.nodes.size();
-  for (const auto& [key, value] : fields) {
+  for (const auto& [key, value] : object) {
     const ChildIndex::Slot* slot = wanted.FindSlot(key, tree.nodes);
     if (slot == nullptr) continue;
     ResolveSlot(value, *slot, tree, out);
@@ -97,12 +97,12 @@ static void ResolveStruct(const Struct& object, const ChildIndex& wanted,
   }
 }
 
-static void ResolveChildren(const Value& value, const ChildIndex& children,
-                            const PathTree& tree, const Value** out) {
+static void ResolveChildren(TagValue value, const ChildIndex& children,
+                            const PathTree& tree, std::uint32_t* out) {
   if (value.kind_case() == Value::kStructValue) {
     ResolveStruct(value.struct_value(), children, tree, out);
   } else if (value.kind_case() == Value::kListValue) {
-    const ListValue& list = value.list_value();
+    const TagList list = value.list_value();
     for (int n : children.nodes) {
       int index = tree.nodes[n].index;
       if (index >= 0 && index < list.values_size()) {
@@ -113,23 +113,23 @@ static void ResolveChildren(const Value& value, const ChildIndex& children,
 }
 
 // Finds the value of every node of `tree` under `root`; nodes whose
-// property is missing get a null pointer.
-static void Resolve(const Struct& root, const PathTree& tree,
-                    const Value** out) {
-  std::fill(out, out + tree.nodes.size(), nullptr);
+// property is missing get kMissing.
+static void Resolve(TagStruct root, const PathTree& tree, std::uint32_t* out) {
+  std::fill(out, out + tree.nodes.size(), kMissing);
   ResolveStruct(root, tree.roots, tree, out);
 }
 
 // Present: neither missing, null, "", [] nor {}.
-static bool Present(const Value* v) {
-  if (v == nullptr) return false;
+static bool Present(const TagTree& t, std::uint32_t node) {
+  if (node == kMissing) return false;
+  const TagValue v(&t, node);
   // Tests rather than a switch: a jump table's indirect branch is one more
   // prediction for the mapper core to evict between two events.
-  const Value::KindCase kind = v->kind_case();
-  if (kind == Value::kStringValue) return !v->string_value().empty();
+  const Value::KindCase kind = v.kind_case();
+  if (kind == Value::kStringValue) return !v.string_value().empty();
   if (kind == Value::kNumberValue || kind == Value::kBoolValue) return true;
-  if (kind == Value::kListValue) return v->list_value().values_size() > 0;
-  if (kind == Value::kStructValue) return v->struct_value().fields_size() > 0;
+  if (kind == Value::kListValue) return v.list_value().values_size() > 0;
+  if (kind == Value::kStructValue) return v.struct_value().fields_size() > 0;
   return false;
 }
 
@@ -156,7 +156,7 @@ static std::string_view FormatNumber(double d, char (&buf)[32]) {
 
 // Reads a string, or a finite number as text, into `*out` (numbers are kept
 // in `view`); returns false for other kinds.
-static bool AsText(const Value& v, EventView* view, std::string_view* out) {
+static bool AsText(TagValue v, EventView* view, std::string_view* out) {
   if (v.kind_case() == Value::kStringValue) {
     *out = v.string_value();
     return true;
@@ -170,7 +170,7 @@ static bool AsText(const Value& v, EventView* view, std::string_view* out) {
 }
 
 // Parses a number, or a string holding one (surrounding spaces allowed).
-static std::optional<double> AsNumber(const Value& v) {
+static std::optional<double> AsNumber(TagValue v) {
   if (v.kind_case() == Value::kNumberValue) {
     if (!std::isfinite(v.number_value())) return std::nullopt;
     return v.number_value();
