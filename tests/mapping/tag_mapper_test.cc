@@ -19,8 +19,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "mapping/event_mapper.h"
 #include "mapping/money.h"
+#include "mapping/tag_tree.h"
 #include "tests/mapping/tag_issues.h"
 #include "tests/mapping/test_util.h"
 
@@ -81,11 +83,45 @@ CompiledTagMapping Compile(const TagMappingConfig& config) {
   return compiled.ok() ? *compiled : CompiledTagMapping::Default();
 }
 
+// The tree forms of MapTagEvent, on a TagTree parsed from the Struct's
+// serialized bytes (as the gateway will parse requests; its key order is
+// the wire's, not the Map's), must give exactly what the Struct forms give.
+void ExpectTreeFormsAgree(const google::protobuf::Struct& event,
+                          const CompiledTagMapping& mapping,
+                          const TagMapResult& typed, const TagMapResult& fused,
+                          const MappedEvent& mapped) {
+  TagTree tree;
+  ASSERT_TRUE(ParseTagTree(event.SerializeAsString(), &tree).ok());
+  TagMapResult tree_typed = MapTagEvent(tree, mapping, kNowMs);
+  EXPECT_EQ(tree_typed.outcome, typed.outcome);
+  EXPECT_EQ(tree_typed.skip_reason, typed.skip_reason);
+  EXPECT_EQ(tree_typed.event_id, typed.event_id);
+  EXPECT_EQ(tree_typed.violations, typed.violations);
+  EXPECT_EQ(tree_typed.warnings, typed.warnings);
+  EXPECT_EQ(tree_typed.event.SerializeAsString(),
+            typed.event.SerializeAsString());
+  TagMapResult tree_fused;
+  MappedEvent tree_mapped;
+  MapTagEvent(tree, mapping, kNowMs, &tree_fused, &tree_mapped);
+  EXPECT_EQ(tree_fused.outcome, fused.outcome);
+  EXPECT_EQ(tree_fused.skip_reason, fused.skip_reason);
+  EXPECT_EQ(tree_fused.event_id, fused.event_id);
+  EXPECT_EQ(tree_fused.violations, fused.violations);
+  EXPECT_EQ(tree_fused.warnings, fused.warnings);
+  EXPECT_EQ(tree_mapped.wire_json, mapped.wire_json);
+  EXPECT_EQ(tree_mapped.violations, mapped.violations);
+  EXPECT_EQ(tree_mapped.warnings, mapped.warnings);
+  EXPECT_EQ(tree_mapped.event_name, mapped.event_name);
+  EXPECT_EQ(tree_mapped.id, mapped.id);
+  EXPECT_EQ(tree_mapped.timestamp_ms, mapped.timestamp_ms);
+}
+
 // Maps `tag` with the typed form of MapTagEvent, which the tests read; also
 // maps it with the fused form (no typed event) and checks that the two
 // agree: outcome, skip reason, issues, event id, and, for a mapped event,
-// everything MapEvent of the typed event gives. So every vector of this
-// file goes through both forms.
+// everything MapEvent of the typed event gives; and that the tree forms
+// give what the Struct forms give. So every vector of this file goes
+// through every form.
 TagMapResult MapTag(const Json& tag, const TagMappingConfig& config = {}) {
   const google::protobuf::Struct event = ToStruct(tag.dump());
   const CompiledTagMapping mapping = Compile(config);
@@ -93,6 +129,7 @@ TagMapResult MapTag(const Json& tag, const TagMappingConfig& config = {}) {
   TagMapResult fused;
   MappedEvent mapped;
   MapTagEvent(event, mapping, kNowMs, &fused, &mapped);
+  ExpectTreeFormsAgree(event, mapping, typed, fused, mapped);
   EXPECT_EQ(fused.outcome, typed.outcome);
   EXPECT_EQ(fused.skip_reason, typed.skip_reason);
   if (typed.outcome == TagMapResult::Outcome::kRejected) {
@@ -1461,11 +1498,34 @@ TEST(TagMapperGroupTest, GroupsGiveWhatEachEventGivesAlone) {
   const CompiledTagMapping mapping = CompiledTagMapping::Default();
   std::array<TagMapResult, kTagGroup> tags;
   std::array<MappedEvent, kTagGroup> mapped;
+  // The tree form, on trees reused group after group as the gateway does.
+  std::vector<TagTree> trees(kTagGroup);
+  std::array<TagMapResult, kTagGroup> tree_tags;
+  std::array<MappedEvent, kTagGroup> tree_mapped;
   int compared = 0;
   for (int first = 0; first < events.size(); first += kTagGroup) {
     const int count = std::min(kTagGroup, events.size() - first);
     MapTagEventGroup(events, first, count, mapping, kNowMs, tags.data(),
                      mapped.data());
+    for (int g = 0; g < count; ++g) {
+      ASSERT_TRUE(
+          ParseTagTree(events[first + g].SerializeAsString(), &trees[g]).ok());
+    }
+    MapTagEventGroup(
+        absl::MakeConstSpan(trees.data(), static_cast<size_t>(count)), mapping,
+        kNowMs, tree_tags.data(), tree_mapped.data());
+    for (int g = 0; g < count; ++g) {
+      SCOPED_TRACE(absl::StrCat("tree form ", first + g));
+      EXPECT_EQ(tree_tags[g].outcome, tags[g].outcome);
+      EXPECT_EQ(tree_tags[g].skip_reason, tags[g].skip_reason);
+      EXPECT_EQ(tree_tags[g].event_id, tags[g].event_id);
+      EXPECT_EQ(tree_tags[g].violations, tags[g].violations);
+      EXPECT_EQ(tree_tags[g].warnings, tags[g].warnings);
+      EXPECT_EQ(tree_mapped[g].wire_json, mapped[g].wire_json);
+      EXPECT_EQ(tree_mapped[g].violations, mapped[g].violations);
+      EXPECT_EQ(tree_mapped[g].warnings, mapped[g].warnings);
+      EXPECT_EQ(tree_mapped[g].id, mapped[g].id);
+    }
     for (int g = 0; g < count; ++g) {
       TagMapResult alone;
       MappedEvent alone_mapped;
