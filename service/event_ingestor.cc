@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <array>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "mapping/event_types.h"
+#include "mapping/tag_tree.h"
 
 namespace conversions::service {
 namespace {
@@ -208,12 +211,20 @@ void EventIngestor::StoreTag(
   to_store.reserve(events.size());
   // Mapped a group at a time (mapping::MapTagEventGroup): the tag mapping
   // of up to 16 events, then their wire events; no typed event between.
+  // Each Struct is copied into a TagTree, reused group after group, for the
+  // tree form of the mapping.
   std::array<mapping::TagMapResult, mapping::kTagGroup> tags;
   std::array<mapping::MappedEvent, mapping::kTagGroup> mapped;
+  std::vector<mapping::TagTree> trees(
+      static_cast<size_t>(std::min(mapping::kTagGroup, events.size())));
   for (int first = 0; first < events.size(); first += mapping::kTagGroup) {
     const int count = std::min(mapping::kTagGroup, events.size() - first);
-    mapping::MapTagEventGroup(events, first, count, compiled->second, now,
-                              tags.data(), mapped.data());
+    for (int g = 0; g < count; ++g) {
+      mapping::TagTreeFromStruct(events[first + g], &trees[g]);
+    }
+    mapping::MapTagEventGroup(
+        absl::MakeConstSpan(trees.data(), static_cast<size_t>(count)),
+        compiled->second, now, tags.data(), mapped.data());
     for (int g = 0; g < count; ++g) {
       const int i = first + g;
       const mapping::TagMapResult& tag = tags[g];
