@@ -2,15 +2,18 @@
 // tag event of the event model, as TrackEvents and POST /v1/track receive
 // it from callers), through both forms of the tag mapping:
 //   - the fused form, which the gateway runs: MapTagEvent straight to the
-//     wire event, reading the Struct through string views;
+//     wire event, reading the event through string views;
 //   - the typed form: MapTagEvent to a conversions.v1.Event, then MapEvent.
-// The two must agree on outcome, skip reason, event id, issues and, for a
-// mapped event, everything MapEvent gives (its issues but for their names,
-// which are the tag event's paths in the fused form); a mapped event's wire
-// JSON must parse as an object with an id. Run with the default mapping and
-// with a smart mapping that re-points slots (an items.X. path among them). Any
-// disagreement aborts, which libFuzzer reports as a crash; the sanitizers
-// of the fuzz build catch reads past a view's string.
+// The fused form runs on the Struct (copied into a TagTree) and on a
+// TagTree parsed from the Struct's serialized bytes (ParseTagTree, whose
+// key order differs): the two must give exactly the same result. The
+// fused and typed forms must agree on outcome, skip reason, event id,
+// issues and, for a mapped event, everything MapEvent gives (its issues
+// but for their names, which are the tag event's paths in the fused form);
+// a mapped event's wire JSON must parse as an object with an id. Run with the
+// default mapping and with a smart mapping that re-points slots (an items.X.
+// path among them). Any disagreement aborts, which libFuzzer reports as a
+// crash; the sanitizers of the fuzz build catch reads past a view's string.
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
@@ -24,6 +27,7 @@
 
 #include "mapping/event_mapper.h"
 #include "mapping/tag_mapper.h"
+#include "mapping/tag_tree.h"
 #include "tests/mapping/tag_issues.h"
 
 namespace {
@@ -62,6 +66,29 @@ void CheckBothForms(const google::protobuf::Struct& event,
   TagMapResult fused;
   MappedEvent mapped;
   conversions::mapping::MapTagEvent(event, mapping, kNowMs, &fused, &mapped);
+  {
+    conversions::mapping::TagTree tree;
+    Check(conversions::mapping::ParseTagTree(event.SerializeAsString(), &tree)
+              .ok(),
+          "a serialized Struct does not parse as a TagTree");
+    TagMapResult from_tree;
+    MappedEvent mapped_tree;
+    conversions::mapping::MapTagEvent(tree, mapping, kNowMs, &from_tree,
+                                      &mapped_tree);
+    Check(from_tree.outcome == fused.outcome &&
+              from_tree.skip_reason == fused.skip_reason &&
+              from_tree.event_id == fused.event_id &&
+              from_tree.violations == fused.violations &&
+              from_tree.warnings == fused.warnings,
+          "the tree and Struct forms' tag results differ");
+    Check(mapped_tree.violations == mapped.violations &&
+              mapped_tree.warnings == mapped.warnings &&
+              mapped_tree.wire_json == mapped.wire_json &&
+              mapped_tree.event_name == mapped.event_name &&
+              mapped_tree.id == mapped.id &&
+              mapped_tree.timestamp_ms == mapped.timestamp_ms,
+          "the tree and Struct forms' mapped events differ");
+  }
   Check(fused.outcome == typed.outcome, "outcomes differ");
   Check(fused.skip_reason == typed.skip_reason, "skip reasons differ");
   Check(fused.event_id == typed.event_id, "event ids differ");
