@@ -11,6 +11,7 @@
 #include "mapping/request_encoder.h"
 #include "service/log.h"
 #include "service/status_util.h"
+#include "service/track_request.h"
 
 namespace conversions::service {
 namespace {
@@ -96,7 +97,6 @@ ConversionServiceImpl::ConversionServiceImpl(EventIngestor* ingestor,
                                              ApiValidator validator)
     : ingestor_(ingestor), validator_(std::move(validator)) {
   SetMessageAllocatorFor_SendEvents(&send_allocator_);
-  SetMessageAllocatorFor_TrackEvents(&track_allocator_);
   SetMessageAllocatorFor_ValidateEvents(&validate_allocator_);
 }
 
@@ -171,22 +171,55 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::ValidateEvents(
 }
 
 grpc::ServerUnaryReactor* ConversionServiceImpl::TrackEvents(
-    grpc::CallbackServerContext* context, const v1::TrackEventsRequest* request,
-    v1::TrackEventsResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
   absl::StatusOr<const Caller*> caller =
       ingestor_->Authenticate(Authorization(context), "track");
   if (!caller.ok()) return Finish(context, ToGrpcStatus(caller.status()));
-  absl::Status check = ingestor_->CheckRequest(request->events_size());
+  // The request's bytes, in one piece (gRPC hands them over in slices).
+  std::vector<grpc::Slice> slices;
+  if (!request->Dump(&slices).ok()) {
+    return Finish(context, grpc::Status(grpc::StatusCode::INTERNAL,
+                                        "cannot read the request"));
+  }
+  std::string joined;
+  std::string_view wire;
+  if (slices.size() == 1) {
+    wire = std::string_view(reinterpret_cast<const char*>(slices[0].begin()),
+                            slices[0].size());
+  } else {
+    for (const grpc::Slice& s : slices) {
+      joined.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+    wire = joined;
+  }
+  TrackEventsInput input;
+  absl::Status parsed = ParseTrackEventsRequest(wire, &input);
+  if (!parsed.ok()) return Finish(context, ToGrpcStatus(parsed));
+  absl::Status check =
+      ingestor_->CheckRequest(static_cast<int>(input.events.size()));
   if (!check.ok()) return Finish(context, ToGrpcStatus(check));
   absl::StatusOr<const DestinationConfig*> destination =
-      ingestor_->ResolveFor(*caller, request->destination(), "track");
+      ingestor_->ResolveFor(*caller, input.destination, "track");
   if (!destination.ok()) {
     return Finish(context, ToGrpcStatus(destination.status()));
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  ingestor_->StoreTag(**destination, request->events(),
-                      request->validate_only(), "track",
-                      FinishWithResults(reactor, response));
+  // Mapped before StoreTagTrees returns: the trees may go with `input`.
+  ingestor_->StoreTagTrees(
+      **destination, input.events, input.validate_only, "track",
+      [reactor, response](absl::Status status,
+                          std::vector<v1::EventResult> results) {
+        if (!status.ok()) {
+          reactor->Finish(ToGrpcStatus(status));
+          return;
+        }
+        v1::TrackEventsResponse out;
+        for (v1::EventResult& r : results) *out.add_results() = std::move(r);
+        grpc::Slice bytes(out.SerializeAsString());
+        *response = grpc::ByteBuffer(&bytes, 1);
+        reactor->Finish(grpc::Status::OK);
+      });
   return reactor;
 }
 

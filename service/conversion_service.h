@@ -22,8 +22,20 @@ namespace conversions::service {
 using ApiValidator = std::function<v1::ApiValidation(
     const DestinationConfig&, const std::vector<std::string>& wire_events)>;
 
-class ConversionServiceImpl final
-    : public v1::ConversionService::CallbackService {
+// The service's generated bases: every method with the callback API, and
+// TrackEvents raw (its request bytes are read into TagTrees directly, see
+// service/track_request.h).
+using ConversionServiceBase =
+    v1::ConversionService::WithCallbackMethod_SendEvents<
+        v1::ConversionService::WithCallbackMethod_ValidateEvents<
+            v1::ConversionService::WithRawCallbackMethod_TrackEvents<
+                v1::ConversionService::WithCallbackMethod_GetEventStatus<
+                    v1::ConversionService::WithCallbackMethod_ListDeadLetters<
+                        v1::ConversionService::
+                            WithCallbackMethod_RetryDeadLetters<
+                                v1::ConversionService::Service>>>>>>;
+
+class ConversionServiceImpl final : public ConversionServiceBase {
  public:
   ConversionServiceImpl(EventIngestor* ingestor, ApiValidator validator);
   // Waits for validate_only calls still running off the gRPC threads.
@@ -37,10 +49,10 @@ class ConversionServiceImpl final
       grpc::CallbackServerContext* context,
       const v1::ValidateEventsRequest* request,
       v1::ValidateEventsResponse* response) override;
-  grpc::ServerUnaryReactor* TrackEvents(
-      grpc::CallbackServerContext* context,
-      const v1::TrackEventsRequest* request,
-      v1::TrackEventsResponse* response) override;
+  // A TrackEventsRequest in, a TrackEventsResponse out, as bytes.
+  grpc::ServerUnaryReactor* TrackEvents(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetEventStatus(
       grpc::CallbackServerContext* context,
       const v1::GetEventStatusRequest* request,
@@ -60,8 +72,6 @@ class ConversionServiceImpl final
   // Requests with many events are parsed onto a per-call arena.
   ArenaMessageAllocator<v1::SendEventsRequest, v1::SendEventsResponse>
       send_allocator_;
-  ArenaMessageAllocator<v1::TrackEventsRequest, v1::TrackEventsResponse>
-      track_allocator_;
   ArenaMessageAllocator<v1::ValidateEventsRequest, v1::ValidateEventsResponse>
       validate_allocator_;
   // Bounds the validate_only calls to the API running at once.

@@ -198,6 +198,17 @@ void EventIngestor::StoreTag(
     const DestinationConfig& destination,
     const google::protobuf::RepeatedPtrField<google::protobuf::Struct>& events,
     bool validate_only, const std::string& api, StoreCallback done) {
+  std::vector<mapping::TagTree> trees(static_cast<size_t>(events.size()));
+  for (int i = 0; i < events.size(); ++i) {
+    mapping::TagTreeFromStruct(events[i], &trees[static_cast<size_t>(i)]);
+  }
+  StoreTagTrees(destination, trees, validate_only, api, std::move(done));
+}
+
+void EventIngestor::StoreTagTrees(const DestinationConfig& destination,
+                                  absl::Span<const mapping::TagTree> events,
+                                  bool validate_only, const std::string& api,
+                                  StoreCallback done) {
   auto compiled = tag_mappings_.find(destination.name);
   if (compiled == tag_mappings_.end()) {
     done(absl::FailedPreconditionError("no tag mapping for the destination"),
@@ -205,25 +216,19 @@ void EventIngestor::StoreTag(
     return;
   }
   const std::int64_t now = clock_->NowMs();
+  const int size = static_cast<int>(events.size());
   std::vector<v1::EventResult> results(events.size());
   std::vector<SpoolEvent> to_store;
   std::vector<int> stored_index;
   to_store.reserve(events.size());
   // Mapped a group at a time (mapping::MapTagEventGroup): the tag mapping
   // of up to 16 events, then their wire events; no typed event between.
-  // Each Struct is copied into a TagTree, reused group after group, for the
-  // tree form of the mapping.
   std::array<mapping::TagMapResult, mapping::kTagGroup> tags;
   std::array<mapping::MappedEvent, mapping::kTagGroup> mapped;
-  std::vector<mapping::TagTree> trees(
-      static_cast<size_t>(std::min(mapping::kTagGroup, events.size())));
-  for (int first = 0; first < events.size(); first += mapping::kTagGroup) {
-    const int count = std::min(mapping::kTagGroup, events.size() - first);
-    for (int g = 0; g < count; ++g) {
-      mapping::TagTreeFromStruct(events[first + g], &trees[g]);
-    }
+  for (int first = 0; first < size; first += mapping::kTagGroup) {
+    const int count = std::min(mapping::kTagGroup, size - first);
     mapping::MapTagEventGroup(
-        absl::MakeConstSpan(trees.data(), static_cast<size_t>(count)),
+        events.subspan(static_cast<size_t>(first), static_cast<size_t>(count)),
         compiled->second, now, tags.data(), mapped.data());
     for (int g = 0; g < count; ++g) {
       const int i = first + g;

@@ -15,9 +15,11 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "conversions/v1/conversion_service.pb.h"
 #include "mapping/event_mapper.h"
 #include "mapping/tag_mapper.h"
+#include "mapping/tag_tree.h"
 #include "service/caller_auth.h"
 #include "service/clock.h"
 #include "service/config.h"
@@ -85,6 +87,13 @@ class EventIngestor {
       const google::protobuf::RepeatedPtrField<google::protobuf::Struct>&
           events,
       bool validate_only, const std::string& api, StoreCallback done);
+  // As StoreTag, for events already read into TagTrees (TrackEvents parses
+  // them straight from the request's bytes). The trees need to live only
+  // until this returns.
+  void StoreTagTrees(const DestinationConfig& destination,
+                     absl::Span<const mapping::TagTree> events,
+                     bool validate_only, const std::string& api,
+                     StoreCallback done);
 
   // Maps typed events and stores the accepted ones; `done` runs once they
   // are durable (possibly on the spool's writer thread). `api` names the
