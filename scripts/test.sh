@@ -35,46 +35,29 @@ echo "== benchmark smoke run"
 # Fails unless every appended event is drained again.
 "$BUILD_DIR/tests/bench/spool_benchmark" --events=20000 | tail -4
 
-echo "== fuzz ${FUZZ_SECONDS}s"
-corpus=$(mktemp -d)
-trap 'rm -rf "$corpus"' EXIT
-fuzz_log="$FUZZ_DIR/fuzz.log"
-if ! "$FUZZ_DIR/tests/fuzz/event_mapper_fuzzer" -max_total_time="$FUZZ_SECONDS" \
-    -print_final_stats=1 -artifact_prefix="$FUZZ_DIR/" "$corpus" \
-    tests/fuzz/corpus >"$fuzz_log" 2>&1; then
-  tail -n 60 "$fuzz_log"
-  echo "fuzz: the fuzzer found a crash; the input is in $FUZZ_DIR/" >&2
-  exit 1
-fi
-grep -E '^Done|stat::number_of_executed_units' "$fuzz_log"
-
-echo "== tag fuzz ${FUZZ_TAG_SECONDS}s"
-tag_corpus=$(mktemp -d)
-trap 'rm -rf "$corpus" "$tag_corpus"' EXIT
-tag_log="$FUZZ_DIR/tag_fuzz.log"
-if ! "$FUZZ_DIR/tests/fuzz/tag_mapper_fuzzer" \
-    -max_total_time="$FUZZ_TAG_SECONDS" -print_final_stats=1 \
-    -artifact_prefix="$FUZZ_DIR/" "$tag_corpus" tests/fuzz/tag_corpus \
-    >"$tag_log" 2>&1; then
-  tail -n 60 "$tag_log"
-  echo "fuzz: the tag fuzzer found a crash; the input is in $FUZZ_DIR/" >&2
-  exit 1
-fi
-grep -E '^Done|stat::number_of_executed_units' "$tag_log"
-
-echo "== tag tree fuzz ${FUZZ_TAG_TREE_SECONDS}s"
-tree_corpus=$(mktemp -d)
-trap 'rm -rf "$corpus" "$tag_corpus" "$tree_corpus"' EXIT
-tree_log="$FUZZ_DIR/tag_tree_fuzz.log"
-if ! "$FUZZ_DIR/tests/fuzz/tag_tree_fuzzer" \
-    -max_total_time="$FUZZ_TAG_TREE_SECONDS" -print_final_stats=1 \
-    -artifact_prefix="$FUZZ_DIR/" "$tree_corpus" tests/fuzz/tag_tree_corpus \
-    >"$tree_log" 2>&1; then
-  tail -n 60 "$tree_log"
-  echo "fuzz: the tag tree fuzzer found a divergence; the input is in $FUZZ_DIR/" >&2
-  exit 1
-fi
-grep -E '^Done|stat::number_of_executed_units' "$tree_log"
+# fuzz NAME SECONDS SEEDS: runs tests/fuzz/NAME for SECONDS on a fresh
+# corpus seeded from SEEDS; a finding (crash or broken invariant) fails the
+# run, its input kept in $FUZZ_DIR.
+fuzz_dirs=()
+trap 'rm -rf "${fuzz_dirs[@]}"' EXIT
+fuzz() {
+  local name=$1 seconds=$2 seeds=$3 corpus log
+  corpus=$(mktemp -d)
+  fuzz_dirs+=("$corpus")
+  log="$FUZZ_DIR/$name.log"
+  echo "== $name ${seconds}s"
+  if ! "$FUZZ_DIR/tests/fuzz/$name" -max_total_time="$seconds" \
+      -print_final_stats=1 -artifact_prefix="$FUZZ_DIR/" "$corpus" "$seeds" \
+      >"$log" 2>&1; then
+    tail -n 60 "$log"
+    echo "fuzz: $name found a problem; the input is in $FUZZ_DIR/" >&2
+    exit 1
+  fi
+  grep -E '^Done|stat::number_of_executed_units' "$log"
+}
+fuzz event_mapper_fuzzer "$FUZZ_SECONDS" tests/fuzz/corpus
+fuzz tag_mapper_fuzzer "$FUZZ_TAG_SECONDS" tests/fuzz/tag_corpus
+fuzz tag_tree_fuzzer "$FUZZ_TAG_TREE_SECONDS" tests/fuzz/tag_tree_corpus
 
 echo "== run command smoke test (scripts/run.sh with RUN_ONCE=1)"
 run_dir=$(mktemp -d)

@@ -12,15 +12,28 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 
 #include "mapping/tag_tree.h"
 
 namespace conversions::testing {
 
-// Returns "" when `a` and `b` hold the same content, else the path of the
-// first difference and what differs.
-inline std::string TagValueDiff(mapping::TagValue a, mapping::TagValue b,
-                                const std::string& path = "$") {
+// How an object's values are held while comparing: TagValues by value,
+// protobuf Values by address.
+inline mapping::TagValue Hold(mapping::TagValue v) { return v; }
+inline const google::protobuf::Value* Hold(const google::protobuf::Value& v) {
+  return &v;
+}
+inline mapping::TagValue Held(mapping::TagValue v) { return v; }
+inline const google::protobuf::Value& Held(const google::protobuf::Value* v) {
+  return *v;
+}
+
+// Returns "" when `a` and `b` (a TagValue or a protobuf Value) hold the same
+// content, else the path of the first difference and what differs.
+template <typename Other>
+std::string TagValueDiff(mapping::TagValue a, const Other& b,
+                         const std::string& path = "$") {
   using google::protobuf::Value;
   if (a.kind_case() != b.kind_case()) return path + ": kinds differ";
   switch (a.kind_case()) {
@@ -41,13 +54,15 @@ inline std::string TagValueDiff(mapping::TagValue a, mapping::TagValue b,
       if (a.bool_value() != b.bool_value()) return path + ": bools differ";
       return "";
     case Value::kStructValue: {
-      std::unordered_map<std::string_view, mapping::TagValue> fields_a,
+      std::unordered_map<std::string_view, mapping::TagValue> fields_a;
+      std::unordered_map<std::string_view,
+                         decltype(Hold(std::declval<const Other&>()))>
           fields_b;
       for (const auto& [key, value] : a.struct_value().fields()) {
         fields_a.emplace(key, value);
       }
       for (const auto& [key, value] : b.struct_value().fields()) {
-        fields_b.emplace(key, value);
+        fields_b.emplace(key, Hold(value));
       }
       if (static_cast<int>(fields_a.size()) != a.struct_value().fields_size() ||
           static_cast<int>(fields_b.size()) != b.struct_value().fields_size()) {
@@ -59,14 +74,15 @@ inline std::string TagValueDiff(mapping::TagValue a, mapping::TagValue b,
       for (const auto& [key, value] : fields_a) {
         auto it = fields_b.find(key);
         if (it == fields_b.end()) return path + ": keys differ";
-        std::string diff =
-            TagValueDiff(value, it->second, path + "." + std::string(key));
+        std::string diff = TagValueDiff(value, Held(it->second),
+                                        path + "." + std::string(key));
         if (!diff.empty()) return diff;
       }
       return "";
     }
     case Value::kListValue: {
-      const mapping::TagList x = a.list_value(), y = b.list_value();
+      const mapping::TagList x = a.list_value();
+      const auto& y = b.list_value();
       if (x.values_size() != y.values_size()) {
         return path + ": lists have different sizes";
       }
@@ -86,67 +102,6 @@ inline std::string TagValueDiff(mapping::TagValue a, mapping::TagValue b,
 inline std::string TagTreeDiff(const mapping::TagTree& a,
                                const mapping::TagTree& b) {
   return TagValueDiff(a.root_value(), b.root_value());
-}
-
-// As TagValueDiff, against a protobuf Value.
-inline std::string TagValueDiff(mapping::TagValue a,
-                                const google::protobuf::Value& b,
-                                const std::string& path = "$") {
-  using google::protobuf::Value;
-  if (a.kind_case() != b.kind_case()) return path + ": kinds differ";
-  switch (a.kind_case()) {
-    case Value::kNullValue:
-      if (a.null_value() != b.null_value()) return path + ": null enums differ";
-      return "";
-    case Value::kNumberValue: {
-      const double x = a.number_value(), y = b.number_value();
-      if (std::memcmp(&x, &y, sizeof x) != 0) return path + ": numbers differ";
-      return "";
-    }
-    case Value::kStringValue:
-      if (a.string_value() != b.string_value()) {
-        return path + ": strings differ";
-      }
-      return "";
-    case Value::kBoolValue:
-      if (a.bool_value() != b.bool_value()) return path + ": bools differ";
-      return "";
-    case Value::kStructValue: {
-      const mapping::TagStruct s = a.struct_value();
-      const auto& fields = b.struct_value().fields();
-      if (s.fields_size() != static_cast<int>(fields.size())) {
-        return path + ": objects have different sizes";
-      }
-      std::unordered_map<std::string_view, mapping::TagValue> seen;
-      for (const auto& [key, value] : s.fields()) {
-        if (!seen.emplace(key, value).second) {
-          return path + ": an object holds a key twice";
-        }
-        auto it = fields.find(std::string(key));
-        if (it == fields.end()) return path + ": keys differ";
-        std::string diff =
-            TagValueDiff(value, it->second, path + "." + std::string(key));
-        if (!diff.empty()) return diff;
-      }
-      return "";
-    }
-    case Value::kListValue: {
-      const mapping::TagList x = a.list_value();
-      const google::protobuf::ListValue& y = b.list_value();
-      if (x.values_size() != y.values_size()) {
-        return path + ": lists have different sizes";
-      }
-      for (int i = 0; i < x.values_size(); ++i) {
-        std::string diff = TagValueDiff(x.values(i), y.values(i),
-                                        path + "[" + std::to_string(i) + "]");
-        if (!diff.empty()) return diff;
-      }
-      return "";
-    }
-    case Value::KIND_NOT_SET:
-      return "";
-  }
-  return path + ": unknown kind";
 }
 
 inline std::string TagTreeDiff(const mapping::TagTree& a,
