@@ -12,9 +12,14 @@
 #include "absl/types/span.h"
 #include "mapping/event_types.h"
 #include "mapping/tag_tree.h"
+#include "service/log.h"
+#include "service/storage_status.h"
 
 namespace conversions::service {
 namespace {
+
+// A spool that cannot write fails every request; one line per this long.
+constexpr std::int64_t kStoreFailureLogIntervalMs = 10'000;
 
 void FillIssues(const std::vector<mapping::FieldIssue>& violations,
                 const std::vector<mapping::FieldIssue>& warnings,
@@ -283,9 +288,12 @@ void EventIngestor::Store(const DestinationConfig& destination,
   std::string name = destination.name;
   spool_->Append(std::move(to_store), now,
                  [this, shared_results, stored_index = std::move(stored_index),
-                  name, validate_only, api, done = std::move(done)](
+                  name, validate_only, api, now, done = std::move(done)](
                      absl::StatusOr<std::vector<AppendOutcome>> outcomes) {
                    if (!outcomes.ok()) {
+                     RecordStoreFailure(
+                         outcomes.status(), name, api,
+                         static_cast<std::int64_t>(stored_index.size()), now);
                      done(outcomes.status(), {});
                      return;
                    }
@@ -308,6 +316,34 @@ void EventIngestor::Store(const DestinationConfig& destination,
                      dispatcher_->Notify({name, validate_only}, accepted);
                    done(absl::OkStatus(), std::move(*shared_results));
                  });
+}
+
+void EventIngestor::RecordStoreFailure(const absl::Status& status,
+                                       const std::string& destination,
+                                       const std::string& api,
+                                       std::int64_t events, std::int64_t now) {
+  const StoreFailure failure = StoreFailureOf(status);
+  metrics_->events_not_stored.Add(
+      {destination, api, std::string(StoreFailureName(failure))}, events);
+  // The queue bound and a drain are the caller's to handle (and show in
+  // the metrics); a full disk or an error is the operator's.
+  if (failure == StoreFailure::kQueueFull ||
+      failure == StoreFailure::kShuttingDown) {
+    return;
+  }
+  std::int64_t last = store_failure_logged_ms_.load();
+  if (now - last < kStoreFailureLogIntervalMs ||
+      !store_failure_logged_ms_.compare_exchange_strong(last, now)) {
+    store_failures_unlogged_.fetch_add(1);
+    return;
+  }
+  LogError("spool_write_failed",
+           {{"destination", destination},
+            {"reason", std::string(StoreFailureName(failure))},
+            {"error", std::string(status.message())},
+            {"events", absl::StrCat(events)},
+            {"failures_not_logged",
+             absl::StrCat(store_failures_unlogged_.exchange(0))}});
 }
 
 void EventIngestor::NotifyRequeued(const std::string& destination, int count) {

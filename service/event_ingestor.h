@@ -144,7 +144,17 @@ class EventIngestor {
              std::vector<SpoolEvent> to_store, std::vector<int> stored_index,
              StoreCallback done);
 
+  // Counts the events of a failed Store and, for a full disk or an
+  // unexpected error, logs it: at most once per kStoreFailureLogIntervalMs,
+  // with the number of failures not logged since.
+  void RecordStoreFailure(const absl::Status& status,
+                          const std::string& destination,
+                          const std::string& api, std::int64_t events,
+                          std::int64_t now);
+
   std::atomic<bool>* const draining_;
+  std::atomic<std::int64_t> store_failure_logged_ms_{0};
+  std::atomic<std::int64_t> store_failures_unlogged_{0};
   // Compiled tag mapping per destination name; set by CompileTagMappings.
   std::map<std::string, mapping::CompiledTagMapping> tag_mappings_;
 };

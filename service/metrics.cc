@@ -144,6 +144,12 @@ Metrics::Metrics()
       events_skipped("conversions_events_skipped_total",
                      "Tag events skipped (unmapped event name, no consent).",
                      {"destination", "reason"}),
+      events_not_stored(
+          "conversions_events_not_stored_total",
+          "Events of requests answered with an error because the spool could "
+          "not store them (queue_full: spool.max_queued_events reached; "
+          "disk_full; shutting_down; error). Callers may send them again.",
+          {"destination", "api", "reason"}),
       identifier_warnings("conversions_identifier_warnings_total",
                           "Identifier values dropped or changed.", {"reason"}),
       events_delivered("conversions_events_delivered_total",
@@ -200,9 +206,9 @@ std::string Metrics::Render() const {
   std::string out;
   for (const CounterFamily* c :
        {&events_accepted, &events_rejected, &events_duplicate, &events_skipped,
-        &identifier_warnings, &events_delivered, &events_retried,
-        &events_dead_lettered, &api_requests, &destination_pauses,
-        &requests_denied, &spool_sync_failures}) {
+        &events_not_stored, &identifier_warnings, &events_delivered,
+        &events_retried, &events_dead_lettered, &api_requests,
+        &destination_pauses, &requests_denied, &spool_sync_failures}) {
     c->Render(&out);
   }
   for (const HistogramFamily* h :

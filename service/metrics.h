@@ -79,6 +79,7 @@ class Metrics {
   CounterFamily events_rejected;       // {destination, api, reason}
   CounterFamily events_duplicate;      // {destination, api}
   CounterFamily events_skipped;        // {destination, reason}
+  CounterFamily events_not_stored;     // {destination, api, reason}
   CounterFamily identifier_warnings;   // {reason}
   CounterFamily events_delivered;      // {destination}
   CounterFamily events_retried;        // {destination, cause}

@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "service/storage_status.h"
 
 namespace conversions::service {
 
@@ -33,9 +34,14 @@ namespace {
 // Appended bytes buffered at most before they are written.
 constexpr size_t kMaxPendingBytes = 1 << 20;
 
+// A failed system call; a full disk or quota is marked as such
+// (storage_status.h), so that callers are told RESOURCE_EXHAUSTED.
 absl::Status Errno(const std::string& what) {
-  return absl::InternalError(
-      absl::StrCat("payload log: ", what, ": ", strerror(errno)));
+  const int error = errno;
+  std::string message =
+      absl::StrCat("payload log: ", what, ": ", strerror(error));
+  if (error == ENOSPC || error == EDQUOT) return DiskFullError(message);
+  return absl::InternalError(message);
 }
 
 }  // namespace

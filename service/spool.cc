@@ -26,6 +26,7 @@
 #include "service/spool_segments.h"
 #include "service/spool_sqlite.h"
 #include "service/spool_syncer.h"
+#include "service/storage_status.h"
 
 namespace conversions::service {
 namespace {
@@ -161,9 +162,9 @@ class SqliteSpool : public Spool {
     {
       absl::MutexLock lock(&mu_);
       if (queued_ + reserved_ + n > options_.max_queued_events) {
-        done(absl::ResourceExhaustedError(absl::StrCat(
-            "spool is full: ", queued_ + reserved_, " events queued, bound ",
-            options_.max_queued_events)));
+        done(QueueFullError(absl::StrCat("spool is full: ", queued_ + reserved_,
+                                         " events queued, bound ",
+                                         options_.max_queued_events)));
         return;
       }
       reserved_ += n;

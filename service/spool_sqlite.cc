@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "mapping/sha256.h"
+#include "service/storage_status.h"
 
 namespace conversions::service::spool_sqlite {
 namespace {
@@ -105,8 +106,12 @@ void SqlKeyHash(sqlite3_context* ctx, int, sqlite3_value** argv) {
 }  // namespace
 
 absl::Status SqliteError(sqlite3* db, const char* what) {
-  return absl::InternalError(
-      absl::StrCat("spool: ", what, ": ", db ? sqlite3_errmsg(db) : "no db"));
+  std::string message =
+      absl::StrCat("spool: ", what, ": ", db ? sqlite3_errmsg(db) : "no db");
+  if (db && (sqlite3_errcode(db) & 0xff) == SQLITE_FULL) {
+    return DiskFullError(message);
+  }
+  return absl::InternalError(message);
 }
 
 // The 64-bit fingerprint of an event key: the first 8 bytes of the SHA-256
@@ -131,9 +136,12 @@ std::int64_t KeyHash(std::string_view destination, bool validate_only,
 
 absl::Status Exec(sqlite3* db, const char* sql) {
   char* error = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
-    absl::Status status =
-        absl::InternalError(absl::StrCat("spool: ", error ? error : "exec"));
+  if (int rc = sqlite3_exec(db, sql, nullptr, nullptr, &error);
+      rc != SQLITE_OK) {
+    std::string message = absl::StrCat("spool: ", error ? error : "exec");
+    absl::Status status = (rc & 0xff) == SQLITE_FULL
+                              ? DiskFullError(message)
+                              : absl::InternalError(message);
     sqlite3_free(error);
     return status;
   }

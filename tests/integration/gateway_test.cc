@@ -186,6 +186,26 @@ TEST_F(GatewayTest, ReportsTheSpoolsDurabilitySyncs) {
   EXPECT_THAT(text, HasSubstr("\nconversions_spool_sync_failures_total 0\n"));
 }
 
+// The queue bound answers RESOURCE_EXHAUSTED, stores nothing of the
+// request, and counts its events as not stored, by reason.
+TEST_F(GatewayTest, TheQueueBoundRefusesARequestAndCountsItsEvents) {
+  service::GatewayConfig config = Config();
+  config.spool.max_queued_events = 2;
+  gateway_.reset();
+  StartGateway(config);
+  grpc::Status status;
+  Send({Purchase("b1"), Purchase("b2"), Purchase("b3")}, &status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("bound 2"));
+  EXPECT_THAT(MetricsText(),
+              HasSubstr("conversions_events_not_stored_total{destination="
+                        "\"default\",api=\"send\",reason=\"queue_full\"} 3"));
+  EXPECT_EQ(gateway_->spool()->QueuedCount(), 0);
+  // Within the bound, the same events are new.
+  EXPECT_EQ(Send({Purchase("b1")}).results(0).outcome(),
+            v1::EventResult::OUTCOME_ACCEPTED);
+}
+
 // Dedup holds for the retention, not until a prune ten minutes later: a
 // short retention is pruned within a quarter of it.
 TEST_F(GatewayTest, AnIdIsNewAgainSoonAfterTheRetentionEnds) {
