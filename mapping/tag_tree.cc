@@ -68,15 +68,13 @@ class TagTreeBuilder {
  public:
   explicit TagTreeBuilder(TagTree* tree) : t_(*tree) {}
 
-  absl::Status Parse(std::string_view wire);
+  absl::Status Parse(std::string_view wire, int max_depth);
   void FromStruct(const Struct& s);
 
  private:
   using Node = TagTree::Node;
   using Entry = TagTree::Entry;
 
-  // protobuf's default recursion limit (CodedInputStream).
-  static constexpr int kRecursionLimit = 100;
   // Wire tags of the fields this parser knows.
   static constexpr std::uint32_t kFieldsTag = 10;  // Struct.fields, LEN
   static constexpr std::uint32_t kKeyTag = 10;     // entry key, LEN
@@ -494,7 +492,7 @@ size_t TagTreeBuilder::Dedupe(Entry* e, size_t n) {
   return kept;
 }
 
-absl::Status TagTreeBuilder::Parse(std::string_view wire) {
+absl::Status TagTreeBuilder::Parse(std::string_view wire, int max_depth) {
   t_.Clear();
   // protobuf parses at most INT_MAX bytes; offsets here are 32 bits.
   if (wire.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
@@ -504,7 +502,7 @@ absl::Status TagTreeBuilder::Parse(std::string_view wire) {
   t_.buffer_.append(kTagTreePadding, '\0');
   base_ = t_.buffer_.data();
   const Pending root = Open(0);
-  if (!ParseStruct(base_, base_ + wire.size(), kRecursionLimit)) {
+  if (!ParseStruct(base_, base_ + wire.size(), max_depth)) {
     const size_t at = static_cast<size_t>(error_at_ - base_);
     const char* what = error_;
     t_.Clear();
@@ -596,8 +594,8 @@ void TagTreeBuilder::FromStruct(const Struct& s) {
 
 }  // namespace internal
 
-absl::Status ParseTagTree(std::string_view wire, TagTree* tree) {
-  return internal::TagTreeBuilder(tree).Parse(wire);
+absl::Status ParseTagTree(std::string_view wire, TagTree* tree, int max_depth) {
+  return internal::TagTreeBuilder(tree).Parse(wire, max_depth);
 }
 
 void TagTreeFromStruct(const google::protobuf::Struct& s, TagTree* tree) {

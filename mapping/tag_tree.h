@@ -273,11 +273,15 @@ class TagTree {
 // fields merge as protobuf merges messages (keys replaced, elements
 // appended), as do repeated values of one map entry; unknown fields
 // (groups included) are skipped; every key and string_value, even one
-// later replaced, must be valid UTF-8; messages and groups nest at most 100
-// deep below the root. Returns InvalidArgument for bytes protobuf rejects
-// (the message names the problem and its byte offset); `*tree` is then
-// empty.
-absl::Status ParseTagTree(std::string_view wire, TagTree* tree);
+// later replaced, must be valid UTF-8; messages and groups nest at most
+// `max_depth` deep below the root: protobuf's recursion limit of 100 for a
+// Struct parsed on its own, one less for a Struct that is a field of the
+// message parsed (an event of a TrackEventsRequest), and so on. Returns
+// InvalidArgument for bytes protobuf rejects (the message names the
+// problem and its byte offset); `*tree` is then empty.
+inline constexpr int kProtobufRecursionLimit = 100;
+absl::Status ParseTagTree(std::string_view wire, TagTree* tree,
+                          int max_depth = kProtobufRecursionLimit);
 
 // Copies a parsed Struct into `*tree` (for callers that already have one:
 // the HTTP JSON path, tests). Gives the same tree as ParseTagTree of the

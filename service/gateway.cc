@@ -29,6 +29,7 @@
 #include "service/log.h"
 #include "service/parse_error_interceptor.h"
 #include "service/tls_server.h"
+#include "service/track_request.h"
 
 namespace conversions::service {
 namespace {
@@ -563,11 +564,16 @@ void Gateway::HandleTrack(const std::string& body,
     return;
   }
   v1::TrackEventsRequest request;
+  absl::Status error = CheckTrackJsonNesting(body);
+  if (!error.ok()) {
+    error = absl::InvalidArgumentError(absl::StrCat(
+        "body is not a TrackEventsRequest in JSON: ", error.message()));
+  }
   google::protobuf::util::JsonParseOptions parse;
   parse.ignore_unknown_fields = false;
-  auto parsed =
-      google::protobuf::util::JsonStringToMessage(body, &request, parse);
-  absl::Status error;
+  auto parsed = error.ok() ? google::protobuf::util::JsonStringToMessage(
+                                 body, &request, parse)
+                           : google::protobuf::util::Status();
   if (!parsed.ok()) {
     error = absl::InvalidArgumentError(
         absl::StrCat("body is not a TrackEventsRequest in JSON: ",

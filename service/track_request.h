@@ -31,6 +31,20 @@ struct TrackEventsInput {
 absl::Status ParseTrackEventsRequest(std::string_view wire,
                                      TrackEventsInput* out);
 
+// For POST /v1/track, before protobuf's JSON parser reads `body`: refuses
+// (InvalidArgument, naming the event) a TrackEventsRequest in JSON whose
+// events nest deeper than the same request in binary may, so that both
+// entry points refuse the same events. In binary each event is a Struct
+// one level below the request, each property takes two levels more (its
+// map entry and its Value), an object or list as a property's value one
+// more, and each list element one more (its Value), up to protobuf's
+// recursion limit of 100; ParseTrackEventsRequest refuses past it.
+// Linear in the body, and a guard: protobuf's JSON parser takes time
+// that grows faster than the depth of nested lists (seconds of CPU for a
+// body of 20 KB). Anything else, the syntax included, is left to the
+// JSON parser: a body this scan cannot follow passes it.
+absl::Status CheckTrackJsonNesting(std::string_view body);
+
 }  // namespace conversions::service
 
 #endif  // CONVERSIONS_SERVICE_TRACK_REQUEST_H_

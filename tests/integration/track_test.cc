@@ -322,6 +322,23 @@ TEST_F(TrackTest, HttpTrackRefusesBodiesOverTheRequestSizeLimit) {
   EXPECT_EQ(small->status, 200);
 }
 
+// Nesting past protobuf's limit is refused up front, naming the event, as
+// TrackEvents refuses it: protobuf's JSON parser would spend seconds of CPU
+// on a body of deeply nested lists before refusing it.
+TEST_F(TrackTest, HttpTrackRefusesDeepNestingBeforeParsing) {
+  httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
+  const std::string deep = R"({"events": [{"event_name": "purchase", "x": )" +
+                           std::string(200'000, '[') +
+                           std::string(200'000, ']') + "}]}";
+  auto res = http.Post("/v1/track", deep, "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  nlohmann::json body = nlohmann::json::parse(res->body);
+  EXPECT_EQ(body["error"]["code"], "INVALID_ARGUMENT");
+  EXPECT_THAT(body["error"]["message"].get<std::string>(),
+              ::testing::HasSubstr("events[0]: nesting deeper than 100"));
+}
+
 TEST_F(TrackTest, HttpErrorsOutsideTheRoutesAnswerJson) {
   httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
   auto unknown = http.Get("/v1/trak");

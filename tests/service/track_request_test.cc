@@ -141,5 +141,109 @@ TEST(TrackRequestTest, AgreesWithProtobufOnMutatedRequests) {
   }
 }
 
+// A request of one event {"a": <value>}, `value` nested as `shape` says
+// from the outside in: 'l' a list of one element, 'o' an object of one
+// property "k"; innermost `leaf`.
+v1::TrackEventsRequest Nested(const std::string& shape,
+                              const google::protobuf::Value& leaf) {
+  google::protobuf::Value value = leaf;
+  for (auto it = shape.rbegin(); it != shape.rend(); ++it) {
+    google::protobuf::Value outer;
+    if (*it == 'l') {
+      *outer.mutable_list_value()->add_values() = std::move(value);
+    } else {
+      (*outer.mutable_struct_value()->mutable_fields())["k"] = std::move(value);
+    }
+    value = std::move(outer);
+  }
+  v1::TrackEventsRequest request;
+  (*request.add_events()->mutable_fields())["a"] = std::move(value);
+  return request;
+}
+
+// The same request in JSON (protobuf's printer refuses to print what its
+// parser would refuse).
+std::string NestedJson(const std::string& shape,
+                       const google::protobuf::Value& leaf) {
+  std::string value = leaf.has_list_value()     ? "[]"
+                      : leaf.has_struct_value() ? "{}"
+                                                : "1";
+  for (auto it = shape.rbegin(); it != shape.rend(); ++it) {
+    value = *it == 'l' ? "[" + value + "]" : R"({"k": )" + value + "}";
+  }
+  return R"({"events": [{"a": )" + value + "}]}";
+}
+
+// Around protobuf's recursion limit, TrackEvents (ParseTrackEventsRequest
+// of the bytes) and POST /v1/track (CheckTrackJsonNesting, then protobuf's
+// JSON parser) refuse exactly the events protobuf refuses in binary; the
+// refusal on the JSON side is the check's own, naming the nesting.
+TEST(TrackRequestTest, BothEntryPointsRefuseNestingWhereProtobufDoes) {
+  google::protobuf::Value number, empty_list, empty_object;
+  number.set_number_value(1);
+  empty_list.mutable_list_value();
+  empty_object.mutable_struct_value();
+  std::vector<std::string> shapes;
+  for (int n = 45; n <= 51; ++n) shapes.push_back(std::string(n, 'l'));
+  for (int n = 30; n <= 35; ++n) shapes.push_back(std::string(n, 'o'));
+  for (int n = 17; n <= 21; ++n) {
+    std::string mixed;
+    for (int i = 0; i < n; ++i) mixed += "lo";
+    shapes.push_back(mixed);
+    shapes.push_back("l" + mixed);
+  }
+  int refused = 0;
+  int accepted = 0;
+  for (const std::string& shape : shapes) {
+    for (const google::protobuf::Value* leaf :
+         {&number, &empty_list, &empty_object}) {
+      const v1::TrackEventsRequest request = Nested(shape, *leaf);
+      const std::string wire = request.SerializeAsString();
+      const std::string label = shape + " " + leaf->ShortDebugString();
+      const bool protobuf_ok = v1::TrackEventsRequest().ParseFromString(wire);
+      (protobuf_ok ? accepted : refused) += 1;
+      EXPECT_EQ(Compare(wire), "") << label;
+      const std::string json = NestedJson(shape, *leaf);
+      const absl::Status checked = CheckTrackJsonNesting(json);
+      EXPECT_EQ(checked.ok(), protobuf_ok) << label << ": " << checked;
+      if (!checked.ok()) {
+        EXPECT_EQ(
+            std::string(checked.message()).rfind("events[0]: nesting ", 0), 0u)
+            << checked;
+        continue;
+      }
+      v1::TrackEventsRequest parsed;
+      EXPECT_TRUE(
+          google::protobuf::util::JsonStringToMessage(json, &parsed).ok())
+          << label;
+    }
+  }
+  // Both sides of the limit were tried.
+  EXPECT_GT(refused, 10);
+  EXPECT_GT(accepted, 10);
+}
+
+// The check names the event, and stops at the limit however deep the body
+// goes: a megabyte of '[' is refused, not walked into.
+TEST(TrackRequestTest, TheNestingCheckNamesTheEventAndStopsAtTheLimit) {
+  const std::string deep = R"({"events": [{"event_name": "page_view"},
+      {"event_name": "purchase", "x": )" +
+                           std::string(1 << 20, '[');
+  const absl::Status status = CheckTrackJsonNesting(deep);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(std::string(status.message()).rfind("events[1]: nesting ", 0), 0u)
+      << status;
+  // Deep nesting outside the events is the JSON parser's to refuse, but
+  // not walked into either.
+  EXPECT_FALSE(
+      CheckTrackJsonNesting(R"({"destination": )" + std::string(1 << 20, '['))
+          .ok());
+  // Strings may hold any brackets and escaped quotes.
+  EXPECT_TRUE(CheckTrackJsonNesting(R"({"events": [{"a": "[[[[\"{{{{"}]})" +
+                                    std::string("  "))
+                  .ok());
+  EXPECT_TRUE(CheckTrackJsonNesting(kTwoEvents).ok());
+}
+
 }  // namespace
 }  // namespace conversions::service
