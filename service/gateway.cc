@@ -26,6 +26,7 @@
 #include "mapping/request_encoder.h"
 #include "service/address.h"
 #include "service/event_ingestor.h"
+#include "service/http_threads.h"
 #include "service/log.h"
 #include "service/parse_error_interceptor.h"
 #include "service/tls_server.h"
@@ -97,6 +98,10 @@ std::string JsonParseProblem(std::string_view message) {
   if (out.size() > kShown) out.replace(kShown, std::string::npos, "...");
   return out;
 }
+
+// Threads that serve HTTP connections at most (http_threads.h): as many
+// connections are served at once, probes and scrapes included.
+constexpr size_t kMaxHttpConnectionThreads = 128;
 
 std::string JoinHostPort(const std::string& host, int port) {
   return host.find(':') != std::string::npos
@@ -434,6 +439,20 @@ absl::Status Gateway::StartHttp() {
   } else {
     http_server_ = std::make_unique<httplib::Server>();
   }
+  // A thread per open connection, up to a bound (see http_threads.h).
+  http_server_->new_task_queue = [] {
+    return new HttpThreads(kMaxHttpConnectionThreads);
+  };
+  // Before any body is read: only POST /v1/track takes one, only with a
+  // Content-Length (cpp-httplib reads a chunked body, or one that runs to
+  // the end of the connection, into memory whatever its size), and only
+  // from a caller that may send events.
+  http_server_->set_pre_routing_handler(
+      [this](const httplib::Request& req, httplib::Response& res) {
+        return GuardHttpRequest(req, res)
+                   ? httplib::Server::HandlerResponse::Unhandled
+                   : httplib::Server::HandlerResponse::Handled;
+      });
   http_server_->Get("/healthz",
                     [](const httplib::Request&, httplib::Response& res) {
                       res.set_content("ok\n", "text/plain");
@@ -444,54 +463,33 @@ absl::Status Gateway::StartHttp() {
                       res.status = ready ? 200 : 503;
                       res.set_content(ReadinessReport(), "text/plain");
                     });
-  http_server_->Post("/v1/track", [this](const httplib::Request& req,
-                                         httplib::Response& res) {
-    if (config_.tls.verifies_clients() && !HasVerifiedClientCertificate(req)) {
-      // Mutual TLS: the connection carried no client certificate.
-      metrics_.requests_denied.Add({"http_track", "no_client_certificate"});
-      res.status = 401;
-      res.set_content(ErrorJson(absl::UnauthenticatedError(
-                          "a client certificate signed by a CA of "
-                          "tls.client_ca_file is required")),
-                      "application/json");
-      return;
-    }
-    // JSON only: besides saying what the body is, it keeps browsers from
-    // posting here cross-site without a CORS preflight (a form can send
-    // text/plain or form encoding, not application/json).
-    if (std::string type = req.get_header_value("Content-Type");
-        !IsJsonMediaType(type)) {
-      res.status = 415;
-      res.set_content(ErrorJson(absl::InvalidArgumentError(absl::StrCat(
-                          "Content-Type must be application/json, got \"",
-                          type.substr(0, 100), "\""))),
-                      "application/json");
-      return;
-    }
-    int status = 500;
-    std::string body;
-    HandleTrack(req.body, req.get_header_value("Authorization"), &status,
-                &body);
-    res.status = status;
-    if (status == 401) res.set_header("WWW-Authenticate", "Bearer");
-    res.set_content(body, "application/json");
-  });
+  http_server_->Post(
+      "/v1/track", [this](const httplib::Request& req, httplib::Response& res) {
+        // JSON only: besides saying what the body is, it keeps browsers from
+        // posting here cross-site without a CORS preflight (a form can send
+        // text/plain or form encoding, not application/json).
+        if (std::string type = req.get_header_value("Content-Type");
+            !IsJsonMediaType(type)) {
+          res.status = 415;
+          res.set_content(ErrorJson(absl::InvalidArgumentError(absl::StrCat(
+                              "Content-Type must be application/json, got \"",
+                              type.substr(0, 100), "\""))),
+                          "application/json");
+          return;
+        }
+        int status = 500;
+        std::string body;
+        HandleTrack(req.body, req.get_header_value("Authorization"), &status,
+                    &body);
+        res.status = status;
+        if (status == 401) res.set_header("WWW-Authenticate", "Bearer");
+        res.set_content(body, "application/json");
+      });
   http_server_->Get(
       "/metrics", [this](const httplib::Request&, httplib::Response& res) {
         res.set_content(metrics_.Render(),
                         "text/plain; version=0.0.4; charset=utf-8");
       });
-  auto post_only = [](const httplib::Request&, httplib::Response& res) {
-    res.status = 405;
-    res.set_header("Allow", "POST");
-    res.set_content(ErrorJson(absl::InvalidArgumentError(
-                        "/v1/track takes POST with a JSON body")),
-                    "application/json");
-  };
-  http_server_->Get("/v1/track", post_only);
-  http_server_->Put("/v1/track", post_only);
-  http_server_->Patch("/v1/track", post_only);
-  http_server_->Delete("/v1/track", post_only);
   // The same bound as a gRPC request; larger bodies are refused with 413
   // before they are read into memory.
   http_server_->set_payload_max_length(
@@ -551,6 +549,52 @@ absl::Status Gateway::StartHttp() {
   http_address_ = JoinHostPort(listen->host, port);
   http_thread_ = std::thread([this] { http_server_->listen_after_bind(); });
   return absl::OkStatus();
+}
+
+bool Gateway::GuardHttpRequest(const httplib::Request& req,
+                               httplib::Response& res) {
+  auto refuse = [&res](int status, const absl::Status& error) {
+    res.status = status;
+    // The body, if any, is not read: the connection cannot carry another
+    // request.
+    res.set_header("Connection", "close");
+    res.set_content(ErrorJson(error), "application/json");
+    return false;
+  };
+  const bool track = req.path == "/v1/track";
+  const bool probe =
+      req.path == "/healthz" || req.path == "/readyz" || req.path == "/metrics";
+  if (track && req.method != "POST") {
+    res.set_header("Allow", "POST");
+    return refuse(405, absl::InvalidArgumentError(
+                           "/v1/track takes POST with a JSON body"));
+  }
+  if (probe && req.method != "GET" && req.method != "HEAD") {
+    res.set_header("Allow", "GET, HEAD");
+    return refuse(405, absl::InvalidArgumentError(
+                           absl::StrCat(req.path, " takes GET (or HEAD)")));
+  }
+  if (!track) return true;  // GET or HEAD, or cpp-httplib's 404
+  if (req.has_header("Transfer-Encoding") ||
+      !req.has_header("Content-Length")) {
+    return refuse(411, absl::InvalidArgumentError(
+                           "POST /v1/track needs a Content-Length: send the "
+                           "body whole, not chunked"));
+  }
+  if (config_.tls.verifies_clients() && !HasVerifiedClientCertificate(req)) {
+    // Mutual TLS: the connection carried no client certificate.
+    metrics_.requests_denied.Add({"http_track", "no_client_certificate"});
+    return refuse(401, absl::UnauthenticatedError(
+                           "a client certificate signed by a CA of "
+                           "tls.client_ca_file is required"));
+  }
+  absl::StatusOr<const Caller*> caller = ingestor_->Authenticate(
+      req.get_header_value("Authorization"), "http_track");
+  if (!caller.ok()) {
+    res.set_header("WWW-Authenticate", "Bearer");
+    return refuse(HttpStatusOf(caller.status().code()), caller.status());
+  }
+  return true;
 }
 
 void Gateway::HandleTrack(const std::string& body,

@@ -22,7 +22,9 @@ class Server;
 }
 namespace httplib {
 class Server;
-}
+struct Request;
+struct Response;
+}  // namespace httplib
 
 namespace conversions::service {
 
@@ -69,6 +71,11 @@ class Gateway {
   std::string ReadinessReport() const;
   // Serves POST /v1/track: the TrackEvents semantics over JSON;
   // `authorization` is the request's Authorization header ("" if none).
+  // cpp-httplib's pre-routing handler: answers (and returns false) what
+  // must not get as far as reading a body: a method a path does not take,
+  // a POST /v1/track without a Content-Length (chunked), or one from a
+  // caller who may not send events.
+  bool GuardHttpRequest(const httplib::Request& req, httplib::Response& res);
   void HandleTrack(const std::string& body, const std::string& authorization,
                    int* status, std::string* out);
 

@@ -1,8 +1,8 @@
 // Caller authentication end to end: gRPC metadata and the HTTP header of
 // POST /v1/track, per-caller destinations, and what stays open (health,
 // metrics).
-#include <grpcpp/grpcpp.h>
 #include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "tests/integration/gateway_fixture.h"
+#include "tests/integration/raw_http.h"
 
 namespace conversions::testing {
 namespace {
@@ -153,6 +154,17 @@ TEST_F(AuthTest, HttpTrackAnswers401And403) {
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 200) << ok->body;
   EXPECT_THAT(ok->body, HasSubstr("OUTCOME_ACCEPTED"));
+}
+
+// The token is checked from the headers: a caller without one is refused
+// before the gateway reads the body (never sent here).
+TEST_F(AuthTest, HttpTrackRefusesAMissingTokenBeforeReadingTheBody) {
+  RawConnection c(PortOf(gateway_->http_address()));
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c.Send(
+      "POST /v1/track HTTP/1.1\r\nHost: x\r\n"
+      "Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n"));
+  EXPECT_EQ(c.StatusLine(), "HTTP/1.1 401 Unauthorized");
 }
 
 TEST_F(AuthTest, HealthAndMetricsStayOpen) {

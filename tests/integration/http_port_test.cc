@@ -1,0 +1,108 @@
+// The HTTP port against clients that misbehave: it reads no body it does
+// not want (chunked or unbounded bodies, bodies of paths that take none),
+// and probes are answered however many connections sit idle or half-sent.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "tests/integration/gateway_fixture.h"
+#include "tests/integration/raw_http.h"
+
+namespace conversions::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+class HttpPortTest : public GatewayFixture {
+ protected:
+  int port() { return PortOf(gateway_->http_address()); }
+};
+
+// cpp-httplib would read a chunked body into memory whatever its size
+// (grpc.max_receive_message_bytes bounds a Content-Length only): the
+// request is answered 411 from its headers, before any of the body.
+TEST_F(HttpPortTest, AChunkedTrackIsRefusedBeforeItsBodyIsRead) {
+  RawConnection c(port());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c.Send(
+      "POST /v1/track HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n"));
+  EXPECT_EQ(c.StatusLine(), "HTTP/1.1 411 Length Required");
+}
+
+// Without a Content-Length or chunks, a body runs to the end of the
+// connection: refused the same way.
+TEST_F(HttpPortTest, ATrackWithoutContentLengthIsRefused) {
+  RawConnection c(port());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(
+      c.Send("POST /v1/track HTTP/1.1\r\nHost: x\r\n"
+             "Content-Type: application/json\r\n\r\n{\"events\": ["));
+  EXPECT_EQ(c.StatusLine(), "HTTP/1.1 411 Length Required");
+}
+
+// A method a path does not take is answered before its body, which is
+// never sent here.
+TEST_F(HttpPortTest, AMethodAPathDoesNotTakeIs405BeforeAnyBody) {
+  for (const char* head :
+       {"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n",
+        "PUT /v1/track HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n",
+        "DELETE /healthz HTTP/1.1\r\nHost: x\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"}) {
+    RawConnection c(port());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(c.Send(head));
+    EXPECT_EQ(c.StatusLine(), "HTTP/1.1 405 Method Not Allowed") << head;
+  }
+  httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
+  auto get = http.Get("/v1/track");
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->status, 405);
+  EXPECT_EQ(get->get_header_value("Allow"), "POST");
+  EXPECT_THAT(get->body, HasSubstr("INVALID_ARGUMENT"));
+  auto post = http.Post("/readyz", "x", "text/plain");
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->status, 405);
+  EXPECT_EQ(post->get_header_value("Allow"), "GET, HEAD");
+}
+
+// cpp-httplib's own pool had 8 threads, each held by a connection while it
+// stays open: 8 idle keep-alive connections left /healthz unanswered for
+// seconds. Here 40 idle and 20 half-sent connections stay open while the
+// probes are answered (each within the 3 s a liveness probe might allow).
+TEST_F(HttpPortTest, ProbesAreAnsweredWhileManyConnectionsSitIdle) {
+  std::vector<std::unique_ptr<RawConnection>> held;
+  for (int i = 0; i < 60; ++i) {
+    held.push_back(std::make_unique<RawConnection>(port()));
+    ASSERT_TRUE(held.back()->ok());
+    if (i >= 40) {
+      ASSERT_TRUE(held.back()->Send("GET /healthz HTTP/1.1\r\n"));
+    }
+  }
+  httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
+  http.set_connection_timeout(3);
+  http.set_read_timeout(3);
+  for (const char* path : {"/healthz", "/readyz", "/metrics"}) {
+    auto res = http.Get(path);
+    ASSERT_TRUE(res) << path << ": " << httplib::to_string(res.error());
+    EXPECT_EQ(res->status, 200) << path;
+  }
+  // And events still come in.
+  auto track = http.Post(
+      "/v1/track",
+      R"({"events": [{"event_name": "page_view", "context": {"event_id": "p1",
+          "page": {"url": "https://shop.example.com/"}}}]})",
+      "application/json");
+  ASSERT_TRUE(track);
+  EXPECT_EQ(track->status, 200) << track->body;
+  EXPECT_THAT(track->body, HasSubstr("OUTCOME_ACCEPTED"));
+}
+
+}  // namespace
+}  // namespace conversions::testing
