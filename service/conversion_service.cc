@@ -397,9 +397,10 @@ ApiValidator MakeApiValidator(
       return result;
     }
     result.set_http_status(response->status);
-    result.set_message(response->status >= 200 && response->status < 300
-                           ? "valid"
-                           : ApiErrorMessage(response->body));
+    result.set_message(
+        response->status >= 200 && response->status < 300
+            ? "valid"
+            : ApiErrorMessage(response->body, destination.api_key));
     return result;
   };
 }

@@ -7,6 +7,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "mapping/event_mapper.h"
 #include "mapping/request_encoder.h"
 #include "service/log.h"
@@ -136,17 +137,23 @@ std::optional<std::chrono::milliseconds> ParseRetryAfter(
   return std::nullopt;
 }
 
-std::string ApiErrorMessage(const std::string& body) {
+std::string ApiErrorMessage(const std::string& body, std::string_view api_key) {
+  std::string out;
   size_t error = body.find("\"error\"");
+  size_t message = std::string::npos;
   if (error != std::string::npos) {
-    size_t message = FindStringValue(body, "message", error);
-    if (message != std::string::npos) return JsonStringAt(body, message);
-    size_t plain = FindStringValue(body, "error");
-    if (plain != std::string::npos) return JsonStringAt(body, plain);
+    message = FindStringValue(body, "message", error);
+    if (message == std::string::npos) message = FindStringValue(body, "error");
   }
-  size_t message = FindStringValue(body, "message");
-  if (message != std::string::npos) return JsonStringAt(body, message);
-  return body.substr(0, 512);
+  if (message == std::string::npos) message = FindStringValue(body, "message");
+  out = message != std::string::npos ? JsonStringAt(body, message)
+                                     : body.substr(0, 512);
+  if (!api_key.empty()) {
+    out = absl::StrReplaceAll(
+        out, {{absl::string_view(api_key.data(), api_key.size()),
+               "[redacted API key]"}});
+  }
+  return out;
 }
 
 Dispatcher::Dispatcher(Spool* spool, Clock* clock, Metrics* metrics,
@@ -350,8 +357,8 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
   }
 
   if (response.ok() && (status == 400 || status == 413 || status == 422)) {
-    std::string message =
-        absl::StrCat("HTTP ", status, ": ", ApiErrorMessage(response->body));
+    std::string message = absl::StrCat(
+        "HTTP ", status, ": ", ApiErrorMessage(response->body, target.api_key));
     if (events.size() > 1) {
       // Atomic batches: halve until the bad event(s) stand alone.
       std::vector<ClaimedEvent> second(
@@ -399,10 +406,11 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
       if (!dest->paused) {
         dest->paused = true;
         metrics_->destination_pauses.Add({name});
-        LogError("destination_paused",
-                 {{"destination", name},
-                  {"status", absl::StrCat(status)},
-                  {"message", ApiErrorMessage(response->body)}});
+        LogError(
+            "destination_paused",
+            {{"destination", name},
+             {"status", absl::StrCat(status)},
+             {"message", ApiErrorMessage(response->body, target.api_key)}});
       }
       dest->next_probe_ms = probe_at;
     }
@@ -434,7 +442,8 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
   std::string cause = response.ok() ? absl::StrCat(status) : "network";
   std::string error =
       response.ok()
-          ? absl::StrCat("HTTP ", status, ": ", ApiErrorMessage(response->body))
+          ? absl::StrCat("HTTP ", status, ": ",
+                         ApiErrorMessage(response->body, target.api_key))
           : std::string(response.status().message());
   if (response.ok()) {
     if (auto retry_after = ParseRetryAfter(response->retry_after, now)) {

@@ -72,8 +72,11 @@ std::optional<std::chrono::milliseconds> ParseRetryAfter(
 
 // Extracts the API's message from an error body ({"error":{"message":..}},
 // {"error":"..."} or {"message":"..."}); falls back to the raw body, cut to
-// 512 bytes.
-std::string ApiErrorMessage(const std::string& body);
+// 512 bytes. Every occurrence of `api_key` in it is replaced by
+// "[redacted API key]": an API (or a proxy before it) that repeats the
+// bearer token in its error would otherwise put the key into logs, event
+// statuses and dead letters.
+std::string ApiErrorMessage(const std::string& body, std::string_view api_key);
 
 // What one DeliverOnce call did.
 struct DeliveryReport {

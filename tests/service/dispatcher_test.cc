@@ -404,11 +404,49 @@ TEST(RetryAfterTest, ParsesSecondsAndHttpDates) {
 }
 
 TEST(ApiErrorMessageTest, ReadsTheShapesTheApiMayUse) {
-  EXPECT_EQ(ApiErrorMessage(R"({"error":{"message":"bad id","type":"x"}})"),
-            "bad id");
-  EXPECT_EQ(ApiErrorMessage(R"({"error":"plain"})"), "plain");
-  EXPECT_EQ(ApiErrorMessage(R"({"message":"top"})"), "top");
-  EXPECT_EQ(ApiErrorMessage("Bad Gateway"), "Bad Gateway");
+  EXPECT_EQ(
+      ApiErrorMessage(R"({"error":{"message":"bad id","type":"x"}})", "k"),
+      "bad id");
+  EXPECT_EQ(ApiErrorMessage(R"({"error":"plain"})", "k"), "plain");
+  EXPECT_EQ(ApiErrorMessage(R"({"message":"top"})", "k"), "top");
+  EXPECT_EQ(ApiErrorMessage("Bad Gateway", "k"), "Bad Gateway");
+}
+
+TEST(ApiErrorMessageTest, NeverRepeatsTheApiKey) {
+  constexpr char kKey[] = "sk-proj-TOPSECRET0123456789";
+  EXPECT_EQ(
+      ApiErrorMessage(
+          R"({"error":{"message":"Incorrect API key provided: sk-proj-TOPSECRET0123456789."}})",
+          kKey),
+      "Incorrect API key provided: [redacted API key].");
+  EXPECT_EQ(ApiErrorMessage("401 for Bearer sk-proj-TOPSECRET0123456789 and "
+                            "sk-proj-TOPSECRET0123456789",
+                            kKey),
+            "401 for Bearer [redacted API key] and [redacted API key]");
+}
+
+// An API that repeats the key in its 400 and 401 answers: the key reaches
+// neither a dead letter's message nor an event's last error.
+TEST_F(DispatcherTest, TheApiKeyAnApiRepeatsStaysOutOfStatusesAndDeadLetters) {
+  Append({"bad", "later"});
+  api_.SetResponder([](const HttpRequest& r) -> absl::StatusOr<HttpResponse> {
+    const std::string echo = "token " + r.bearer_token + " refused";
+    if (r.body.find("bad") != std::string::npos) {
+      return FakeHttpTransport::Response(
+          400, R"({"error":{"message":")" + echo + R"("}})");
+    }
+    return FakeHttpTransport::Response(
+        503, R"({"error":{"message":")" + echo + R"("}})");
+  });
+  Deliver();
+  auto dead = spool_->ListDeadLetters({});
+  ASSERT_TRUE(dead.ok());
+  ASSERT_THAT(dead->dead_letters, SizeIs(1));
+  EXPECT_EQ(dead->dead_letters[0].message,
+            "HTTP 400: token [redacted API key] refused");
+  auto later = spool_->Lookup("default", "order_created", "later");
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(later->last_error, "HTTP 503: token [redacted API key] refused");
 }
 
 TEST(BackoffPolicyTest, StaysWithinTheExponentialCap) {
