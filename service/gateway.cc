@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <filesystem>
 #include <future>
@@ -397,7 +398,11 @@ absl::Status Gateway::StartGrpc() {
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   const GrpcOptions& g = config_.grpc;
   builder.SetMaxReceiveMessageSize(g.max_receive_message_bytes);
-  builder.SetMaxSendMessageSize(g.max_receive_message_bytes);
+  // Answers may be larger than requests: ValidateEvents adds each event's
+  // wire JSON. (Dead-letter pages stop at 3 MiB, under the 4 MiB gRPC
+  // clients take by default.)
+  builder.SetMaxSendMessageSize(static_cast<int>(std::min<std::int64_t>(
+      2 * static_cast<std::int64_t>(g.max_receive_message_bytes), INT_MAX)));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
                              static_cast<int>(g.keepalive_time.count()));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,

@@ -89,6 +89,10 @@ struct DeadLetterQuery {
   std::optional<DeadReason> reason;  // nullopt: all
   int page_size = 100;
   std::string page_token;  // from a previous page
+  // A page ends early rather than pass this many bytes of wire JSON and
+  // messages (always at least one dead letter): gRPC clients refuse
+  // answers over 4 MiB unless told otherwise.
+  size_t max_bytes = 3 << 20;
 };
 
 struct DeadLetterPage {

@@ -84,11 +84,15 @@ absl::StatusOr<DeadLetterPage> QueryDeadLetters(sqlite3* db,
   st.Bind(4, after_id);
   st.Bind(5, static_cast<std::int64_t>(page_size) + 1);
   DeadLetterPage page;
+  size_t bytes = 0;
+  auto end_page = [&page] {
+    const DeadLetterRecord& last = page.dead_letters.back();
+    page.next_page_token = absl::StrCat(last.dead_ms, ":", last.row_id);
+  };
   int rc;
   while ((rc = st.Step()) == SQLITE_ROW) {
     if (static_cast<int>(page.dead_letters.size()) == page_size) {
-      const DeadLetterRecord& last = page.dead_letters.back();
-      page.next_page_token = absl::StrCat(last.dead_ms, ":", last.row_id);
+      end_page();
       break;
     }
     DeadLetterRecord r;
@@ -105,6 +109,13 @@ absl::StatusOr<DeadLetterPage> QueryDeadLetters(sqlite3* db,
     if (sqlite3_column_type(st.get(), 9) != SQLITE_NULL) {
       log.Read(LocationAt(st, 9, 10), &r.wire_json).IgnoreError();
     }
+    const size_t size = r.wire_json.size() + r.message.size() +
+                        r.event_id.size() + r.destination.size() + 64;
+    if (!page.dead_letters.empty() && bytes + size > query.max_bytes) {
+      end_page();  // this one starts the next page
+      break;
+    }
+    bytes += size;
     page.dead_letters.push_back(std::move(r));
   }
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) {

@@ -63,6 +63,16 @@ function callOnce(client, method, request) {
   });
 }
 
+// Whether trying again later can succeed: a RETRYABLE code, except gRPC's
+// own message-size limit ("Received message larger than max"), which the
+// same request hits again; send fewer events at a time instead.
+function isRetryable(err) {
+  if (!RETRYABLE.has(err.code)) return false;
+  const details = err.details || '';
+  return !details.startsWith('Received message larger than max') &&
+         !details.startsWith('Sent message larger than max');
+}
+
 // Calls `method`, retrying the RETRYABLE codes with exponential backoff and
 // full jitter. Keep the same event ids on every attempt: events the gateway
 // already stored answer DUPLICATE, so a retry never counts twice.
@@ -71,7 +81,7 @@ async function callWithRetry(client, method, request) {
     try {
       return await callOnce(client, method, request);
     } catch (err) {
-      if (!RETRYABLE.has(err.code) || attempt === MAX_ATTEMPTS) throw err;
+      if (!isRetryable(err) || attempt === MAX_ATTEMPTS) throw err;
       const delayMs = Math.random() * Math.min(10000, 200 * 2 ** (attempt - 1));
       console.error(`attempt ${attempt} failed with ${grpc.status[err.code]}:` +
                     ` ${err.details}; retrying in ${Math.round(delayMs)}ms`);

@@ -5,8 +5,10 @@ Shared by the examples in this folder; copy it along with the generated
 
 Retry guidance (proto/conversions/v1/conversion_service.proto):
   * UNAVAILABLE (the gateway is draining, or cannot be reached) and
-    RESOURCE_EXHAUSTED (its spool is full) are worth a retry, after an
-    exponential backoff with full jitter.
+    RESOURCE_EXHAUSTED (its queue bound is reached, or its disk is full) are
+    worth a retry, after an exponential backoff with full jitter; except a
+    RESOURCE_EXHAUSTED from gRPC's own message-size limit ("Received message
+    larger than max"), which no retry fixes: send fewer events at a time.
   * Every other code is final for this request: INVALID_ARGUMENT (a malformed
     request, 0 or more than 1,000 events, a string that is not UTF-8),
     UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND (unknown destination). Fix
@@ -79,6 +81,16 @@ def call_metadata():
     return (("authorization", "Bearer " + token),)
 
 
+def is_retryable(error: grpc.RpcError) -> bool:
+    """Whether trying `error`'s call again later can succeed."""
+    if error.code() not in RETRYABLE_CODES:
+        return False
+    # gRPC's own size limit, on either side: the same request fails again.
+    details = error.details() or ""
+    return not (details.startswith("Received message larger than max") or
+                details.startswith("Sent message larger than max"))
+
+
 def call_with_retry(method, request, args: argparse.Namespace,
                     initial_backoff: float = 0.2, max_backoff: float = 10.0):
     """Calls `method(request)`, retrying the codes in RETRYABLE_CODES.
@@ -92,8 +104,7 @@ def call_with_retry(method, request, args: argparse.Namespace,
             return method(request, timeout=args.timeout,
                           metadata=call_metadata())
         except grpc.RpcError as error:
-            if (error.code() not in RETRYABLE_CODES or
-                    attempt == args.max_attempts):
+            if (not is_retryable(error) or attempt == args.max_attempts):
                 raise
             delay = random.uniform(
                 0, min(max_backoff, initial_backoff * 2 ** (attempt - 1)))

@@ -244,6 +244,42 @@ class PythonExamplesTest(GatewayTestBase):
         self.assertIn("skipped: ", run.stdout)
 
 
+class RetryRuleTest(unittest.TestCase):
+    """gateway_client.is_retryable, without a gateway."""
+
+    class FakeError(Exception):
+        def __init__(self, code, details):
+            super().__init__(details)
+            self._code, self._details = code, details
+
+        def code(self):
+            return self._code
+
+        def details(self):
+            return self._details
+
+    def test_retries_what_later_can_succeed_and_not_the_size_limit(self):
+        sys.path.insert(0, PYTHON_DIR)
+        import grpc
+        import gateway_client
+        codes = grpc.StatusCode
+        cases = [
+            (codes.UNAVAILABLE, "draining", True),
+            (codes.RESOURCE_EXHAUSTED, "spool is full: 9 events queued", True),
+            (codes.RESOURCE_EXHAUSTED, "the spool's disk is full: x", True),
+            (codes.RESOURCE_EXHAUSTED,
+             "Received message larger than max (20000000 vs. 16777216)",
+             False),
+            (codes.RESOURCE_EXHAUSTED,
+             "Sent message larger than max (20000000 vs. 16777216)", False),
+            (codes.INVALID_ARGUMENT, "0 events", False),
+        ]
+        for code, details, retryable in cases:
+            self.assertEqual(
+                gateway_client.is_retryable(self.FakeError(code, details)),
+                retryable, details)
+
+
 class PythonExamplesOverTlsTest(GatewayTestBase):
     tls = True
 

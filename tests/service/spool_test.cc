@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -201,6 +202,55 @@ TEST_F(SpoolTest, DeadLettersAreListedNewestFirstInPages) {
   auto only_expired = spool->ListDeadLetters(expired);
   ASSERT_TRUE(only_expired.ok());
   EXPECT_THAT(only_expired->dead_letters, SizeIs(1));
+}
+
+// A page of large dead letters ends at the byte budget, before the page
+// size, and the next page goes on from there: each dead letter once.
+TEST_F(SpoolTest, DeadLetterPagesEndAtTheirByteBudget) {
+  auto spool = OpenSpool();
+  std::vector<SpoolEvent> events;
+  for (int i = 0; i < 7; ++i) {
+    SpoolEvent e = Event("big" + std::to_string(i));
+    e.wire_json.append(100'000, ' ');
+    events.push_back(std::move(e));
+  }
+  ASSERT_TRUE(AppendSync(*spool, std::move(events)).ok());
+  auto claimed = spool->Claim(lane_, kNow, 10, 64 << 20);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_THAT(*claimed, SizeIs(7));
+  std::vector<std::int64_t> rows;
+  for (const ClaimedEvent& e : *claimed) rows.push_back(e.row_id);
+  ASSERT_TRUE(
+      spool->MarkDead(rows, DeadReason::kRejected, "bad", kNow + 1, 1).ok());
+
+  DeadLetterQuery query;
+  query.page_size = 100;
+  query.max_bytes = 250'000;  // two of them
+  std::vector<std::string> seen;
+  std::vector<size_t> page_sizes;
+  for (int guard = 0; guard < 10; ++guard) {
+    auto page = spool->ListDeadLetters(query);
+    ASSERT_TRUE(page.ok()) << page.status();
+    page_sizes.push_back(page->dead_letters.size());
+    for (const DeadLetterRecord& r : page->dead_letters) {
+      EXPECT_EQ(r.wire_json.size(),
+                Event(r.event_id).wire_json.size() + 100'000);
+      seen.push_back(r.event_id);
+    }
+    if (page->next_page_token.empty()) break;
+    query.page_token = page->next_page_token;
+  }
+  EXPECT_EQ(page_sizes, (std::vector<size_t>{2, 2, 2, 1}));
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<std::string>{"big0", "big1", "big2", "big3",
+                                            "big4", "big5", "big6"}));
+  // A budget smaller than one dead letter still gives one a page.
+  query.page_token.clear();
+  query.max_bytes = 10;
+  auto one = spool->ListDeadLetters(query);
+  ASSERT_TRUE(one.ok());
+  EXPECT_THAT(one->dead_letters, SizeIs(1));
+  EXPECT_FALSE(one->next_page_token.empty());
 }
 
 TEST_F(SpoolTest, AMalformedPageTokenIsInvalidArgument) {
