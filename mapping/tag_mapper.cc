@@ -523,8 +523,9 @@ class TagMapper {
   }
 
   // ReadMoney for text, negative numbers and numbers FastMinorUnits leaves.
-  [[gnu::noinline]] std::optional<std::int64_t> ReadMoneySlowly(const Found& f,
-                                                                int exponent) {
+  // `of` names the currency in the message of an amount too large.
+  [[gnu::noinline]] std::optional<std::int64_t> ReadMoneySlowly(
+      const Found& f, int exponent, const char* of = "its currency") {
     const TagValue v = f.value;
     absl::StatusOr<std::int64_t> minor = absl::InvalidArgumentError("");
     if (v.kind_case() == Value::kNumberValue) {
@@ -535,12 +536,14 @@ class TagMapper {
     if (!minor.ok()) {
       const bool too_large =
           minor.status().code() == absl::StatusCode::kOutOfRange;
-      Violation(
-          PathOf(f), too_large ? kOutOfRange : kInvalidFormat,
-          absl::StrCat(PathOf(f),
-                       too_large ? " is too large an amount to send in minor "
-                                   "units of its currency"
-                                 : " must be a number of major units "
+      Violation(PathOf(f), too_large ? kOutOfRange : kInvalidFormat,
+                too_large
+                    ? absl::StrCat(PathOf(f),
+                                   " is too large an amount to send in minor "
+                                   "units of ",
+                                   of)
+                    : absl::StrCat(PathOf(f),
+                                   " must be a number of major units "
                                    "(12.99 or \"12.99\")"));
       return std::nullopt;
     }
@@ -593,6 +596,15 @@ class TagMapper {
     }
   }
 
+  // Reports the problems of an amount `f` whose currency is missing or not
+  // valid (reported apart) that no currency would cure: not a number,
+  // negative, or too large even in minor units of a currency without any
+  // (exponent 0, the smallest), as a typed event's amount is checked
+  // whatever its currency.
+  [[gnu::cold, gnu::noinline]] void CheckAmountWithoutCurrency(const Found& f) {
+    ReadMoneySlowly(f, /*exponent=*/0, "any currency");
+  }
+
   [[gnu::cold, gnu::noinline]] void RequireCurrency(const Found& value) {
     Violation(SlotPath(kCurrency), kRequired,
               absl::StrCat(SlotPath(kCurrency), " is required when ",
@@ -605,13 +617,16 @@ class TagMapper {
     ReadCurrency(First(kCurrency), &event_currency_);
     if (event_currency_.valid) d->currency_.assign(event_currency_.view());
     if (Found f = First(kValue)) {
-      if (!event_currency_.present) {
-        RequireCurrency(f);
-      } else if (event_currency_.valid) {
+      if (event_currency_.valid) {
         if (auto minor = ReadMoney(f, event_currency_.exponent)) {
           d->has_amount_ = true;
           d->amount_ = *minor;
         }
+      } else {
+        // The currency's problem first (ReadCurrency reported an invalid
+        // one), then the value's own.
+        if (!event_currency_.present) RequireCurrency(f);
+        CheckAmountWithoutCurrency(f);
       }
     }
 
@@ -678,10 +693,15 @@ class TagMapper {
           c->has_amount_ = true;
           c->amount_ = *minor;
         }
-      } else if (!currency.present && !event_currency_.present) {
-        SlotViolation(kItemCurrency, kRequired,
-                      " is required when the item has a price and "
-                      "the event has no currency");
+      } else {
+        // As for the event's value: the currency's problem, then the
+        // price's own.
+        if (!currency.present && !event_currency_.present) {
+          SlotViolation(kItemCurrency, kRequired,
+                        " is required when the item has a price and "
+                        "the event has no currency");
+        }
+        CheckAmountWithoutCurrency(price);
       }
     }
 

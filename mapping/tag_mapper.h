@@ -80,6 +80,11 @@ namespace conversions::mapping {
 //                                         items.X.product.currency; else the
 //                                         event currency (left implicit)
 //
+// A `value` or item price whose currency is missing or invalid is still
+// checked for what no currency cures (not a number, negative, too large
+// even without minor units), so that both problems are reported, as for a
+// typed event.
+//
 // Fixed sources that are not slots: `event_name` (the event mapping),
 // `user.consent_categories` (consent), and the pre-hashed `user.email_sha256`,
 // `user.id_sha256`, `user.firstname_sha256` and `user.lastname_sha256`, which

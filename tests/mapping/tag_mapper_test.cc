@@ -820,6 +820,54 @@ TEST(TagMapperRow18Test, SendsACurrencyWithoutValue) {
   EXPECT_FALSE(wire["data"].contains("amount"));
 }
 
+TEST(TagMapperRow18Test, ReportsTheValuesOwnProblemsWithItsCurrencys) {
+  // A currency missing or unknown does not hide what is wrong with the
+  // value whatever the currency: every problem at once, as for a typed
+  // event.
+  EXPECT_THAT(MapTag(Purchase(-2, "ZZZ")).violations,
+              ElementsAre(Issue("currency", "INVALID_FORMAT"),
+                          Issue("value", "OUT_OF_RANGE",
+                                "value must not be negative")));
+  Json e = Purchase();
+  e.erase("currency");
+  e["value"] = "abc";
+  EXPECT_THAT(MapTag(e).violations,
+              ElementsAre(Issue("currency", "REQUIRED"),
+                          Issue("value", "INVALID_FORMAT")));
+  // Past int64 even in a currency without minor units (JPY).
+  e["value"] = 1e19;
+  EXPECT_THAT(MapTag(e).violations,
+              ElementsAre(Issue("currency", "REQUIRED"),
+                          Issue("value", "OUT_OF_RANGE",
+                                "value is too large an amount to send in "
+                                "minor units of any currency")));
+}
+
+TEST(TagMapperRow18Test, LeavesWhatDependsOnTheCurrencyToTheCurrency) {
+  // 1e17 is too large in cents but not in yen; 10 is a fine value.
+  for (double value : {10.0, 1e17}) {
+    EXPECT_THAT(MapTag(Purchase(value, "ZZZ")).violations,
+                ElementsAre(Issue("currency", "INVALID_FORMAT")));
+  }
+}
+
+TEST(TagMapperRow18Test, ReportsAsManyProblemsAsTheTypedEvent) {
+  v1::Event typed;
+  typed.set_id("evt_1");
+  typed.set_type(v1::EVENT_TYPE_ORDER_CREATED);
+  typed.set_timestamp_ms(kOneHourAgoMs);
+  typed.set_source_url("https://www.example.com/pricing");
+  typed.set_action_source(v1::ACTION_SOURCE_WEB);
+  typed.mutable_data()->set_amount(-200);
+  typed.mutable_data()->set_currency("ZZZ");
+  EXPECT_THAT(MapEvent(typed, kNowMs).violations,
+              ElementsAre(Issue("data.amount", "OUT_OF_RANGE"),
+                          Issue("data.currency", "INVALID_FORMAT")));
+  EXPECT_THAT(MapFusedTag(Purchase(-2, "ZZZ")).violations,
+              ElementsAre(Issue("currency", "INVALID_FORMAT"),
+                          Issue("value", "OUT_OF_RANGE")));
+}
+
 // ---------------------------------------------------------------------------
 // Row 19, footnote [9]: plan_id only for plan_enrollment and custom data.
 
@@ -979,6 +1027,30 @@ TEST(TagMapperRow26Test, RejectsAnUnknownItemCurrency) {
   EXPECT_THAT(
       MapTag(e).violations,
       ElementsAre(Issue("items[0].product.currency", "INVALID_FORMAT")));
+}
+
+TEST(TagMapperRow26Test, ReportsThePricesOwnProblemsWithItsCurrencys) {
+  Json e = Purchase();
+  e["items"] = {Item("a", "A", -1, 1), Item("b", "B", 5, 1)};
+  e["items"][0]["currency"] = "ZZZ";
+  e["items"][1]["currency"] = "ZZZ";  // a fine price: the currency alone
+  EXPECT_THAT(MapTag(e).violations,
+              ElementsAre(Issue("items[0].currency", "INVALID_FORMAT"),
+                          Issue("items[0].product.price", "OUT_OF_RANGE"),
+                          Issue("items[1].currency", "INVALID_FORMAT")));
+
+  Json view = BaseEvent("view_item");  // no currency anywhere
+  view["items"] = {Item("a", "A", "free", 1)};
+  EXPECT_THAT(MapTag(view).violations,
+              ElementsAre(Issue("items[0].currency", "REQUIRED"),
+                          Issue("items[0].product.price", "INVALID_FORMAT")));
+
+  // An unknown event currency leaves the item without one too.
+  Json unknown = Purchase(10, "ZZZ");
+  unknown["items"] = {Item("a", "A", -1, 1)};
+  EXPECT_THAT(MapTag(unknown).violations,
+              ElementsAre(Issue("currency", "INVALID_FORMAT"),
+                          Issue("items[0].product.price", "OUT_OF_RANGE")));
 }
 
 // ---------------------------------------------------------------------------
