@@ -37,6 +37,7 @@ using internal::ContentView;
 using internal::DataView;
 using internal::EventView;
 using internal::FastMinorUnits;
+using internal::IsInexactNumber;
 using internal::IsSafeInteger;
 using internal::IsWholeNumber;
 using internal::kCity;
@@ -88,6 +89,12 @@ constexpr char kDroppedInvalid[] = "DROPPED_INVALID";
 constexpr char kDroppedNotAllowed[] = "DROPPED_NOT_ALLOWED";
 constexpr char kDroppedIncompatibleHash[] = "DROPPED_INCOMPATIBLE_HASH";
 constexpr char kDefaulted[] = "DEFAULTED";
+
+// The warning for a number read as text (an identifier, say) that a double
+// cannot be trusted to hold as the caller wrote it (IsExactAsText).
+constexpr char kInexactNumber[] =
+    "value is a number a double cannot hold exactly (a whole number of 2^53 "
+    "or more, or more than 15 significant digits): send it as a string";
 
 // ---------------------------------------------------------------------------
 // Mapping one event.
@@ -175,8 +182,10 @@ class TagMapper {
   }
 
   // Out of line and cold, with every message: a violation of the value
-  // `f` gave, described as its path followed by `suffix`; a warning about
-  // it; a violation of a slot without a value, at the slot's first path.
+  // `f` gave, described as its path followed by `suffix`; a warning that
+  // drops it, Text having refused it (`description` says what it must be,
+  // unless it is a number Text refused for not being exact); a violation of
+  // a slot without a value, at the slot's first path.
   [[gnu::cold, gnu::noinline]] void ViolationAt(const Found& f,
                                                 const char* reason,
                                                 const char* suffix) {
@@ -184,10 +193,10 @@ class TagMapper {
     std::string description = absl::StrCat(field, suffix);
     Violation(std::move(field), reason, std::move(description));
   }
-  [[gnu::cold, gnu::noinline]] void WarningAt(const Found& f,
-                                              const char* reason,
-                                              const char* description) {
-    Warning(PathOf(f), reason, description);
+  [[gnu::cold, gnu::noinline]] void DropUnread(const Found& f,
+                                               const char* description) {
+    Warning(PathOf(f), kDroppedInvalid,
+            IsInexactNumber(f.value) ? kInexactNumber : description);
   }
   [[gnu::cold, gnu::noinline]] void SlotViolation(size_t slot,
                                                   const char* reason,
@@ -336,13 +345,13 @@ class TagMapper {
 
     if (Found f = First(kOppref)) {
       if (!Text(f.value, &view_.oppref_)) {
-        WarningAt(f, kDroppedInvalid, "oppref must be a string");
+        DropUnread(f, "oppref must be a string");
       }
     }
     MapActionSource();
     if (Found f = First(kPageUrl)) {
       if (!Text(f.value, &view_.source_url_)) {
-        WarningAt(f, kDroppedInvalid, "the page URL must be a string");
+        DropUnread(f, "the page URL must be a string");
       }
     }
     if (Found f = First(kOptOut)) {
@@ -409,27 +418,26 @@ class TagMapper {
         if (Text(element, &text)) {
           out->push_back(text);
         } else {
-          DropText(found, path, i);
+          DropText(element, found, path, i);
         }
       }
     } else if (Text(v, &text)) {
       out->push_back(text);
     } else {
-      DropText(found, path, -1);
+      DropText(v, found, path, -1);
     }
   }
 
-  // AddTexts' warning for element `index` of a list, or the value (-1).
-  [[gnu::cold, gnu::noinline]] void DropText(const Found* found,
+  // AddTexts' warning for `v`, element `index` of a list, or the value
+  // (-1).
+  [[gnu::cold, gnu::noinline]] void DropText(TagValue v, const Found* found,
                                              std::string_view path, int index) {
     std::string field = found ? PathOf(*found) : std::string(path);
-    if (index < 0) {
-      Warning(std::move(field), kDroppedInvalid,
-              "value must be a string or a list of strings");
-    } else {
-      Warning(absl::StrCat(field, "[", index, "]"), kDroppedInvalid,
-              "value must be a string");
-    }
+    if (index >= 0) absl::StrAppend(&field, "[", index, "]");
+    Warning(std::move(field), kDroppedInvalid,
+            IsInexactNumber(v) ? kInexactNumber
+            : index < 0        ? "value must be a string or a list of strings"
+                               : "value must be a string");
   }
 
   void AddSlot(size_t slot, TextList* out) {
@@ -444,7 +452,7 @@ class TagMapper {
   void AddScalar(size_t slot, std::string_view* out) {
     Found f = First(slot);
     if (f && !Text(f.value, out)) {
-      WarningAt(f, kDroppedInvalid, "value must be a string");
+      DropUnread(f, "value must be a string");
     }
   }
 
@@ -634,7 +642,7 @@ class TagMapper {
       if (!AllowsPlanId(data_type)) {
         ReportItemsOrPlan(f, kPlanNotAllowed);
       } else if (!Text(f.value, &d->plan_id_)) {
-        WarningAt(f, kDroppedInvalid, "plan_id must be a string");
+        DropUnread(f, "plan_id must be a string");
       }
     }
 
@@ -674,7 +682,7 @@ class TagMapper {
     if (!type) type = event_content_type;
     if (!type || !Text(type.value, &c->content_type_)) {
       if (type) {
-        WarningAt(type, kDroppedInvalid, "value must be a string");
+        DropUnread(type, "value must be a string");
       }
       c->content_type_ = "product";
     }

@@ -80,6 +80,13 @@ namespace conversions::mapping {
 //                                         items.X.product.currency; else the
 //                                         event currency (left implicit)
 //
+// A text slot (an identifier, a location, an item id, ...) reads a string,
+// or a number as its text when that text is surely the number the caller
+// wrote: a whole number below 2^53, or a fraction of at most 15 significant
+// digits. Any other number (12345678901234567890 arrives as the double
+// 12345678901234567168) is dropped with a DROPPED_INVALID warning asking
+// for a string, never sent as another value.
+//
 // A `value` or item price whose currency is missing or invalid is still
 // checked for what no currency cures (not a number, negative, too large
 // even without minor units), so that both problems are reported, as for a

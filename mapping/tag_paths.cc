@@ -7,7 +7,6 @@
 // For a tag event the caller knows none of them: each is renamed after the
 // property the value came from ("context.page.url", "user.email[2]",
 // "items[3].product.price"), found again through the plan.
-#include <cmath>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -19,7 +18,7 @@
 #include "mapping/event_mapper.h"
 #include "mapping/tag_plan.h"
 // The value readers are static, for tag_mapper.cc's hot path; this file
-// uses only Resolve and Present of them.
+// uses only Resolve, Present and IsExactAsText of them.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
 #include "mapping/tag_values.h"
@@ -166,8 +165,8 @@ class TagPathNamer {
   }
 
   // Element `index` of a user list as TagMapper::AddTexts built it: the
-  // value itself, or the index-th element of a list that is text (nulls
-  // and other kinds were left out).
+  // value itself, or the index-th element of a list that AsText reads
+  // (nulls, other kinds and inexact numbers were left out).
   static std::string ElementPath(TagValue value, const std::string& display,
                                  int index) {
     if (value.kind_case() != Value::kListValue) {
@@ -178,7 +177,7 @@ class TagPathNamer {
       const Value::KindCase kind = values.values(i).kind_case();
       if (kind != Value::kStringValue &&
           !(kind == Value::kNumberValue &&
-            std::isfinite(values.values(i).number_value()))) {
+            IsExactAsText(values.values(i).number_value()))) {
         continue;
       }
       if (kept++ == index) return absl::StrCat(display, "[", i, "]");

@@ -154,19 +154,55 @@ static std::string_view FormatNumber(double d, char (&buf)[32]) {
   return {buf, static_cast<size_t>(r.ptr - buf)};
 }
 
-// Reads a string, or a finite number as text, into `*out` (numbers are kept
-// in `view`); returns false for other kinds.
+// The most significant digits a decimal may have and still come back from
+// the nearest double (DBL_DIG).
+constexpr int kExactDigits = 15;
+
+// IsExactAsText for a number that is not a whole number below 2^53: cold
+// and out of line, off the hot path of AsText.
+[[gnu::cold, gnu::noinline]] static bool IsExactFraction(double d) {
+  if (!std::isfinite(d) || std::floor(d) == d) return false;  // |d| >= 2^53
+  char buf[32];
+  int digits = 0;
+  bool leading = true;  // zeros before the first other digit do not count
+  for (char c : FormatNumber(d, buf)) {
+    if (c == 'e') break;  // the exponent of "1.5e-07"
+    if (c < '0' || c > '9' || (leading && c == '0')) continue;
+    leading = false;
+    ++digits;
+  }
+  return digits <= kExactDigits;
+}
+
+// Whether the text of `d` (FormatNumber) is surely the number the caller
+// wrote, as an identifier read as text needs: a whole number below 2^53
+// (IsSafeInteger), or a finite fraction of at most kExactDigits significant
+// digits. Past that, the JSON number was rounded to the nearest double and
+// its text may be another value: 12345678901234567890 arrives as
+// 12345678901234567168, which would be hashed as someone else's id.
+static bool IsExactAsText(double d) {
+  return IsSafeInteger(d) || IsExactFraction(d);
+}
+
+// Reads a string, or a number IsExactAsText as text, into `*out` (numbers
+// are kept in `view`); returns false for other kinds and other numbers.
 static bool AsText(TagValue v, EventView* view, std::string_view* out) {
   if (v.kind_case() == Value::kStringValue) {
     *out = v.string_value();
     return true;
   }
-  if (v.kind_case() == Value::kNumberValue && std::isfinite(v.number_value())) {
+  if (v.kind_case() == Value::kNumberValue && IsExactAsText(v.number_value())) {
     char buf[32];
     *out = view->Keep(FormatNumber(v.number_value(), buf));
     return true;
   }
   return false;
+}
+
+// Whether `v` is a finite number that AsText refuses for not being exact.
+static bool IsInexactNumber(TagValue v) {
+  return v.kind_case() == Value::kNumberValue &&
+         std::isfinite(v.number_value()) && !IsExactAsText(v.number_value());
 }
 
 // Parses a number, or a string holding one (surrounding spaces allowed).

@@ -42,10 +42,12 @@ using ::conversions::testing::ParseJson;
 using ::conversions::testing::ReadTestData;
 using ::conversions::testing::SameIssuesButPaths;
 using ::testing::AllOf;
+using ::testing::AnyOf;
 using ::testing::ElementsAre;
 using ::testing::Field;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::StartsWith;
 using Json = nlohmann::json;
 using Outcome = TagMapResult::Outcome;
@@ -493,6 +495,24 @@ TEST(TagPathsTest, ListValuesAreNamedByTheirIndexInTheTagEvent) {
                           Issue("user.phone", "DROPPED_INVALID")));
 }
 
+TEST(TagPathsTest, ListIndexesSkipNumbersTheMappingDropped) {
+  // The tag mapping drops the inexact number [1]: the core's emails[1] is
+  // the event's [2].
+  Json e = BaseEvent();
+  e["user"]["email"] =
+      Json::array({"jane@example.com", Json::parse("12345678901234567890"),
+                   "not an email"});
+  TagMapResult tag;
+  MappedEvent mapped;
+  MapTagEvent(ToStruct(e.dump()), CompiledTagMapping::Default(), kNowMs, &tag,
+              &mapped);
+  ASSERT_TRUE(tag.mapped());
+  EXPECT_THAT(tag.warnings,
+              ElementsAre(Issue("user.email[1]", "DROPPED_INVALID")));
+  EXPECT_THAT(mapped.warnings,
+              ElementsAre(Issue("user.email[2]", "DROPPED_INVALID")));
+}
+
 TEST(TagPathsTest, ItemFieldsAreNamedByTheItemAndItsSmartMappedPath) {
   Json e = BaseEvent("purchase");
   e["currency"] = "EUR";
@@ -634,6 +654,32 @@ TEST(TagMapperRow10Test, FormatsANumericUserIdAsAnInteger) {
   EXPECT_THAT(MapTag(e).event.user().external_ids(), ElementsAre("12345"));
 }
 
+TEST(TagMapperRow10Test, DropsANumericUserIdADoubleCannotHoldExactly) {
+  // 12345678901234567890 arrives as the double 12345678901234567168: its
+  // text would be hashed as another user's id. 2^53 may have been 2^53 + 1.
+  const char* ids[] = {"12345678901234567890", "9007199254740992", "1e20"};
+  for (size_t i = 0; i < std::size(ids); ++i) {
+    SCOPED_TRACE(i);  // not the id: tests print no identifier values
+    Json e = BaseEvent();
+    e["user"]["id"] = Json::parse(ids[i]);
+    TagMapResult r = MapTag(e);
+    EXPECT_EQ(r.outcome, Outcome::kMapped);
+    EXPECT_EQ(r.event.user().external_ids_size(), 0);
+    ASSERT_THAT(r.warnings, ElementsAre(Issue("user.id", "DROPPED_INVALID")));
+    EXPECT_THAT(r.warnings[0].description, HasSubstr("send it as a string"));
+    EXPECT_THAT(
+        r.warnings[0].description,
+        Not(AnyOf(HasSubstr("1234567"), HasSubstr("9007"), HasSubstr("e20"))));
+    EXPECT_FALSE(Wire(e)["user"].contains("external_ids_sha256"));
+  }
+  Json e = BaseEvent();
+  e["user"]["id"] = Json::parse("9007199254740991");  // 2^53 - 1: exact
+  const TagMapResult exact = MapTag(e);
+  ASSERT_EQ(exact.event.user().external_ids_size(), 1);
+  // Compared, not printed: tests print no identifier values.
+  EXPECT_TRUE(exact.event.user().external_ids(0) == "9007199254740991");
+}
+
 TEST(TagMapperNamesTest, HashesFirstAndLastNames) {
   Json e = BaseEvent();
   e["user"]["firstname"] = "Marie";
@@ -651,6 +697,53 @@ TEST(TagMapperUserTest, DropsNonStringListValuesWithAWarning) {
   EXPECT_THAT(r.warnings,
               ElementsAre(Issue("user.email[1]", "DROPPED_INVALID"),
                           Issue("user.email[2]", "DROPPED_INVALID")));
+}
+
+TEST(TagMapperUserTest, DropsNumbersADoubleCannotHoldExactlyFromEveryList) {
+  Json e = BaseEvent();
+  const Json big = Json::parse("12345678901234567890");
+  e["user"] = {{"email", Json::array({"user@example.com", big})},
+               {"phone", big},
+               {"firstname", Json::array({big})},
+               {"lastname", big},
+               {"country", big},
+               {"city", big},
+               {"zipcode", Json::array({94107, big})},
+               {"state", big}};
+  TagMapResult r = MapTag(e);
+  EXPECT_EQ(r.outcome, Outcome::kMapped);
+  const auto& user = r.event.user();
+  EXPECT_EQ(user.emails_size(), 1);
+  ASSERT_EQ(user.postal_codes_size(), 1);
+  EXPECT_TRUE(user.postal_codes(0) == "94107");
+  EXPECT_EQ(user.phone_numbers_size() + user.first_names_size() +
+                user.last_names_size() + user.countries_size() +
+                user.cities_size() + user.regions_size(),
+            0);
+  EXPECT_THAT(r.warnings,
+              ElementsAre(Issue("user.email[1]", "DROPPED_INVALID"),
+                          Issue("user.phone", "DROPPED_INVALID"),
+                          Issue("user.firstname[0]", "DROPPED_INVALID"),
+                          Issue("user.lastname", "DROPPED_INVALID"),
+                          Issue("user.country", "DROPPED_INVALID"),
+                          Issue("user.city", "DROPPED_INVALID"),
+                          Issue("user.zipcode[1]", "DROPPED_INVALID"),
+                          Issue("user.state", "DROPPED_INVALID")));
+  for (const FieldIssue& w : r.warnings) {
+    EXPECT_THAT(w.description, HasSubstr("send it as a string"));
+  }
+}
+
+TEST(TagMapperUserTest, DropsFractionsOfMoreDigitsThanADoubleKeeps) {
+  Json e = BaseEvent();
+  // 0.1 + 0.2: 17 significant digits, not what anyone wrote.
+  e["user"]["zipcode"] = Json::array({12.5, 0.1 + 0.2, 0.000125});
+  TagMapResult r = MapTag(e);
+  ASSERT_EQ(r.event.user().postal_codes_size(), 2);
+  EXPECT_TRUE(r.event.user().postal_codes(0) == "12.5");
+  EXPECT_TRUE(r.event.user().postal_codes(1) == "0.000125");
+  EXPECT_THAT(r.warnings,
+              ElementsAre(Issue("user.zipcode[1]", "DROPPED_INVALID")));
 }
 
 // ---------------------------------------------------------------------------
@@ -947,6 +1040,18 @@ TEST(TagMapperRow21Test, TakesTheItemIdNotTheProductId) {
   Json e = Purchase();
   e["items"] = {Item("SKU-9", "Shoes", 1, 1)};
   EXPECT_EQ(MapTag(e).event.data().contents(0).id(), "SKU-9");
+}
+
+TEST(TagMapperRow21Test, DropsAnItemIdADoubleCannotHoldExactly) {
+  Json e = Purchase();
+  e["items"] = {Item("a", "A", 1, 1)};
+  e["items"][0]["id"] = Json::parse("12345678901234567890");
+  TagMapResult r = MapTag(e);
+  EXPECT_EQ(r.outcome, Outcome::kMapped);
+  ASSERT_EQ(r.event.data().contents_size(), 1);
+  EXPECT_TRUE(r.event.data().contents(0).id().empty());
+  ASSERT_THAT(r.warnings, ElementsAre(Issue("items[0].id", "DROPPED_INVALID")));
+  EXPECT_THAT(r.warnings[0].description, HasSubstr("send it as a string"));
 }
 
 TEST(TagMapperRow22Test, TakesTheProductName) {
