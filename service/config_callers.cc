@@ -20,6 +20,13 @@ std::vector<CallerConfig> Parser::ParseCallers(
           absl::StrCat("expected a list of callers, got ", KindOf(at.node)));
     return out;
   }
+  if (at.node.size() == 0) {
+    // An empty list from a template would turn authentication off quietly.
+    Error(at,
+          "is empty; list at least one caller, or leave the key out to run "
+          "without caller authentication");
+    return out;
+  }
   std::map<std::string, size_t> names;
   std::map<std::string, size_t> tokens;  // token -> index; never printed
   for (size_t i = 0; i < at.node.size(); ++i) {

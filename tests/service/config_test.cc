@@ -1098,6 +1098,10 @@ TEST(CallersTest, ATokenPastedAsTheTokenFileIsNotQuoted) {
 }
 
 TEST(CallersTest, EveryMistakeFailsStartUpWithoutQuotingATokenValue) {
+  // An empty list would turn authentication off without a word.
+  EXPECT_THAT(CallerError("callers: []\n"),
+              HasSubstr("callers: is empty; list at least one caller, or "
+                        "leave the key out"));
   EXPECT_THAT(CallerError("callers:\n  - name: c\n    token_env: MISSING\n"
                           "    destinations: [shop]\n"),
               HasSubstr("callers[0].token_env: environment variable MISSING "
