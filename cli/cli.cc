@@ -183,7 +183,9 @@ class Runner {
     } else {
       PrintEventStatus(response, out_);
     }
-    return kExitOk;
+    return response.state() == v1::DELIVERY_STATE_UNSPECIFIED
+               ? kExitUnknownEvent
+               : kExitOk;
   }
 
   int ListDeadLetters() {

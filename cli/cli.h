@@ -14,8 +14,9 @@ namespace conversions::cli {
 
 // Exit statuses.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitError = 1;     // RPC or usage error
-inline constexpr int kExitRejected = 2;  // RPC succeeded, an event REJECTED
+inline constexpr int kExitError = 1;         // RPC or usage error
+inline constexpr int kExitRejected = 2;      // RPC succeeded, an event REJECTED
+inline constexpr int kExitUnknownEvent = 3;  // status: no such event
 
 // Runs the CLI on `argv` (argv[0] is the program name), reading "-" from
 // standard input and $CONVERSIONS_TARGET and $CONVERSIONS_TOKEN (the

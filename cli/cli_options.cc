@@ -444,7 +444,9 @@ std::string UsageText(Command command) {
           "  --id ID                   the event's id\n"
           "  --destination NAME        configured destination (default: the "
           "default one)\n\n",
-          kGlobal, "\n", "Exit status: 0 success; 1 RPC or usage error.\n");
+          kGlobal, "\n",
+          "Exit status: 0 the event is known; 3 it is not (never accepted, "
+          "or\npruned after the retention window); 1 RPC or usage error.\n");
     case Command::kDeadLettersList:
       return absl::StrCat(
           "Usage: conversions-cli dead-letters list [--destination NAME] "

@@ -57,7 +57,11 @@ int main(int argc, char** argv) {
     std::string arg = argv[i];
     if (arg == "--check-config") {
       check_only = true;
-    } else if (arg == "--config" && i + 1 < argc) {
+    } else if (arg == "--config") {
+      if (i + 1 == argc) {
+        std::cerr << "--config needs a FILE\n" << kUsage;
+        return 2;
+      }
       config_path = argv[++i];
     } else if (arg.rfind("--config=", 0) == 0) {
       config_path = arg.substr(9);

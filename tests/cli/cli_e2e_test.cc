@@ -115,6 +115,11 @@ class FakeConversionService final
       std::lock_guard<std::mutex> lock(mu_);
       last_status_ = *request;
     }
+    if (request->id() == "never-sent") {  // an unknown event
+      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      reactor->Finish(grpc::Status::OK);
+      return reactor;
+    }
     response->set_state(v1::DELIVERY_STATE_DELIVERED);
     TimeUtil::FromString("2026-03-19T04:00:00Z",
                          response->mutable_accepted_time());
@@ -483,6 +488,16 @@ TEST_F(CliEndToEndTest, TrackSendsJsonObjectsAsStructs) {
   const v1::TrackEventsRequest request = service_.last_track();
   ASSERT_EQ(request.events_size(), 2);
   EXPECT_DOUBLE_EQ(request.events(0).fields().at("value").number_value(), 12.5);
+}
+
+// An unknown event is no error of the call, but a script must tell it
+// from a found one: exit 3.
+TEST_F(CliEndToEndTest, StatusOfAnUnknownEventExits3) {
+  EXPECT_EQ(Run({"status", "--type", "order_created", "--id", "never-sent"}),
+            kExitUnknownEvent)
+      << err_.str();
+  EXPECT_THAT(out_.str(), ::testing::HasSubstr("state: UNSPECIFIED (unknown "
+                                               "event"));
 }
 
 TEST_F(CliEndToEndTest, StatusPrintsStateAndRfc3339Times) {
