@@ -91,8 +91,11 @@ struct SpoolOptions {
   // SQLite database file (default ./data/spool.db).
   std::string path = "./data/spool.db";
   // Queued (undelivered) events above which writes fail with
-  // RESOURCE_EXHAUSTED (default 2,000,000).
+  // RESOURCE_EXHAUSTED (default 2,000,000), but for a destination holding
+  // less than its share: the bound divided by `destinations`.
   std::int64_t max_queued_events = 2'000'000;
+  // The configured destinations (not a YAML key: the gateway sets it).
+  int destinations = 1;
   // How long delivered rows stay for dedup and status look-ups (default 7d).
   std::chrono::milliseconds retention = std::chrono::hours(24 * 7);
   // Delivered events kept beyond which the oldest are pruned before their

@@ -237,8 +237,10 @@ absl::Status Gateway::CheckConfig(const GatewayConfig& config) {
 
 absl::Status Gateway::Init(TransportFactory factory) {
   SetLogLevel(config_.log_level);
+  SpoolOptions spool_options = config_.spool;
+  spool_options.destinations = static_cast<int>(config_.destinations.size());
   absl::StatusOr<std::unique_ptr<Spool>> spool =
-      Spool::Open(config_.spool, [this](const SpoolSyncReport& sync) {
+      Spool::Open(spool_options, [this](const SpoolSyncReport& sync) {
         metrics_.spool_sync_seconds.Observe({}, sync.seconds);
         metrics_.spool_sync_calls.Observe({}, sync.callers);
         if (!sync.ok) metrics_.spool_sync_failures.Add({});

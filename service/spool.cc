@@ -159,15 +159,26 @@ class SqliteSpool : public Spool {
         return;
       }
     }
+    // Events per destination (a request has one).
+    auto by_destination =
+        std::make_shared<std::vector<std::pair<std::string, std::int64_t>>>();
+    for (const SpoolEvent& e : events) {
+      if (by_destination->empty() ||
+          by_destination->back().first != e.destination) {
+        by_destination->emplace_back(e.destination, 0);
+      }
+      ++by_destination->back().second;
+    }
     {
       absl::MutexLock lock(&mu_);
-      if (queued_ + reserved_ + n > options_.max_queued_events) {
-        done(QueueFullError(absl::StrCat("spool is full: ", queued_ + reserved_,
-                                         " events queued, bound ",
-                                         options_.max_queued_events)));
+      if (absl::Status full = CheckBound(n, *by_destination); !full.ok()) {
+        done(std::move(full));
         return;
       }
       reserved_ += n;
+      for (const auto& [destination, k] : *by_destination) {
+        reserved_by_destination_[destination] += k;
+      }
     }
     auto outcomes = std::make_shared<std::vector<AppendOutcome>>();
     // Fingerprints are computed here, on the caller's thread, to keep the
@@ -190,11 +201,14 @@ class SqliteSpool : public Spool {
       return InsertEvents(*shared_events, *hashes, *crcs, now_ms,
                           outcomes.get());
     };
-    op.done = [this, n, shared_events, outcomes,
+    op.done = [this, n, shared_events, outcomes, by_destination,
                done = std::move(done)](absl::Status s) {
       {
         absl::MutexLock lock(&mu_);
         reserved_ -= n;
+        for (const auto& [destination, k] : *by_destination) {
+          reserved_by_destination_[destination] -= k;
+        }
         for (size_t i = 0; s.ok() && i < outcomes->size(); ++i) {
           if ((*outcomes)[i] != AppendOutcome::kAccepted) continue;
           ++queued_;
@@ -718,6 +732,36 @@ class SqliteSpool : public Spool {
   }
 
  private:
+  // RESOURCE_EXHAUSTED (QueueFullError) when `n` more events, of
+  // `by_destination`, would pass the bound on queued events. Past the
+  // bound, a destination that holds less than its share (the bound divided
+  // by the destinations) still queues up to its share: a destination the
+  // API does not drain cannot stop the others. So the queue holds at most
+  // twice the bound.
+  absl::Status CheckBound(
+      std::int64_t n,
+      const std::vector<std::pair<std::string, std::int64_t>>& by_destination)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const std::int64_t bound = options_.max_queued_events;
+    if (queued_ + reserved_ + n <= bound) return absl::OkStatus();
+    const std::int64_t share =
+        bound / std::max<std::int64_t>(1, options_.destinations);
+    for (const auto& [destination, k] : by_destination) {
+      auto queued = queued_by_destination_.find(destination);
+      auto reserved = reserved_by_destination_.find(destination);
+      const std::int64_t held =
+          (queued == queued_by_destination_.end() ? 0 : queued->second) +
+          (reserved == reserved_by_destination_.end() ? 0 : reserved->second);
+      if (held + k > share) {
+        return QueueFullError(
+            absl::StrCat("spool is full: ", queued_ + reserved_,
+                         " events queued, bound ", bound, "; destination ",
+                         destination, " holds ", held, ", its share ", share));
+      }
+    }
+    return absl::OkStatus();
+  }
+
   // Inserts events, answering kDuplicate for keys already stored (also
   // earlier in the same group). Writer thread only.
   absl::Status InsertEvents(const std::vector<SpoolEvent>& events,
@@ -1181,6 +1225,9 @@ class SqliteSpool : public Spool {
 
   mutable absl::Mutex mu_;
   std::int64_t queued_ ABSL_GUARDED_BY(mu_) = 0;  // queued or in flight
+  // Appends not committed yet, by destination.
+  absl::flat_hash_map<std::string, std::int64_t> reserved_by_destination_
+      ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::int64_t> queued_by_destination_
       ABSL_GUARDED_BY(mu_);
   std::int64_t reserved_ ABSL_GUARDED_BY(mu_) = 0;  // appends not committed

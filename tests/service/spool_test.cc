@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "service/storage_status.h"
 #include "tests/service/spool_test_util.h"
 #include "tests/service/temp_dir.h"
 
@@ -294,6 +295,28 @@ TEST_F(SpoolTest, RefusesAppendsBeyondTheQueueBound) {
   auto full = AppendSync(*spool, {Event("b"), Event("c")});
   EXPECT_EQ(full.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_TRUE(AppendSync(*spool, {Event("b")}).ok());
+}
+
+// A destination the API does not drain fills the bound; another
+// destination still queues up to its share (bound / destinations).
+TEST_F(SpoolTest, OneDestinationsBacklogLeavesTheOthersTheirShare) {
+  SpoolOptions options;
+  options.max_queued_events = 4;
+  options.destinations = 2;  // shares of 2
+  auto spool = OpenSpool(options);
+  ASSERT_TRUE(AppendSync(*spool, {Event("a1", "stuck"), Event("a2", "stuck"),
+                                  Event("a3", "stuck"), Event("a4", "stuck")})
+                  .ok());
+  auto stuck = AppendSync(*spool, {Event("a5", "stuck")});
+  EXPECT_EQ(stuck.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(StoreFailureOf(stuck.status()), StoreFailure::kQueueFull);
+  EXPECT_TRUE(AppendSync(*spool, {Event("b1", "healthy")}).ok());
+  EXPECT_TRUE(AppendSync(*spool, {Event("b2", "healthy")}).ok());
+  auto past_share = AppendSync(*spool, {Event("b3", "healthy")});
+  EXPECT_EQ(past_share.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(past_share.status().message()),
+              ::testing::HasSubstr("destination healthy holds 2, its share 2"));
+  EXPECT_EQ(spool->QueuedCount(), 6);
 }
 
 TEST_F(SpoolTest, InFlightEventsAreQueuedAgainAfterRestart) {
