@@ -23,6 +23,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "grpc/health/v1/health.pb.h"
 #include "mapping/json_writer.h"
 #include "mapping/request_encoder.h"
 #include "service/address.h"
@@ -371,6 +372,10 @@ absl::Status Gateway::StartGrpc() {
   if (!listen.ok()) return listen.status();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // gRPC's health service has no descriptor of its own in protobuf's pool;
+  // naming a message of ours links the generated grpc.health.v1 file, so
+  // that reflection can describe the service it lists.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::ServerBuilder builder;
   int port = 0;
   std::shared_ptr<grpc::ServerCredentials> credentials =

@@ -17,7 +17,7 @@
 #include <iterator>
 #include <set>
 
-#include "health.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/integration/gateway_fixture.h"
 
 namespace conversions::testing {

@@ -13,6 +13,8 @@
 #include <set>
 #include <thread>
 
+#include "google/protobuf/descriptor.pb.h"
+#include "reflection.pb.h"
 #include "tests/integration/gateway_fixture.h"
 #include "tests/integration/gateway_process.h"
 
@@ -87,6 +89,59 @@ v1::SendEventsRequest Batch(const std::string& prefix, int first, int n) {
     *request.add_events() = Purchase(absl::StrCat(prefix, first + i));
   }
   return request;
+}
+
+// The binary's server reflection lists both services and describes each,
+// health included (its descriptor is linked in on purpose), so that
+// grpcurl needs no local .proto files.
+TEST_F(ProcessTest, ReflectionDescribesEveryServiceItLists) {
+  auto gateway = Start();
+  ASSERT_TRUE(gateway->started());
+  auto channel = grpc::CreateChannel(gateway->grpc_address(),
+                                     grpc::InsecureChannelCredentials());
+  namespace reflection = conversions::testing::reflection;
+  using Request = reflection::ServerReflectionRequest;
+  using Response = reflection::ServerReflectionResponse;
+  // What a generated stub of the method does.
+  const grpc::internal::RpcMethod method(
+      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+      grpc::internal::RpcMethod::BIDI_STREAMING, channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  std::unique_ptr<grpc::ClientReaderWriter<Request, Response>> stream(
+      grpc::internal::ClientReaderWriterFactory<Request, Response>::Create(
+          channel.get(), method, &context));
+  Request request;
+  Response response;
+  request.set_list_services("");
+  ASSERT_TRUE(stream->Write(request));
+  ASSERT_TRUE(stream->Read(&response));
+  std::set<std::string> services;
+  for (const auto& s : response.list_services_response().service()) {
+    services.insert(s.name());
+  }
+  EXPECT_TRUE(services.count("conversions.v1.ConversionService"));
+  EXPECT_TRUE(services.count("grpc.health.v1.Health"));
+  for (const std::string& service : services) {
+    request.set_file_containing_symbol(service);
+    ASSERT_TRUE(stream->Write(request));
+    ASSERT_TRUE(stream->Read(&response));
+    ASSERT_TRUE(response.has_file_descriptor_response())
+        << service << ": " << response.error_response().error_message();
+    bool described = false;
+    for (const std::string& bytes :
+         response.file_descriptor_response().file_descriptor_proto()) {
+      google::protobuf::FileDescriptorProto file;
+      ASSERT_TRUE(file.ParseFromString(bytes));
+      for (const auto& s : file.service()) {
+        described |= absl::StrCat(file.package(), ".", s.name()) == service;
+      }
+    }
+    EXPECT_TRUE(described) << service;
+  }
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
 }
 
 TEST_F(ProcessTest, AFailedStartUpLogsNoDrain) {
