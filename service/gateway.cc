@@ -586,7 +586,17 @@ bool Gateway::GuardHttpRequest(const httplib::Request& req,
     return refuse(405, absl::InvalidArgumentError(
                            absl::StrCat(req.path, " takes GET (or HEAD)")));
   }
-  if (!track) return true;  // GET or HEAD, or cpp-httplib's 404
+  if (!track && !probe) {
+    // cpp-httplib reads the body of a POST, PUT, PATCH or DELETE before it
+    // finds no route, a chunked one whatever its size.
+    if (req.method == "GET" || req.method == "HEAD") return true;  // its 404
+    return refuse(
+        404, absl::NotFoundError(absl::StrCat(
+                 "no such endpoint: ", req.method, " ", req.path.substr(0, 200),
+                 "; see /healthz, /readyz, /metrics and POST "
+                 "/v1/track")));
+  }
+  if (!track) return true;  // GET or HEAD of a probe
   if (req.has_header("Transfer-Encoding") ||
       !req.has_header("Content-Length")) {
     return refuse(411, absl::InvalidArgumentError(

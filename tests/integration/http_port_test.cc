@@ -60,6 +60,16 @@ TEST_F(HttpPortTest, AMethodAPathDoesNotTakeIs405BeforeAnyBody) {
     ASSERT_TRUE(c.Send(head));
     EXPECT_EQ(c.StatusLine(), "HTTP/1.1 405 Method Not Allowed") << head;
   }
+  // Nor does a path that does not exist get as far as reading a body.
+  for (const char* head :
+       {"POST /v1/track/ HTTP/1.1\r\nHost: x\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n",
+        "PUT /nope HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n"}) {
+    RawConnection c(port());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(c.Send(head));
+    EXPECT_EQ(c.StatusLine(), "HTTP/1.1 404 Not Found") << head;
+  }
   httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
   auto get = http.Get("/v1/track");
   ASSERT_TRUE(get);
