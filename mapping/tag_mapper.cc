@@ -58,6 +58,7 @@ using internal::kItemPrice;
 using internal::kItemQuantity;
 using internal::kItems;
 using internal::kLastName;
+using internal::kMissing;
 using internal::kOppref;
 using internal::kOptOut;
 using internal::kPageUrl;
@@ -69,6 +70,7 @@ using internal::kUserAgent;
 using internal::kUserId;
 using internal::kValue;
 using internal::kZipcode;
+using internal::PathNode;
 using internal::PathTree;
 using internal::Present;
 using internal::QuoteName;
@@ -111,9 +113,11 @@ class TagMapper {
 
   void Run() {
     std::vector<std::uint32_t>& scratch = result_->scratch;
-    scratch.resize(plan_.event.nodes.size() + plan_.items.nodes.size());
+    // Each tree's values, then Resolve's kUnreadContainer mark.
+    scratch.resize(plan_.event.nodes.size() + plan_.items.nodes.size() + 2);
     event_values_ = scratch.data();
-    item_values_ = scratch.data() + plan_.event.nodes.size();
+    item_values_ = scratch.data() + plan_.event.nodes.size() + 1;
+    item_mark_ = scratch.data() + scratch.size() - 1;
     Resolve(tree_.root(), plan_.event, event_values_);
     if (!plan_.consent_categories.empty() && !HasConsent()) {
       // Nothing but the id is read, for the result to name the event.
@@ -126,6 +130,9 @@ class TagMapper {
       // The result still names the event, skipped or rejected.
       ReadEventId(/*report=*/false);
       return;
+    }
+    if (event_values_[plan_.event.nodes.size()] != kMissing) {
+      ReportUnreadContainers(/*item=*/false);
     }
     MapEnvelope();
     MapUser();
@@ -243,6 +250,54 @@ class TagMapper {
                      missing.size() == 1 ? "category '" : "categories '",
                      absl::StrJoin(missing, "', '"), "'");
     return false;
+  }
+
+  // Warns of each container of `paths` under `children` (a node with
+  // children: `user`, `context.page`, an item's `product`) whose value
+  // Resolve could not look into, a string, say, where an object belongs:
+  // none of the properties the plan reads under it were read. A container
+  // that is missing, null or empty stays silent, as a missing property
+  // does. `values` are the tree's values; `prefix` is the path of the
+  // nodes' parent ("" for the roots, "items[0]" for an item's). Cold: only
+  // an event whose Resolve set the kUnreadContainer mark comes here. The
+  // message names the path, never the value.
+  [[gnu::cold, gnu::noinline]] void ReportUnreadContainers(
+      const PathTree& paths, const ChildIndex& children,
+      const std::uint32_t* values, const std::string& prefix) {
+    for (int n : children.nodes) {
+      const PathNode& node = paths.nodes[n];
+      if (node.children.nodes.empty() || !Present(tree_, values[n])) continue;
+      std::string path =
+          prefix.empty() ? node.key : absl::StrCat(prefix, ".", node.key);
+      // A list is read through children that are indexes ("emails.0").
+      bool indexed = false;
+      for (int child : node.children.nodes) {
+        indexed |= paths.nodes[child].index >= 0;
+      }
+      const Value::KindCase kind = TagValue(&tree_, values[n]).kind_case();
+      if (kind == Value::kStructValue ||
+          (kind == Value::kListValue && indexed)) {
+        ReportUnreadContainers(paths, node.children, values, path);
+        continue;
+      }
+      std::string description = absl::StrCat(
+          path, indexed
+                    ? " must be an object or a list; nothing under it was read"
+                    : " must be an object; none of its properties were read");
+      Warning(std::move(path), kDroppedInvalid, std::move(description));
+    }
+  }
+
+  // ReportUnreadContainers of the event, or of the current item.
+  [[gnu::cold, gnu::noinline]] void ReportUnreadContainers(bool item) {
+    if (item) {
+      ReportUnreadContainers(
+          plan_.items, plan_.items.roots, item_values_,
+          absl::StrCat(items_source_->display, "[", item_index_, "]"));
+    } else {
+      ReportUnreadContainers(plan_.event, plan_.event.roots, event_values_,
+                             std::string());
+    }
   }
 
   [[gnu::cold, gnu::noinline]] void SkipUnmapped() {
@@ -671,6 +726,7 @@ class TagMapper {
         continue;
       }
       Resolve(item.struct_value(), plan_.items, item_values_);
+      if (*item_mark_ != kMissing) ReportUnreadContainers(/*item=*/true);
       MapItem(event_content_type, &d->contents_.emplace_back());
     }
   }
@@ -736,6 +792,9 @@ class TagMapper {
   // tree_, or kMissing.
   std::uint32_t* event_values_ = nullptr;
   std::uint32_t* item_values_ = nullptr;
+  // Resolve's kUnreadContainer mark of the current item (the event's
+  // follows event_values_).
+  const std::uint32_t* item_mark_ = nullptr;
   std::string_view event_name_;
   v1::EventType type_ = v1::EVENT_TYPE_UNSPECIFIED;
   Currency event_currency_;

@@ -87,6 +87,12 @@ namespace conversions::mapping {
 // 12345678901234567168) is dropped with a DROPPED_INVALID warning asking
 // for a string, never sent as another value.
 //
+// A container the mapping reads properties of (`user`, `partners.openai`,
+// `context.page`, an item's `product`, ...) that is present but not an
+// object (a string, a number, a list) gets one DROPPED_INVALID warning
+// naming its path ("user", "items[0].product"), since none of the
+// properties under it could be read; a null or missing one stays silent.
+//
 // A `value` or item price whose currency is missing or invalid is still
 // checked for what no currency cures (not a number, negative, too large
 // even without minor units), so that both problems are reported, as for a

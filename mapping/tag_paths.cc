@@ -85,8 +85,8 @@ class TagPathNamer {
   TagPathNamer(const TagTree& tree, const TagPlan& plan)
       : tree_(tree),
         plan_(plan),
-        event_values_(plan.event.nodes.size()),
-        item_values_(plan.items.nodes.size()) {
+        event_values_(plan.event.nodes.size() + 1),  // + Resolve's mark
+        item_values_(plan.items.nodes.size() + 1) {
     Resolve(tree.root(), plan.event, event_values_.data());
   }
 

@@ -60,6 +60,15 @@ static char AsciiLower(char c) {
 // The value of a plan node whose property the event does not have.
 constexpr std::uint32_t kMissing = 0xFFFFFFFF;
 
+// Resolve's mark, in the entry after the nodes' (out[tree.nodes.size()]),
+// that a node with children held a value it could not look into for some
+// of them (a string, a number, a bool or null; a list, for a child that is
+// not an index): kMissing when there was none. Set on the cold side of the
+// kind tests Resolve makes anyway, so that a well-formed event pays one
+// store and one test for it; the mapper then looks for the container
+// (TagMapper::ReportUnreadContainers).
+constexpr std::uint32_t kUnreadContainer = 0;
+
 static void ResolveChildren(TagValue value, const ChildIndex& children,
                             const PathTree& tree, std::uint32_t* out);
 
@@ -105,17 +114,22 @@ static void ResolveChildren(TagValue value, const ChildIndex& children,
     const TagList list = value.list_value();
     for (int n : children.nodes) {
       int index = tree.nodes[n].index;
-      if (index >= 0 && index < list.values_size()) {
+      if (index < 0) {
+        out[tree.nodes.size()] = kUnreadContainer;  // a name, not an index
+      } else if (index < list.values_size()) {
         ResolveValue(list.values(index), n, tree, out);
       }
     }
+  } else {
+    out[tree.nodes.size()] = kUnreadContainer;  // a scalar or null
   }
 }
 
 // Finds the value of every node of `tree` under `root`; nodes whose
-// property is missing get kMissing.
+// property is missing get kMissing. `out` holds tree.nodes.size() + 1
+// entries: the last is the kUnreadContainer mark, else kMissing.
 static void Resolve(TagStruct root, const PathTree& tree, std::uint32_t* out) {
-  std::fill(out, out + tree.nodes.size(), kMissing);
+  std::fill(out, out + tree.nodes.size() + 1, kMissing);
   ResolveStruct(root, tree.roots, tree, out);
 }
 

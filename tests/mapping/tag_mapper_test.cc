@@ -1159,6 +1159,126 @@ TEST(TagMapperRow26Test, ReportsThePricesOwnProblemsWithItsCurrencys) {
 }
 
 // ---------------------------------------------------------------------------
+// A container the mapping reads properties of, present but not an object,
+// is reported once: nothing under it could be read.
+
+TEST(TagMapperContainerTest, WarnsOfAUserThatIsNotAnObject) {
+  Json e = BaseEvent();
+  e["user"] = "jane.doe@example.com";
+  TagMapResult r = MapTag(e);
+  EXPECT_EQ(r.outcome, Outcome::kMapped);
+  EXPECT_THAT(r.warnings,
+              ElementsAre(Issue("user", "DROPPED_INVALID",
+                                "user must be an object; none of its "
+                                "properties were read")));
+  e["user"] = {"jane.doe@example.com"};
+  EXPECT_THAT(MapTag(e).warnings,
+              ElementsAre(Issue("user", "DROPPED_INVALID")));
+}
+
+TEST(TagMapperContainerTest, WarnsOfEveryContainerThatIsNotAnObject) {
+  Json e = BaseEvent();
+  e["partners"] = {{"openai", "opp_1"}};
+  e["context"]["page"] = "https://www.example.com/pricing";
+  e["context"]["device"] = 42;
+  // In the mapping's order of paths, one warning per container.
+  TagMapResult r = MapTag(e);
+  EXPECT_THAT(r.warnings,
+              ElementsAre(Issue("context.page", "DROPPED_INVALID"),
+                          Issue("context.device", "DROPPED_INVALID"),
+                          Issue("partners.openai", "DROPPED_INVALID")));
+  e["partners"] = true;
+  EXPECT_THAT(MapTag(e).warnings,
+              ElementsAre(Issue("context.page", "DROPPED_INVALID"),
+                          Issue("context.device", "DROPPED_INVALID"),
+                          Issue("partners", "DROPPED_INVALID")));
+}
+
+// The event id sits under `context`: the event is rejected for it, and
+// told why.
+TEST(TagMapperContainerTest, WarnsOfAContextThatIsNotAnObject) {
+  Json e = BaseEvent();
+  e["context"] = "evt_1";
+  TagMapResult r = MapTag(e);
+  EXPECT_EQ(r.outcome, Outcome::kRejected);
+  EXPECT_THAT(r.violations, ElementsAre(Issue("context.event_id", "REQUIRED")));
+  EXPECT_THAT(r.warnings, ElementsAre(Issue("context", "DROPPED_INVALID")));
+}
+
+TEST(TagMapperContainerTest, NeverEchoesTheContainersValue) {
+  Json e = BaseEvent();
+  e["user"] = "jane.doe@example.com";
+  e["partners"] = {{"openai", {"opp_secret_1"}}};
+  const std::vector<FieldIssue> warnings = MapTag(e).warnings;
+  EXPECT_EQ(warnings.size(), 2u);
+  for (const FieldIssue& w : warnings) {
+    EXPECT_THAT(w.description, Not(HasSubstr("jane")));
+    EXPECT_THAT(w.description, Not(HasSubstr("opp_secret")));
+  }
+}
+
+TEST(TagMapperContainerTest, StaysSilentForMissingNullAndEmptyContainers) {
+  Json e = BaseEvent();
+  e["user"] = nullptr;
+  e["partners"] = {{"openai", nullptr}};
+  e["context"]["device"] = Json::object();
+  e["context"]["page"]["extra"] = "x";  // a property the mapping ignores
+  EXPECT_THAT(MapTag(e).warnings, IsEmpty());
+  e["user"] = "";
+  e["partners"] = Json::array();
+  EXPECT_THAT(MapTag(e).warnings, IsEmpty());
+}
+
+// Only containers of the compiled mapping count: `order` is one once a
+// slot reads order.id.
+TEST(TagMapperContainerTest, WarnsOnlyOfContainersTheMappingReads) {
+  Json e = BaseEvent();
+  e["order"] = "ord_1";
+  EXPECT_THAT(MapTag(e).warnings, IsEmpty());
+  TagMappingConfig config;
+  config.field_mapping["context.event_id"] = {"order.id", "context.event_id"};
+  EXPECT_THAT(MapTag(e, config).warnings,
+              ElementsAre(Issue("order", "DROPPED_INVALID")));
+}
+
+// A list is a container too when the mapping indexes it ("user.emails.1").
+TEST(TagMapperContainerTest, ReadsAnIndexedListAndWarnsOfAScalarInstead) {
+  TagMappingConfig config;
+  config.field_mapping["user.email"] = {"user.emails.1"};
+  Json e = BaseEvent();
+  e["user"]["emails"] = {"a@example.com", "b@example.com"};
+  EXPECT_THAT(MapTag(e, config).warnings, IsEmpty());
+  e["user"]["emails"] = "a@example.com";
+  EXPECT_THAT(MapTag(e, config).warnings,
+              ElementsAre(Issue("user.emails", "DROPPED_INVALID",
+                                "user.emails must be an object or a list; "
+                                "nothing under it was read")));
+}
+
+TEST(TagMapperContainerTest, WarnsOfAnItemsProductThatIsNotAnObject) {
+  Json e = Purchase();
+  e["items"] = {Item("sku_1", "Shoes", 1, 1), Item("sku_2", "Hat", 2, 1)};
+  e["items"][1]["product"] = "Hat";
+  TagMapResult r = MapTag(e);
+  EXPECT_EQ(r.outcome, Outcome::kMapped);
+  EXPECT_THAT(r.warnings,
+              ElementsAre(Issue("items[1].product", "DROPPED_INVALID",
+                                "items[1].product must be an object; none of "
+                                "its properties were read")));
+  EXPECT_EQ(r.event.data().contents(1).id(), "sku_2");
+}
+
+TEST(TagMapperContainerTest, NamesAnItemContainerByTheRepointedList) {
+  TagMappingConfig config;
+  config.field_mapping["items"] = {"products"};
+  Json e = Purchase();
+  e["products"] = {Item("sku_1", "Shoes", 1, 1)};
+  e["products"][0]["product"] = {"Shoes"};
+  EXPECT_THAT(MapTag(e, config).warnings,
+              ElementsAre(Issue("products[0].product", "DROPPED_INVALID")));
+}
+
+// ---------------------------------------------------------------------------
 // Footnote [7]: pre-hashed values of the event model pass through.
 
 TEST(TagMapperPreHashedTest, PassesEventModelHashesThrough) {
