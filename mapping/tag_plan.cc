@@ -122,6 +122,20 @@ class Compiler {
     plan_->id_sha256 = Fixed("user.id_sha256");
     plan_->firstname_sha256 = Fixed("user.firstname_sha256");
     plan_->lastname_sha256 = Fixed("user.lastname_sha256");
+    // A pre-hashed source that a slot reads too is read by the slot alone:
+    // its fixed node becomes one that no walk reaches, always missing, so
+    // that the mapper reads it without a test.
+    int unreached = -1;
+    for (int TagPlan::*fixed :
+         {&TagPlan::email_sha256, &TagPlan::phone_sha256, &TagPlan::id_sha256,
+          &TagPlan::firstname_sha256, &TagPlan::lastname_sha256}) {
+      if (!ReadBySlot(plan_->*fixed)) continue;
+      if (unreached < 0) {
+        unreached = static_cast<int>(plan_->event.nodes.size());
+        plan_->event.nodes.emplace_back();  // in no node's children
+      }
+      plan_->*fixed = unreached;
+    }
     Index(&plan_->event);
     Index(&plan_->items);
     if (!errors_.empty()) {
@@ -240,6 +254,18 @@ class Compiler {
       source.display = Join(segments, x + 1, segments.size());
     }
     plan_->slots[slot].push_back(std::move(source));
+  }
+
+  // Whether `node` of the event tree is a source of some slot: smart
+  // mapping re-pointed a slot at a fixed source ("user.email" ->
+  // "user.email_sha256", mapping spec §4c).
+  bool ReadBySlot(int node) const {
+    for (const std::vector<SourcePath>& sources : plan_->slots) {
+      for (const SourcePath& source : sources) {
+        if (!source.per_item && source.node == node) return true;
+      }
+    }
+    return false;
   }
 
   int Fixed(std::string_view path) {

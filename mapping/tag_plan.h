@@ -191,7 +191,11 @@ struct TagPlan {
   // The paths read from the event, and from each item.
   PathTree event;
   PathTree items;
-  // Fixed sources, as nodes of `event`.
+  // Fixed sources, as nodes of `event`. A pre-hashed one (*_sha256) that
+  // is also a source of a slot is instead a node without a key that is no
+  // node's child, so always missing: the slot alone reads the property (a
+  // 64-hex value passes through the slot's hashing), so that it is neither
+  // sent twice nor reported twice.
   int event_name = 0;
   int email_sha256 = 0;
   int phone_sha256 = 0;

@@ -52,6 +52,8 @@ CompiledTagMapping SmartMapping() {
   config.field_mapping["items"] = {"products", "items"};
   config.field_mapping["items.X.id"] = {"items.X.sku", "items.X.id"};
   config.field_mapping["value"] = {"order.total", "value"};
+  // A fixed pre-hashed source re-pointed to: the slot alone reads it.
+  config.field_mapping["user.id"] = {"user.id_sha256", "user.id"};
   config.event_mapping["add_to_wishlist"] = conversions::v1::EVENT_TYPE_CUSTOM;
   config.consent_categories = {};
   auto compiled = conversions::mapping::CompileTagMapping(config);

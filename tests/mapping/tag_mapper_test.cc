@@ -1322,6 +1322,70 @@ TEST(TagMapperPreHashedTest, PassesAnApiPhoneHashThroughSmartMapping) {
             Json::array({kPhone14155552671Sha}));
 }
 
+// A slot smart-mapped to a pre-hashed property (mapping spec §4c) reads it
+// alone: the fixed pass-through would send the same hash again, which the
+// mapper core drops as a duplicate on every event.
+TEST(TagMapperPreHashedTest, ReadsASmartMappedPreHashedPropertyOnce) {
+  TagMappingConfig config;
+  config.field_mapping["user.email"] = {"user.email_sha256"};
+  Json e = BaseEvent();
+  e["user"]["email_sha256"] = kUserExampleComSha;
+  EXPECT_EQ(Wire(e, config)["user"]["emails_sha256"],
+            Json::array({kUserExampleComSha}));
+  EXPECT_THAT(MapFused(e, config).warnings, IsEmpty());
+}
+
+TEST(TagMapperPreHashedTest, ReportsAnInvalidSmartMappedHashOnce) {
+  TagMappingConfig config;
+  config.field_mapping["user.email"] = {"user.email_sha256"};
+  Json e = BaseEvent();
+  e["user"]["email_sha256"] = "not a digest";  // no @ either
+  EXPECT_THAT(MapFused(e, config).warnings,
+              ElementsAre(Issue("user.email_sha256", "DROPPED_INVALID")));
+}
+
+TEST(TagMapperPreHashedTest, ReadsEveryFixedSourceASlotNamesOnce) {
+  TagMappingConfig config;
+  config.field_mapping["user.id"] = {"user.id_sha256"};
+  config.field_mapping["user.firstname"] = {"user.firstname_sha256"};
+  config.field_mapping["user.lastname"] = {"user.lastname_sha256"};
+  Json e = BaseEvent();
+  e["user"] = {{"id_sha256", kCustomer123Sha},
+               {"firstname_sha256", kMarieSha},
+               {"lastname_sha256", {kCurieSha}}};
+  Json user = Wire(e, config)["user"];
+  EXPECT_EQ(user["external_ids_sha256"], Json::array({kCustomer123Sha}));
+  EXPECT_EQ(user["first_names_sha256"], Json::array({kMarieSha}));
+  EXPECT_EQ(user["last_names_sha256"], Json::array({kCurieSha}));
+  EXPECT_THAT(MapFused(e, config).warnings, IsEmpty());
+}
+
+// Re-pointing user.phone at user.phone_sha256 says that it holds the API's
+// hash: it is sent, not dropped as the event model's.
+TEST(TagMapperPreHashedTest, SendsPhoneSha256ASlotIsSmartMappedTo) {
+  TagMappingConfig config;
+  config.field_mapping["user.phone"] = {"user.phone_sha256"};
+  Json e = BaseEvent();
+  e["user"]["phone_sha256"] = kPhone14155552671Sha;
+  EXPECT_EQ(Wire(e, config)["user"]["phone_numbers_sha256"],
+            Json::array({kPhone14155552671Sha}));
+  EXPECT_THAT(MapTag(e, config).warnings, IsEmpty());
+}
+
+// Decided by the mapping, not the event: the slot's first present source
+// wins, and the pre-hashed property is only its fallback.
+TEST(TagMapperPreHashedTest, APreHashedFallbackOfASlotIsReadOnlyAsSuch) {
+  TagMappingConfig config;
+  config.field_mapping["user.email"] = {"user.email", "user.email_sha256"};
+  Json e = BaseEvent();
+  e["user"] = {{"email", "jane.doe@example.com"},
+               {"email_sha256", kUserExampleComSha}};
+  EXPECT_EQ(Wire(e, config)["user"]["emails_sha256"].size(), 1u);
+  e["user"].erase("email");
+  EXPECT_EQ(Wire(e, config)["user"]["emails_sha256"],
+            Json::array({kUserExampleComSha}));
+}
+
 // ---------------------------------------------------------------------------
 // Worked examples of the default event mapping.
 
