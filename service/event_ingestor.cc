@@ -297,6 +297,7 @@ void EventIngestor::Store(const DestinationConfig& destination,
                      done(outcomes.status(), {});
                      return;
                    }
+                   if (spool_disk_full()) ClearSpoolDiskFull();
                    int accepted = 0;
                    for (size_t k = 0; k < outcomes->size(); ++k) {
                      v1::EventResult& result =
@@ -323,6 +324,9 @@ void EventIngestor::RecordStoreFailure(const absl::Status& status,
                                        const std::string& api,
                                        std::int64_t events, std::int64_t now) {
   const StoreFailure failure = StoreFailureOf(status);
+  if (failure == StoreFailure::kDiskFull) {
+    spool_disk_full_.store(true, std::memory_order_relaxed);
+  }
   metrics_->events_not_stored.Add(
       {destination, api, std::string(StoreFailureName(failure))}, events);
   // The queue bound and a drain are the caller's to handle (and show in

@@ -113,6 +113,16 @@ class EventIngestor {
   // again (RetryDeadLetters).
   void NotifyRequeued(const std::string& destination, int count);
 
+  // Whether the last write to the spool failed because its disk is full
+  // (storage_status.h), until a write succeeds or ClearSpoolDiskFull. The
+  // gateway is not ready meanwhile.
+  bool spool_disk_full() const {
+    return spool_disk_full_.load(std::memory_order_relaxed);
+  }
+  void ClearSpoolDiskFull() {
+    spool_disk_full_.store(false, std::memory_order_relaxed);
+  }
+
   Clock* clock() const { return clock_; }
   Metrics* metrics() const { return metrics_; }
   Spool* spool() const { return spool_; }
@@ -154,6 +164,7 @@ class EventIngestor {
 
   std::atomic<bool>* const draining_;
   std::atomic<std::int64_t> store_failure_logged_ms_{0};
+  std::atomic<bool> spool_disk_full_{false};
   std::atomic<std::int64_t> store_failures_unlogged_{0};
   // Compiled tag mapping per destination name; set by CompileTagMappings.
   std::map<std::string, mapping::CompiledTagMapping> tag_mappings_;

@@ -7,6 +7,7 @@
 #include <httplib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -693,18 +694,34 @@ void Gateway::HandleTrack(const std::string& body,
 
 bool Gateway::Ready() const {
   return started_ && !draining_ && dispatcher_ &&
-         dispatcher_->PausedDestinations().empty();
+         dispatcher_->PausedDestinations().empty() &&
+         !ingestor_->spool_disk_full();
 }
 
 std::string Gateway::ReadinessReport() const {
   if (!started_) return "starting\n";
   if (draining_) return "draining\n";
+  if (ingestor_->spool_disk_full()) {
+    return absl::StrCat("the spool's disk is full (", config_.spool.path,
+                        "): new events cannot be stored\n");
+  }
   std::vector<std::string> paused = dispatcher_->PausedDestinations();
   if (!paused.empty()) {
     return absl::StrCat(
         "paused by the API (401/403): ", absl::StrJoin(paused, ","), "\n");
   }
   return "ready\n";
+}
+
+bool Gateway::SpoolDiskHasRoom() const {
+  struct statvfs fs;
+  const std::string dir =
+      std::filesystem::absolute(config_.spool.path).parent_path().string();
+  if (statvfs(dir.c_str(), &fs) != 0) return false;
+  const std::uint64_t free_bytes =
+      static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+  return free_bytes >=
+         2 * static_cast<std::uint64_t>(config_.grpc.max_receive_message_bytes);
 }
 
 void Gateway::HealthLoop() {
@@ -724,6 +741,12 @@ void Gateway::HealthLoop() {
         LogInfo("readiness_changed", {{"ready", ready ? "true" : "false"}});
       last = ready;
       first = false;
+    }
+    if (ingestor_->spool_disk_full() && SpoolDiskHasRoom()) {
+      // Room again (events delivered, files removed, the volume grown):
+      // ready for events, and the next write tells.
+      ingestor_->ClearSpoolDiskFull();
+      LogInfo("spool_disk_has_room", {{"path", config_.spool.path}});
     }
     if (clock_->NowMs() >= next_prune) {
       lock.unlock();

@@ -76,6 +76,9 @@ class Gateway {
   // a POST /v1/track without a Content-Length (chunked), or one from a
   // caller who may not send events.
   bool GuardHttpRequest(const httplib::Request& req, httplib::Response& res);
+  // Whether the spool's file system has room for two of the largest
+  // requests again, after a write failed for a full disk.
+  bool SpoolDiskHasRoom() const;
   void HandleTrack(const std::string& body, const std::string& authorization,
                    int* status, std::string* out);
 
