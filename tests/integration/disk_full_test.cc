@@ -9,39 +9,34 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <sched.h>
-#include <sys/mount.h>
 
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "tests/integration/gateway_fixture.h"
+#include "tests/service/private_tmpfs.h"
 
 namespace conversions::testing {
 namespace {
 
 class DiskFullTest : public GatewayFixture {
  protected:
+  // Unmounted after the fixture's TearDown has stopped the gateway.
+  PrivateTmpfs disk_;
+
   void SetUp() override {
-    if (unshare(CLONE_NEWNS) != 0) {
-      GTEST_SKIP() << "no mount namespace: " << std::strerror(errno);
+    const std::string mounted = dir_.path() + "/disk";
+    std::filesystem::create_directory(mounted);
+    if (std::string why = disk_.Mount(mounted, "2m"); !why.empty()) {
+      GTEST_SKIP() << why;
     }
-    disk_ = dir_.path() + "/disk";
-    std::filesystem::create_directory(disk_);
-    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
-        mount("tmpfs", disk_.c_str(), "tmpfs", 0, "size=2m") != 0) {
-      GTEST_SKIP() << "cannot mount a tmpfs: " << std::strerror(errno);
-    }
-    mounted_ = true;
     auto sandbox = sandbox::Sandbox::Start(sandbox::SandboxOptions());
     ASSERT_TRUE(sandbox.ok()) << sandbox.status();
     sandbox_ = std::move(*sandbox);
     service::GatewayConfig config = Config();
-    config.spool.path = disk_ + "/spool.db";
+    config.spool.path = mounted + "/spool.db";
     // Nothing is delivered (a wrong key pauses the destination), so the
     // events stay and fill the disk.
     config.destinations[0].api_key = "wrong-key";
@@ -49,19 +44,12 @@ class DiskFullTest : public GatewayFixture {
     config.grpc.max_receive_message_bytes = 512 * 1024;
     StartGateway(config);
   }
-  void TearDown() override {
-    GatewayFixture::TearDown();
-    if (mounted_) umount2(disk_.c_str(), MNT_DETACH);
-  }
 
   std::string ReadyzBody() {
     httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
     auto res = http.Get("/readyz");
     return res ? res->body : "";
   }
-
-  std::string disk_;
-  bool mounted_ = false;
 };
 
 TEST_F(DiskFullTest, AFullDiskMakesTheGatewayNotReadyUntilThereIsRoom) {
@@ -91,8 +79,7 @@ TEST_F(DiskFullTest, AFullDiskMakesTheGatewayNotReadyUntilThereIsRoom) {
 
   // The volume grows: ready again (but for the paused destination), and
   // events are accepted.
-  ASSERT_EQ(mount(nullptr, disk_.c_str(), nullptr, MS_REMOUNT, "size=64m"), 0)
-      << std::strerror(errno);
+  ASSERT_EQ(disk_.Resize("64m"), "");
   ASSERT_TRUE(WaitFor(
       [&] { return ReadyzBody().find("disk is full") == std::string::npos; }));
   EXPECT_EQ(Send({Purchase("after_room")}).results(0).outcome(),

@@ -6,16 +6,12 @@
 // The disk is a small tmpfs mounted over the test's folder in a mount
 // namespace of the test's own, which needs root (CAP_SYS_ADMIN); without
 // it the test is skipped and says so.
-#include <sched.h>
-#include <sys/mount.h>
-
-#include <cerrno>
-#include <cstring>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "service/storage_status.h"
+#include "tests/service/private_tmpfs.h"
 #include "tests/service/spool_test_util.h"
 
 namespace conversions::service {
@@ -24,27 +20,12 @@ namespace {
 class SpoolDiskFullTest : public SpoolFixture {
  protected:
   void SetUp() override {
-    if (unshare(CLONE_NEWNS) != 0) {
-      GTEST_SKIP() << "no mount namespace: " << std::strerror(errno);
+    if (std::string why = disk_.Mount(dir_.path(), "2m"); !why.empty()) {
+      GTEST_SKIP() << why;
     }
-    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
-        mount("tmpfs", dir_.path().c_str(), "tmpfs", 0, "size=2m") != 0) {
-      GTEST_SKIP() << "cannot mount a tmpfs: " << std::strerror(errno);
-    }
-    mounted_ = true;
-  }
-  void TearDown() override {
-    if (mounted_) umount2(dir_.path().c_str(), MNT_DETACH);
   }
 
-  // Makes the disk larger.
-  void Grow() {
-    ASSERT_EQ(
-        mount(nullptr, dir_.path().c_str(), nullptr, MS_REMOUNT, "size=64m"), 0)
-        << std::strerror(errno);
-  }
-
-  bool mounted_ = false;
+  testing::PrivateTmpfs disk_;
 };
 
 std::vector<SpoolEvent> Batch(int first, int count) {
@@ -83,7 +64,7 @@ TEST_F(SpoolDiskFullTest, AFullDiskRefusesTheAppendAndKeepsNothingOfIt) {
   EXPECT_EQ(spool->QueuedCount(), accepted);
 
   // With room again, the refused batch is new to the spool: accepted.
-  Grow();
+  ASSERT_EQ(disk_.Resize("64m"), "");
   auto again = AppendSync(*spool, Batch(accepted, kBatch));
   ASSERT_TRUE(again.ok()) << again.status();
   for (AppendOutcome o : *again) EXPECT_EQ(o, AppendOutcome::kAccepted);
