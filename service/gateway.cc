@@ -1,6 +1,7 @@
 #include "service/gateway.h"
 
 #include <google/protobuf/util/json_util.h>
+#include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -401,6 +402,13 @@ absl::Status Gateway::StartGrpc() {
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
+  // The streams a client may hold open as long as it likes are not
+  // counted: Drain does not wait for them.
+  interceptors.push_back(std::make_unique<CallCountingInterceptorFactory>(
+      &calls_,
+      std::vector<std::string>{
+          "/grpc.health.v1.Health/Watch",
+          "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"}));
   interceptors.push_back(std::make_unique<ParseErrorInterceptorFactory>(
       absl::StrCat("/", kServiceName, "/")));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
@@ -787,18 +795,35 @@ void Gateway::Drain() {
   // the server's shutdown until the deadline, and would leave the
   // dispatcher no time to deliver.
   std::thread grpc_stop;
+  std::promise<void> stopping;  // set just before grpc_stop calls Shutdown
   if (grpc_server_) {
     grpc::HealthCheckServiceInterface* health =
         grpc_server_->GetHealthCheckService();
     health->SetServingStatus(false);
     health->Shutdown();  // NOT_SERVING for good, every service name
-    grpc_stop = std::thread([this, deadline] {
+    grpc_stop = std::thread([this, deadline, &stopping] {
+      stopping.set_value();
       grpc_server_->Shutdown(std::chrono::system_clock::now() +
                              std::chrono::milliseconds(std::max<std::int64_t>(
                                  deadline - clock_->NowMs(), 0)));
     });
   }
   if (dispatcher_) dispatcher_->Shutdown(deadline);
+  if (grpc_server_) {
+    // gRPC's Shutdown waits for every connection to close: also for idle
+    // ones whose clients do not read (a Python channel between calls, a
+    // proxy's pooled connection) and for health Watch streams, until the
+    // deadline. Once the calls that carry work are done, and so is the
+    // dispatcher, those are closed: nothing is left to wait for.
+    const auto left = std::chrono::milliseconds(
+        std::max<std::int64_t>(deadline - clock_->NowMs(), 0));
+    if (calls_.WaitForNone(left)) {
+      // Only once Shutdown has begun: before, it would only cut
+      // connections that clients open again.
+      stopping.get_future().wait();
+      grpc_server_cancel_all_calls(grpc_server_->c_server());
+    }
+  }
   if (grpc_stop.joinable()) grpc_stop.join();
   if (http_server_) http_server_->stop();
   if (http_thread_.joinable()) http_thread_.join();

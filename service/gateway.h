@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "service/call_counter.h"
 #include "service/clock.h"
 #include "service/config.h"
 #include "service/conversion_service.h"
@@ -91,6 +92,8 @@ class Gateway {
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<EventIngestor> ingestor_;
   std::unique_ptr<ConversionServiceImpl> service_;
+  // Before grpc_server_, which its interceptors use until it is gone.
+  CallCounter calls_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<httplib::Server> http_server_;
   std::thread http_thread_;

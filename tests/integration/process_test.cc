@@ -3,7 +3,10 @@
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
@@ -14,9 +17,11 @@
 #include <thread>
 
 #include "google/protobuf/descriptor.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "reflection.pb.h"
 #include "tests/integration/gateway_fixture.h"
 #include "tests/integration/gateway_process.h"
+#include "tests/integration/raw_http.h"
 
 namespace conversions::testing {
 namespace {
@@ -239,6 +244,70 @@ TEST_F(ProcessTest, DrainsOnSigtermAndExitsZero) {
                        std::chrono::seconds(2));
   v1::SendEventsResponse response;
   EXPECT_FALSE(stub->SendEvents(&context, Batch("late", 0, 1), &response).ok());
+}
+
+// Returns a TCP connection to `address` ("127.0.0.1:port") that has sent
+// the HTTP/2 preface and an empty SETTINGS frame and is never read, as a
+// client that holds a connection it does not poll; -1 if it failed.
+int SilentHttp2Connection(const std::string& address) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<std::uint16_t>(PortOf(address)));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  static constexpr char kPreface[] =
+      "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0";
+  if (connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0 ||
+      send(fd, kPreface, sizeof(kPreface), 0) !=
+          static_cast<ssize_t>(sizeof(kPreface))) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+TEST_F(ProcessTest, ExitsOnceDrainedThoughClientsKeepConnectionsOpen) {
+  // gRPC's own shutdown waits, up to the drain deadline (20 s here), for
+  // every connection to close: a connection whose client never reads, and
+  // a health Watch stream, would have held the exit that long.
+  auto gateway = Start();
+  ASSERT_TRUE(gateway->started());
+  auto channel = grpc::CreateChannel(gateway->grpc_address(),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = v1::ConversionService::NewStub(channel);
+  grpc::ClientContext send;
+  v1::SendEventsResponse response;
+  ASSERT_TRUE(stub->SendEvents(&send, Batch("c", 0, 20), &response).ok());
+  const int silent = SilentHttp2Connection(gateway->grpc_address());
+  ASSERT_GE(silent, 0);
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  grpc::ClientContext watch_context;
+  grpc::health::v1::HealthCheckRequest watch_request;
+  auto watch = health->Watch(&watch_context, watch_request);
+  grpc::health::v1::HealthCheckResponse status;
+  ASSERT_TRUE(watch->Read(&status));  // the stream is open
+
+  const auto signalled = std::chrono::steady_clock::now();
+  gateway->Signal(SIGTERM);
+  // The Watch hears NOT_SERVING, then its stream ends with the server.
+  bool not_serving = false;
+  while (!not_serving && watch->Read(&status)) {
+    not_serving =
+        status.status() == grpc::health::v1::HealthCheckResponse::NOT_SERVING;
+  }
+  EXPECT_TRUE(not_serving);
+  const int exit_status = gateway->Wait();
+  EXPECT_LT(std::chrono::duration_cast<std::chrono::seconds>(
+                std::chrono::steady_clock::now() - signalled)
+                .count(),
+            10);
+  ASSERT_TRUE(WIFEXITED(exit_status));
+  EXPECT_EQ(WEXITSTATUS(exit_status), 0);
+  EXPECT_EQ(DeliveredIds().size(), 20u);  // the drain still delivered
+  while (watch->Read(&status)) {
+  }
+  close(silent);
 }
 
 TEST_F(ProcessTest, SecondSignalStopsAtOnceAndKeepsTheRestInTheSpool) {
