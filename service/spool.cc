@@ -773,12 +773,25 @@ class SqliteSpool : public Spool {
     for (size_t i = 0; i < events.size(); ++i) {
       const SpoolEvent& e = events[i];
       const std::int64_t hash = hashes[i];
-      absl::StatusOr<std::optional<std::int64_t>> existing = FindRowByHash(
-          hash, e.destination, e.validate_only, e.event_name, e.event_id);
+      int state = 0;
+      absl::StatusOr<std::optional<std::int64_t>> existing =
+          FindRowByHash(hash, e.destination, e.validate_only, e.event_name,
+                        e.event_id, &state);
       if (!existing.ok()) return existing.status();
       if (existing->has_value()) {
-        outcomes->push_back(AppendOutcome::kDuplicate);
-        continue;
+        // The API never saved a dead letter, nor an event it only
+        // validated: the same event sent again (corrected, say) replaces
+        // that row instead of answering duplicate.
+        const auto stored = static_cast<EventState>(state);
+        const bool replaced =
+            stored == EventState::kDead ||
+            (e.validate_only && stored == EventState::kDelivered);
+        if (!replaced) {
+          outcomes->push_back(AppendOutcome::kDuplicate);
+          continue;
+        }
+        absl::Status s = RemoveReplaced(**existing, hash);
+        if (!s.ok()) return s;
       }
       w_.insert.Bind(1, hash);
       w_.insert.Bind(2, e.destination);
@@ -808,6 +821,22 @@ class SqliteSpool : public Spool {
     return absl::OkStatus();
   }
 
+  // Deletes `row`, a dead letter or a validated event that an event with
+  // its key replaces, with its kept payload; its key leaves the dedup index
+  // once the group commits. (Its payload in the log, if there, was already
+  // counted closed in its segment.) Writer thread only.
+  absl::Status RemoveReplaced(std::int64_t row, std::int64_t hash) {
+    w_.remove_row.Bind(1, row);
+    absl::Status s = w_.remove_row.Run("replace");
+    if (!s.ok()) return s;
+    w_.drop_payloads.Bind(1, row);
+    w_.drop_payloads.Bind(2, row);
+    s = w_.drop_payloads.Run("replace payload");
+    if (!s.ok()) return s;
+    removed_keys_.push_back({hash, row});
+    return absl::OkStatus();
+  }
+
   // The row of a key, verified against the stored key. Writer thread only.
   absl::StatusOr<std::optional<std::int64_t>> FindRow(
       const std::string& destination, bool validate_only,
@@ -818,7 +847,8 @@ class SqliteSpool : public Spool {
   }
   absl::StatusOr<std::optional<std::int64_t>> FindRowByHash(
       std::int64_t hash, const std::string& destination, bool validate_only,
-      const std::string& event_name, const std::string& event_id) {
+      const std::string& event_name, const std::string& event_id,
+      int* state = nullptr) {
     std::vector<std::int64_t> rows = Candidates(hash);
     for (std::int64_t row : rows) {
       w_.key_of.Bind(1, row);
@@ -827,6 +857,7 @@ class SqliteSpool : public Spool {
                   (w_.key_of.Int(1) != 0) == validate_only &&
                   w_.key_of.Text(2) == event_name &&
                   w_.key_of.Text(3) == event_id;
+      if (same && state != nullptr) *state = static_cast<int>(w_.key_of.Int(4));
       w_.key_of.Reset();
       if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         return SqliteError(writer_db_, "key lookup");

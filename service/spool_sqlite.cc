@@ -261,8 +261,9 @@ absl::Status WriterStatements::Prepare(sqlite3* db) {
            .ok() ||
       !(s = key_of.Prepare(db,
                            "SELECT destination, validate_only, event_name, "
-                           "event_id FROM events WHERE id=?1"))
+                           "event_id, state FROM events WHERE id=?1"))
            .ok() ||
+      !(s = remove_row.Prepare(db, "DELETE FROM events WHERE id=?1")).ok() ||
       !(s = delivered.Prepare(db,
                               "UPDATE events SET state=2, done_ms=?3, "
                               "attempts=attempts+?4, last_error=NULL "

@@ -154,7 +154,8 @@ struct WriterStatements {
   Statement begin;          // BEGIN IMMEDIATE
   Statement commit;         // COMMIT
   Statement insert;         // a queued event: ?1 key_hash .. ?11 payload_crc
-  Statement key_of;         // the key parts of row ?1
+  Statement key_of;         // the key parts of row ?1, and its state
+  Statement remove_row;     // row ?1
   Statement closing;        // queued rows of the range that an outcome closes
   Statement delivered;      // queued rows of the range delivered at ?3
   Statement drop_payloads;  // kept payloads of the range

@@ -347,6 +347,44 @@ TEST_F(GatewayTest, PausesOn401AndResumesWhenTheKeyWorksAgain) {
   ASSERT_TRUE(WaitFor([&] { return Health() == Serving::SERVING; }));
 }
 
+// The API refused the first try, so it never saved the event: the same
+// event sent again, with the same id as the spec asks, is accepted (not a
+// duplicate), replaces the dead letter and is delivered.
+TEST_F(GatewayTest, ACorrectedResendReplacesItsDeadLetter) {
+  sandbox::Faults faults;
+  faults.poison_ids = {"p1"};
+  sandbox_->SetFaults(faults);
+  Send({Purchase("p1")});
+  v1::GetEventStatusRequest lookup;
+  lookup.set_type(v1::EVENT_TYPE_ORDER_CREATED);
+  lookup.set_id("p1");
+  v1::GetEventStatusResponse status;
+  ASSERT_TRUE(WaitFor([&] {
+    grpc::ClientContext context;
+    return stub_->GetEventStatus(&context, lookup, &status).ok() &&
+           status.state() == v1::DELIVERY_STATE_DEAD_LETTERED;
+  }));
+  sandbox_->ClearFaults();
+  v1::SendEventsResponse resent = Send({Purchase("p1")});
+  EXPECT_EQ(resent.results(0).outcome(), v1::EventResult::OUTCOME_ACCEPTED);
+  ASSERT_TRUE(Delivered(1));
+  EXPECT_THAT(DeliveredIds(), ::testing::ElementsAre("p1"));
+  ASSERT_TRUE(WaitFor([&] {
+    grpc::ClientContext context;
+    return stub_->GetEventStatus(&context, lookup, &status).ok() &&
+           status.state() == v1::DELIVERY_STATE_DELIVERED;
+  }));
+  grpc::ClientContext context;
+  v1::ListDeadLettersResponse dead;
+  ASSERT_TRUE(
+      stub_->ListDeadLetters(&context, v1::ListDeadLettersRequest(), &dead)
+          .ok());
+  EXPECT_EQ(dead.dead_letters_size(), 0);
+  // Delivered now: a third send is a duplicate.
+  EXPECT_EQ(Send({Purchase("p1")}).results(0).outcome(),
+            v1::EventResult::OUTCOME_DUPLICATE);
+}
+
 TEST_F(GatewayTest, DeadLettersAnExpiredEventWithoutSendingIt) {
   // Valid on receipt (the RPC arrives within 3 s), but less than the 5 s
   // send margin is left of its window. One with 30 s left is sent.

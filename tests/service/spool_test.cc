@@ -61,6 +61,74 @@ TEST_F(SpoolTest, ValidateOnlyEventsDoNotDeduplicateRealOnes) {
   EXPECT_THAT(*real, ElementsAre(AppendOutcome::kAccepted));
 }
 
+// The API never saved a dead letter: the same event sent again (corrected,
+// say, with the same id as the spec asks) replaces it, and is queued.
+TEST_F(SpoolTest, ResendingADeadLetterReplacesIt) {
+  auto spool = OpenSpool();
+  ASSERT_TRUE(AppendSync(*spool, {Event("a"), Event("b")}).ok());
+  auto claimed = spool->Claim(lane_, kNow, 10, 1 << 20);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_THAT(*claimed, SizeIs(2));
+  ASSERT_TRUE(spool
+                  ->MarkDead({(*claimed)[0].row_id}, DeadReason::kRejected,
+                             "bad", kNow, 1)
+                  .ok());
+  ASSERT_TRUE(spool->MarkDelivered({(*claimed)[1].row_id}, kNow, 1).ok());
+  SpoolEvent corrected = Event("a");
+  corrected.wire_json = R"({"id":"a","fixed":true})";
+  auto resent = AppendSync(*spool, {corrected, Event("b"), Event("a")});
+  ASSERT_TRUE(resent.ok()) << resent.status();
+  // b was delivered: a duplicate; the second a duplicates the first.
+  EXPECT_THAT(*resent,
+              ElementsAre(AppendOutcome::kAccepted, AppendOutcome::kDuplicate,
+                          AppendOutcome::kDuplicate));
+  EXPECT_EQ(spool->DedupKeyCount(), 2);
+  EXPECT_EQ(spool->QueuedCount(), 1);
+  auto page = spool->ListDeadLetters({});
+  ASSERT_TRUE(page.ok());
+  EXPECT_THAT(page->dead_letters, SizeIs(0));
+  auto status = spool->Lookup("default", "order_created", "a");
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->state, EventState::kQueued);
+  auto again = spool->Claim(lane_, kNow, 10, 1 << 20);
+  ASSERT_TRUE(again.ok());
+  ASSERT_THAT(*again, SizeIs(1));
+  EXPECT_EQ((*again)[0].wire_json, corrected.wire_json);
+  // Retrying dead letters finds none: the replaced one is gone.
+  auto requeued = spool->Requeue("default", {}, std::nullopt, kNow + 10);
+  ASSERT_TRUE(requeued.ok());
+  EXPECT_EQ(*requeued, 0);
+  // And so it stays after a restart.
+  spool.reset();
+  spool = OpenSpool();
+  EXPECT_EQ(spool->DedupKeyCount(), 2);
+  auto after = AppendSync(*spool, {Event("a")});
+  ASSERT_TRUE(after.ok());
+  EXPECT_THAT(*after, ElementsAre(AppendOutcome::kDuplicate));
+}
+
+// The API does not save an event it only validates: validating the same
+// event again is not a duplicate once the first check is done.
+TEST_F(SpoolTest, ValidateOnlyEventsMayBeValidatedAgain) {
+  auto spool = OpenSpool();
+  SpoolEvent check = Event("a");
+  check.validate_only = true;
+  ASSERT_TRUE(AppendSync(*spool, {check}).ok());
+  auto pending = AppendSync(*spool, {check});
+  ASSERT_TRUE(pending.ok());
+  EXPECT_THAT(*pending, ElementsAre(AppendOutcome::kDuplicate));  // queued
+  const LaneKey validate{"default", true};
+  auto claimed = spool->Claim(validate, kNow, 10, 1 << 20);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_THAT(*claimed, SizeIs(1));
+  ASSERT_TRUE(spool->MarkDelivered({(*claimed)[0].row_id}, kNow, 1).ok());
+  auto again = AppendSync(*spool, {check});
+  ASSERT_TRUE(again.ok());
+  EXPECT_THAT(*again, ElementsAre(AppendOutcome::kAccepted));
+  EXPECT_EQ(spool->DedupKeyCount(), 1);
+  EXPECT_EQ(spool->QueuedCount(), 1);
+}
+
 TEST_F(SpoolTest, ClaimsDueEventsInOrderWithinCountAndByteBudget) {
   auto spool = OpenSpool();
   ASSERT_TRUE(AppendSync(*spool, {Event("a"), Event("b"), Event("c")}).ok());
