@@ -46,7 +46,7 @@ struct Limits {
   static constexpr size_t kCustomPropertiesBytes = 16 * 1024;
   static constexpr int kCustomPropertiesDepth = 8;
   static constexpr size_t kUserListValues = 3;    // kept per list
-  static constexpr size_t kUserListInputs = 100;  // accepted per list
+  static constexpr size_t kUserListInputs = 100;  // read per list
   static constexpr size_t kLocationChars = 128;
   static constexpr size_t kUserAgentBytes = 2048;
   static constexpr size_t kObrefBytes = 1024;

@@ -87,14 +87,15 @@ class Mapper {
                        std::string_view hashed_field, HashedList* out);
   void AddDigest(const Sha256HexDigest& digest, std::string_view field, int i,
                  HashedList* out);
-  bool CheckListSize(int size, std::string_view field);
-  void TooMany(std::string_view field);
+  int ReadListSize(int size, std::string_view field);
+  void TooMany(std::string_view field, int size);
   template <typename List>
   void MapRawList(const List& in, std::string_view field, Normalizer normalize,
-                  size_t max_chars, RawList* out);
+                  size_t max_chars, bool fold_case, RawList* out);
   template <typename List>
   void MapRawValues(const List& in, int size, std::string_view field,
-                    Normalizer normalize, size_t max_chars, RawList* out);
+                    Normalizer normalize, size_t max_chars, bool fold_case,
+                    RawList* out);
   std::string_view RawScalar(std::string_view value, std::string_view field,
                              size_t max_bytes);
   void DropRawScalar(std::string_view value, std::string_view field,

@@ -210,11 +210,14 @@ struct HashedList {
 // Up to three distinct raw strings, in input order.
 struct RawList {
   std::array<std::string, Limits::kUserListValues> values;
+  // What each value is compared by: the value, or its lower case for the
+  // lists the API lower-cases.
+  std::array<std::string, Limits::kUserListValues> keys;
   size_t size = 0;
 
-  bool Contains(std::string_view v) const {
-    return std::find(values.begin(), values.begin() + size, v) !=
-           values.begin() + size;
+  bool ContainsKey(std::string_view key) const {
+    return std::find(keys.begin(), keys.begin() + size, key) !=
+           keys.begin() + size;
   }
 };
 

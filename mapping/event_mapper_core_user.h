@@ -45,10 +45,8 @@ inline void Mapper<Event>::MapHashedValues(const List& clear, int clear_size,
                                            const List& hashed, int hashed_size,
                                            std::string_view hashed_field,
                                            HashedList* out) {
-  if (!CheckListSize(clear_size, clear_field) ||
-      !CheckListSize(hashed_size, hashed_field)) {
-    return;
-  }
+  clear_size = ReadListSize(clear_size, clear_field);
+  hashed_size = ReadListSize(hashed_size, hashed_field);
   for (int i = 0; i < clear_size; ++i) {
     // Trimmed as the normalizers trim (Unicode white space, e.g. NBSP),
     // so a padded digest is recognised whatever the padding. A value
@@ -98,30 +96,41 @@ inline void Mapper<Event>::AddDigest(const Sha256HexDigest& digest,
   }
 }
 
+// Returns how many of a user list's `size` values are read: at most
+// kUserListInputs. The API uses the first 3 valid values and ignores the
+// rest without rejecting the event (spec 5a), so neither does the gateway:
+// the values past the limit are not read, and one warning says so.
 template <typename Event>
-inline bool Mapper<Event>::CheckListSize(int size, std::string_view field) {
-  if (static_cast<size_t>(size) <= Limits::kUserListInputs) return true;
-  TooMany(field);
-  return false;
+inline int Mapper<Event>::ReadListSize(int size, std::string_view field) {
+  if (static_cast<size_t>(size) <= Limits::kUserListInputs) return size;
+  TooMany(field, size);
+  return static_cast<int>(Limits::kUserListInputs);
 }
 
-// CheckListSize's violation, out of line so that its check inlines.
+// ReadListSize's warning, out of line so that its check inlines.
 template <typename Event>
-inline void Mapper<Event>::TooMany(std::string_view field) {
-  Violation(std::string(field), kTooMany,
-            absl::StrCat(Sv(field), " has more than ", Limits::kUserListInputs,
-                         " values"));
+inline void Mapper<Event>::TooMany(std::string_view field, int size) {
+  Warning(
+      std::string(field), kDroppedOverLimit,
+      absl::StrCat(Sv(field), " has ", size, " values; the values after the ",
+                   Limits::kUserListInputs,
+                   "th were not read (the API uses the first 3 valid "
+                   "ones)"));
 }
 
-// Validates one raw location kind and keeps the first 3 unique values.
+// Validates one raw location kind and keeps the first 3 unique values;
+// with `fold_case`, unique once lower-cased (the API lower-cases regions and
+// cities, spec 5a, so "CA" and "ca" are one value to it).
 template <typename Event>
 template <typename List>
 inline void Mapper<Event>::MapRawList(const List& in, std::string_view field,
                                       Normalizer normalize, size_t max_chars,
-                                      RawList* out) {
+                                      bool fold_case, RawList* out) {
   // As in MapHashedList: most lists are empty.
   const int size = in.size();
-  if (size > 0) MapRawValues(in, size, field, normalize, max_chars, out);
+  if (size > 0) {
+    MapRawValues(in, size, field, normalize, max_chars, fold_case, out);
+  }
 }
 
 template <typename Event>
@@ -129,8 +138,9 @@ template <typename List>
 inline void Mapper<Event>::MapRawValues(const List& in, int size,
                                         std::string_view field,
                                         Normalizer normalize, size_t max_chars,
-                                        RawList* out) {
-  if (!CheckListSize(size, field)) return;
+                                        bool fold_case, RawList* out) {
+  std::string folded;
+  size = ReadListSize(size, field);
   for (int i = 0; i < size; ++i) {
     DropReason drop = normalize(in[i], &scratch_);
     if (!drop.kept()) {
@@ -143,14 +153,19 @@ inline void Mapper<Event>::MapRawValues(const List& in, int size,
       Warning(absl::StrCat(Sv(field), "[", i, "]"), kTruncated,
               absl::StrCat("value was cut to ", max_chars, " characters"));
     }
-    if (out->Contains(scratch_)) {
+    std::string_view key = scratch_;
+    if (fold_case && LowerCase(scratch_, &folded)) key = folded;
+    if (out->ContainsKey(key)) {
       Warning(absl::StrCat(Sv(field), "[", i, "]"), kDroppedDuplicate,
-              "value equals an earlier one after normalization");
+              fold_case ? "value equals an earlier one once lower-cased, as "
+                          "the API compares them"
+                        : "value equals an earlier one after normalization");
     } else if (out->size == Limits::kUserListValues) {
       Warning(absl::StrCat(Sv(field), "[", i, "]"), kDroppedOverLimit,
               "the API uses the first 3 valid values of a list; this one "
               "was dropped");
     } else {
+      out->keys[out->size] = key;
       out->values[out->size++] = scratch_;
     }
   }
@@ -204,13 +219,13 @@ inline void Mapper<Event>::MapUser(const User& u) {
                 u.last_names_sha256(), "user.last_names_sha256",
                 &user_.last_names);
   MapRawList(u.regions(), "user.regions", NormalizeLocation,
-             Limits::kLocationChars, &user_.regions);
+             Limits::kLocationChars, /*fold_case=*/true, &user_.regions);
   MapRawList(u.postal_codes(), "user.postal_codes", NormalizePostalCode, 0,
-             &user_.postal_codes);
+             /*fold_case=*/false, &user_.postal_codes);
   MapRawList(u.cities(), "user.cities", NormalizeLocation,
-             Limits::kLocationChars, &user_.cities);
+             Limits::kLocationChars, /*fold_case=*/true, &user_.cities);
   MapRawList(u.countries(), "user.countries", NormalizeCountry, 0,
-             &user_.countries);
+             /*fold_case=*/false, &user_.countries);
   MapScalar(u.android_advertising_id(), "user.android_advertising_id",
             NormalizeAdvertisingId, &user_.android_advertising_id);
   MapScalar(u.ip_address(), "user.ip_address", NormalizeIpAddress,

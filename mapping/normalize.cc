@@ -69,8 +69,9 @@ DropReason NormalizeEmail(std::string_view in, std::string* out) {
   if (!IsValidUtf8(in)) return Invalid("email is not valid UTF-8");
   std::string_view trimmed = TrimWhitespace(in);
   if (trimmed.empty()) return Empty("email is empty");
-  if (!LowerCaseNfc(trimmed, out))
-    return Invalid("email cannot be lower-cased");
+  // Lower case only, as spec 5a says (no NFC), so that the digest is the
+  // one the Pixel and other senders compute from the same text.
+  if (!LowerCase(trimmed, out)) return Invalid("email cannot be lower-cased");
   const std::string& e = *out;
   if (e.size() > 254) return Invalid("email is longer than 254 bytes");
   // One pass without early exits (its branches are then predictable) finds

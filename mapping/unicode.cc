@@ -143,6 +143,28 @@ bool HasSpaceOrControl(std::string_view s) {
   return marked != 0;
 }
 
+namespace {
+
+// LowerCase's ICU path, for text that is not all ASCII.
+bool LowerCaseIcu(std::string_view s, std::string* out) {
+  UErrorCode status = U_ZERO_ERROR;
+  icu::StringByteSink<std::string> sink(out);
+  icu::CaseMap::utf8ToLower(
+      "", 0, icu::StringPiece(s.data(), static_cast<int32_t>(s.size())), sink,
+      nullptr, status);
+  return U_SUCCESS(status);
+}
+
+}  // namespace
+
+bool LowerCase(std::string_view s, std::string* out) {
+  if (!IsAscii(s)) {
+    out->clear();
+    return LowerCaseIcu(s, out);
+  }
+  return LowerCaseNfc(s, out);  // its ASCII path
+}
+
 bool LowerCaseNfc(std::string_view s, std::string* out) {
   out->clear();
   if (IsAscii(s)) {
@@ -175,12 +197,7 @@ bool LowerCaseNfc(std::string_view s, std::string* out) {
     if (U_FAILURE(status)) return false;
     source = composed;
   }
-  icu::StringByteSink<std::string> sink(out);
-  icu::CaseMap::utf8ToLower(
-      "", 0,
-      icu::StringPiece(source.data(), static_cast<int32_t>(source.size())),
-      sink, nullptr, status);
-  return U_SUCCESS(status);
+  return LowerCaseIcu(source, out);
 }
 
 size_t CodePointCount(std::string_view s) {

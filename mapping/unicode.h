@@ -89,9 +89,12 @@ inline std::string_view TrimWhitespace(std::string_view s) {
   return internal::TrimWhitespaceSlow(s);
 }
 
-// Writes the NFC form of `s`, lower-cased with Unicode's default (root
-// locale) full case mapping, to `*out` ("JOSÉ" -> "josé", "Ș" -> "ș").
-// Requires valid UTF-8. Returns false if ICU fails.
+// Writes `s` lower-cased with Unicode's default (root locale) full case
+// mapping to `*out` ("JOSÉ" -> "josé", "Ș" -> "ș"), composed or decomposed
+// as it came. Requires valid UTF-8. Returns false if ICU fails.
+bool LowerCase(std::string_view s, std::string* out);
+
+// As LowerCase, of the NFC form of `s`.
 bool LowerCaseNfc(std::string_view s, std::string* out);
 
 // Returns the number of code points in valid UTF-8 `s`.

@@ -235,21 +235,40 @@ TEST_F(HashedListTest, DropsAPreHashedTwinOfAClearValue) {
   });
 }
 
-TEST_F(HashedListTest, RejectsMoreThanOneHundredClearInputs) {
+// The API ignores what is past the first 3 valid values without rejecting
+// the event (spec 5a): values past the 100th are not read, with one
+// warning, and the event is accepted.
+TEST_F(HashedListTest, ReadsOnlyTheFirstOneHundredClearInputs) {
   ForEachList([&] {
-    std::vector<std::string> clear(101, list().valid);
-    EXPECT_THAT(
-        MapEvent(EventWith(clear, {}), kNowMs).violations,
-        ElementsAre(Issue(std::string("user.") + list().name, "TOO_MANY")));
+    // 100 invalid values, then a valid one that is not read.
+    std::vector<std::string> clear(100, "");
+    clear.push_back(list().valid);
+    MappedEvent mapped = MapEvent(EventWith(clear, {}), kNowMs);
+    EXPECT_TRUE(mapped.ok());
+    EXPECT_THAT(mapped.violations, ::testing::IsEmpty());
+    EXPECT_THAT(mapped.warnings,
+                ::testing::Contains(Issue(std::string("user.") + list().name,
+                                          "DROPPED_OVER_LIMIT")));
+    EXPECT_FALSE(UserJson(mapped).contains(list().wire_key));
+    // With valid values first, the first 3 are sent as always.
+    std::vector<std::string> valid(150, list().valid);
+    mapped = MapEvent(EventWith(valid, {}), kNowMs);
+    EXPECT_TRUE(mapped.ok());
+    EXPECT_EQ(UserJson(mapped)[list().wire_key],
+              nlohmann::json::array({list().valid_hash}));
   });
 }
 
-TEST_F(HashedListTest, RejectsMoreThanOneHundredPreHashedInputs) {
+TEST_F(HashedListTest, ReadsOnlyTheFirstOneHundredPreHashedInputs) {
   ForEachList([&] {
     std::vector<std::string> hashed(101, Digest('a'));
-    EXPECT_THAT(
-        MapEvent(EventWith({}, hashed), kNowMs).violations,
-        ElementsAre(Issue(std::string("user.") + list().wire_key, "TOO_MANY")));
+    MappedEvent mapped = MapEvent(EventWith({}, hashed), kNowMs);
+    EXPECT_TRUE(mapped.ok());
+    EXPECT_THAT(mapped.warnings, ::testing::Contains(Issue(
+                                     std::string("user.") + list().wire_key,
+                                     "DROPPED_OVER_LIMIT")));
+    EXPECT_EQ(UserJson(mapped)[list().wire_key],
+              nlohmann::json::array({Digest('a')}));
   });
 }
 
@@ -378,6 +397,40 @@ TEST(UserCitiesTest, KeepsTheFirstThreeCities) {
               ElementsAre(Issue("user.cities[3]", "DROPPED_OVER_LIMIT")));
 }
 
+// The API lower-cases regions and cities (spec 5a), so values that differ
+// only in case are one value to it: the first is sent, and a fourth
+// distinct one still finds a place among the first 3.
+TEST(UserCitiesTest, CitiesThatDifferOnlyInCaseAreOneCity) {
+  MappedEvent mapped = MapWithUser(
+      R"pb(cities: "San Francisco"
+           cities: "SAN FRANCISCO"
+           cities: "san francisco"
+           cities: "Oakland"
+           cities: "\xC3\x89vry"
+           cities: "\xC3\xA9VRY")pb");
+  EXPECT_EQ(UserJson(mapped)["cities"],
+            nlohmann::json::array({"San Francisco", "Oakland", "\xC3\x89vry"}));
+  EXPECT_THAT(mapped.warnings,
+              ElementsAre(Issue("user.cities[1]", "DROPPED_DUPLICATE"),
+                          Issue("user.cities[2]", "DROPPED_DUPLICATE"),
+                          Issue("user.cities[5]", "DROPPED_DUPLICATE")));
+}
+
+TEST(UserRegionsTest, RegionsThatDifferOnlyInCaseAreOneRegion) {
+  MappedEvent mapped = MapWithUser(
+      R"pb(regions: "CA" regions: "ca" regions: "Ca" regions: "NY")pb");
+  EXPECT_EQ(UserJson(mapped)["regions"], nlohmann::json::array({"CA", "NY"}));
+}
+
+// Postal codes and countries keep comparing exactly: the spec does not
+// say the API lower-cases them (countries are upper-cased anyway).
+TEST(UserRawListsTest, PostalCodesCompareWithTheirCase) {
+  MappedEvent mapped = MapWithUser(R"pb(postal_codes: "SW1A 1AA"
+                                        postal_codes: "sw1a 1aa")pb");
+  EXPECT_EQ(UserJson(mapped)["postal_codes"],
+            nlohmann::json::array({"SW1A 1AA", "sw1a 1aa"}));
+}
+
 TEST(UserRegionsTest, TruncatesARegionTo128CodePoints) {
   v1::Event event = ValidEvent();
   event.mutable_user()->add_regions(std::string(200, 'r'));
@@ -388,11 +441,15 @@ TEST(UserRegionsTest, TruncatesARegionTo128CodePoints) {
               ElementsAre(Issue("user.regions[0]", "TRUNCATED")));
 }
 
-TEST(UserRawListsTest, RejectsMoreThanOneHundredInputs) {
+TEST(UserRawListsTest, ReadsOnlyTheFirstOneHundredInputs) {
   v1::Event event = ValidEvent();
-  for (int i = 0; i < 101; ++i) event.mutable_user()->add_postal_codes("1");
-  EXPECT_THAT(MapEvent(event, kNowMs).violations,
-              ElementsAre(Issue("user.postal_codes", "TOO_MANY")));
+  for (int i = 0; i < 100; ++i) event.mutable_user()->add_postal_codes("#");
+  event.mutable_user()->add_postal_codes("94107");  // the 101st: not read
+  MappedEvent mapped = MapEvent(event, kNowMs);
+  EXPECT_TRUE(mapped.ok());
+  EXPECT_THAT(mapped.warnings, ::testing::Contains(Issue(
+                                   "user.postal_codes", "DROPPED_OVER_LIMIT")));
+  EXPECT_FALSE(UserJson(mapped).contains("postal_codes"));
 }
 
 // --- raw scalars: IP, advertising id, obref, user agent ---

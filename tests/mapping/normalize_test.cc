@@ -205,6 +205,17 @@ TEST(NormalizeEmailTest, DropsAnAddressOver254Bytes) {
   EXPECT_STREQ(NormalizeEmail(email, &out).code, kDroppedInvalid);
 }
 
+// Spec 5a: trim, then lower-case; nothing else. A decomposed accent
+// (e + U+0301) stays decomposed, so the digest is the one the Pixel
+// computes from the same text. Names, by contrast, are NFC-composed.
+TEST(NormalizeEmailTest, LowerCasesWithoutComposing) {
+  std::string out;
+  ASSERT_TRUE(NormalizeEmail("Jose\xCC\x81@Example.com", &out).kept());
+  EXPECT_EQ(out, "jose\xCC\x81@example.com");
+  ASSERT_TRUE(NormalizeEmail("JOS\xC3\x89@Example.com", &out).kept());
+  EXPECT_EQ(out, "jos\xC3\xA9@example.com");
+}
+
 TEST(NormalizeEmailTest, IsIdempotent) {
   std::string once, twice;
   ASSERT_TRUE(
