@@ -57,8 +57,10 @@ inline void Mapper<Event>::ReportText(std::string_view value,
 template <typename Event>
 inline void Mapper<Event>::CheckEnvelopeFields() {
   // id: required, sent byte for byte (it must equal the Pixel's event_id).
-  if (TrimAscii(event_.id()).empty()) {
+  if (event_.id().empty()) {
     Violation("id", kRequired, "id is required");
+  } else if (TrimAscii(event_.id()).empty()) {
+    Violation("id", kRequired, "id is blank (white space only)");
   } else {
     CheckText(event_.id(), "id", Limits::kIdBytes);
   }
@@ -84,7 +86,8 @@ inline void Mapper<Event>::CheckEnvelopeFields() {
     std::string description =
         "timestamp_ms is more than 7 days in the past; the API accepts "
         "events of the last 7 days only";
-    if (timestamp_ms_ < 100'000'000'000LL) {
+    // Seconds of the last decades are 10 digits: 1e9 is September 2001.
+    if (timestamp_ms_ >= 1'000'000'000LL && timestamp_ms_ < 10'000'000'000LL) {
       description += " (the value looks like seconds; send milliseconds)";
     }
     Violation("timestamp_ms", kOutOfRange, std::move(description));

@@ -104,7 +104,9 @@ TEST(EventMapperIdTest, RejectsAMissingId) {
 TEST(EventMapperIdTest, RejectsABlankId) {
   v1::Event event = ValidEvent();
   event.set_id(" \t ");
-  EXPECT_THAT(Violations(event), ElementsAre(Issue("id", "REQUIRED")));
+  std::vector<FieldIssue> violations = Violations(event);
+  ASSERT_THAT(violations, ElementsAre(Issue("id", "REQUIRED")));
+  EXPECT_EQ(violations[0].description, "id is blank (white space only)");
 }
 
 TEST(EventMapperIdTest, AcceptsAnIdOf256Bytes) {
@@ -219,6 +221,13 @@ TEST(EventMapperTimestampTest, HintsAtSecondsWhenTheValueLooksLikeSeconds) {
   std::vector<FieldIssue> violations = TimestampViolations(kNowMs / 1000);
   ASSERT_THAT(violations, ElementsAre(Issue("timestamp_ms", "OUT_OF_RANGE")));
   EXPECT_THAT(violations[0].description, HasSubstr("seconds"));
+}
+
+// A small number is not seconds of any recent time: no hint.
+TEST(EventMapperTimestampTest, GivesNoSecondsHintForASmallNumber) {
+  std::vector<FieldIssue> violations = TimestampViolations(5);
+  ASSERT_THAT(violations, ElementsAre(Issue("timestamp_ms", "OUT_OF_RANGE")));
+  EXPECT_THAT(violations[0].description, ::testing::Not(HasSubstr("seconds")));
 }
 
 TEST(EventMapperTimestampTest, TreatsZeroAsTheReceiveTime) {
