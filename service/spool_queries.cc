@@ -52,16 +52,44 @@ QueryEventStatus(sqlite3* db, const std::vector<std::int64_t>& rows,
   return Found();
 }
 
+namespace {
+
+// The filter a page token was made for: FNV-1a of the destination and
+// the reason, so that a token given with another filter is refused
+// instead of quietly skipping or repeating dead letters.
+std::uint32_t FilterFingerprint(const DeadLetterQuery& query) {
+  std::uint32_t h = 2166136261u;
+  auto add = [&h](unsigned char c) { h = (h ^ c) * 16777619u; };
+  for (char c : query.destination) add(static_cast<unsigned char>(c));
+  add(0);
+  add(static_cast<unsigned char>(query.reason ? static_cast<int>(*query.reason)
+                                              : 0));
+  return h;
+}
+
+}  // namespace
+
 absl::StatusOr<DeadLetterPage> QueryDeadLetters(sqlite3* db,
                                                 const PayloadLog& log,
                                                 const DeadLetterQuery& query) {
-  // The page token is "<done_ms>:<id>" of the last row of the last page.
+  // The page token is "<done_ms>:<id>:<filter>": the last row of the last
+  // page, and FilterFingerprint of the query that made it. (Tokens of
+  // earlier versions, without the filter, are still taken.)
   std::int64_t after_done = INT64_MAX, after_id = INT64_MAX;
+  const std::uint32_t filter = FilterFingerprint(query);
   if (!query.page_token.empty()) {
     std::vector<std::string> parts = absl::StrSplit(query.page_token, ':');
-    if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &after_done) ||
-        !absl::SimpleAtoi(parts[1], &after_id)) {
+    std::uint32_t token_filter = filter;
+    if ((parts.size() != 2 && parts.size() != 3) ||
+        !absl::SimpleAtoi(parts[0], &after_done) ||
+        !absl::SimpleAtoi(parts[1], &after_id) ||
+        (parts.size() == 3 && !absl::SimpleAtoi(parts[2], &token_filter))) {
       return absl::InvalidArgumentError("malformed page_token");
+    }
+    if (token_filter != filter) {
+      return absl::InvalidArgumentError(
+          "page_token belongs to a listing with another destination or "
+          "reason; give the same filter as the first page");
     }
   }
   const int page_size =
@@ -85,9 +113,10 @@ absl::StatusOr<DeadLetterPage> QueryDeadLetters(sqlite3* db,
   st.Bind(5, static_cast<std::int64_t>(page_size) + 1);
   DeadLetterPage page;
   size_t bytes = 0;
-  auto end_page = [&page] {
+  auto end_page = [&page, filter] {
     const DeadLetterRecord& last = page.dead_letters.back();
-    page.next_page_token = absl::StrCat(last.dead_ms, ":", last.row_id);
+    page.next_page_token =
+        absl::StrCat(last.dead_ms, ":", last.row_id, ":", filter);
   };
   int rc;
   while ((rc = st.Step()) == SQLITE_ROW) {

@@ -271,6 +271,17 @@ TEST_F(SpoolTest, DeadLettersAreListedNewestFirstInPages) {
   auto only_expired = spool->ListDeadLetters(expired);
   ASSERT_TRUE(only_expired.ok());
   EXPECT_THAT(only_expired->dead_letters, SizeIs(1));
+
+  // A page token goes with the filter it was made for.
+  expired.page_token = page1->next_page_token;
+  auto mixed = spool->ListDeadLetters(expired);
+  EXPECT_EQ(mixed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(mixed.status().message()),
+              ::testing::HasSubstr("another destination or reason"));
+  DeadLetterQuery other_destination = query;
+  other_destination.destination = "other";
+  EXPECT_EQ(spool->ListDeadLetters(other_destination).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 // A page of large dead letters ends at the byte budget, before the page
