@@ -143,17 +143,23 @@ inline void Mapper<Event>::CheckEnvelopeFields() {
                            Sv(type_name_), " events"));
   }
 
-  // source_url: required for web, an absolute http(s) URL when present.
+  // source_url: required for web events, and then an absolute http(s)
+  // URL; for other events optional, and any absolute URL with a host (an
+  // app's deep link), as the spec asks only for a scheme and a host.
   const std::string_view url = event_.source_url();
+  const bool web = event_.action_source() == v1::ACTION_SOURCE_WEB;
   if (url.empty()) {
-    if (event_.action_source() == v1::ACTION_SOURCE_WEB) {
+    if (web) {
       Violation("source_url", kRequired,
                 "source_url is required when action_source is web");
     }
   } else if (CheckText(url, "source_url", Limits::kSourceUrlBytes) &&
-             !IsAbsoluteHttpUrl(url)) {
+             !(web ? IsAbsoluteHttpUrl(url) : IsAbsoluteUrlWithHost(url))) {
     Violation("source_url", kInvalidFormat,
-              "source_url must be an absolute http or https URL with a host");
+              web ? "source_url must be an absolute http or https URL with a "
+                    "host"
+                  : "source_url must be an absolute URL with a scheme and a "
+                    "host");
   }
 }
 

@@ -128,6 +128,33 @@ inline size_t AuthorityLength(std::string_view rest, size_t* at) {
   return i;
 }
 
+// An absolute URL of any scheme (RFC 3986: a letter, then letters, digits,
+// '+', '-' or '.'), then "://" and a non-empty host, with no white space or
+// control characters: an app's deep link ("myapp://product/1"), which the
+// spec allows ("a scheme and host") for events that are not web events.
+inline bool IsAbsoluteUrlWithHost(std::string_view url) {
+  if (HasSpaceOrControl(url)) return false;
+  const size_t sep = url.find("://");
+  if (sep == std::string_view::npos || sep == 0) return false;
+  auto alpha = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  };
+  if (!alpha(url[0])) return false;
+  for (size_t i = 1; i < sep; ++i) {
+    const char c = url[i];
+    if (!alpha(c) && !(c >= '0' && c <= '9') && c != '+' && c != '-' &&
+        c != '.') {
+      return false;
+    }
+  }
+  std::string_view rest = url.substr(sep + 3);
+  size_t at;
+  std::string_view authority = rest.substr(0, AuthorityLength(rest, &at));
+  std::string_view host =
+      at == std::string_view::npos ? authority : authority.substr(at + 1);
+  return !host.empty() && host.front() != ':';
+}
+
 // An absolute http or https URL with a non-empty host and no white space or
 // control characters.
 inline bool IsAbsoluteHttpUrl(std::string_view url) {

@@ -497,6 +497,32 @@ TEST(EventMapperSourceUrlTest, ChecksASourceUrlOffTheWebToo) {
               ElementsAre(Issue("source_url", "INVALID_FORMAT")));
 }
 
+// Off the web the spec asks only for a scheme and a host: an app's deep
+// link is a source URL; a relative or host-less one is not.
+TEST(EventMapperSourceUrlTest, AcceptsADeepLinkForAnAppEvent) {
+  for (const char* url :
+       {"myapp://product/1", "com.example.shop://checkout?x=1",
+        "android-app://com.example", "https://shop.example.com/a"}) {
+    SCOPED_TRACE(url);
+    v1::Event event = ValidEvent();
+    event.set_action_source(v1::ACTION_SOURCE_MOBILE_APP);
+    event.set_source_url(url);
+    EXPECT_THAT(Violations(event), IsEmpty());
+    EXPECT_EQ(MapToJson(event)["source_url"], url);
+  }
+  for (const char* url :
+       {"myapp:/product", "myapp://", "1app://x", "my app://x", "://x",
+        "myapp:///path", "myapp://:1"}) {
+    SCOPED_TRACE(url);
+    v1::Event event = ValidEvent();
+    event.set_action_source(v1::ACTION_SOURCE_MOBILE_APP);
+    event.set_source_url(url);
+    std::vector<FieldIssue> violations = Violations(event);
+    ASSERT_THAT(violations, ElementsAre(Issue("source_url", "INVALID_FORMAT")));
+    EXPECT_THAT(violations[0].description, HasSubstr("scheme and a host"));
+  }
+}
+
 TEST(EventMapperSourceUrlTest, RejectsASourceUrlOver4096Bytes) {
   v1::Event event = ValidEvent();
   event.set_source_url("https://example.com/" + std::string(4077, 'p'));
