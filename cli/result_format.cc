@@ -124,6 +124,13 @@ void PrintEventStatus(const v1::GetEventStatusResponse& status,
     out << " (unknown event: never accepted, or pruned after the retention "
            "window)";
   }
+  if (status.validate_only()) {
+    out << " (validate_only: the API "
+        << (status.state() == v1::DELIVERY_STATE_DELIVERED
+                ? "validated it and did not save it"
+                : "is only to validate it")
+        << ")";
+  }
   out << "\n";
   if (status.has_accepted_time()) {
     out << "accepted_time: " << FormatTimestamp(status.accepted_time()) << "\n";

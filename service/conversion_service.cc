@@ -276,6 +276,7 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::GetEventStatus(
   *response->mutable_accepted_time() = Millis(record->accepted_ms);
   response->set_attempts(record->attempts);
   response->set_last_error(record->last_error);
+  response->set_validate_only(record->validate_only);
   return Finish(context, grpc::Status::OK);
 }
 

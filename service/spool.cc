@@ -497,6 +497,7 @@ class SqliteSpool : public Spool {
       if (record.state == EventState::kQueued && InFlight(row)) {
         record.state = EventState::kInFlight;
       }
+      record.validate_only = validate_only;
       return std::move(record);
     }
     return absl::NotFoundError("event not found");

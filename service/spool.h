@@ -68,6 +68,7 @@ struct EventStatusRecord {
   int attempts = 0;
   std::string last_error;
   std::optional<DeadReason> dead_reason;
+  bool validate_only = false;  // only a validate_only send has this key
 };
 
 // One dead letter, for ListDeadLetters.

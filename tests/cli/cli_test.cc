@@ -481,6 +481,17 @@ TEST(PrintEventStatusTest, PrintsRetryAndDeadLetterDetails) {
             "dead_letter_reason: REJECTED\n");
 }
 
+TEST(PrintEventStatusTest, SaysWhenTheEventWasOnlyValidated) {
+  v1::GetEventStatusResponse status;
+  status.set_state(v1::DELIVERY_STATE_DELIVERED);
+  status.set_validate_only(true);
+  std::ostringstream out;
+  PrintEventStatus(status, out);
+  EXPECT_THAT(out.str(),
+              HasSubstr("state: DELIVERED (validate_only: the API validated "
+                        "it and did not save it)\n"));
+}
+
 TEST(PrintEventStatusTest, ExplainsAnUnknownEvent) {
   std::ostringstream out;
   PrintEventStatus(v1::GetEventStatusResponse(), out);

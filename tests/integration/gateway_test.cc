@@ -433,6 +433,37 @@ TEST_F(GatewayTest, KeepsClearTextIdentifiersOutOfTheSpoolFiles) {
   }
 }
 
+// An event sent only with validate_only is validated by the API, not
+// saved: its status says so, and sending it again validates it again.
+TEST_F(GatewayTest, AValidateOnlyEventsStatusSaysItWasOnlyValidated) {
+  v1::SendEventsRequest request;
+  *request.add_events() = Purchase("check");
+  request.set_validate_only(true);
+  auto send = [&] {
+    v1::SendEventsResponse response;
+    grpc::ClientContext context;
+    EXPECT_TRUE(stub_->SendEvents(&context, request, &response).ok());
+    return response.results(0).outcome();
+  };
+  EXPECT_EQ(send(), v1::EventResult::OUTCOME_ACCEPTED);
+  v1::GetEventStatusRequest lookup;
+  lookup.set_type(v1::EVENT_TYPE_ORDER_CREATED);
+  lookup.set_id("check");
+  v1::GetEventStatusResponse status;
+  ASSERT_TRUE(WaitFor([&] {
+    grpc::ClientContext context;
+    return stub_->GetEventStatus(&context, lookup, &status).ok() &&
+           status.state() == v1::DELIVERY_STATE_DELIVERED;
+  }));
+  EXPECT_TRUE(status.validate_only());
+  EXPECT_EQ(send(), v1::EventResult::OUTCOME_ACCEPTED);  // checked again
+  // Once a real send has the key, the status is the real event's.
+  Send({Purchase("check")});
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->GetEventStatus(&context, lookup, &status).ok());
+  EXPECT_FALSE(status.validate_only());
+}
+
 TEST_F(GatewayTest, ValidateEventsReturnsWireJsonAndAsksTheApi) {
   v1::ValidateEventsRequest request;
   *request.add_events() = Purchase("v1");

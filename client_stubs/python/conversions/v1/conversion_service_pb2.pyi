@@ -115,7 +115,7 @@ class GetEventStatusRequest(_message.Message):
     def __init__(self, destination: _Optional[str] = ..., type: _Optional[_Union[_event_pb2.EventType, str]] = ..., custom_event_name: _Optional[str] = ..., id: _Optional[str] = ...) -> None: ...
 
 class GetEventStatusResponse(_message.Message):
-    __slots__ = ["accepted_time", "attempts", "dead_letter_reason", "delivered_time", "last_error", "next_attempt_time", "state"]
+    __slots__ = ["accepted_time", "attempts", "dead_letter_reason", "delivered_time", "last_error", "next_attempt_time", "state", "validate_only"]
     ACCEPTED_TIME_FIELD_NUMBER: _ClassVar[int]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     DEAD_LETTER_REASON_FIELD_NUMBER: _ClassVar[int]
@@ -123,6 +123,7 @@ class GetEventStatusResponse(_message.Message):
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     NEXT_ATTEMPT_TIME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     accepted_time: _timestamp_pb2.Timestamp
     attempts: int
     dead_letter_reason: DeadLetterReason
@@ -130,7 +131,8 @@ class GetEventStatusResponse(_message.Message):
     last_error: str
     next_attempt_time: _timestamp_pb2.Timestamp
     state: DeliveryState
-    def __init__(self, state: _Optional[_Union[DeliveryState, str]] = ..., accepted_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., delivered_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[int] = ..., next_attempt_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[str] = ..., dead_letter_reason: _Optional[_Union[DeadLetterReason, str]] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, state: _Optional[_Union[DeliveryState, str]] = ..., accepted_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., delivered_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[int] = ..., next_attempt_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[str] = ..., dead_letter_reason: _Optional[_Union[DeadLetterReason, str]] = ..., validate_only: bool = ...) -> None: ...
 
 class ListDeadLettersRequest(_message.Message):
     __slots__ = ["destination", "page_size", "page_token", "reason"]
