@@ -128,6 +128,14 @@ inline size_t AuthorityLength(std::string_view rest, size_t* at) {
   return i;
 }
 
+// The host and port of a URL, from `rest`, the part after "://": its
+// authority without the user information.
+inline std::string_view HostAndPort(std::string_view rest) {
+  size_t at;
+  std::string_view authority = rest.substr(0, AuthorityLength(rest, &at));
+  return at == std::string_view::npos ? authority : authority.substr(at + 1);
+}
+
 // An absolute URL of any scheme (RFC 3986: a letter, then letters, digits,
 // '+', '-' or '.'), then "://" and a non-empty host, with no white space or
 // control characters: an app's deep link ("myapp://product/1"), which the
@@ -147,11 +155,7 @@ inline bool IsAbsoluteUrlWithHost(std::string_view url) {
       return false;
     }
   }
-  std::string_view rest = url.substr(sep + 3);
-  size_t at;
-  std::string_view authority = rest.substr(0, AuthorityLength(rest, &at));
-  std::string_view host =
-      at == std::string_view::npos ? authority : authority.substr(at + 1);
+  const std::string_view host = HostAndPort(url.substr(sep + 3));
   return !host.empty() && host.front() != ':';
 }
 
@@ -167,11 +171,7 @@ inline bool IsAbsoluteHttpUrl(std::string_view url) {
   } else {
     return false;
   }
-  std::string_view rest = url.substr(sep + 3);
-  size_t at;
-  std::string_view authority = rest.substr(0, AuthorityLength(rest, &at));
-  std::string_view host_port =
-      at == std::string_view::npos ? authority : authority.substr(at + 1);
+  const std::string_view host_port = HostAndPort(url.substr(sep + 3));
   std::string_view port;
   if (!host_port.empty() && host_port.front() == '[') {
     size_t close = host_port.find(']');

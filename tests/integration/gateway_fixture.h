@@ -148,6 +148,18 @@ class GatewayFixture : public ::testing::Test {
     return ids;
   }
 
+  // Waits until GetEventStatus answers `state` for `request`; `*status`
+  // holds the last answer.
+  bool WaitForState(const v1::GetEventStatusRequest& request,
+                    v1::DeliveryState state,
+                    v1::GetEventStatusResponse* status) {
+    return WaitFor([&] {
+      grpc::ClientContext context;
+      return stub_->GetEventStatus(&context, request, status).ok() &&
+             status->state() == state;
+    });
+  }
+
   bool Delivered(size_t n) {
     return WaitFor([&] { return sandbox_->AcceptedEvents().size() >= n; });
   }

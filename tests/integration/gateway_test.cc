@@ -140,11 +140,7 @@ TEST_F(GatewayTest, DeliversMixedEventsInBatches) {
   request.set_custom_event_name("Quote_Requested");
   request.set_id("r0-2");
   v1::GetEventStatusResponse status;
-  ASSERT_TRUE(WaitFor([&] {
-    grpc::ClientContext context;
-    return stub_->GetEventStatus(&context, request, &status).ok() &&
-           status.state() == v1::DELIVERY_STATE_DELIVERED;
-  }));
+  ASSERT_TRUE(WaitForState(request, v1::DELIVERY_STATE_DELIVERED, &status));
   EXPECT_GT(status.delivered_time().seconds(), 0);
 }
 
@@ -289,12 +285,8 @@ TEST_F(GatewayTest, RetryDeadLettersRedeliversThem) {
   v1::GetEventStatusRequest lookup;
   lookup.set_type(v1::EVENT_TYPE_ORDER_CREATED);
   lookup.set_id("p1");
-  ASSERT_TRUE(WaitFor([&] {
-    grpc::ClientContext context;
-    v1::GetEventStatusResponse status;
-    return stub_->GetEventStatus(&context, lookup, &status).ok() &&
-           status.state() == v1::DELIVERY_STATE_DEAD_LETTERED;
-  }));
+  v1::GetEventStatusResponse status;
+  ASSERT_TRUE(WaitForState(lookup, v1::DELIVERY_STATE_DEAD_LETTERED, &status));
   sandbox_->ClearFaults();
   v1::RetryDeadLettersRequest retry;
   v1::EventKey* key = retry.add_events();
@@ -359,21 +351,13 @@ TEST_F(GatewayTest, ACorrectedResendReplacesItsDeadLetter) {
   lookup.set_type(v1::EVENT_TYPE_ORDER_CREATED);
   lookup.set_id("p1");
   v1::GetEventStatusResponse status;
-  ASSERT_TRUE(WaitFor([&] {
-    grpc::ClientContext context;
-    return stub_->GetEventStatus(&context, lookup, &status).ok() &&
-           status.state() == v1::DELIVERY_STATE_DEAD_LETTERED;
-  }));
+  ASSERT_TRUE(WaitForState(lookup, v1::DELIVERY_STATE_DEAD_LETTERED, &status));
   sandbox_->ClearFaults();
   v1::SendEventsResponse resent = Send({Purchase("p1")});
   EXPECT_EQ(resent.results(0).outcome(), v1::EventResult::OUTCOME_ACCEPTED);
   ASSERT_TRUE(Delivered(1));
   EXPECT_THAT(DeliveredIds(), ::testing::ElementsAre("p1"));
-  ASSERT_TRUE(WaitFor([&] {
-    grpc::ClientContext context;
-    return stub_->GetEventStatus(&context, lookup, &status).ok() &&
-           status.state() == v1::DELIVERY_STATE_DELIVERED;
-  }));
+  ASSERT_TRUE(WaitForState(lookup, v1::DELIVERY_STATE_DELIVERED, &status));
   grpc::ClientContext context;
   v1::ListDeadLettersResponse dead;
   ASSERT_TRUE(
@@ -450,11 +434,7 @@ TEST_F(GatewayTest, AValidateOnlyEventsStatusSaysItWasOnlyValidated) {
   lookup.set_type(v1::EVENT_TYPE_ORDER_CREATED);
   lookup.set_id("check");
   v1::GetEventStatusResponse status;
-  ASSERT_TRUE(WaitFor([&] {
-    grpc::ClientContext context;
-    return stub_->GetEventStatus(&context, lookup, &status).ok() &&
-           status.state() == v1::DELIVERY_STATE_DELIVERED;
-  }));
+  ASSERT_TRUE(WaitForState(lookup, v1::DELIVERY_STATE_DELIVERED, &status));
   EXPECT_TRUE(status.validate_only());
   EXPECT_EQ(send(), v1::EventResult::OUTCOME_ACCEPTED);  // checked again
   // Once a real send has the key, the status is the real event's.
