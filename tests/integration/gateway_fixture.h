@@ -160,6 +160,26 @@ class GatewayFixture : public ::testing::Test {
     });
   }
 
+  // Sends Purchase(id) while the sandbox rejects it, so that it is
+  // dead-lettered, then lets the sandbox accept it again. Returns the
+  // event's status lookup; its id is empty if the event was not
+  // dead-lettered.
+  v1::GetEventStatusRequest DeadLetteredPurchase(const std::string& id) {
+    sandbox::Faults faults;
+    faults.poison_ids = {id};
+    sandbox_->SetFaults(faults);
+    Send({Purchase(id)});
+    v1::GetEventStatusRequest lookup;
+    lookup.set_type(v1::EVENT_TYPE_ORDER_CREATED);
+    lookup.set_id(id);
+    v1::GetEventStatusResponse status;
+    if (!WaitForState(lookup, v1::DELIVERY_STATE_DEAD_LETTERED, &status)) {
+      lookup.clear_id();
+    }
+    sandbox_->ClearFaults();
+    return lookup;
+  }
+
   bool Delivered(size_t n) {
     return WaitFor([&] { return sandbox_->AcceptedEvents().size() >= n; });
   }

@@ -278,16 +278,7 @@ TEST_F(GatewayTest, IsolatesAPoisonEventAndDeliversTheRestOfItsBatch) {
 }
 
 TEST_F(GatewayTest, RetryDeadLettersRedeliversThem) {
-  sandbox::Faults faults;
-  faults.poison_ids = {"p1"};
-  sandbox_->SetFaults(faults);
-  Send({Purchase("p1")});
-  v1::GetEventStatusRequest lookup;
-  lookup.set_type(v1::EVENT_TYPE_ORDER_CREATED);
-  lookup.set_id("p1");
-  v1::GetEventStatusResponse status;
-  ASSERT_TRUE(WaitForState(lookup, v1::DELIVERY_STATE_DEAD_LETTERED, &status));
-  sandbox_->ClearFaults();
+  ASSERT_FALSE(DeadLetteredPurchase("p1").id().empty());
   v1::RetryDeadLettersRequest retry;
   v1::EventKey* key = retry.add_events();
   key->set_type(v1::EVENT_TYPE_ORDER_CREATED);
@@ -343,16 +334,9 @@ TEST_F(GatewayTest, PausesOn401AndResumesWhenTheKeyWorksAgain) {
 // event sent again, with the same id as the spec asks, is accepted (not a
 // duplicate), replaces the dead letter and is delivered.
 TEST_F(GatewayTest, ACorrectedResendReplacesItsDeadLetter) {
-  sandbox::Faults faults;
-  faults.poison_ids = {"p1"};
-  sandbox_->SetFaults(faults);
-  Send({Purchase("p1")});
-  v1::GetEventStatusRequest lookup;
-  lookup.set_type(v1::EVENT_TYPE_ORDER_CREATED);
-  lookup.set_id("p1");
+  const v1::GetEventStatusRequest lookup = DeadLetteredPurchase("p1");
+  ASSERT_FALSE(lookup.id().empty());
   v1::GetEventStatusResponse status;
-  ASSERT_TRUE(WaitForState(lookup, v1::DELIVERY_STATE_DEAD_LETTERED, &status));
-  sandbox_->ClearFaults();
   v1::SendEventsResponse resent = Send({Purchase("p1")});
   EXPECT_EQ(resent.results(0).outcome(), v1::EventResult::OUTCOME_ACCEPTED);
   ASSERT_TRUE(Delivered(1));
