@@ -125,11 +125,10 @@ void PrintEventStatus(const v1::GetEventStatusResponse& status,
            "window)";
   }
   if (status.validate_only()) {
-    out << " (validate_only: the API "
-        << (status.state() == v1::DELIVERY_STATE_DELIVERED
-                ? "validated it and did not save it"
-                : "is only to validate it")
-        << ")";
+    out << (status.state() == v1::DELIVERY_STATE_DELIVERED
+                ? " (validate_only: the API validated it and did not save it)"
+                : " (validate_only: sent for the API to validate, not to "
+                  "save)");
   }
   out << "\n";
   if (status.has_accepted_time()) {

@@ -136,29 +136,6 @@ inline std::string_view HostAndPort(std::string_view rest) {
   return at == std::string_view::npos ? authority : authority.substr(at + 1);
 }
 
-// An absolute URL of any scheme (RFC 3986: a letter, then letters, digits,
-// '+', '-' or '.'), then "://" and a non-empty host, with no white space or
-// control characters: an app's deep link ("myapp://product/1"), which the
-// spec allows ("a scheme and host") for events that are not web events.
-inline bool IsAbsoluteUrlWithHost(std::string_view url) {
-  if (HasSpaceOrControl(url)) return false;
-  const size_t sep = url.find("://");
-  if (sep == std::string_view::npos || sep == 0) return false;
-  auto alpha = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-  };
-  if (!alpha(url[0])) return false;
-  for (size_t i = 1; i < sep; ++i) {
-    const char c = url[i];
-    if (!alpha(c) && !(c >= '0' && c <= '9') && c != '+' && c != '-' &&
-        c != '.') {
-      return false;
-    }
-  }
-  const std::string_view host = HostAndPort(url.substr(sep + 3));
-  return !host.empty() && host.front() != ':';
-}
-
 // An absolute http or https URL with a non-empty host and no white space or
 // control characters.
 inline bool IsAbsoluteHttpUrl(std::string_view url) {
@@ -191,6 +168,34 @@ inline bool IsAbsoluteHttpUrl(std::string_view url) {
     if (c < '0' || c > '9') return false;
   }
   return true;
+}
+
+// An absolute URL of any scheme (RFC 3986: a letter, then letters, digits,
+// '+', '-' or '.'), then "://" and a non-empty host, with no white space or
+// control characters: an app's deep link ("myapp://product/1"), which the
+// spec allows ("a scheme and host") for events that are not web events. An
+// http or https URL is checked as IsAbsoluteHttpUrl checks it.
+inline bool IsAbsoluteUrlWithHost(std::string_view url) {
+  if (HasSpaceOrControl(url)) return false;
+  if ((url.size() > 7 && HasScheme(url.data(), kHttp)) ||
+      (url.size() > 8 && HasScheme(url.data(), kHttps))) {
+    return IsAbsoluteHttpUrl(url);
+  }
+  const size_t sep = url.find("://");
+  if (sep == std::string_view::npos || sep == 0) return false;
+  auto alpha = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  };
+  if (!alpha(url[0])) return false;
+  for (size_t i = 1; i < sep; ++i) {
+    const char c = url[i];
+    if (!alpha(c) && !(c >= '0' && c <= '9') && c != '+' && c != '-' &&
+        c != '.') {
+      return false;
+    }
+  }
+  const std::string_view host = HostAndPort(url.substr(sep + 3));
+  return !host.empty() && host.front() != ':';
 }
 
 // A field path, put together only when a message needs it (the happy path

@@ -796,16 +796,18 @@ void Gateway::Drain() {
   // dispatcher no time to deliver.
   std::thread grpc_stop;
   std::promise<void> stopping;  // set just before grpc_stop calls Shutdown
+  std::promise<void> stopped;   // set once it returned
   if (grpc_server_) {
     grpc::HealthCheckServiceInterface* health =
         grpc_server_->GetHealthCheckService();
     health->SetServingStatus(false);
     health->Shutdown();  // NOT_SERVING for good, every service name
-    grpc_stop = std::thread([this, deadline, &stopping] {
+    grpc_stop = std::thread([this, deadline, &stopping, &stopped] {
       stopping.set_value();
       grpc_server_->Shutdown(std::chrono::system_clock::now() +
                              std::chrono::milliseconds(std::max<std::int64_t>(
                                  deadline - clock_->NowMs(), 0)));
+      stopped.set_value();
     });
   }
   if (dispatcher_) dispatcher_->Shutdown(deadline);
@@ -819,9 +821,16 @@ void Gateway::Drain() {
         std::max<std::int64_t>(deadline - clock_->NowMs(), 0));
     if (calls_.WaitForNone(left)) {
       // Only once Shutdown has begun: before, it would only cut
-      // connections that clients open again.
+      // connections that clients open again. grpc_stop announces the call
+      // just before making it, so the cut is repeated every 50 ms until
+      // Shutdown returns, in case the first came a moment too early.
       stopping.get_future().wait();
-      grpc_server_cancel_all_calls(grpc_server_->c_server());
+      std::future<void> done = stopped.get_future();
+      do {
+        grpc_server_cancel_all_calls(grpc_server_->c_server());
+      } while (done.wait_for(std::chrono::milliseconds(50)) !=
+                   std::future_status::ready &&
+               clock_->NowMs() < deadline);
     }
   }
   if (grpc_stop.joinable()) grpc_stop.join();

@@ -764,7 +764,8 @@ class SqliteSpool : public Spool {
   }
 
   // Inserts events, answering kDuplicate for keys already stored (also
-  // earlier in the same group). Writer thread only.
+  // earlier in the same group), except that a dead letter, or a validated
+  // validate_only event, is replaced (RemoveReplaced). Writer thread only.
   absl::Status InsertEvents(const std::vector<SpoolEvent>& events,
                             const std::vector<std::int64_t>& hashes,
                             const std::vector<std::uint32_t>& crcs,

@@ -130,7 +130,9 @@ class Spool {
 
   // Stores events durably and calls `done` (on the writer thread) once they
   // are on disk, with one outcome per event in order: kDuplicate when the
-  // (destination, validate_only, event name, id) is already stored. Calls
+  // (destination, validate_only, event name, id) is already stored, queued
+  // or delivered (a dead-lettered row, and a validated validate_only one,
+  // is replaced by the new event instead). Calls
   // `done` at once with ResourceExhausted when the queue bound would be
   // passed, or Unavailable after Shutdown.
   virtual void Append(std::vector<SpoolEvent> events, std::int64_t now_ms,

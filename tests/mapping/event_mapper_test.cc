@@ -510,9 +510,11 @@ TEST(EventMapperSourceUrlTest, AcceptsADeepLinkForAnAppEvent) {
     EXPECT_THAT(Violations(event), IsEmpty());
     EXPECT_EQ(MapToJson(event)["source_url"], url);
   }
+  // An http(s) URL is checked as on the web: its port and brackets too.
   for (const char* url :
        {"myapp:/product", "myapp://", "1app://x", "my app://x", "://x",
-        "myapp:///path", "myapp://:1"}) {
+        "myapp:///path", "myapp://:1", "https://shop.example.com:80a/",
+        "https://[::1", "http://"}) {
     SCOPED_TRACE(url);
     v1::Event event = ValidEvent();
     event.set_action_source(v1::ACTION_SOURCE_MOBILE_APP);
