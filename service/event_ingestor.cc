@@ -298,25 +298,50 @@ void EventIngestor::Store(const DestinationConfig& destination,
                      return;
                    }
                    if (spool_disk_full()) ClearSpoolDiskFull();
-                   int accepted = 0;
-                   for (size_t k = 0; k < outcomes->size(); ++k) {
-                     v1::EventResult& result =
-                         (*shared_results)[stored_index[k]];
-                     if ((*outcomes)[k] == AppendOutcome::kAccepted) {
-                       result.set_outcome(v1::EventResult::OUTCOME_ACCEPTED);
-                       ++accepted;
-                     } else {
-                       result.set_outcome(v1::EventResult::OUTCOME_DUPLICATE);
-                     }
-                   }
-                   metrics_->events_accepted.Add({name, api}, accepted);
-                   metrics_->events_duplicate.Add(
-                       {name, api},
-                       static_cast<std::int64_t>(outcomes->size()) - accepted);
+                   const int accepted =
+                       RecordOutcomes(name, api, validate_only, *outcomes,
+                                      stored_index, shared_results.get());
                    if (accepted > 0)
                      dispatcher_->Notify({name, validate_only}, accepted);
                    done(absl::OkStatus(), std::move(*shared_results));
                  });
+}
+
+int EventIngestor::RecordOutcomes(const std::string& destination,
+                                  const std::string& api, bool validate_only,
+                                  const std::vector<AppendOutcome>& outcomes,
+                                  const std::vector<int>& stored_index,
+                                  std::vector<v1::EventResult>* results) {
+  int accepted = 0;
+  int replaced = 0;
+  for (size_t k = 0; k < outcomes.size(); ++k) {
+    v1::EventResult& result = (*results)[stored_index[k]];
+    if (outcomes[k] == AppendOutcome::kDuplicate) {
+      result.set_outcome(v1::EventResult::OUTCOME_DUPLICATE);
+      continue;
+    }
+    result.set_outcome(v1::EventResult::OUTCOME_ACCEPTED);
+    ++accepted;
+    if (outcomes[k] != AppendOutcome::kReplaced) continue;
+    ++replaced;
+    // The dead letter leaves the listing: say where it went, as its
+    // dead-lettering was logged.
+    if (!validate_only) {
+      LogInfo("dead_letter_replaced", {{"destination", destination},
+                                       {"api", api},
+                                       {"event_id", result.event_id()}});
+    }
+  }
+  metrics_->events_accepted.Add({destination, api}, accepted);
+  metrics_->events_duplicate.Add(
+      {destination, api},
+      static_cast<std::int64_t>(outcomes.size()) - accepted);
+  if (replaced > 0) {
+    metrics_->events_replaced.Add(
+        {destination, api, validate_only ? "validated" : "dead_letter"},
+        replaced);
+  }
+  return accepted;
 }
 
 void EventIngestor::RecordStoreFailure(const absl::Status& status,

@@ -154,6 +154,15 @@ class EventIngestor {
              std::vector<SpoolEvent> to_store, std::vector<int> stored_index,
              StoreCallback done);
 
+  // Sets each stored event's result from its outcome (kReplaced is
+  // accepted), counts them and logs each dead letter replaced. Returns the
+  // number accepted.
+  int RecordOutcomes(const std::string& destination, const std::string& api,
+                     bool validate_only,
+                     const std::vector<AppendOutcome>& outcomes,
+                     const std::vector<int>& stored_index,
+                     std::vector<v1::EventResult>* results);
+
   // Counts the events of a failed Store and, for a full disk or an
   // unexpected error, logs it: at most once per kStoreFailureLogIntervalMs,
   // with the number of failures not logged since.

@@ -141,6 +141,12 @@ Metrics::Metrics()
       events_duplicate("conversions_events_duplicate_total",
                        "Events answered duplicate by local deduplication.",
                        {"destination", "api"}),
+      events_replaced(
+          "conversions_events_replaced_total",
+          "Accepted events that replaced a stored event with their key "
+          "which the API never saved (replaced: dead_letter, or validated "
+          "for a validate_only event sent again); also counted accepted.",
+          {"destination", "api", "replaced"}),
       events_skipped("conversions_events_skipped_total",
                      "Tag events skipped (unmapped event name, no consent).",
                      {"destination", "reason"}),
@@ -205,10 +211,11 @@ void Metrics::AddGauge(std::string name, std::string help,
 std::string Metrics::Render() const {
   std::string out;
   for (const CounterFamily* c :
-       {&events_accepted, &events_rejected, &events_duplicate, &events_skipped,
-        &events_not_stored, &identifier_warnings, &events_delivered,
-        &events_retried, &events_dead_lettered, &api_requests,
-        &destination_pauses, &requests_denied, &spool_sync_failures}) {
+       {&events_accepted, &events_rejected, &events_duplicate, &events_replaced,
+        &events_skipped, &events_not_stored, &identifier_warnings,
+        &events_delivered, &events_retried, &events_dead_lettered,
+        &api_requests, &destination_pauses, &requests_denied,
+        &spool_sync_failures}) {
     c->Render(&out);
   }
   for (const HistogramFamily* h :

@@ -78,6 +78,7 @@ class Metrics {
   CounterFamily events_accepted;       // {destination, api}
   CounterFamily events_rejected;       // {destination, api, reason}
   CounterFamily events_duplicate;      // {destination, api}
+  CounterFamily events_replaced;       // {destination, api, replaced}
   CounterFamily events_skipped;        // {destination, reason}
   CounterFamily events_not_stored;     // {destination, api, reason}
   CounterFamily identifier_warnings;   // {reason}

@@ -210,7 +210,7 @@ class SqliteSpool : public Spool {
           reserved_by_destination_[destination] -= k;
         }
         for (size_t i = 0; s.ok() && i < outcomes->size(); ++i) {
-          if ((*outcomes)[i] != AppendOutcome::kAccepted) continue;
+          if ((*outcomes)[i] == AppendOutcome::kDuplicate) continue;
           ++queued_;
           ++queued_by_destination_[(*shared_events)[i].destination];
         }
@@ -780,6 +780,7 @@ class SqliteSpool : public Spool {
           FindRowByHash(hash, e.destination, e.validate_only, e.event_name,
                         e.event_id, &state);
       if (!existing.ok()) return existing.status();
+      AppendOutcome outcome = AppendOutcome::kAccepted;
       if (existing->has_value()) {
         // The API never saved a dead letter, nor an event it only
         // validated: the same event sent again (corrected, say) replaces
@@ -794,6 +795,7 @@ class SqliteSpool : public Spool {
         }
         absl::Status s = RemoveReplaced(**existing, hash);
         if (!s.ok()) return s;
+        outcome = AppendOutcome::kReplaced;
       }
       w_.insert.Bind(1, hash);
       w_.insert.Bind(2, e.destination);
@@ -818,7 +820,7 @@ class SqliteSpool : public Spool {
         keys_.Add(hash, row);
       }
       added_keys_.push_back({hash, row});
-      outcomes->push_back(AppendOutcome::kAccepted);
+      outcomes->push_back(outcome);
     }
     return absl::OkStatus();
   }

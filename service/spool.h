@@ -34,8 +34,10 @@ struct SpoolEvent {
   std::string wire_json;
 };
 
-// What Append did with one event.
-enum class AppendOutcome { kAccepted, kDuplicate };
+// What Append did with one event. kReplaced: accepted in place of a stored
+// row with its key that the API never saved (a dead letter, or a
+// validate_only event already validated), which is deleted.
+enum class AppendOutcome { kAccepted, kDuplicate, kReplaced };
 
 // The dispatcher lane an event belongs to.
 struct LaneKey {
@@ -132,7 +134,7 @@ class Spool {
   // are on disk, with one outcome per event in order: kDuplicate when the
   // (destination, validate_only, event name, id) is already stored, queued
   // or delivered (a dead-lettered row, and a validated validate_only one,
-  // is replaced by the new event instead). Calls
+  // is replaced by the new event instead: kReplaced). Calls
   // `done` at once with ResourceExhausted when the queue bound would be
   // passed, or Unavailable after Shutdown.
   virtual void Append(std::vector<SpoolEvent> events, std::int64_t now_ms,

@@ -24,6 +24,7 @@ namespace conversions::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::UnorderedElementsAreArray;
 
 constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
@@ -337,8 +338,14 @@ TEST_F(GatewayTest, ACorrectedResendReplacesItsDeadLetter) {
   const v1::GetEventStatusRequest lookup = DeadLetteredPurchase("p1");
   ASSERT_FALSE(lookup.id().empty());
   v1::GetEventStatusResponse status;
+  EXPECT_THAT(MetricsText(),
+              Not(HasSubstr("conversions_events_replaced_total{")));
   v1::SendEventsResponse resent = Send({Purchase("p1")});
   EXPECT_EQ(resent.results(0).outcome(), v1::EventResult::OUTCOME_ACCEPTED);
+  EXPECT_THAT(
+      MetricsText(),
+      HasSubstr("conversions_events_replaced_total{destination="
+                "\"default\",api=\"send\",replaced=\"dead_letter\"} 1"));
   ASSERT_TRUE(Delivered(1));
   EXPECT_THAT(DeliveredIds(), ::testing::ElementsAre("p1"));
   ASSERT_TRUE(WaitForState(lookup, v1::DELIVERY_STATE_DELIVERED, &status));

@@ -80,7 +80,7 @@ TEST_F(SpoolTest, ResendingADeadLetterReplacesIt) {
   ASSERT_TRUE(resent.ok()) << resent.status();
   // b was delivered: a duplicate; the second a duplicates the first.
   EXPECT_THAT(*resent,
-              ElementsAre(AppendOutcome::kAccepted, AppendOutcome::kDuplicate,
+              ElementsAre(AppendOutcome::kReplaced, AppendOutcome::kDuplicate,
                           AppendOutcome::kDuplicate));
   EXPECT_EQ(spool->DedupKeyCount(), 2);
   EXPECT_EQ(spool->QueuedCount(), 1);
@@ -124,7 +124,7 @@ TEST_F(SpoolTest, ValidateOnlyEventsMayBeValidatedAgain) {
   ASSERT_TRUE(spool->MarkDelivered({(*claimed)[0].row_id}, kNow, 1).ok());
   auto again = AppendSync(*spool, {check});
   ASSERT_TRUE(again.ok());
-  EXPECT_THAT(*again, ElementsAre(AppendOutcome::kAccepted));
+  EXPECT_THAT(*again, ElementsAre(AppendOutcome::kReplaced));
   EXPECT_EQ(spool->DedupKeyCount(), 1);
   EXPECT_EQ(spool->QueuedCount(), 1);
 }
