@@ -63,6 +63,7 @@ class Runner {
         return ListDeadLetters();
       case Command::kDeadLettersRetry:
         return RetryDeadLetters();
+      case Command::kDeadLetters:  // only with --help, answered before
       case Command::kNone:
         break;
     }

@@ -59,6 +59,7 @@ bool FlagAllowed(Command command, std::string_view name) {
              name == "all";
     case Command::kDeadLettersRetry:
       return name == "destination" || name == "reason" || name == "event";
+    case Command::kDeadLetters:
     case Command::kNone:
       return false;
   }
@@ -79,6 +80,8 @@ const char* CommandName(Command command) {
       return "dead-letters list";
     case Command::kDeadLettersRetry:
       return "dead-letters retry";
+    case Command::kDeadLetters:
+      return "dead-letters";
     case Command::kNone:
       return "";
   }
@@ -108,7 +111,7 @@ absl::StatusOr<Command> TakeCommand(std::vector<std::string>* positional,
   if (word == "status") return Command::kStatus;
   if (word == "dead-letters") {
     if (positional->empty()) {
-      if (*help) return Command::kDeadLettersList;
+      if (*help) return Command::kDeadLetters;
       return UsageError("dead-letters needs a subcommand: list or retry");
     }
     const std::string sub = positional->front();
@@ -358,6 +361,7 @@ absl::StatusOr<CliOptions> ParseCliArgs(const std::vector<std::string>& args,
         options.events.push_back(*std::move(key));
       }
       break;
+    case Command::kDeadLetters:
     case Command::kNone:
       break;
   }
@@ -481,6 +485,16 @@ std::string UsageText(Command command) {
           "                      repeatable; more keys may follow as "
           "arguments\n\n",
           kGlobal, "\n", "Exit status: 0 success; 1 RPC or usage error.\n");
+    case Command::kDeadLetters:
+      return absl::StrCat(
+          "Usage: conversions-cli dead-letters list|retry [flags]\n\n"
+          "  dead-letters list    list dead letters, newest first "
+          "(ListDeadLetters)\n"
+          "  dead-letters retry   queue dead letters again "
+          "(RetryDeadLetters)\n\n"
+          "Run conversions-cli dead-letters list --help (or retry --help) "
+          "for the\nsubcommand's flags.\n\n",
+          kGlobal);
     case Command::kNone:
       break;
   }

@@ -34,6 +34,7 @@ enum class Command {
   kStatus,            // status --type T --id ID -> GetEventStatus
   kDeadLettersList,   // dead-letters list -> ListDeadLetters
   kDeadLettersRetry,  // dead-letters retry -> RetryDeadLetters
+  kDeadLetters,       // dead-letters alone: only valid with --help
 };
 
 struct CliOptions {

@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <httplib.h>
+#include <netdb.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -210,6 +211,39 @@ std::string UnwritableReason(const std::string& path, bool folder) {
                         std::strerror(errno));
   }
   return "";
+}
+
+// Why a socket cannot be bound to `at` (": Address already in use"), for
+// the message of a listener that failed to start, which neither gRPC nor
+// cpp-httplib explains; "" when a bind now succeeds (the failure was
+// elsewhere, or the port was freed since).
+std::string BindProblem(const HostPort& at) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  const std::string port = absl::StrCat(at.port);
+  if (int e = getaddrinfo(at.host.c_str(), port.c_str(), &hints, &found);
+      e != 0) {
+    return absl::StrCat(": ", gai_strerror(e));
+  }
+  std::string problem;
+  for (addrinfo* a = found; a != nullptr && problem.empty(); a = a->ai_next) {
+    int sock = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+    if (sock < 0) {
+      problem = absl::StrCat(": ", std::strerror(errno));
+      continue;
+    }
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    if (bind(sock, a->ai_addr, a->ai_addrlen) != 0) {
+      problem = absl::StrCat(": ", std::strerror(errno));
+    }
+    close(sock);
+  }
+  freeaddrinfo(found);
+  return problem;
 }
 
 }  // namespace
@@ -440,8 +474,9 @@ absl::Status Gateway::StartGrpc() {
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   grpc_server_ = builder.BuildAndStart();
   if (!grpc_server_ || port == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen for gRPC on ", config_.grpc_listen));
+    return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ",
+                                               config_.grpc_listen,
+                                               BindProblem(*listen)));
   }
   grpc_address_ = JoinHostPort(listen->host, port);
   auto* health = grpc_server_->GetHealthCheckService();
@@ -553,8 +588,9 @@ absl::Status Gateway::StartHttp() {
     port = -1;
   }
   if (port <= 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen for HTTP on ", config_.http_listen));
+    return absl::UnavailableError(absl::StrCat("cannot listen for HTTP on ",
+                                               config_.http_listen,
+                                               BindProblem(*listen)));
   }
   // cpp-httplib listens with a backlog of 5: a burst of new connections
   // (clients posting to /v1/track, a restart of many probes) beyond it

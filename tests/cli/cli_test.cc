@@ -14,6 +14,7 @@
 namespace conversions::cli {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 absl::StatusOr<CliOptions> Parse(const std::vector<std::string>& args) {
@@ -135,6 +136,16 @@ TEST(ParseCliArgsTest, HelpAfterCommandIsThatCommandsHelpEvenIfIncomplete) {
   ASSERT_TRUE(options.ok()) << options.status();
   EXPECT_TRUE(options->help);
   EXPECT_EQ(options->command, Command::kDeadLettersRetry);
+
+  // Without a subcommand: help for both.
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"dead-letters", "--help"}, {"help", "dead-letters"}}) {
+    options = Parse(args);
+    ASSERT_TRUE(options.ok()) << options.status();
+    EXPECT_TRUE(options->help);
+    EXPECT_EQ(options->command, Command::kDeadLetters);
+  }
+  EXPECT_FALSE(Parse({"dead-letters"}).ok());
 }
 
 TEST(ParseCliArgsTest, StatusTakesEveryFormOfEventType) {
@@ -238,6 +249,9 @@ TEST(UsageTextTest, EveryCommandHasHelp) {
   EXPECT_THAT(UsageText(Command::kStatus), HasSubstr("--custom-event-name"));
   EXPECT_THAT(UsageText(Command::kDeadLettersList), HasSubstr("--all"));
   EXPECT_THAT(UsageText(Command::kDeadLettersRetry), HasSubstr("--event"));
+  EXPECT_THAT(
+      UsageText(Command::kDeadLetters),
+      AllOf(HasSubstr("dead-letters list "), HasSubstr("dead-letters retry ")));
 }
 
 // ---- events file ----------------------------------------------------------

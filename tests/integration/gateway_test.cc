@@ -539,7 +539,8 @@ TEST_F(GatewayTest, RefusesToStartOnPortsAnotherProcessListensOn) {
       });
   ASSERT_FALSE(grpc_taken.ok());
   EXPECT_THAT(grpc_taken.status().message(),
-              HasSubstr(gateway_->grpc_address()));
+              HasSubstr(absl::StrCat(gateway_->grpc_address(),
+                                     ": Address already in use")));
   config.grpc_listen = "127.0.0.1:0";
   config.http_listen = gateway_->http_address();
   auto http_taken = service::Gateway::Start(
@@ -548,7 +549,8 @@ TEST_F(GatewayTest, RefusesToStartOnPortsAnotherProcessListensOn) {
       });
   ASSERT_FALSE(http_taken.ok());
   EXPECT_THAT(http_taken.status().message(),
-              HasSubstr(gateway_->http_address()));
+              HasSubstr(absl::StrCat(gateway_->http_address(),
+                                     ": Address already in use")));
   // The first gateway still serves.
   EXPECT_EQ(Send({Purchase("still")}).results(0).outcome(),
             v1::EventResult::OUTCOME_ACCEPTED);
