@@ -100,7 +100,7 @@ absl::Status ValidateForServing(const GatewayConfig& config) {
     if (d.has_pixel_id && d.has_api_key) continue;
     std::string prefix = absl::StrCat("destinations[", i, "] (", d.name, "): ");
     for (const std::string& problem : d.secret_problems) {
-      problems.push_back(prefix + problem);
+      problems.push_back(problem);
     }
     if (d.secret_problems.empty()) {
       if (!d.has_pixel_id) problems.push_back(prefix + "no pixel id");

@@ -164,8 +164,14 @@ struct DestinationConfig {
   // is used (default empty).
   std::string api_key_file;
 
-  // Why pixel_id or api_key is missing, for ValidateForServing; never holds
-  // a secret value (default empty).
+  // Where the pixel id's and the API key's sources are set, as config
+  // errors name places ("config.yaml:7: destinations[0].api_key_env", or the
+  // destination's own line and path when its key is left to the default);
+  // empty without a config file.
+  std::string pixel_id_where, api_key_where;
+  // Why pixel_id or api_key is missing, each a whole message that starts
+  // with its place, for ValidateForServing; never holds a secret value
+  // (default empty).
   std::vector<std::string> secret_problems;
 
   // API endpoint, http(s); http only for loopback hosts; the dispatcher

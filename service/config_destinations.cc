@@ -163,6 +163,15 @@ DestinationConfig Parser::ParseDestination(const Item& at,
       });
 
   // Where the pixel id and the API key come from.
+  auto where = [this](const Item& item, const std::string& suffix) {
+    return absl::StrCat(source_, ":", item.line, ": ", item.path, suffix);
+  };
+  const std::string own =
+      d.name.empty() ? std::string() : absl::StrCat(" (", d.name, ")");
+  d.pixel_id_where = pixel_id_env ? where(*pixel_id_env, "") : where(at, own);
+  d.api_key_where = api_key_file  ? where(*api_key_file, "")
+                    : api_key_env ? where(*api_key_env, "")
+                                  : where(at, own);
   if (pixel_id && pixel_id_env) {
     Error(*pixel_id_env, "give either pixel_id or pixel_id_env, not both");
   }
@@ -293,17 +302,25 @@ void Parser::ParseConsentCategories(const Item& at,
   }
 }
 
-void Parser::ResolveSecrets(DestinationConfig* d) {
+void Parser::ResolveSecrets(size_t index, DestinationConfig* d) {
+  // Each problem starts with its place: the key that names the source, or
+  // without a config file the destination.
+  const std::string fallback =
+      absl::StrCat("destinations[", index, "] (", d->name, ")");
+  const std::string pixel_where = absl::StrCat(
+      d->pixel_id_where.empty() ? fallback : d->pixel_id_where, ": ");
+  const std::string key_where = absl::StrCat(
+      d->api_key_where.empty() ? fallback : d->api_key_where, ": ");
   if (!d->pixel_id_env.empty()) {
     std::optional<std::string> value = env_.GetEnv(d->pixel_id_env);
     if (!value || value->empty()) {
       d->secret_problems.push_back(
-          absl::StrCat("no pixel id: environment variable ", d->pixel_id_env,
-                       " is not set"));
+          absl::StrCat(pixel_where, "no pixel id: environment variable ",
+                       d->pixel_id_env, " is not set"));
     } else if (!IsPixelId(*value)) {
       d->secret_problems.push_back(
-          absl::StrCat("no pixel id: environment variable ", d->pixel_id_env,
-                       " does not hold ", kPixelIdRule));
+          absl::StrCat(pixel_where, "no pixel id: environment variable ",
+                       d->pixel_id_env, " does not hold ", kPixelIdRule));
     } else {
       d->pixel_id = *std::move(value);
       d->has_pixel_id = true;
@@ -317,7 +334,7 @@ void Parser::ResolveSecrets(DestinationConfig* d) {
     absl::StatusOr<std::string> content = env_.ReadFile(d->api_key_file);
     if (!content.ok()) {
       d->secret_problems.push_back(absl::StrCat(
-          "no API key: ",
+          key_where, "no API key: ",
           SecretFileReadProblem(d->api_key_file, content.status())));
       return;
     }
@@ -333,12 +350,12 @@ void Parser::ResolveSecrets(DestinationConfig* d) {
   }
   if (key.empty()) {
     d->secret_problems.push_back(absl::StrCat(
-        "no API key: ", origin,
+        key_where, "no API key: ", origin,
         d->api_key_file.empty() ? " is not set or empty" : " is empty"));
   } else if (!IsApiKey(key)) {
     d->secret_problems.push_back(absl::StrCat(
-        "no API key: ", origin, " does not hold 1 to ", kMaxApiKeyBytes,
-        " printable ASCII characters without spaces"));
+        key_where, "no API key: ", origin, " does not hold 1 to ",
+        kMaxApiKeyBytes, " printable ASCII characters without spaces"));
   } else {
     d->api_key = std::move(key);
     d->has_api_key = true;

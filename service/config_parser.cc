@@ -104,7 +104,9 @@ GatewayConfig Parser::Parse(const YAML::Node& root) {
     for (const DestinationConfig& d : config.destinations) any |= d.is_default;
     if (!any) config.destinations.front().is_default = true;
   }
-  for (DestinationConfig& d : config.destinations) ResolveSecrets(&d);
+  for (size_t i = 0; i < config.destinations.size(); ++i) {
+    ResolveSecrets(i, &config.destinations[i]);
+  }
   if (callers) config.callers = ParseCallers(*callers, config.destinations);
   return config;
 }

@@ -136,7 +136,7 @@ class Parser {
   // Resolves the pixel id and API key through the environment. A missing
   // or unusable value is recorded for ValidateForServing, never an error
   // here, and no message mentions the value.
-  void ResolveSecrets(DestinationConfig* d);
+  void ResolveSecrets(size_t index, DestinationConfig* d);
 
   // callers (config_callers.cc): [{name, token_env | token_file,
   // destinations}]. Unlike a destination's API key, a caller's token must be

@@ -707,8 +707,9 @@ TEST(SecretsTest, UnreadableKeyFileFailsServingValidationNamingTheFile) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_FALSE(config->destinations[0].has_api_key);
   EXPECT_THAT(ValidateForServing(*config).message(),
-              HasSubstr("destinations[0] (default): no API key: cannot read "
-                        "file /missing: cannot open /missing"));
+              HasSubstr("config.yaml:2: destinations[0].api_key_file: no API "
+                        "key: cannot read file /missing: cannot open "
+                        "/missing"));
 }
 
 TEST(SecretsTest, AKeyPastedAsTheKeyFileIsNotQuoted) {
@@ -792,8 +793,25 @@ TEST(SecretsTest, ServingValidationCoversEveryDestination) {
       "destinations:\n  - name: a\n  - name: b\n    api_key_env: B_KEY\n", env);
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(ValidateForServing(*config).message(),
-            "destinations[1] (b): no API key: environment variable B_KEY is "
-            "not set or empty");
+            "config.yaml:4: destinations[1].api_key_env: no API key: "
+            "environment variable B_KEY is not set or empty");
+}
+
+// A missing secret is placed as config errors are: at the key that names
+// its source, or at the destination when it keeps the default source.
+TEST(SecretsTest, AMissingSecretNamesItsPlaceInTheConfigFile) {
+  absl::StatusOr<GatewayConfig> config = Parse(
+      "destinations:\n  - name: a\n    pixel_id: \"1\"\n"
+      "  - name: b\n    pixel_id_env: B_PIXEL\n",
+      FakeEnvironment());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(ValidateForServing(*config).message(),
+            "config.yaml:2: destinations[0] (a): no API key: environment "
+            "variable OPENAI_CONVERSIONS_API_KEY is not set or empty\n"
+            "config.yaml:5: destinations[1].pixel_id_env: no pixel id: "
+            "environment variable B_PIXEL is not set\n"
+            "config.yaml:4: destinations[1] (b): no API key: environment "
+            "variable OPENAI_CONVERSIONS_API_KEY is not set or empty");
 }
 
 // --- Describe ---
