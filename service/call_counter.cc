@@ -31,6 +31,7 @@ class CallCountingInterceptor final : public grpc::experimental::Interceptor {
 void CallCounter::Started() {
   std::lock_guard<std::mutex> lock(mu_);
   ++active_;
+  ++started_;
 }
 
 void CallCounter::Ended() {
@@ -45,6 +46,11 @@ void CallCounter::Ended() {
 int CallCounter::active() const {
   std::lock_guard<std::mutex> lock(mu_);
   return active_;
+}
+
+std::int64_t CallCounter::started() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return started_;
 }
 
 bool CallCounter::WaitForNone(std::chrono::milliseconds timeout) {

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -27,6 +28,8 @@ class CallCounter {
   void Started();
   void Ended();
   int active() const;
+  // Calls started so far, ended or not.
+  std::int64_t started() const;
   // Blocks until no call is in progress or `timeout` passes; returns
   // whether none is.
   bool WaitForNone(std::chrono::milliseconds timeout);
@@ -34,7 +37,8 @@ class CallCounter {
  private:
   mutable std::mutex mu_;
   std::condition_variable none_;
-  int active_ = 0;  // guarded by mu_
+  int active_ = 0;            // guarded by mu_
+  std::int64_t started_ = 0;  // guarded by mu_
 };
 
 // Counts every call in `counter`, from before its handler runs until gRPC

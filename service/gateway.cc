@@ -41,6 +41,11 @@ namespace conversions::service {
 namespace {
 
 constexpr char kServiceName[] = "conversions.v1.ConversionService";
+// A draining gateway refuses new calls (UNAVAILABLE) before gRPC's Shutdown
+// until none has started for kRefuseQuietTime, for at most kRefuseTime
+// (Gateway::Drain).
+constexpr std::chrono::milliseconds kRefuseQuietTime{100};
+constexpr std::chrono::milliseconds kRefuseTime{1000};
 // How often delivered rows past the retention are pruned, at most: a
 // quarter of the retention when that is shorter (at least a second), so
 // that dedup and status look-ups end close to the retention however short.
@@ -825,29 +830,41 @@ void Gateway::Drain() {
     health_cv_.notify_all();
   }
   if (health_thread_.joinable()) health_thread_.join();
-  // New RPCs are refused; in-flight ones finish (their spool writes
-  // complete) until the deadline. At the same time as the dispatcher's
-  // drain, not before it: a long-lived call (a health Watch stream) holds
-  // the server's shutdown until the deadline, and would leave the
-  // dispatcher no time to deliver.
-  std::thread grpc_stop;
-  std::promise<void> stopping;  // set just before grpc_stop calls Shutdown
-  std::promise<void> stopped;   // set once it returned
+  // New RPCs are refused (UNAVAILABLE: clients retry them elsewhere or
+  // later); in-flight ones finish (their spool writes complete) while the
+  // dispatcher delivers what it can until the deadline.
   if (grpc_server_) {
     grpc::HealthCheckServiceInterface* health =
         grpc_server_->GetHealthCheckService();
     health->SetServingStatus(false);
     health->Shutdown();  // NOT_SERVING for good, every service name
-    grpc_stop = std::thread([this, deadline, &stopping, &stopped] {
+  }
+  const auto refusing_since = std::chrono::steady_clock::now();
+  if (dispatcher_) dispatcher_->Shutdown(deadline);
+  if (grpc_server_) {
+    // gRPC's Shutdown sends clients a GOAWAY and at once drops the calls
+    // that reach it before they read the GOAWAY, answering them
+    // CANCELLED, which clients do not retry; refused first, they get
+    // UNAVAILABLE, which they do and which sends them into a backoff. So
+    // the server stays up, refusing, until no call has started for a
+    // moment (at most kRefuseTime after the drain began).
+    std::int64_t seen = calls_.started();
+    while (clock_->NowMs() < deadline &&
+           std::chrono::steady_clock::now() - refusing_since < kRefuseTime) {
+      std::this_thread::sleep_for(kRefuseQuietTime);
+      const std::int64_t started = calls_.started();
+      if (started == seen && calls_.active() == 0) break;
+      seen = started;
+    }
+    std::promise<void> stopping;  // set just before grpc_stop calls Shutdown
+    std::promise<void> stopped;   // set once it returned
+    std::thread grpc_stop([this, deadline, &stopping, &stopped] {
       stopping.set_value();
       grpc_server_->Shutdown(std::chrono::system_clock::now() +
                              std::chrono::milliseconds(std::max<std::int64_t>(
                                  deadline - clock_->NowMs(), 0)));
       stopped.set_value();
     });
-  }
-  if (dispatcher_) dispatcher_->Shutdown(deadline);
-  if (grpc_server_) {
     // gRPC's Shutdown waits for every connection to close: also for idle
     // ones whose clients do not read (a Python channel between calls, a
     // proxy's pooled connection) and for health Watch streams, until the
@@ -868,8 +885,8 @@ void Gateway::Drain() {
                    std::future_status::ready &&
                clock_->NowMs() < deadline);
     }
+    grpc_stop.join();
   }
-  if (grpc_stop.joinable()) grpc_stop.join();
   if (http_server_) http_server_->stop();
   if (http_thread_.joinable()) http_thread_.join();
   if (spool_) spool_->Shutdown();

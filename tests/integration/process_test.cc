@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -244,6 +245,58 @@ TEST_F(ProcessTest, DrainsOnSigtermAndExitsZero) {
                        std::chrono::seconds(2));
   v1::SendEventsResponse response;
   EXPECT_FALSE(stub->SendEvents(&context, Batch("late", 0, 1), &response).ok());
+}
+
+// Clients that keep sending through a SIGTERM get answers they can act
+// on: ACCEPTED, or UNAVAILABLE (retry), or a connection that is gone;
+// never CANCELLED, which gRPC's shutdown answers to calls that reach it
+// before their client reads its GOAWAY, and which clients do not retry.
+TEST_F(ProcessTest, CallsRacingTheDrainAreRefusedNotCancelled) {
+  for (int round = 0; round < 3; ++round) {
+    auto gateway = Start();
+    ASSERT_TRUE(gateway->started());
+    std::mutex mu;
+    std::map<grpc::StatusCode, int> codes;
+    std::atomic<int> answered{0};
+    std::atomic<bool> stop{false};
+    const std::string address = gateway->grpc_address();
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 6; ++c) {
+      clients.emplace_back([&, c] {
+        auto stub = v1::ConversionService::NewStub(
+            grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+        for (int r = 0; !stop; ++r) {
+          grpc::ClientContext context;
+          context.set_deadline(std::chrono::system_clock::now() +
+                               std::chrono::seconds(5));
+          v1::SendEventsResponse response;
+          const grpc::Status status = stub->SendEvents(
+              &context,
+              Batch(absl::StrCat("r", round, "c", c, "-", r, "-"), 0, 5),
+              &response);
+          ++answered;
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            ++codes[status.error_code()];
+          }
+          // As the client examples do: back off after UNAVAILABLE.
+          if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+          }
+        }
+      });
+    }
+    ASSERT_TRUE(WaitFor([&] { return answered >= 60; }));
+    gateway->Signal(SIGTERM);
+    const int status = gateway->Wait();
+    stop = true;
+    for (auto& t : clients) t.join();
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(codes[grpc::StatusCode::CANCELLED], 0) << "round " << round;
+    EXPECT_GT(codes[grpc::StatusCode::UNAVAILABLE], 0) << "round " << round;
+  }
 }
 
 // Returns a TCP connection to `address` ("127.0.0.1:port") that has sent
