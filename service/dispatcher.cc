@@ -30,6 +30,26 @@ bool Expired(std::int64_t timestamp_ms, std::int64_t at_ms) {
   return timestamp_ms < at_ms - mapping::Limits::kMaxAgeMs + kExpiryMarginMs;
 }
 
+// The API request's envelope for a lane of `target`: its JSON around the
+// events.
+mapping::RequestEnvelope EnvelopeOf(const DispatchTarget& target,
+                                    const LaneKey& key) {
+  mapping::RequestEnvelope envelope;
+  envelope.validate_only = key.validate_only;
+  envelope.integration_source = target.integration_source;
+  return envelope;
+}
+
+// The bytes of the events' JSON (with the commas between them) that keep a
+// request of `target`'s lane within its max_batch_bytes: the budget less
+// the envelope. (One event larger than that is still sent, alone.)
+size_t EventBytesBudget(const DispatchTarget& target, const LaneKey& key) {
+  std::string envelope;
+  mapping::EncodeRequest(EnvelopeOf(target, key), {}, &envelope);
+  const auto budget = static_cast<size_t>(target.options.max_batch_bytes);
+  return budget > envelope.size() ? budget - envelope.size() : 0;
+}
+
 std::vector<std::int64_t> Rows(const std::vector<ClaimedEvent>& events) {
   std::vector<std::int64_t> rows;
   rows.reserve(events.size());
@@ -274,7 +294,7 @@ absl::StatusOr<DeliveryReport> Dispatcher::DeliverOnce(
   }
   absl::StatusOr<std::vector<ClaimedEvent>> claimed =
       spool_->Claim(key, now, static_cast<size_t>(options.max_batch_events),
-                    static_cast<size_t>(options.max_batch_bytes));
+                    EventBytesBudget(dest->target, key));
   if (!claimed.ok()) return claimed.status();
   report.claimed = static_cast<int>(claimed->size());
   if (claimed->empty()) return report;
@@ -314,9 +334,7 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
                                    int carried, DeliveryReport* report) {
   const DispatchTarget& target = dest->target;
   const std::string& name = target.name;
-  mapping::RequestEnvelope envelope;
-  envelope.validate_only = key.validate_only;
-  envelope.integration_source = target.integration_source;
+  const mapping::RequestEnvelope envelope = EnvelopeOf(target, key);
   std::vector<std::string_view> bodies;
   bodies.reserve(events.size());
   for (const ClaimedEvent& e : events) bodies.push_back(e.wire_json);

@@ -358,13 +358,15 @@ class SqliteSpool : public Spool {
     for (size_t i = 0; i < rows.size(); ++i) {
       ClaimedEvent& e = rows[i];
       if (e.row_id == -1) continue;  // unreadable, stays in flight
+      // Its JSON, and the comma before it in the request's array.
+      const size_t size = e.wire_json.size() + (claimed.empty() ? 0 : 1);
       full = full || e.row_id == 0 ||
-             (!claimed.empty() && bytes + e.wire_json.size() > max_bytes);
+             (!claimed.empty() && bytes + size > max_bytes);
       if (full) {
         in_flight_.erase(ids[i]);
         continue;
       }
-      bytes += e.wire_json.size();
+      bytes += size;
       const auto key = due[i];
       const auto end = std::make_pair(cursor.next_attempt_ms, cursor.id);
       std::tie(cursor.next_attempt_ms, cursor.id) =

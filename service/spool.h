@@ -141,7 +141,8 @@ class Spool {
                       AppendCallback done) = 0;
 
   // Claims due events of a lane in acceptance order, at most `max_events`
-  // and (beyond the first) `max_bytes` of JSON, and marks them in flight.
+  // and (beyond the first) `max_bytes` of JSON, counting a comma between
+  // events, and marks them in flight.
   virtual absl::StatusOr<std::vector<ClaimedEvent>> Claim(const LaneKey& lane,
                                                           std::int64_t now_ms,
                                                           size_t max_events,

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/str_cat.h"
+#include "mapping/request_encoder.h"
 #include "tests/service/fake_http_transport.h"
 #include "tests/service/temp_dir.h"
 
@@ -321,6 +323,46 @@ TEST_F(DispatcherTest, RespectsBatchSizeLimit) {
   Append({"a", "b", "c"});
   EXPECT_EQ(Deliver().delivered, 2);
   EXPECT_EQ(Deliver().delivered, 1);
+}
+
+// max_batch_bytes bounds the whole request body: the envelope, the events
+// and the commas between them, not the events' JSON alone.
+TEST_F(DispatcherTest, RequestBodiesStayWithinTheByteBudget) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 40; ++i) ids.push_back(absl::StrCat("event-", 100 + i));
+  const std::string one = R"({"id":"event-100","type":"order_created"})";
+  for (const bool validate_only : {false, true}) {
+    Append(ids, validate_only);
+    mapping::RequestEnvelope envelope;
+    envelope.validate_only = validate_only;
+    envelope.integration_source = "my_bridge";
+    std::string envelope_only;
+    mapping::EncodeRequest(envelope, {}, &envelope_only);
+    DispatchTarget target;
+    target.name = "default";
+    target.url = "https://api.test/v1/events?pid=1";
+    target.integration_source = "my_bridge";
+    // Room for the envelope and 7 events with the 6 commas between them.
+    target.options.max_batch_bytes =
+        static_cast<std::int64_t>(envelope_only.size() + 7 * one.size() + 6);
+    dispatcher_.reset();
+    dispatcher_ = std::make_unique<Dispatcher>(
+        spool_.get(), &clock_, &metrics_, std::vector<DispatchTarget>{target},
+        nullptr);
+    const size_t before = api_.requests().size();
+    while (Deliver(validate_only).delivered > 0) {
+    }
+    const std::vector<HttpRequest> all = api_.requests();
+    const std::vector<HttpRequest> requests(all.begin() + before, all.end());
+    ASSERT_THAT(requests, SizeIs(6));  // 7 + 7 + 7 + 7 + 7 + 5
+    for (const HttpRequest& request : requests) {
+      EXPECT_LE(request.body.size(),
+                static_cast<size_t>(target.options.max_batch_bytes));
+    }
+    EXPECT_EQ(requests[0].body.size(),
+              static_cast<size_t>(target.options.max_batch_bytes));
+    EXPECT_THAT(IdsIn(requests[0]), SizeIs(7));
+  }
 }
 
 // A transport whose requests hang until Cancel; after 20 s they give up

@@ -151,7 +151,13 @@ TEST_F(SpoolTest, EventsPastTheByteBudgetComeNextInOrder) {
   for (const char* id : {"a", "b", "c", "d"}) events.push_back(Event(id));
   ASSERT_TRUE(AppendSync(*spool, std::move(events)).ok());
   const size_t one = Event("a").wire_json.size();
-  auto first = spool->Claim(lane_, kNow, 10, 2 * one);
+  // Two events take a comma between them in the request: 2 * one is one
+  // byte short of them.
+  auto short_of_two = spool->Claim(lane_, kNow, 10, 2 * one);
+  ASSERT_TRUE(short_of_two.ok());
+  ASSERT_THAT(*short_of_two, SizeIs(1));
+  ASSERT_TRUE(spool->MarkRetry({(*short_of_two)[0].row_id}, kNow, "", 0).ok());
+  auto first = spool->Claim(lane_, kNow, 10, 2 * one + 1);
   ASSERT_TRUE(first.ok());
   ASSERT_THAT(*first, SizeIs(2));
   EXPECT_EQ((*first)[1].event_id, "b");
