@@ -518,12 +518,30 @@ absl::Status Gateway::StartHttp() {
                     [](const httplib::Request&, httplib::Response& res) {
                       res.set_content("ok\n", "text/plain");
                     });
-  http_server_->Get("/readyz",
-                    [this](const httplib::Request&, httplib::Response& res) {
-                      bool ready = Ready();
-                      res.status = ready ? 200 : 503;
-                      res.set_content(ReadinessReport(), "text/plain");
-                    });
+  // /readyz?exclude=paused (as kube-apiserver's /readyz?exclude=...)
+  // leaves paused destinations out: the gateway still queues their events,
+  // and a key revoked for one destination then does not take every replica
+  // out of the Services, with the other destinations' intake.
+  http_server_->Get(
+      "/readyz", [this](const httplib::Request& req, httplib::Response& res) {
+        bool ignore_paused = false;
+        const size_t excludes = req.get_param_value_count("exclude");
+        for (size_t i = 0; i < excludes; ++i) {
+          const std::string check = req.get_param_value("exclude", i);
+          if (check != "paused") {
+            res.status = 400;
+            res.set_content(
+                absl::StrCat("unknown readiness check \"", check.substr(0, 64),
+                             "\" in exclude; the one that can be excluded is "
+                             "\"paused\"\n"),
+                "text/plain");
+            return;
+          }
+          ignore_paused = true;
+        }
+        res.status = Ready(ignore_paused) ? 200 : 503;
+        res.set_content(ReadinessReport(ignore_paused), "text/plain");
+      });
   http_server_->Post(
       "/v1/track", [this](const httplib::Request& req, httplib::Response& res) {
         // JSON only: besides saying what the body is, it keeps browsers from
@@ -741,13 +759,13 @@ void Gateway::HandleTrack(const std::string& body,
   *status = 200;
 }
 
-bool Gateway::Ready() const {
+bool Gateway::Ready(bool ignore_paused) const {
   return started_ && !draining_ && dispatcher_ &&
-         dispatcher_->PausedDestinations().empty() &&
+         (ignore_paused || dispatcher_->PausedDestinations().empty()) &&
          !ingestor_->spool_disk_full();
 }
 
-std::string Gateway::ReadinessReport() const {
+std::string Gateway::ReadinessReport(bool ignore_paused) const {
   if (!started_) return "starting\n";
   if (draining_) return "draining\n";
   if (ingestor_->spool_disk_full()) {
@@ -757,7 +775,9 @@ std::string Gateway::ReadinessReport() const {
   std::vector<std::string> paused = dispatcher_->PausedDestinations();
   if (!paused.empty()) {
     return absl::StrCat(
-        "paused by the API (401/403): ", absl::StrJoin(paused, ","), "\n");
+        ignore_paused ? "ready; " : "",
+        "paused by the API (401/403): ", absl::StrJoin(paused, ","),
+        ignore_paused ? " (their events are queued)\n" : "\n");
   }
   return "ready\n";
 }

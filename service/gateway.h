@@ -56,8 +56,9 @@ class Gateway {
   // everything. Idempotent.
   void Drain();
 
-  // True while serving: started, not draining, no destination paused.
-  bool Ready() const;
+  // True while serving: started, not draining, the spool's disk not full,
+  // and (unless `ignore_paused`) no destination paused by the API.
+  bool Ready(bool ignore_paused = false) const;
 
   Metrics* metrics() { return &metrics_; }
   Spool* spool() { return spool_.get(); }
@@ -69,7 +70,9 @@ class Gateway {
   absl::Status StartGrpc();
   absl::Status StartHttp();
   void HealthLoop();
-  std::string ReadinessReport() const;
+  // What /readyz says: "ready", or why not; paused destinations are named
+  // also when `ignore_paused` leaves them out of readiness.
+  std::string ReadinessReport(bool ignore_paused = false) const;
   // Serves POST /v1/track: the TrackEvents semantics over JSON;
   // `authorization` is the request's Authorization header ("" if none).
   // cpp-httplib's pre-routing handler: answers (and returns false) what

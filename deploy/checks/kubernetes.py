@@ -206,7 +206,8 @@ def check_kubernetes(root, ctx, c):
     live = ct.get("livenessProbe", {}).get("httpGet", {}).get("path")
     ready = ct.get("readinessProbe", {}).get("httpGet", {}).get("path")
     c.ok(live in (None, "/healthz"), "livenessProbe must GET /healthz")
-    c.ok(ready in (None, "/readyz"), "readinessProbe must GET /readyz")
+    c.ok(ready in (None, "/readyz", "/readyz?exclude=paused"),
+         "readinessProbe must GET /readyz or /readyz?exclude=paused")
 
     # Prometheus.
     annotations = pod.get("metadata", {}).get("annotations", {})

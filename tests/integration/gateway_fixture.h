@@ -184,9 +184,11 @@ class GatewayFixture : public ::testing::Test {
     return WaitFor([&] { return sandbox_->AcceptedEvents().size() >= n; });
   }
 
-  int ReadyzStatus() {
+  int ReadyzStatus(const std::string& path = "/readyz",
+                   std::string* body = nullptr) {
     httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
-    auto res = http.Get("/readyz");
+    auto res = http.Get(path);
+    if (body != nullptr) *body = res ? res->body : "";
     return res ? res->status : 0;
   }
 

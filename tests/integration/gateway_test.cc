@@ -320,6 +320,14 @@ TEST_F(GatewayTest, PausesOn401AndResumesWhenTheKeyWorksAgain) {
   Send({Purchase("a")});
   ASSERT_TRUE(WaitFor([&] { return ReadyzStatus() == 503; }));
   ASSERT_TRUE(WaitFor([&] { return Health() == Serving::NOT_SERVING; }));
+  // Still ready to queue events, for a probe that leaves pauses out.
+  std::string report;
+  EXPECT_EQ(ReadyzStatus("/readyz?exclude=paused", &report), 200);
+  EXPECT_EQ(report,
+            "ready; paused by the API (401/403): default (their events are "
+            "queued)\n");
+  EXPECT_EQ(ReadyzStatus("/readyz?exclude=pause", &report), 400);
+  EXPECT_THAT(report, HasSubstr("unknown readiness check \"pause\""));
   EXPECT_THAT(
       MetricsText(),
       HasSubstr("conversions_destination_paused{destination=\"default\"} 1"));
@@ -329,6 +337,8 @@ TEST_F(GatewayTest, PausesOn401AndResumesWhenTheKeyWorksAgain) {
   ASSERT_TRUE(Delivered(1));
   ASSERT_TRUE(WaitFor([&] { return ReadyzStatus() == 200; }));
   ASSERT_TRUE(WaitFor([&] { return Health() == Serving::SERVING; }));
+  EXPECT_EQ(ReadyzStatus("/readyz?exclude=paused", &report), 200);
+  EXPECT_EQ(report, "ready\n");
 }
 
 // The API refused the first try, so it never saved the event: the same
