@@ -867,13 +867,16 @@ void Gateway::Drain() {
     // CANCELLED, which clients do not retry; refused first, they get
     // UNAVAILABLE, which they do and which sends them into a backoff. So
     // the server stays up, refusing, until no call has started for a
-    // moment (at most kRefuseTime after the drain began).
-    std::int64_t seen = calls_.started();
-    while (clock_->NowMs() < deadline &&
-           std::chrono::steady_clock::now() - refusing_since < kRefuseTime) {
+    // moment (looked at once at least, however long the dispatcher took;
+    // at most kRefuseTime after the drain began otherwise).
+    for (std::int64_t seen = calls_.started();;) {
       std::this_thread::sleep_for(kRefuseQuietTime);
       const std::int64_t started = calls_.started();
-      if (started == seen && calls_.active() == 0) break;
+      if ((started == seen && calls_.active() == 0) ||
+          clock_->NowMs() >= deadline ||
+          std::chrono::steady_clock::now() - refusing_since >= kRefuseTime) {
+        break;
+      }
       seen = started;
     }
     std::promise<void> stopping;  // set just before grpc_stop calls Shutdown
