@@ -111,6 +111,15 @@ absl::Status ValidateForServing(const GatewayConfig& config) {
   return absl::FailedPreconditionError(absl::StrJoin(problems, "\n"));
 }
 
+mapping::TagMappingConfig TagMappingOf(const DestinationConfig& destination) {
+  mapping::TagMappingConfig tag;
+  tag.event_mapping = destination.event_mapping;
+  tag.field_mapping = destination.field_mapping;
+  tag.default_action_source = destination.default_action_source;
+  tag.consent_categories = destination.consent_categories;
+  return tag;
+}
+
 const DestinationConfig* FindDestination(const GatewayConfig& config,
                                          std::string_view name) {
   for (const DestinationConfig& d : config.destinations) {

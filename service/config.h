@@ -276,6 +276,10 @@ absl::StatusOr<GatewayConfig> ParseConfig(
 // value) otherwise.
 absl::Status ValidateForServing(const GatewayConfig& config);
 
+// The tag mapping a destination configures (event and field mapping,
+// default action source, consent), for mapping::CompileTagMapping.
+mapping::TagMappingConfig TagMappingOf(const DestinationConfig& destination);
+
 // Returns the config on one line of key=value pairs for the start-up log,
 // with API keys redacted ("<redacted>" or "<missing>").
 std::string Describe(const GatewayConfig& config);

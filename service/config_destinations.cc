@@ -75,6 +75,8 @@ DestinationConfig Parser::ParseDestination(const Item& at,
   DestinationConfig d;
   d.dispatcher = dispatcher;
   std::optional<Item> pixel_id, pixel_id_env, api_key_env, api_key_file;
+  std::optional<Item> event_mapping, field_mapping;
+  const size_t errors_before = errors_.size();
   if (!at.node.IsMap()) {
     Error(at, absl::StrCat("expected a map, got ", KindOf(at.node)));
     return d;
@@ -148,10 +150,12 @@ DestinationConfig Parser::ParseDestination(const Item& at,
            }},
           {"event_mapping",
            [&](const Item& item) {
+             event_mapping = item;
              ParseEventMapping(item, &d.event_mapping);
            }},
           {"field_mapping",
            [&](const Item& item) {
+             field_mapping = item;
              ParseFieldMapping(item, &d.field_mapping);
            }},
           {"consent_categories",
@@ -161,6 +165,19 @@ DestinationConfig Parser::ParseDestination(const Item& at,
           {"dispatcher",
            [&](const Item& item) { ParseDispatcher(item, &d.dispatcher); }},
       });
+
+  // The tag mapping as a whole: what each key's own checks cannot see
+  // (an items.X. path must lie under the items slot's own path).
+  if (errors_.size() == errors_before) {
+    absl::StatusOr<mapping::CompiledTagMapping> compiled =
+        mapping::CompileTagMapping(TagMappingOf(d));
+    if (!compiled.ok()) {
+      Error(field_mapping   ? *field_mapping
+            : event_mapping ? *event_mapping
+                            : at,
+            std::string(compiled.status().message()));
+    }
+  }
 
   // Where the pixel id and the API key come from.
   auto where = [this](const Item& item, const std::string& suffix) {

@@ -115,13 +115,8 @@ absl::Status EventIngestor::CheckRequest(int event_count) const {
 
 absl::StatusOr<mapping::CompiledTagMapping> CompileDestinationTagMapping(
     const DestinationConfig& destination) {
-  mapping::TagMappingConfig tag;
-  tag.event_mapping = destination.event_mapping;
-  tag.field_mapping = destination.field_mapping;
-  tag.default_action_source = destination.default_action_source;
-  tag.consent_categories = destination.consent_categories;
   absl::StatusOr<mapping::CompiledTagMapping> compiled =
-      mapping::CompileTagMapping(tag);
+      mapping::CompileTagMapping(TagMappingOf(destination));
   if (!compiled.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat("destinations \"", destination.name,

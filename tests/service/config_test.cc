@@ -305,7 +305,7 @@ TEST(ConfigTest, FieldMappingAcceptsItemIndexInItemSlots) {
   absl::StatusOr<GatewayConfig> config = Parse(R"yaml(
 destinations:
   - field_mapping:
-      items.X.id: lines.X.sku
+      items.X.id: cart.lines.X.sku
       items: cart.lines
       content_type: [page.content-type, content_type]
 )yaml");
@@ -314,7 +314,22 @@ destinations:
               ElementsAre(Pair("content_type", ElementsAre("page.content-type",
                                                            "content_type")),
                           Pair("items", ElementsAre("cart.lines")),
-                          Pair("items.X.id", ElementsAre("lines.X.sku"))));
+                          Pair("items.X.id", ElementsAre("cart.lines.X.sku"))));
+}
+
+// What only the mapping as a whole shows (an item path outside the items
+// slot's list) fails the parse too, at the field mapping's line, as every
+// config error does (exit 2 at start-up, not a failed start).
+TEST(ConfigTest, AnItemPathOutsideTheItemsListFailsAtItsLine) {
+  EXPECT_EQ(ParseError(R"yaml(destinations:
+  - name: d
+    field_mapping:
+      items.X.id: products.X.sku
+)yaml"),
+            "config.yaml:4: destinations[0].field_mapping: invalid tag "
+            "mapping: field_mapping[\"items.X.id\"]: path \"products.X.sku\": "
+            "the list before X must be \"items\" or a path of the items "
+            "slot");
 }
 
 TEST(ConfigTest, EveryFieldMappingSlotIsAccepted) {
