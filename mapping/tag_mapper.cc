@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "mapping/event_mapper_core_support.h"
 #include "mapping/event_types.h"
 #include "mapping/event_view.h"
 #include "mapping/iso_codes.h"
@@ -91,6 +92,7 @@ constexpr char kDroppedInvalid[] = "DROPPED_INVALID";
 constexpr char kDroppedNotAllowed[] = "DROPPED_NOT_ALLOWED";
 constexpr char kDroppedIncompatibleHash[] = "DROPPED_INCOMPATIBLE_HASH";
 constexpr char kDefaulted[] = "DEFAULTED";
+constexpr char kNormalized[] = "NORMALIZED";
 
 // The warning for a number read as text (an identifier, say) that a double
 // cannot be trusted to hold as the caller wrote it (IsExactAsText).
@@ -386,15 +388,7 @@ class TagMapper {
     if (type_ == v1::EVENT_TYPE_CUSTOM) {
       Found f = First(kCustomEventName);
       if (!f || !Text(f.value, &view_.custom_event_name_)) {
-        std::string lower(event_name_);
-        std::transform(lower.begin(), lower.end(), lower.begin(), AsciiLower);
-        if (EventTypeFromName(lower).has_value()) {
-          SlotViolation(kCustomEventName, kRequired,
-                        " is required when event_name is a "
-                        "standard event name");
-        } else {
-          view_.custom_event_name_ = event_name_;
-        }
+        CustomNameFromEventName();
       }
     }
 
@@ -448,6 +442,52 @@ class TagMapper {
     }
     if (f && !source) ReportActionSource(f, fallback);
     view_.action_source_ = source.value_or(fallback);
+  }
+
+  // A custom event's name when no property gives one: its event_name [3],
+  // made a valid custom event name if it is not one, as a tag model's own
+  // names ("Video Playback Started") are not: lower case, each run of other
+  // characters one '_', trimmed to start and end with a letter or digit,
+  // at most 64 characters; the warning says what is sent. (A name with no
+  // letter or digit is sent as it is, and refused.)
+  [[gnu::cold, gnu::noinline]] void CustomNameFromEventName() {
+    std::string name;
+    if (!internal::core::IsValidCustomEventName(event_name_)) {
+      for (char c : event_name_) {
+        const char lower = AsciiLower(c);
+        if ((lower >= 'a' && lower <= 'z') || (lower >= '0' && lower <= '9') ||
+            lower == '-') {
+          name.push_back(lower);
+        } else if (!name.empty() && name.back() != '_') {
+          name.push_back('_');
+        }
+      }
+      if (name.size() > Limits::kCustomEventNameChars) {
+        name.resize(Limits::kCustomEventNameChars);
+      }
+      while (!name.empty() && (name.back() == '_' || name.back() == '-')) {
+        name.pop_back();
+      }
+      while (!name.empty() && name.front() == '-') name.erase(0, 1);
+    }
+    std::string lower = name.empty() ? std::string(event_name_) : name;
+    std::transform(lower.begin(), lower.end(), lower.begin(), AsciiLower);
+    if (EventTypeFromName(lower).has_value()) {
+      SlotViolation(kCustomEventName, kRequired,
+                    " is required when event_name is a standard event name");
+      return;
+    }
+    if (name.empty()) {
+      view_.custom_event_name_ = event_name_;
+      return;
+    }
+    view_.custom_event_name_ = view_.Keep(name);
+    Warning("event_name", kNormalized,
+            absl::StrCat("event_name is not a valid custom event name (1 to "
+                         "64 letters, digits, '_' or '-', starting and ending "
+                         "with a letter or digit): sent as custom_event_name "
+                         "\"",
+                         name, "\""));
   }
 
   [[gnu::cold, gnu::noinline]] void ReportActionSource(

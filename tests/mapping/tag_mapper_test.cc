@@ -355,6 +355,36 @@ TEST(TagMapperRow4Test, FallsBackToEventNameForMappedCustomEvents) {
             "request_quote");
 }
 
+// A tag model's own names ("Video Playback Started") are no valid custom
+// event names: the fallback makes one of it, and says so.
+TEST(TagMapperRow4Test, MakesAnEventNameAValidCustomEventName) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"Video Playback Started", "video_playback_started"},
+      {"  Add to Wish-List!  ", "add_to_wish-list"},
+      {"Café Visit", "caf_visit"},
+      {"_quote__requested_", "quote_requested"},
+      {"-x-", "x"},
+      {std::string(70, 'a') + " b", std::string(64, 'a')},
+  };
+  for (const auto& [event_name, custom] : cases) {
+    TagMappingConfig config;
+    config.event_mapping[event_name] = v1::EVENT_TYPE_CUSTOM;
+    TagMapResult r = MapTag(BaseEvent(event_name), config);
+    ASSERT_EQ(r.outcome, Outcome::kMapped) << event_name;
+    EXPECT_EQ(r.event.custom_event_name(), custom) << event_name;
+    EXPECT_THAT(r.warnings, ElementsAre(Issue("event_name", "NORMALIZED")))
+        << event_name;
+    EXPECT_THAT(
+        r.warnings[0].description,
+        HasSubstr(absl::StrCat("sent as custom_event_name \"", custom, "\"")));
+    EXPECT_EQ(Wire(BaseEvent(event_name), config)["custom_event_name"], custom);
+  }
+  // A valid name is sent as it is, without a warning.
+  TagMappingConfig config;
+  config.event_mapping["request_quote"] = v1::EVENT_TYPE_CUSTOM;
+  EXPECT_THAT(MapTag(BaseEvent("request_quote"), config).warnings, IsEmpty());
+}
+
 TEST(TagMapperRow4Test, RequiresAPartnerNameWhenEventNameIsStandard) {
   // event_name "custom" would be a reserved custom_event_name.
   TagMapResult r = MapTag(BaseEvent("custom"));
@@ -532,15 +562,31 @@ TEST(TagPathsTest, ItemFieldsAreNamedByTheItemAndItsSmartMappedPath) {
 }
 
 TEST(TagPathsTest, ACustomNameReadFromEventNameIsNamedSo) {
-  Json e = BaseEvent("wishlist add!");
+  // No letter or digit to make a name of: refused as it is.
+  Json e = BaseEvent("!?");
   TagMappingConfig config;
-  config.event_mapping["wishlist add!"] = v1::EVENT_TYPE_CUSTOM;
+  config.event_mapping["!?"] = v1::EVENT_TYPE_CUSTOM;
   EXPECT_THAT(MapFused(e, config).violations,
               ElementsAre(Issue("event_name", "INVALID_FORMAT")));
   e["partners"]["openai"]["custom_event_name"] = "Order_Created";
   EXPECT_THAT(
       MapFused(e, config).violations,
       ElementsAre(Issue("partners.openai.custom_event_name", "RESERVED")));
+}
+
+TEST(TagPathsTest, AMadeCustomNameMustStillBeACustomOne) {
+  // "Order Created" would become a standard name.
+  TagMappingConfig config;
+  config.event_mapping["Order Created"] = v1::EVENT_TYPE_CUSTOM;
+  EXPECT_THAT(
+      MapTag(BaseEvent("Order Created"), config).violations,
+      ElementsAre(Issue("partners.openai.custom_event_name", "REQUIRED")));
+  // A name given explicitly is never changed.
+  Json e = BaseEvent("custom");
+  e["partners"]["openai"]["custom_event_name"] = "Quote Requested";
+  EXPECT_THAT(MapFused(e).violations,
+              ElementsAre(Issue("partners.openai.custom_event_name",
+                                "INVALID_FORMAT")));
 }
 
 // ---------------------------------------------------------------------------
