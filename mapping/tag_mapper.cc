@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -370,15 +371,17 @@ class TagMapper {
     // id: mandatory [*].
     ReadEventId(/*report=*/true);
 
-    // timestamp_ms: epoch ms, a number or digits; now when absent [2].
+    // timestamp_ms: epoch ms, a number or a string holding one, coerced
+    // to whole milliseconds (a fraction of one is dropped); now when
+    // absent [2] (or 0, as for a typed event).
     if (Found f = First(kEventTimestamp)) {
       std::optional<double> ms = AsNumber(f.value);
-      if (ms && IsWholeNumber(*ms)) {
-        view_.timestamp_ms_ = static_cast<std::int64_t>(*ms);
+      if (ms && IsWholeNumber(std::floor(*ms))) {
+        view_.timestamp_ms_ = static_cast<std::int64_t>(std::floor(*ms));
       } else {
         ViolationAt(f, kInvalidFormat,
-                    " must be Unix epoch milliseconds, as a whole "
-                    "number or a string of digits");
+                    " must be Unix epoch milliseconds, as a number or a "
+                    "string holding one");
       }
     } else {
       view_.timestamp_ms_ = now_ms_;
