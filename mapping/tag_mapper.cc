@@ -220,6 +220,7 @@ class TagMapper {
   // consent rule passes.
   [[gnu::noinline]] bool HasConsent() {
     std::optional<TagList> granted;
+    bool present = false;  // but not a list
     const TagStruct root = tree_.root();
     auto user = root.find(plan_.user_key);
     if (user != root.end() && user->second.kind_case() == Value::kStructValue) {
@@ -227,11 +228,17 @@ class TagMapper {
       auto it = fields.find(plan_.consent_categories_key);
       if (it != fields.end() && it->second.kind_case() == Value::kListValue) {
         granted = it->second.list_value();
+      } else {
+        present = it != fields.end() &&
+                  it->second.kind_case() != Value::kNullValue &&
+                  it->second.kind_case() != Value::KIND_NOT_SET;
       }
     }
     if (!granted) {
       result_->skip_reason =
-          "consent: the event has no user.consent_categories list";
+          present ? "consent: user.consent_categories is not a list (of "
+                    "category names)"
+                  : "consent: the event has no user.consent_categories list";
       return false;
     }
     std::vector<std::string> missing;

@@ -1519,7 +1519,18 @@ TagMappingConfig ConsentConfig() {
 TEST(TagMapperConsentTest, SkipsAnEventWithoutAConsentList) {
   TagMapResult r = MapTag(BaseEvent(), ConsentConfig());
   EXPECT_EQ(r.outcome, Outcome::kSkipped);
-  EXPECT_THAT(r.skip_reason, StartsWith("consent:"));
+  EXPECT_EQ(r.skip_reason,
+            "consent: the event has no user.consent_categories list");
+  // One that is there but is no list is named so.
+  for (const Json& categories : {Json("analytics,ads"), Json(2)}) {
+    Json e = BaseEvent();
+    e["user"]["consent_categories"] = categories;
+    r = MapTag(e, ConsentConfig());
+    EXPECT_EQ(r.outcome, Outcome::kSkipped);
+    EXPECT_EQ(r.skip_reason,
+              "consent: user.consent_categories is not a list (of category "
+              "names)");
+  }
 }
 
 TEST(TagMapperConsentTest, SkipsAnEventMissingACategory) {
