@@ -478,7 +478,9 @@ class TagMapper {
       while (!name.empty() && (name.back() == '_' || name.back() == '-')) {
         name.pop_back();
       }
-      while (!name.empty() && name.front() == '-') name.erase(0, 1);
+      while (!name.empty() && (name.front() == '_' || name.front() == '-')) {
+        name.erase(0, 1);
+      }
     }
     std::string lower = name.empty() ? std::string(event_name_) : name;
     std::transform(lower.begin(), lower.end(), lower.begin(), AsciiLower);

@@ -134,6 +134,9 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::ValidateEvents(
   absl::StatusOr<const Caller*> caller =
       ingestor_->Authenticate(Authorization(context), "validate");
   if (!caller.ok()) return Finish(context, ToGrpcStatus(caller.status()));
+  if (absl::Status serving = ingestor_->CheckServing(); !serving.ok()) {
+    return Finish(context, ToGrpcStatus(serving));
+  }
   if (request->events_size() < 1 ||
       request->events_size() > kMaxEventsPerRequest) {
     return Finish(
@@ -230,6 +233,9 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::GetEventStatus(
   absl::StatusOr<const Caller*> caller =
       ingestor_->Authenticate(Authorization(context), "status");
   if (!caller.ok()) return Finish(context, ToGrpcStatus(caller.status()));
+  if (absl::Status serving = ingestor_->CheckServing(); !serving.ok()) {
+    return Finish(context, ToGrpcStatus(serving));
+  }
   absl::StatusOr<const DestinationConfig*> destination =
       ingestor_->ResolveFor(*caller, request->destination(), "status");
   if (!destination.ok()) {
@@ -287,6 +293,9 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::ListDeadLetters(
   absl::StatusOr<const Caller*> caller =
       ingestor_->Authenticate(Authorization(context), "list_dead_letters");
   if (!caller.ok()) return Finish(context, ToGrpcStatus(caller.status()));
+  if (absl::Status serving = ingestor_->CheckServing(); !serving.ok()) {
+    return Finish(context, ToGrpcStatus(serving));
+  }
   if (request->page_size() < 0 || request->page_size() > 1000) {
     return Finish(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                         "page_size must be 0 to 1000"));
@@ -340,6 +349,9 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::RetryDeadLetters(
   absl::StatusOr<const Caller*> caller =
       ingestor_->Authenticate(Authorization(context), "retry_dead_letters");
   if (!caller.ok()) return Finish(context, ToGrpcStatus(caller.status()));
+  if (absl::Status serving = ingestor_->CheckServing(); !serving.ok()) {
+    return Finish(context, ToGrpcStatus(serving));
+  }
   absl::StatusOr<const DestinationConfig*> destination = ingestor_->ResolveFor(
       *caller, request->destination(), "retry_dead_letters");
   if (!destination.ok()) {

@@ -101,10 +101,15 @@ absl::Status EventIngestor::AuthorizeAll(const Caller* caller,
   return allowed;
 }
 
-absl::Status EventIngestor::CheckRequest(int event_count) const {
+absl::Status EventIngestor::CheckServing() const {
   if (draining_->load()) {
     return absl::UnavailableError("the gateway is shutting down");
   }
+  return absl::OkStatus();
+}
+
+absl::Status EventIngestor::CheckRequest(int event_count) const {
+  if (absl::Status serving = CheckServing(); !serving.ok()) return serving;
   if (event_count < 1 || event_count > kMaxEventsPerRequest) {
     return absl::InvalidArgumentError(
         absl::StrCat("a request carries 1 to ", kMaxEventsPerRequest,
@@ -294,8 +299,8 @@ void EventIngestor::Store(const DestinationConfig& destination,
                    }
                    if (spool_disk_full()) ClearSpoolDiskFull();
                    const int accepted =
-                       RecordOutcomes(name, api, validate_only, *outcomes,
-                                      stored_index, shared_results.get());
+                       RecordOutcomes(name, api, *outcomes, stored_index,
+                                      shared_results.get());
                    if (accepted > 0)
                      dispatcher_->Notify({name, validate_only}, accepted);
                    done(absl::OkStatus(), std::move(*shared_results));
@@ -303,12 +308,13 @@ void EventIngestor::Store(const DestinationConfig& destination,
 }
 
 int EventIngestor::RecordOutcomes(const std::string& destination,
-                                  const std::string& api, bool validate_only,
+                                  const std::string& api,
                                   const std::vector<AppendOutcome>& outcomes,
                                   const std::vector<int>& stored_index,
                                   std::vector<v1::EventResult>* results) {
   int accepted = 0;
-  int replaced = 0;
+  int dead_letters = 0;
+  int validated = 0;
   for (size_t k = 0; k < outcomes.size(); ++k) {
     v1::EventResult& result = (*results)[stored_index[k]];
     if (outcomes[k] == AppendOutcome::kDuplicate) {
@@ -317,24 +323,25 @@ int EventIngestor::RecordOutcomes(const std::string& destination,
     }
     result.set_outcome(v1::EventResult::OUTCOME_ACCEPTED);
     ++accepted;
-    if (outcomes[k] != AppendOutcome::kReplaced) continue;
-    ++replaced;
+    if (outcomes[k] == AppendOutcome::kReplacedValidated) ++validated;
+    if (outcomes[k] != AppendOutcome::kReplacedDeadLetter) continue;
+    ++dead_letters;
     // The dead letter leaves the listing: say where it went, as its
     // dead-lettering was logged.
-    if (!validate_only) {
-      LogInfo("dead_letter_replaced", {{"destination", destination},
-                                       {"api", api},
-                                       {"event_id", result.event_id()}});
-    }
+    LogInfo("dead_letter_replaced", {{"destination", destination},
+                                     {"api", api},
+                                     {"event_id", result.event_id()}});
   }
   metrics_->events_accepted.Add({destination, api}, accepted);
   metrics_->events_duplicate.Add(
       {destination, api},
       static_cast<std::int64_t>(outcomes.size()) - accepted);
-  if (replaced > 0) {
-    metrics_->events_replaced.Add(
-        {destination, api, validate_only ? "validated" : "dead_letter"},
-        replaced);
+  if (dead_letters > 0) {
+    metrics_->events_replaced.Add({destination, api, "dead_letter"},
+                                  dead_letters);
+  }
+  if (validated > 0) {
+    metrics_->events_replaced.Add({destination, api, "validated"}, validated);
   }
   return accepted;
 }

@@ -71,6 +71,10 @@ class EventIngestor {
   // PermissionDenied unless `caller` may use every destination.
   absl::Status AuthorizeAll(const Caller* caller, const std::string& api) const;
 
+  // Unavailable once the gateway drains: every ConversionService call is
+  // refused then (clients retry elsewhere or later).
+  absl::Status CheckServing() const;
+
   // Checks the request-level rules: not draining, 1 to 1,000 events.
   absl::Status CheckRequest(int event_count) const;
 
@@ -154,11 +158,10 @@ class EventIngestor {
              std::vector<SpoolEvent> to_store, std::vector<int> stored_index,
              StoreCallback done);
 
-  // Sets each stored event's result from its outcome (kReplaced is
+  // Sets each stored event's result from its outcome (a replacement is
   // accepted), counts them and logs each dead letter replaced. Returns the
   // number accepted.
   int RecordOutcomes(const std::string& destination, const std::string& api,
-                     bool validate_only,
                      const std::vector<AppendOutcome>& outcomes,
                      const std::vector<int>& stored_index,
                      std::vector<v1::EventResult>* results);

@@ -868,12 +868,14 @@ void Gateway::Drain() {
     // UNAVAILABLE, which they do and which sends them into a backoff. So
     // the server stays up, refusing, until no call has started for a
     // moment (looked at once at least, however long the dispatcher took;
-    // at most kRefuseTime after the drain began otherwise).
-    for (std::int64_t seen = calls_.started();;) {
-      std::this_thread::sleep_for(kRefuseQuietTime);
+    // at most kRefuseTime after the drain began otherwise), never past the
+    // drain's deadline.
+    for (std::int64_t seen = calls_.started(); clock_->NowMs() < deadline;) {
+      std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(
+          kRefuseQuietTime,
+          std::chrono::milliseconds(deadline - clock_->NowMs())));
       const std::int64_t started = calls_.started();
       if ((started == seen && calls_.active() == 0) ||
-          clock_->NowMs() >= deadline ||
           std::chrono::steady_clock::now() - refusing_since >= kRefuseTime) {
         break;
       }

@@ -144,8 +144,9 @@ Metrics::Metrics()
       events_replaced(
           "conversions_events_replaced_total",
           "Accepted events that replaced a stored event with their key "
-          "which the API never saved (replaced: dead_letter, or validated "
-          "for a validate_only event sent again); also counted accepted.",
+          "which the API never saved (replaced: dead_letter, of either "
+          "lane, or validated: a validate_only event already validated); "
+          "also counted accepted.",
           {"destination", "api", "replaced"}),
       events_skipped("conversions_events_skipped_total",
                      "Tag events skipped (unmapped event name, no consent).",

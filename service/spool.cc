@@ -797,7 +797,9 @@ class SqliteSpool : public Spool {
         }
         absl::Status s = RemoveReplaced(**existing, hash);
         if (!s.ok()) return s;
-        outcome = AppendOutcome::kReplaced;
+        outcome = stored == EventState::kDead
+                      ? AppendOutcome::kReplacedDeadLetter
+                      : AppendOutcome::kReplacedValidated;
       }
       w_.insert.Bind(1, hash);
       w_.insert.Bind(2, e.destination);

@@ -34,10 +34,16 @@ struct SpoolEvent {
   std::string wire_json;
 };
 
-// What Append did with one event. kReplaced: accepted in place of a stored
-// row with its key that the API never saved (a dead letter, or a
-// validate_only event already validated), which is deleted.
-enum class AppendOutcome { kAccepted, kDuplicate, kReplaced };
+// What Append did with one event. kReplacedDeadLetter, kReplacedValidated:
+// accepted in place of a stored row with its key that the API never saved,
+// which is deleted: a dead letter (of either lane), or a validate_only
+// event already validated.
+enum class AppendOutcome {
+  kAccepted,
+  kDuplicate,
+  kReplacedDeadLetter,
+  kReplacedValidated,
+};
 
 // The dispatcher lane an event belongs to.
 struct LaneKey {
@@ -134,7 +140,8 @@ class Spool {
   // are on disk, with one outcome per event in order: kDuplicate when the
   // (destination, validate_only, event name, id) is already stored, queued
   // or delivered (a dead-lettered row, and a validated validate_only one,
-  // is replaced by the new event instead: kReplaced). Calls
+  // is replaced by the new event instead: kReplacedDeadLetter,
+  // kReplacedValidated). Calls
   // `done` at once with ResourceExhausted when the queue bound would be
   // passed, or Unavailable after Shutdown.
   virtual void Append(std::vector<SpoolEvent> events, std::int64_t now_ms,

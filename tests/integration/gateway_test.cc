@@ -16,6 +16,7 @@
 #include <future>
 #include <iterator>
 #include <set>
+#include <thread>
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/integration/gateway_fixture.h"
@@ -631,6 +632,58 @@ TEST_F(GatewayTest, DrainCancelsARequestTheApiHoldsPastTheDeadline) {
   sandbox_->ClearFaults();
   StartGateway(config);
   ASSERT_TRUE(Delivered(1));
+  EXPECT_EQ(DeliveredIds(), std::vector<std::string>{"held"});
+}
+
+// While the dispatcher drains, every ConversionService call is refused
+// with UNAVAILABLE, not only the ones that carry events: a status lookup
+// or a retry of dead letters would otherwise still be served, and a
+// validate_only check would start an API request past the drain.
+TEST_F(GatewayTest, EveryCallIsRefusedWhileTheDispatcherDrains) {
+  service::GatewayConfig config = Config();
+  config.shutdown_drain_timeout = std::chrono::seconds(20);
+  gateway_.reset();
+  StartGateway(config);
+  sandbox::Faults faults;
+  faults.latency = std::chrono::seconds(3);  // the drain waits for it
+  sandbox_->SetFaults(faults);
+  Send({Purchase("held")});
+  ASSERT_TRUE(WaitFor([&] { return sandbox_->RequestCount() >= 1; }));
+  std::thread drain([&] { gateway_->Drain(); });
+  ASSERT_TRUE(WaitFor([&] { return Health() == Serving::NOT_SERVING; }));
+  auto code = [&](auto call) {
+    grpc::ClientContext context;
+    return call(&context).error_code();
+  };
+  EXPECT_EQ(code([&](grpc::ClientContext* c) {
+              v1::GetEventStatusRequest request;
+              request.set_type(v1::EVENT_TYPE_ORDER_CREATED);
+              request.set_id("held");
+              v1::GetEventStatusResponse response;
+              return stub_->GetEventStatus(c, request, &response);
+            }),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(code([&](grpc::ClientContext* c) {
+              v1::ListDeadLettersResponse response;
+              return stub_->ListDeadLetters(c, v1::ListDeadLettersRequest(),
+                                            &response);
+            }),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(code([&](grpc::ClientContext* c) {
+              v1::RetryDeadLettersResponse response;
+              return stub_->RetryDeadLetters(c, v1::RetryDeadLettersRequest(),
+                                             &response);
+            }),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(code([&](grpc::ClientContext* c) {
+              v1::ValidateEventsRequest request;
+              *request.add_events() = Purchase("check");
+              request.set_validate_only(true);
+              v1::ValidateEventsResponse response;
+              return stub_->ValidateEvents(c, request, &response);
+            }),
+            grpc::StatusCode::UNAVAILABLE);
+  drain.join();
   EXPECT_EQ(DeliveredIds(), std::vector<std::string>{"held"});
 }
 

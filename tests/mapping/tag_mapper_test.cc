@@ -373,6 +373,8 @@ TEST(TagMapperRow4Test, MakesAnEventNameAValidCustomEventName) {
       {"Café Visit", "caf_visit"},
       {"_quote__requested_", "quote_requested"},
       {"-x-", "x"},
+      {"- x", "x"},
+      {"x -_ y", "x_-_y"},
       {std::string(70, 'a') + " b", std::string(64, 'a')},
   };
   for (const auto& [event_name, custom] : cases) {

@@ -79,9 +79,9 @@ TEST_F(SpoolTest, ResendingADeadLetterReplacesIt) {
   auto resent = AppendSync(*spool, {corrected, Event("b"), Event("a")});
   ASSERT_TRUE(resent.ok()) << resent.status();
   // b was delivered: a duplicate; the second a duplicates the first.
-  EXPECT_THAT(*resent,
-              ElementsAre(AppendOutcome::kReplaced, AppendOutcome::kDuplicate,
-                          AppendOutcome::kDuplicate));
+  EXPECT_THAT(*resent, ElementsAre(AppendOutcome::kReplacedDeadLetter,
+                                   AppendOutcome::kDuplicate,
+                                   AppendOutcome::kDuplicate));
   EXPECT_EQ(spool->DedupKeyCount(), 2);
   EXPECT_EQ(spool->QueuedCount(), 1);
   auto page = spool->ListDeadLetters({});
@@ -124,9 +124,20 @@ TEST_F(SpoolTest, ValidateOnlyEventsMayBeValidatedAgain) {
   ASSERT_TRUE(spool->MarkDelivered({(*claimed)[0].row_id}, kNow, 1).ok());
   auto again = AppendSync(*spool, {check});
   ASSERT_TRUE(again.ok());
-  EXPECT_THAT(*again, ElementsAre(AppendOutcome::kReplaced));
+  EXPECT_THAT(*again, ElementsAre(AppendOutcome::kReplacedValidated));
   EXPECT_EQ(spool->DedupKeyCount(), 1);
   EXPECT_EQ(spool->QueuedCount(), 1);
+  // A validate_only event the API refused is a dead letter like any.
+  claimed = spool->Claim(validate, kNow, 10, 1 << 20);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_THAT(*claimed, SizeIs(1));
+  ASSERT_TRUE(spool
+                  ->MarkDead({(*claimed)[0].row_id}, DeadReason::kRejected,
+                             "bad", kNow, 1)
+                  .ok());
+  auto corrected = AppendSync(*spool, {check});
+  ASSERT_TRUE(corrected.ok());
+  EXPECT_THAT(*corrected, ElementsAre(AppendOutcome::kReplacedDeadLetter));
 }
 
 TEST_F(SpoolTest, ClaimsDueEventsInOrderWithinCountAndByteBudget) {
