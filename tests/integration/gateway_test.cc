@@ -44,6 +44,19 @@ class GatewayTest : public GatewayFixture {
     }
     return response.status();
   }
+
+  // Restarts the gateway with `config` and sends one event, "held", which
+  // the API holds for `latency`; returns once its request is at the API.
+  void SendAnEventTheApiHolds(const service::GatewayConfig& config,
+                              std::chrono::milliseconds latency) {
+    gateway_.reset();
+    StartGateway(config);
+    sandbox::Faults faults;
+    faults.latency = latency;
+    sandbox_->SetFaults(faults);
+    Send({Purchase("held")});
+    ASSERT_TRUE(WaitFor([&] { return sandbox_->RequestCount() >= 1; }));
+  }
 };
 
 using Serving = grpc::health::v1::HealthCheckResponse;
@@ -617,13 +630,8 @@ TEST_F(GatewayTest, DrainCancelsARequestTheApiHoldsPastTheDeadline) {
   service::GatewayConfig config = Config();
   config.shutdown_drain_timeout = std::chrono::milliseconds(200);
   config.destinations[0].dispatcher.request_timeout = std::chrono::seconds(60);
-  gateway_.reset();
-  StartGateway(config);
-  sandbox::Faults faults;
-  faults.latency = std::chrono::seconds(20);  // the API holds every request
-  sandbox_->SetFaults(faults);
-  Send({Purchase("held")});
-  ASSERT_TRUE(WaitFor([&] { return sandbox_->RequestCount() >= 1; }));
+  ASSERT_NO_FATAL_FAILURE(
+      SendAnEventTheApiHolds(config, std::chrono::seconds(20)));
   // The drain ends at its deadline: the request is cancelled, not waited
   // for (that would take the 20 s and deliver the event).
   gateway_.reset();
@@ -642,13 +650,9 @@ TEST_F(GatewayTest, DrainCancelsARequestTheApiHoldsPastTheDeadline) {
 TEST_F(GatewayTest, EveryCallIsRefusedWhileTheDispatcherDrains) {
   service::GatewayConfig config = Config();
   config.shutdown_drain_timeout = std::chrono::seconds(20);
-  gateway_.reset();
-  StartGateway(config);
-  sandbox::Faults faults;
-  faults.latency = std::chrono::seconds(3);  // the drain waits for it
-  sandbox_->SetFaults(faults);
-  Send({Purchase("held")});
-  ASSERT_TRUE(WaitFor([&] { return sandbox_->RequestCount() >= 1; }));
+  // The drain waits for it.
+  ASSERT_NO_FATAL_FAILURE(
+      SendAnEventTheApiHolds(config, std::chrono::seconds(3)));
   std::thread drain([&] { gateway_->Drain(); });
   ASSERT_TRUE(WaitFor([&] { return Health() == Serving::NOT_SERVING; }));
   auto code = [&](auto call) {
