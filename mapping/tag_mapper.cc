@@ -464,17 +464,13 @@ class TagMapper {
     std::string name;
     if (!internal::core::IsValidCustomEventName(event_name_)) {
       for (char c : event_name_) {
-        const char lower = AsciiLower(c);
-        if ((lower >= 'a' && lower <= 'z') || (lower >= '0' && lower <= '9') ||
-            lower == '-') {
-          name.push_back(lower);
+        if (internal::core::IsAsciiAlnum(c) || c == '-') {
+          name.push_back(AsciiLower(c));
         } else if (!name.empty() && name.back() != '_') {
           name.push_back('_');
         }
       }
-      if (name.size() > Limits::kCustomEventNameChars) {
-        name.resize(Limits::kCustomEventNameChars);
-      }
+      name.resize(std::min(name.size(), Limits::kCustomEventNameChars));
       while (!name.empty() && (name.back() == '_' || name.back() == '-')) {
         name.pop_back();
       }
