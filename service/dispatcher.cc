@@ -187,6 +187,10 @@ Dispatcher::Dispatcher(Spool* spool, Clock* clock, Metrics* metrics,
   for (DispatchTarget& target : targets) {
     auto state = std::make_unique<DestinationState>();
     state->target = std::move(target);
+    for (const bool validate_only : {false, true}) {
+      state->event_bytes_budget[validate_only] =
+          EventBytesBudget(state->target, {state->target.name, validate_only});
+    }
     DestinationState* dest = state.get();
     destinations_[dest->target.name] = std::move(state);
     for (bool validate_only : {false, true}) {
@@ -294,7 +298,7 @@ absl::StatusOr<DeliveryReport> Dispatcher::DeliverOnce(
   }
   absl::StatusOr<std::vector<ClaimedEvent>> claimed =
       spool_->Claim(key, now, static_cast<size_t>(options.max_batch_events),
-                    EventBytesBudget(dest->target, key));
+                    dest->event_bytes_budget[key.validate_only]);
   if (!claimed.ok()) return claimed.status();
   report.claimed = static_cast<int>(claimed->size());
   if (claimed->empty()) return report;

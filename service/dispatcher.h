@@ -18,6 +18,7 @@
 #ifndef CONVERSIONS_SERVICE_DISPATCHER_H_
 #define CONVERSIONS_SERVICE_DISPATCHER_H_
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -126,6 +127,9 @@ class Dispatcher {
  private:
   struct DestinationState {
     DispatchTarget target;
+    // The events' share of max_batch_bytes in each lane (index:
+    // validate_only): the budget less the request's envelope.
+    std::array<size_t, 2> event_bytes_budget{};
     bool paused = false;                // guarded by mu_
     std::int64_t next_probe_ms = 0;     // guarded by mu_
     std::int64_t backoff_until_ms = 0;  // guarded by mu_
