@@ -8,9 +8,9 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev
   libabsl-dev libssl-dev libicu-dev libsqlite3-dev libcpp-httplib-dev
-  libyaml-cpp-dev
+  libyaml-cpp-dev nlohmann-json3-dev
   # tests, fuzzing and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev rapidjson-dev
+  libgtest-dev libgmock-dev libbenchmark-dev rapidjson-dev
   clang libclang-rt-14-dev
   # deploy/check.sh
   python3 python3-yaml

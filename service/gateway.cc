@@ -698,7 +698,8 @@ void Gateway::HandleTrack(const std::string& body,
     return;
   }
   v1::TrackEventsRequest request;
-  absl::Status error = CheckTrackJsonNesting(body);
+  absl::Status error = CheckJsonSyntax(body);
+  if (error.ok()) error = CheckTrackJsonNesting(body);
   if (!error.ok()) {
     error = absl::InvalidArgumentError(absl::StrCat(
         "body is not a TrackEventsRequest in JSON: ", error.message()));

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "mapping/unicode.h"
+#include "nlohmann/json.hpp"
 
 namespace conversions::service {
 namespace {
@@ -111,7 +112,62 @@ bool IsJsonSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+// A SAX handler that takes every value and keeps the first syntax error's
+// message, without what the parser last read.
+class SyntaxOnly {
+ public:
+  using json = nlohmann::json;
+  bool null() { return true; }
+  bool boolean(bool) { return true; }
+  bool number_integer(json::number_integer_t) { return true; }
+  bool number_unsigned(json::number_unsigned_t) { return true; }
+  bool number_float(json::number_float_t, const json::string_t&) {
+    return true;
+  }
+  bool string(json::string_t&) { return true; }
+  bool binary(json::binary_t&) { return true; }
+  bool start_object(std::size_t) { return true; }
+  bool key(json::string_t&) { return true; }
+  bool end_object() { return true; }
+  bool start_array(std::size_t) { return true; }
+  bool end_array() { return true; }
+  bool parse_error(std::size_t, const std::string&,
+                   const nlohmann::detail::exception& e) {
+    error_ = WithoutInput(e.what());
+    return false;
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  // nlohmann's message is "[json.exception.parse_error.101] parse error at
+  // line 1, column 2: syntax error while parsing object key - <what was
+  // wrong>", where a lexer error goes on "; last read: '<the text>'" and
+  // maybe "; expected <token>". The text may be an identifier: everything
+  // from "; last read" on goes, and so does the bracketed id.
+  static std::string WithoutInput(std::string_view what) {
+    const size_t id_end = what.find("] ");
+    if (what.substr(0, 1) == "[" && id_end != std::string_view::npos) {
+      what.remove_prefix(id_end + 2);
+    }
+    const size_t last_read = what.find("; last read");
+    if (last_read != std::string_view::npos) what = what.substr(0, last_read);
+    return std::string(what);
+  }
+
+  std::string error_;
+};
+
 }  // namespace
+
+absl::Status CheckJsonSyntax(std::string_view body) {
+  SyntaxOnly sax;
+  if (nlohmann::json::sax_parse(body.begin(), body.end(), &sax)) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("not valid JSON (RFC 8259): ",
+                   sax.error().empty() ? "syntax error" : sax.error()));
+}
 
 absl::Status CheckTrackJsonNesting(std::string_view body) {
   constexpr int kLimit = mapping::kProtobufRecursionLimit;

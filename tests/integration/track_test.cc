@@ -278,6 +278,31 @@ TEST_F(TrackTest, HttpTrackParseErrorsDoNotQuoteTheBody) {
       ::testing::HasSubstr("unknown field \"event\""));
 }
 
+// JSON that protobuf's parser would take but RFC 8259 does not is refused
+// whole: nothing of it is stored, and the message says where, not what.
+TEST_F(TrackTest, HttpTrackTakesOnlyStrictJson) {
+  httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
+  const std::string bodies[] = {
+      R"({'events': [{'event_name': 'purchase', 'context': {'event_id': 'o'},
+          'user': {'email': 'jane@example.com'}}]})",
+      R"({events: [{"event_name": "purchase"}]})",
+      R"({"events": [{"event_name": "purchase"},]})",
+  };
+  for (const std::string& body : bodies) {
+    auto res = http.Post("/v1/track", body, "application/json");
+    ASSERT_TRUE(res) << body;
+    EXPECT_EQ(res->status, 400) << body;
+    const std::string message =
+        nlohmann::json::parse(res->body)["error"]["message"];
+    EXPECT_THAT(message,
+                ::testing::HasSubstr("body is not a TrackEventsRequest in "
+                                     "JSON: not valid JSON (RFC 8259): "
+                                     "parse error at line 1, column "));
+    EXPECT_THAT(message, ::testing::Not(::testing::HasSubstr("jane")));
+  }
+  EXPECT_EQ(gateway_->spool()->QueuedCount(), 0);
+}
+
 TEST_F(TrackTest, HttpTrackRefusesBodiesThatAreNotJson) {
   httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
   // curl -d sends form encoding; the body must not be taken as JSON anyway.

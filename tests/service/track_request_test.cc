@@ -245,5 +245,48 @@ TEST(TrackRequestTest, TheNestingCheckNamesTheEventAndStopsAtTheLimit) {
   EXPECT_TRUE(CheckTrackJsonNesting(kTwoEvents).ok());
 }
 
+// JSON's syntax is RFC 8259's: every form protobuf 3.21's JSON parser takes
+// beyond it is refused, with the line and column and without the text read
+// there, while every valid body passes.
+TEST(TrackRequestTest, TheSyntaxCheckRefusesWhatIsNotJson) {
+  const char* const kNotJson[] = {
+      R"({'events': []})",           // single quotes
+      R"({events: []})",             // an unquoted key
+      R"({"events": [],})",          // a trailing comma
+      R"({"events": [{"a": 1},]})",  // in a list too
+      R"({"events": [{"user": {"email": "j\x41@example.com"}}]})",  // \x
+      R"({"events": [{"value": 1.}]})",                             // "1."
+      "{\"events\": [{\"user\": {\"email\": \"j\tdoe@example.com\"}}]}",
+      R"({"events": [{"a": "\ud800"}]})",  // a lone surrogate
+      R"({"events": []} {"events": []})",  // two values
+      R"({"events": [)",                   // cut short
+      "",
+  };
+  for (const char* body : kNotJson) {
+    const absl::Status status = CheckJsonSyntax(body);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << body;
+    const std::string message(status.message());
+    EXPECT_EQ(message.rfind("not valid JSON (RFC 8259): ", 0), 0u) << message;
+    // Never what was read: the identifiers above stay out of the message.
+    EXPECT_EQ(message.find("example.com"), std::string::npos) << message;
+    EXPECT_EQ(message.find("doe"), std::string::npos) << message;
+    EXPECT_EQ(message.find("last read"), std::string::npos) << message;
+  }
+  const absl::Status quoted = CheckJsonSyntax(R"({'events': []})");
+  EXPECT_NE(std::string(quoted.message()).find("line 1, column 2"),
+            std::string::npos)
+      << quoted;
+
+  EXPECT_TRUE(CheckJsonSyntax(kTwoEvents).ok());
+  EXPECT_TRUE(CheckJsonSyntax(" {\"events\": [{\"a\": \"\\u00e9\\ud83d\\ude00"
+                              "\\t\", \"b\": [1e3, -0.5, null, true]}]}\n")
+                  .ok());
+  // Deep nesting is the nesting check's: the syntax check walks it
+  // without recursion.
+  EXPECT_TRUE(
+      CheckJsonSyntax(std::string(100000, '[') + std::string(100000, ']'))
+          .ok());
+}
+
 }  // namespace
 }  // namespace conversions::service
