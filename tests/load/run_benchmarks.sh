@@ -5,9 +5,15 @@
 #                                            building: cmake --build build)
 #
 # Phases (all servers on 127.0.0.1 with free ports, all stopped at the end):
-#   (a) 1-event SendEvents: first against echo-server, a trivial gRPC server
-#       whose SendEvents only answers ACCEPTED (the cost of gRPC itself on
-#       this machine), then against the gateway. Ratio: gateway/echo req/s.
+#   (a) 1-event SendEvents against echo-server, a trivial gRPC server whose
+#       SendEvents only answers ACCEPTED (the cost of gRPC itself on this
+#       machine), and against the gateway, in ROUNDS rounds that each load
+#       one, then the other, both servers running throughout. Ratio:
+#       gateway/echo req/s, the median of the rounds' ratios; each figure
+#       the median of its rounds. Paired rounds cancel most of a shared
+#       machine's drift: one echo phase before the gateway's once swung
+#       from 24,000 to 39,000 req/s from one run to the next on one
+#       machine, the gateway's far less.
 #       Two more references, for reading the ratio:
 #       - durable echo (echo-server --durable): answers only after writing
 #         the events' ids to a file and fdatasyncing it, group-committed by
@@ -50,6 +56,8 @@
 # Environment (defaults in brackets):
 #   BUILD_DIR      build tree [<repo>/build]
 #   DURATION       measured time of each load phase [10s]
+#   ROUNDS         (a)'s rounds of echo-server then gateway [4]
+#   ROUND_DURATION measured time of each load of a round [5s]
 #   WARMUP         unmeasured warm-up before each phase [2s]
 #   CONCURRENCY    requests outstanding [64]
 #   WIDE_CONCURRENCY  requests outstanding in (a)'s second pair [256]
@@ -67,6 +75,8 @@ set -euo pipefail
 REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$REPO_DIR/build}
 DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-4}
+ROUND_DURATION=${ROUND_DURATION:-5s}
 WARMUP=${WARMUP:-2s}
 CONCURRENCY=${CONCURRENCY:-64}
 WIDE_CONCURRENCY=${WIDE_CONCURRENCY:-256}
@@ -207,6 +217,17 @@ stat() { sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" <<<"$1"; }
 # field LINE NAME: the value of NAME=... in a `result ...` line.
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 
+# rps LINE, eps LINE: a result line's requests or events per second.
+rps() { field "$1" requests_per_second; }
+eps() { field "$1" events_per_second; }
+
+# median V...: the median of numbers (the lower middle one of an even
+# count); nothing for none.
+median() {
+  (($#)) || return 0
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
 # ratio A B: A/B with two decimals, or n/a.
 ratio() {
   awk -v a="${1:-}" -v b="${2:-}" 'BEGIN {
@@ -312,15 +333,59 @@ HAVE_SANDBOX=0
 ((HAVE_SANDBOX)) || log "sandbox binary not found at $SANDBOX_BIN: (c) and (d) skipped"
 
 PHASE=(--warmup "$WARMUP" --duration "$DURATION")
-ECHO1="" ECHO100="" GW1="" GW100="" ECHO1D="" ECHO1W="" GW1W="" GW1T="" TMPFS_WORK="" DELIVERED_RATE="" BACKLOG="" DRAIN_RATE=""
+ECHO1_RATE="" GW1_RATE="" A_RATIO="" ECHO100="" GW1="" GW100="" ECHO1D="" ECHO1W="" GW1W="" GW1T="" TMPFS_WORK="" DELIVERED_RATE="" BACKLOG="" DRAIN_RATE=""
 RSS_MB="" RSS_NOW_MB="" FILL="" SPOOL_MB="" SYNC1=""
 
-# ---- (a), (b) against echo-server -------------------------------------------
+# ---- (a) in rounds: echo-server, then the gateway -------------------------
 start echo "$ECHO_BIN" --listen 127.0.0.1:0
 ECHO_PID=$STARTED_PID
 ECHO_TARGET=$(wait_line echo grpc_listen "$ECHO_PID")
 log "echo-server on $ECHO_TARGET"
-ECHO1=$(load echo-1 "$ECHO_TARGET" "${PHASE[@]}" --events-per-request 1) || true
+
+# The gateway's destination is paused (the sandbox answers 401), so that
+# (a) and (b) measure intake alone.
+GATEWAY_UP=0
+if ((HAVE_GATEWAY)); then
+  if ((HAVE_SANDBOX)); then
+    start_sandbox sandbox-paused
+    http POST "$SANDBOX" /_sandbox/faults '{"auth_failures": 100000000}' >/dev/null
+    PAUSED_ENDPOINT=http://$SANDBOX/v1/events
+  else
+    PAUSED_ENDPOINT=http://127.0.0.1:$(closed_port)/v1/events
+  fi
+  if start_gateway gateway-intake "$PAUSED_ENDPOINT"; then
+    GATEWAY_UP=1
+    log "gateway (intake) on $GW_TARGET, destination $PAUSED_ENDPOINT"
+  fi
+fi
+
+ROUND=(--warmup "$WARMUP" --duration "$ROUND_DURATION" --events-per-request 1)
+ECHO1_RATES=() GW1_RATES=() A_RATIOS=() GW1_LINES=()
+SYNC_BEFORE=""
+((GATEWAY_UP)) && SYNC_BEFORE=$(sync_totals "$GW_HTTP")
+for ((r = 1; r <= ROUNDS; r++)); do
+  line=$(load "echo-1-round$r" "$ECHO_TARGET" "${ROUND[@]}") || line=""
+  echo_rate=$(rps "$line")
+  [[ -z $echo_rate ]] || ECHO1_RATES+=("$echo_rate")
+  ((GATEWAY_UP)) || continue
+  line=$(load "gateway-1-round$r" "$GW_TARGET" "${ROUND[@]}") || line=""
+  gw_rate=$(rps "$line")
+  [[ -z $gw_rate ]] || { GW1_RATES+=("$gw_rate"); GW1_LINES+=("$line"); }
+  if [[ -n $echo_rate && -n $gw_rate ]]; then
+    A_RATIOS+=("$(ratio "$gw_rate" "$echo_rate")")
+    log "round $r: echo $echo_rate, gateway $gw_rate req/s: ${A_RATIOS[-1]}"
+  fi
+done
+[[ -z $SYNC_BEFORE ]] || SYNC1=$(sync_note "$SYNC_BEFORE" "$(sync_totals "$GW_HTTP")")
+ECHO1_RATE=$(median "${ECHO1_RATES[@]+"${ECHO1_RATES[@]}"}")
+GW1_RATE=$(median "${GW1_RATES[@]+"${GW1_RATES[@]}"}")
+A_RATIO=$(median "${A_RATIOS[@]+"${A_RATIOS[@]}"}")
+# The latencies shown are the gateway round whose rate is the median's.
+for line in "${GW1_LINES[@]+"${GW1_LINES[@]}"}"; do
+  if [[ $(rps "$line") == "$GW1_RATE" ]]; then GW1=$line; fi
+done
+
+# ---- (a)'s references and (b) ----------------------------------------------
 ECHO1W=$(load echo-1-wide "$ECHO_TARGET" "${PHASE[@]}" --events-per-request 1 \
   --concurrency "$WIDE_CONCURRENCY") || true
 ECHO100=$(load echo-100 "$ECHO_TARGET" "${PHASE[@]}" --events-per-request 100) || true
@@ -333,20 +398,8 @@ log "echo-server --durable on $ECHO_TARGET"
 ECHO1D=$(load echo-durable-1 "$ECHO_TARGET" "${PHASE[@]}" --events-per-request 1) || true
 stop "$ECHO_PID"
 
-# ---- (a), (b) against the gateway, destination paused ----------------------
 if ((HAVE_GATEWAY)); then
-  if ((HAVE_SANDBOX)); then
-    start_sandbox sandbox-paused
-    http POST "$SANDBOX" /_sandbox/faults '{"auth_failures": 100000000}' >/dev/null
-    PAUSED_ENDPOINT=http://$SANDBOX/v1/events
-  else
-    PAUSED_ENDPOINT=http://127.0.0.1:$(closed_port)/v1/events
-  fi
-  if start_gateway gateway-intake "$PAUSED_ENDPOINT"; then
-    log "gateway (intake) on $GW_TARGET, destination $PAUSED_ENDPOINT"
-    SYNC_BEFORE=$(sync_totals "$GW_HTTP")
-    GW1=$(load gateway-1 "$GW_TARGET" "${PHASE[@]}" --events-per-request 1) || true
-    SYNC1=$(sync_note "$SYNC_BEFORE" "$(sync_totals "$GW_HTTP")")
+  if ((GATEWAY_UP)); then
     GW1W=$(load gateway-1-wide "$GW_TARGET" "${PHASE[@]}" --events-per-request 1 \
       --concurrency "$WIDE_CONCURRENCY") || true
     GW100=$(load gateway-100 "$GW_TARGET" "${PHASE[@]}" --events-per-request 100) || true
@@ -459,8 +512,6 @@ if ((HAVE_GATEWAY && HAVE_SANDBOX)); then
 fi
 
 # ---- summary ----------------------------------------------------------------
-rps() { field "$1" requests_per_second; }
-eps() { field "$1" events_per_second; }
 lat() {
   [[ -n $1 ]] && printf 'p50 %s / p99 %s ms' "$(field "$1" p50_ms)" "$(field "$1" p99_ms)"
 }
@@ -474,20 +525,21 @@ best() {
 
 {
   echo
-  echo "conversions-gateway load benchmarks (DURATION=$DURATION WARMUP=$WARMUP CONCURRENCY=$CONCURRENCY CHANNELS=$CHANNELS, $(nproc) CPUs)"
+  echo "conversions-gateway load benchmarks (DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS ROUND_DURATION=$ROUND_DURATION CONCURRENCY=$CONCURRENCY CHANNELS=$CHANNELS, $(nproc) CPUs)"
   printf '%-44s %14s  %-22s %s\n' measurement value ratio notes
-  printf '%-44s %14s  %-22s %s\n' "(a) echo-server, 1-event req/s" "$(val "$(rps "$ECHO1")")" "" "$(lat "$ECHO1") $(errs "$ECHO1")"
-  printf '%-44s %14s  %-22s %s\n' "(a) gateway, 1-event req/s" "$(val "$(rps "$GW1")")" \
-    "gateway/echo $(ratio "$(rps "$GW1")" "$(rps "$ECHO1")")" "$(lat "$GW1") $(errs "$GW1")${SYNC1:+; $SYNC1}"
+  printf '%-44s %14s  %-22s %s\n' "(a) echo-server, 1-event req/s" "$(val "$ECHO1_RATE")" "" \
+    "median of ${#ECHO1_RATES[@]} rounds: ${ECHO1_RATES[*]-}"
+  printf '%-44s %14s  %-22s %s\n' "(a) gateway, 1-event req/s" "$(val "$GW1_RATE")" \
+    "gateway/echo ${A_RATIO:-n/a}" "median of the rounds' ratios: ${A_RATIOS[*]-}; $(lat "$GW1")${SYNC1:+; $SYNC1}"
   printf '%-44s %14s  %-22s %s\n' "(a) durable echo, 1-event req/s" "$(val "$(rps "$ECHO1D")")" \
-    "gateway/durable $(ratio "$(rps "$GW1")" "$(rps "$ECHO1D")")" "$(lat "$ECHO1D") $(errs "$ECHO1D")"
+    "gateway/durable $(ratio "$GW1_RATE" "$(rps "$ECHO1D")")" "$(lat "$ECHO1D") $(errs "$ECHO1D")"
   printf '%-44s %14s  %-22s %s\n' "(a) gateway, 1-event, spool on tmpfs" "$(val "$(rps "$GW1T")")" \
-    "gateway/echo $(ratio "$(rps "$GW1T")" "$(rps "$ECHO1")")" "$(lat "$GW1T") $(errs "$GW1T")"
+    "gateway/echo $(ratio "$(rps "$GW1T")" "$ECHO1_RATE")" "$(lat "$GW1T") $(errs "$GW1T")"
   printf '%-44s %14s  %-22s %s\n' "(a) echo-server, 1-event, $WIDE_CONCURRENCY outstanding" "$(val "$(rps "$ECHO1W")")" "" "$(lat "$ECHO1W") $(errs "$ECHO1W")"
   printf '%-44s %14s  %-22s %s\n' "(a) gateway, 1-event, $WIDE_CONCURRENCY outstanding" "$(val "$(rps "$GW1W")")" \
     "gateway/echo $(ratio "$(rps "$GW1W")" "$(rps "$ECHO1W")")" "$(lat "$GW1W") $(errs "$GW1W")"
-  printf '%-44s %14s  %-22s %s\n' "(a) best of each, 1-event req/s" "$(val "$(best "$(rps "$GW1")" "$(rps "$GW1W")")")" \
-    "gateway/echo $(ratio "$(best "$(rps "$GW1")" "$(rps "$GW1W")")" "$(best "$(rps "$ECHO1")" "$(rps "$ECHO1W")")")" "echo $(best "$(rps "$ECHO1")" "$(rps "$ECHO1W")")"
+  printf '%-44s %14s  %-22s %s\n' "(a) best of each, 1-event req/s" "$(val "$(best "$GW1_RATE" "$(rps "$GW1W")")")" \
+    "gateway/echo $(ratio "$(best "$GW1_RATE" "$(rps "$GW1W")")" "$(best "$ECHO1_RATE" "$(rps "$ECHO1W")")")" "echo $(best "$ECHO1_RATE" "$(rps "$ECHO1W")")"
   printf '%-44s %14s  %-22s %s\n' "(b) echo-server, 100-event events/s" "$(val "$(eps "$ECHO100")")" "" "$(lat "$ECHO100") $(errs "$ECHO100")"
   printf '%-44s %14s  %-22s %s\n' "(b) gateway, 100-event events/s" "$(val "$(eps "$GW100")")" \
     "gateway/echo $(ratio "$(eps "$GW100")" "$(eps "$ECHO100")")" "$(lat "$GW100") $(errs "$GW100")"
