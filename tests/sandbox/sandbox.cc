@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <string_view>
 #include <utility>
 
 #include "absl/memory/memory.h"
@@ -35,6 +36,31 @@ constexpr size_t kMaxKeptBodyBytes = 16 * 1024 * 1024;
 // Idle keep-alive connections are closed after this long (seconds); it also
 // bounds how long Shutdown() waits for an idle client.
 constexpr time_t kKeepAliveSeconds = 1;
+
+// JSON nested deeper than this is refused: nlohmann parses any depth, but
+// dumping (to record an event) recurses once per level, and 75,000 levels
+// overflowed the stack. The gateway's events nest about 100 levels at most
+// (protobuf's recursion limit).
+constexpr int kMaxJsonDepth = 1000;
+
+// True if `body` opens more than `limit` arrays or objects inside one
+// another (strings skipped); a scan, so any depth is safe to look at.
+bool NestsDeeperThan(std::string_view body, int limit) {
+  int depth = 0;
+  for (size_t i = 0; i < body.size(); ++i) {
+    const char c = body[i];
+    if (c == '"') {
+      for (++i; i < body.size() && body[i] != '"'; ++i) {
+        if (body[i] == '\\') ++i;
+      }
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
 
 std::string Dump(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -469,6 +495,13 @@ void Sandbox::AnswerEvents(const httplib::Request& req, absl::string_view body,
     }
   }
 
+  if (NestsDeeperThan({body.data(), body.size()}, kMaxJsonDepth)) {
+    SendError(res, 400,
+              absl::StrCat("We could not parse the JSON body of your "
+                           "request: it nests arrays and objects deeper than ",
+                           kMaxJsonDepth, " levels."));
+    return;
+  }
   const json parsed = json::parse(body.begin(), body.end(), /*cb=*/nullptr,
                                   /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {

@@ -366,6 +366,31 @@ TEST_F(SandboxTest, MalformedJsonIsBadRequest) {
   EXPECT_EQ(BodyOf(res)["error"]["type"], "invalid_request_error");
 }
 
+// Custom data may nest (spec 3: "any JSON"), but not without bound:
+// 75,000 levels once overflowed the stack that records the event.
+TEST_F(SandboxTest, DeepNestingIsRefusedNotFatal) {
+  auto nested = [](int levels) {
+    json custom = MinimalEvent("deep-" + std::to_string(levels), "custom");
+    custom["custom_event_name"] = "deep";
+    std::string body = Batch({custom}).dump();
+    const std::string marker = R"("type":"custom")";
+    // The data's: dump() sorts keys, so "data" comes before the event's type.
+    const size_t at = body.find(marker);
+    body.insert(at + marker.size(), R"(,"n":)" + std::string(levels, '[') +
+                                        std::string(levels, ']'));
+    return body;
+  };
+  httplib::Result deep = PostRaw(nested(75000));
+  ASSERT_TRUE(deep);
+  EXPECT_EQ(deep->status, 400);
+  EXPECT_THAT(ErrorMessage(deep), ::testing::HasSubstr("deeper than 1000"));
+  // Still serving, and a body at the limit (4 levels + 996) is recorded.
+  httplib::Result at_limit = PostRaw(nested(996));
+  ASSERT_TRUE(at_limit);
+  EXPECT_EQ(at_limit->status, 200) << ErrorMessage(at_limit);
+  EXPECT_EQ(sandbox_->AcceptedEvents().size(), 1u);
+}
+
 TEST_F(SandboxTest, NonJsonContentTypeIsBadRequest) {
   httplib::Result res =
       PostRaw(Batch({WebPurchase("a")}).dump(), kPixel, kApiKey, "text/plain");
