@@ -313,7 +313,8 @@ class FastValidator {
     }
     if (source_url != nullptr) {
       if (!IsString(source_url, /*non_empty=*/true) ||
-          !IsAbsoluteHttpUrl(Str(*source_url))) {
+          !(source == "web" ? IsAbsoluteHttpUrl(Str(*source_url))
+                            : IsAbsoluteUrlWithHost(Str(*source_url)))) {
         return false;
       }
     } else if (source == "web") {

@@ -78,6 +78,31 @@ bool IsAbsoluteHttpUrl(absl::string_view url) {
   return !host.empty();
 }
 
+bool IsAbsoluteUrlWithHost(absl::string_view url) {
+  const size_t sep = url.find("://");
+  if (sep == absl::string_view::npos || sep == 0) return false;
+  const std::string scheme = absl::AsciiStrToLower(url.substr(0, sep));
+  if (scheme == "http" || scheme == "https") return IsAbsoluteHttpUrl(url);
+  for (char c : url) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return false;
+  }
+  if (!absl::ascii_isalpha(static_cast<unsigned char>(scheme[0]))) {
+    return false;
+  }
+  for (char c : scheme) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '+' &&
+        c != '-' && c != '.') {
+      return false;
+    }
+  }
+  absl::string_view authority = url.substr(sep + 3);
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  if (size_t at = authority.rfind('@'); at != absl::string_view::npos) {
+    authority.remove_prefix(at + 1);
+  }
+  return !authority.empty() && authority.front() != ':';
+}
+
 bool IsIpAddress(absl::string_view value) {
   if (value.empty() || value.size() >= INET6_ADDRSTRLEN) return false;
   const std::string text(value);

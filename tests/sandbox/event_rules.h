@@ -85,6 +85,11 @@ bool IsLowerHexSha256(absl::string_view value);
 // An absolute http or https URL with a non-empty host and no whitespace.
 bool IsAbsoluteHttpUrl(absl::string_view url);
 
+// An absolute URL of any scheme with a host ("myapp://product/1"), as spec
+// section 2 asks of source_url ("a scheme and host") for events that are
+// not web events; an http or https one as IsAbsoluteHttpUrl checks it.
+bool IsAbsoluteUrlWithHost(absl::string_view url);
+
 // A valid IPv4 (dotted decimal) or IPv6 address, without port, brackets or
 // zone (spec 5a: "a valid IPv4 or IPv6 address").
 bool IsIpAddress(absl::string_view value);

@@ -211,13 +211,18 @@ class Validator {
           absl::StrCat("must be mobile_app for ", type->type, " events"));
     }
 
-    // source_url: required for web; an absolute http(s) URL when present.
+    // source_url: required for web, and then an absolute http(s) URL;
+    // for other sources a scheme and a host ("myapp://product/1").
+    const bool web = action_source != nullptr && *action_source == "web";
     if (auto it = event.find("source_url"); it != event.end()) {
       const std::string* url =
           String(*it, p + ".source_url", /*non_empty=*/true);
-      if (url != nullptr && !IsAbsoluteHttpUrl(*url)) {
+      if (url != nullptr && web && !IsAbsoluteHttpUrl(*url)) {
         Add(p + ".source_url",
             "must be an absolute http or https URL with a host");
+      } else if (url != nullptr && !web && !IsAbsoluteUrlWithHost(*url)) {
+        Add(p + ".source_url",
+            "must be an absolute URL with a scheme and a host");
       }
     } else if (action_source != nullptr && *action_source == "web") {
       Add(p + ".source_url", "is required when action_source is web");

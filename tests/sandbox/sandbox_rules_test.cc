@@ -153,6 +153,18 @@ std::vector<RuleCase> Cases() {
        "events[1].source_url"},
       {"SourceUrlNoHost", [](json& b) { Bad(b)["source_url"] = "https:///x"; },
        "events[1].source_url"},
+      {"SourceUrlAppLinkWithoutHost",
+       [](json& b) {
+         Bad(b) = MinimalEvent("a", "app_opened");
+         Bad(b)["source_url"] = "myapp:///product/1";
+       },
+       "events[1].source_url"},
+      {"SourceUrlAppLinkBadScheme",
+       [](json& b) {
+         Bad(b) = MinimalEvent("a", "app_opened");
+         Bad(b)["source_url"] = "1app://product/1";
+       },
+       "events[1].source_url"},
       {"OptOutNotBool", [](json& b) { Bad(b)["opt_out"] = "yes"; },
        "events[1].opt_out"},
       {"OpprefNotString", [](json& b) { Bad(b)["oppref"] = 5; },

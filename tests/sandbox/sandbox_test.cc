@@ -196,14 +196,21 @@ TEST_F(SandboxTest, AcceptsWhatTheSpecAllows) {
   oldest["timestamp_ms"] = kNowMs - 7LL * 24 * 60 * 60 * 1000;
   json newest = WebPurchase("t-new");
   newest["timestamp_ms"] = kNowMs + 10 * 60 * 1000;
-  json body = Batch({custom, plan, web, zero_gaid, oldest, newest});
+  // Outside the web, any scheme with a host (spec 2: "a scheme and host"),
+  // as the gateway sends it: an app's deep link, say.
+  json app = MinimalEvent("a-1", "app_opened");
+  app["source_url"] = "myapp://product/1";
+  json offline = MinimalEvent("o-1", "order_created");
+  offline["source_url"] = "ftp://files.example.com/receipt";
+  json body =
+      Batch({custom, plan, web, zero_gaid, oldest, newest, app, offline});
   body["integration_source"] = "  My_Bridge.v2 ";  // trimmed, lower-cased
   body["validate_only"] = false;
 
   httplib::Result res = PostEvents(body);
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200) << res->body;
-  EXPECT_EQ(sandbox_->AcceptedEvents().size(), 6u);
+  EXPECT_EQ(sandbox_->AcceptedEvents().size(), 8u);
 }
 
 TEST_F(SandboxTest, AcceptsAThousandEvents) {
