@@ -168,16 +168,15 @@ template <typename Event>
 inline bool Mapper<Event>::CheckCurrency(std::string_view in, Path path) {
   std::array<char, 3> upper;
   if (in.empty() || UpperCurrency(in, &upper)) return true;
-  ReportCurrency(path);
+  ReportCurrency(path, in);
   return false;
 }
 
 // CheckCurrency's violation, out of line so that its check inlines.
 template <typename Event>
-inline void Mapper<Event>::ReportCurrency(Path path) {
+inline void Mapper<Event>::ReportCurrency(Path path, std::string_view in) {
   std::string field = path.str();
-  Violation(field, kInvalidFormat,
-            absl::StrCat(field, " is not an ISO 4217 currency code"));
+  Violation(field, kInvalidFormat, absl::StrCat(field, CurrencyProblem(in)));
 }
 
 template <typename Event>

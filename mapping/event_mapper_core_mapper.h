@@ -63,7 +63,7 @@ class Mapper {
                   int path_index, std::string_view path_leaf, size_t max_bytes);
   void CheckEnvelopeFields();
   bool CheckCurrency(std::string_view in, Path path);
-  void ReportCurrency(Path path);
+  void ReportCurrency(Path path, std::string_view in);
   template <typename Data>
   void CheckData(const Data& d);
   template <typename Content>

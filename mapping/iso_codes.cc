@@ -80,4 +80,29 @@ std::optional<std::string_view> CountryAlpha2(std::string_view upper_code) {
   return std::nullopt;
 }
 
+bool IsCurrencyWithoutMinorUnit(std::string_view upper_code) {
+  // As tools/gen_iso_tables.py's NO_MINOR_UNIT.
+  static constexpr std::string_view kCodes[] = {
+      "XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR",
+      "XPD", "XPT", "XSU", "XTS", "XUA", "XXX"};
+  for (std::string_view code : kCodes) {
+    if (code == upper_code) return true;
+  }
+  return false;
+}
+
+std::string CurrencyProblem(std::string_view code) {
+  std::string upper(code.substr(0, 4));
+  for (char& c : upper) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
+  }
+  if (!IsCurrencyWithoutMinorUnit(upper)) {
+    return " is not an ISO 4217 currency code";
+  }
+  return " " + upper +
+         " is an ISO 4217 code without a minor unit (a precious metal, a "
+         "fund or test code, or no currency): a conversion amount cannot be "
+         "given in it";
+}
+
 }  // namespace conversions::mapping

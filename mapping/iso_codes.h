@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace conversions::mapping {
@@ -35,6 +36,20 @@ inline std::optional<int> CurrencyExponent(std::string_view upper_code) {
   if (exponent < 0) return std::nullopt;
   return exponent;
 }
+
+// Whether `upper_code` is one of ISO 4217's codes without a minor unit
+// (precious metals XAU XAG XPD XPT, the bond-market units XBA to XBD, SDR
+// XDR, XSU, XUA, the test code XTS and "no currency" XXX): valid codes, but
+// no conversion amount can be given in minor units of them, so
+// CurrencyExponent has none.
+bool IsCurrencyWithoutMinorUnit(std::string_view upper_code);
+
+// The end of a message for a currency field whose value CurrencyExponent
+// refused (ASCII case ignored): why, and the code itself only when it is
+// one of IsCurrencyWithoutMinorUnit's (never other text of the event).
+// " is not an ISO 4217 currency code", or " XAU is an ISO 4217 code
+// without a minor unit ...".
+std::string CurrencyProblem(std::string_view code);
 
 // Returns the ISO 3166-1 alpha-2 code for an upper-case alpha-2 or alpha-3
 // code ("US" or "USA" give "US"), or nullopt when it names no country. The

@@ -618,7 +618,7 @@ class TagMapper {
         return;
       }
     }
-    ViolationAt(f, kInvalidFormat, " is not an ISO 4217 currency code");
+    ViolationAt(f, kInvalidFormat, CurrencyProblem(s).c_str());
   }
 
   // Converts a number or decimal text of major units to minor units.

@@ -21,6 +21,7 @@ EXPONENT = {
     **{c: 3 for c in "BHD IQD JOD KWD LYD OMR TND".split()},
     **{c: 4 for c in "CLF UYW".split()},
 }
+# mapping/iso_codes.cc's IsCurrencyWithoutMinorUnit lists the same codes.
 NO_MINOR_UNIT = set("XAG XAU XBA XBB XBC XBD XDR XPD XPT XSU XTS XUA XXX".split())
 # Codes published after this iso-codes release: Zimbabwe Gold (2024) and the
 # Caribbean guilder (2025).

@@ -83,6 +83,30 @@ TEST(EventMapperDataTest, RejectsAnInvalidCurrencyWithoutAnAmount) {
               ElementsAre(Issue("data.currency", "INVALID_FORMAT")));
 }
 
+// ISO 4217's codes without a minor unit are valid codes, but no amount can
+// be given in minor units of them: the message says so, naming the code
+// (never other text of the event).
+TEST(EventMapperDataTest, SaysWhyACodeWithoutAMinorUnitIsRefused) {
+  for (const char* currency : {"XAU", "xdr", "XXX"}) {
+    SCOPED_TRACE(currency);
+    v1::Event event = ValidEvent();
+    event.mutable_data()->set_currency(currency);
+    mapping::MappedEvent mapped = mapping::MapEvent(event, kNowMs);
+    ASSERT_THAT(mapped.violations,
+                ElementsAre(Issue("data.currency", "INVALID_FORMAT")));
+    EXPECT_THAT(mapped.violations[0].description,
+                ::testing::HasSubstr(
+                    " is an ISO 4217 code without a minor unit (a precious "
+                    "metal, a fund or test code, or no currency)"));
+    EXPECT_THAT(mapped.violations[0].description,
+                ::testing::StartsWith("data.currency X"));
+  }
+  v1::Event event = ValidEvent();
+  event.mutable_data()->set_currency("ABC");
+  EXPECT_EQ(mapping::MapEvent(event, kNowMs).violations.at(0).description,
+            "data.currency is not an ISO 4217 currency code");
+}
+
 TEST(EventMapperDataTest, RejectsANegativeAmount) {
   v1::Event event = ValidEvent();
   event.mutable_data()->set_amount(-1);

@@ -61,6 +61,19 @@ TEST(CurrencyExponentTest, RejectsCodesWithoutAMinorUnit) {
   EXPECT_EQ(CurrencyExponent("XXX"), std::nullopt);  // no currency
 }
 
+TEST(CurrencyExponentTest, TellsCodesWithoutAMinorUnitFromUnknownOnes) {
+  for (const char* code : {"XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR",
+                           "XPD", "XPT", "XSU", "XTS", "XUA", "XXX"}) {
+    EXPECT_TRUE(IsCurrencyWithoutMinorUnit(code)) << code;
+    EXPECT_EQ(CurrencyExponent(code), std::nullopt) << code;
+  }
+  EXPECT_FALSE(IsCurrencyWithoutMinorUnit("USD"));
+  EXPECT_FALSE(IsCurrencyWithoutMinorUnit("XYZ"));
+  EXPECT_EQ(CurrencyProblem("usd@example.com"),
+            " is not an ISO 4217 currency code");
+  EXPECT_EQ(CurrencyProblem("xau").rfind(" XAU is an ISO 4217 code", 0), 0u);
+}
+
 TEST(CurrencyExponentTest, RejectsLowerCaseAndWrongLengths) {
   EXPECT_EQ(CurrencyExponent("usd"), std::nullopt);
   EXPECT_EQ(CurrencyExponent("US"), std::nullopt);

@@ -960,6 +960,12 @@ TEST(TagMapperRow18Test, RejectsAnUnknownCurrency) {
               ElementsAre(Issue("currency", "INVALID_FORMAT")));
   EXPECT_THAT(MapTag(Purchase(10, "XYZ")).violations,
               ElementsAre(Issue("currency", "INVALID_FORMAT")));
+  // Gold is an ISO 4217 code, without a minor unit: the message says so.
+  const auto gold = MapTag(Purchase(10, " xau ")).violations;
+  ASSERT_THAT(gold, ElementsAre(Issue("currency", "INVALID_FORMAT")));
+  EXPECT_THAT(gold[0].description,
+              ::testing::StartsWith(
+                  "currency XAU is an ISO 4217 code without a minor unit"));
 }
 
 TEST(TagMapperRow18Test, SendsACurrencyWithoutValue) {
