@@ -263,7 +263,9 @@ absl::Status Sandbox::Listen() {
           return httplib::Server::HandlerResponse::Unhandled;
         SendError(
             res, res.status,
-            absl::StrCat("Invalid URL (", req.method, " ", req.path, ")"));
+            absl::StrCat(res.status == 413 ? "The request body is too large ("
+                                           : "Invalid URL (",
+                         req.method, " ", req.path, ")"));
         return httplib::Server::HandlerResponse::Handled;
       }));
 

@@ -460,7 +460,8 @@ TEST_F(SandboxTest, OversizedFormEncodedBodyIsPayloadTooLarge) {
                                 "application/x-www-form-urlencoded");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 413);
-  EXPECT_THAT(ErrorMessage(res), HasSubstr("POST /v1/events"));
+  EXPECT_EQ(ErrorMessage(res),
+            "The request body is too large (POST /v1/events)");
   EXPECT_EQ(sandbox_->RequestCount(), 0);
   // The connection still serves the next request.
   EXPECT_EQ(PostEvents(Batch({WebPurchase("after")}))->status, 200);
