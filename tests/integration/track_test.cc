@@ -287,6 +287,8 @@ TEST_F(TrackTest, HttpTrackTakesOnlyStrictJson) {
           'user': {'email': 'jane@example.com'}}]})",
       R"({events: [{"event_name": "purchase"}]})",
       R"({"events": [{"event_name": "purchase"},]})",
+      // The error comes after an identifier, which is not quoted.
+      R"({"events": [{"user": {"email": "jane@example.com"}, }]})",
   };
   for (const std::string& body : bodies) {
     auto res = http.Post("/v1/track", body, "application/json");
@@ -295,9 +297,9 @@ TEST_F(TrackTest, HttpTrackTakesOnlyStrictJson) {
     const std::string message =
         nlohmann::json::parse(res->body)["error"]["message"];
     EXPECT_THAT(message,
-                ::testing::HasSubstr("body is not a TrackEventsRequest in "
-                                     "JSON: not valid JSON (RFC 8259): "
-                                     "parse error at line 1, column "));
+                ::testing::StartsWith("body is not a TrackEventsRequest in "
+                                      "JSON: not valid JSON (RFC 8259): "));
+    EXPECT_THAT(message, ::testing::HasSubstr(" at line "));
     EXPECT_THAT(message, ::testing::Not(::testing::HasSubstr("jane")));
   }
   EXPECT_EQ(gateway_->spool()->QueuedCount(), 0);
