@@ -10,10 +10,12 @@
 #       machine), and against the gateway, in ROUNDS rounds that each load
 #       one, then the other, both servers running throughout. Ratio:
 #       gateway/echo req/s, the median of the rounds' ratios; each figure
-#       the median of its rounds. Paired rounds cancel most of a shared
-#       machine's drift: one echo phase before the gateway's once swung
-#       from 24,000 to 39,000 req/s from one run to the next on one
-#       machine, the gateway's far less.
+#       the median of its rounds; a round whose load failed or saw errors
+#       is not counted. Pairing keeps a drift between two phases out of the
+#       ratio (one echo phase before the gateway's swung from 24,000 to
+#       39,000 req/s from one run to the next on one machine, the
+#       gateway's far less); echo's rate can still change from one round to
+#       the next, which the rounds' ratios, all printed, show.
 #       Two more references, for reading the ratio:
 #       - durable echo (echo-server --durable): answers only after writing
 #         the events' ids to a file and fdatasyncing it, group-committed by
@@ -56,7 +58,7 @@
 # Environment (defaults in brackets):
 #   BUILD_DIR      build tree [<repo>/build]
 #   DURATION       measured time of each load phase [10s]
-#   ROUNDS         (a)'s rounds of echo-server then gateway [4]
+#   ROUNDS         (a)'s rounds of echo-server then gateway [5]
 #   ROUND_DURATION measured time of each load of a round [5s]
 #   WARMUP         unmeasured warm-up before each phase [2s]
 #   CONCURRENCY    requests outstanding [64]
@@ -75,7 +77,7 @@ set -euo pipefail
 REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$REPO_DIR/build}
 DURATION=${DURATION:-10s}
-ROUNDS=${ROUNDS:-4}
+ROUNDS=${ROUNDS:-5}
 ROUND_DURATION=${ROUND_DURATION:-5s}
 WARMUP=${WARMUP:-2s}
 CONCURRENCY=${CONCURRENCY:-64}
@@ -221,11 +223,18 @@ field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 rps() { field "$1" requests_per_second; }
 eps() { field "$1" events_per_second; }
 
-# median V...: the median of numbers (the lower middle one of an even
+# median V...: the median of numbers (the mean of the middle two of an even
 # count); nothing for none.
 median() {
   (($#)) || return 0
-  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+    if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# clean LINE: true if a result line reports a rate above 0 and no errors.
+clean() {
+  [[ -n $1 && $(field "$1" errors) == 0 ]] &&
+    awk -v r="$(rps "$1")" 'BEGIN { exit !(r + 0 > 0) }'
 }
 
 # ratio A B: A/B with two decimals, or n/a.
@@ -334,7 +343,7 @@ HAVE_SANDBOX=0
 
 PHASE=(--warmup "$WARMUP" --duration "$DURATION")
 ECHO1_RATE="" GW1_RATE="" A_RATIO="" ECHO100="" GW1="" GW100="" ECHO1D="" ECHO1W="" GW1W="" GW1T="" TMPFS_WORK="" DELIVERED_RATE="" BACKLOG="" DRAIN_RATE=""
-RSS_MB="" RSS_NOW_MB="" FILL="" SPOOL_MB="" SYNC1=""
+RSS_MB="" RSS_NOW_MB="" FILL="" SPOOL_MB="" SYNC1="" QUEUE_DRAIN_RATE="" ROUND_ERRORS=0
 
 # ---- (a) in rounds: echo-server, then the gateway -------------------------
 start echo "$ECHO_BIN" --listen 127.0.0.1:0
@@ -363,26 +372,47 @@ ROUND=(--warmup "$WARMUP" --duration "$ROUND_DURATION" --events-per-request 1)
 ECHO1_RATES=() GW1_RATES=() A_RATIOS=() GW1_LINES=()
 SYNC_BEFORE=""
 ((GATEWAY_UP)) && SYNC_BEFORE=$(sync_totals "$GW_HTTP")
+# A round counts only when its load ran clean (a rate, no failed request);
+# ROUND_ERRORS says how many did not.
 for ((r = 1; r <= ROUNDS; r++)); do
   line=$(load "echo-1-round$r" "$ECHO_TARGET" "${ROUND[@]}") || line=""
-  echo_rate=$(rps "$line")
-  [[ -z $echo_rate ]] || ECHO1_RATES+=("$echo_rate")
+  echo_rate=""
+  if clean "$line"; then
+    echo_rate=$(rps "$line")
+    ECHO1_RATES+=("$echo_rate")
+  else
+    ROUND_ERRORS=$((ROUND_ERRORS + 1))
+  fi
   ((GATEWAY_UP)) || continue
   line=$(load "gateway-1-round$r" "$GW_TARGET" "${ROUND[@]}") || line=""
-  gw_rate=$(rps "$line")
-  [[ -z $gw_rate ]] || { GW1_RATES+=("$gw_rate"); GW1_LINES+=("$line"); }
+  gw_rate=""
+  if clean "$line"; then
+    gw_rate=$(rps "$line")
+    GW1_RATES+=("$gw_rate")
+    GW1_LINES+=("$line")
+  else
+    ROUND_ERRORS=$((ROUND_ERRORS + 1))
+  fi
   if [[ -n $echo_rate && -n $gw_rate ]]; then
     A_RATIOS+=("$(ratio "$gw_rate" "$echo_rate")")
     log "round $r: echo $echo_rate, gateway $gw_rate req/s: ${A_RATIOS[-1]}"
+  else
+    log "round $r: a load failed or reported errors; not counted"
   fi
 done
 [[ -z $SYNC_BEFORE ]] || SYNC1=$(sync_note "$SYNC_BEFORE" "$(sync_totals "$GW_HTTP")")
 ECHO1_RATE=$(median "${ECHO1_RATES[@]+"${ECHO1_RATES[@]}"}")
 GW1_RATE=$(median "${GW1_RATES[@]+"${GW1_RATES[@]}"}")
 A_RATIO=$(median "${A_RATIOS[@]+"${A_RATIOS[@]}"}")
-# The latencies shown are the gateway round whose rate is the median's.
+# The latencies shown are those of the gateway round whose rate is
+# nearest the median.
+best_gap=""
 for line in "${GW1_LINES[@]+"${GW1_LINES[@]}"}"; do
-  if [[ $(rps "$line") == "$GW1_RATE" ]]; then GW1=$line; fi
+  gap=$(awk -v a="$(rps "$line")" -v m="$GW1_RATE" 'BEGIN { d = a - m; print (d < 0 ? -d : d) }')
+  if [[ -z $best_gap ]] || awk -v g="$gap" -v b="$best_gap" 'BEGIN { exit !(g < b) }'; then
+    best_gap=$gap
+    GW1=$line
+  fi
 done
 
 # ---- (a)'s references and (b) ----------------------------------------------
@@ -528,7 +558,7 @@ best() {
   echo "conversions-gateway load benchmarks (DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS ROUND_DURATION=$ROUND_DURATION CONCURRENCY=$CONCURRENCY CHANNELS=$CHANNELS, $(nproc) CPUs)"
   printf '%-44s %14s  %-22s %s\n' measurement value ratio notes
   printf '%-44s %14s  %-22s %s\n' "(a) echo-server, 1-event req/s" "$(val "$ECHO1_RATE")" "" \
-    "median of ${#ECHO1_RATES[@]} rounds: ${ECHO1_RATES[*]-}"
+    "median of ${#ECHO1_RATES[@]} rounds: ${ECHO1_RATES[*]-}$( ((ROUND_ERRORS == 0)) || printf '; %s loads not counted (failed or with errors)' "$ROUND_ERRORS")"
   printf '%-44s %14s  %-22s %s\n' "(a) gateway, 1-event req/s" "$(val "$GW1_RATE")" \
     "gateway/echo ${A_RATIO:-n/a}" "median of the rounds' ratios: ${A_RATIOS[*]-}; $(lat "$GW1")${SYNC1:+; $SYNC1}"
   printf '%-44s %14s  %-22s %s\n' "(a) durable echo, 1-event req/s" "$(val "$(rps "$ECHO1D")")" \
