@@ -261,11 +261,11 @@ absl::Status Sandbox::Listen() {
       [](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty())
           return httplib::Server::HandlerResponse::Unhandled;
-        SendError(
-            res, res.status,
-            absl::StrCat(res.status == 413 ? "The request body is too large ("
-                                           : "Invalid URL (",
-                         req.method, " ", req.path, ")"));
+        const char* what = res.status == 413   ? "The request body is too large"
+                           : res.status == 400 ? "We could not read the request"
+                                               : "Invalid URL";
+        SendError(res, res.status,
+                  absl::StrCat(what, " (", req.method, " ", req.path, ")"));
         return httplib::Server::HandlerResponse::Handled;
       }));
 

@@ -237,9 +237,14 @@ TEST_F(SandboxTest, NlohmannOnlyPathAnswersAndRecordsAlike) {
   custom["data"]["nested"] = {{"n", {1, 2.5, "x", nullptr}}};
   json bad = WebPurchase("o-2");
   bad["data"]["amount"] = 1.5;
+  // An app's deep link: any scheme with a host, outside the web.
+  json app = MinimalEvent("a-1", "app_opened");
+  app["source_url"] = "myapp://product/1";
+  json app_no_host = MinimalEvent("a-2", "app_opened");
+  app_no_host["source_url"] = "myapp:///product/1";
   for (const json& body :
        {Batch({WebPurchase("o-1"), custom}), Batch({WebPurchase("o-3"), bad}),
-        Batch({WebPurchase("o-1")})}) {
+        Batch({WebPurchase("o-1")}), Batch({app}), Batch({app_no_host})}) {
     httplib::Result fast_res = PostEvents(body);
     httplib::Result slow_res =
         slow_client.Post("/v1/events?pid=" + std::string(kPixel),
@@ -252,7 +257,7 @@ TEST_F(SandboxTest, NlohmannOnlyPathAnswersAndRecordsAlike) {
   }
   EXPECT_EQ(sandbox_->AcceptedEvents(), (*slow)->AcceptedEvents());
   EXPECT_EQ(sandbox_->AcceptedEvents(),
-            (std::vector<json>{WebPurchase("o-1"), custom}));
+            (std::vector<json>{WebPurchase("o-1"), custom, app}));
   EXPECT_EQ(sandbox_->Snapshot(), (*slow)->Snapshot());
 }
 
