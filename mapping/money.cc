@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "mapping/iso_codes.h"
 
 namespace conversions::mapping {
@@ -112,7 +113,8 @@ absl::StatusOr<std::int64_t> ToMinorUnits(std::string_view decimal,
                                           std::string_view currency) {
   std::optional<int> exponent = CurrencyExponent(currency);
   if (!exponent) {
-    return absl::InvalidArgumentError("currency is not an ISO 4217 code");
+    return absl::InvalidArgumentError(
+        absl::StrCat("currency", CurrencyProblem(currency)));
   }
   return DecimalToMinorUnits(decimal, *exponent);
 }
