@@ -113,7 +113,7 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::SendEvents(
   absl::StatusOr<const Caller*> caller =
       ingestor_->Authenticate(Authorization(context), "send");
   if (!caller.ok()) return Finish(context, ToGrpcStatus(caller.status()));
-  absl::Status check = ingestor_->CheckRequest(request->events_size());
+  absl::Status check = ingestor_->CheckRequest(request->events_size(), "send");
   if (!check.ok()) return Finish(context, ToGrpcStatus(check));
   absl::StatusOr<const DestinationConfig*> destination =
       ingestor_->ResolveFor(*caller, request->destination(), "send");
@@ -134,13 +134,10 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::ValidateEvents(
   absl::StatusOr<const Caller*> caller =
       ingestor_->Authenticate(Authorization(context), "validate");
   if (!caller.ok()) return Finish(context, ToGrpcStatus(caller.status()));
-  if (absl::Status serving = ingestor_->CheckServing(); !serving.ok()) {
-    return Finish(context, ToGrpcStatus(serving));
-  }
-  if (request->events_size() < 1 ||
-      request->events_size() > kMaxEventsPerRequest) {
-    return Finish(
-        context, ToGrpcStatus(ingestor_->CheckRequest(request->events_size())));
+  if (absl::Status check =
+          ingestor_->CheckRequest(request->events_size(), "validate");
+      !check.ok()) {
+    return Finish(context, ToGrpcStatus(check));
   }
   absl::StatusOr<const DestinationConfig*> destination =
       ingestor_->ResolveFor(*caller, request->destination(), "validate");
@@ -198,9 +195,12 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::TrackEvents(
   }
   TrackEventsInput input;
   absl::Status parsed = ParseTrackEventsRequest(wire, &input);
-  if (!parsed.ok()) return Finish(context, ToGrpcStatus(parsed));
+  if (!parsed.ok()) {
+    ingestor_->CountRefused("track", "invalid_request");
+    return Finish(context, ToGrpcStatus(parsed));
+  }
   absl::Status check =
-      ingestor_->CheckRequest(static_cast<int>(input.events.size()));
+      ingestor_->CheckRequest(static_cast<int>(input.events.size()), "track");
   if (!check.ok()) return Finish(context, ToGrpcStatus(check));
   absl::StatusOr<const DestinationConfig*> destination =
       ingestor_->ResolveFor(*caller, input.destination, "track");

@@ -80,11 +80,19 @@ absl::StatusOr<const Caller*> EventIngestor::Authenticate(
   return caller;
 }
 
+void EventIngestor::CountRefused(const std::string& api,
+                                 const char* reason) const {
+  metrics_->requests_refused.Add({api, reason});
+}
+
 absl::StatusOr<const DestinationConfig*> EventIngestor::ResolveFor(
     const Caller* caller, const std::string& name,
     const std::string& api) const {
   absl::StatusOr<const DestinationConfig*> destination = Resolve(name);
-  if (!destination.ok()) return destination;
+  if (!destination.ok()) {
+    CountRefused(api, "unknown_destination");
+    return destination;
+  }
   absl::Status allowed =
       CallerAuthenticator::Authorize(caller, (*destination)->name);
   if (!allowed.ok()) {
@@ -108,9 +116,14 @@ absl::Status EventIngestor::CheckServing() const {
   return absl::OkStatus();
 }
 
-absl::Status EventIngestor::CheckRequest(int event_count) const {
-  if (absl::Status serving = CheckServing(); !serving.ok()) return serving;
+absl::Status EventIngestor::CheckRequest(int event_count,
+                                         const std::string& api) const {
+  if (absl::Status serving = CheckServing(); !serving.ok()) {
+    CountRefused(api, "draining");
+    return serving;
+  }
   if (event_count < 1 || event_count > kMaxEventsPerRequest) {
+    CountRefused(api, "event_count");
     return absl::InvalidArgumentError(
         absl::StrCat("a request carries 1 to ", kMaxEventsPerRequest,
                      " events, not ", event_count));

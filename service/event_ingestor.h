@@ -75,8 +75,13 @@ class EventIngestor {
   // refused then (clients retry elsewhere or later).
   absl::Status CheckServing() const;
 
-  // Checks the request-level rules: not draining, 1 to 1,000 events.
-  absl::Status CheckRequest(int event_count) const;
+  // Checks the request-level rules: not draining, 1 to 1,000 events;
+  // counts a refusal for `api`.
+  absl::Status CheckRequest(int event_count, const std::string& api) const;
+
+  // Counts a request of `api` refused whole for `reason` (in
+  // conversions_requests_refused_total).
+  void CountRefused(const std::string& api, const char* reason) const;
 
   // Compiles every destination's tag mapping (event mapping, smart
   // mapping, default action source, consent). FailedPrecondition naming the

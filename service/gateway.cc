@@ -542,28 +542,29 @@ absl::Status Gateway::StartHttp() {
         res.status = Ready(ignore_paused) ? 200 : 503;
         res.set_content(ReadinessReport(ignore_paused), "text/plain");
       });
-  http_server_->Post(
-      "/v1/track", [this](const httplib::Request& req, httplib::Response& res) {
-        // JSON only: besides saying what the body is, it keeps browsers from
-        // posting here cross-site without a CORS preflight (a form can send
-        // text/plain or form encoding, not application/json).
-        if (std::string type = req.get_header_value("Content-Type");
-            !IsJsonMediaType(type)) {
-          res.status = 415;
-          res.set_content(ErrorJson(absl::InvalidArgumentError(absl::StrCat(
-                              "Content-Type must be application/json, got \"",
-                              type.substr(0, 100), "\""))),
-                          "application/json");
-          return;
-        }
-        int status = 500;
-        std::string body;
-        HandleTrack(req.body, req.get_header_value("Authorization"), &status,
-                    &body);
-        res.status = status;
-        if (status == 401) res.set_header("WWW-Authenticate", "Bearer");
-        res.set_content(body, "application/json");
-      });
+  http_server_->Post("/v1/track", [this](const httplib::Request& req,
+                                         httplib::Response& res) {
+    // JSON only: besides saying what the body is, it keeps browsers from
+    // posting here cross-site without a CORS preflight (a form can send
+    // text/plain or form encoding, not application/json).
+    if (std::string type = req.get_header_value("Content-Type");
+        !IsJsonMediaType(type)) {
+      metrics_.requests_refused.Add({"http_track", "unsupported_media_type"});
+      res.status = 415;
+      res.set_content(ErrorJson(absl::InvalidArgumentError(absl::StrCat(
+                          "Content-Type must be application/json, got \"",
+                          type.substr(0, 100), "\""))),
+                      "application/json");
+      return;
+    }
+    int status = 500;
+    std::string body;
+    HandleTrack(req.body, req.get_header_value("Authorization"), &status,
+                &body);
+    res.status = status;
+    if (status == 401) res.set_header("WWW-Authenticate", "Bearer");
+    res.set_content(body, "application/json");
+  });
   http_server_->Get(
       "/metrics", [this](const httplib::Request&, httplib::Response& res) {
         res.set_content(metrics_.Render(),
@@ -585,6 +586,9 @@ absl::Status Gateway::StartHttp() {
               "no such endpoint: ", req.method, " ", req.path.substr(0, 200),
               "; see /healthz, /readyz, /metrics and POST /v1/track"));
         } else if (res.status == 413) {
+          if (req.path == "/v1/track") {
+            metrics_.requests_refused.Add({"http_track", "too_large"});
+          }
           error = absl::ResourceExhaustedError(
               absl::StrCat("request body larger than ",
                            config_.grpc.max_receive_message_bytes,
@@ -667,6 +671,7 @@ bool Gateway::GuardHttpRequest(const httplib::Request& req,
   if (!track) return true;  // GET or HEAD of a probe
   if (req.has_header("Transfer-Encoding") ||
       !req.has_header("Content-Length")) {
+    metrics_.requests_refused.Add({"http_track", "length_required"});
     return refuse(411, absl::InvalidArgumentError(
                            "POST /v1/track needs a Content-Length: send the "
                            "body whole, not chunked"));
@@ -716,7 +721,10 @@ void Gateway::HandleTrack(const std::string& body,
                          parsed.message().data(), parsed.message().size()))));
   }
   const DestinationConfig* destination = nullptr;
-  if (error.ok()) error = ingestor_->CheckRequest(request.events_size());
+  if (!error.ok()) ingestor_->CountRefused("http_track", "invalid_request");
+  if (error.ok()) {
+    error = ingestor_->CheckRequest(request.events_size(), "http_track");
+  }
   if (error.ok()) {
     absl::StatusOr<const DestinationConfig*> resolved =
         ingestor_->ResolveFor(*caller, request.destination(), "http_track");

@@ -176,6 +176,13 @@ Metrics::Metrics()
                       "Requests refused by caller authentication, by entry "
                       "point and reason (unauthenticated, permission_denied).",
                       {"api", "reason"}),
+      requests_refused(
+          "conversions_requests_refused_total",
+          "Requests refused whole, before any event was stored, by entry "
+          "point and reason (invalid_request, event_count, "
+          "unknown_destination, draining; for POST /v1/track also "
+          "unsupported_media_type, length_required, too_large).",
+          {"api", "reason"}),
       batch_size("conversions_batch_size_events",
                  "Events per request sent to the API.", {"destination"},
                  {1, 10, 50, 100, 250, 500, 1000}),
@@ -215,7 +222,7 @@ std::string Metrics::Render() const {
        {&events_accepted, &events_rejected, &events_duplicate, &events_replaced,
         &events_skipped, &events_not_stored, &identifier_warnings,
         &events_delivered, &events_retried, &events_dead_lettered,
-        &api_requests, &destination_pauses, &requests_denied,
+        &api_requests, &destination_pauses, &requests_denied, &requests_refused,
         &spool_sync_failures}) {
     c->Render(&out);
   }

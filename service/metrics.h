@@ -88,6 +88,7 @@ class Metrics {
   CounterFamily api_requests;          // {destination, code}
   CounterFamily destination_pauses;    // {destination}
   CounterFamily requests_denied;       // {api, reason}
+  CounterFamily requests_refused;      // {api, reason}
   HistogramFamily batch_size;          // {destination}
   HistogramFamily api_latency;         // {destination}, seconds
   // The spool's durability syncs (group commit): how long each took, how

@@ -497,6 +497,13 @@ TEST_F(GatewayTest, RejectsRequestErrorsWithGrpcCodes) {
               HasSubstr("unknown destination \"bad\\nname"));
   EXPECT_THAT(escaped.error_message(), ::testing::EndsWith("xxx\"..."));
   EXPECT_EQ(escaped.error_message().find('\n'), std::string::npos);
+  // Each refusal is counted by its reason.
+  const std::string metrics = MetricsText();
+  EXPECT_THAT(metrics, HasSubstr("conversions_requests_refused_total{api="
+                                 "\"send\",reason=\"event_count\"} 1"));
+  EXPECT_THAT(metrics,
+              HasSubstr("conversions_requests_refused_total{api=\"send\","
+                        "reason=\"unknown_destination\"} 2"));
 }
 
 TEST_F(GatewayTest, AnswersRequestsThatDoNotParseWithInvalidArgument) {
@@ -541,6 +548,11 @@ TEST_F(GatewayTest, AnswersRequestsThatDoNotParseWithInvalidArgument) {
     EXPECT_EQ(truncated.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
         << method << ": " << truncated.error_message();
   }
+  // TrackEvents' own parse counts its refusals (the surrogate and the
+  // truncated request).
+  EXPECT_THAT(MetricsText(),
+              HasSubstr("conversions_requests_refused_total{api=\"track\","
+                        "reason=\"invalid_request\"} 2"));
   // A method that does not exist is still UNIMPLEMENTED.
   EXPECT_EQ(call("NoSuchMethod", "").error_code(),
             grpc::StatusCode::UNIMPLEMENTED);

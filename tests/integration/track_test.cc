@@ -228,6 +228,15 @@ TEST_F(TrackTest, HttpTrackAnswersRequestErrorsWithStatusCodes) {
   auto empty = http.Post("/v1/track", R"({"events":[]})", "application/json");
   ASSERT_TRUE(empty);
   EXPECT_EQ(empty->status, 400);
+  // Each refusal is counted by its reason.
+  const std::string metrics = MetricsText();
+  for (const char* reason :
+       {"invalid_request", "unknown_destination", "event_count"}) {
+    EXPECT_THAT(metrics, ::testing::HasSubstr(absl::StrCat(
+                             "conversions_requests_refused_total{api=\"http_"
+                             "track\",reason=\"",
+                             reason, "\"} 1")));
+  }
 }
 
 TEST_F(TrackTest, HttpTrackParseErrorsDoNotQuoteTheBody) {
@@ -317,6 +326,10 @@ TEST_F(TrackTest, HttpTrackRefusesBodiesThatAreNotJson) {
     EXPECT_THAT(res->body, ::testing::HasSubstr("application/json")) << type;
     EXPECT_NO_THROW(nlohmann::json::parse(res->body)) << res->body;
   }
+  EXPECT_THAT(MetricsText(),
+              ::testing::HasSubstr("conversions_requests_refused_total{api=\""
+                                   "http_track\",reason=\"unsupported_media_"
+                                   "type\"} 3"));
   EXPECT_TRUE(sandbox_->AcceptedEvents().empty());
   EXPECT_EQ(gateway_->spool()->QueuedCount(), 0);
   // Parameters and case do not matter.
