@@ -41,6 +41,17 @@ namespace conversions::service {
 namespace {
 
 constexpr char kServiceName[] = "conversions.v1.ConversionService";
+
+// The `api` label of a ConversionService method, as its handler counts it.
+std::string_view ApiOfMethod(std::string_view method) {
+  if (method == "SendEvents") return "send";
+  if (method == "ValidateEvents") return "validate";
+  if (method == "TrackEvents") return "track";
+  if (method == "GetEventStatus") return "status";
+  if (method == "ListDeadLetters") return "list_dead_letters";
+  if (method == "RetryDeadLetters") return "retry_dead_letters";
+  return "other";
+}
 // A draining gateway refuses new calls (UNAVAILABLE) before gRPC's Shutdown
 // until none has started for kRefuseQuietTime, for at most kRefuseTime
 // (Gateway::Drain).
@@ -449,7 +460,10 @@ absl::Status Gateway::StartGrpc() {
           "/grpc.health.v1.Health/Watch",
           "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"}));
   interceptors.push_back(std::make_unique<ParseErrorInterceptorFactory>(
-      absl::StrCat("/", kServiceName, "/")));
+      absl::StrCat("/", kServiceName, "/"), [this](std::string_view method) {
+        metrics_.requests_refused.Add(
+            {std::string(ApiOfMethod(method)), "invalid_request"});
+      }));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   const GrpcOptions& g = config_.grpc;
   builder.SetMaxReceiveMessageSize(g.max_receive_message_bytes);

@@ -12,7 +12,9 @@ using grpc::experimental::InterceptionHookPoints;
 
 class ParseErrorInterceptor final : public grpc::experimental::Interceptor {
  public:
-  explicit ParseErrorInterceptor(std::string_view method) : method_(method) {}
+  ParseErrorInterceptor(std::string_view method,
+                        const UnparsedRequestObserver* on_unparsed)
+      : method_(method), on_unparsed_(on_unparsed) {}
 
   void Intercept(
       grpc::experimental::InterceptorBatchMethods* methods) override {
@@ -36,12 +38,14 @@ class ParseErrorInterceptor final : public grpc::experimental::Interceptor {
                            "(proto3 strings must be UTF-8; a JavaScript "
                            "string with a lone surrogate encodes as invalid "
                            "UTF-8)"));
+      if (*on_unparsed_) (*on_unparsed_)(method_);
     }
     methods->Proceed();
   }
 
  private:
   const std::string_view method_;  // the method's name, owned by gRPC
+  const UnparsedRequestObserver* const on_unparsed_;  // the factory's
   bool unparsed_ = false;
 };
 
@@ -53,7 +57,7 @@ ParseErrorInterceptorFactory::CreateServerInterceptor(
   std::string_view method = info->method();
   if (method.compare(0, prefix_.size(), prefix_) != 0) return nullptr;
   method.remove_prefix(prefix_.size());
-  return new ParseErrorInterceptor(method);
+  return new ParseErrorInterceptor(method, &on_unparsed_);
 }
 
 }  // namespace conversions::service

@@ -13,25 +13,34 @@
 
 #include <grpcpp/support/server_interceptor.h>
 
+#include <functional>
 #include <string>
+#include <string_view>
 
 namespace conversions::service {
+
+// Hears of each request that did not parse, with its method's name
+// ("SendEvents"); called on a gRPC thread, so it must be quick.
+using UnparsedRequestObserver = std::function<void(std::string_view method)>;
 
 // Creates the interceptor for the methods of services whose full name
 // starts with `prefix` ("/conversions.v1.ConversionService/"); other calls
 // (health, reflection) get none. Register it with
-// ServerBuilder::experimental().SetInterceptorCreators.
+// ServerBuilder::experimental().SetInterceptorCreators. `on_unparsed`, if
+// set, hears of every request answered INVALID_ARGUMENT for that reason.
 class ParseErrorInterceptorFactory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit ParseErrorInterceptorFactory(std::string prefix)
-      : prefix_(std::move(prefix)) {}
+  explicit ParseErrorInterceptorFactory(
+      std::string prefix, UnparsedRequestObserver on_unparsed = nullptr)
+      : prefix_(std::move(prefix)), on_unparsed_(std::move(on_unparsed)) {}
 
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override;
 
  private:
   const std::string prefix_;
+  const UnparsedRequestObserver on_unparsed_;
 };
 
 }  // namespace conversions::service
