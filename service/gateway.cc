@@ -32,6 +32,7 @@
 #include "service/address.h"
 #include "service/event_ingestor.h"
 #include "service/http_threads.h"
+#include "service/json_input.h"
 #include "service/log.h"
 #include "service/parse_error_interceptor.h"
 #include "service/tls_server.h"
@@ -79,45 +80,6 @@ bool IsJsonMediaType(std::string_view type) {
   return absl::EqualsIgnoreCase(
       absl::StripAsciiWhitespace(absl::string_view(media.data(), media.size())),
       "application/json");
-}
-
-// The JSON parser's message without the body text it quotes: a syntax
-// error ends with the line around it, and a value of the wrong type is
-// quoted; either may hold an identifier in clear text ("events": ["..."]
-// with each event encoded as a string, say). Field names are kept.
-std::string JsonParseProblem(std::string_view message) {
-  message = message.substr(0, message.find('\n'));
-  constexpr std::string_view kInvalidValue = "invalid value";
-  // "<name>: Cannot find field.": the name of an unknown request field is
-  // the caller's text too; shown only when it looks like a field name.
-  constexpr std::string_view kUnknownField = ": Cannot find field.";
-  std::string out;
-  if (message.size() > kUnknownField.size() &&
-      message.substr(message.size() - kUnknownField.size()) == kUnknownField) {
-    std::string_view name =
-        message.substr(0, message.size() - kUnknownField.size());
-    const bool plain =
-        name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
-          return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_';
-        });
-    out = plain
-              ? absl::StrCat("unknown field \"",
-                             absl::string_view(name.data(), name.size()), "\"")
-              : "an unknown field, whose name is not shown: it is not a "
-                "plain field name";
-  } else if (size_t value = message.find(kInvalidValue);
-             value != std::string_view::npos) {
-    size_t type = message.rfind(" for type ");
-    out.append(message.substr(0, value + kInvalidValue.size()));
-    if (type != std::string_view::npos && type > value) {
-      out.append(message.substr(type));
-    }
-  } else {
-    out = std::string(message);
-  }
-  constexpr size_t kShown = 200;
-  if (out.size() > kShown) out.replace(kShown, std::string::npos, "...");
-  return out;
 }
 
 // Threads that serve HTTP connections at most (http_threads.h): as many

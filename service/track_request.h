@@ -32,18 +32,6 @@ absl::Status ParseTrackEventsRequest(std::string_view wire,
                                      TrackEventsInput* out);
 
 // For POST /v1/track, before protobuf's JSON parser reads `body`: refuses
-// (InvalidArgument) a body that is not JSON as RFC 8259 defines it, which
-// protobuf 3.21's parser accepts in several forms: single-quoted strings,
-// unquoted keys, trailing commas, "\x41" escapes, "1." and raw control
-// characters in strings. Stricter than the RFC's grammar in one place, as
-// protobuf is too: strings must be valid Unicode (no unpaired surrogate
-// escape). The message says what was wrong, in the parser's fixed words,
-// and the line and column; never the text read there (it may be an
-// identifier). Linear in the body and iterative, whatever the nesting
-// (nlohmann::json's SAX parser, the strict one the sandbox uses).
-absl::Status CheckJsonSyntax(std::string_view body);
-
-// For POST /v1/track, before protobuf's JSON parser reads `body`: refuses
 // (InvalidArgument, naming the event) a TrackEventsRequest in JSON whose
 // events nest deeper than the same request in binary may, so that both
 // entry points refuse the same events. In binary each event is a Struct

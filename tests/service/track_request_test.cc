@@ -4,15 +4,16 @@
 // refuses, also for thousands of mutated requests.
 #include "service/track_request.h"
 
+#include <gmock/gmock.h>
 #include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/util/json_util.h>
-#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <random>
 #include <string>
 
 #include "conversions/v1/conversion_service.pb.h"
+#include "service/json_input.h"
 #include "tests/mapping/tag_tree_util.h"
 
 namespace conversions::service {

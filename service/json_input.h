@@ -1,0 +1,35 @@
+// Reading JSON that clients send, shared by the gateway (POST /v1/track)
+// and conversions-cli (event files): a strict syntax check, and protobuf's
+// JSON parse errors without the text they quote. Neither message ever
+// carries text from the input, which may hold an identifier.
+#ifndef CONVERSIONS_SERVICE_JSON_INPUT_H_
+#define CONVERSIONS_SERVICE_JSON_INPUT_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+
+namespace conversions::service {
+
+// Before protobuf's JSON parser reads `body`: refuses (InvalidArgument) a
+// body that is not JSON as RFC 8259 defines it, which protobuf 3.21's
+// parser accepts in several forms: single-quoted strings,
+// unquoted keys, trailing commas, "\x41" escapes, "1." and raw control
+// characters in strings. Stricter than the RFC's grammar in one place, as
+// protobuf is too: strings must be valid Unicode (no unpaired surrogate
+// escape). The message says what was wrong, in the parser's fixed words,
+// and the line and column; never the text read there (it may be an
+// identifier). Linear in the body and iterative, whatever the nesting
+// (nlohmann::json's SAX parser, the strict one the sandbox uses).
+absl::Status CheckJsonSyntax(std::string_view body);
+
+// protobuf's JSON parse error `message` without the input text it quotes:
+// a syntax error ends with the line around it, and a value of the wrong
+// type is quoted; either may hold an identifier in clear text. Field names
+// are kept when they look like field names; at most 200 characters.
+std::string JsonParseProblem(std::string_view message);
+
+}  // namespace conversions::service
+
+#endif  // CONVERSIONS_SERVICE_JSON_INPUT_H_
