@@ -13,6 +13,8 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "cli/cli_options.h"
 #include "cli/event_file.h"
 #include "cli/result_format.h"
@@ -150,6 +152,22 @@ class Runner {
       }
       out_ << FormatCounts(CountOutcomes(response.results())) << "\n";
     }
+    // With --validate-only the API's answer counts too: 400 or 422 refused
+    // the events, anything else but 2xx is an error (0: not reached).
+    if (response.has_api_validation()) {
+      const int http = response.api_validation().http_status();
+      if (http == 400 || http == 422) {
+        err_ << "error: the API refused the events (HTTP " << http << ")\n";
+        return kExitRejected;
+      }
+      if (http < 200 || http > 299) {
+        err_ << "error: the API did not validate the events ("
+             << (http == 0 ? std::string("not reached")
+                           : absl::StrCat("HTTP ", http))
+             << ")\n";
+        return kExitError;
+      }
+    }
     return BatchExit(response.results());
   }
 
@@ -270,7 +288,20 @@ int RunCli(const std::vector<std::string>& args,
     err << "error: " << options.status().message() << "\n";
     return kExitError;
   }
-  if (env_token) options->token = *std::move(env_token);
+  if (env_token) {
+    // A token read from a file often ends with a newline; gRPC aborts on a
+    // header value it cannot carry, printing it. Neither message here shows
+    // the token.
+    options->token = std::string(absl::StripAsciiWhitespace(*env_token));
+    for (char c : options->token) {
+      if (c < 0x21 || c > 0x7e) {
+        err << "error: CONVERSIONS_TOKEN holds a character an authorization "
+               "header cannot carry (only visible ASCII; the value is not "
+               "shown)\n";
+        return kExitError;
+      }
+    }
+  }
   // Reads a PEM file given with `flag`; the content is never printed (it
   // may be a private key).
   auto read_pem = [&err](const std::string& flag, const std::string& path,

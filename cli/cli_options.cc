@@ -384,14 +384,18 @@ std::string UsageText(Command command) {
       "  --key-file PATH     the PEM private key of --cert-file\n"
       "  --help              show help\n"
       "Environment: CONVERSIONS_TOKEN, the caller token sent as\n"
-      "\"authorization: Bearer ...\" when the gateway authenticates callers.\n";
+      "\"authorization: Bearer ...\" when the gateway authenticates callers\n"
+      "(white space around it is dropped).\n";
   constexpr char kExit[] =
       "Exit status: 0 success; 1 RPC or usage error (gRPC code on stderr);\n"
-      "2 the RPC succeeded but at least one event was REJECTED.\n";
+      "2 the RPC succeeded but at least one event was REJECTED (for\n"
+      "validate --validate-only, also: the API answered 400 or 422; any\n"
+      "other answer but 2xx, or none, is 1).\n";
   constexpr char kEventsFile[] =
-      "FILE (- for standard input) holds a JSON array of events, or an\n"
-      "object {\"events\": [...]} that may also set \"destination\" and\n"
-      "\"validate_only\" (flags override them). Events use the protobuf\n"
+      "FILE (- for standard input) holds a JSON array of events, one event\n"
+      "object, or an object {\"events\": [...]} that may also set\n"
+      "\"destination\" and \"validate_only\" (flags override them). Events use "
+      "the protobuf\n"
       "JSON mapping of conversions.v1.Event: proto or lowerCamel field "
       "names,\n"
       "enums by name (\"EVENT_TYPE_ORDER_CREATED\"), int64 as number or "

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
+#include "service/json_input.h"
 
 namespace conversions::cli {
 
@@ -46,6 +47,12 @@ absl::Status ParseEventsJson(const std::string& json, const std::string& source,
   if (first == absl::string_view::npos) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": empty input"));
   }
+  // The messages never quote the file: it may hold identifiers in clear
+  // text, and stderr may end up in a CI log.
+  if (absl::Status syntax = service::CheckJsonSyntax(json); !syntax.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": ", syntax.message()));
+  }
   std::string wrapped;
   if (body[first] == '[') {
     wrapped = absl::StrCat("{\"events\":", body, "}");
@@ -55,18 +62,28 @@ absl::Status ParseEventsJson(const std::string& json, const std::string& source,
         source, ": expected a JSON array of events or {\"events\": [...]}"));
   }
 
-  request->Clear();
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
-  const google::protobuf::util::Status status =
-      google::protobuf::util::JsonStringToMessage(
-          google::protobuf::StringPiece(body.data(), body.size()), request,
-          options);
+  auto parse = [&](absl::string_view text) {
+    request->Clear();
+    return google::protobuf::util::JsonStringToMessage(
+        google::protobuf::StringPiece(text.data(), text.size()), request,
+        options);
+  };
+  google::protobuf::util::Status status = parse(body);
+  if (!status.ok() && wrapped.empty()) {
+    // Not a request object: perhaps one event on its own.
+    const std::string one = absl::StrCat("{\"events\":[", body, "]}");
+    if (parse(one).ok()) status = google::protobuf::util::Status();
+  }
   if (!status.ok()) {
+    status = parse(body);  // the request's own error, not the event's
     const auto message = status.message();
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": not valid ", request->GetDescriptor()->name(),
-                     " JSON: ", std::string(message.data(), message.size())));
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": not valid ", request->GetDescriptor()->name(),
+        " JSON (a JSON array of events, {\"events\": [...]} or one event): ",
+        service::JsonParseProblem(
+            std::string_view(message.data(), message.size()))));
   }
   if (request->GetReflection()->FieldSize(*request, events_field) == 0) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": no events"));

@@ -3,6 +3,7 @@
 // the requests it got.
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -25,6 +26,7 @@ namespace {
 namespace v1 = ::conversions::v1;
 using ::google::protobuf::util::TimeUtil;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // Answers with canned results:
 //  - an event whose id starts with "bad" is REJECTED (two violations), any
@@ -35,6 +37,9 @@ using ::testing::HasSubstr;
 class FakeConversionService final
     : public v1::ConversionService::CallbackService {
  public:
+  // The HTTP status ValidateEvents reports as the API's, with validate_only.
+  std::atomic<int> api_status{200};
+
   grpc::ServerUnaryReactor* SendEvents(
       grpc::CallbackServerContext* context,
       const v1::SendEventsRequest* request,
@@ -73,8 +78,9 @@ class FakeConversionService final
       *response->add_results() = result;
     }
     if (request->validate_only()) {
-      response->mutable_api_validation()->set_http_status(200);
-      response->mutable_api_validation()->set_message("ok");
+      response->mutable_api_validation()->set_http_status(api_status);
+      response->mutable_api_validation()->set_message(
+          api_status == 200 ? "ok" : "refused");
     }
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
@@ -472,6 +478,73 @@ TEST_F(CliEndToEndTest, ValidatePrintsWireJsonAndApiValidation) {
             "for web events\n"
             "api_validation http_status=200 message=ok\n"
             "accepted=1 rejected=1 duplicate=0 skipped=0\n");
+}
+
+// The API's own answer to validate_only decides the exit status too: a
+// pipeline must not pass events the API refuses.
+TEST_F(CliEndToEndTest, ValidateOnlyExitsNonZeroWhenTheApiRefuses) {
+  const std::string file = WriteFile("events.json", R"([{"id": "o1"}])");
+  for (const auto& [status, exit_code] :
+       std::vector<std::pair<int, int>>{{400, kExitRejected},
+                                        {422, kExitRejected},
+                                        {401, kExitError},
+                                        {503, kExitError},
+                                        {0, kExitError},
+                                        {200, kExitOk}}) {
+    SCOPED_TRACE(status);
+    service_.api_status = status;
+    out_.str("");
+    err_.str("");
+    EXPECT_EQ(Run({"validate", file, "--validate-only"}), exit_code);
+    if (exit_code != kExitOk) {
+      EXPECT_THAT(err_.str(), HasSubstr("error: the API"));
+    }
+  }
+}
+
+// A token from a file ends with a newline: it is trimmed, not sent (gRPC
+// aborted on it, printing it); one that no header can carry is refused
+// without being shown.
+TEST_F(CliEndToEndTest, TheTokenIsTrimmedOrRefusedNeverShown) {
+  const std::string file = WriteFile("events.json", R"([{"id": "o1"}])");
+  std::istringstream in;
+  std::ostringstream out;
+  std::ostringstream err;
+  EXPECT_EQ(RunCli({"send", file}, target_, in, out, err,
+                   std::string("tok-0123456789abc\r\n")),
+            kExitOk)
+      << err.str();
+  EXPECT_EQ(service_.last_authorization(), "Bearer tok-0123456789abc");
+  for (const std::string& token : {std::string("tok-01234\t56789"),
+                                   std::string("t\xC3\xB6k-0123456789")}) {
+    std::ostringstream refused;
+    EXPECT_EQ(RunCli({"send", file}, target_, in, out, refused, token),
+              kExitError);
+    EXPECT_THAT(refused.str(),
+                HasSubstr("CONVERSIONS_TOKEN holds a character"));
+    EXPECT_THAT(refused.str(), Not(HasSubstr("0123456789")));
+  }
+}
+
+// A file that is not JSON is refused with where, never with what it holds
+// (clear-text identifiers); one event on its own is taken as a list of one.
+TEST_F(CliEndToEndTest, FileErrorsSayWhereNotWhat) {
+  const std::string bad = WriteFile(
+      "bad.json",
+      "[{\"id\": \"o1\", \"user\": {\"emails\": [\"Person@Example.com\" "
+      "\"+14155552671\"]}}]\n");
+  EXPECT_EQ(Run({"send", bad}), kExitError);
+  EXPECT_THAT(err_.str(), HasSubstr("not valid JSON (RFC 8259): "));
+  EXPECT_THAT(err_.str(), HasSubstr("at line 1, column "));
+  EXPECT_THAT(err_.str(), Not(HasSubstr("Example.com")));
+  EXPECT_THAT(err_.str(), Not(HasSubstr("4155552671")));
+  EXPECT_EQ(service_.last_send().events_size(), 0);
+
+  const std::string one = WriteFile("one.json", R"({"id": "single"})");
+  err_.str("");
+  EXPECT_EQ(Run({"send", one}), kExitOk) << err_.str();
+  ASSERT_EQ(service_.last_send().events_size(), 1);
+  EXPECT_EQ(service_.last_send().events(0).id(), "single");
 }
 
 TEST_F(CliEndToEndTest, TrackSendsJsonObjectsAsStructs) {
