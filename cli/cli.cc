@@ -212,6 +212,7 @@ class Runner {
     request.set_destination(options_.destination);
     request.set_reason(options_.reason);
     request.set_page_size(options_.page_size);
+    request.set_page_token(options_.page_token);
     // With --json the pages are merged into one response.
     v1::ListDeadLettersResponse merged;
     int count = 0;

@@ -25,9 +25,9 @@ constexpr FlagDef kFlags[] = {
     {"type", true},        {"custom-event-name", true},
     {"id", true},          {"reason", true},
     {"page-size", true},   {"all", false},
-    {"event", true},       {"tls", false},
-    {"ca-file", true},     {"cert-file", true},
-    {"key-file", true},
+    {"page-token", true},  {"event", true},
+    {"tls", false},        {"ca-file", true},
+    {"cert-file", true},   {"key-file", true},
 };
 
 const FlagDef* FindFlag(std::string_view name) {
@@ -56,7 +56,7 @@ bool FlagAllowed(Command command, std::string_view name) {
              name == "custom-event-name" || name == "id";
     case Command::kDeadLettersList:
       return name == "destination" || name == "reason" || name == "page-size" ||
-             name == "all";
+             name == "page-token" || name == "all";
     case Command::kDeadLettersRetry:
       return name == "destination" || name == "reason" || name == "event";
     case Command::kDeadLetters:
@@ -312,6 +312,8 @@ absl::StatusOr<CliOptions> ParseCliArgs(const std::vector<std::string>& args,
         return UsageError(absl::StrCat("--page-size \"", value,
                                        "\" must be a number from 1 to 1000"));
       }
+    } else if (name == "page-token") {
+      options.page_token = std::string(value);
     } else if (name == "all") {
       options.all = true;
     } else if (name == "event") {
@@ -460,7 +462,7 @@ std::string UsageText(Command command) {
           "Usage: conversions-cli dead-letters list [--destination NAME] "
           "[--reason R]\n"
           "                                         [--page-size N] "
-          "[--all]\n\n"
+          "[--page-token T] [--all]\n\n"
           "Lists dead-lettered events, newest first (ListDeadLetters), one "
           "per line:\n"
           "  TIME DESTINATION TYPE:ID REASON attempts=N MESSAGE\n"
@@ -468,6 +470,8 @@ std::string UsageText(Command command) {
           "  --destination NAME  only this destination (default: all)\n"
           "  --reason R          rejected or expired (default: both)\n"
           "  --page-size N       1 to 1000 (default: the server's, 100)\n"
+          "  --page-token T      start at the page a previous list printed as\n"
+          "                      next_page_token (with the same filters)\n"
           "  --all               follow next_page_token to the last page\n\n",
           kGlobal, "\n", "Exit status: 0 success; 1 RPC or usage error.\n");
     case Command::kDeadLettersRetry:

@@ -81,6 +81,9 @@ struct CliOptions {
   v1::DeadLetterReason reason = v1::DEAD_LETTER_REASON_UNSPECIFIED;
   // dead-letters list: page size, 0 = server default (100).
   int page_size = 0;
+  // dead-letters list: the page to start at (a next_page_token printed
+  // before); empty for the first.
+  std::string page_token;
   // dead-letters list: follow next_page_token to the last page.
   bool all = false;
   // dead-letters retry: the selected events (--event TYPE:ID, repeatable).

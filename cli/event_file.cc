@@ -47,19 +47,20 @@ absl::Status ParseEventsJson(const std::string& json, const std::string& source,
   if (first == absl::string_view::npos) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": empty input"));
   }
-  // The messages never quote the file: it may hold identifiers in clear
-  // text, and stderr may end up in a CI log.
-  if (absl::Status syntax = service::CheckJsonSyntax(json); !syntax.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": ", syntax.message()));
-  }
   std::string wrapped;
   if (body[first] == '[') {
     wrapped = absl::StrCat("{\"events\":", body, "}");
     body = wrapped;
   } else if (body[first] != '{') {
     return absl::InvalidArgumentError(absl::StrCat(
-        source, ": expected a JSON array of events or {\"events\": [...]}"));
+        source,
+        ": expected a JSON array of events, one event or {\"events\": [...]}"));
+  }
+  // The messages never quote the file: it may hold identifiers in clear
+  // text, and stderr may end up in a CI log.
+  if (absl::Status syntax = service::CheckJsonSyntax(json); !syntax.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": ", syntax.message()));
   }
 
   google::protobuf::util::JsonParseOptions options;

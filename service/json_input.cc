@@ -131,7 +131,20 @@ std::string JsonParseProblem(std::string_view message) {
              value != std::string_view::npos) {
     size_t type = message.rfind(" for type ");
     out.append(message.substr(0, value + kInvalidValue.size()));
+    // The value is shown only when it looks like an enum name
+    // ("ORDER_CREATED" for EVENT_TYPE_ORDER_CREATED): no identifier does.
     if (type != std::string_view::npos && type > value) {
+      std::string_view quoted = message.substr(
+          value + kInvalidValue.size(), type - value - kInvalidValue.size());
+      if (quoted.size() >= 3 && quoted.size() <= 66 && quoted[0] == ' ' &&
+          quoted[1] == '"' && quoted.back() == '"' &&
+          std::all_of(quoted.begin() + 2, quoted.end() - 1, [](char c) {
+            return absl::ascii_isupper(static_cast<unsigned char>(c)) ||
+                   absl::ascii_isdigit(static_cast<unsigned char>(c)) ||
+                   c == '_';
+          })) {
+        out.append(quoted);
+      }
       out.append(message.substr(type));
     }
   } else {

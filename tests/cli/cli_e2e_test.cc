@@ -604,6 +604,17 @@ TEST_F(CliEndToEndTest, DeadLettersListShowsOnePageAndTheNextToken) {
   ASSERT_EQ(requests.size(), 1u);
   EXPECT_EQ(requests[0].reason(), v1::DEAD_LETTER_REASON_REJECTED);
   EXPECT_EQ(requests[0].page_size(), 2);
+  EXPECT_EQ(requests[0].page_token(), "");
+  // The token printed takes the next page.
+  out_.str("");
+  EXPECT_EQ(Run({"dead-letters", "list", "--reason", "rejected", "--page-size",
+                 "2", "--page-token", "p2"}),
+            kExitOk)
+      << err_.str();
+  ASSERT_EQ(service_.list_requests().size(), 2u);
+  EXPECT_EQ(service_.list_requests()[1].page_token(), "p2");
+  EXPECT_THAT(out_.str(), HasSubstr("dead_letters="));
+  EXPECT_THAT(out_.str(), Not(HasSubstr("next_page_token")));
 }
 
 TEST_F(CliEndToEndTest, DeadLettersListAllFollowsPageTokens) {

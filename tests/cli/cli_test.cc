@@ -321,6 +321,13 @@ TEST(ParseEventsJsonTest, RejectsUnknownEnumNames) {
       ParseEventsJson(R"([{"type": "ORDER_CREATED"}])", "f.json", &request);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr("ORDER_CREATED"));
+  // A value that is no enum name (an identifier in the wrong field) is not
+  // shown.
+  const absl::Status identifier =
+      ParseEventsJson(R"([{"type": "jane@example.com"}])", "f.json", &request);
+  EXPECT_EQ(identifier.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(identifier.message(), HasSubstr("invalid value for type"));
+  EXPECT_THAT(identifier.message(), ::testing::Not(HasSubstr("jane")));
 }
 
 TEST(ParseEventsJsonTest, RejectsEmptyInputNoEventsAndNonJson) {
@@ -334,7 +341,7 @@ TEST(ParseEventsJsonTest, RejectsEmptyInputNoEventsAndNonJson) {
   EXPECT_THAT(ParseEventsJson("id,type\n", "f.json", &request).message(),
               HasSubstr("expected a JSON array"));
   EXPECT_THAT(ParseEventsJson("[{\"id\": ", "f.json", &request).message(),
-              HasSubstr("not valid SendEventsRequest JSON"));
+              HasSubstr("not valid JSON (RFC 8259): unexpected end of input"));
 }
 
 TEST(ParseEventsJsonTest, ReadsTagEventsAsStructs) {
