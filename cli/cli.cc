@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -266,6 +267,20 @@ class Runner {
       out_ << MessageToJson(response);
     } else {
       out_ << "requeued=" << response.requeued_count() << "\n";
+    }
+    // Events named one by one that were not queued again: a typo, an event
+    // delivered, or one of another destination. Said, not passed over.
+    std::set<std::string> named;
+    for (const v1::EventKey& key : options_.events) {
+      named.insert(key.SerializeAsString());
+    }
+    if (!named.empty() &&
+        static_cast<size_t>(response.requeued_count()) < named.size()) {
+      err_ << "error: " << named.size() - response.requeued_count() << " of "
+           << named.size()
+           << " events named are not dead letters of this destination "
+              "(unknown, already queued or delivered)\n";
+      return kExitUnknownEvent;
     }
     return kExitOk;
   }

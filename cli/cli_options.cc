@@ -492,7 +492,10 @@ std::string UsageText(Command command) {
           "custom/my_event:e7;\n"
           "                      repeatable; more keys may follow as "
           "arguments\n\n",
-          kGlobal, "\n", "Exit status: 0 success; 1 RPC or usage error.\n");
+          kGlobal, "\n",
+          "Exit status: 0 success; 1 RPC or usage error; 3 fewer events were\n"
+          "queued again than --event named (the others are unknown, already\n"
+          "queued or delivered, or of another destination).\n");
     case Command::kDeadLetters:
       return absl::StrCat(
           "Usage: conversions-cli dead-letters list|retry [flags]\n\n"

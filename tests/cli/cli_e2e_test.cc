@@ -172,8 +172,12 @@ class FakeConversionService final
       std::lock_guard<std::mutex> lock(mu_);
       last_retry_ = *request;
     }
-    response->set_requeued_count(
-        request->events().empty() ? 7 : request->events_size());
+    // Events whose id starts with "gone" are no dead letters.
+    int found = 0;
+    for (const v1::EventKey& key : request->events()) {
+      found += absl::StartsWith(key.id(), "gone") ? 0 : 1;
+    }
+    response->set_requeued_count(request->events().empty() ? 7 : found);
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;
@@ -638,6 +642,18 @@ TEST_F(CliEndToEndTest, DeadLettersRetrySendsTheSelectedKeys) {
   ASSERT_EQ(request.events_size(), 2);
   EXPECT_EQ(request.events(1).custom_event_name(), "wishlist_add");
   EXPECT_EQ(request.events(1).id(), "w1");
+}
+
+// An event named that is not queued again (a typo, one delivered) is
+// said, with exit 3, not passed over with requeued=0 and exit 0.
+TEST_F(CliEndToEndTest, DeadLettersRetrySaysWhenNamedEventsAreNotRequeued) {
+  EXPECT_EQ(Run({"dead-letters", "retry", "--event", "order_created:d0",
+                 "order_created:gone1", "order_created:gone1"}),
+            kExitUnknownEvent);
+  EXPECT_EQ(out_.str(), "requeued=1\n");
+  EXPECT_EQ(err_.str(),
+            "error: 1 of 2 events named are not dead letters of this "
+            "destination (unknown, already queued or delivered)\n");
 }
 
 TEST_F(CliEndToEndTest, DeadLettersRetryByReason) {
