@@ -111,18 +111,19 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::SendEvents(
     grpc::CallbackServerContext* context, const v1::SendEventsRequest* request,
     v1::SendEventsResponse* response) {
   absl::StatusOr<const Caller*> caller =
-      ingestor_->Authenticate(Authorization(context), "send");
+      ingestor_->Authenticate(Authorization(context), kApiSend);
   if (!caller.ok()) return Finish(context, ToGrpcStatus(caller.status()));
-  absl::Status check = ingestor_->CheckRequest(request->events_size(), "send");
+  absl::Status check =
+      ingestor_->CheckRequest(request->events_size(), kApiSend);
   if (!check.ok()) return Finish(context, ToGrpcStatus(check));
   absl::StatusOr<const DestinationConfig*> destination =
-      ingestor_->ResolveFor(*caller, request->destination(), "send");
+      ingestor_->ResolveFor(*caller, request->destination(), kApiSend);
   if (!destination.ok()) {
     return Finish(context, ToGrpcStatus(destination.status()));
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   ingestor_->StoreTyped(**destination, request->events(),
-                        request->validate_only(), "send",
+                        request->validate_only(), kApiSend,
                         FinishWithResults(reactor, response));
   return reactor;
 }
@@ -132,15 +133,15 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::ValidateEvents(
     const v1::ValidateEventsRequest* request,
     v1::ValidateEventsResponse* response) {
   absl::StatusOr<const Caller*> caller =
-      ingestor_->Authenticate(Authorization(context), "validate");
+      ingestor_->Authenticate(Authorization(context), kApiValidate);
   if (!caller.ok()) return Finish(context, ToGrpcStatus(caller.status()));
   if (absl::Status check =
-          ingestor_->CheckRequest(request->events_size(), "validate");
+          ingestor_->CheckRequest(request->events_size(), kApiValidate);
       !check.ok()) {
     return Finish(context, ToGrpcStatus(check));
   }
   absl::StatusOr<const DestinationConfig*> destination =
-      ingestor_->ResolveFor(*caller, request->destination(), "validate");
+      ingestor_->ResolveFor(*caller, request->destination(), kApiValidate);
   if (!destination.ok()) {
     return Finish(context, ToGrpcStatus(destination.status()));
   }
@@ -174,7 +175,7 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::TrackEvents(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
   absl::StatusOr<const Caller*> caller =
-      ingestor_->Authenticate(Authorization(context), "track");
+      ingestor_->Authenticate(Authorization(context), kApiTrack);
   if (!caller.ok()) return Finish(context, ToGrpcStatus(caller.status()));
   // The request's bytes, in one piece (gRPC hands them over in slices).
   std::vector<grpc::Slice> slices;
@@ -196,21 +197,21 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::TrackEvents(
   TrackEventsInput input;
   absl::Status parsed = ParseTrackEventsRequest(wire, &input);
   if (!parsed.ok()) {
-    ingestor_->CountRefused("track", "invalid_request");
+    ingestor_->CountRefused(kApiTrack, "invalid_request");
     return Finish(context, ToGrpcStatus(parsed));
   }
   absl::Status check =
-      ingestor_->CheckRequest(static_cast<int>(input.events.size()), "track");
+      ingestor_->CheckRequest(static_cast<int>(input.events.size()), kApiTrack);
   if (!check.ok()) return Finish(context, ToGrpcStatus(check));
   absl::StatusOr<const DestinationConfig*> destination =
-      ingestor_->ResolveFor(*caller, input.destination, "track");
+      ingestor_->ResolveFor(*caller, input.destination, kApiTrack);
   if (!destination.ok()) {
     return Finish(context, ToGrpcStatus(destination.status()));
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   // Mapped before StoreTagTrees returns: the trees may go with `input`.
   ingestor_->StoreTagTrees(
-      **destination, input.events, input.validate_only, "track",
+      **destination, input.events, input.validate_only, kApiTrack,
       [reactor, response](absl::Status status,
                           std::vector<v1::EventResult> results) {
         if (!status.ok()) {
@@ -231,13 +232,13 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::GetEventStatus(
     const v1::GetEventStatusRequest* request,
     v1::GetEventStatusResponse* response) {
   absl::StatusOr<const Caller*> caller =
-      ingestor_->Authenticate(Authorization(context), "status");
+      ingestor_->Authenticate(Authorization(context), kApiStatus);
   if (!caller.ok()) return Finish(context, ToGrpcStatus(caller.status()));
   if (absl::Status serving = ingestor_->CheckServing(); !serving.ok()) {
     return Finish(context, ToGrpcStatus(serving));
   }
   absl::StatusOr<const DestinationConfig*> destination =
-      ingestor_->ResolveFor(*caller, request->destination(), "status");
+      ingestor_->ResolveFor(*caller, request->destination(), kApiStatus);
   if (!destination.ok()) {
     return Finish(context, ToGrpcStatus(destination.status()));
   }
@@ -291,7 +292,7 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::ListDeadLetters(
     const v1::ListDeadLettersRequest* request,
     v1::ListDeadLettersResponse* response) {
   absl::StatusOr<const Caller*> caller =
-      ingestor_->Authenticate(Authorization(context), "list_dead_letters");
+      ingestor_->Authenticate(Authorization(context), kApiListDeadLetters);
   if (!caller.ok()) return Finish(context, ToGrpcStatus(caller.status()));
   if (absl::Status serving = ingestor_->CheckServing(); !serving.ok()) {
     return Finish(context, ToGrpcStatus(serving));
@@ -304,13 +305,13 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::ListDeadLetters(
   if (!request->destination().empty()) {
     absl::StatusOr<const DestinationConfig*> destination =
         ingestor_->ResolveFor(*caller, request->destination(),
-                              "list_dead_letters");
+                              kApiListDeadLetters);
     if (!destination.ok()) {
       return Finish(context, ToGrpcStatus(destination.status()));
     }
     query.destination = (*destination)->name;
   } else if (absl::Status all =
-                 ingestor_->AuthorizeAll(*caller, "list_dead_letters");
+                 ingestor_->AuthorizeAll(*caller, kApiListDeadLetters);
              !all.ok()) {
     return Finish(context, ToGrpcStatus(all));
   }
@@ -347,13 +348,13 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::RetryDeadLetters(
     const v1::RetryDeadLettersRequest* request,
     v1::RetryDeadLettersResponse* response) {
   absl::StatusOr<const Caller*> caller =
-      ingestor_->Authenticate(Authorization(context), "retry_dead_letters");
+      ingestor_->Authenticate(Authorization(context), kApiRetryDeadLetters);
   if (!caller.ok()) return Finish(context, ToGrpcStatus(caller.status()));
   if (absl::Status serving = ingestor_->CheckServing(); !serving.ok()) {
     return Finish(context, ToGrpcStatus(serving));
   }
   absl::StatusOr<const DestinationConfig*> destination = ingestor_->ResolveFor(
-      *caller, request->destination(), "retry_dead_letters");
+      *caller, request->destination(), kApiRetryDeadLetters);
   if (!destination.ok()) {
     return Finish(context, ToGrpcStatus(destination.status()));
   }
@@ -416,6 +417,16 @@ ApiValidator MakeApiValidator(
             : ApiErrorMessage(response->body, destination.api_key));
     return result;
   };
+}
+
+std::string_view ApiOfMethod(std::string_view method) {
+  if (method == "SendEvents") return kApiSend;
+  if (method == "ValidateEvents") return kApiValidate;
+  if (method == "TrackEvents") return kApiTrack;
+  if (method == "GetEventStatus") return kApiStatus;
+  if (method == "ListDeadLetters") return kApiListDeadLetters;
+  if (method == "RetryDeadLetters") return kApiRetryDeadLetters;
+  return "other";
 }
 
 }  // namespace conversions::service

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "conversions/v1/conversion_service.grpc.pb.h"
@@ -16,6 +17,19 @@
 #include "service/http_transport.h"
 
 namespace conversions::service {
+
+// The `api` label each ConversionService method gives its metrics and
+// logs (conversions_requests_denied_total{api}, ...).
+inline constexpr char kApiSend[] = "send";
+inline constexpr char kApiValidate[] = "validate";
+inline constexpr char kApiTrack[] = "track";
+inline constexpr char kApiStatus[] = "status";
+inline constexpr char kApiListDeadLetters[] = "list_dead_letters";
+inline constexpr char kApiRetryDeadLetters[] = "retry_dead_letters";
+
+// The `api` label of a ConversionService method by its name
+// ("SendEvents"); "other" for a name the service does not have.
+std::string_view ApiOfMethod(std::string_view method);
 
 // Sends one validate_only request to a destination's API and reports the
 // answer; used by ValidateEvents with validate_only.

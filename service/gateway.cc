@@ -43,16 +43,6 @@ namespace {
 
 constexpr char kServiceName[] = "conversions.v1.ConversionService";
 
-// The `api` label of a ConversionService method, as its handler counts it.
-std::string_view ApiOfMethod(std::string_view method) {
-  if (method == "SendEvents") return "send";
-  if (method == "ValidateEvents") return "validate";
-  if (method == "TrackEvents") return "track";
-  if (method == "GetEventStatus") return "status";
-  if (method == "ListDeadLetters") return "list_dead_letters";
-  if (method == "RetryDeadLetters") return "retry_dead_letters";
-  return "other";
-}
 // A draining gateway refuses new calls (UNAVAILABLE) before gRPC's Shutdown
 // until none has started for kRefuseQuietTime, for at most kRefuseTime
 // (Gateway::Drain).
