@@ -26,6 +26,7 @@
 // entries of an inner value always sit above those of the outer ones.
 #include "mapping/tag_tree.h"
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -600,6 +601,125 @@ absl::Status ParseTagTree(std::string_view wire, TagTree* tree, int max_depth) {
 
 void TagTreeFromStruct(const google::protobuf::Struct& s, TagTree* tree) {
   internal::TagTreeBuilder(tree).FromStruct(s);
+}
+
+TagTreeWriter::TagTreeWriter(TagTree* tree) : t_(*tree) {
+  t_.Clear();
+  // Text goes in as it comes; the padding follows it at Finish.
+  t_.buffer_.clear();
+  t_.padding_ = 0;
+  open_.push_back({0, 0, true});
+}
+
+std::uint32_t TagTreeWriter::Append(std::string_view text) {
+  const auto offset = static_cast<std::uint32_t>(t_.buffer_.size());
+  t_.buffer_.append(text.data(), text.size());
+  return offset;
+}
+
+void TagTreeWriter::Key(std::string_view key) {
+  key_offset_ = Append(key);
+  key_size_ = static_cast<std::uint32_t>(key.size());
+}
+
+std::uint32_t TagTreeWriter::NewValue(std::uint8_t kind) {
+  const auto node = static_cast<std::uint32_t>(t_.nodes_.size());
+  t_.nodes_.emplace_back();
+  t_.nodes_.back().kind = kind;
+  if (open_.back().object) {
+    t_.entry_stack_.push_back({key_offset_, key_size_, node});
+  } else {
+    t_.item_stack_.push_back(node);
+  }
+  return node;
+}
+
+void TagTreeWriter::Null() {
+  t_.nodes_[NewValue(Value::kNullValue)].null_enum =
+      google::protobuf::NULL_VALUE;
+}
+
+void TagTreeWriter::Number(double value) {
+  t_.nodes_[NewValue(Value::kNumberValue)].number = value;
+}
+
+void TagTreeWriter::Bool(bool value) {
+  t_.nodes_[NewValue(Value::kBoolValue)].bool_value = value;
+}
+
+void TagTreeWriter::String(std::string_view value) {
+  const std::uint32_t node = NewValue(Value::kStringValue);
+  t_.nodes_[node].first = Append(value);
+  t_.nodes_[node].size = static_cast<std::uint32_t>(value.size());
+}
+
+void TagTreeWriter::StartObject() {
+  const std::uint32_t node = NewValue(Value::kStructValue);
+  open_.push_back(
+      {node, static_cast<std::uint32_t>(t_.entry_stack_.size()), true});
+}
+
+void TagTreeWriter::StartList() {
+  const std::uint32_t node = NewValue(Value::kListValue);
+  open_.push_back(
+      {node, static_cast<std::uint32_t>(t_.item_stack_.size()), false});
+}
+
+bool TagTreeWriter::HasRepeatedKey(size_t base) const {
+  const TagTree::Entry* e = t_.entry_stack_.data() + base;
+  const size_t n = t_.entry_stack_.size() - base;
+  auto key = [&](const TagTree::Entry& entry) {
+    return std::string_view(t_.buffer_.data() + entry.key_offset,
+                            entry.key_size);
+  };
+  if (n <= 16) {
+    for (size_t i = 1; i < n; ++i) {
+      for (size_t j = 0; j < i; ++j) {
+        if (e[i].key_size == e[j].key_size && key(e[i]) == key(e[j])) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+  std::vector<std::string_view> keys;
+  keys.reserve(n);
+  for (size_t i = 0; i < n; ++i) keys.push_back(key(e[i]));
+  std::sort(keys.begin(), keys.end());
+  return std::adjacent_find(keys.begin(), keys.end()) != keys.end();
+}
+
+bool TagTreeWriter::EndObject() {
+  const Open o = open_.back();
+  open_.pop_back();
+  if (HasRepeatedKey(o.base)) ok_ = false;
+  const TagTree::Entry* e = t_.entry_stack_.data() + o.base;
+  const size_t count = t_.entry_stack_.size() - o.base;
+  TagTree::Node& n = t_.nodes_[o.node];
+  n.first = static_cast<std::uint32_t>(t_.entries_.size());
+  n.size = static_cast<std::uint32_t>(count);
+  t_.entries_.insert(t_.entries_.end(), e, e + count);
+  t_.entry_stack_.resize(o.base);
+  return ok_;
+}
+
+void TagTreeWriter::EndList() {
+  const Open o = open_.back();
+  open_.pop_back();
+  const std::uint32_t* items = t_.item_stack_.data() + o.base;
+  const size_t count = t_.item_stack_.size() - o.base;
+  TagTree::Node& n = t_.nodes_[o.node];
+  n.first = static_cast<std::uint32_t>(t_.items_.size());
+  n.size = static_cast<std::uint32_t>(count);
+  t_.items_.insert(t_.items_.end(), items, items + count);
+  t_.item_stack_.resize(o.base);
+}
+
+bool TagTreeWriter::Finish() {
+  const bool ok = EndObject();
+  t_.buffer_.append(kTagTreePadding, '\0');
+  t_.padding_ = kTagTreePadding;
+  return ok;
 }
 
 }  // namespace conversions::mapping

@@ -52,6 +52,7 @@ class TagList;
 namespace internal {
 class TagTreeBuilder;
 }  // namespace internal
+class TagTreeWriter;
 
 // Zero bytes after the end of a tree's buffer (see the file comment).
 inline constexpr size_t kTagTreePadding = 16;
@@ -225,6 +226,7 @@ class TagTree {
   friend class TagStruct;
   friend class TagList;
   friend class internal::TagTreeBuilder;
+  friend class TagTreeWriter;
 
   // 16 bytes. Which member of the union holds the value depends on kind.
   struct Node {
@@ -287,6 +289,57 @@ absl::Status ParseTagTree(std::string_view wire, TagTree* tree,
 // the HTTP JSON path, tests). Gives the same tree as ParseTagTree of the
 // Struct's serialized bytes, but for the order of keys.
 void TagTreeFromStruct(const google::protobuf::Struct& s, TagTree* tree);
+
+// Builds a tree from its values in document order, for readers of other
+// encodings than a Struct's wire bytes (POST /v1/track's JSON:
+// service/track_json.h). The caller gives a well-formed sequence: inside
+// an object, a Key before each value; every Start matched by its End;
+// then Finish. Keys and strings are copied. Unlike ParseTagTree, a key
+// that occurs twice in one object is not merged: protobuf's JSON parser
+// refuses such an object ("Repeated map key"), so EndObject and Finish
+// return false for it, and the tree is then not to be read (only cleared,
+// assigned or parsed into). Capacity is kept, as by the parsers.
+class TagTreeWriter {
+ public:
+  // Clears `tree`; its root object is then open.
+  explicit TagTreeWriter(TagTree* tree);
+
+  TagTreeWriter(const TagTreeWriter&) = delete;
+  TagTreeWriter& operator=(const TagTreeWriter&) = delete;
+
+  // The key of the next value, inside an object.
+  void Key(std::string_view key);
+  // A value: a property's (after its Key) or a list's next element.
+  void Null();
+  void Number(double value);
+  void Bool(bool value);
+  void String(std::string_view value);
+  void StartObject();
+  // Returns false if the object holds a key twice.
+  bool EndObject();
+  void StartList();
+  void EndList();
+  // Closes the root object and ends the tree. Returns false if the root
+  // holds a key twice, or any object did.
+  bool Finish();
+
+ private:
+  struct Open {
+    std::uint32_t node;
+    std::uint32_t base;  // entry_stack_ (object) or item_stack_ (list) size
+    bool object;
+  };
+  // A new node of `kind` for the next value, recorded in its parent.
+  std::uint32_t NewValue(std::uint8_t kind);
+  std::uint32_t Append(std::string_view text);
+  bool HasRepeatedKey(size_t base) const;
+
+  TagTree& t_;
+  std::vector<Open> open_;
+  std::uint32_t key_offset_ = 0;
+  std::uint32_t key_size_ = 0;
+  bool ok_ = true;
+};
 
 // ---------------------------------------------------------------------------
 // Inline definitions: the accessors sit on the mapper's hot path.

@@ -4,7 +4,8 @@
 # benchmark smoke run. This is the README's test command and what CI runs.
 #
 # Environment: BUILD_DIR (default build), FUZZ_SECONDS (default 60),
-# FUZZ_TAG_SECONDS and FUZZ_TAG_TREE_SECONDS (default 30 each),
+# FUZZ_TAG_SECONDS, FUZZ_TAG_TREE_SECONDS and FUZZ_TRACK_JSON_SECONDS
+# (default 30 each),
 # CONVERSIONS_WERROR (default ON in CI, OFF otherwise).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,7 @@ FUZZ_DIR=${FUZZ_DIR:-${BUILD_DIR}-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_TAG_SECONDS=${FUZZ_TAG_SECONDS:-30}
 FUZZ_TAG_TREE_SECONDS=${FUZZ_TAG_TREE_SECONDS:-30}
+FUZZ_TRACK_JSON_SECONDS=${FUZZ_TRACK_JSON_SECONDS:-30}
 WERROR=${CONVERSIONS_WERROR:-$([ "${CI:-}" = "true" ] && echo ON || echo OFF)}
 JOBS=$(nproc)
 
@@ -58,6 +60,7 @@ fuzz() {
 fuzz event_mapper_fuzzer "$FUZZ_SECONDS" tests/fuzz/corpus
 fuzz tag_mapper_fuzzer "$FUZZ_TAG_SECONDS" tests/fuzz/tag_corpus
 fuzz tag_tree_fuzzer "$FUZZ_TAG_TREE_SECONDS" tests/fuzz/tag_tree_corpus
+fuzz track_json_fuzzer "$FUZZ_TRACK_JSON_SECONDS" tests/fuzz/track_json_corpus
 
 echo "== run command smoke test (scripts/run.sh with RUN_ONCE=1)"
 run_dir=$(mktemp -d)

@@ -212,17 +212,6 @@ void EventIngestor::StoreTyped(
         std::move(to_store), std::move(stored_index), std::move(done));
 }
 
-void EventIngestor::StoreTag(
-    const DestinationConfig& destination,
-    const google::protobuf::RepeatedPtrField<google::protobuf::Struct>& events,
-    bool validate_only, const std::string& api, StoreCallback done) {
-  std::vector<mapping::TagTree> trees(static_cast<size_t>(events.size()));
-  for (int i = 0; i < events.size(); ++i) {
-    mapping::TagTreeFromStruct(events[i], &trees[static_cast<size_t>(i)]);
-  }
-  StoreTagTrees(destination, trees, validate_only, api, std::move(done));
-}
-
 void EventIngestor::StoreTagTrees(const DestinationConfig& destination,
                                   absl::Span<const mapping::TagTree> events,
                                   bool validate_only, const std::string& api,

@@ -88,17 +88,12 @@ class EventIngestor {
   // destination when one is invalid.
   absl::Status CompileTagMappings();
 
-  // Maps tag-model events with the destination's tag mapping, then treats
-  // them as StoreTyped does. Unmapped events and events without the
-  // required consent answer SKIPPED and are never stored.
-  void StoreTag(
-      const DestinationConfig& destination,
-      const google::protobuf::RepeatedPtrField<google::protobuf::Struct>&
-          events,
-      bool validate_only, const std::string& api, StoreCallback done);
-  // As StoreTag, for events already read into TagTrees (TrackEvents parses
-  // them straight from the request's bytes). The trees need to live only
-  // until this returns.
+  // Maps tag-model events, read into TagTrees (TrackEvents and POST
+  // /v1/track read them straight from the request), with the
+  // destination's tag mapping, then treats them as StoreTyped does.
+  // Unmapped events and events without the required consent answer
+  // SKIPPED and are never stored. The trees need to live only until this
+  // returns.
   void StoreTagTrees(const DestinationConfig& destination,
                      absl::Span<const mapping::TagTree> events,
                      bool validate_only, const std::string& api,

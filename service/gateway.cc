@@ -36,6 +36,7 @@
 #include "service/log.h"
 #include "service/parse_error_interceptor.h"
 #include "service/tls_server.h"
+#include "service/track_json.h"
 #include "service/track_request.h"
 
 namespace conversions::service {
@@ -668,32 +669,17 @@ void Gateway::HandleTrack(const std::string& body,
     *out = ErrorJson(caller.status());
     return;
   }
-  v1::TrackEventsRequest request;
-  absl::Status error = CheckJsonSyntax(body);
-  if (error.ok()) error = CheckTrackJsonNesting(body);
-  if (!error.ok()) {
-    error = absl::InvalidArgumentError(absl::StrCat(
-        "body is not a TrackEventsRequest in JSON: ", error.message()));
-  }
-  google::protobuf::util::JsonParseOptions parse;
-  parse.ignore_unknown_fields = false;
-  auto parsed = error.ok() ? google::protobuf::util::JsonStringToMessage(
-                                 body, &request, parse)
-                           : google::protobuf::util::Status();
-  if (!parsed.ok()) {
-    error = absl::InvalidArgumentError(
-        absl::StrCat("body is not a TrackEventsRequest in JSON: ",
-                     JsonParseProblem(std::string_view(
-                         parsed.message().data(), parsed.message().size()))));
-  }
-  const DestinationConfig* destination = nullptr;
+  TrackEventsInput request;
+  absl::Status error = ParseTrackEventsJson(body, &request);
   if (!error.ok()) ingestor_->CountRefused("http_track", "invalid_request");
+  const DestinationConfig* destination = nullptr;
   if (error.ok()) {
-    error = ingestor_->CheckRequest(request.events_size(), "http_track");
+    error = ingestor_->CheckRequest(static_cast<int>(request.events.size()),
+                                    "http_track");
   }
   if (error.ok()) {
     absl::StatusOr<const DestinationConfig*> resolved =
-        ingestor_->ResolveFor(*caller, request.destination(), "http_track");
+        ingestor_->ResolveFor(*caller, request.destination, "http_track");
     if (resolved.ok()) {
       destination = *resolved;
     } else {
@@ -707,8 +693,8 @@ void Gateway::HandleTrack(const std::string& body,
   }
   std::promise<std::pair<absl::Status, std::vector<v1::EventResult>>> promise;
   auto future = promise.get_future();
-  ingestor_->StoreTag(
-      *destination, request.events(), request.validate_only(), "http_track",
+  ingestor_->StoreTagTrees(
+      *destination, request.events, request.validate_only, "http_track",
       [&promise](absl::Status s, std::vector<v1::EventResult> r) {
         promise.set_value({std::move(s), std::move(r)});
       });

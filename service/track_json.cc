@@ -1,0 +1,195 @@
+#include "service/track_json.h"
+
+#include <cstring>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "conversions/v1/conversion_service.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "nlohmann/json.hpp"
+#include "service/json_input.h"
+
+namespace conversions::service {
+namespace {
+
+using json = nlohmann::json;
+
+// The SAX handler. Levels: 0 before the request object, 1 inside it, 2
+// inside "events", 3 and deeper inside an event (3: the event object).
+// Any callback returning false stops the parse: the body is then left to
+// the general path.
+class TrackReader {
+ public:
+  explicit TrackReader(TrackEventsInput* out) : out_(*out) {}
+
+  bool null() { return InEvent() && (writer_->Null(), true); }
+  bool boolean(bool value) {
+    if (InEvent()) {
+      writer_->Bool(value);
+      return true;
+    }
+    if (level_ != 1 || member_ != Member::kValidateOnly) return false;
+    out_.validate_only = value;
+    return true;
+  }
+  bool number_integer(json::number_integer_t value) {
+    return InEvent() && (writer_->Number(static_cast<double>(value)), true);
+  }
+  bool number_unsigned(json::number_unsigned_t value) {
+    return InEvent() && (writer_->Number(static_cast<double>(value)), true);
+  }
+  bool number_float(json::number_float_t value, const json::string_t&) {
+    return InEvent() && (writer_->Number(value), true);
+  }
+  bool string(json::string_t& value) {
+    if (InEvent()) {
+      writer_->String(value);
+      return true;
+    }
+    if (level_ != 1 || member_ != Member::kDestination || seen_destination_) {
+      return false;
+    }
+    seen_destination_ = true;
+    out_.destination = value;
+    return true;
+  }
+  bool binary(json::binary_t&) { return false; }
+
+  bool start_object(std::size_t) {
+    if (InEvent()) {
+      if (level_ - 2 >= kTrackJsonFastDepth) return false;
+      ++level_;
+      writer_->StartObject();
+      return true;
+    }
+    if (level_ == 0) {
+      level_ = 1;
+      return true;
+    }
+    if (level_ != 2) return false;
+    // An event.
+    level_ = 3;
+    writer_.emplace(&out_.events.emplace_back());
+    return true;
+  }
+  bool key(json::string_t& key) {
+    if (InEvent()) {
+      writer_->Key(key);
+      return true;
+    }
+    if (key == "destination") {
+      member_ = Member::kDestination;
+    } else if (key == "validate_only" || key == "validateOnly") {
+      member_ = Member::kValidateOnly;
+    } else if (key == "events") {
+      member_ = Member::kEvents;
+    } else {
+      return false;
+    }
+    return true;
+  }
+  bool end_object() {
+    --level_;
+    if (level_ >= 3) return writer_->EndObject();
+    if (level_ == 2) {
+      const bool ok = writer_->Finish();
+      writer_.reset();
+      return ok;
+    }
+    return true;  // the request object
+  }
+  bool start_array(std::size_t) {
+    if (InEvent()) {
+      if (level_ - 2 >= kTrackJsonFastDepth) return false;
+      ++level_;
+      writer_->StartList();
+      return true;
+    }
+    if (level_ != 1 || member_ != Member::kEvents || seen_events_) {
+      return false;
+    }
+    seen_events_ = true;
+    level_ = 2;
+    return true;
+  }
+  bool end_array() {
+    --level_;
+    if (level_ >= 3) writer_->EndList();
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&,
+                   const nlohmann::detail::exception&) {
+    return false;
+  }
+
+ private:
+  enum class Member { kNone, kDestination, kValidateOnly, kEvents };
+
+  bool InEvent() const { return level_ >= 3; }
+
+  TrackEventsInput& out_;
+  int level_ = 0;
+  Member member_ = Member::kNone;
+  bool seen_destination_ = false;
+  bool seen_events_ = false;
+  std::optional<mapping::TagTreeWriter> writer_;
+};
+
+}  // namespace
+
+bool ReadTrackEventsJson(std::string_view body, TrackEventsInput* out) {
+  out->destination.clear();
+  out->validate_only = false;
+  out->events.clear();
+  // nlohmann reads a NUL byte as the end of its input, and skips a byte
+  // order mark that protobuf's parser refuses: both go the general way.
+  const size_t start = body.find_first_not_of(" \t\r\n");
+  if (start == std::string_view::npos || body[start] != '{' ||
+      std::memchr(body.data(), '\0', body.size()) != nullptr) {
+    return false;
+  }
+  TrackReader reader(out);
+  return json::sax_parse(body.begin(), body.end(), &reader);
+}
+
+absl::Status ParseTrackEventsJsonGenerally(std::string_view body,
+                                           TrackEventsInput* out) {
+  out->destination.clear();
+  out->validate_only = false;
+  out->events.clear();
+  constexpr char kNotARequest[] = "body is not a TrackEventsRequest in JSON: ";
+  absl::Status error = CheckJsonSyntax(body);
+  if (error.ok()) error = CheckTrackJsonNesting(body);
+  if (!error.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(kNotARequest, error.message()));
+  }
+  v1::TrackEventsRequest request;
+  google::protobuf::util::JsonParseOptions parse;
+  parse.ignore_unknown_fields = false;
+  const auto parsed = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(body.data(), body.size()), &request, parse);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        kNotARequest, JsonParseProblem(std::string_view(
+                          parsed.message().data(), parsed.message().size()))));
+  }
+  out->destination = request.destination();
+  out->validate_only = request.validate_only();
+  out->events.resize(static_cast<size_t>(request.events_size()));
+  for (int i = 0; i < request.events_size(); ++i) {
+    mapping::TagTreeFromStruct(request.events(i),
+                               &out->events[static_cast<size_t>(i)]);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseTrackEventsJson(std::string_view body,
+                                  TrackEventsInput* out) {
+  if (ReadTrackEventsJson(body, out)) return absl::OkStatus();
+  return ParseTrackEventsJsonGenerally(body, out);
+}
+
+}  // namespace conversions::service

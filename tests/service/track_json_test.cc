@@ -1,0 +1,216 @@
+// ReadTrackEventsJson, POST /v1/track's direct reader, against the general
+// way (the strict checks, protobuf's JSON parser and TagTreeFromStruct):
+// whenever the reader takes a body, the general way must take it too, with
+// the same destination, flag and events; and the reader must take the
+// plain bodies clients send, or it is no faster. Checked on hand-picked
+// bodies (every quirk of protobuf's parser we know of) and on thousands of
+// mutated ones.
+#include "service/track_json.h"
+
+#include <google/protobuf/stubs/logging.h>
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tests/mapping/tag_tree_util.h"
+
+namespace conversions::service {
+namespace {
+
+// "" when ReadTrackEventsJson, if it takes `body`, gives what the general
+// way gives; else what differs. Sets *taken to whether it took it.
+std::string Compare(const std::string& body, bool* taken = nullptr) {
+  google::protobuf::LogSilencer quiet;
+  TrackEventsInput fast;
+  const bool read = ReadTrackEventsJson(body, &fast);
+  if (taken != nullptr) *taken = read;
+  TrackEventsInput general;
+  const absl::Status status = ParseTrackEventsJsonGenerally(body, &general);
+  // The entry point agrees with the general way in every case.
+  TrackEventsInput either;
+  const absl::Status combined = ParseTrackEventsJson(body, &either);
+  if (combined.ok() != status.ok()) return "ParseTrackEventsJson differs";
+  if (!combined.ok() && combined.message() != status.message()) {
+    return "ParseTrackEventsJson's message differs";
+  }
+  if (!read) return "";
+  if (!status.ok()) {
+    return "the reader takes a body the general way refuses: " +
+           status.ToString();
+  }
+  if (fast.destination != general.destination) return "destination";
+  if (fast.validate_only != general.validate_only) return "validate_only";
+  if (fast.events.size() != general.events.size()) return "event count";
+  for (size_t i = 0; i < fast.events.size(); ++i) {
+    const std::string diff =
+        conversions::testing::TagTreeDiff(fast.events[i], general.events[i]);
+    if (!diff.empty()) return "events[" + std::to_string(i) + "]: " + diff;
+  }
+  return "";
+}
+
+constexpr char kPlain[] = R"({"destination": "shop-eu",
+  "validate_only": true, "events": [
+  {"event_name": "purchase", "value": 12.5, "currency": "EUR",
+   "context": {"event_id": "o-1", "event_timestamp": 1773892740000,
+               "page": {"url": "https://shop.example/"}},
+   "user": {"email": ["a@example.com", null, 7], "consent_categories": [],
+            "phone": "+1 (415) 555-2671", "firstname": "Zo\u00eb \ud83d\ude00"},
+   "items": [{"id": "sku", "quantity": 2, "product": {"price": 6.25}}]},
+  {"event_name": "page_view", "partners": {"openai": {"opt_out": false}},
+   "": "", "n": -0, "f": -0.0, "big": 12345678901234567890,
+   "bigger": 123456789012345678901234, "tiny": 5e-324, "e": 1E2,
+   "neg": -9223372036854775808, "max": 1.7976931348623157e308}]})";
+
+TEST(TrackJsonTest, TakesPlainBodiesAsTheGeneralWayDoes) {
+  const std::vector<std::string> bodies = {
+      kPlain,
+      R"({"events": [{"event_name": "purchase"}]})",
+      R"({"events": []})",
+      R"({})",
+      " \r\n\t{\"events\": [{}]} \n",
+      R"({"validateOnly": false, "events": [{"a": {"b": [[], {}]}}]})",
+      R"({"validate_only": true, "validateOnly": false, "events": [{}]})",
+      R"({"validateOnly": false, "validate_only": true})",
+      R"({"events": [{"s": "\"\\\/\b\f\n\r\t\u0000\u001f"}]})",
+      R"({"events": [{"a": 1}, {"a": 2}, {"b": true, "c": false, "d": null}]})",
+      R"({"events": [{"underflow": 1e-400, "x": -1.5E-3}]})",
+  };
+  for (const std::string& body : bodies) {
+    bool taken = false;
+    EXPECT_EQ(Compare(body, &taken), "") << body;
+    EXPECT_TRUE(taken) << body;
+  }
+}
+
+TEST(TrackJsonTest, LeavesOtherFormsToTheGeneralWay) {
+  // Each is either refused by protobuf, or taken by it in a form the reader
+  // leaves to it; Compare checks the entry point answers as protobuf does.
+  const std::vector<std::string> bodies = {
+      "",
+      "[]",
+      "null",
+      "\xEF\xBB\xBF{\"events\": [{}]}",  // a byte order mark
+      R"({"events": [{"a": 1, "a": 2}]})",
+      R"({"events": [{"a": {"b": 1, "b": 2}}]})",
+      R"({"destination": "x", "destination": "y"})",
+      R"({"events": [{"a": 1}], "events": [{"b": 2}]})",
+      R"({"events": null})",
+      R"({"events": [null]})",
+      R"({"events": [1]})",
+      R"({"events": [[]]})",
+      R"({"events": {"a": 1}})",
+      R"({"destination": null})",
+      R"({"destination": 1})",
+      R"({"validate_only": "true"})",
+      R"({"validate_only": "yes"})",
+      R"({"validate_only": 1})",
+      R"({"validate_only": null})",
+      R"({"Destination": "x"})",
+      R"({"unknown": 1})",
+      R"({"events": [{"a": 1e400}]})",
+      R"({"events": [{"a": 1}]} x)",
+      R"({"events": [{"a": 1},]})",
+      R"({'events': []})",
+      std::string("{\"events\": [{\"a\": \"x\0y\"}]}", 25),
+      "{\"events\": [{\"a\": \"\\ud800\"}]}",
+      "{\"events\": [{\"a\": \"\xff\"}]}",
+  };
+  for (const std::string& body : bodies) {
+    bool taken = true;
+    EXPECT_EQ(Compare(body, &taken), "") << body;
+    EXPECT_FALSE(taken) << body;
+  }
+}
+
+// An event {"a": <value>} nested `depth` levels deep inside the event (the
+// event object is level 1), alternating objects and lists.
+std::string Nested(int depth) {
+  std::string value = "1";
+  for (int level = depth; level > 1; --level) {
+    value = level % 2 == 0 ? "[" + value + "]" : R"({"k": )" + value + "}";
+  }
+  return R"({"events": [{"a": )" + value + "}]}";
+}
+
+TEST(TrackJsonTest, TakesNestingUpToItsDepthAndLeavesDeeperToTheChecks) {
+  for (int depth = 1; depth <= kTrackJsonFastDepth + 60; ++depth) {
+    bool taken = false;
+    EXPECT_EQ(Compare(Nested(depth), &taken), "") << depth;
+    EXPECT_EQ(taken, depth <= kTrackJsonFastDepth) << depth;
+  }
+  // Past protobuf's limit the general way refuses, naming the nesting.
+  TrackEventsInput out;
+  const absl::Status deep = ParseTrackEventsJson(Nested(80), &out);
+  EXPECT_EQ(deep.code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(TrackJsonTest, AgreesWithTheGeneralWayOnMutatedBodies) {
+  // Bytes that keep a mutated body close to JSON, so that many mutations
+  // stay valid and exercise the reader, not only its refusals.
+  constexpr char kAlphabet[] = "{}[],:\"\\ 0123456789-+.eEtrufalsn\xc3\xa9\x01";
+  const std::vector<std::string> seeds = {
+      kPlain,
+      R"({"events": [{"a": [1, {"b": null}, "s"], "c": {"d": true}}]})",
+  };
+  std::mt19937 rng(20261127);
+  int taken_count = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string body = seeds[static_cast<size_t>(i) % seeds.size()];
+    const int edits = 1 + static_cast<int>(rng() % 3);
+    for (int e = 0; e < edits && !body.empty(); ++e) {
+      const size_t at = rng() % body.size();
+      const char c = rng() % 4 == 0 ? static_cast<char>(rng())
+                                    : kAlphabet[rng() % (sizeof kAlphabet - 1)];
+      switch (rng() % 3) {
+        case 0:
+          body[at] = c;
+          break;
+        case 1:
+          body.erase(at, 1 + rng() % 4);
+          break;
+        default:
+          body.insert(at, 1, c);
+      }
+    }
+    bool taken = false;
+    const std::string diff = Compare(body, &taken);
+    ASSERT_EQ(diff, "") << "mutation " << i;
+    taken_count += taken ? 1 : 0;
+  }
+  // Enough of them were valid and taken for the comparison to mean
+  // something.
+  EXPECT_GT(taken_count, 2000);
+}
+
+TEST(TrackJsonTest, TheTreesAreReadyForTheMapper) {
+  // Every key and string is followed by the padding the mapper's name
+  // lookup reads (tag_tree.h).
+  TrackEventsInput out;
+  ASSERT_TRUE(ReadTrackEventsJson(kPlain, &out));
+  ASSERT_EQ(out.events.size(), 2u);
+  for (const mapping::TagTree& tree : out.events) {
+    const std::string_view buffer = tree.buffer();
+    const char* end = buffer.data() + buffer.size();
+    for (size_t k = 0; k < mapping::kTagTreePadding; ++k) {
+      EXPECT_EQ(end[k], '\0');
+    }
+  }
+  EXPECT_EQ(out.destination, "shop-eu");
+  EXPECT_TRUE(out.validate_only);
+  const mapping::TagStruct first = out.events[0].root();
+  auto user = first.find("user");
+  ASSERT_NE(user, first.end());
+  EXPECT_EQ(user->second.struct_value().find("phone")->second.string_value(),
+            "+1 (415) 555-2671");
+  // A reused input is reset.
+  ASSERT_TRUE(ReadTrackEventsJson(R"({"events": [{}]})", &out));
+  EXPECT_EQ(out.destination, "");
+  EXPECT_FALSE(out.validate_only);
+  EXPECT_EQ(out.events.size(), 1u);
+}
+
+}  // namespace
+}  // namespace conversions::service
