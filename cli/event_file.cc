@@ -1,6 +1,10 @@
 #include "cli/event_file.h"
 
-#include <fstream>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -20,15 +24,28 @@ absl::StatusOr<std::string> ReadInput(const std::string& path,
     }
     return buffer.str();
   }
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  // POSIX calls rather than a stream: a stream says neither why it failed
+  // nor that it opened a directory (which reads as empty).
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::ErrnoToStatus(errno, "cannot read " + path);
+  struct stat info;
+  int error = fstat(fd, &info) != 0 ? errno : 0;
+  if (error == 0 && S_ISDIR(info.st_mode)) error = EISDIR;
+  std::string content;
+  char chunk[64 * 1024];
+  while (error == 0) {
+    const ssize_t n = read(fd, chunk, sizeof(chunk));
+    if (n > 0) {
+      content.append(chunk, static_cast<size_t>(n));
+    } else if (n == 0) {
+      break;
+    } else if (errno != EINTR) {
+      error = errno;
+    }
   }
-  buffer << file.rdbuf();
-  if (file.bad()) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
-  }
-  return buffer.str();
+  close(fd);
+  if (error != 0) return absl::ErrnoToStatus(error, "cannot read " + path);
+  return content;
 }
 
 absl::Status ParseEventsJson(const std::string& json, const std::string& source,

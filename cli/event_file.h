@@ -21,6 +21,9 @@ namespace conversions::cli {
 namespace v1 = ::conversions::v1;
 
 // Reads the whole file at `path`, or `stdin_stream` when `path` is "-".
+// A file that cannot be read (missing, a directory, no permission) is an
+// error that names it and gives the system's reason: "cannot read
+// events.json: No such file or directory" (NotFound for a missing one).
 absl::StatusOr<std::string> ReadInput(const std::string& path,
                                       std::istream& stdin_stream);
 

@@ -469,6 +469,17 @@ TEST_F(CliEndToEndTest, BadFileIsAUsageErrorAndSendsNothing) {
   EXPECT_EQ(service_.last_send().events_size(), 0);
 }
 
+TEST_F(CliEndToEndTest, AFileThatCannotBeReadIsNamedWithTheReason) {
+  const std::string missing = temp_.path() + "/events.json";
+  EXPECT_EQ(Run({"send", missing}), kExitError);
+  EXPECT_EQ(err_.str(),
+            "error: cannot read " + missing + ": No such file or directory\n");
+  EXPECT_EQ(Run({"validate", temp_.path()}), kExitError);
+  EXPECT_EQ(err_.str(),
+            "error: cannot read " + temp_.path() + ": Is a directory\n");
+  EXPECT_EQ(out_.str(), "");
+}
+
 TEST_F(CliEndToEndTest, ValidatePrintsWireJsonAndApiValidation) {
   const std::string file =
       WriteFile("events.json", R"([{"id": "o1"}, {"id": "bad2"}])");

@@ -1,5 +1,9 @@
 // Unit tests of the pure parts of conversions-cli: argument parsing, events
 // file to request, and result formatting.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -10,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "tests/service/temp_dir.h"
 
 namespace conversions::cli {
 namespace {
@@ -376,6 +381,43 @@ TEST(ReadInputTest, MissingFileIsNotFound) {
   std::istringstream in;
   EXPECT_EQ(ReadInput("/nonexistent/events.json", in).status().code(),
             absl::StatusCode::kNotFound);
+}
+
+// A file that cannot be read is named, with the system's reason; a
+// directory is no empty input.
+TEST(ReadInputTest, UnreadableInputNamesTheFileAndTheReason) {
+  conversions::testing::TempDir temp;
+  std::istringstream in;
+  const std::string missing = temp.path() + "/events.json";
+  EXPECT_EQ(ReadInput(missing, in).status().message(),
+            "cannot read " + missing + ": No such file or directory");
+  EXPECT_EQ(ReadInput(temp.path(), in).status().message(),
+            "cannot read " + temp.path() + ": Is a directory");
+}
+
+TEST(ReadInputTest, FileWithoutReadPermissionGivesTheReason) {
+  conversions::testing::TempDir temp;
+  const std::string path = temp.path() + "/events.json";
+  std::ofstream(path) << "[]";
+  ASSERT_EQ(chmod(path.c_str(), 0), 0);
+  if (access(path.c_str(), R_OK) == 0) {
+    GTEST_SKIP() << "running as root: every file is readable";
+  }
+  std::istringstream in;
+  EXPECT_EQ(ReadInput(path, in).status().message(),
+            "cannot read " + path + ": Permission denied");
+}
+
+TEST(ReadInputTest, ReadsAWholeFile) {
+  conversions::testing::TempDir temp;
+  const std::string path = temp.path() + "/events.json";
+  // Larger than one read, to cover the loop.
+  const std::string content(200 * 1024, 'x');
+  std::ofstream(path) << content;
+  std::istringstream in;
+  absl::StatusOr<std::string> text = ReadInput(path, in);
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(*text, content);
 }
 
 // ---- formatting -------------------------------------------------------------
