@@ -523,7 +523,9 @@ std::string UsageText(Command command) {
       "  dead-letters list    list dead letters (ListDeadLetters)\n"
       "  dead-letters retry   queue dead letters again (RetryDeadLetters)\n\n",
       kGlobal,
-      "\nRun conversions-cli COMMAND --help for a command's flags.\n\n", kExit);
+      "\nRun conversions-cli COMMAND --help for a command's flags.\n\n", kExit,
+      "3 not found: status of an event the gateway does not know, or\n"
+      "dead-letters retry of named events that are not dead letters.\n");
 }
 
 }  // namespace conversions::cli

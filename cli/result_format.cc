@@ -119,11 +119,14 @@ std::string FormatApiValidation(const v1::ApiValidation& validation) {
 
 void PrintEventStatus(const v1::GetEventStatusResponse& status,
                       std::ostream& out) {
-  out << "state: " << StateName(status.state());
+  // The gateway answers an unknown event with no state; "state:
+  // UNSPECIFIED" and "attempts: 0" would read as an event it holds.
   if (status.state() == v1::DELIVERY_STATE_UNSPECIFIED) {
-    out << " (unknown event: never accepted, or pruned after the retention "
-           "window)";
+    out << "unknown: no such event for this destination (never accepted, "
+           "or pruned after the retention window)\n";
+    return;
   }
+  out << "state: " << StateName(status.state());
   if (status.validate_only()) {
     out << (status.state() == v1::DELIVERY_STATE_DELIVERED
                 ? " (validate_only: the API validated it and did not save it)"

@@ -57,7 +57,9 @@ void PrintResults(const EventResults& results, bool with_wire_json,
 std::string FormatApiValidation(const v1::ApiValidation& validation);
 
 // Writes "key: value" lines: state, times in RFC 3339, attempts, last
-// error, dead-letter reason (the unset ones left out).
+// error, dead-letter reason (the unset ones left out). An unknown event
+// (state UNSPECIFIED) is one line, "unknown: no such event for this
+// destination (...)".
 void PrintEventStatus(const v1::GetEventStatusResponse& status,
                       std::ostream& out);
 

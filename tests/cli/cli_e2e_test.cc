@@ -584,8 +584,10 @@ TEST_F(CliEndToEndTest, StatusOfAnUnknownEventExits3) {
   EXPECT_EQ(Run({"status", "--type", "order_created", "--id", "never-sent"}),
             kExitUnknownEvent)
       << err_.str();
-  EXPECT_THAT(out_.str(), ::testing::HasSubstr("state: UNSPECIFIED (unknown "
-                                               "event"));
+  EXPECT_EQ(out_.str(),
+            "unknown: no such event for this destination (never accepted, "
+            "or pruned after the retention window)\n");
+  EXPECT_EQ(err_.str(), "");
 }
 
 TEST_F(CliEndToEndTest, StatusPrintsStateAndRfc3339Times) {

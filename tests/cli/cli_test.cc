@@ -247,6 +247,7 @@ TEST(ParseTimeoutTest, RejectsGarbageZeroAndNegative) {
 
 TEST(UsageTextTest, EveryCommandHasHelp) {
   EXPECT_THAT(UsageText(Command::kNone), HasSubstr("dead-letters retry"));
+  EXPECT_THAT(UsageText(Command::kNone), HasSubstr("3 not found: status"));
   EXPECT_THAT(UsageText(Command::kSend),
               HasSubstr("conversions-cli send FILE"));
   EXPECT_THAT(UsageText(Command::kValidate), HasSubstr("wire JSON"));
@@ -555,10 +556,13 @@ TEST(PrintEventStatusTest, SaysWhenTheEventWasOnlyValidated) {
                         "it and did not save it)\n"));
 }
 
-TEST(PrintEventStatusTest, ExplainsAnUnknownEvent) {
+// No "state: UNSPECIFIED" or "attempts: 0": the event is not known.
+TEST(PrintEventStatusTest, SaysAnUnknownEventIsUnknownInOneLine) {
   std::ostringstream out;
   PrintEventStatus(v1::GetEventStatusResponse(), out);
-  EXPECT_THAT(out.str(), HasSubstr("state: UNSPECIFIED (unknown event"));
+  EXPECT_EQ(out.str(),
+            "unknown: no such event for this destination (never accepted, "
+            "or pruned after the retention window)\n");
 }
 
 TEST(FormatDeadLetterTest, PrintsTheKeyRetryTakes) {
