@@ -114,6 +114,15 @@ class Runner {
     return kExitError;
   }
 
+  // Prints the results of send or track. With validate_only (the flag or
+  // the file's) the first line says so: ACCEPTED then means queued for the
+  // API to validate, not a conversion on its way.
+  void PrintBatchResults(bool validate_only,
+                         const EventResults& results) const {
+    if (validate_only) out_ << kValidateOnlyLine << "\n";
+    PrintResults(results, /*with_wire_json=*/false, out_);
+  }
+
   int BatchExit(const EventResults& results) const {
     return CountOutcomes(results).rejected > 0 ? kExitRejected : kExitOk;
   }
@@ -129,7 +138,7 @@ class Runner {
     if (options_.json) {
       out_ << MessageToJson(response);
     } else {
-      PrintResults(response.results(), /*with_wire_json=*/false, out_);
+      PrintBatchResults(request.validate_only(), response.results());
     }
     return BatchExit(response.results());
   }
@@ -183,7 +192,7 @@ class Runner {
     if (options_.json) {
       out_ << MessageToJson(response);
     } else {
-      PrintResults(response.results(), /*with_wire_json=*/false, out_);
+      PrintBatchResults(request.validate_only(), response.results());
     }
     return BatchExit(response.results());
   }

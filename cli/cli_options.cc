@@ -416,7 +416,12 @@ std::string UsageText(Command command) {
           "  #1 order_2 REJECTED data.currency REQUIRED: ...  (one line per "
           "violation)\n"
           "      warning user.emails[0] DROPPED_INVALID: ...\n"
-          "then accepted=N rejected=N duplicate=N skipped=N.\n\n",
+          "then accepted=N rejected=N duplicate=N skipped=N.\n"
+          "With validate_only (--validate-only, or set in FILE) the first "
+          "line is\n"
+          "  validate-only: accepted events go to the API to be validated, "
+          "never\n"
+          "  saved as conversions; status shows each one's verdict\n\n",
           kEventsFile, "\n", kBatchFlags, "\n", kGlobal, "\n", kExit);
     case Command::kValidate:
       return absl::StrCat(
@@ -436,9 +441,9 @@ std::string UsageText(Command command) {
           "objects such as\n"
           "{\"event_name\": \"purchase\", \"context\": {\"event_id\": "
           "\"o1\"}, ...}, as an\n"
-          "array or as {\"events\": [...]}. Prints what send prints; "
-          "SKIPPED lines\n"
-          "carry the skip reason.\n\n",
+          "array or as {\"events\": [...]}. Prints what send prints "
+          "(validate-only\n"
+          "line included); SKIPPED lines carry the skip reason.\n\n",
           kBatchFlags, "\n", kGlobal, "\n", kExit);
     case Command::kStatus:
       return absl::StrCat(

@@ -29,6 +29,13 @@ namespace v1 = ::conversions::v1;
 
 using EventResults = google::protobuf::RepeatedPtrField<v1::EventResult>;
 
+// The first line of send and track with validate_only: the events
+// accepted are queued like others but sent with the API's validate_only
+// flag, so the API checks them and saves none.
+inline constexpr char kValidateOnlyLine[] =
+    "validate-only: accepted events go to the API to be validated, never "
+    "saved as conversions; status shows each one's verdict";
+
 // How many results had each outcome.
 struct OutcomeCounts {
   int accepted = 0;

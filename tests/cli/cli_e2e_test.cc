@@ -319,6 +319,31 @@ TEST_F(CliEndToEndTest, SendPassesDestinationAndValidateOnly) {
   EXPECT_EQ(request.events(0).id(), "o1");
 }
 
+// ACCEPTED of a validate_only send means queued for the API to check, not a
+// conversion on its way: the output says so first, whether the flag or the
+// file asked for it.
+TEST_F(CliEndToEndTest, SendAndTrackSayWhenTheyAreValidateOnly) {
+  const std::string file = WriteFile("events.json", R"([{"id": "o1"}])");
+  const std::string expected =
+      "validate-only: accepted events go to the API to be validated, never "
+      "saved as conversions; status shows each one's verdict\n"
+      "#0 o1 ACCEPTED\n"
+      "accepted=1 rejected=0 duplicate=0 skipped=0\n";
+  EXPECT_EQ(Run({"send", file, "--validate-only"}), kExitOk) << err_.str();
+  EXPECT_EQ(out_.str(), expected);
+  const std::string in_file = WriteFile(
+      "validate.json", R"({"validate_only": true, "events": [{"id": "o1"}]})");
+  EXPECT_EQ(Run({"send", in_file}), kExitOk) << err_.str();
+  EXPECT_EQ(out_.str(), expected);
+  const std::string tag =
+      WriteFile("tag.json", R"([{"event_name": "purchase"}])");
+  EXPECT_EQ(Run({"track", tag, "--validate-only"}), kExitOk) << err_.str();
+  EXPECT_THAT(out_.str(), ::testing::StartsWith("validate-only: "));
+  EXPECT_TRUE(service_.last_track().validate_only());
+  EXPECT_EQ(Run({"track", tag}), kExitOk) << err_.str();
+  EXPECT_THAT(out_.str(), Not(HasSubstr("validate-only")));
+}
+
 TEST_F(CliEndToEndTest, SendsTheTokenOfTheEnvironmentAsBearer) {
   std::istringstream in(R"([{"id": "o1"}])");
   std::ostringstream out;
