@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "cli/target.h"
 
 namespace conversions::cli {
 namespace {
@@ -202,8 +203,10 @@ absl::StatusOr<std::chrono::milliseconds> ParseTimeout(
 absl::StatusOr<CliOptions> ParseCliArgs(const std::vector<std::string>& args,
                                         std::optional<std::string> env_target) {
   CliOptions options;
+  absl::string_view target_source = "the default target";
   if (env_target.has_value() && !env_target->empty()) {
     options.target = *env_target;
+    target_source = "CONVERSIONS_TARGET";
   }
 
   // First split flags from positional words, then interpret both once the
@@ -269,6 +272,7 @@ absl::StatusOr<CliOptions> ParseCliArgs(const std::vector<std::string>& args,
     if (name == "target") {
       if (value.empty()) return UsageError("--target is empty");
       options.target = value;
+      target_source = "--target";
     } else if (name == "timeout") {
       absl::StatusOr<std::chrono::milliseconds> timeout = ParseTimeout(value);
       if (!timeout.ok()) return timeout.status();
@@ -323,6 +327,17 @@ absl::StatusOr<CliOptions> ParseCliArgs(const std::vector<std::string>& args,
     }
   }
 
+  absl::StatusOr<Target> target = ParseTarget(options.target, target_source);
+  if (!target.ok()) return target.status();
+  options.target = target->address;
+  if (target->tls == false && options.tls) {
+    return UsageError(
+        absl::StrCat(target_source,
+                     " is http://, plaintext, but --tls, --ca-file or "
+                     "--cert-file ask for TLS; use https:// or HOST:PORT"));
+  }
+  if (target->tls == true) options.tls = true;
+
   switch (options.command) {
     case Command::kSend:
     case Command::kValidate:
@@ -374,7 +389,13 @@ std::string UsageText(Command command) {
   constexpr char kGlobal[] =
       "Global flags (before or after the command):\n"
       "  --target HOST:PORT  gateway address (default $CONVERSIONS_TARGET, "
-      "else 127.0.0.1:50051)\n"
+      "else\n"
+      "                      127.0.0.1:50051); http://HOST:PORT is "
+      "plaintext,\n"
+      "                      https://HOST[:PORT] TLS (port 443 by default); "
+      "gRPC\n"
+      "                      URIs (dns:///HOST:PORT, unix:/PATH) are taken "
+      "as given\n"
       "  --timeout DURATION  deadline per RPC, e.g. 10s, 500ms (default 10s)\n"
       "  --json              print the response as protobuf JSON\n"
       "  --tls               connect with TLS, trusting the system's CAs\n"

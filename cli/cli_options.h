@@ -38,7 +38,8 @@ enum class Command {
 };
 
 struct CliOptions {
-  // gRPC target, HOST:PORT; default $CONVERSIONS_TARGET or kDefaultTarget.
+  // gRPC target, as ParseTarget makes it; default $CONVERSIONS_TARGET or
+  // kDefaultTarget.
   std::string target{kDefaultTarget};
   // Deadline of each RPC; default 10 s.
   std::chrono::milliseconds timeout{std::chrono::seconds(10)};

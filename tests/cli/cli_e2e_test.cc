@@ -409,6 +409,21 @@ TEST(CliTlsTest, ConnectsWithTlsTrustingTheCaFile) {
                    target, third, out, bad_err),
             kExitError);
   EXPECT_THAT(bad_err.str(), HasSubstr("cannot read a PEM certificate"));
+  // https://HOST:PORT is taken, and means TLS (ParseTargetTest shows it
+  // without --ca-file: no test server has a certificate the system trusts).
+  std::istringstream fourth(R"([{"id": "o4"}])");
+  std::ostringstream https_err;
+  EXPECT_EQ(RunCli({"send", "-", "--ca-file", ca, "--timeout", "5s"},
+                   "https://" + target, fourth, out, https_err),
+            kExitOk)
+      << https_err.str();
+  std::istringstream fifth(R"([{"id": "o5"}])");
+  ASSERT_EQ(RunCli({"send", "-", "--timeout", "5s", "--target",
+                    "https://" + target, "--ca-file", ca},
+                   std::nullopt, fifth, out, https_err),
+            kExitOk)
+      << https_err.str();
+  EXPECT_EQ(service.last_send().events(0).id(), "o5");
   server->Shutdown();
 }
 
@@ -492,6 +507,19 @@ TEST_F(CliEndToEndTest, BadFileIsAUsageErrorAndSendsNothing) {
   EXPECT_EQ(Run({"send", file}), kExitError);
   EXPECT_THAT(err_.str(), HasSubstr("idd"));
   EXPECT_EQ(service_.last_send().events_size(), 0);
+}
+
+// A URL is what people paste; http:// is plaintext. A target without a
+// port is refused before any call, not left to gRPC's resolver.
+TEST_F(CliEndToEndTest, TargetMayBeAnHttpUrlAndNeedsAPort) {
+  const std::string file = WriteFile("events.json", R"([{"id": "o1"}])");
+  ASSERT_EQ(Run({"send", file, "--target", "http://" + target_ + "/"}), kExitOk)
+      << err_.str();
+  EXPECT_EQ(service_.last_send().events(0).id(), "o1");
+  EXPECT_EQ(Run({"send", file, "--target", "127.0.0.1"}), kExitError);
+  EXPECT_EQ(err_.str(),
+            "error: --target \"127.0.0.1\" has no port; use HOST:PORT, e.g. "
+            "127.0.0.1:50051 (https://HOST means port 443)\n");
 }
 
 TEST_F(CliEndToEndTest, AFileThatCannotBeReadIsNamedWithTheReason) {

@@ -11,6 +11,7 @@
 #include "cli/cli_options.h"
 #include "cli/event_file.h"
 #include "cli/result_format.h"
+#include "cli/target.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
@@ -222,6 +223,75 @@ TEST(ParseCliArgsTest, DeadLettersRetryCollectsEventKeysFromFlagsAndArgs) {
   // Only the first ':' separates: ids may contain colons.
   EXPECT_EQ(options->events[1].id(), "w:7");
   EXPECT_EQ(options->events[2].type(), v1::EVENT_TYPE_LEAD_CREATED);
+}
+
+// ---- targets ---------------------------------------------------------------
+
+TEST(ParseTargetTest, TakesHostPortAndGrpcUrisAsTheyAre) {
+  for (const char* text :
+       {"127.0.0.1:50051", "gw.internal:443", "[::1]:50051",
+        "dns:///gw.internal:443", "unix:/run/gw.sock", "ipv4:10.0.0.1:9"}) {
+    absl::StatusOr<Target> target = ParseTarget(text, "--target");
+    ASSERT_TRUE(target.ok()) << text << ": " << target.status();
+    EXPECT_EQ(target->address, text);
+    EXPECT_FALSE(target->tls.has_value()) << text;
+  }
+}
+
+TEST(ParseTargetTest, HttpIsPlaintextAndHttpsIsTlsOnPort443ByDefault) {
+  absl::StatusOr<Target> target = ParseTarget("http://gw:8080/", "--target");
+  ASSERT_TRUE(target.ok()) << target.status();
+  EXPECT_EQ(target->address, "gw:8080");
+  EXPECT_EQ(target->tls, false);
+  target = ParseTarget("HTTPS://gw.example.com", "--target");
+  ASSERT_TRUE(target.ok()) << target.status();
+  EXPECT_EQ(target->address, "gw.example.com:443");
+  EXPECT_EQ(target->tls, true);
+  target = ParseTarget("https://[::1]:8443", "--target");
+  ASSERT_TRUE(target.ok()) << target.status();
+  EXPECT_EQ(target->address, "[::1]:8443");
+}
+
+TEST(ParseTargetTest, SaysWhatIsWrongInsteadOfAResolverError) {
+  EXPECT_EQ(ParseTarget("gw.internal", "--target").status().message(),
+            "--target \"gw.internal\" has no port; use HOST:PORT, e.g. "
+            "gw.internal:50051 (https://HOST means port 443)");
+  EXPECT_THAT(ParseTarget("http://gw", "CONVERSIONS_TARGET").status().message(),
+              HasSubstr("CONVERSIONS_TARGET \"http://gw\" has no port"));
+  EXPECT_THAT(ParseTarget("grpc://gw:1", "--target").status().message(),
+              HasSubstr("scheme this client does not know"));
+  EXPECT_THAT(ParseTarget("https://gw/v1", "--target").status().message(),
+              HasSubstr("no path"));
+  EXPECT_THAT(ParseTarget("::1:50051", "--target").status().message(),
+              HasSubstr("[ADDRESS]:PORT"));
+  for (const char* text : {"gw:", "gw:http", "gw:0", "gw:65536", "gw:+1"}) {
+    EXPECT_THAT(ParseTarget(text, "--target").status().message(),
+                HasSubstr("port that is not a number from 1 to 65535"))
+        << text;
+  }
+  EXPECT_THAT(ParseTarget(":50051", "--target").status().message(),
+              HasSubstr("has no host"));
+}
+
+TEST(ParseCliArgsTest, UrlTargetsSetTlsOrConflictWithIt) {
+  absl::StatusOr<CliOptions> options =
+      Parse({"send", "f.json", "--target", "https://gw.example.com"});
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->target, "gw.example.com:443");
+  EXPECT_TRUE(options->tls);
+  options = Parse({"send", "f.json", "--target", "http://127.0.0.1:50051"});
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->target, "127.0.0.1:50051");
+  EXPECT_FALSE(options->tls);
+  EXPECT_THAT(Parse({"send", "f.json", "--tls", "--target", "http://gw:1"})
+                  .status()
+                  .message(),
+              HasSubstr("--target is http://, plaintext, but --tls"));
+  // The environment's value is checked too, and named.
+  EXPECT_THAT(ParseCliArgs({"send", "f.json"}, std::string("gw.internal"))
+                  .status()
+                  .message(),
+              HasSubstr("CONVERSIONS_TARGET \"gw.internal\" has no port"));
 }
 
 TEST(ParseEventKeyTest, RejectsMalformedKeys) {
