@@ -262,6 +262,12 @@ class Runner {
   }
 
   int RetryDeadLetters() {
+    if (options_.reason == v1::DEAD_LETTER_REASON_EXPIRED &&
+        options_.events.empty()) {  // with --force: ParseCliArgs refused it
+      err_ << "warning: expired events whose 7-day window has closed are "
+              "dead-lettered again at once, as expired; only those still "
+              "inside it can be delivered\n";
+    }
     v1::RetryDeadLettersRequest request;
     request.set_destination(options_.destination);
     request.set_reason(options_.reason);

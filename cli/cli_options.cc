@@ -29,6 +29,7 @@ constexpr FlagDef kFlags[] = {
     {"page-token", true},  {"event", true},
     {"tls", false},        {"ca-file", true},
     {"cert-file", true},   {"key-file", true},
+    {"force", false},
 };
 
 const FlagDef* FindFlag(std::string_view name) {
@@ -59,7 +60,8 @@ bool FlagAllowed(Command command, std::string_view name) {
       return name == "destination" || name == "reason" || name == "page-size" ||
              name == "page-token" || name == "all";
     case Command::kDeadLettersRetry:
-      return name == "destination" || name == "reason" || name == "event";
+      return name == "destination" || name == "reason" || name == "event" ||
+             name == "force";
     case Command::kDeadLetters:
     case Command::kNone:
       return false;
@@ -320,6 +322,8 @@ absl::StatusOr<CliOptions> ParseCliArgs(const std::vector<std::string>& args,
       options.page_token = std::string(value);
     } else if (name == "all") {
       options.all = true;
+    } else if (name == "force") {
+      options.force = true;
     } else if (name == "event") {
       absl::StatusOr<v1::EventKey> key = ParseEventKey(value);
       if (!key.ok()) return key.status();
@@ -376,6 +380,19 @@ absl::StatusOr<CliOptions> ParseCliArgs(const std::vector<std::string>& args,
         absl::StatusOr<v1::EventKey> key = ParseEventKey(word);
         if (!key.ok()) return key.status();
         options.events.push_back(*std::move(key));
+      }
+      // The dispatcher dead-letters again, before sending, every event
+      // whose 7-day window closes within 5 s: expired events mostly come
+      // straight back, with a new time and their attempts reset.
+      if (options.events.empty() &&
+          options.reason == v1::DEAD_LETTER_REASON_EXPIRED && !options.force) {
+        return UsageError(
+            "dead-letters retry --reason expired refused: the gateway sends "
+            "no event whose 7-day window closes within 5 s, it dead-letters "
+            "it again at once as expired; only events dead-lettered because "
+            "their next retry would have come too late may still be inside "
+            "their window. See them with dead-letters list --reason expired; "
+            "add --force to retry them anyway");
       }
       break;
     case Command::kDeadLetters:
@@ -517,9 +534,21 @@ std::string UsageText(Command command) {
           "  --event TYPE:ID     one event, e.g. order_created:o1 or "
           "custom/my_event:e7;\n"
           "                      repeatable; more keys may follow as "
-          "arguments\n\n",
+          "arguments\n"
+          "  --force             retry with --reason expired (refused "
+          "without it)\n\n"
+          "An expired event is one whose 7-day window closed, or would have "
+          "before\n"
+          "its next retry: the gateway sends none with less than 5 s of its "
+          "window\n"
+          "left, so it dead-letters most of them again at once, as expired. "
+          "That is\n"
+          "why --reason expired needs --force; without --reason, expired "
+          "dead letters\n"
+          "are queued too and mostly come back.\n\n",
           kGlobal, "\n",
-          "Exit status: 0 success; 1 RPC or usage error; 3 fewer events were\n"
+          "Exit status: 0 success; 1 RPC or usage error (--reason expired "
+          "without\n--force too); 3 fewer events were\n"
           "queued again than --event named (the others are unknown, already\n"
           "queued or delivered, or of another destination).\n");
     case Command::kDeadLetters:

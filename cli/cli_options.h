@@ -89,6 +89,9 @@ struct CliOptions {
   bool all = false;
   // dead-letters retry: the selected events (--event TYPE:ID, repeatable).
   std::vector<v1::EventKey> events;
+  // dead-letters retry: allow --reason expired, which is refused without
+  // it (the gateway dead-letters most expired events again at once).
+  bool force = false;
 };
 
 // Parses the arguments after the program name. `env_target` is the value

@@ -723,9 +723,32 @@ TEST_F(CliEndToEndTest, DeadLettersRetrySaysWhenNamedEventsAreNotRequeued) {
 }
 
 TEST_F(CliEndToEndTest, DeadLettersRetryByReason) {
-  EXPECT_EQ(Run({"dead-letters", "retry", "--reason", "expired"}), kExitOk)
+  EXPECT_EQ(Run({"dead-letters", "retry", "--reason", "rejected"}), kExitOk)
       << err_.str();
   EXPECT_EQ(out_.str(), "requeued=7\n");
+  EXPECT_EQ(err_.str(), "");
+  EXPECT_EQ(service_.last_retry().reason(), v1::DEAD_LETTER_REASON_REJECTED);
+}
+
+// The gateway dead-letters an event again at once when its window has
+// closed: retrying every expired one is refused, and with --force warned.
+TEST_F(CliEndToEndTest, DeadLettersRetryOfExpiredNeedsForceAndWarns) {
+  EXPECT_EQ(Run({"dead-letters", "retry", "--reason", "expired"}), kExitError);
+  EXPECT_THAT(err_.str(),
+              HasSubstr("error: dead-letters retry --reason expired refused: "
+                        "the gateway sends no event whose 7-day window"));
+  EXPECT_THAT(err_.str(), HasSubstr("add --force"));
+  EXPECT_EQ(out_.str(), "");
+  EXPECT_EQ(service_.last_retry().reason(),
+            v1::DEAD_LETTER_REASON_UNSPECIFIED);  // never called
+
+  EXPECT_EQ(Run({"dead-letters", "retry", "--reason", "expired", "--force"}),
+            kExitOk)
+      << err_.str();
+  EXPECT_EQ(out_.str(), "requeued=7\n");
+  EXPECT_THAT(err_.str(), HasSubstr("warning: expired events whose 7-day "
+                                    "window has closed are dead-lettered "
+                                    "again at once"));
   EXPECT_EQ(service_.last_retry().reason(), v1::DEAD_LETTER_REASON_EXPIRED);
 }
 

@@ -227,6 +227,25 @@ TEST(ParseCliArgsTest, DeadLettersRetryCollectsEventKeysFromFlagsAndArgs) {
 
 // ---- targets ---------------------------------------------------------------
 
+// Expired events mostly come straight back as expired dead letters.
+TEST(ParseCliArgsTest, DeadLettersRetryOfEveryExpiredEventNeedsForce) {
+  EXPECT_THAT(Parse({"dead-letters", "retry", "--reason", "expired"})
+                  .status()
+                  .message(),
+              HasSubstr("add --force to retry them anyway"));
+  absl::StatusOr<CliOptions> options =
+      Parse({"dead-letters", "retry", "--reason", "expired", "--force"});
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_TRUE(options->force);
+  // Named events, and other reasons, need no --force.
+  EXPECT_TRUE(Parse({"dead-letters", "retry", "--reason", "expired", "--event",
+                     "order_created:o1"})
+                  .ok());
+  EXPECT_TRUE(Parse({"dead-letters", "retry", "--reason", "rejected"}).ok());
+  EXPECT_THAT(Parse({"send", "f", "--force"}).status().message(),
+              HasSubstr("--force does not apply to send"));
+}
+
 TEST(ParseTargetTest, TakesHostPortAndGrpcUrisAsTheyAre) {
   for (const char* text :
        {"127.0.0.1:50051", "gw.internal:443", "[::1]:50051",
