@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -127,73 +128,183 @@ class Runner {
     return CountOutcomes(results).rejected > 0 ? kExitRejected : kExitOk;
   }
 
-  int Send() {
-    v1::SendEventsRequest request;
+  // One request's answer and the events of the file it carried.
+  template <typename Response>
+  struct Part {
+    EventRange events;
+    Response response;
+  };
+
+  // Calls `call` with the events of `request` in requests of at most
+  // kMaxEventsPerRequest events and kMaxRequestBytes (the API takes 1,000
+  // events a request), one after the other in file order, appending each
+  // answer to `parts`. Stops at the first failed call and returns it.
+  template <typename Request, typename Response, typename Call>
+  grpc::Status CallInParts(const Request& request, Call call,
+                           std::vector<Part<Response>>* parts) const {
+    for (const EventRange& range : SplitEvents(request)) {
+      Request part;
+      part.set_destination(request.destination());
+      part.set_validate_only(request.validate_only());
+      for (int i = range.begin; i < range.end; ++i) {
+        *part.add_events() = request.events(i);
+      }
+      Part<Response> answer{range, Response()};
+      const grpc::Status status =
+          call(NewContext().get(), part, &answer.response);
+      if (!status.ok()) return status;
+      parts->push_back(std::move(answer));
+    }
+    return grpc::Status::OK;
+  }
+
+  // Appends the results of `parts` to `results`, each index made the
+  // event's index in the file: the answer one request would have given.
+  template <typename Response>
+  static void MergeResults(const std::vector<Part<Response>>& parts,
+                           EventResults* results) {
+    for (const Part<Response>& part : parts) {
+      for (const v1::EventResult& result : part.response.results()) {
+        v1::EventResult* merged = results->Add();
+        *merged = result;
+        merged->set_index(result.index() + part.events.begin);
+      }
+    }
+  }
+
+  // A call failed after `done` events of `total` were `verb` by the calls
+  // before it (their results printed): says which were and were not.
+  int PartialRpcError(const grpc::Status& status, int done, int total,
+                      std::string_view verb) const {
+    RpcError(status);
+    if (done > 0) {
+      err_ << "error: events #0 to #" << done - 1 << " of " << total << " were "
+           << verb << " (results above), #" << done << " to #" << total - 1
+           << " were not\n";
+    }
+    return kExitError;
+  }
+
+  // send and track: the same but for the RPC.
+  template <typename Request, typename Response, typename Call>
+  int SendInParts(Call call) {
+    Request request;
     if (!LoadRequest(&request)) return kExitError;
     ApplyBatchFlags(&request);
-    v1::SendEventsResponse response;
-    const grpc::Status status =
-        stub_->SendEvents(NewContext().get(), request, &response);
-    if (!status.ok()) return RpcError(status);
+    std::vector<Part<Response>> parts;
+    const grpc::Status status = CallInParts(request, call, &parts);
+    if (!status.ok() && parts.empty()) return RpcError(status);
+    Response response;
+    MergeResults(parts, response.mutable_results());
     if (options_.json) {
       out_ << MessageToJson(response);
     } else {
       PrintBatchResults(request.validate_only(), response.results());
     }
+    if (!status.ok()) {
+      return PartialRpcError(status, parts.back().events.end,
+                             request.events_size(), "sent");
+    }
     return BatchExit(response.results());
+  }
+
+  int Send() {
+    return SendInParts<v1::SendEventsRequest, v1::SendEventsResponse>(
+        [this](grpc::ClientContext* context,
+               const v1::SendEventsRequest& request,
+               v1::SendEventsResponse* response) {
+          return stub_->SendEvents(context, request, response);
+        });
+  }
+
+  int Track() {
+    return SendInParts<v1::TrackEventsRequest, v1::TrackEventsResponse>(
+        [this](grpc::ClientContext* context,
+               const v1::TrackEventsRequest& request,
+               v1::TrackEventsResponse* response) {
+          return stub_->TrackEvents(context, request, response);
+        });
   }
 
   int Validate() {
     v1::ValidateEventsRequest request;
     if (!LoadRequest(&request)) return kExitError;
     ApplyBatchFlags(&request);
+    std::vector<Part<v1::ValidateEventsResponse>> parts;
+    const grpc::Status status = CallInParts(
+        request,
+        [this](grpc::ClientContext* context,
+               const v1::ValidateEventsRequest& part,
+               v1::ValidateEventsResponse* response) {
+          return stub_->ValidateEvents(context, part, response);
+        },
+        &parts);
+    if (!status.ok() && parts.empty()) return RpcError(status);
     v1::ValidateEventsResponse response;
-    const grpc::Status status =
-        stub_->ValidateEvents(NewContext().get(), request, &response);
-    if (!status.ok()) return RpcError(status);
+    MergeResults(parts, response.mutable_results());
+    // With --validate-only each request has the API's answer. The text
+    // shows each (naming its events when there are several); --json the
+    // first that is not 2xx, else the first.
+    auto is_2xx = [](const v1::ApiValidation& validation) {
+      return validation.http_status() >= 200 && validation.http_status() <= 299;
+    };
+    auto events_of = [&parts](const EventRange& range) {
+      return parts.size() == 1 ? std::string("the events")
+                               : absl::StrCat("events #", range.begin, " to #",
+                                              range.end - 1);
+    };
+    for (const auto& part : parts) {
+      if (part.response.has_api_validation() &&
+          (!response.has_api_validation() ||
+           (is_2xx(response.api_validation()) &&
+            !is_2xx(part.response.api_validation())))) {
+        *response.mutable_api_validation() = part.response.api_validation();
+      }
+    }
     if (options_.json) {
       out_ << MessageToJson(response);
     } else {
       for (const v1::EventResult& result : response.results()) {
         PrintResult(result, /*with_wire_json=*/true, out_);
       }
-      if (response.has_api_validation()) {
-        out_ << FormatApiValidation(response.api_validation()) << "\n";
+      for (const auto& part : parts) {
+        if (!part.response.has_api_validation()) continue;
+        out_ << FormatApiValidation(
+                    part.response.api_validation(),
+                    parts.size() == 1 ? std::string()
+                                      : absl::StrCat("#", part.events.begin,
+                                                     "-#", part.events.end - 1))
+             << "\n";
       }
       out_ << FormatCounts(CountOutcomes(response.results())) << "\n";
     }
+    if (!status.ok()) {
+      return PartialRpcError(status, parts.back().events.end,
+                             request.events_size(), "validated");
+    }
     // With --validate-only the API's answer counts too: 400 or 422 refused
-    // the events, anything else but 2xx is an error (0: not reached).
-    if (response.has_api_validation()) {
-      const int http = response.api_validation().http_status();
+    // the events, anything else but 2xx is an error (0: not reached), and
+    // that wins over a refusal.
+    bool refused = false;
+    bool not_validated = false;
+    for (const auto& part : parts) {
+      if (!part.response.has_api_validation()) continue;
+      const int http = part.response.api_validation().http_status();
       if (http == 400 || http == 422) {
-        err_ << "error: the API refused the events (HTTP " << http << ")\n";
-        return kExitRejected;
-      }
-      if (http < 200 || http > 299) {
-        err_ << "error: the API did not validate the events ("
+        err_ << "error: the API refused " << events_of(part.events) << " (HTTP "
+             << http << ")\n";
+        refused = true;
+      } else if (http < 200 || http > 299) {
+        err_ << "error: the API did not validate " << events_of(part.events)
+             << " ("
              << (http == 0 ? std::string("not reached")
                            : absl::StrCat("HTTP ", http))
              << ")\n";
-        return kExitError;
+        not_validated = true;
       }
     }
-    return BatchExit(response.results());
-  }
-
-  int Track() {
-    v1::TrackEventsRequest request;
-    if (!LoadRequest(&request)) return kExitError;
-    ApplyBatchFlags(&request);
-    v1::TrackEventsResponse response;
-    const grpc::Status status =
-        stub_->TrackEvents(NewContext().get(), request, &response);
-    if (!status.ok()) return RpcError(status);
-    if (options_.json) {
-      out_ << MessageToJson(response);
-    } else {
-      PrintBatchResults(request.validate_only(), response.results());
-    }
+    if (not_validated) return kExitError;
+    if (refused) return kExitRejected;
     return BatchExit(response.results());
   }
 

@@ -440,6 +440,18 @@ std::string UsageText(Command command) {
       "names,\n"
       "enums by name (\"EVENT_TYPE_ORDER_CREATED\"), int64 as number or "
       "string.\n";
+  constexpr char kParts[] =
+      "A request carries at most 1,000 events and about 4 MiB: a bigger "
+      "FILE goes\n"
+      "in several requests, one after the other, and the output is the one "
+      "a\n"
+      "single request would give (#N is the event's index in FILE, one "
+      "count line,\n"
+      "the same exit status). If a request fails, the later ones are not "
+      "made:\n"
+      "the results of the earlier ones are printed and the error names the "
+      "events\n"
+      "left out (exit 1).\n";
   constexpr char kBatchFlags[] =
       "  --destination NAME  configured destination (default: the default "
       "one)\n"
@@ -460,7 +472,11 @@ std::string UsageText(Command command) {
           "  validate-only: accepted events go to the API to be validated, "
           "never\n"
           "  saved as conversions; status shows each one's verdict\n\n",
-          kEventsFile, "\n", kBatchFlags, "\n", kGlobal, "\n", kExit);
+          kEventsFile, "\n", kParts,
+          "Sending FILE again then is safe: the events already accepted come "
+          "back\n"
+          "DUPLICATE.\n\n",
+          kBatchFlags, "\n", kGlobal, "\n", kExit);
     case Command::kValidate:
       return absl::StrCat(
           "Usage: conversions-cli validate FILE [--destination NAME] "
@@ -470,7 +486,13 @@ std::string UsageText(Command command) {
           "Prints what send prints, plus the wire JSON of each accepted "
           "event and,\n"
           "with --validate-only, the API's own answer (api_validation).\n\n",
-          kEventsFile, "\n", kBatchFlags, "\n", kGlobal, "\n", kExit);
+          kEventsFile, "\n", kParts,
+          "With several requests, each has its api_validation line, naming "
+          "its events\n"
+          "(api_validation events=#0-#999 ...); with --json, api_validation "
+          "is the\n"
+          "first answer that is not 2xx, else the first.\n\n",
+          kBatchFlags, "\n", kGlobal, "\n", kExit);
     case Command::kTrack:
       return absl::StrCat(
           "Usage: conversions-cli track FILE [--destination NAME] "
@@ -482,7 +504,7 @@ std::string UsageText(Command command) {
           "array or as {\"events\": [...]}. Prints what send prints "
           "(validate-only\n"
           "line included); SKIPPED lines carry the skip reason.\n\n",
-          kBatchFlags, "\n", kGlobal, "\n", kExit);
+          kParts, "\n", kBatchFlags, "\n", kGlobal, "\n", kExit);
     case Command::kStatus:
       return absl::StrCat(
           "Usage: conversions-cli status --type TYPE [--custom-event-name "

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/util/json_util.h"
 #include "service/json_input.h"
 
@@ -107,6 +108,34 @@ absl::Status ParseEventsJson(const std::string& json, const std::string& source,
     return absl::InvalidArgumentError(absl::StrCat(source, ": no events"));
   }
   return absl::OkStatus();
+}
+
+std::vector<EventRange> SplitEvents(const google::protobuf::Message& request,
+                                    int max_events, size_t max_bytes) {
+  const google::protobuf::FieldDescriptor* events_field =
+      request.GetDescriptor()->FindFieldByName("events");
+  const google::protobuf::Reflection* reflection = request.GetReflection();
+  const int count = reflection->FieldSize(request, events_field);
+  std::vector<EventRange> ranges;
+  EventRange range;
+  size_t bytes = 0;
+  for (int i = 0; i < count; ++i) {
+    const size_t size =
+        reflection->GetRepeatedMessage(request, events_field, i).ByteSizeLong();
+    // On the wire: a one-byte tag, the length, the event.
+    const size_t wire =
+        1 + google::protobuf::io::CodedOutputStream::VarintSize64(size) + size;
+    if (range.end > range.begin &&
+        (range.end - range.begin >= max_events || bytes + wire > max_bytes)) {
+      ranges.push_back(range);
+      range.begin = i;
+      bytes = 0;
+    }
+    range.end = i + 1;
+    bytes += wire;
+  }
+  if (range.end > range.begin) ranges.push_back(range);
+  return ranges;
 }
 
 }  // namespace conversions::cli

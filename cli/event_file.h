@@ -9,8 +9,10 @@
 #ifndef CONVERSIONS_CLI_EVENT_FILE_H_
 #define CONVERSIONS_CLI_EVENT_FILE_H_
 
+#include <cstddef>
 #include <istream>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -32,6 +34,27 @@ absl::StatusOr<std::string> ReadInput(const std::string& path,
 // names the input in error messages. An input with no events is an error.
 absl::Status ParseEventsJson(const std::string& json, const std::string& source,
                              google::protobuf::Message* request);
+
+// The most events one request carries: the gateway's limit, the API's.
+inline constexpr int kMaxEventsPerRequest = 1000;
+// The most bytes of events one request carries: gRPC's default receive
+// limit, 4 MiB, less room for the rest of the request. The gateway's own
+// limit (grpc.max_receive_message_bytes) is 16 MiB unless configured lower.
+inline constexpr size_t kMaxRequestBytes = 4 * 1024 * 1024 - 64 * 1024;
+
+// The events [begin, end) of a request, by their index in the file.
+struct EventRange {
+  int begin = 0;
+  int end = 0;
+};
+
+// Splits the events of `request` (a request ParseEventsJson filled) into
+// consecutive runs, in order, of at most `max_events` events whose encoded
+// size is at most `max_bytes`; an event larger than that is a run of its
+// own (the server then says what it allows).
+std::vector<EventRange> SplitEvents(const google::protobuf::Message& request,
+                                    int max_events = kMaxEventsPerRequest,
+                                    size_t max_bytes = kMaxRequestBytes);
 
 }  // namespace conversions::cli
 

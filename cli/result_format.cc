@@ -112,8 +112,11 @@ void PrintResults(const EventResults& results, bool with_wire_json,
   out << FormatCounts(CountOutcomes(results)) << "\n";
 }
 
-std::string FormatApiValidation(const v1::ApiValidation& validation) {
-  return absl::StrCat("api_validation http_status=", validation.http_status(),
+std::string FormatApiValidation(const v1::ApiValidation& validation,
+                                const std::string& events) {
+  return absl::StrCat("api_validation",
+                      events.empty() ? "" : " events=", events,
+                      " http_status=", validation.http_status(),
                       " message=", validation.message());
 }
 

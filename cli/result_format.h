@@ -60,8 +60,10 @@ void PrintResult(const v1::EventResult& result, bool with_wire_json,
 void PrintResults(const EventResults& results, bool with_wire_json,
                   std::ostream& out);
 
-// Returns "api_validation http_status=200 message=...".
-std::string FormatApiValidation(const v1::ApiValidation& validation);
+// Returns "api_validation http_status=200 message=...", with
+// " events=#0-#999" after "api_validation" when `events` is not empty.
+std::string FormatApiValidation(const v1::ApiValidation& validation,
+                                const std::string& events = "");
 
 // Writes "key: value" lines: state, times in RFC 3339, attempts, last
 // error, dead-letter reason (the unset ones left out). An unknown event

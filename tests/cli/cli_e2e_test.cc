@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -31,6 +32,9 @@ using ::testing::Not;
 // Answers with canned results:
 //  - an event whose id starts with "bad" is REJECTED (two violations), any
 //    other is ACCEPTED; destination "nope" is NOT_FOUND;
+//  - a request of more than 1,000 events is INVALID_ARGUMENT, as the
+//    gateway answers it; a SendEvents request whose first event's id starts
+//    with "fail" is UNAVAILABLE;
 //  - a tag event named "refund" is SKIPPED;
 //  - GetEventStatus reports a delivered event;
 //  - ListDeadLetters serves three dead letters in pages of two.
@@ -59,6 +63,18 @@ class FakeConversionService final
                                    "unknown destination \"nope\""));
       return reactor;
     }
+    if (request->events_size() > 1000) {
+      reactor->Finish(TooManyEvents(request->events_size()));
+      return reactor;
+    }
+    if (absl::StartsWith(request->events(0).id(), "fail")) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "draining"));
+      return reactor;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      send_sizes_.push_back(request->events_size());
+    }
     for (int i = 0; i < request->events_size(); ++i) {
       *response->add_results() = ResultFor(i, request->events(i).id());
     }
@@ -70,6 +86,11 @@ class FakeConversionService final
       grpc::CallbackServerContext* context,
       const v1::ValidateEventsRequest* request,
       v1::ValidateEventsResponse* response) override {
+    if (request->events_size() > 1000) {
+      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      reactor->Finish(TooManyEvents(request->events_size()));
+      return reactor;
+    }
     for (int i = 0; i < request->events_size(); ++i) {
       v1::EventResult result = ResultFor(i, request->events(i).id());
       if (result.outcome() == v1::EventResult::OUTCOME_ACCEPTED) {
@@ -94,6 +115,11 @@ class FakeConversionService final
     {
       std::lock_guard<std::mutex> lock(mu_);
       last_track_ = *request;
+    }
+    if (request->events_size() > 1000) {
+      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      reactor->Finish(TooManyEvents(request->events_size()));
+      return reactor;
     }
     for (int i = 0; i < request->events_size(); ++i) {
       const auto& fields = request->events(i).fields();
@@ -183,6 +209,11 @@ class FakeConversionService final
     return reactor;
   }
 
+  // The number of events of each SendEvents request answered OK.
+  std::vector<int> send_sizes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return send_sizes_;
+  }
   v1::SendEventsRequest last_send() {
     std::lock_guard<std::mutex> lock(mu_);
     return last_send_;
@@ -209,6 +240,12 @@ class FakeConversionService final
   }
 
  private:
+  static grpc::Status TooManyEvents(int count) {
+    return grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        "a request carries 1 to 1000 events, not " + std::to_string(count));
+  }
+
   static v1::EventResult ResultFor(int index, const std::string& id) {
     v1::EventResult result;
     result.set_index(index);
@@ -236,6 +273,7 @@ class FakeConversionService final
   std::string last_authorization_;
   std::vector<v1::ListDeadLettersRequest> list_requests_;
   v1::RetryDeadLettersRequest last_retry_;
+  std::vector<int> send_sizes_;
 };
 
 class CliEndToEndTest : public ::testing::Test {
@@ -486,6 +524,116 @@ TEST_F(CliEndToEndTest, SendReadsStandardInput) {
   std::ostringstream err;
   EXPECT_EQ(RunCli({"send", "-"}, target_, in, out, err), kExitOk) << err.str();
   EXPECT_THAT(out.str(), HasSubstr("#0 from_stdin ACCEPTED"));
+}
+
+// A JSON array of `count` events, the id of event i id(i); with a
+// source_url of `url_bytes` bytes when not 0.
+std::string ManyEvents(int count, const std::function<std::string(int)>& id,
+                       size_t url_bytes = 0) {
+  std::string json = "[";
+  const std::string url =
+      url_bytes == 0 ? ""
+                     : ", \"source_url\": \"https://shop.example.com/" +
+                           std::string(url_bytes, 'p') + "\"";
+  for (int i = 0; i < count; ++i) {
+    json += (i == 0 ? "" : ",\n") + std::string("{\"id\": \"") + id(i) + "\"" +
+            url + "}";
+  }
+  return json + "]";
+}
+
+// The API takes 1,000 events a request: a bigger file goes in several, and
+// the output is the one a single request would give (indexes in the file,
+// one count line, exit 2 for the rejected event).
+TEST_F(CliEndToEndTest, SendSplitsMoreThan1000EventsAndReportsThemAsOne) {
+  auto id = [](int i) { return (i == 1700 ? "bad" : "e") + std::to_string(i); };
+  const std::string file = WriteFile("events.json", ManyEvents(2500, id));
+  EXPECT_EQ(Run({"send", file}), kExitRejected) << err_.str();
+  EXPECT_EQ(service_.send_sizes(), (std::vector<int>{1000, 1000, 500}));
+  std::string expected;
+  for (int i = 0; i < 2500; ++i) {
+    if (i == 1700) {
+      expected +=
+          "#1700 bad1700 REJECTED data.currency REQUIRED: data.currency is "
+          "required when amount is set\n"
+          "#1700 bad1700 REJECTED source_url REQUIRED: source_url is "
+          "required for web events\n";
+    } else {
+      expected += "#" + std::to_string(i) + " " + id(i) + " ACCEPTED\n";
+    }
+  }
+  expected += "accepted=2499 rejected=1 duplicate=0 skipped=0\n";
+  EXPECT_EQ(out_.str(), expected);
+  EXPECT_EQ(err_.str(), "");
+
+  EXPECT_EQ(Run({"--json", "send", file}), kExitRejected) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("\"index\": 2499"));
+  EXPECT_THAT(out_.str(), HasSubstr("\"event_id\": \"e2499\""));
+}
+
+// 1,000 events of 6 KB each are 6 MB, over the 4 MiB a gRPC server takes
+// by default (this one's limit too): they go in several requests.
+TEST_F(CliEndToEndTest, SendSplitsByBytesToStayUnderTheMessageLimit) {
+  const std::string file =
+      WriteFile("events.json",
+                ManyEvents(
+                    1000, [](int i) { return "e" + std::to_string(i); }, 6000));
+  EXPECT_EQ(Run({"send", file}), kExitOk) << err_.str();
+  const std::vector<int> sizes = service_.send_sizes();
+  EXPECT_GT(sizes.size(), 1u);
+  int total = 0;
+  for (int size : sizes) total += size;
+  EXPECT_EQ(total, 1000);
+  EXPECT_THAT(out_.str(), HasSubstr("#999 e999 ACCEPTED\naccepted=1000 "));
+}
+
+// Events accepted before a request fails are stored: their results are
+// shown and the error says which events were not sent.
+TEST_F(CliEndToEndTest, SendThatFailsHalfwaySaysWhichEventsWereSent) {
+  const std::string file =
+      WriteFile("events.json", ManyEvents(1500, [](int i) {
+                  return (i == 1000 ? "fail" : "e") + std::to_string(i);
+                }));
+  EXPECT_EQ(Run({"send", file}), kExitError);
+  EXPECT_THAT(out_.str(), HasSubstr("#999 e999 ACCEPTED\n"
+                                    "accepted=1000 rejected=0 duplicate=0 "
+                                    "skipped=0\n"));
+  EXPECT_THAT(out_.str(), Not(HasSubstr("#1000 ")));
+  EXPECT_EQ(err_.str(),
+            "error: UNAVAILABLE: draining\n"
+            "error: events #0 to #999 of 1500 were sent (results above), "
+            "#1000 to #1499 were not\n");
+}
+
+TEST_F(CliEndToEndTest, ValidateSplitsAndShowsTheApiAnswerOfEachRequest) {
+  const std::string file = WriteFile("events.json", ManyEvents(1500, [](int i) {
+                                       return "e" + std::to_string(i);
+                                     }));
+  EXPECT_EQ(Run({"validate", file, "--validate-only"}), kExitOk) << err_.str();
+  EXPECT_THAT(out_.str(),
+              HasSubstr("#1499 e1499 ACCEPTED\n"
+                        "    wire_json {\"id\":\"e1499\"}\n"
+                        "api_validation events=#0-#999 http_status=200 "
+                        "message=ok\n"
+                        "api_validation events=#1000-#1499 http_status=200 "
+                        "message=ok\n"
+                        "accepted=1500 rejected=0 duplicate=0 skipped=0\n"));
+  service_.api_status = 400;
+  EXPECT_EQ(Run({"validate", file, "--validate-only"}), kExitRejected);
+  EXPECT_EQ(err_.str(),
+            "error: the API refused events #0 to #999 (HTTP 400)\n"
+            "error: the API refused events #1000 to #1499 (HTTP 400)\n");
+}
+
+TEST_F(CliEndToEndTest, TrackSplitsMoreThan1000Events) {
+  std::string json = "[";
+  for (int i = 0; i < 1001; ++i) {
+    json += (i == 0 ? "" : ",") + std::string("{\"event_name\": \"purchase\"}");
+  }
+  const std::string file = WriteFile("tag.json", json + "]");
+  EXPECT_EQ(Run({"track", file}), kExitOk) << err_.str();
+  EXPECT_EQ(service_.last_track().events_size(), 1);
+  EXPECT_THAT(out_.str(), HasSubstr("#1000 t0 ACCEPTED\naccepted=1001 "));
 }
 
 TEST_F(CliEndToEndTest, SendWithJsonPrintsTheResponse) {

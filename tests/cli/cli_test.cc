@@ -339,6 +339,10 @@ TEST(UsageTextTest, EveryCommandHasHelp) {
   EXPECT_THAT(UsageText(Command::kNone), HasSubstr("3 not found: status"));
   EXPECT_THAT(UsageText(Command::kSend),
               HasSubstr("conversions-cli send FILE"));
+  for (Command command :
+       {Command::kSend, Command::kValidate, Command::kTrack}) {
+    EXPECT_THAT(UsageText(command), HasSubstr("at most 1,000 events"));
+  }
   EXPECT_THAT(UsageText(Command::kValidate), HasSubstr("wire JSON"));
   EXPECT_THAT(UsageText(Command::kTrack), HasSubstr("TrackEvents"));
   EXPECT_THAT(UsageText(Command::kStatus), HasSubstr("--custom-event-name"));
@@ -508,6 +512,41 @@ TEST(ReadInputTest, ReadsAWholeFile) {
   absl::StatusOr<std::string> text = ReadInput(path, in);
   ASSERT_TRUE(text.ok()) << text.status();
   EXPECT_EQ(*text, content);
+}
+
+TEST(SplitEventsTest, SplitsInOrderByCount) {
+  v1::SendEventsRequest request;
+  for (int i = 0; i < 2500; ++i) request.add_events()->set_id("e");
+  const std::vector<EventRange> ranges = SplitEvents(request);
+  ASSERT_EQ(ranges.size(), 3u);
+  EXPECT_EQ(ranges[0].begin, 0);
+  EXPECT_EQ(ranges[0].end, 1000);
+  EXPECT_EQ(ranges[1].begin, 1000);
+  EXPECT_EQ(ranges[1].end, 2000);
+  EXPECT_EQ(ranges[2].begin, 2000);
+  EXPECT_EQ(ranges[2].end, 2500);
+  request.mutable_events()->DeleteSubrange(1000, 1500);  // 1,000 left
+  ASSERT_EQ(SplitEvents(request).size(), 1u);
+  EXPECT_EQ(SplitEvents(request)[0].end, 1000);
+}
+
+TEST(SplitEventsTest, SplitsByBytesAndLetsAnOversizedEventGoAlone) {
+  v1::SendEventsRequest request;
+  // Each event is 2 + 100 bytes, 104 on the wire: two fit in 210 bytes.
+  for (int i = 0; i < 5; ++i) {
+    request.add_events()->set_id(std::string(100, 'x'));
+  }
+  request.mutable_events(3)->set_id(std::string(300, 'x'));
+  const std::vector<EventRange> ranges =
+      SplitEvents(request, /*max_events=*/1000, /*max_bytes=*/210);
+  ASSERT_EQ(ranges.size(), 4u);
+  EXPECT_EQ(ranges[0].end, 2);
+  EXPECT_EQ(ranges[1].begin, 2);
+  EXPECT_EQ(ranges[1].end, 3);
+  EXPECT_EQ(ranges[2].begin, 3);  // 300 bytes: alone
+  EXPECT_EQ(ranges[2].end, 4);
+  EXPECT_EQ(ranges[3].begin, 4);
+  EXPECT_EQ(ranges[3].end, 5);
 }
 
 // ---- formatting -------------------------------------------------------------
