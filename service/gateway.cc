@@ -26,6 +26,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "grpc/health/v1/health.pb.h"
 #include "mapping/json_writer.h"
 #include "mapping/request_encoder.h"
@@ -66,11 +68,34 @@ std::string ErrorJson(const absl::Status& status) {
 
 // Whether a Content-Type header names JSON ("application/json", any case,
 // parameters such as charset allowed).
+// Whether `type` (a Content-Type) is application/json in UTF-8: with no
+// charset parameter, or charset utf-8 (RFC 8259 §8.1: JSON exchanged
+// between systems is UTF-8; a body in another charset would be read as
+// UTF-8 all the same).
 bool IsJsonMediaType(std::string_view type) {
-  std::string_view media = type.substr(0, type.find(';'));
-  return absl::EqualsIgnoreCase(
-      absl::StripAsciiWhitespace(absl::string_view(media.data(), media.size())),
-      "application/json");
+  const absl::string_view whole(type.data(), type.size());
+  std::vector<absl::string_view> parts = absl::StrSplit(whole, ';');
+  if (!absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(parts[0]),
+                              "application/json")) {
+    return false;
+  }
+  for (size_t i = 1; i < parts.size(); ++i) {
+    absl::string_view param = absl::StripAsciiWhitespace(parts[i]);
+    const size_t equals = param.find('=');
+    if (equals == absl::string_view::npos) continue;
+    if (!absl::EqualsIgnoreCase(
+            absl::StripAsciiWhitespace(param.substr(0, equals)), "charset")) {
+      continue;
+    }
+    absl::string_view charset =
+        absl::StripAsciiWhitespace(param.substr(equals + 1));
+    if (charset.size() >= 2 && charset.front() == '"' &&
+        charset.back() == '"') {
+      charset = charset.substr(1, charset.size() - 2);
+    }
+    if (!absl::EqualsIgnoreCase(charset, "utf-8")) return false;
+  }
+  return true;
 }
 
 // Threads that serve HTTP connections at most (http_threads.h): as many
@@ -509,29 +534,17 @@ absl::Status Gateway::StartHttp() {
         res.status = Ready(ignore_paused) ? 200 : 503;
         res.set_content(ReadinessReport(ignore_paused), "text/plain");
       });
-  http_server_->Post("/v1/track", [this](const httplib::Request& req,
-                                         httplib::Response& res) {
-    // JSON only: besides saying what the body is, it keeps browsers from
-    // posting here cross-site without a CORS preflight (a form can send
-    // text/plain or form encoding, not application/json).
-    if (std::string type = req.get_header_value("Content-Type");
-        !IsJsonMediaType(type)) {
-      metrics_.requests_refused.Add({"http_track", "unsupported_media_type"});
-      res.status = 415;
-      res.set_content(ErrorJson(absl::InvalidArgumentError(absl::StrCat(
-                          "Content-Type must be application/json, got \"",
-                          type.substr(0, 100), "\""))),
-                      "application/json");
-      return;
-    }
-    int status = 500;
-    std::string body;
-    HandleTrack(req.body, req.get_header_value("Authorization"), &status,
-                &body);
-    res.status = status;
-    if (status == 401) res.set_header("WWW-Authenticate", "Bearer");
-    res.set_content(body, "application/json");
-  });
+  http_server_->Post(
+      "/v1/track", [this](const httplib::Request& req, httplib::Response& res) {
+        // The headers were checked before the body was read (GuardHttpRequest).
+        int status = 500;
+        std::string body;
+        HandleTrack(req.body, req.get_header_value("Authorization"), &status,
+                    &body);
+        res.status = status;
+        if (status == 401) res.set_header("WWW-Authenticate", "Bearer");
+        res.set_content(body, "application/json");
+      });
   http_server_->Get(
       "/metrics", [this](const httplib::Request&, httplib::Response& res) {
         res.set_content(metrics_.Render(),
@@ -660,6 +673,40 @@ bool Gateway::GuardHttpRequest(const httplib::Request& req,
   if (!caller.ok()) {
     res.set_header("WWW-Authenticate", "Bearer");
     return refuse(HttpStatusOf(caller.status().code()), caller.status());
+  }
+  // Two lengths leave the body's end to whoever reads the request: a proxy
+  // in front may take the other one (request smuggling; RFC 9112 §6.3).
+  if (req.get_header_value_count("Content-Length") > 1) {
+    metrics_.requests_refused.Add({"http_track", "invalid_request"});
+    return refuse(
+        400, absl::InvalidArgumentError("POST /v1/track carries more than one "
+                                        "Content-Length"));
+  }
+  // cpp-httplib inflates a gzip, deflate or br body as it reads it, and
+  // bounds only the bytes received: a body of a few hundred kilobytes
+  // could inflate to gigabytes. Only an uncompressed body is taken (RFC
+  // 7694: 415, with the codings that are).
+  if (const std::string coding = req.get_header_value("Content-Encoding");
+      req.has_header("Content-Encoding") &&
+      !absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(coding), "identity")) {
+    metrics_.requests_refused.Add({"http_track", "unsupported_media_type"});
+    res.set_header("Accept-Encoding", "identity");
+    return refuse(415, absl::InvalidArgumentError(absl::StrCat(
+                           "POST /v1/track takes an uncompressed body, not "
+                           "Content-Encoding \"",
+                           coding.substr(0, 40), "\"")));
+  }
+  // JSON only, checked before the body is read: besides saying what the
+  // body is, it keeps browsers from posting here cross-site without a CORS
+  // preflight (a form can send text/plain or form encoding, not
+  // application/json).
+  if (const std::string type = req.get_header_value("Content-Type");
+      !IsJsonMediaType(type)) {
+    metrics_.requests_refused.Add({"http_track", "unsupported_media_type"});
+    return refuse(415, absl::InvalidArgumentError(absl::StrCat(
+                           "Content-Type must be application/json (in "
+                           "UTF-8), got \"",
+                           type.substr(0, 100), "\"")));
   }
   return true;
 }

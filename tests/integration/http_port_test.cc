@@ -119,6 +119,53 @@ TEST_F(HttpPortTest, ProbesAreAnsweredWhileManyConnectionsSitIdle) {
   EXPECT_THAT(track->body, HasSubstr("OUTCOME_ACCEPTED"));
 }
 
+// Headers that would make the body unsafe to read are answered before it
+// is: a compressed body (cpp-httplib inflates it, and bounds only the bytes
+// received), two Content-Lengths (request smuggling behind a proxy), and a
+// charset other than UTF-8 (the body would be read as UTF-8 anyway).
+TEST_F(HttpPortTest, UnsafeBodyHeadersAreRefusedBeforeTheBody) {
+  struct Case {
+    std::string headers;
+    std::string status;
+  };
+  const std::vector<Case> cases = {
+      {"Content-Type: application/json\r\nContent-Encoding: gzip\r\n"
+       "Content-Length: 1000000\r\n",
+       "HTTP/1.1 415 Unsupported Media Type"},
+      {"Content-Type: application/json\r\nContent-Encoding: br\r\n"
+       "Content-Length: 1000000\r\n",
+       "HTTP/1.1 415 Unsupported Media Type"},
+      {"Content-Type: application/json\r\nContent-Length: 5\r\n"
+       "Content-Length: 1000000\r\n",
+       "HTTP/1.1 400 Bad Request"},
+      {"Content-Type: application/json; charset=latin1\r\n"
+       "Content-Length: 1000000\r\n",
+       "HTTP/1.1 415 Unsupported Media Type"},
+      {"Content-Type: text/plain\r\nContent-Length: 1000000\r\n",
+       "HTTP/1.1 415 Unsupported Media Type"},
+  };
+  for (const Case& c : cases) {
+    RawConnection raw(port());
+    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE(raw.Send("POST /v1/track HTTP/1.1\r\nHost: x\r\n" + c.headers +
+                         "\r\n"));
+    EXPECT_EQ(raw.StatusLine(), c.status) << c.headers;
+  }
+  // What is taken: identity coding, and charset utf-8 in any spelling.
+  httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
+  const std::string body =
+      R"({"events": [{"event_name": "page_view", "context": {"event_id": "n1",
+          "page": {"url": "https://shop.example.com/"}}}]})";
+  for (const char* type :
+       {"application/json; charset=UTF-8", "application/json;charset=\"utf-8\"",
+        "Application/JSON"}) {
+    httplib::Headers headers = {{"Content-Encoding", "identity"}};
+    auto res = http.Post("/v1/track", headers, body, type);
+    ASSERT_TRUE(res) << type;
+    EXPECT_EQ(res->status, 200) << type << ": " << res->body;
+  }
+}
+
 // The gateway's side of its open HTTP connections (sockets of this
 // process bound to `port` that are not listening), as descriptors.
 std::vector<int> AcceptedSockets(int port) {
