@@ -281,10 +281,32 @@ static std::optional<v1::ActionSource> ActionSourceOf(std::string_view value) {
   return std::nullopt;
 }
 
-// An event name as it may appear in a skip reason: at most 64 characters.
+// An event name as it may appear in a skip reason: at most 64 characters,
+// and only when it looks like an event name ("purchase", "Order
+// Completed", "step_2_done"): letters, digits, spaces and _ - . : /, with
+// at least one letter, no @ and fewer than five digits. Anything else (an
+// email, a phone number, a customer id sent in the wrong property) is not
+// repeated back, since skip reasons go to logs and clients.
 static std::string QuoteName(std::string_view name) {
   if (!IsValidUtf8(name)) return "(not valid UTF-8)";
   std::string_view cut = TruncateCodePoints(name, 64);
+  int digits = 0;
+  bool letter = false;
+  bool plain = true;
+  for (const char c : cut) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x80 || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z')) {
+      letter = true;
+    } else if (u >= '0' && u <= '9') {
+      ++digits;
+    } else if (c != ' ' && c != '_' && c != '-' && c != '.' && c != ':' &&
+               c != '/') {
+      plain = false;
+    }
+  }
+  if (!plain || !letter || digits >= 5) {
+    return "(whose name is not shown: it does not look like an event name)";
+  }
   return absl::StrCat("'", Sv(cut), cut.size() < name.size() ? "...'" : "'");
 }
 

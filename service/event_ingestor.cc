@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
@@ -63,12 +62,28 @@ absl::StatusOr<const DestinationConfig*> EventIngestor::Resolve(
     const std::string& name) const {
   const DestinationConfig* destination = FindDestination(*config_, name);
   if (destination == nullptr) {
-    // The name as the caller sent it, escaped and cut: it may hold control
-    // characters or be long, and the message is shown and logged.
+    // The name as the caller sent it, cut, and only when it looks like a
+    // destination name (letters, digits, - _ . : / and spaces; fewer than
+    // seven digits): the message is shown and logged, and a client that
+    // puts an email or a phone number in the wrong field must not have it
+    // repeated.
     constexpr size_t kShown = 64;
-    return absl::NotFoundError(absl::StrCat(
-        "unknown destination \"", absl::CHexEscape(name.substr(0, kShown)),
-        name.size() > kShown ? "\"..." : "\""));
+    int digits = 0;
+    const bool plain =
+        !name.empty() && std::all_of(name.begin(), name.end(), [&](char c) {
+          if (absl::ascii_isdigit(static_cast<unsigned char>(c))) ++digits;
+          return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                 c == '-' || c == '_' || c == '.' || c == ':' || c == '/' ||
+                 c == ' ';
+        });
+    if (!plain || digits >= 7) {
+      return absl::NotFoundError(
+          "unknown destination (its name is not shown: it does not look "
+          "like a destination name)");
+    }
+    return absl::NotFoundError(
+        absl::StrCat("unknown destination \"", name.substr(0, kShown),
+                     name.size() > kShown ? "\"..." : "\""));
   }
   return destination;
 }

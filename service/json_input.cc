@@ -4,7 +4,9 @@
 #include <cstddef>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
 
 namespace conversions::service {
@@ -75,6 +77,59 @@ std::string LineAndColumn(std::string_view text, size_t position) {
   return absl::StrCat("line ", line, ", column ", column);
 }
 
+constexpr std::string_view kInvalidValue = "invalid value";
+
+// A protobuf field name: a lower-case ASCII letter, then letters, digits
+// and underscores; at most 64 characters. What a client writes as a field
+// name looks like this; a phone number, an email or an id rarely does.
+bool LooksLikeFieldName(std::string_view name) {
+  return !name.empty() && name.size() <= 64 &&
+         absl::ascii_islower(static_cast<unsigned char>(name.front())) &&
+         std::all_of(name.begin(), name.end(), [](char c) {
+           return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                  c == '_';
+         });
+}
+
+// A path of field names and indexes ("events[0].fields[1].value"), each
+// name as LooksLikeFieldName; at most 120 characters.
+bool LooksLikePath(std::string_view path) {
+  if (path.empty() || path.size() > 120) return false;
+  for (absl::string_view part :
+       absl::StrSplit(absl::string_view(path.data(), path.size()), '.')) {
+    const size_t bracket = part.find('[');
+    const absl::string_view field = part.substr(0, bracket);
+    if (!LooksLikeFieldName(std::string_view(field.data(), field.size()))) {
+      return false;
+    }
+    if (bracket == absl::string_view::npos) continue;
+    const absl::string_view index = part.substr(bracket);
+    if (index.size() < 3 || index.back() != ']' ||
+        !std::all_of(index.begin() + 1, index.end() - 1, [](char c) {
+          return absl::ascii_isdigit(static_cast<unsigned char>(c));
+        })) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// `path` and `name` joined by a dot, either of which may be empty.
+std::string JoinPath(const std::string& path, std::string_view name) {
+  if (path.empty()) return std::string(name);
+  if (name.empty()) return path;
+  return absl::StrCat(path, ".", absl::string_view(name.data(), name.size()));
+}
+
+// "events[3]" of a protobuf path that starts there, else the path.
+std::string EventOf(const std::string& path) {
+  if (path.rfind("events[", 0) == 0) {
+    const size_t close = path.find(']');
+    if (close != std::string::npos) return path.substr(0, close + 1);
+  }
+  return LooksLikePath(path) ? path : "an event";
+}
+
 }  // namespace
 
 absl::Status CheckJsonSyntax(std::string_view body) {
@@ -97,47 +152,64 @@ absl::Status CheckJsonSyntax(std::string_view body) {
 
 std::string JsonParseProblem(std::string_view message) {
   message = message.substr(0, message.find('\n'));
-  constexpr std::string_view kInvalidValue = "invalid value";
-  // "<name>: Cannot find field.": the name of an unknown request field is
-  // the caller's text too; shown only when it looks like a field name.
-  constexpr std::string_view kUnknownField = ": Cannot find field.";
-  std::string out;
-  if (message.size() > kUnknownField.size() &&
-      message.substr(message.size() - kUnknownField.size()) == kUnknownField) {
-    std::string_view name =
-        message.substr(0, message.size() - kUnknownField.size());
-    // Nested, protobuf writes "(events[0]) idd": shown as "events[0].idd".
-    std::string path;
-    if (const size_t close = name.find(") "); !name.empty() &&
-                                              name.front() == '(' &&
-                                              close != std::string_view::npos) {
-      path = absl::StrCat(
-          absl::string_view(name.data() + 1, close - 1), ".",
-          absl::string_view(name.data() + close + 2, name.size() - close - 2));
-      name = path;
+  // protobuf starts with "(<path>) <name>: " when the problem sits below the
+  // root: <path> is made of field names and indexes ("events[0].fields[1]"),
+  // <name> is the field's or the map key's, which is the caller's text.
+  // The problem of the field itself reads "(<path>): <problem>".
+  std::string_view path;
+  std::string_view name;
+  std::string_view problem = message;
+  const size_t close = message.find(')');
+  if (!message.empty() && message.front() == '(' &&
+      close != std::string_view::npos && message.substr(close, 3) == "): ") {
+    path = message.substr(1, close - 1);
+    problem = message.substr(close + 3);
+  } else {
+    if (!message.empty() && message.front() == '(' &&
+        close != std::string_view::npos && message.substr(close, 2) == ") ") {
+      path = message.substr(1, close - 1);
+      message.remove_prefix(close + 2);
+      problem = message;
     }
-    // A path of such names ("events[0].idd") is shown too.
-    const bool plain =
-        name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
-          return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-                 c == '_' || c == '.' || c == '[' || c == ']';
-        });
-    out = plain
-              ? absl::StrCat("unknown field \"",
-                             absl::string_view(name.data(), name.size()), "\"")
+    if (const size_t colon = message.find(": ");
+        colon != std::string_view::npos) {
+      name = message.substr(0, colon);
+      problem = message.substr(colon + 2);
+    }
+  }
+  const std::string where(path);
+  std::string out;
+  if (problem == "Cannot find field.") {
+    // The name of an unknown request field is shown only when it looks
+    // like a field name; a path of such names ("events[0].idd") too.
+    const std::string full = JoinPath(where, name);
+    out = LooksLikeFieldName(name) && LooksLikePath(full)
+              ? absl::StrCat("unknown field \"", full, "\"")
               : "an unknown field, whose name is not shown: it is not a "
                 "plain field name";
-  } else if (size_t value = message.find(kInvalidValue);
+  } else if (absl::StartsWith(absl::string_view(problem.data(), problem.size()),
+                              "Repeated map key")) {
+    // A key given twice in one object of an event; the key is not shown.
+    out = absl::StrCat(
+        "an object holds the same key twice",
+        where.empty() ? "" : absl::StrCat(" (in ", EventOf(where), ")"));
+  } else if (const size_t value = problem.find(kInvalidValue);
              value != std::string_view::npos) {
-    size_t type = message.rfind(" for type ");
-    out.append(message.substr(0, value + kInvalidValue.size()));
-    // The value is shown only when it looks like an enum name
-    // ("ORDER_CREATED" for EVENT_TYPE_ORDER_CREATED): no identifier does.
+    // "invalid value <the value> for type <type>": the value is shown only
+    // for an enum type ("ORDER_CREATED" for EVENT_TYPE_ORDER_CREATED), and
+    // only when it looks like an enum name, which no identifier does.
+    const size_t type = problem.rfind(" for type ");
+    const std::string full = JoinPath(where, name);
+    if (LooksLikePath(full)) out = absl::StrCat("(", full, "): ");
+    out.append(kInvalidValue);
     if (type != std::string_view::npos && type > value) {
-      std::string_view quoted = message.substr(
+      const std::string_view quoted = problem.substr(
           value + kInvalidValue.size(), type - value - kInvalidValue.size());
-      if (quoted.size() >= 3 && quoted.size() <= 66 && quoted[0] == ' ' &&
-          quoted[1] == '"' && quoted.back() == '"' &&
+      const std::string_view type_name =
+          problem.substr(type + std::string_view(" for type ").size());
+      const bool enum_type = type_name.substr(0, 5) != "TYPE_";
+      if (enum_type && quoted.size() >= 3 && quoted.size() <= 66 &&
+          quoted[0] == ' ' && quoted[1] == '"' && quoted.back() == '"' &&
           std::all_of(quoted.begin() + 2, quoted.end() - 1, [](char c) {
             return absl::ascii_isupper(static_cast<unsigned char>(c)) ||
                    absl::ascii_isdigit(static_cast<unsigned char>(c)) ||
@@ -145,10 +217,31 @@ std::string JsonParseProblem(std::string_view message) {
           })) {
         out.append(quoted);
       }
-      out.append(message.substr(type));
+      out.append(problem.substr(type));
     }
   } else {
-    out = std::string(message);
+    // Anything else, without what it quotes (protobuf quotes values and
+    // keys in '' or ""), and with the name only when it is a plain one.
+    std::string scrubbed;
+    char quote = 0;
+    for (const char c : problem) {
+      if (quote != 0) {
+        if (c == quote) {
+          quote = 0;
+          scrubbed.append("(not shown)");
+        }
+        continue;
+      }
+      if (c == '\'' || c == '"') {
+        quote = c;
+        continue;
+      }
+      scrubbed.push_back(c);
+    }
+    if (quote != 0) scrubbed.append("(not shown)");
+    const std::string full = JoinPath(where, name);
+    const std::string& shown = LooksLikePath(full) ? full : where;
+    out = shown.empty() ? scrubbed : absl::StrCat(shown, ": ", scrubbed);
   }
   constexpr size_t kShown = 200;
   if (out.size() > kShown) out.replace(kShown, std::string::npos, "...");

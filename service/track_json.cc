@@ -188,6 +188,12 @@ absl::Status ParseTrackEventsJsonGenerally(std::string_view body,
 
 absl::Status ParseTrackEventsJson(std::string_view body,
                                   TrackEventsInput* out) {
+  // A UTF-8 byte order mark may be ignored (RFC 8259 §8.1); protobuf's
+  // parser would refuse it without saying why.
+  constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
+  if (body.substr(0, kByteOrderMark.size()) == kByteOrderMark) {
+    body.remove_prefix(kByteOrderMark.size());
+  }
   if (ReadTrackEventsJson(body, out)) return absl::OkStatus();
   return ParseTrackEventsJsonGenerally(body, out);
 }

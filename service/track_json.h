@@ -51,7 +51,8 @@ bool ReadTrackEventsJson(std::string_view body, TrackEventsInput* out);
 absl::Status ParseTrackEventsJsonGenerally(std::string_view body,
                                            TrackEventsInput* out);
 
-// POST /v1/track's parse: ReadTrackEventsJson, else the general way.
+// POST /v1/track's parse: ReadTrackEventsJson, else the general way; a
+// UTF-8 byte order mark at the start is skipped first.
 absl::Status ParseTrackEventsJson(std::string_view body, TrackEventsInput* out);
 
 }  // namespace conversions::service

@@ -487,23 +487,34 @@ TEST_F(GatewayTest, RejectsRequestErrorsWithGrpcCodes) {
   grpc::ClientContext context;
   EXPECT_EQ(stub_->SendEvents(&context, request, &response).error_code(),
             grpc::StatusCode::NOT_FOUND);
-  // The name comes back escaped and cut, never as sent.
-  request.set_destination("bad\nname" + std::string(100, 'x'));
-  grpc::ClientContext escaped_context;
-  grpc::Status escaped =
-      stub_->SendEvents(&escaped_context, request, &response);
-  EXPECT_EQ(escaped.error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_THAT(escaped.error_message(),
-              HasSubstr("unknown destination \"bad\\nname"));
-  EXPECT_THAT(escaped.error_message(), ::testing::EndsWith("xxx\"..."));
-  EXPECT_EQ(escaped.error_message().find('\n'), std::string::npos);
+  // A long name comes back cut; one that does not look like a destination
+  // name (a control character, an email, a phone number) not at all.
+  request.set_destination("shop-" + std::string(100, 'x'));
+  grpc::ClientContext long_context;
+  grpc::Status long_name = stub_->SendEvents(&long_context, request, &response);
+  EXPECT_EQ(long_name.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(long_name.error_message(),
+              ::testing::StartsWith("unknown destination \"shop-xxx"));
+  EXPECT_THAT(long_name.error_message(), ::testing::EndsWith("xxx\"..."));
+  for (const std::string& name :
+       {std::string("bad\nname"), std::string("ada.lovelace@example.com"),
+        std::string("14155552671")}) {
+    request.set_destination(name);
+    grpc::ClientContext hidden_context;
+    grpc::Status hidden =
+        stub_->SendEvents(&hidden_context, request, &response);
+    EXPECT_EQ(hidden.error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_EQ(hidden.error_message(),
+              "unknown destination (its name is not shown: it does not look "
+              "like a destination name)");
+  }
   // Each refusal is counted by its reason.
   const std::string metrics = MetricsText();
   EXPECT_THAT(metrics, HasSubstr("conversions_requests_refused_total{api="
                                  "\"send\",reason=\"event_count\"} 1"));
   EXPECT_THAT(metrics,
               HasSubstr("conversions_requests_refused_total{api=\"send\","
-                        "reason=\"unknown_destination\"} 2"));
+                        "reason=\"unknown_destination\"} 5"));
 }
 
 TEST_F(GatewayTest, AnswersRequestsThatDoNotParseWithInvalidArgument) {

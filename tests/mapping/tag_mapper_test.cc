@@ -268,6 +268,30 @@ TEST(TagMapperRow2Test, SkipsAnEventWithoutEventMapping) {
   EXPECT_THAT(r.violations, IsEmpty());
 }
 
+// The name is repeated in the reason only when it looks like an event name:
+// an identifier sent as event_name (an email, a phone, a customer id) is
+// not repeated to logs and clients.
+TEST(TagMapperRow2Test, TheSkipReasonRepeatsOnlyEventLikeNames) {
+  for (const char* name : {"Order Completed", "step_2_done", "checkout:v2",
+                           "Bestellung abgeschlossen \u00fc"}) {
+    Json e = Purchase(5);
+    e["event_name"] = name;
+    EXPECT_EQ(MapTag(e).skip_reason,
+              absl::StrCat("event '", name, "' has no event mapping"));
+  }
+  for (const char* name : {"ada.lovelace@example.com", "+1 415 555 2671",
+                           "14155552671", "cust_000123456", "(555) 123"}) {
+    Json e = Purchase(5);
+    e["event_name"] = name;
+    const TagMapResult r = MapTag(e);
+    EXPECT_EQ(r.outcome, Outcome::kSkipped) << name;
+    EXPECT_EQ(r.skip_reason,
+              "event (whose name is not shown: it does not look like an "
+              "event name) has no event mapping")
+        << name;
+  }
+}
+
 // Every result names its event (DESIGN: index, event_id, outcome, ...).
 TEST(TagMapperRow2Test, SkippedAndRejectedResultsCarryTheEventId) {
   Json unmapped = BaseEvent("refund");
