@@ -434,8 +434,10 @@ std::string UsageText(Command command) {
   constexpr char kEventsFile[] =
       "FILE (- for standard input) holds a JSON array of events, one event\n"
       "object, or an object {\"events\": [...]} that may also set\n"
-      "\"destination\" and \"validate_only\" (flags override them). Events use "
-      "the protobuf\n"
+      "\"destination\" and \"validate_only\" (flags override them); an "
+      "object with\n"
+      "\"events\" is that request, never one event. Events use the "
+      "protobuf\n"
       "JSON mapping of conversions.v1.Event: proto or lowerCamel field "
       "names,\n"
       "enums by name (\"EVENT_TYPE_ORDER_CREATED\"), int64 as number or "
@@ -501,7 +503,9 @@ std::string UsageText(Command command) {
           "objects such as\n"
           "{\"event_name\": \"purchase\", \"context\": {\"event_id\": "
           "\"o1\"}, ...}, as an\n"
-          "array or as {\"events\": [...]}. Prints what send prints "
+          "array, one such object, or {\"events\": [...]} (an object with "
+          "\"events\" is\n"
+          "that request, never one event). Prints what send prints "
           "(validate-only\n"
           "line included); SKIPPED lines carry the skip reason.\n\n",
           kParts, "\n", kBatchFlags, "\n", kGlobal, "\n", kExit);

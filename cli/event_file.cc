@@ -5,15 +5,85 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/util/json_util.h"
+#include "nlohmann/json.hpp"
 #include "service/json_input.h"
 
 namespace conversions::cli {
+namespace {
+
+// A SAX handler that collects the keys of the top-level object, decoded
+// (a key written "\u0065vents" is "events", as protobuf reads it).
+class TopLevelKeys {
+ public:
+  using json = nlohmann::json;
+  bool null() { return true; }
+  bool boolean(bool) { return true; }
+  bool number_integer(json::number_integer_t) { return true; }
+  bool number_unsigned(json::number_unsigned_t) { return true; }
+  bool number_float(json::number_float_t, const json::string_t&) {
+    return true;
+  }
+  bool string(json::string_t&) { return true; }
+  bool binary(json::binary_t&) { return true; }
+  bool start_object(std::size_t) { return ++depth_, true; }
+  bool key(json::string_t& key) {
+    if (depth_ == 1) keys_.push_back(key);
+    return true;
+  }
+  bool end_object() { return --depth_, true; }
+  bool start_array(std::size_t) { return ++depth_, true; }
+  bool end_array() { return --depth_, true; }
+  bool parse_error(std::size_t, const std::string&,
+                   const nlohmann::detail::exception&) {
+    return false;
+  }
+
+  const std::vector<std::string>& keys() const { return keys_; }
+
+ private:
+  int depth_ = 0;
+  std::vector<std::string> keys_;
+};
+
+// Whether the JSON object `body` is the request rather than one event: it
+// has an "events" member, or no member but the request's (no member at all
+// included). With "events" it is the request whatever else it holds: read
+// as one tag event (any object parses as one) a mistake beside the events
+// went to the gateway, which rejected an event without event_name.
+bool IsRequestObject(absl::string_view body,
+                     const google::protobuf::Descriptor& request) {
+  TopLevelKeys sax;
+  // The syntax was checked: this does not fail.
+  nlohmann::json::sax_parse(body.begin(), body.end(), &sax);
+  bool all_request_fields = true;
+  for (const std::string& key : sax.keys()) {
+    // protobuf reads a field by its name or its lowerCamel JSON name.
+    const google::protobuf::FieldDescriptor* field = nullptr;
+    for (int i = 0; i < request.field_count() && field == nullptr; ++i) {
+      if (key == request.field(i)->name() ||
+          key == request.field(i)->json_name()) {
+        field = request.field(i);
+      }
+    }
+    if (field == nullptr) {
+      all_request_fields = false;
+    } else if (field->name() == "events") {
+      return true;
+    }
+  }
+  return all_request_fields;
+}
+
+}  // namespace
 
 absl::StatusOr<std::string> ReadInput(const std::string& path,
                                       std::istream& stdin_stream) {
@@ -81,28 +151,27 @@ absl::Status ParseEventsJson(const std::string& json, const std::string& source,
         absl::StrCat(source, ": ", syntax.message()));
   }
 
+  // An object is read as the request or as one event, never as one after
+  // the other: the error is that of the form the file has.
+  std::string one;
+  if (wrapped.empty() && !IsRequestObject(body, *request->GetDescriptor())) {
+    one = absl::StrCat("{\"events\":[", body, "]}");
+    body = one;
+  }
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
-  auto parse = [&](absl::string_view text) {
-    request->Clear();
-    return google::protobuf::util::JsonStringToMessage(
-        google::protobuf::StringPiece(text.data(), text.size()), request,
-        options);
-  };
-  google::protobuf::util::Status status = parse(body);
-  if (!status.ok() && wrapped.empty()) {
-    // Not a request object: perhaps one event on its own.
-    const std::string one = absl::StrCat("{\"events\":[", body, "]}");
-    if (parse(one).ok()) status = google::protobuf::util::Status();
-  }
+  request->Clear();
+  const google::protobuf::util::Status status =
+      google::protobuf::util::JsonStringToMessage(
+          google::protobuf::StringPiece(body.data(), body.size()), request,
+          options);
   if (!status.ok()) {
-    status = parse(body);  // the request's own error, not the event's
+    request->Clear();
     const auto message = status.message();
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": not valid ", request->GetDescriptor()->name(),
-        " JSON (a JSON array of events, {\"events\": [...]} or one event): ",
-        service::JsonParseProblem(
-            std::string_view(message.data(), message.size()))));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": ",
+                     service::JsonParseProblem(
+                         std::string_view(message.data(), message.size()))));
   }
   if (request->GetReflection()->FieldSize(*request, events_field) == 0) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": no events"));

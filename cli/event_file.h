@@ -1,11 +1,13 @@
 // Turns the JSON files people write into conversions.v1 requests.
 //
-// A file holds either a JSON array of events or an object {"events": [...]}
-// (which may also set "destination" and "validate_only": it is the request
-// in the protobuf JSON mapping). Parsing is the protobuf JSON mapping, so
-// proto field names and lowerCamel both work, enums are given by name and
-// int64 values as numbers or strings; unknown fields are errors, so a typo
-// does not silently drop data.
+// A file holds a JSON array of events, one event object, or an object
+// {"events": [...]} (which may also set "destination" and "validate_only":
+// it is the request in the protobuf JSON mapping). An object with an
+// "events" member, or with only members of the request, is the request,
+// never one event; any other object is one event. Parsing is the protobuf
+// JSON mapping, so proto field names and lowerCamel both work, enums are
+// given by name and int64 values as numbers or strings; unknown fields are
+// errors, so a typo does not silently drop data.
 #ifndef CONVERSIONS_CLI_EVENT_FILE_H_
 #define CONVERSIONS_CLI_EVENT_FILE_H_
 
@@ -31,7 +33,8 @@ absl::StatusOr<std::string> ReadInput(const std::string& path,
 
 // Parses `json` into `request`, which must have a repeated `events` field
 // (SendEventsRequest, ValidateEventsRequest, TrackEventsRequest). `source`
-// names the input in error messages. An input with no events is an error.
+// names the input in error messages ("events.json: unknown field \"foo\""),
+// which never quote a value from it. An input with no events is an error.
 absl::Status ParseEventsJson(const std::string& json, const std::string& source,
                              google::protobuf::Message* request);
 

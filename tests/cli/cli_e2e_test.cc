@@ -779,6 +779,57 @@ TEST_F(CliEndToEndTest, TrackSendsJsonObjectsAsStructs) {
   EXPECT_DOUBLE_EQ(request.events(0).fields().at("value").number_value(), 12.5);
 }
 
+// A file with "events" is the request: its own mistake is a file error
+// (exit 1, nothing sent), where track used to send the whole file as one
+// tag event and print the gateway's "#0 REJECTED event_name ..." (exit 2).
+TEST_F(CliEndToEndTest, TrackReportsTheRequestsErrorAndSendsNothing) {
+  const std::string events =
+      R"([{"event_name": "purchase", "context": {"event_id": "o1"}}])";
+  struct Case {
+    std::string json;
+    std::string problem;
+  };
+  for (const Case& c : std::vector<Case>{
+           {R"({"events": )" + events + R"(, "foo": 1})",
+            "unknown field \"foo\""},
+           {R"({"events": )" + events + R"(, "validate_only": 1})",
+            "(validate_only): invalid value for type TYPE_BOOL"},
+           {R"({"events": )" + events + R"(, "destination": 123})",
+            "(destination): invalid value for type TYPE_STRING"},
+           {R"({"events": "Person@Example.com"})",
+            "(events): invalid value for type "
+            "type.googleapis.com/google.protobuf.Struct"},
+       }) {
+    SCOPED_TRACE(c.json);
+    const std::string file = WriteFile("events.json", c.json);
+    EXPECT_EQ(Run({"track", file}), kExitError);
+    EXPECT_EQ(err_.str(), "error: " + file + ": " + c.problem + "\n");
+    EXPECT_EQ(out_.str(), "");
+    EXPECT_EQ(service_.last_track().events_size(), 0);
+  }
+
+  // One tag event without "events" is still sent as one event.
+  const std::string one = WriteFile(
+      "one.json", R"({"event_name": "purchase", "destination": "sandbox"})");
+  EXPECT_EQ(Run({"track", one}), kExitOk) << err_.str();
+  const v1::TrackEventsRequest request = service_.last_track();
+  ASSERT_EQ(request.events_size(), 1);
+  EXPECT_EQ(request.events(0).fields().at("event_name").string_value(),
+            "purchase");
+  EXPECT_EQ(request.destination(), "");
+}
+
+// send words the same mistakes as track does, and sends nothing either.
+TEST_F(CliEndToEndTest, SendReportsTheRequestsErrorAndSendsNothing) {
+  const std::string file = WriteFile(
+      "events.json", R"({"events": [{"id": "o1"}], "validate_only": 1})");
+  EXPECT_EQ(Run({"send", file}), kExitError);
+  EXPECT_EQ(err_.str(), "error: " + file +
+                            ": (validate_only): invalid value for type "
+                            "TYPE_BOOL\n");
+  EXPECT_EQ(service_.last_send().events_size(), 0);
+}
+
 // An unknown event is no error of the call, but a script must tell it
 // from a found one: exit 3.
 TEST_F(CliEndToEndTest, StatusOfAnUnknownEventExits3) {

@@ -464,6 +464,90 @@ TEST(ParseEventsJsonTest, ReadsTagEventsAsStructs) {
   EXPECT_DOUBLE_EQ(fields.at("value").number_value(), 12.5);
 }
 
+// An object with "events" is the request: a mistake beside the events is
+// the file's error, not read as one tag event (any object is one) that the
+// gateway then rejects for having no event_name. The values are not shown.
+TEST(ParseEventsJsonTest, ReportsTheErrorOfARequestObjectBesideItsTagEvents) {
+  const std::string event = R"({"event_name": "purchase",
+                                "context": {"event_id": "order_12345"}})";
+  struct Case {
+    std::string json;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {R"({"events": [)" + event + R"(], "foo": 1})",
+            "f.json: unknown field \"foo\""},
+           {R"({"events": [)" + event + R"(], "validate_only": 1})",
+            "f.json: (validate_only): invalid value for type TYPE_BOOL"},
+           {R"({"events": [)" + event + R"(], "destination": 4155552671})",
+            "f.json: (destination): invalid value for type TYPE_STRING"},
+           {R"({"events": "jane@example.com"})",
+            "f.json: (events): invalid value for type "
+            "type.googleapis.com/google.protobuf.Struct"},
+           // "\u0065vents" is "events" to protobuf's parser too.
+           {R"({"\u0065vents": [)" + event + R"(], "foo": 1})",
+            "f.json: unknown field \"foo\""},
+       }) {
+    SCOPED_TRACE(c.json);
+    v1::TrackEventsRequest request;
+    const absl::Status status = ParseEventsJson(c.json, "f.json", &request);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(status.message(), c.message);
+    EXPECT_EQ(request.events_size(), 0);
+  }
+}
+
+// The same shapes with typed events: the same messages as with tag events
+// (an Event has no "events" member, so these were the request's already,
+// but behind a list of every form a file may have).
+TEST(ParseEventsJsonTest, ReportsTheErrorOfARequestObjectBesideItsEvents) {
+  const std::string event = R"({"id": "order_12345"})";
+  struct Case {
+    std::string json;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {R"({"events": [)" + event + R"(], "foo": 1})",
+            "f.json: unknown field \"foo\""},
+           {R"({"events": [)" + event + R"(], "validateOnly": 1})",
+            "f.json: (validate_only): invalid value for type TYPE_BOOL"},
+           {R"({"events": "jane@example.com"})",
+            "f.json: (events): invalid value for type "
+            "type.googleapis.com/conversions.v1.Event"},
+       }) {
+    SCOPED_TRACE(c.json);
+    v1::SendEventsRequest request;
+    EXPECT_EQ(ParseEventsJson(c.json, "f.json", &request).message(), c.message);
+  }
+}
+
+// An object without "events" that is not the request is one event, and
+// its error is the event's (it was the request's: unknown field "id").
+TEST(ParseEventsJsonTest, ReportsTheErrorOfOneEventGivenAlone) {
+  v1::SendEventsRequest request;
+  EXPECT_EQ(ParseEventsJson(R"({"id": "o1", "idd": 2})", "f.json", &request)
+                .message(),
+            "f.json: unknown field \"events[0].idd\"");
+}
+
+// An object whose members are all the request's is the request, even
+// without "events" (which it then lacks); any other member makes it one
+// event, even beside request members.
+TEST(ParseEventsJsonTest, TellsTheRequestFromOneEventByItsMembers) {
+  v1::TrackEventsRequest request;
+  EXPECT_EQ(ParseEventsJson(R"({"destination": "sandbox"})", "f.json", &request)
+                .message(),
+            "f.json: no events");
+  const absl::Status status =
+      ParseEventsJson(R"({"event_name": "purchase", "destination": "sandbox"})",
+                      "f.json", &request);
+  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_EQ(request.events_size(), 1);
+  EXPECT_EQ(request.events(0).fields().at("destination").string_value(),
+            "sandbox");
+  EXPECT_EQ(request.destination(), "");
+}
+
 TEST(ReadInputTest, DashReadsTheGivenStream) {
   std::istringstream in("[{\"id\": \"x\"}]");
   absl::StatusOr<std::string> text = ReadInput("-", in);
