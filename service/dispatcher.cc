@@ -531,6 +531,10 @@ void Dispatcher::WorkerLoop(LaneState* lane, HttpTransport* transport) {
     lock.unlock();
     absl::StatusOr<DeliveryReport> report = DeliverOnce(lane->key, transport);
     std::int64_t wait_until = 0;
+    // Events queued but not due yet (a retry's backoff), on a destination
+    // that is not paused: a drain waits for them if they fall due before
+    // its deadline.
+    bool due_later = false;
     if (!report.ok()) {
       LogError("dispatch_failed",
                {{"destination", lane->key.destination},
@@ -548,11 +552,16 @@ void Dispatcher::WorkerLoop(LaneState* lane, HttpTransport* transport) {
       if (dest->paused) at = std::max(at, dest->next_probe_ms);
       at = std::max(at, dest->backoff_until_ms);
       wait_until = at;
+      due_later = due.ok() && due->has_value() && !dest->paused;
     }
     lock.lock();
-    if (report.ok() && report->claimed == 0 && stopping_) return;  // drained
+    if (report.ok() && report->claimed == 0 && stopping_ &&
+        (!due_later || wait_until >= drain_deadline_ms_)) {
+      return;  // drained, or nothing left falls due before the deadline
+    }
     std::int64_t delay = wait_until - clock_->NowMs();
-    if (wait_until > 0 && delay > 0 && lane->hinted == 0 && !stopping_) {
+    if (wait_until > 0 && delay > 0 && lane->hinted == 0 &&
+        (!stopping_ || due_later)) {
       lane->cv.wait_for(
           lock, std::chrono::milliseconds(std::min(delay, kMaxIdleWaitMs)));
     }

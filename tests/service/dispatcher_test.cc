@@ -431,6 +431,74 @@ TEST_F(DispatcherTest, ShutdownCancelsRequestsInFlightAtTheDeadline) {
   EXPECT_EQ(StateOf("slow"), EventState::kQueued);
 }
 
+// Answers from a script shared by every transport the dispatcher makes.
+class ScriptedTransport : public HttpTransport {
+ public:
+  explicit ScriptedTransport(FakeHttpTransport* script) : script_(script) {}
+  absl::StatusOr<HttpResponse> Post(const HttpRequest& request) override {
+    return script_->Post(request);
+  }
+
+ private:
+  FakeHttpTransport* const script_;
+};
+
+// A drain delivers what falls due before its deadline, retries included:
+// a 503 whose backoff ends 50 ms later is retried and delivered, where the
+// lanes used to stop as soon as nothing was due at that instant, leaving
+// the event queued with most of the drain's time unused. On the real
+// clock (backoffs are waited for), but with no sleep: Shutdown returns
+// once the lanes stop.
+TEST_F(DispatcherTest, ADrainWaitsForRetriesDueBeforeItsDeadline) {
+  SystemClock clock;
+  DispatchTarget target;
+  target.name = "default";
+  target.url = RequestUrl("https://api.test/v1/events", "pixel");
+  target.api_key = "test-key";
+  target.options.linger = std::chrono::milliseconds(0);
+  target.options.initial_backoff = std::chrono::milliseconds(50);
+  target.options.max_backoff = std::chrono::milliseconds(50);
+  dispatcher_ = std::make_unique<Dispatcher>(
+      spool_.get(), &clock, &metrics_, std::vector<DispatchTarget>{target},
+      [this](const DispatchTarget&)
+          -> absl::StatusOr<std::unique_ptr<HttpTransport>> {
+        return std::unique_ptr<HttpTransport>(new ScriptedTransport(&api_));
+      });
+  Append({"retried"}, false, clock.NowMs() - 1000);
+  api_.Script(FakeHttpTransport::Response(503));
+  api_.Script(FakeHttpTransport::Response(200));
+  ASSERT_TRUE(dispatcher_->Start().ok());
+  dispatcher_->Shutdown(clock.NowMs() + 20'000);
+  EXPECT_THAT(api_.requests(), SizeIs(2));
+  EXPECT_EQ(StateOf("retried"), EventState::kDelivered);
+}
+
+// A retry due only after the deadline is left in the spool, and the drain
+// ends without waiting for it.
+TEST_F(DispatcherTest, ADrainLeavesRetriesDueAfterItsDeadline) {
+  SystemClock clock;
+  DispatchTarget target;
+  target.name = "default";
+  target.url = RequestUrl("https://api.test/v1/events", "pixel");
+  target.api_key = "test-key";
+  target.options.linger = std::chrono::milliseconds(0);
+  dispatcher_ = std::make_unique<Dispatcher>(
+      spool_.get(), &clock, &metrics_, std::vector<DispatchTarget>{target},
+      [this](const DispatchTarget&)
+          -> absl::StatusOr<std::unique_ptr<HttpTransport>> {
+        return std::unique_ptr<HttpTransport>(new ScriptedTransport(&api_));
+      });
+  Append({"later"}, false, clock.NowMs() - 1000);
+  api_.Script(FakeHttpTransport::Response(429, "{}", "3600"));
+  ASSERT_TRUE(dispatcher_->Start().ok());
+  const auto started = std::chrono::steady_clock::now();
+  dispatcher_->Shutdown(clock.NowMs() + 20'000);
+  EXPECT_LT(std::chrono::steady_clock::now() - started,
+            std::chrono::seconds(15));
+  EXPECT_THAT(api_.requests(), SizeIs(1));
+  EXPECT_EQ(StateOf("later"), EventState::kQueued);
+}
+
 TEST(RetryAfterTest, ParsesSecondsAndHttpDates) {
   EXPECT_EQ(ParseRetryAfter("5", 0), std::chrono::milliseconds(5000));
   // Sun, 06 Nov 1994 08:49:37 GMT is 784111777 s after the epoch.
