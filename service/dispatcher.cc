@@ -321,9 +321,7 @@ absl::StatusOr<DeliveryReport> Dispatcher::DeliverOnce(
         now, /*attempts=*/0);
     if (!s.ok()) return s;
     report.dead_lettered += static_cast<int>(expired.size());
-    metrics_->events_dead_lettered.Add(
-        {key.destination, "expired"},
-        static_cast<std::int64_t>(expired.size()));
+    CountEnded(key, "expired", static_cast<std::int64_t>(expired.size()));
   }
   if (live.empty()) return report;
   absl::Status s =
@@ -363,7 +361,7 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
     absl::Status s = spool_->MarkDelivered(Rows(events), now, carried + 1);
     if (!s.ok()) return s;
     report->delivered += static_cast<int>(n);
-    metrics_->events_delivered.Add({name}, n);
+    CountEnded(key, nullptr, n);
     std::lock_guard<std::mutex> lock(mu_);
     if (dest->paused) {
       dest->paused = false;
@@ -414,7 +412,7 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
                                       message, now, carried + 1);
     if (!s.ok()) return s;
     report->dead_lettered += 1;
-    metrics_->events_dead_lettered.Add({name, "rejected"});
+    CountEnded(key, "rejected", 1);
     LogWarn("event_dead_lettered", {{"destination", name},
                                     {"event_id", events[0].event_id},
                                     {"status", absl::StrCat(status)}});
@@ -423,9 +421,11 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
 
   if (response.ok() && (status == 401 || status == 403)) {
     std::int64_t probe_at = now + target.options.auth_probe_interval.count();
+    bool pausing = false;  // this request paused the destination
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (!dest->paused) {
+        pausing = true;
         dest->paused = true;
         metrics_->destination_pauses.Add({name});
         LogError(
@@ -444,7 +444,11 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
     if (!s.ok()) return s;
     report->retried += static_cast<int>(n);
     report->paused = true;
-    metrics_->events_retried.Add({name, "auth"}, n);
+    // Counted when the pause begins: a probe that fails again puts back a
+    // batch that was not going anywhere, and counting it each probe read as
+    // thousands of retries a minute (conversions_api_requests_total counts
+    // the probes).
+    if (pausing) metrics_->events_retried.Add({name, "auth"}, n);
     return absl::OkStatus();
   }
 
@@ -494,8 +498,7 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
         carried + 1);
     if (!s.ok()) return s;
     report->dead_lettered += static_cast<int>(expired_rows.size());
-    metrics_->events_dead_lettered.Add(
-        {name, "expired"}, static_cast<std::int64_t>(expired_rows.size()));
+    CountEnded(key, "expired", static_cast<std::int64_t>(expired_rows.size()));
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -509,6 +512,21 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
                           {"cause", cause},
                           {"delay_ms", absl::StrCat(delay.count())}});
   return absl::OkStatus();
+}
+
+void Dispatcher::CountEnded(const LaneKey& lane, const char* dead_reason,
+                            std::int64_t n) {
+  if (lane.validate_only) {
+    const std::string result = dead_reason == nullptr ? "valid"
+                               : std::string(dead_reason) == "rejected"
+                                   ? "invalid"
+                                   : dead_reason;
+    metrics_->events_validated.Add({lane.destination, result}, n);
+  } else if (dead_reason == nullptr) {
+    metrics_->events_delivered.Add({lane.destination}, n);
+  } else {
+    metrics_->events_dead_lettered.Add({lane.destination, dead_reason}, n);
+  }
 }
 
 void Dispatcher::WorkerLoop(LaneState* lane, HttpTransport* transport) {

@@ -155,6 +155,10 @@ class Dispatcher {
                          HttpTransport* transport,
                          std::vector<ClaimedEvent> events, int carried,
                          DeliveryReport* report);
+  // Counts `n` events of `lane` that reached their end: delivered (when
+  // `dead_reason` is null) or dead-lettered for `dead_reason`; for the
+  // validate_only lane, as validated (valid, invalid, expired).
+  void CountEnded(const LaneKey& lane, const char* dead_reason, std::int64_t n);
   DestinationState* FindDestination(const std::string& name);
   LaneState* FindLane(const LaneKey& key);
 

@@ -160,12 +160,23 @@ Metrics::Metrics()
       identifier_warnings("conversions_identifier_warnings_total",
                           "Identifier values dropped or changed.", {"reason"}),
       events_delivered("conversions_events_delivered_total",
-                       "Events the API accepted.", {"destination"}),
+                       "Events the API accepted (validate_only events are "
+                       "counted in conversions_events_validated_total).",
+                       {"destination"}),
       events_retried("conversions_events_retried_total",
-                     "Events put back for a later attempt.",
+                     "Events put back for a later attempt (both lanes; a "
+                     "destination's pause for 401/403 counts its events once, "
+                     "when it begins, not at each failed probe).",
                      {"destination", "cause"}),
       events_dead_lettered("conversions_events_dead_lettered_total",
-                           "Events dead-lettered.", {"destination", "reason"}),
+                           "Events dead-lettered (validate_only events are "
+                           "counted in conversions_events_validated_total).",
+                           {"destination", "reason"}),
+      events_validated(
+          "conversions_events_validated_total",
+          "validate_only events the API checked (result: valid, invalid) or "
+          "that expired before it could; never saved as conversions.",
+          {"destination", "result"}),
       api_requests("conversions_api_requests_total",
                    "Requests to the API by HTTP status (0: network error).",
                    {"destination", "code"}),
@@ -222,8 +233,8 @@ std::string Metrics::Render() const {
        {&events_accepted, &events_rejected, &events_duplicate, &events_replaced,
         &events_skipped, &events_not_stored, &identifier_warnings,
         &events_delivered, &events_retried, &events_dead_lettered,
-        &api_requests, &destination_pauses, &requests_denied, &requests_refused,
-        &spool_sync_failures}) {
+        &events_validated, &api_requests, &destination_pauses, &requests_denied,
+        &requests_refused, &spool_sync_failures}) {
     c->Render(&out);
   }
   for (const HistogramFamily* h :

@@ -85,12 +85,15 @@ class Metrics {
   CounterFamily events_delivered;      // {destination}
   CounterFamily events_retried;        // {destination, cause}
   CounterFamily events_dead_lettered;  // {destination, reason}
-  CounterFamily api_requests;          // {destination, code}
-  CounterFamily destination_pauses;    // {destination}
-  CounterFamily requests_denied;       // {api, reason}
-  CounterFamily requests_refused;      // {api, reason}
-  HistogramFamily batch_size;          // {destination}
-  HistogramFamily api_latency;         // {destination}, seconds
+  // validate_only events, which are neither delivered nor dead-lettered:
+  // {destination, result} (valid, invalid, expired).
+  CounterFamily events_validated;
+  CounterFamily api_requests;        // {destination, code}
+  CounterFamily destination_pauses;  // {destination}
+  CounterFamily requests_denied;     // {api, reason}
+  CounterFamily requests_refused;    // {api, reason}
+  HistogramFamily batch_size;        // {destination}
+  HistogramFamily api_latency;       // {destination}, seconds
   // The spool's durability syncs (group commit): how long each took, how
   // many calls it answered, and how many failed.
   HistogramFamily spool_sync_seconds;  // {}

@@ -122,6 +122,27 @@ TEST_F(DispatcherTest, ValidateOnlyLaneSendsTheFlag) {
   EXPECT_EQ(body["validate_only"], true);
 }
 
+// validate_only events are checked, never saved: their outcomes count as
+// validated, so that delivered and dead-lettered (and the alerts on them)
+// count real conversions only.
+TEST_F(DispatcherTest, ValidateOnlyOutcomesCountAsValidatedOnly) {
+  Append({"ok", "bad"}, /*validate_only=*/true);
+  api_.Script(FakeHttpTransport::Response(400, R"({"error":{"message":"x"}})"));
+  api_.Script(FakeHttpTransport::Response(200));
+  api_.Script(FakeHttpTransport::Response(400, R"({"error":{"message":"x"}})"));
+  const DeliveryReport report = Deliver(/*validate_only=*/true);
+  EXPECT_EQ(report.delivered, 1);
+  EXPECT_EQ(report.dead_lettered, 1);
+  EXPECT_EQ(metrics_.events_validated.Value({"default", "valid"}), 1);
+  EXPECT_EQ(metrics_.events_validated.Value({"default", "invalid"}), 1);
+  EXPECT_EQ(metrics_.events_delivered.Value({"default"}), 0);
+  EXPECT_EQ(metrics_.events_dead_lettered.Value({"default", "rejected"}), 0);
+  // A real event still counts as delivered.
+  Append({"real"});
+  EXPECT_EQ(Deliver().delivered, 1);
+  EXPECT_EQ(metrics_.events_delivered.Value({"default"}), 1);
+}
+
 TEST_F(DispatcherTest, SplitsBatchToIsolateRejectedEvent) {
   Append({"a", "b", "poison", "d", "e"});
   // The API rejects any batch holding the poison event, atomically.
@@ -264,6 +285,10 @@ TEST_F(DispatcherTest, APausedDestinationGetsOneProbePerInterval) {
   EXPECT_TRUE(probe->paused);
   EXPECT_THAT(prober.requests(), SizeIs(1));
   EXPECT_THAT(api_.requests(), SizeIs(1));  // the first request only
+  // The events were counted as retried when the pause began, not again
+  // for the probe that failed; the probe shows as an API request.
+  EXPECT_EQ(metrics_.events_retried.Value({"default", "auth"}), 1);
+  EXPECT_EQ(metrics_.api_requests.Value({"default", "401"}), 2);
 }
 
 // A batch split after a 400 stops sending when a half pauses the
