@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <chrono>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -385,8 +386,9 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::RetryDeadLetters(
 ApiValidator MakeApiValidator(
     std::function<absl::StatusOr<std::unique_ptr<HttpTransport>>(
         const DestinationConfig&)>
-        factory) {
-  return [factory = std::move(factory)](
+        factory,
+    Metrics* metrics) {
+  return [factory = std::move(factory), metrics](
              const DestinationConfig& destination,
              const std::vector<std::string>& wire_events) {
     v1::ApiValidation result;
@@ -405,7 +407,17 @@ ApiValidator MakeApiValidator(
     request.url = RequestUrl(destination.endpoint, destination.pixel_id);
     request.bearer_token = destination.api_key;
     request.body = mapping::EncodeRequest(envelope, wire_events);
+    const auto started = std::chrono::steady_clock::now();
     absl::StatusOr<HttpResponse> response = (*transport)->Post(request);
+    if (metrics != nullptr) {
+      metrics->api_requests.Add(
+          {destination.name,
+           absl::StrCat(response.ok() ? response->status : 0)});
+      metrics->api_latency.Observe(
+          {destination.name}, std::chrono::duration<double>(
+                                  std::chrono::steady_clock::now() - started)
+                                  .count());
+    }
     if (!response.ok()) {
       result.set_message(std::string(response.status().message()));
       return result;

@@ -92,11 +92,14 @@ class ConversionServiceImpl final : public ConversionServiceBase {
   std::atomic<int> api_validations_{0};
 };
 
-// Returns an ApiValidator that posts with a fresh transport per call.
+// Returns an ApiValidator that posts with a fresh transport per call, and
+// counts each call in `metrics` (if not null) as the dispatcher counts its
+// requests: conversions_api_requests_total and the API latency.
 ApiValidator MakeApiValidator(
     std::function<absl::StatusOr<std::unique_ptr<HttpTransport>>(
         const DestinationConfig&)>
-        factory);
+        factory,
+    Metrics* metrics = nullptr);
 
 }  // namespace conversions::service
 

@@ -299,12 +299,15 @@ absl::Status Gateway::Init(TransportFactory factory) {
       &config_, spool_.get(), dispatcher_.get(), clock_, &metrics_, &draining_);
   if (absl::Status s = ingestor_->CompileTagMappings(); !s.ok()) return s;
   service_ = std::make_unique<ConversionServiceImpl>(
-      ingestor_.get(), MakeApiValidator([this](const DestinationConfig& d) {
-        HttpTransportOptions options;
-        options.connect_timeout = d.dispatcher.connect_timeout;
-        options.request_timeout = d.dispatcher.request_timeout;
-        return NewHttpTransport(d.endpoint, options);
-      }));
+      ingestor_.get(),
+      MakeApiValidator(
+          [this](const DestinationConfig& d) {
+            HttpTransportOptions options;
+            options.connect_timeout = d.dispatcher.connect_timeout;
+            options.request_timeout = d.dispatcher.request_timeout;
+            return NewHttpTransport(d.endpoint, options);
+          },
+          &metrics_));
 
   metrics_.AddGauge(
       "conversions_spool_queued_events",

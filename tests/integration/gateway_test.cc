@@ -474,6 +474,12 @@ TEST_F(GatewayTest, ValidateEventsReturnsWireJsonAndAsksTheApi) {
   // Nothing is stored or delivered.
   EXPECT_TRUE(sandbox_->AcceptedEvents().empty());
   EXPECT_EQ(gateway_->spool()->QueuedCount(), 0);
+  // The call to the API shows in its metrics, as the dispatcher's do.
+  const std::string metrics = MetricsText();
+  EXPECT_THAT(metrics, HasSubstr("conversions_api_requests_total{destination="
+                                 "\"default\",code=\"200\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("conversions_api_latency_seconds_count{"
+                                 "destination=\"default\"} 1"));
 }
 
 TEST_F(GatewayTest, RejectsRequestErrorsWithGrpcCodes) {
