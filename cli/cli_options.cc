@@ -337,8 +337,9 @@ absl::StatusOr<CliOptions> ParseCliArgs(const std::vector<std::string>& args,
   if (target->tls == false && options.tls) {
     return UsageError(
         absl::StrCat(target_source,
-                     " is http://, plaintext, but --tls, --ca-file or "
-                     "--cert-file ask for TLS; use https:// or HOST:PORT"));
+                     " is http://, plaintext, but --tls, --ca-file, "
+                     "--cert-file or --key-file ask for TLS; use https:// or "
+                     "HOST:PORT"));
   }
   if (target->tls == true) options.tls = true;
 

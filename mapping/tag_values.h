@@ -284,7 +284,8 @@ static std::optional<v1::ActionSource> ActionSourceOf(std::string_view value) {
 // An event name as it may appear in a skip reason: at most 64 characters,
 // and only when it looks like an event name ("purchase", "Order
 // Completed", "step_2_done"): letters, digits, spaces and _ - . : /, with
-// at least one letter, no @ and fewer than five digits. Anything else (an
+// at least one letter, no @ and fewer than five digits; beyond ASCII,
+// letters only (not full-width digits or ＠). Anything else (an
 // email, a phone number, a customer id sent in the wrong property) is not
 // repeated back, since skip reasons go to logs and clients.
 static std::string QuoteName(std::string_view name) {
@@ -304,7 +305,7 @@ static std::string QuoteName(std::string_view name) {
       plain = false;
     }
   }
-  if (!plain || !letter || digits >= 5) {
+  if (!plain || !letter || digits >= 5 || !NonAsciiAreLetters(cut)) {
     return "(whose name is not shown: it does not look like an event name)";
   }
   return absl::StrCat("'", Sv(cut), cut.size() < name.size() ? "...'" : "'");

@@ -208,6 +208,19 @@ size_t CodePointCount(std::string_view s) {
   return n;
 }
 
+bool NonAsciiAreLetters(std::string_view s) {
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(s.data());
+  const auto length = static_cast<std::int32_t>(s.size());
+  std::int32_t i = 0;
+  while (i < length) {
+    UChar32 c;
+    U8_NEXT(bytes, i, length, c);
+    if (c < 0) return false;
+    if (c >= 0x80 && !u_isalpha(c)) return false;
+  }
+  return true;
+}
+
 std::string_view TruncateCodePoints(std::string_view s,
                                     size_t max_code_points) {
   size_t seen = 0;

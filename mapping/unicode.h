@@ -100,6 +100,11 @@ bool LowerCaseNfc(std::string_view s, std::string* out);
 // Returns the number of code points in valid UTF-8 `s`.
 size_t CodePointCount(std::string_view s);
 
+// Returns true when every code point of valid UTF-8 `s` outside ASCII is a
+// letter (Unicode's alphabetic property: not a full-width digit or @, a
+// symbol or punctuation).
+bool NonAsciiAreLetters(std::string_view s);
+
 // Returns the prefix of valid UTF-8 `s` holding at most `max_code_points`
 // code points.
 std::string_view TruncateCodePoints(std::string_view s, size_t max_code_points);

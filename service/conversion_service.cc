@@ -201,8 +201,7 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::TrackEvents(
     ingestor_->CountRefused(kApiTrack, "invalid_request");
     return Finish(context, ToGrpcStatus(parsed));
   }
-  absl::Status check =
-      ingestor_->CheckRequest(static_cast<int>(input.events.size()), kApiTrack);
+  absl::Status check = ingestor_->CheckRequest(input.event_count, kApiTrack);
   if (!check.ok()) return Finish(context, ToGrpcStatus(check));
   absl::StatusOr<const DestinationConfig*> destination =
       ingestor_->ResolveFor(*caller, input.destination, kApiTrack);

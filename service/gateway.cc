@@ -66,12 +66,10 @@ std::string ErrorJson(const absl::Status& status) {
                       "\",\"message\":", message, "}}\n");
 }
 
-// Whether a Content-Type header names JSON ("application/json", any case,
-// parameters such as charset allowed).
-// Whether `type` (a Content-Type) is application/json in UTF-8: with no
-// charset parameter, or charset utf-8 (RFC 8259 §8.1: JSON exchanged
-// between systems is UTF-8; a body in another charset would be read as
-// UTF-8 all the same).
+// Whether `type` (a Content-Type) is application/json (any case) in
+// UTF-8: with no charset parameter, or charset utf-8 (RFC 8259 §8.1: JSON
+// exchanged between systems is UTF-8; a body in another charset would be
+// read as UTF-8 all the same).
 bool IsJsonMediaType(std::string_view type) {
   const absl::string_view whole(type.data(), type.size());
   std::vector<absl::string_view> parts = absl::StrSplit(whole, ';');
@@ -93,7 +91,13 @@ bool IsJsonMediaType(std::string_view type) {
         charset.back() == '"') {
       charset = charset.substr(1, charset.size() - 2);
     }
-    if (!absl::EqualsIgnoreCase(charset, "utf-8")) return false;
+    // "utf8" is a common label for it (WHATWG's Encoding standard takes
+    // it), and US-ASCII text is UTF-8.
+    if (!absl::EqualsIgnoreCase(charset, "utf-8") &&
+        !absl::EqualsIgnoreCase(charset, "utf8") &&
+        !absl::EqualsIgnoreCase(charset, "us-ascii")) {
+      return false;
+    }
   }
   return true;
 }
@@ -729,8 +733,7 @@ void Gateway::HandleTrack(const std::string& body,
   if (!error.ok()) ingestor_->CountRefused("http_track", "invalid_request");
   const DestinationConfig* destination = nullptr;
   if (error.ok()) {
-    error = ingestor_->CheckRequest(static_cast<int>(request.events.size()),
-                                    "http_track");
+    error = ingestor_->CheckRequest(request.event_count, "http_track");
   }
   if (error.ok()) {
     absl::StatusOr<const DestinationConfig*> resolved =

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <iterator>
+#include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "google/protobuf/descriptor.h"
 #include "nlohmann/json.hpp"
 
 namespace conversions::service {
@@ -77,18 +80,24 @@ std::string LineAndColumn(std::string_view text, size_t position) {
   return absl::StrCat("line ", line, ", column ", column);
 }
 
-constexpr std::string_view kInvalidValue = "invalid value";
-
 // A protobuf field name: a lower-case ASCII letter, then letters, digits
-// and underscores; at most 64 characters. What a client writes as a field
-// name looks like this; a phone number, an email or an id rarely does.
+// and underscores; at most 64 characters, fewer than five digits, and not
+// a run of hex digits (a digest). What a client writes as a field name
+// looks like this; a phone number, an email, an id or a hash rarely does.
 bool LooksLikeFieldName(std::string_view name) {
-  return !name.empty() && name.size() <= 64 &&
-         absl::ascii_islower(static_cast<unsigned char>(name.front())) &&
-         std::all_of(name.begin(), name.end(), [](char c) {
-           return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-                  c == '_';
-         });
+  if (name.empty() || name.size() > 64 ||
+      !absl::ascii_islower(static_cast<unsigned char>(name.front()))) {
+    return false;
+  }
+  int digits = 0;
+  bool all_hex = true;
+  for (const char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (!absl::ascii_isalnum(u) && c != '_') return false;
+    if (absl::ascii_isdigit(u)) ++digits;
+    if (!absl::ascii_isxdigit(u)) all_hex = false;
+  }
+  return digits < 5 && !(all_hex && name.size() >= 16);
 }
 
 // A path of field names and indexes ("events[0].fields[1].value"), each
@@ -115,20 +124,69 @@ bool LooksLikePath(std::string_view path) {
 }
 
 // `path` and `name` joined by a dot, either of which may be empty.
-std::string JoinPath(const std::string& path, std::string_view name) {
+std::string JoinPath(std::string_view path, std::string_view name) {
   if (path.empty()) return std::string(name);
-  if (name.empty()) return path;
-  return absl::StrCat(path, ".", absl::string_view(name.data(), name.size()));
+  if (name.empty()) return std::string(path);
+  return absl::StrCat(absl::string_view(path.data(), path.size()), ".",
+                      absl::string_view(name.data(), name.size()));
 }
 
-// "events[3]" of a protobuf path that starts there, else the path.
-std::string EventOf(const std::string& path) {
-  if (path.rfind("events[", 0) == 0) {
+// "events[3]" of a protobuf path that starts there, else the path if it
+// looks like one.
+std::string EventOf(std::string_view path) {
+  if (path.substr(0, 7) == "events[") {
     const size_t close = path.find(']');
-    if (close != std::string::npos) return path.substr(0, close + 1);
+    if (close != std::string_view::npos) {
+      const std::string event(path.substr(0, close + 1));
+      if (LooksLikePath(event)) return event;
+    }
   }
-  return LooksLikePath(path) ? path : "an event";
+  return LooksLikePath(path) ? std::string(path) : "";
 }
+
+bool EndsWith(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() &&
+         text.substr(text.size() - suffix.size()) == suffix;
+}
+
+// Whether `quoted` ("\"ORDER_CREATED\"") names a value of the enum
+// `type_url` ("type.googleapis.com/conversions.v1.EventType") by its full
+// name or by the part after the prefix its values share
+// (EVENT_TYPE_ORDER_CREATED): the one case where a refused value is shown,
+// since it is the enum's own text, not the caller's.
+bool IsEnumValueName(std::string_view quoted, std::string_view type_url) {
+  constexpr std::string_view kTypePrefix = "type.googleapis.com/";
+  if (quoted.size() < 3 || quoted.front() != '"' || quoted.back() != '"' ||
+      type_url.substr(0, kTypePrefix.size()) != kTypePrefix) {
+    return false;
+  }
+  const std::string_view value = quoted.substr(1, quoted.size() - 2);
+  const google::protobuf::EnumDescriptor* type =
+      google::protobuf::DescriptorPool::generated_pool()->FindEnumTypeByName(
+          std::string(type_url.substr(kTypePrefix.size())));
+  if (type == nullptr) return false;
+  for (int i = 0; i < type->value_count(); ++i) {
+    const std::string& name = type->value(i)->name();
+    if (name == value || (name.size() > value.size() && EndsWith(name, value) &&
+                          name[name.size() - value.size() - 1] == '_')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// protobuf's wording of problems that quote nothing of the input.
+constexpr std::string_view kFixedProblems[] = {
+    "Root element must be a message.",
+    "Proto field is not repeating, cannot start list.",
+    "JSON transcoder produced invalid protobuf output.",
+};
+// What protobuf writes as the "value" of an invalid value when the JSON
+// has another shape than the field.
+constexpr std::string_view kFixedValues[] = {
+    "Starting an object on a scalar field",
+    "Starting an array on a scalar field",
+};
 
 }  // namespace
 
@@ -152,96 +210,112 @@ absl::Status CheckJsonSyntax(std::string_view body) {
 
 std::string JsonParseProblem(std::string_view message) {
   message = message.substr(0, message.find('\n'));
-  // protobuf starts with "(<path>) <name>: " when the problem sits below the
-  // root: <path> is made of field names and indexes ("events[0].fields[1]"),
-  // <name> is the field's or the map key's, which is the caller's text.
-  // The problem of the field itself reads "(<path>): <problem>".
+  // protobuf starts with "(<path>): " or "(<path>) <name>: " when the
+  // problem sits below the root: <path> is made of field names and indexes
+  // ("events[0].fields[1]"); <name> is a field's or a map key's, which is
+  // the caller's text and may hold anything, ": " included. So the problem
+  // is recognized by its fixed words, from the end; what lies between the
+  // path and those words is the name, shown only if it looks like a field
+  // name; and nothing else of the message is ever shown.
   std::string_view path;
-  std::string_view name;
-  std::string_view problem = message;
-  const size_t close = message.find(')');
-  if (!message.empty() && message.front() == '(' &&
-      close != std::string_view::npos && message.substr(close, 3) == "): ") {
-    path = message.substr(1, close - 1);
-    problem = message.substr(close + 3);
-  } else {
-    if (!message.empty() && message.front() == '(' &&
-        close != std::string_view::npos && message.substr(close, 2) == ") ") {
-      path = message.substr(1, close - 1);
-      message.remove_prefix(close + 2);
-      problem = message;
+  std::string_view rest = message;
+  if (!rest.empty() && rest.front() == '(') {
+    const size_t close = rest.find(')');
+    if (close != std::string_view::npos &&
+        LooksLikePath(rest.substr(1, close - 1))) {
+      path = rest.substr(1, close - 1);
+      rest.remove_prefix(close + 1);
+      if (rest.substr(0, 2) == ": ") {
+        rest.remove_prefix(2);
+      } else if (rest.substr(0, 1) == " ") {
+        rest.remove_prefix(1);
+      }
     }
-    if (const size_t colon = message.find(": ");
-        colon != std::string_view::npos) {
-      name = message.substr(0, colon);
-      problem = message.substr(colon + 2);
-    }
+  } else if (rest.substr(0, 2) == ": ") {
+    rest.remove_prefix(2);
   }
-  const std::string where(path);
+  // `where`: the path, and the name when it looks like a field name.
+  auto where = [&](std::string_view name) {
+    const std::string full = JoinPath(path, name);
+    if (!name.empty() && LooksLikeFieldName(name) && LooksLikePath(full)) {
+      return full;
+    }
+    return std::string(path);
+  };
+  auto prefixed = [](const std::string& at, std::string_view text) {
+    return at.empty()
+               ? std::string(text)
+               : absl::StrCat(at, ": ",
+                              absl::string_view(text.data(), text.size()));
+  };
   std::string out;
-  if (problem == "Cannot find field.") {
-    // The name of an unknown request field is shown only when it looks
-    // like a field name; a path of such names ("events[0].idd") too.
-    const std::string full = JoinPath(where, name);
+  constexpr std::string_view kUnknown = "Cannot find field.";
+  constexpr std::string_view kRepeatedKey = "Repeated map key: '";
+  constexpr std::string_view kInvalid = "invalid value ";
+  constexpr std::string_view kForType = " for type ";
+  if (EndsWith(rest, kUnknown)) {
+    std::string_view name = rest.substr(0, rest.size() - kUnknown.size());
+    if (EndsWith(name, ": ")) name.remove_suffix(2);
+    const std::string full = JoinPath(path, name);
     out = LooksLikeFieldName(name) && LooksLikePath(full)
               ? absl::StrCat("unknown field \"", full, "\"")
               : "an unknown field, whose name is not shown: it is not a "
                 "plain field name";
-  } else if (absl::StartsWith(absl::string_view(problem.data(), problem.size()),
-                              "Repeated map key")) {
+  } else if (EndsWith(rest, "' is already set.") &&
+             rest.find(kRepeatedKey) != std::string_view::npos) {
     // A key given twice in one object of an event; the key is not shown.
-    out = absl::StrCat(
-        "an object holds the same key twice",
-        where.empty() ? "" : absl::StrCat(" (in ", EventOf(where), ")"));
-  } else if (const size_t value = problem.find(kInvalidValue);
-             value != std::string_view::npos) {
-    // "invalid value <the value> for type <type>": the value is shown only
-    // for an enum type ("ORDER_CREATED" for EVENT_TYPE_ORDER_CREATED), and
-    // only when it looks like an enum name, which no identifier does.
-    const size_t type = problem.rfind(" for type ");
-    const std::string full = JoinPath(where, name);
-    if (LooksLikePath(full)) out = absl::StrCat("(", full, "): ");
-    out.append(kInvalidValue);
-    if (type != std::string_view::npos && type > value) {
-      const std::string_view quoted = problem.substr(
-          value + kInvalidValue.size(), type - value - kInvalidValue.size());
-      const std::string_view type_name =
-          problem.substr(type + std::string_view(" for type ").size());
-      const bool enum_type = type_name.substr(0, 5) != "TYPE_";
-      if (enum_type && quoted.size() >= 3 && quoted.size() <= 66 &&
-          quoted[0] == ' ' && quoted[1] == '"' && quoted.back() == '"' &&
-          std::all_of(quoted.begin() + 2, quoted.end() - 1, [](char c) {
-            return absl::ascii_isupper(static_cast<unsigned char>(c)) ||
-                   absl::ascii_isdigit(static_cast<unsigned char>(c)) ||
-                   c == '_';
-          })) {
-        out.append(quoted);
-      }
-      out.append(problem.substr(type));
+    const std::string event = EventOf(path);
+    out = absl::StrCat("an object holds the same key twice",
+                       event.empty() ? "" : absl::StrCat(" (in ", event, ")"));
+  } else if (const size_t type = rest.rfind(kForType),
+             invalid = rest.find(kInvalid);
+             type != std::string_view::npos &&
+             invalid != std::string_view::npos && invalid < type) {
+    // "[<name>: ]invalid value <value> for type <type>": the type is a
+    // type name or, for a value of another shape, the field's name.
+    const std::string_view type_name = rest.substr(type + kForType.size());
+    const std::string_view value = rest.substr(
+        invalid + kInvalid.size(), type - invalid - kInvalid.size());
+    std::string_view name = rest.substr(0, invalid);
+    if (EndsWith(name, ": ")) name.remove_suffix(2);
+    const bool plain_type =
+        !type_name.empty() && type_name.size() <= 100 &&
+        std::all_of(type_name.begin(), type_name.end(), [](char c) {
+          return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                 c == '_' || c == '.' || c == '/';
+        });
+    if (std::find(std::begin(kFixedValues), std::end(kFixedValues), value) !=
+        std::end(kFixedValues)) {
+      // The field's name is the "type": "destination: Starting an object
+      // on a scalar field".
+      out = prefixed(where(plain_type && LooksLikeFieldName(type_name)
+                               ? type_name
+                               : std::string_view()),
+                     value);
+    } else {
+      const std::string at = where(name);
+      out = absl::StrCat(
+          at.empty() ? "" : absl::StrCat("(", at, "): "), "invalid value",
+          IsEnumValueName(value, type_name)
+              ? absl::StrCat(" ", absl::string_view(value.data(), value.size()))
+              : "",
+          plain_type
+              ? absl::StrCat(" for type ", absl::string_view(type_name.data(),
+                                                             type_name.size()))
+              : "");
     }
+  } else if (const auto* fixed = std::find_if(
+                 std::begin(kFixedProblems), std::end(kFixedProblems),
+                 [&](std::string_view p) { return EndsWith(rest, p); });
+             fixed != std::end(kFixedProblems)) {
+    std::string_view name = rest.substr(0, rest.size() - fixed->size());
+    if (EndsWith(name, ": ")) name.remove_suffix(2);
+    out = prefixed(where(name), *fixed);
   } else {
-    // Anything else, without what it quotes (protobuf quotes values and
-    // keys in '' or ""), and with the name only when it is a plain one.
-    std::string scrubbed;
-    char quote = 0;
-    for (const char c : problem) {
-      if (quote != 0) {
-        if (c == quote) {
-          quote = 0;
-          scrubbed.append("(not shown)");
-        }
-        continue;
-      }
-      if (c == '\'' || c == '"') {
-        quote = c;
-        continue;
-      }
-      scrubbed.push_back(c);
-    }
-    if (quote != 0) scrubbed.append("(not shown)");
-    const std::string full = JoinPath(where, name);
-    const std::string& shown = LooksLikePath(full) ? full : where;
-    out = shown.empty() ? scrubbed : absl::StrCat(shown, ": ", scrubbed);
+    // Wording this function does not know: it may quote the input.
+    out = prefixed(std::string(path),
+                   "protobuf's JSON parser refused it (its message is not "
+                   "shown: it may quote the input)");
   }
   constexpr size_t kShown = 200;
   if (out.size() > kShown) out.replace(kShown, std::string::npos, "...");

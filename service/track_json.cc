@@ -9,6 +9,7 @@
 #include "conversions/v1/conversion_service.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
+#include "service/event_ingestor.h"
 #include "service/json_input.h"
 
 namespace conversions::service {
@@ -24,10 +25,14 @@ class TrackReader {
  public:
   explicit TrackReader(TrackEventsInput* out) : out_(*out) {}
 
-  bool null() { return InEvent() && (writer_->Null(), true); }
+  bool null() {
+    if (!InEvent()) return false;
+    if (writer_) writer_->Null();
+    return true;
+  }
   bool boolean(bool value) {
     if (InEvent()) {
-      writer_->Bool(value);
+      if (writer_) writer_->Bool(value);
       return true;
     }
     if (level_ != 1 || member_ != Member::kValidateOnly) return false;
@@ -35,17 +40,17 @@ class TrackReader {
     return true;
   }
   bool number_integer(json::number_integer_t value) {
-    return InEvent() && (writer_->Number(static_cast<double>(value)), true);
+    return Number(static_cast<double>(value));
   }
   bool number_unsigned(json::number_unsigned_t value) {
-    return InEvent() && (writer_->Number(static_cast<double>(value)), true);
+    return Number(static_cast<double>(value));
   }
   bool number_float(json::number_float_t value, const json::string_t&) {
-    return InEvent() && (writer_->Number(value), true);
+    return Number(value);
   }
   bool string(json::string_t& value) {
     if (InEvent()) {
-      writer_->String(value);
+      if (writer_) writer_->String(value);
       return true;
     }
     if (level_ != 1 || member_ != Member::kDestination || seen_destination_) {
@@ -61,7 +66,7 @@ class TrackReader {
     if (InEvent()) {
       if (level_ - 2 >= kTrackJsonFastDepth) return false;
       ++level_;
-      writer_->StartObject();
+      if (writer_) writer_->StartObject();
       return true;
     }
     if (level_ == 0) {
@@ -69,14 +74,20 @@ class TrackReader {
       return true;
     }
     if (level_ != 2) return false;
-    // An event.
+    // An event: read into a tree of its own, unless the request carries
+    // more than it may (refused by its count; the rest is only parsed).
     level_ = 3;
-    writer_.emplace(&out_.events.emplace_back());
+    if (++out_.event_count <= kMaxEventsPerRequest) {
+      writer_.emplace(&out_.events.emplace_back());
+    } else if (!out_.events.empty()) {
+      out_.events.clear();
+      out_.events.shrink_to_fit();
+    }
     return true;
   }
   bool key(json::string_t& key) {
     if (InEvent()) {
-      writer_->Key(key);
+      if (writer_) writer_->Key(key);
       return true;
     }
     if (key == "destination") {
@@ -92,9 +103,9 @@ class TrackReader {
   }
   bool end_object() {
     --level_;
-    if (level_ >= 3) return writer_->EndObject();
+    if (level_ >= 3) return !writer_ || writer_->EndObject();
     if (level_ == 2) {
-      const bool ok = writer_->Finish();
+      const bool ok = !writer_ || writer_->Finish();
       writer_.reset();
       return ok;
     }
@@ -104,7 +115,7 @@ class TrackReader {
     if (InEvent()) {
       if (level_ - 2 >= kTrackJsonFastDepth) return false;
       ++level_;
-      writer_->StartList();
+      if (writer_) writer_->StartList();
       return true;
     }
     if (level_ != 1 || member_ != Member::kEvents || seen_events_) {
@@ -116,7 +127,7 @@ class TrackReader {
   }
   bool end_array() {
     --level_;
-    if (level_ >= 3) writer_->EndList();
+    if (level_ >= 3 && writer_) writer_->EndList();
     return true;
   }
   bool parse_error(std::size_t, const std::string&,
@@ -128,6 +139,11 @@ class TrackReader {
   enum class Member { kNone, kDestination, kValidateOnly, kEvents };
 
   bool InEvent() const { return level_ >= 3; }
+  bool Number(double value) {
+    if (!InEvent()) return false;
+    if (writer_) writer_->Number(value);
+    return true;
+  }
 
   TrackEventsInput& out_;
   int level_ = 0;
@@ -143,6 +159,7 @@ bool ReadTrackEventsJson(std::string_view body, TrackEventsInput* out) {
   out->destination.clear();
   out->validate_only = false;
   out->events.clear();
+  out->event_count = 0;
   // nlohmann reads a NUL byte as the end of its input, and skips a byte
   // order mark that protobuf's parser refuses: both go the general way.
   const size_t start = body.find_first_not_of(" \t\r\n");
@@ -151,7 +168,11 @@ bool ReadTrackEventsJson(std::string_view body, TrackEventsInput* out) {
     return false;
   }
   TrackReader reader(out);
-  return json::sax_parse(body.begin(), body.end(), &reader);
+  if (json::sax_parse(body.begin(), body.end(), &reader)) return true;
+  // Trees left half-written have no padding yet: none is left to read.
+  out->events.clear();
+  out->event_count = 0;
+  return false;
 }
 
 absl::Status ParseTrackEventsJsonGenerally(std::string_view body,
@@ -159,6 +180,7 @@ absl::Status ParseTrackEventsJsonGenerally(std::string_view body,
   out->destination.clear();
   out->validate_only = false;
   out->events.clear();
+  out->event_count = 0;
   constexpr char kNotARequest[] = "body is not a TrackEventsRequest in JSON: ";
   absl::Status error = CheckJsonSyntax(body);
   if (error.ok()) error = CheckTrackJsonNesting(body);
@@ -178,6 +200,9 @@ absl::Status ParseTrackEventsJsonGenerally(std::string_view body,
   }
   out->destination = request.destination();
   out->validate_only = request.validate_only();
+  out->event_count = request.events_size();
+  // More than a request may carry is refused by its count: not copied.
+  if (request.events_size() > kMaxEventsPerRequest) return absl::OkStatus();
   out->events.resize(static_cast<size_t>(request.events_size()));
   for (int i = 0; i < request.events_size(); ++i) {
     mapping::TagTreeFromStruct(request.events(i),

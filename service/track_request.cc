@@ -85,6 +85,7 @@ absl::Status ParseTrackEventsRequest(std::string_view wire,
     }
   }
   out->events.resize(count);
+  out->event_count = static_cast<int>(count);
   return status;
 }
 

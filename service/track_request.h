@@ -19,6 +19,11 @@ struct TrackEventsInput {
   std::string destination;
   bool validate_only = false;
   std::vector<mapping::TagTree> events;  // in request order
+  // The events the request carries. The JSON readers (track_json.h) keep
+  // none in `events` when there are more than a request may carry
+  // (kMaxEventsPerRequest), which is refused by its count: a body of a
+  // million empty events is read, not built into a million trees.
+  int event_count = 0;
 };
 
 // Parses `wire`, a serialized TrackEventsRequest, into `*out` (reset

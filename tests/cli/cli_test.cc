@@ -427,6 +427,16 @@ TEST(ParseEventsJsonTest, RejectsUnknownEnumNames) {
   EXPECT_EQ(identifier.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(identifier.message(), HasSubstr("invalid value for type"));
   EXPECT_THAT(identifier.message(), ::testing::Not(HasSubstr("jane")));
+  // Nor is an upper-case identifier (a postcode, a plate, a CRM id) that
+  // names no value of the enum.
+  for (const char* json : {R"([{"type": "SW1A1AA"}])",
+                           R"([{"actionSource": "AB12CDE"}])"}) {
+    const absl::Status upper = ParseEventsJson(json, "f.json", &request);
+    EXPECT_EQ(upper.code(), absl::StatusCode::kInvalidArgument) << json;
+    EXPECT_THAT(upper.message(), HasSubstr("invalid value for type")) << json;
+    EXPECT_THAT(upper.message(), ::testing::Not(HasSubstr("SW1A1AA")));
+    EXPECT_THAT(upper.message(), ::testing::Not(HasSubstr("AB12CDE")));
+  }
 }
 
 TEST(ParseEventsJsonTest, RejectsEmptyInputNoEventsAndNonJson) {

@@ -158,7 +158,7 @@ TEST_F(HttpPortTest, UnsafeBodyHeadersAreRefusedBeforeTheBody) {
           "page": {"url": "https://shop.example.com/"}}}]})";
   for (const char* type :
        {"application/json; charset=UTF-8", "application/json;charset=\"utf-8\"",
-        "Application/JSON"}) {
+        "application/json; charset=utf8", "Application/JSON"}) {
     httplib::Headers headers = {{"Content-Encoding", "identity"}};
     auto res = http.Post("/v1/track", headers, body, type);
     ASSERT_TRUE(res) << type;

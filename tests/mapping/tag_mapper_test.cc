@@ -279,8 +279,12 @@ TEST(TagMapperRow2Test, TheSkipReasonRepeatsOnlyEventLikeNames) {
     EXPECT_EQ(MapTag(e).skip_reason,
               absl::StrCat("event '", name, "' has no event mapping"));
   }
-  for (const char* name : {"ada.lovelace@example.com", "+1 415 555 2671",
-                           "14155552671", "cust_000123456", "(555) 123"}) {
+  for (const char* name :
+       {"ada.lovelace@example.com", "+1 415 555 2671", "14155552671",
+        "cust_000123456", "(555) 123",
+        // Full-width forms: "jane＠example．com", "４１５５５５２６７１".
+        "jane\uff20example\uff0ecom",
+        "\uff14\uff11\uff15\uff15\uff15\uff15\uff12\uff16\uff17\uff11"}) {
     Json e = Purchase(5);
     e["event_name"] = name;
     const TagMapResult r = MapTag(e);

@@ -50,6 +50,7 @@ std::string Compare(const std::string& body, bool* taken = nullptr) {
   if (fast.destination != general.destination) return "destination";
   if (fast.validate_only != general.validate_only) return "validate_only";
   if (fast.events.size() != general.events.size()) return "event count";
+  if (fast.event_count != general.event_count) return "event_count";
   for (size_t i = 0; i < fast.events.size(); ++i) {
     const std::string diff =
         conversions::testing::TagTreeDiff(fast.events[i], general.events[i]);
@@ -192,6 +193,41 @@ TEST(TrackJsonTest, AgreesWithTheGeneralWayOnMutatedBodies) {
   EXPECT_GT(taken_count, 2000);
 }
 
+// More events than a request may carry are counted, not built into trees
+// (the request is refused by its count); up to that many, each has its
+// tree.
+TEST(TrackJsonTest, EventsPastTheLimitAreCountedNotKept) {
+  auto body = [](int events) {
+    std::string out = R"({"events": [)";
+    for (int i = 0; i < events; ++i) {
+      out += i ? R"(, {"a": [1, {"b": "x"}]})" : R"({"a": [1, {"b": "x"}]})";
+    }
+    return out + "]}";
+  };
+  TrackEventsInput out;
+  ASSERT_TRUE(ReadTrackEventsJson(body(1000), &out));
+  EXPECT_EQ(out.event_count, 1000);
+  EXPECT_EQ(out.events.size(), 1000u);
+  EXPECT_EQ(Compare(body(1000)), "");
+  ASSERT_TRUE(ReadTrackEventsJson(body(1500), &out));
+  EXPECT_EQ(out.event_count, 1500);
+  EXPECT_TRUE(out.events.empty());
+  EXPECT_EQ(Compare(body(1500)), "");
+  // The general way counts them too, without copying them.
+  ASSERT_TRUE(ParseTrackEventsJsonGenerally(body(1001), &out).ok());
+  EXPECT_EQ(out.event_count, 1001);
+  EXPECT_TRUE(out.events.empty());
+}
+
+// A body the reader gives up on partway leaves no half-written tree.
+TEST(TrackJsonTest, AFailedReadLeavesNoTrees) {
+  TrackEventsInput out;
+  EXPECT_FALSE(ReadTrackEventsJson(
+      R"({"events": [{"a": 1}, {"b": {"c": 1, "c": 2}}]})", &out));
+  EXPECT_TRUE(out.events.empty());
+  EXPECT_EQ(out.event_count, 0);
+}
+
 TEST(TrackJsonTest, TheTreesAreReadyForTheMapper) {
   // Every key and string is followed by the padding the mapper's name
   // lookup reads (tag_tree.h).
@@ -250,6 +286,29 @@ TEST(TrackJsonTest, RefusalsNameTheProblemNotTheText) {
        "(destination): invalid value for type TYPE_STRING"},
       {"[]", "Root element must be a message."},
       {"null", "Root element must be a message."},
+      // A key that holds ": " cannot pass for protobuf's own words.
+      {R"({"events": [{"note: jane@example.com": 1,
+          "note: jane@example.com": 2}]})",
+       "an object holds the same key twice (in events[0])"},
+      {R"({"events": [{}], "x: jane@example.com": 1})",
+       "an unknown field, whose name is not shown: it is not a plain field "
+       "name"},
+      {R"({"events": [{}], "x: Cannot find field.": 1})",
+       "an unknown field, whose name is not shown: it is not a plain field "
+       "name"},
+      // A value is never shown, upper-case or not, unless it names a value
+      // of the enum the field takes (none here).
+      {R"({"events": ["CRM000123"]})",
+       "(events[0]): invalid value for type "
+       "type.googleapis.com/google.protobuf.Struct"},
+      {R"({"destination": {}})",
+       "destination: Starting an object on a scalar field"},
+      {R"({"events": [{}], "destination": [1]})",
+       "destination: Proto field is not repeating, cannot start list."},
+      // A lower-case digest as a key is not taken for a field name.
+      {R"({"events": [{}], "abcdef0123456789abcdef0123456789": 1})",
+       "an unknown field, whose name is not shown: it is not a plain field "
+       "name"},
   };
   for (const Case& c : cases) {
     TrackEventsInput out;
