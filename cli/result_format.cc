@@ -169,6 +169,7 @@ std::string FormatDeadLetter(const v1::DeadLetter& dead_letter) {
       FormatEventKey(dead_letter.type(), dead_letter.custom_event_name(),
                      dead_letter.event_id()),
       " ", ReasonName(dead_letter.reason()),
+      dead_letter.validate_only() ? " validate-only" : "",
       " attempts=", dead_letter.attempts(), " ", dead_letter.message());
 }
 

@@ -72,7 +72,9 @@ std::string FormatApiValidation(const v1::ApiValidation& validation,
 void PrintEventStatus(const v1::GetEventStatusResponse& status,
                       std::ostream& out);
 
-// Returns "TIME DESTINATION TYPE:ID REASON attempts=N MESSAGE".
+// Returns "TIME DESTINATION TYPE:ID REASON attempts=N MESSAGE", with
+// "validate-only" after REASON for an event sent with validate_only (the
+// API refused a check, not a conversion).
 std::string FormatDeadLetter(const v1::DeadLetter& dead_letter);
 
 // Returns the key dead-letters retry takes: "order_created:ID", or

@@ -338,6 +338,7 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::ListDeadLetters(
     *out->mutable_dead_lettered_time() = Millis(r.dead_ms);
     out->set_attempts(r.attempts);
     out->set_wire_json(r.wire_json);
+    out->set_validate_only(r.validate_only);
   }
   response->set_next_page_token(page->next_page_token);
   return Finish(context, grpc::Status::OK);

@@ -90,6 +90,7 @@ struct DeadLetterRecord {
   std::int64_t dead_ms = 0;
   int attempts = 0;
   std::string wire_json;
+  bool validate_only = false;  // sent with validate_only: only a check
 };
 
 // A filter and page of ListDeadLetters.

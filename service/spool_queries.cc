@@ -99,7 +99,8 @@ absl::StatusOr<DeadLetterPage> QueryDeadLetters(sqlite3* db,
       db,
       "SELECT e.id, e.destination, e.event_name, e.event_id, "
       "e.dead_reason, e.last_error, e.done_ms, e.attempts, p.wire_json, "
-      "e.payload_seg, e.payload_off, e.payload_len, e.payload_crc "
+      "e.payload_seg, e.payload_off, e.payload_len, e.payload_crc, "
+      "e.validate_only "
       "FROM events e LEFT JOIN payloads_kept p ON p.id=e.id "
       "WHERE e.state=3 AND (?1='' OR e.destination=?1) "
       "AND (?2=0 OR e.dead_reason=?2) "
@@ -134,6 +135,7 @@ absl::StatusOr<DeadLetterPage> QueryDeadLetters(sqlite3* db,
     r.dead_ms = st.Int(6);
     r.attempts = static_cast<int>(st.Int(7));
     r.wire_json = st.Text(8);
+    r.validate_only = st.Int(13) != 0;
     // Kept when it died; in the log when that copy failed.
     if (sqlite3_column_type(st.get(), 9) != SQLITE_NULL) {
       log.Read(LocationAt(st, 9, 10), &r.wire_json).IgnoreError();

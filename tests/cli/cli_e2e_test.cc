@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "conversions/v1/conversion_service.grpc.pb.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "tests/service/temp_dir.h"
@@ -37,7 +38,8 @@ using ::testing::Not;
 //    with "fail" is UNAVAILABLE;
 //  - a tag event named "refund" is SKIPPED;
 //  - GetEventStatus reports a delivered event;
-//  - ListDeadLetters serves three dead letters in pages of two.
+//  - ListDeadLetters serves three dead letters in pages of two; the last,
+//    d2, was sent with validate_only.
 class FakeConversionService final
     : public v1::ConversionService::CallbackService {
  public:
@@ -181,6 +183,7 @@ class FakeConversionService final
       dead_letter->set_reason(v1::DEAD_LETTER_REASON_REJECTED);
       dead_letter->set_message("HTTP 400: events[0].id: too long");
       dead_letter->set_attempts(1);
+      dead_letter->set_validate_only(i == 2);
       TimeUtil::FromString("2026-03-19T04:00:00Z",
                            dead_letter->mutable_dead_lettered_time());
     }
@@ -895,6 +898,33 @@ TEST_F(CliEndToEndTest, DeadLettersListAllFollowsPageTokens) {
   const auto requests = service_.list_requests();
   ASSERT_EQ(requests.size(), 2u);
   EXPECT_EQ(requests[1].page_token(), "p2");
+}
+
+// A validate_only check the API refused is marked in the line; --json
+// carries the field for every dead letter.
+TEST_F(CliEndToEndTest, DeadLettersListMarksValidateOnlyChecks) {
+  EXPECT_EQ(Run({"dead-letters", "list", "--all"}), kExitOk) << err_.str();
+  EXPECT_EQ(out_.str(),
+            "2026-03-19T04:00:00Z default order_created:d0 REJECTED "
+            "attempts=1 HTTP 400: events[0].id: too long\n"
+            "2026-03-19T04:00:00Z default order_created:d1 REJECTED "
+            "attempts=1 HTTP 400: events[0].id: too long\n"
+            "2026-03-19T04:00:00Z default order_created:d2 REJECTED "
+            "validate-only attempts=1 HTTP 400: events[0].id: too long\n"
+            "dead_letters=3\n");
+  out_.str("");
+  EXPECT_EQ(Run({"dead-letters", "list", "--all", "--json"}), kExitOk)
+      << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("\"validate_only\": false"));
+  EXPECT_THAT(out_.str(), HasSubstr("\"validate_only\": true"));
+  v1::ListDeadLettersResponse listed;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(out_.str(), &listed).ok());
+  ASSERT_EQ(listed.dead_letters_size(), 3);
+  EXPECT_FALSE(listed.dead_letters(0).validate_only());
+  EXPECT_FALSE(listed.dead_letters(1).validate_only());
+  EXPECT_EQ(listed.dead_letters(2).event_id(), "d2");
+  EXPECT_TRUE(listed.dead_letters(2).validate_only());
 }
 
 TEST_F(CliEndToEndTest, DeadLettersRetrySendsTheSelectedKeys) {

@@ -809,6 +809,22 @@ TEST(FormatDeadLetterTest, PrintsTheKeyRetryTakes) {
   EXPECT_EQ(key->id(), "w7");
 }
 
+// A refused validate_only check must not read as a lost conversion.
+TEST(FormatDeadLetterTest, MarksAValidateOnlyCheck) {
+  v1::DeadLetter dead_letter;
+  dead_letter.set_destination("default");
+  dead_letter.set_type(v1::EVENT_TYPE_ORDER_CREATED);
+  dead_letter.set_event_id("xv-0");
+  dead_letter.set_reason(v1::DEAD_LETTER_REASON_REJECTED);
+  dead_letter.set_message("HTTP 400: bad");
+  dead_letter.set_attempts(1);
+  dead_letter.set_validate_only(true);
+  *dead_letter.mutable_dead_lettered_time() = Time("2026-03-19T04:00:00Z");
+  EXPECT_EQ(FormatDeadLetter(dead_letter),
+            "2026-03-19T04:00:00Z default order_created:xv-0 REJECTED "
+            "validate-only attempts=1 HTTP 400: bad");
+}
+
 TEST(FormatEventKeyTest, UsesShortTypeNames) {
   EXPECT_EQ(FormatEventKey(v1::EVENT_TYPE_ORDER_CREATED, "", "o1"),
             "order_created:o1");

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <future>
 #include <iterator>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -457,6 +458,58 @@ TEST_F(GatewayTest, AValidateOnlyEventsStatusSaysItWasOnlyValidated) {
   grpc::ClientContext context;
   ASSERT_TRUE(stub_->GetEventStatus(&context, lookup, &status).ok());
   EXPECT_FALSE(status.validate_only());
+}
+
+// The audit's case: xv-0 is refused as a validate_only check, then sent for
+// real and delivered. Its check's dead letter stays listed, but says it was
+// a check; a real dead letter (real-0) says it was not.
+TEST_F(GatewayTest, ListedDeadLettersSayWhetherTheyWereValidateOnly) {
+  sandbox::Faults faults;
+  faults.poison_ids = {"xv-0", "real-0"};
+  sandbox_->SetFaults(faults);
+  v1::SendEventsRequest check;
+  *check.add_events() = Purchase("xv-0");
+  check.set_validate_only(true);
+  v1::SendEventsResponse checked;
+  grpc::ClientContext check_context;
+  ASSERT_TRUE(stub_->SendEvents(&check_context, check, &checked).ok());
+  ASSERT_EQ(checked.results(0).outcome(), v1::EventResult::OUTCOME_ACCEPTED);
+  Send({Purchase("real-0")});
+  v1::ListDeadLettersResponse dead;
+  auto list_two = [&] {
+    return WaitFor([&] {
+      grpc::ClientContext context;
+      dead.Clear();
+      return stub_
+                 ->ListDeadLetters(&context, v1::ListDeadLettersRequest(),
+                                   &dead)
+                 .ok() &&
+             dead.dead_letters_size() == 2;
+    });
+  };
+  auto validate_only_by_id = [&] {
+    std::map<std::string, bool> flags;
+    for (const v1::DeadLetter& d : dead.dead_letters()) {
+      flags[d.event_id()] = d.validate_only();
+    }
+    return flags;
+  };
+  ASSERT_TRUE(list_two());
+  const std::map<std::string, bool> expected = {{"real-0", false},
+                                                {"xv-0", true}};
+  EXPECT_EQ(validate_only_by_id(), expected);
+
+  sandbox_->ClearFaults();
+  EXPECT_EQ(Send({Purchase("xv-0")}).results(0).outcome(),
+            v1::EventResult::OUTCOME_ACCEPTED);
+  v1::GetEventStatusRequest lookup;
+  lookup.set_type(v1::EVENT_TYPE_ORDER_CREATED);
+  lookup.set_id("xv-0");
+  v1::GetEventStatusResponse status;
+  ASSERT_TRUE(WaitForState(lookup, v1::DELIVERY_STATE_DELIVERED, &status));
+  EXPECT_FALSE(status.validate_only());
+  ASSERT_TRUE(list_two());
+  EXPECT_EQ(validate_only_by_id(), expected);
 }
 
 TEST_F(GatewayTest, ValidateEventsReturnsWireJsonAndAsksTheApi) {

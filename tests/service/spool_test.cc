@@ -140,6 +140,38 @@ TEST_F(SpoolTest, ValidateOnlyEventsMayBeValidatedAgain) {
   EXPECT_THAT(*corrected, ElementsAre(AppendOutcome::kReplacedDeadLetter));
 }
 
+// A refused validate_only check is listed with the real dead letters, but
+// says it was a check. Both copies share a key ("a") so that only the lane
+// tells them apart.
+TEST_F(SpoolTest, DeadLettersSayWhetherTheyWereValidateOnly) {
+  auto spool = OpenSpool();
+  SpoolEvent check = Event("a");
+  check.validate_only = true;
+  ASSERT_TRUE(AppendSync(*spool, {check, Event("a")}).ok());
+  auto checked = spool->Claim({"default", true}, kNow, 10, 1 << 20);
+  ASSERT_TRUE(checked.ok());
+  ASSERT_THAT(*checked, SizeIs(1));
+  ASSERT_TRUE(spool
+                  ->MarkDead({(*checked)[0].row_id}, DeadReason::kRejected,
+                             "bad", kNow + 1, 1)
+                  .ok());
+  auto real = spool->Claim(lane_, kNow, 10, 1 << 20);
+  ASSERT_TRUE(real.ok());
+  ASSERT_THAT(*real, SizeIs(1));
+  ASSERT_TRUE(spool
+                  ->MarkDead({(*real)[0].row_id}, DeadReason::kRejected, "bad",
+                             kNow + 2, 1)
+                  .ok());
+  auto page = spool->ListDeadLetters({});
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_THAT(page->dead_letters, SizeIs(2));
+  // Newest first: the real one died later.
+  EXPECT_EQ(page->dead_letters[0].event_id, "a");
+  EXPECT_FALSE(page->dead_letters[0].validate_only);
+  EXPECT_EQ(page->dead_letters[1].event_id, "a");
+  EXPECT_TRUE(page->dead_letters[1].validate_only);
+}
+
 TEST_F(SpoolTest, ClaimsDueEventsInOrderWithinCountAndByteBudget) {
   auto spool = OpenSpool();
   ASSERT_TRUE(AppendSync(*spool, {Event("a"), Event("b"), Event("c")}).ok());

@@ -26,7 +26,7 @@ class ApiValidation(_message.Message):
     def __init__(self, http_status: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class DeadLetter(_message.Message):
-    __slots__ = ["attempts", "custom_event_name", "dead_lettered_time", "destination", "event_id", "message", "reason", "type", "wire_json"]
+    __slots__ = ["attempts", "custom_event_name", "dead_lettered_time", "destination", "event_id", "message", "reason", "type", "validate_only", "wire_json"]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     CUSTOM_EVENT_NAME_FIELD_NUMBER: _ClassVar[int]
     DEAD_LETTERED_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +35,7 @@ class DeadLetter(_message.Message):
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     WIRE_JSON_FIELD_NUMBER: _ClassVar[int]
     attempts: int
     custom_event_name: str
@@ -44,8 +45,9 @@ class DeadLetter(_message.Message):
     message: str
     reason: DeadLetterReason
     type: _event_pb2.EventType
+    validate_only: bool
     wire_json: str
-    def __init__(self, destination: _Optional[str] = ..., type: _Optional[_Union[_event_pb2.EventType, str]] = ..., custom_event_name: _Optional[str] = ..., event_id: _Optional[str] = ..., reason: _Optional[_Union[DeadLetterReason, str]] = ..., message: _Optional[str] = ..., dead_lettered_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[int] = ..., wire_json: _Optional[str] = ...) -> None: ...
+    def __init__(self, destination: _Optional[str] = ..., type: _Optional[_Union[_event_pb2.EventType, str]] = ..., custom_event_name: _Optional[str] = ..., event_id: _Optional[str] = ..., reason: _Optional[_Union[DeadLetterReason, str]] = ..., message: _Optional[str] = ..., dead_lettered_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[int] = ..., wire_json: _Optional[str] = ..., validate_only: bool = ...) -> None: ...
 
 class EventKey(_message.Message):
     __slots__ = ["custom_event_name", "id", "type"]
