@@ -75,6 +75,10 @@ class DispatcherTest : public ::testing::Test {
     return report.ok() ? *report : DeliveryReport{};
   }
 
+  // Replaces the dispatcher with one of `target` on `clock`, whose
+  // transports all answer from api_'s script (ScriptedTransport).
+  void UseScriptedDispatcher(Clock* clock, const DispatchTarget& target);
+
   EventState StateOf(const std::string& id) {
     auto status = spool_->Lookup("default", "order_created", id);
     EXPECT_TRUE(status.ok()) << status.status();
@@ -468,6 +472,26 @@ class ScriptedTransport : public HttpTransport {
   FakeHttpTransport* const script_;
 };
 
+void DispatcherTest::UseScriptedDispatcher(Clock* clock,
+                                           const DispatchTarget& target) {
+  dispatcher_ = std::make_unique<Dispatcher>(
+      spool_.get(), clock, &metrics_, std::vector<DispatchTarget>{target},
+      [this](const DispatchTarget&)
+          -> absl::StatusOr<std::unique_ptr<HttpTransport>> {
+        return std::unique_ptr<HttpTransport>(new ScriptedTransport(&api_));
+      });
+}
+
+// A destination for the drain tests: no linger, so a lane sends at once.
+DispatchTarget DrainTarget() {
+  DispatchTarget target;
+  target.name = "default";
+  target.url = RequestUrl("https://api.test/v1/events", "pixel");
+  target.api_key = "test-key";
+  target.options.linger = std::chrono::milliseconds(0);
+  return target;
+}
+
 // A drain delivers what falls due before its deadline, retries included:
 // a 503 whose backoff ends 50 ms later is retried and delivered, where the
 // lanes used to stop as soon as nothing was due at that instant, leaving
@@ -476,19 +500,10 @@ class ScriptedTransport : public HttpTransport {
 // once the lanes stop.
 TEST_F(DispatcherTest, ADrainWaitsForRetriesDueBeforeItsDeadline) {
   SystemClock clock;
-  DispatchTarget target;
-  target.name = "default";
-  target.url = RequestUrl("https://api.test/v1/events", "pixel");
-  target.api_key = "test-key";
-  target.options.linger = std::chrono::milliseconds(0);
+  DispatchTarget target = DrainTarget();
   target.options.initial_backoff = std::chrono::milliseconds(50);
   target.options.max_backoff = std::chrono::milliseconds(50);
-  dispatcher_ = std::make_unique<Dispatcher>(
-      spool_.get(), &clock, &metrics_, std::vector<DispatchTarget>{target},
-      [this](const DispatchTarget&)
-          -> absl::StatusOr<std::unique_ptr<HttpTransport>> {
-        return std::unique_ptr<HttpTransport>(new ScriptedTransport(&api_));
-      });
+  UseScriptedDispatcher(&clock, target);
   Append({"retried"}, false, clock.NowMs() - 1000);
   api_.Script(FakeHttpTransport::Response(503));
   api_.Script(FakeHttpTransport::Response(200));
@@ -502,17 +517,7 @@ TEST_F(DispatcherTest, ADrainWaitsForRetriesDueBeforeItsDeadline) {
 // ends without waiting for it.
 TEST_F(DispatcherTest, ADrainLeavesRetriesDueAfterItsDeadline) {
   SystemClock clock;
-  DispatchTarget target;
-  target.name = "default";
-  target.url = RequestUrl("https://api.test/v1/events", "pixel");
-  target.api_key = "test-key";
-  target.options.linger = std::chrono::milliseconds(0);
-  dispatcher_ = std::make_unique<Dispatcher>(
-      spool_.get(), &clock, &metrics_, std::vector<DispatchTarget>{target},
-      [this](const DispatchTarget&)
-          -> absl::StatusOr<std::unique_ptr<HttpTransport>> {
-        return std::unique_ptr<HttpTransport>(new ScriptedTransport(&api_));
-      });
+  UseScriptedDispatcher(&clock, DrainTarget());
   Append({"later"}, false, clock.NowMs() - 1000);
   api_.Script(FakeHttpTransport::Response(429, "{}", "3600"));
   ASSERT_TRUE(dispatcher_->Start().ok());
