@@ -14,45 +14,10 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/util/json_util.h"
-#include "nlohmann/json.hpp"
 #include "service/json_input.h"
 
 namespace conversions::cli {
 namespace {
-
-// A SAX handler that collects the keys of the top-level object, decoded
-// (a key written "\u0065vents" is "events", as protobuf reads it).
-class TopLevelKeys {
- public:
-  using json = nlohmann::json;
-  bool null() { return true; }
-  bool boolean(bool) { return true; }
-  bool number_integer(json::number_integer_t) { return true; }
-  bool number_unsigned(json::number_unsigned_t) { return true; }
-  bool number_float(json::number_float_t, const json::string_t&) {
-    return true;
-  }
-  bool string(json::string_t&) { return true; }
-  bool binary(json::binary_t&) { return true; }
-  bool start_object(std::size_t) { return ++depth_, true; }
-  bool key(json::string_t& key) {
-    if (depth_ == 1) keys_.push_back(key);
-    return true;
-  }
-  bool end_object() { return --depth_, true; }
-  bool start_array(std::size_t) { return ++depth_, true; }
-  bool end_array() { return --depth_, true; }
-  bool parse_error(std::size_t, const std::string&,
-                   const nlohmann::detail::exception&) {
-    return false;
-  }
-
-  const std::vector<std::string>& keys() const { return keys_; }
-
- private:
-  int depth_ = 0;
-  std::vector<std::string> keys_;
-};
 
 // Whether the JSON object `body` is the request rather than one event: it
 // has an "events" member, or no member but the request's (no member at all
@@ -61,11 +26,10 @@ class TopLevelKeys {
 // went to the gateway, which rejected an event without event_name.
 bool IsRequestObject(absl::string_view body,
                      const google::protobuf::Descriptor& request) {
-  TopLevelKeys sax;
-  // The syntax was checked: this does not fail.
-  nlohmann::json::sax_parse(body.begin(), body.end(), &sax);
   bool all_request_fields = true;
-  for (const std::string& key : sax.keys()) {
+  // The syntax was checked: the keys are all there.
+  for (const std::string& key :
+       service::JsonTopLevelKeys(std::string_view(body.data(), body.size()))) {
     // protobuf reads a field by its name or its lowerCamel JSON name.
     const google::protobuf::FieldDescriptor* field = nullptr;
     for (int i = 0; i < request.field_count() && field == nullptr; ++i) {

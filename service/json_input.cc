@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <iterator>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -64,6 +66,26 @@ class SyntaxOnly {
 
   size_t position_ = 0;
   std::string what_;
+};
+
+// As SyntaxOnly, collecting the keys of the top-level object (nlohmann
+// calls the derived type's members, so these hide the base's).
+class TopLevelKeys : public SyntaxOnly {
+ public:
+  bool start_object(std::size_t) { return ++depth_, true; }
+  bool key(json::string_t& key) {
+    if (depth_ == 1) keys_.push_back(key);
+    return true;
+  }
+  bool end_object() { return --depth_, true; }
+  bool start_array(std::size_t) { return ++depth_, true; }
+  bool end_array() { return --depth_, true; }
+
+  std::vector<std::string>& keys() { return keys_; }
+
+ private:
+  int depth_ = 0;
+  std::vector<std::string> keys_;
 };
 
 // "line L, column C" of byte `position` of `text` (columns count bytes,
@@ -206,6 +228,12 @@ absl::Status CheckJsonSyntax(std::string_view body) {
   return absl::InvalidArgumentError(
       absl::StrCat("not valid JSON (RFC 8259): ", sax.what(), " at ",
                    LineAndColumn(body, at)));
+}
+
+std::vector<std::string> JsonTopLevelKeys(std::string_view body) {
+  TopLevelKeys sax;
+  nlohmann::json::sax_parse(body.begin(), body.end(), &sax);
+  return std::move(sax.keys());
 }
 
 std::string JsonParseProblem(std::string_view message) {

@@ -7,6 +7,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -23,6 +24,11 @@ namespace conversions::service {
 // identifier). Linear in the body and iterative, whatever the nesting
 // (nlohmann::json's SAX parser, the strict one the sandbox uses).
 absl::Status CheckJsonSyntax(std::string_view body);
+
+// The keys of the top-level object of `body`, decoded ("\u0065vents" is
+// "events", as protobuf reads it), in order; those read before a syntax
+// error, and none if `body` is no object.
+std::vector<std::string> JsonTopLevelKeys(std::string_view body);
 
 // protobuf's JSON parse error `message` without the input text it quotes:
 // a syntax error ends with the line around it, and a value of the wrong
