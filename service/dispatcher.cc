@@ -267,11 +267,12 @@ void Dispatcher::Notify(const LaneKey& key, int count) {
   }
 }
 
-std::vector<std::string> Dispatcher::PausedDestinations() const {
+std::vector<Dispatcher::PausedDestination> Dispatcher::PausedDestinations()
+    const {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<std::string> paused;
+  std::vector<PausedDestination> paused;
   for (const auto& [name, dest] : destinations_) {
-    if (dest->paused) paused.push_back(name);
+    if (dest->paused) paused.push_back({name, dest->pause_status});
   }
   return paused;
 }
@@ -419,11 +420,13 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
     return absl::OkStatus();
   }
 
-  if (response.ok() && (status == 401 || status == 403)) {
+  if (response.ok() && PausesDestination(status)) {
+    const char* cause = status == 401 || status == 403 ? "auth" : "endpoint";
     std::int64_t probe_at = now + target.options.auth_probe_interval.count();
     bool pausing = false;  // this request paused the destination
     {
       std::lock_guard<std::mutex> lock(mu_);
+      dest->pause_status = status;  // a probe may answer another status
       if (!dest->paused) {
         pausing = true;
         dest->paused = true;
@@ -432,6 +435,7 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
             "destination_paused",
             {{"destination", name},
              {"status", absl::StrCat(status)},
+             {"cause", cause},
              {"message", ApiErrorMessage(response->body, target.api_key)}});
       }
       dest->next_probe_ms = probe_at;
@@ -448,7 +452,7 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
     // batch that was not going anywhere, and counting it each probe read as
     // thousands of retries a minute (conversions_api_requests_total counts
     // the probes).
-    if (pausing) metrics_->events_retried.Add({name, "auth"}, n);
+    if (pausing) metrics_->events_retried.Add({name, cause}, n);
     return absl::OkStatus();
   }
 

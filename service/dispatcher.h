@@ -113,8 +113,24 @@ class Dispatcher {
   absl::StatusOr<DeliveryReport> DeliverOnce(const LaneKey& lane,
                                              HttpTransport* transport);
 
-  // Returns the names of destinations paused for auth.
-  std::vector<std::string> PausedDestinations() const;
+  // A destination paused by the API, and the status that paused it.
+  struct PausedDestination {
+    std::string name;
+    int status = 0;  // 401, 403, 404, 405 or 410
+  };
+  // Returns the destinations paused by the API (PausesDestination), by
+  // name.
+  std::vector<PausedDestination> PausedDestinations() const;
+
+  // Whether an API answer of `status` pauses the destination, rather than
+  // failing the events (400, 413, 422) or retrying them (408, 429, 5xx and
+  // the rest): the key is refused (401, 403), or the URL names no endpoint
+  // (404, 405, 410). No event of the batch is at fault, and every other
+  // request would get the same answer until the configuration changes.
+  static bool PausesDestination(int status) {
+    return status == 401 || status == 403 || status == 404 || status == 405 ||
+           status == 410;
+  }
 
   // Stops intake of new work, keeps delivering what is due until nothing is
   // left or `deadline_ms` passes, then joins the workers. Requests still in
@@ -131,6 +147,7 @@ class Dispatcher {
     // validate_only): the budget less the request's envelope.
     std::array<size_t, 2> event_bytes_budget{};
     bool paused = false;                // guarded by mu_
+    int pause_status = 0;               // the status that paused it (mu_)
     std::int64_t next_probe_ms = 0;     // guarded by mu_
     std::int64_t backoff_until_ms = 0;  // guarded by mu_
     // The latest Retry-After the API asked for: a success on another

@@ -351,19 +351,23 @@ absl::Status Gateway::Init(TransportFactory factory) {
         }
         return samples;
       });
-  metrics_.AddGauge("conversions_destination_paused",
-                    "1 while a destination is paused by 401 or 403.",
-                    {"destination"}, [this] {
-                      std::vector<GaugeSample> samples;
-                      std::vector<std::string> paused =
-                          dispatcher_->PausedDestinations();
-                      for (const DestinationConfig& d : config_.destinations) {
-                        bool p = std::find(paused.begin(), paused.end(),
-                                           d.name) != paused.end();
-                        samples.push_back({{d.name}, p ? 1.0 : 0.0});
-                      }
-                      return samples;
-                    });
+  metrics_.AddGauge(
+      "conversions_destination_paused",
+      "1 while a destination is paused by the API: 401 or 403 (the key), "
+      "404, 405 or 410 (the url).",
+      {"destination"}, [this] {
+        std::vector<GaugeSample> samples;
+        std::vector<Dispatcher::PausedDestination> paused =
+            dispatcher_->PausedDestinations();
+        for (const DestinationConfig& d : config_.destinations) {
+          bool p = std::any_of(paused.begin(), paused.end(),
+                               [&](const Dispatcher::PausedDestination& x) {
+                                 return x.name == d.name;
+                               });
+          samples.push_back({{d.name}, p ? 1.0 : 0.0});
+        }
+        return samples;
+      });
   metrics_.AddGauge(
       "conversions_spool_dedup_keys",
       "Event keys held in memory for local deduplication: every stored "
@@ -791,12 +795,20 @@ std::string Gateway::ReadinessReport(bool ignore_paused) const {
     return absl::StrCat("the spool's disk is full (", config_.spool.path,
                         "): new events cannot be stored\n");
   }
-  std::vector<std::string> paused = dispatcher_->PausedDestinations();
+  std::vector<Dispatcher::PausedDestination> paused =
+      dispatcher_->PausedDestinations();
   if (!paused.empty()) {
-    return absl::StrCat(
-        ignore_paused ? "ready; " : "",
-        "paused by the API (401/403): ", absl::StrJoin(paused, ","),
-        ignore_paused ? " (their events are queued)\n" : "\n");
+    // "default (HTTP 401: the key), shop (HTTP 404: the url)"
+    std::string list = absl::StrJoin(
+        paused, ", ",
+        [](std::string* out, const Dispatcher::PausedDestination& p) {
+          absl::StrAppend(
+              out, p.name, " (HTTP ", p.status,
+              p.status == 401 || p.status == 403 ? ": the key)" : ": the url)");
+        });
+    return absl::StrCat(ignore_paused ? "ready; " : "",
+                        "paused by the API: ", list,
+                        ignore_paused ? "; their events are queued\n" : "\n");
   }
   return "ready\n";
 }

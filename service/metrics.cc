@@ -165,8 +165,9 @@ Metrics::Metrics()
                        {"destination"}),
       events_retried("conversions_events_retried_total",
                      "Events put back for a later attempt (both lanes; a "
-                     "destination's pause for 401/403 counts its events once, "
-                     "when it begins, not at each failed probe).",
+                     "destination's pause (cause auth: 401, 403; endpoint: "
+                     "404, 405, 410) counts its events once, when it begins, "
+                     "not at each failed probe).",
                      {"destination", "cause"}),
       events_dead_lettered("conversions_events_dead_lettered_total",
                            "Events dead-lettered (validate_only events are "
@@ -181,7 +182,8 @@ Metrics::Metrics()
                    "Requests to the API by HTTP status (0: network error).",
                    {"destination", "code"}),
       destination_pauses("conversions_destination_pauses_total",
-                         "Times a destination was paused by 401 or 403.",
+                         "Times a destination was paused by the API: 401, "
+                         "403, 404, 405 or 410.",
                          {"destination"}),
       requests_denied("conversions_requests_denied_total",
                       "Requests refused by caller authentication, by entry "

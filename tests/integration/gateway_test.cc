@@ -339,8 +339,8 @@ TEST_F(GatewayTest, PausesOn401AndResumesWhenTheKeyWorksAgain) {
   std::string report;
   EXPECT_EQ(ReadyzStatus("/readyz?exclude=paused", &report), 200);
   EXPECT_EQ(report,
-            "ready; paused by the API (401/403): default (their events are "
-            "queued)\n");
+            "ready; paused by the API: default (HTTP 401: the key); their "
+            "events are queued\n");
   EXPECT_EQ(ReadyzStatus("/readyz?exclude=pause", &report), 400);
   EXPECT_THAT(report, HasSubstr("unknown readiness check \"pause\""));
   EXPECT_THAT(
@@ -354,6 +354,30 @@ TEST_F(GatewayTest, PausesOn401AndResumesWhenTheKeyWorksAgain) {
   ASSERT_TRUE(WaitFor([&] { return Health() == Serving::SERVING; }));
   EXPECT_EQ(ReadyzStatus("/readyz?exclude=paused", &report), 200);
   EXPECT_EQ(report, "ready\n");
+}
+
+// A url that names no endpoint pauses the destination as a refused key
+// does, and readiness says which status: the events wait, none is
+// dead-lettered, and a probe that succeeds delivers them.
+TEST_F(GatewayTest, PausesOn404AndResumesWhenTheUrlWorksAgain) {
+  sandbox::Faults faults;
+  faults.status_sequence = {{404, ""}, {404, ""}};
+  sandbox_->SetFaults(faults);
+  Send({Purchase("a")});
+  std::string report;
+  ASSERT_TRUE(WaitFor([&] { return ReadyzStatus("/readyz", &report) == 503; }));
+  EXPECT_EQ(report, "paused by the API: default (HTTP 404: the url)\n");
+  EXPECT_THAT(MetricsText(),
+              HasSubstr("conversions_events_retried_total{destination="
+                        "\"default\",cause=\"endpoint\"} 1"));
+  // The second 404 is a probe; the third request gets through.
+  ASSERT_TRUE(Delivered(1));
+  ASSERT_TRUE(WaitFor([&] { return ReadyzStatus() == 200; }));
+  EXPECT_THAT(MetricsText(),
+              HasSubstr("conversions_api_requests_total{destination="
+                        "\"default\",code=\"404\"} 2"));
+  EXPECT_THAT(MetricsText(),
+              Not(HasSubstr("conversions_events_dead_lettered_total{")));
 }
 
 // The API refused the first try, so it never saved the event: the same

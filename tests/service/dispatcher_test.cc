@@ -254,8 +254,9 @@ TEST_F(DispatcherTest, PausesOnAuthFailureAndResumesWhenProbeSucceeds) {
       401, R"({"error":{"message":"Missing scopes"}})"));
   DeliveryReport first = Deliver();
   EXPECT_TRUE(first.paused);
-  EXPECT_THAT(dispatcher_->PausedDestinations(),
-              ::testing::ElementsAre("default"));
+  ASSERT_THAT(dispatcher_->PausedDestinations(), SizeIs(1));
+  EXPECT_EQ(dispatcher_->PausedDestinations()[0].name, "default");
+  EXPECT_EQ(dispatcher_->PausedDestinations()[0].status, 401);
   EXPECT_EQ(StateOf("a"), EventState::kQueued);
   // Paused: nothing is sent until the probe is due.
   clock_.Advance(std::chrono::milliseconds(29999));
@@ -268,6 +269,51 @@ TEST_F(DispatcherTest, PausesOnAuthFailureAndResumesWhenProbeSucceeds) {
   auto status = spool_->Lookup("default", "order_created", "a");
   ASSERT_TRUE(status.ok());
   EXPECT_EQ(status->attempts, 1);
+}
+
+// A url that names no endpoint (404, 405, 410) pauses the destination as
+// a refused key does: no event is at fault, and retrying each batch with
+// backoff would only hold them until their window closes. The pause
+// shows the status, counts its events as retried for "endpoint", and a
+// probe that succeeds (the url fixed behind a proxy, say) resumes.
+TEST_F(DispatcherTest, PausesWhenTheUrlNamesNoEndpoint) {
+  for (int status : {404, 405, 410}) {
+    SCOPED_TRACE(status);
+    const std::string id = absl::StrCat("e", status);
+    Append({id});
+    api_.Script(FakeHttpTransport::Response(
+        status, R"({"error":{"message":"Not found"}})"));
+    DeliveryReport report = Deliver();
+    EXPECT_TRUE(report.paused);
+    EXPECT_EQ(report.retried, 1);
+    EXPECT_EQ(report.dead_lettered, 0);
+    ASSERT_THAT(dispatcher_->PausedDestinations(), SizeIs(1));
+    EXPECT_EQ(dispatcher_->PausedDestinations()[0].status, status);
+    EXPECT_EQ(StateOf(id), EventState::kQueued);
+    clock_.Advance(std::chrono::milliseconds(30000));
+    EXPECT_EQ(Deliver().delivered, 1);
+    EXPECT_TRUE(dispatcher_->PausedDestinations().empty());
+  }
+  EXPECT_EQ(metrics_.events_retried.Value({"default", "endpoint"}), 3);
+  EXPECT_EQ(metrics_.events_retried.Value({"default", "auth"}), 0);
+  EXPECT_EQ(metrics_.destination_pauses.Value({"default"}), 3);
+}
+
+// Other statuses keep their classes: 409, 418 and 451 are retried with
+// backoff like any status the API does not document, not paused.
+TEST_F(DispatcherTest, UndocumentedClientErrorsAreRetried) {
+  for (int status : {409, 418, 451}) {
+    SCOPED_TRACE(status);
+    const std::string id = absl::StrCat("e", status);
+    Append({id});
+    api_.Script(FakeHttpTransport::Response(status));
+    DeliveryReport report = Deliver();
+    EXPECT_FALSE(report.paused);
+    EXPECT_EQ(report.retried, 1);
+    EXPECT_TRUE(dispatcher_->PausedDestinations().empty());
+    clock_.Advance(std::chrono::hours(1));
+    EXPECT_EQ(Deliver().delivered, 1);
+  }
 }
 
 // While paused, one worker probes per auth_probe_interval, not each.
