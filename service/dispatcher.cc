@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <ctime>
 
+#include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -469,7 +470,11 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
   BackoffPolicy backoff(target.options, seed);
   std::chrono::milliseconds delay = backoff.Delay(attempts + 1);
   bool asked_to_wait = false;  // the API sent a Retry-After we honour
-  std::string cause = response.ok() ? absl::StrCat(status) : "network";
+  // The cause a retry is counted under: the status, or no response at all
+  // (a timeout apart: a slow API is not a broken network).
+  std::string cause = response.ok() ? absl::StrCat(status)
+                      : absl::IsDeadlineExceeded(response.status()) ? "timeout"
+                                                                    : "network";
   std::string error =
       response.ok()
           ? absl::StrCat("HTTP ", status, ": ",

@@ -248,6 +248,18 @@ TEST_F(DispatcherTest, RetriesNetworkErrors) {
   EXPECT_EQ(Deliver().delivered, 1);
 }
 
+// Retries count by cause: a timeout apart from a network error.
+TEST_F(DispatcherTest, CountsRetriesOfTimeoutsApartFromNetworkErrors) {
+  Append({"a"});
+  api_.Script(absl::DeadlineExceededError("no complete response"));
+  EXPECT_EQ(Deliver().retried, 1);
+  clock_.Advance(std::chrono::hours(1));
+  api_.Script(absl::UnavailableError("connection refused"));
+  EXPECT_EQ(Deliver().retried, 1);
+  EXPECT_EQ(metrics_.events_retried.Value({"default", "timeout"}), 1);
+  EXPECT_EQ(metrics_.events_retried.Value({"default", "network"}), 1);
+}
+
 TEST_F(DispatcherTest, PausesOnAuthFailureAndResumesWhenProbeSucceeds) {
   Append({"a", "b"});
   api_.Script(FakeHttpTransport::Response(
