@@ -332,6 +332,9 @@ class Runner {
     v1::ListDeadLettersRequest request;
     request.set_destination(options_.destination);
     request.set_reason(options_.reason);
+    if (options_.lane_validate_only) {
+      request.set_validate_only(*options_.lane_validate_only);
+    }
     request.set_page_size(options_.page_size);
     request.set_page_token(options_.page_token);
     // With --json the pages are merged into one response.
@@ -382,6 +385,9 @@ class Runner {
     v1::RetryDeadLettersRequest request;
     request.set_destination(options_.destination);
     request.set_reason(options_.reason);
+    if (options_.lane_validate_only) {
+      request.set_validate_only(*options_.lane_validate_only);
+    }
     for (const v1::EventKey& key : options_.events) {
       *request.add_events() = key;
     }

@@ -29,7 +29,7 @@ constexpr FlagDef kFlags[] = {
     {"page-token", true},  {"event", true},
     {"tls", false},        {"ca-file", true},
     {"cert-file", true},   {"key-file", true},
-    {"force", false},
+    {"force", false},      {"lane", true},
 };
 
 const FlagDef* FindFlag(std::string_view name) {
@@ -58,10 +58,10 @@ bool FlagAllowed(Command command, std::string_view name) {
              name == "custom-event-name" || name == "id";
     case Command::kDeadLettersList:
       return name == "destination" || name == "reason" || name == "page-size" ||
-             name == "page-token" || name == "all";
+             name == "page-token" || name == "all" || name == "lane";
     case Command::kDeadLettersRetry:
       return name == "destination" || name == "reason" || name == "event" ||
-             name == "force";
+             name == "force" || name == "lane";
     case Command::kDeadLetters:
     case Command::kNone:
       return false;
@@ -324,6 +324,15 @@ absl::StatusOr<CliOptions> ParseCliArgs(const std::vector<std::string>& args,
       options.all = true;
     } else if (name == "force") {
       options.force = true;
+    } else if (name == "lane") {
+      if (value == "conversions") {
+        options.lane_validate_only = false;
+      } else if (value == "validate-only") {
+        options.lane_validate_only = true;
+      } else {
+        return UsageError(absl::StrCat(
+            "--lane \"", value, "\" must be conversions or validate-only"));
+      }
     } else if (name == "event") {
       absl::StatusOr<v1::EventKey> key = ParseEventKey(value);
       if (!key.ok()) return key.status();
@@ -531,7 +540,7 @@ std::string UsageText(Command command) {
       return absl::StrCat(
           "Usage: conversions-cli dead-letters list [--destination NAME] "
           "[--reason R]\n"
-          "                                         [--page-size N] "
+          "                                         [--lane L] [--page-size N] "
           "[--page-token T] [--all]\n\n"
           "Lists dead-lettered events, newest first (ListDeadLetters), one "
           "per line:\n"
@@ -543,6 +552,8 @@ std::string UsageText(Command command) {
           "conversion.\n\n"
           "  --destination NAME  only this destination (default: all)\n"
           "  --reason R          rejected or expired (default: both)\n"
+          "  --lane L            conversions (real events) or validate-only\n"
+          "                      (checks) (default: both)\n"
           "  --page-size N       1 to 1000 (default: the server's, 100)\n"
           "  --page-token T      start at the page a previous list printed as\n"
           "                      next_page_token (with the same filters)\n"
@@ -552,7 +563,8 @@ std::string UsageText(Command command) {
       return absl::StrCat(
           "Usage: conversions-cli dead-letters retry [--destination NAME] "
           "[--reason R]\n"
-          "                                          [--event TYPE:ID]...\n\n"
+          "                                          [--lane L] "
+          "[--event TYPE:ID]...\n\n"
           "Queues dead-lettered events for delivery again "
           "(RetryDeadLetters) and\n"
           "prints requeued=N. Without --event, every dead letter of the "
@@ -566,6 +578,10 @@ std::string UsageText(Command command) {
           "custom/my_event:e7;\n"
           "                      repeatable; more keys may follow as "
           "arguments\n"
+          "  --lane L            only conversions (real events) or "
+          "validate-only\n"
+          "                      (checks), with or without --event "
+          "(default: both)\n"
           "  --force             retry with --reason expired (refused "
           "without it)\n\n"
           "An expired event is one whose 7-day window closed, or would have "

@@ -80,6 +80,9 @@ struct CliOptions {
 
   // dead-letters: the reason filter; UNSPECIFIED matches every reason.
   v1::DeadLetterReason reason = v1::DEAD_LETTER_REASON_UNSPECIFIED;
+  // dead-letters: one lane only (--lane): true, validate-only; false,
+  // conversions; nullopt, both.
+  std::optional<bool> lane_validate_only;
   // dead-letters list: page size, 0 = server default (100).
   int page_size = 0;
   // dead-letters list: the page to start at (a next_page_token printed

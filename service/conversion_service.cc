@@ -319,6 +319,8 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::ListDeadLetters(
       ReasonFilter(request->reason());
   if (!reason.ok()) return Finish(context, ToGrpcStatus(reason.status()));
   query.reason = *reason;
+  if (request->has_validate_only())
+    query.validate_only = request->validate_only();
   query.page_size = request->page_size() == 0 ? 100 : request->page_size();
   query.page_token = request->page_token();
   absl::StatusOr<DeadLetterPage> page =
@@ -373,8 +375,10 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::RetryDeadLetters(
       ReasonFilter(request->reason());
   if (!reason.ok()) return Finish(context, ToGrpcStatus(reason.status()));
   Clock* clock = ingestor_->clock();
+  std::optional<bool> validate_only;
+  if (request->has_validate_only()) validate_only = request->validate_only();
   absl::StatusOr<int> requeued = ingestor_->spool()->Requeue(
-      (*destination)->name, keys, *reason, clock->NowMs());
+      (*destination)->name, keys, *reason, validate_only, clock->NowMs());
   if (!requeued.ok()) return Finish(context, ToGrpcStatus(requeued.status()));
   response->set_requeued_count(*requeued);
   if (*requeued > 0) ingestor_->NotifyRequeued((*destination)->name, *requeued);

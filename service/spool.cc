@@ -515,6 +515,7 @@ class SqliteSpool : public Spool {
   absl::StatusOr<int> Requeue(const std::string& destination,
                               absl::Span<const EventKeyRef> keys,
                               std::optional<DeadReason> reason,
+                              std::optional<bool> validate_only,
                               std::int64_t now_ms) override {
     std::vector<EventKeyRef> key_copy(keys.begin(), keys.end());
     int requeued = 0;
@@ -526,11 +527,13 @@ class SqliteSpool : public Spool {
                        "UPDATE events SET state=0, next_attempt_ms=?2, "
                        "attempts=0, dead_reason=NULL, done_ms=0 WHERE state=3 "
                        "AND destination=?1 AND (?3=0 OR dead_reason=?3) "
+                       "AND (?4<0 OR validate_only=?4) "
                        "RETURNING payload_seg");
         if (!s.ok()) return s;
         st.Bind(1, destination);
         st.Bind(2, now_ms);
         st.Bind(3, reason ? static_cast<std::int64_t>(*reason) : 0);
+        st.Bind(4, validate_only ? std::int64_t{*validate_only} : -1);
         absl::StatusOr<int> n = Reopen(st);
         if (!n.ok()) return n.status();
         requeued = *n;
@@ -541,9 +544,10 @@ class SqliteSpool : public Spool {
                        "AND state=3 RETURNING payload_seg");
         if (!s.ok()) return s;
         for (const EventKeyRef& k : key_copy) {
-          for (bool validate_only : {false, true}) {
+          for (bool lane : {false, true}) {
+            if (validate_only && *validate_only != lane) continue;
             absl::StatusOr<std::optional<std::int64_t>> row =
-                FindRow(destination, validate_only, k.event_name, k.event_id);
+                FindRow(destination, lane, k.event_name, k.event_id);
             if (!row.ok()) return row.status();
             if (!row->has_value()) continue;
             st.Bind(1, **row);

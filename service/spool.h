@@ -95,8 +95,9 @@ struct DeadLetterRecord {
 
 // A filter and page of ListDeadLetters.
 struct DeadLetterQuery {
-  std::string destination;           // empty: all
-  std::optional<DeadReason> reason;  // nullopt: all
+  std::string destination;            // empty: all
+  std::optional<DeadReason> reason;   // nullopt: all
+  std::optional<bool> validate_only;  // one lane; nullopt: both
   int page_size = 100;
   std::string page_token;  // from a previous page
   // A page ends early rather than pass this many bytes of wire JSON and
@@ -183,10 +184,12 @@ class Spool {
       const DeadLetterQuery& query) = 0;
 
   // Queues dead letters of `destination` again: those in `keys`, or when
-  // `keys` is empty every one with `reason` (nullopt: any). Returns how many.
+  // `keys` is empty every one with `reason` (nullopt: any); of the lane
+  // `validate_only` only, when set. Returns how many.
   virtual absl::StatusOr<int> Requeue(const std::string& destination,
                                       absl::Span<const EventKeyRef> keys,
                                       std::optional<DeadReason> reason,
+                                      std::optional<bool> validate_only,
                                       std::int64_t now_ms) = 0;
 
   // Returns the earliest next-attempt time of the lane's queued events, or

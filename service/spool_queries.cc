@@ -54,9 +54,10 @@ QueryEventStatus(sqlite3* db, const std::vector<std::int64_t>& rows,
 
 namespace {
 
-// The filter a page token was made for: FNV-1a of the destination and
-// the reason, so that a token given with another filter is refused
-// instead of quietly skipping or repeating dead letters.
+// The filter a page token was made for: FNV-1a of the destination, the
+// reason and the lane, so that a token given with another filter is
+// refused instead of quietly skipping or repeating dead letters. (No lane
+// adds nothing: tokens made before the lane filter still match.)
 std::uint32_t FilterFingerprint(const DeadLetterQuery& query) {
   std::uint32_t h = 2166136261u;
   auto add = [&h](unsigned char c) { h = (h ^ c) * 16777619u; };
@@ -64,6 +65,7 @@ std::uint32_t FilterFingerprint(const DeadLetterQuery& query) {
   add(0);
   add(static_cast<unsigned char>(query.reason ? static_cast<int>(*query.reason)
                                               : 0));
+  if (query.validate_only) add(*query.validate_only ? 2 : 1);
   return h;
 }
 
@@ -88,8 +90,8 @@ absl::StatusOr<DeadLetterPage> QueryDeadLetters(sqlite3* db,
     }
     if (token_filter != filter) {
       return absl::InvalidArgumentError(
-          "page_token belongs to a listing with another destination or "
-          "reason; give the same filter as the first page");
+          "page_token belongs to a listing with another destination, "
+          "reason or lane; give the same filter as the first page");
     }
   }
   const int page_size =
@@ -104,6 +106,7 @@ absl::StatusOr<DeadLetterPage> QueryDeadLetters(sqlite3* db,
       "FROM events e LEFT JOIN payloads_kept p ON p.id=e.id "
       "WHERE e.state=3 AND (?1='' OR e.destination=?1) "
       "AND (?2=0 OR e.dead_reason=?2) "
+      "AND (?6<0 OR e.validate_only=?6) "
       "AND (e.done_ms<?3 OR (e.done_ms=?3 AND e.id<?4)) "
       "ORDER BY e.done_ms DESC, e.id DESC LIMIT ?5");
   if (!s.ok()) return s;
@@ -112,6 +115,7 @@ absl::StatusOr<DeadLetterPage> QueryDeadLetters(sqlite3* db,
   st.Bind(3, after_done);
   st.Bind(4, after_id);
   st.Bind(5, static_cast<std::int64_t>(page_size) + 1);
+  st.Bind(6, query.validate_only ? std::int64_t{*query.validate_only} : -1);
   DeadLetterPage page;
   size_t bytes = 0;
   auto end_page = [&page, filter] {

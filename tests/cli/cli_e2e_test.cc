@@ -951,6 +951,25 @@ TEST_F(CliEndToEndTest, DeadLettersRetrySaysWhenNamedEventsAreNotRequeued) {
             "destination (unknown, already queued or delivered)\n");
 }
 
+// --lane sets the request's lane; without it, the field stays unset (both
+// lanes).
+TEST_F(CliEndToEndTest, DeadLettersOfOneLane) {
+  EXPECT_EQ(Run({"dead-letters", "list", "--lane", "conversions"}), kExitOk)
+      << err_.str();
+  ASSERT_EQ(service_.list_requests().size(), 1u);
+  EXPECT_TRUE(service_.list_requests()[0].has_validate_only());
+  EXPECT_FALSE(service_.list_requests()[0].validate_only());
+  EXPECT_EQ(Run({"dead-letters", "retry", "--lane", "validate-only", "--reason",
+                 "rejected"}),
+            kExitOk)
+      << err_.str();
+  EXPECT_TRUE(service_.last_retry().has_validate_only());
+  EXPECT_TRUE(service_.last_retry().validate_only());
+  EXPECT_EQ(Run({"dead-letters", "retry", "--reason", "rejected"}), kExitOk)
+      << err_.str();
+  EXPECT_FALSE(service_.last_retry().has_validate_only());
+}
+
 TEST_F(CliEndToEndTest, DeadLettersRetryByReason) {
   EXPECT_EQ(Run({"dead-letters", "retry", "--reason", "rejected"}), kExitOk)
       << err_.str();

@@ -194,6 +194,24 @@ TEST(ParseCliArgsTest, DeadLettersListTakesReasonPageSizeAndAll) {
   EXPECT_EQ(options->destination, "default");
 }
 
+TEST(ParseCliArgsTest, DeadLettersTakeALane) {
+  absl::StatusOr<CliOptions> options =
+      Parse({"dead-letters", "list", "--lane", "validate-only"});
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->lane_validate_only, std::optional<bool>(true));
+  options = Parse({"dead-letters", "retry", "--lane", "conversions", "--reason",
+                   "rejected"});
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->lane_validate_only, std::optional<bool>(false));
+  options = Parse({"dead-letters", "list"});
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->lane_validate_only, std::nullopt);
+  EXPECT_THAT(
+      Parse({"dead-letters", "list", "--lane", "checks"}).status().message(),
+      HasSubstr("must be conversions or validate-only"));
+  EXPECT_FALSE(Parse({"send", "--lane", "conversions", "f.json"}).ok());
+}
+
 TEST(ParseCliArgsTest, DeadLettersListRejectsBadPageSizeAndReason) {
   EXPECT_THAT(
       Parse({"dead-letters", "list", "--page-size", "0"}).status().message(),
@@ -429,8 +447,8 @@ TEST(ParseEventsJsonTest, RejectsUnknownEnumNames) {
   EXPECT_THAT(identifier.message(), ::testing::Not(HasSubstr("jane")));
   // Nor is an upper-case identifier (a postcode, a plate, a CRM id) that
   // names no value of the enum.
-  for (const char* json : {R"([{"type": "SW1A1AA"}])",
-                           R"([{"actionSource": "AB12CDE"}])"}) {
+  for (const char* json :
+       {R"([{"type": "SW1A1AA"}])", R"([{"actionSource": "AB12CDE"}])"}) {
     const absl::Status upper = ParseEventsJson(json, "f.json", &request);
     EXPECT_EQ(upper.code(), absl::StatusCode::kInvalidArgument) << json;
     EXPECT_THAT(upper.message(), HasSubstr("invalid value for type")) << json;

@@ -522,6 +522,16 @@ TEST_F(GatewayTest, ListedDeadLettersSayWhetherTheyWereValidateOnly) {
   const std::map<std::string, bool> expected = {{"real-0", false},
                                                 {"xv-0", true}};
   EXPECT_EQ(validate_only_by_id(), expected);
+  // Each lane alone.
+  for (bool lane : {false, true}) {
+    v1::ListDeadLettersRequest one_lane;
+    one_lane.set_validate_only(lane);
+    v1::ListDeadLettersResponse listed;
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->ListDeadLetters(&context, one_lane, &listed).ok());
+    ASSERT_EQ(listed.dead_letters_size(), 1) << lane;
+    EXPECT_EQ(listed.dead_letters(0).event_id(), lane ? "xv-0" : "real-0");
+  }
 
   sandbox_->ClearFaults();
   EXPECT_EQ(Send({Purchase("xv-0")}).results(0).outcome(),

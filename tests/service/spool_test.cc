@@ -95,7 +95,8 @@ TEST_F(SpoolTest, ResendingADeadLetterReplacesIt) {
   ASSERT_THAT(*again, SizeIs(1));
   EXPECT_EQ((*again)[0].wire_json, corrected.wire_json);
   // Retrying dead letters finds none: the replaced one is gone.
-  auto requeued = spool->Requeue("default", {}, std::nullopt, kNow + 10);
+  auto requeued =
+      spool->Requeue("default", {}, std::nullopt, std::nullopt, kNow + 10);
   ASSERT_TRUE(requeued.ok());
   EXPECT_EQ(*requeued, 0);
   // And so it stays after a restart.
@@ -170,6 +171,66 @@ TEST_F(SpoolTest, DeadLettersSayWhetherTheyWereValidateOnly) {
   EXPECT_FALSE(page->dead_letters[0].validate_only);
   EXPECT_EQ(page->dead_letters[1].event_id, "a");
   EXPECT_TRUE(page->dead_letters[1].validate_only);
+}
+
+// The lane filter: the listing and the requeue of one lane leave the
+// other's dead letter where it is, with or without keys, and a page token
+// belongs to its lane.
+TEST_F(SpoolTest, DeadLettersAreListedAndRequeuedByLane) {
+  auto spool = OpenSpool();
+  SpoolEvent check = Event("a");
+  check.validate_only = true;
+  ASSERT_TRUE(AppendSync(*spool, {check, Event("a"), Event("b")}).ok());
+  for (bool validate_only : {true, false}) {
+    auto claimed = spool->Claim({"default", validate_only}, kNow, 10, 1 << 20);
+    ASSERT_TRUE(claimed.ok());
+    std::vector<std::int64_t> rows;
+    for (const ClaimedEvent& e : *claimed) rows.push_back(e.row_id);
+    ASSERT_TRUE(
+        spool->MarkDead(rows, DeadReason::kRejected, "bad", kNow + 1, 1).ok());
+  }
+  auto ids = [](const DeadLetterPage& page) {
+    std::vector<std::string> out;
+    for (const DeadLetterRecord& r : page.dead_letters) {
+      out.push_back(absl::StrCat(r.event_id, r.validate_only ? "/check" : ""));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  DeadLetterQuery checks;
+  checks.validate_only = true;
+  auto page = spool->ListDeadLetters(checks);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_THAT(ids(*page), ElementsAre("a/check"));
+  DeadLetterQuery real;
+  real.validate_only = false;
+  real.page_size = 1;
+  page = spool->ListDeadLetters(real);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_THAT(page->dead_letters, SizeIs(1));
+  EXPECT_FALSE(page->dead_letters[0].validate_only);
+  // The token of the real lane's listing is refused for the checks'.
+  checks.page_token = page->next_page_token;
+  EXPECT_EQ(spool->ListDeadLetters(checks).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  real.page_token = page->next_page_token;
+  page = spool->ListDeadLetters(real);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_THAT(page->dead_letters, SizeIs(1));
+  EXPECT_FALSE(page->dead_letters[0].validate_only);
+  // Requeued by key, of the checks' lane only: the real "a" stays dead.
+  EventKeyRef a{"order_created", "a"};
+  auto one = spool->Requeue("default", {a}, std::nullopt, true, kNow + 10);
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(*one, 1);
+  // Requeued by reason, of the real lane: "a" and "b".
+  auto two =
+      spool->Requeue("default", {}, DeadReason::kRejected, false, kNow + 10);
+  ASSERT_TRUE(two.ok());
+  EXPECT_EQ(*two, 2);
+  page = spool->ListDeadLetters({});
+  ASSERT_TRUE(page.ok());
+  EXPECT_THAT(page->dead_letters, SizeIs(0));
 }
 
 TEST_F(SpoolTest, ClaimsDueEventsInOrderWithinCountAndByteBudget) {
@@ -326,7 +387,7 @@ TEST_F(SpoolTest, DeadLettersAreListedNewestFirstInPages) {
   auto mixed = spool->ListDeadLetters(expired);
   EXPECT_EQ(mixed.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(mixed.status().message()),
-              ::testing::HasSubstr("another destination or reason"));
+              ::testing::HasSubstr("another destination, reason or lane"));
   DeadLetterQuery other_destination = query;
   other_destination.destination = "other";
   EXPECT_EQ(spool->ListDeadLetters(other_destination).status().code(),
@@ -403,10 +464,12 @@ TEST_F(SpoolTest, RequeueBringsDeadLettersBack) {
                              DeadReason::kRejected, "bad", kNow, 1)
                   .ok());
   EventKeyRef key{"order_created", "a"};
-  auto one = spool->Requeue("default", {key}, std::nullopt, kNow + 10);
+  auto one =
+      spool->Requeue("default", {key}, std::nullopt, std::nullopt, kNow + 10);
   ASSERT_TRUE(one.ok());
   EXPECT_EQ(*one, 1);
-  auto all = spool->Requeue("default", {}, DeadReason::kRejected, kNow + 10);
+  auto all = spool->Requeue("default", {}, DeadReason::kRejected, std::nullopt,
+                            kNow + 10);
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(*all, 1);
   auto again = spool->Claim(lane_, kNow + 10, 10, 1 << 20);

@@ -137,16 +137,18 @@ class GetEventStatusResponse(_message.Message):
     def __init__(self, state: _Optional[_Union[DeliveryState, str]] = ..., accepted_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., delivered_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[int] = ..., next_attempt_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[str] = ..., dead_letter_reason: _Optional[_Union[DeadLetterReason, str]] = ..., validate_only: bool = ...) -> None: ...
 
 class ListDeadLettersRequest(_message.Message):
-    __slots__ = ["destination", "page_size", "page_token", "reason"]
+    __slots__ = ["destination", "page_size", "page_token", "reason", "validate_only"]
     DESTINATION_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     destination: str
     page_size: int
     page_token: str
     reason: DeadLetterReason
-    def __init__(self, destination: _Optional[str] = ..., reason: _Optional[_Union[DeadLetterReason, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, destination: _Optional[str] = ..., reason: _Optional[_Union[DeadLetterReason, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., validate_only: bool = ...) -> None: ...
 
 class ListDeadLettersResponse(_message.Message):
     __slots__ = ["dead_letters", "next_page_token"]
@@ -157,14 +159,16 @@ class ListDeadLettersResponse(_message.Message):
     def __init__(self, dead_letters: _Optional[_Iterable[_Union[DeadLetter, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class RetryDeadLettersRequest(_message.Message):
-    __slots__ = ["destination", "events", "reason"]
+    __slots__ = ["destination", "events", "reason", "validate_only"]
     DESTINATION_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     destination: str
     events: _containers.RepeatedCompositeFieldContainer[EventKey]
     reason: DeadLetterReason
-    def __init__(self, destination: _Optional[str] = ..., events: _Optional[_Iterable[_Union[EventKey, _Mapping]]] = ..., reason: _Optional[_Union[DeadLetterReason, str]] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, destination: _Optional[str] = ..., events: _Optional[_Iterable[_Union[EventKey, _Mapping]]] = ..., reason: _Optional[_Union[DeadLetterReason, str]] = ..., validate_only: bool = ...) -> None: ...
 
 class RetryDeadLettersResponse(_message.Message):
     __slots__ = ["requeued_count"]
