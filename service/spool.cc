@@ -1,10 +1,14 @@
 #include "service/spool.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -70,6 +74,60 @@ constexpr size_t kRemovalsPerGroup = 2;
 // Segments of the last run whose payloads are checked at start-up.
 constexpr size_t kSegmentsCheckedAtStart = 2;
 
+// An exclusive lock on the spool, held while it is open: `<path>.lock`,
+// locked with flock and holding the owner's pid. SQLite lets any number of
+// processes open one database, and the payload log has no lock of its
+// own, so two gateways on one spool would each delete payload segments
+// the other's rows still name, and events both answered ACCEPTED for would
+// be lost. The kernel drops the lock when the process dies, kill -9
+// included, so a stale file never blocks a restart.
+class SpoolLock {
+ public:
+  static absl::StatusOr<std::unique_ptr<SpoolLock>> Acquire(
+      const std::string& spool_path) {
+    const std::string path = spool_path + ".lock";
+    const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "spool: cannot open the lock file ", path, ": ", strerror(errno)));
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int error = errno;
+      char pid[32] = {};
+      const ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+      close(fd);
+      if (error == EWOULDBLOCK) {
+        std::string owner(pid, n > 0 ? static_cast<size_t>(n) : 0);
+        while (!owner.empty() &&
+               (owner.back() == '\n' || owner.back() == ' ')) {
+          owner.pop_back();
+        }
+        return absl::FailedPreconditionError(absl::StrCat(
+            "spool: ", spool_path, " is in use by another process",
+            owner.empty() ? "" : absl::StrCat(" (pid ", owner, ")"),
+            "; each gateway needs a spool of its own (spool.path)"));
+      }
+      return absl::FailedPreconditionError(
+          absl::StrCat("spool: cannot lock ", path, ": ", strerror(error)));
+    }
+    // The pid is for the message above; the lock is what counts.
+    const std::string pid = absl::StrCat(getpid(), "\n");
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid.data(), pid.size(), 0) !=
+                                     static_cast<ssize_t>(pid.size())) {
+      // Not fatal: the lock is held all the same.
+    }
+    return std::unique_ptr<SpoolLock>(new SpoolLock(fd));
+  }
+
+  ~SpoolLock() { close(fd_); }
+  SpoolLock(const SpoolLock&) = delete;
+  SpoolLock& operator=(const SpoolLock&) = delete;
+
+ private:
+  explicit SpoolLock(int fd) : fd_(fd) {}
+  const int fd_;
+};
+
 // One write waiting for the writer thread.
 struct WriteOp {
   // Runs inside the group transaction. An error fails the whole group.
@@ -88,10 +146,12 @@ struct WriteOp {
 
 class SqliteSpool : public Spool {
  public:
-  SqliteSpool(SpoolOptions options, std::unique_ptr<PayloadLog> log,
-              sqlite3* writer, sqlite3* reader, sqlite3* claimer,
-              sqlite3* checkpointer, SpoolSyncObserver on_sync)
-      : options_(std::move(options)),
+  SqliteSpool(std::unique_ptr<SpoolLock> lock, SpoolOptions options,
+              std::unique_ptr<PayloadLog> log, sqlite3* writer, sqlite3* reader,
+              sqlite3* claimer, sqlite3* checkpointer,
+              SpoolSyncObserver on_sync)
+      : lock_(std::move(lock)),
+        options_(std::move(options)),
         log_(std::move(log)),
         writer_db_(writer),
         reader_db_(reader),
@@ -1217,6 +1277,8 @@ class SqliteSpool : public Spool {
     return SQLITE_OK;
   }
 
+  // First, so that it is released last, once every connection is closed.
+  const std::unique_ptr<SpoolLock> lock_;
   const SpoolOptions options_;
   const std::unique_ptr<PayloadLog> log_;
   sqlite3* const writer_db_;      // used by the writer thread only
@@ -1307,6 +1369,10 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const SpoolOptions& options,
                        ": ", ec.message()));
     }
   }
+  // Before anything is opened: a spool in use is not read, nor recovered.
+  absl::StatusOr<std::unique_ptr<SpoolLock>> lock =
+      SpoolLock::Acquire(options.path);
+  if (!lock.ok()) return lock.status();
   absl::StatusOr<sqlite3*> writer = OpenDb(options.path, kWriterCacheKib);
   if (!writer.ok()) return writer.status();
   // The schema must exist before the other connections open.
@@ -1347,9 +1413,9 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const SpoolOptions& options,
     sqlite3_close(*claimer);
     return checkpointer.status();
   }
-  auto spool = std::make_unique<SqliteSpool>(options, std::move(*log), *writer,
-                                             *reader, *claimer, *checkpointer,
-                                             std::move(on_sync));
+  auto spool = std::make_unique<SqliteSpool>(
+      std::move(*lock), options, std::move(*log), *writer, *reader, *claimer,
+      *checkpointer, std::move(on_sync));
   absl::Status s = spool->Init();
   if (!s.ok()) return s;
   return std::unique_ptr<Spool>(std::move(spool));

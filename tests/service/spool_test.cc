@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -41,6 +42,27 @@ TEST_F(SpoolTest, AppendsAndAnswersDuplicateForSameNameAndId) {
               ElementsAre(AppendOutcome::kDuplicate, AppendOutcome::kAccepted,
                           AppendOutcome::kDuplicate));
   EXPECT_EQ(spool->QueuedCount(), 3);
+}
+
+// A spool another gateway holds is refused, naming its pid, before
+// anything in it is read or recovered; once it closes, it opens.
+TEST_F(SpoolTest, ASpoolInUseIsRefused) {
+  auto first = OpenSpool();
+  ASSERT_NE(first, nullptr);
+  ASSERT_TRUE(AppendSync(*first, {Event("a")}).ok());
+  SpoolOptions options;
+  options.path = dir_.path() + "/spool.db";
+  auto second = Spool::Open(options);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(second.status().message(),
+              ::testing::HasSubstr(absl::StrCat(
+                  "is in use by another process (pid ", getpid(), ")")));
+  EXPECT_EQ(first->QueuedCount(), 1);
+  first.reset();
+  auto again = OpenSpool();
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->QueuedCount(), 1);
 }
 
 TEST_F(SpoolTest, DuplicateInsideOneRequestIsDetected) {
