@@ -365,20 +365,20 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
     report->delivered += static_cast<int>(n);
     CountEnded(key, nullptr, n);
     std::lock_guard<std::mutex> lock(mu_);
-    if (dest->paused) {
-      dest->paused = false;
-      LogInfo("destination_resumed", {{"destination", name}});
-      // The other workers of the destination wait for the next probe.
-      for (auto& lane : lanes_) {
-        if (lane->destination == dest) lane->cv.notify_all();
-      }
-    }
+    ResumeLocked(dest);
     // A success ends a backoff, but not a Retry-After the API asked for.
     dest->backoff_until_ms = dest->retry_after_until_ms;
     return absl::OkStatus();
   }
 
   if (response.ok() && (status == 400 || status == 413 || status == 422)) {
+    // The API read the events to refuse them: the key and the url work,
+    // and a paused destination resumes as after a success (else a probe
+    // whose batch is refused would leave it paused with nothing queued).
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ResumeLocked(dest);
+    }
     std::string message = absl::StrCat(
         "HTTP ", status, ": ", ApiErrorMessage(response->body, target.api_key));
     if (events.size() > 1) {
@@ -521,6 +521,16 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
                           {"cause", cause},
                           {"delay_ms", absl::StrCat(delay.count())}});
   return absl::OkStatus();
+}
+
+void Dispatcher::ResumeLocked(DestinationState* dest) {
+  if (!dest->paused) return;
+  dest->paused = false;
+  LogInfo("destination_resumed", {{"destination", dest->target.name}});
+  // The other workers of the destination wait for the next probe.
+  for (auto& lane : lanes_) {
+    if (lane->destination == dest) lane->cv.notify_all();
+  }
 }
 
 void Dispatcher::CountEnded(const LaneKey& lane, const char* dead_reason,

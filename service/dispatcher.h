@@ -172,6 +172,8 @@ class Dispatcher {
                          HttpTransport* transport,
                          std::vector<ClaimedEvent> events, int carried,
                          DeliveryReport* report);
+  // Ends a pause of `dest`, if any, and wakes its lanes' workers. mu_ held.
+  void ResumeLocked(DestinationState* dest);
   // Counts `n` events of `lane` that reached their end: delivered (when
   // `dead_reason` is null) or dead-lettered for `dead_reason`; for the
   // validate_only lane, as validated (valid, invalid, expired).

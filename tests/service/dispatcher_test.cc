@@ -328,6 +328,22 @@ TEST_F(DispatcherTest, UndocumentedClientErrorsAreRetried) {
   }
 }
 
+// A probe the API answers 400 shows that the key works: the destination
+// resumes, though its only event is dead-lettered and nothing is left
+// to probe with.
+TEST_F(DispatcherTest, AProbeRefusedFor400ResumesTheDestination) {
+  Append({"a"});
+  api_.Script(FakeHttpTransport::Response(401));
+  EXPECT_TRUE(Deliver().paused);
+  clock_.Advance(std::chrono::milliseconds(30000));
+  api_.Script(FakeHttpTransport::Response(400, R"({"error":{"message":"x"}})"));
+  DeliveryReport probe = Deliver();
+  EXPECT_FALSE(probe.paused);
+  EXPECT_EQ(probe.dead_lettered, 1);
+  EXPECT_TRUE(dispatcher_->PausedDestinations().empty());
+  EXPECT_EQ(StateOf("a"), EventState::kDead);
+}
+
 // While paused, one worker probes per auth_probe_interval, not each.
 TEST_F(DispatcherTest, APausedDestinationGetsOneProbePerInterval) {
   Append({"a"});
