@@ -24,6 +24,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -517,6 +518,18 @@ absl::Status Gateway::StartHttp() {
                    ? httplib::Server::HandlerResponse::Unhandled
                    : httplib::Server::HandlerResponse::Handled;
       });
+  // A client that asks before sending the body (Expect: 100-continue, as
+  // curl does for large bodies) hears the refusal instead of "go ahead";
+  // cpp-httplib asks this before the pre-routing handler, and answers a
+  // status other than 100 without routing the request.
+  http_server_->set_expect_100_continue_handler(
+      [this](const httplib::Request& req, httplib::Response& res) {
+        if (GuardHttpRequest(req, res)) return 100;
+        // This path of cpp-httplib sends no Content-Length of its own (the
+        // routed path does), and without one the client reads to the end.
+        res.set_header("Content-Length", std::to_string(res.body.size()));
+        return res.status;
+      });
   http_server_->Get("/healthz",
                     [](const httplib::Request&, httplib::Response& res) {
                       res.set_content("ok\n", "text/plain");
@@ -692,6 +705,26 @@ bool Gateway::GuardHttpRequest(const httplib::Request& req,
     return refuse(
         400, absl::InvalidArgumentError("POST /v1/track carries more than one "
                                         "Content-Length"));
+  }
+  // Too large is said now, from the header: cpp-httplib would read the
+  // whole body (and throw it away) before its own 413, holding one of the
+  // connection threads for as long as the client keeps sending.
+  const std::string length = req.get_header_value("Content-Length");
+  std::uint64_t bytes = 0;
+  if (!absl::SimpleAtoi(length, &bytes) || length.empty() ||
+      length.front() < '0' || length.front() > '9') {
+    metrics_.requests_refused.Add({"http_track", "invalid_request"});
+    return refuse(400, absl::InvalidArgumentError(
+                           "POST /v1/track: Content-Length is not a number "
+                           "of bytes"));
+  }
+  if (bytes >
+      static_cast<std::uint64_t>(config_.grpc.max_receive_message_bytes)) {
+    metrics_.requests_refused.Add({"http_track", "too_large"});
+    return refuse(413, absl::ResourceExhaustedError(absl::StrCat(
+                           "request body of ", bytes, " bytes is larger than ",
+                           config_.grpc.max_receive_message_bytes,
+                           " bytes (grpc.max_receive_message_bytes)")));
   }
   // cpp-httplib inflates a gzip, deflate or br body as it reads it, and
   // bounds only the bytes received: a body of a few hundred kilobytes

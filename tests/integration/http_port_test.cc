@@ -143,6 +143,14 @@ TEST_F(HttpPortTest, UnsafeBodyHeadersAreRefusedBeforeTheBody) {
        "HTTP/1.1 415 Unsupported Media Type"},
       {"Content-Type: text/plain\r\nContent-Length: 1000000\r\n",
        "HTTP/1.1 415 Unsupported Media Type"},
+      // Larger than grpc.max_receive_message_bytes: said from the header,
+      // where cpp-httplib would read the whole body first.
+      {"Content-Type: application/json\r\nContent-Length: 300000000\r\n",
+       "HTTP/1.1 413 Payload Too Large"},
+      {"Content-Type: application/json\r\nContent-Length: -1\r\n",
+       "HTTP/1.1 400 Bad Request"},
+      {"Content-Type: application/json\r\nContent-Length: 12abc\r\n",
+       "HTTP/1.1 400 Bad Request"},
   };
   for (const Case& c : cases) {
     RawConnection raw(port());
@@ -150,6 +158,29 @@ TEST_F(HttpPortTest, UnsafeBodyHeadersAreRefusedBeforeTheBody) {
     ASSERT_TRUE(raw.Send("POST /v1/track HTTP/1.1\r\nHost: x\r\n" + c.headers +
                          "\r\n"));
     EXPECT_EQ(raw.StatusLine(), c.status) << c.headers;
+  }
+  // A client that asks first (Expect: 100-continue, as curl does for large
+  // bodies) hears the refusal instead of 100, with the length of its body
+  // (else it would read to the end of the connection).
+  {
+    RawConnection raw(port());
+    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE(
+        raw.Send("POST /v1/track HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Type: application/json\r\nContent-Length: "
+                 "300000000\r\nExpect: 100-continue\r\n\r\n"));
+    const std::string head = raw.ResponseHead();
+    EXPECT_THAT(head, HasSubstr("HTTP/1.1 413 Payload Too Large\r\n"));
+    EXPECT_THAT(head, HasSubstr("\r\nContent-Length: "));
+  }
+  {
+    RawConnection raw(port());
+    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE(
+        raw.Send("POST /v1/track HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Type: application/json\r\nContent-Length: "
+                 "100\r\nExpect: 100-continue\r\n\r\n"));
+    EXPECT_EQ(raw.StatusLine(), "HTTP/1.1 100 Continue");
   }
   // What is taken: identity coding, and charset utf-8 in any spelling.
   httplib::Client http(absl::StrCat("http://", gateway_->http_address()));

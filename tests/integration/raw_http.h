@@ -49,18 +49,30 @@ class RawConnection {
   // The status line of the response ("HTTP/1.1 411 Length Required"), or
   // "" if none came within `seconds`.
   std::string StatusLine(int seconds = 10) {
+    return ReadUntil("\r\n", seconds);
+  }
+
+  // The status line and headers of the response, up to the blank line
+  // (excluded), or "" if they did not come within `seconds`.
+  std::string ResponseHead(int seconds = 10) {
+    return ReadUntil("\r\n\r\n", seconds);
+  }
+
+ private:
+  std::string ReadUntil(const std::string& end, int seconds) {
     timeval tv{seconds, 0};
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     std::string got;
     char buf[512];
-    while (got.find("\r\n") == std::string::npos) {
+    while (got.find(end) == std::string::npos) {
       ssize_t n = recv(fd_, buf, sizeof(buf), 0);
       if (n <= 0) return "";
       got.append(buf, static_cast<size_t>(n));
     }
-    return got.substr(0, got.find("\r\n"));
+    return got.substr(0, got.find(end));
   }
 
+ public:
  private:
   int fd_;
 };
