@@ -11,6 +11,7 @@
 #include "absl/strings/str_replace.h"
 #include "mapping/event_mapper.h"
 #include "mapping/request_encoder.h"
+#include "nlohmann/json.hpp"
 #include "service/log.h"
 
 namespace conversions::service {
@@ -61,39 +62,6 @@ std::vector<std::int64_t> Rows(const std::vector<ClaimedEvent>& events) {
 bool IsUnreserved(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
          (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~';
-}
-
-// Returns the value of a JSON string starting at body[pos] (the opening
-// quote), with simple escapes undone; good enough for error messages.
-std::string JsonStringAt(const std::string& body, size_t pos) {
-  std::string out;
-  for (size_t i = pos + 1; i < body.size(); ++i) {
-    char c = body[i];
-    if (c == '"') return out;
-    if (c == '\\' && i + 1 < body.size()) {
-      char n = body[++i];
-      out.push_back(n == 'n' ? '\n' : n == 't' ? '\t' : n);
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
-}
-
-// Finds "key" followed by ':' and a string value; returns its position.
-size_t FindStringValue(const std::string& body, const std::string& key,
-                       size_t from = 0) {
-  std::string quoted = absl::StrCat("\"", key, "\"");
-  for (size_t at = body.find(quoted, from); at != std::string::npos;
-       at = body.find(quoted, at + 1)) {
-    size_t i = at + quoted.size();
-    while (i < body.size() && (body[i] == ' ' || body[i] == ':' ||
-                               body[i] == '\n' || body[i] == '\t')) {
-      ++i;
-    }
-    if (i < body.size() && body[i] == '"') return i;
-  }
-  return std::string::npos;
 }
 
 }  // namespace
@@ -159,16 +127,28 @@ std::optional<std::chrono::milliseconds> ParseRetryAfter(
 }
 
 std::string ApiErrorMessage(const std::string& body, std::string_view api_key) {
-  std::string out;
-  size_t error = body.find("\"error\"");
-  size_t message = std::string::npos;
-  if (error != std::string::npos) {
-    message = FindStringValue(body, "message", error);
-    if (message == std::string::npos) message = FindStringValue(body, "error");
+  // Parsed with nlohmann's JSON reader, so that every escape (\u0041,
+  // \/, \\) reads as the API meant it; a body that is not JSON is shown
+  // as it came, cut to 512 bytes.
+  const nlohmann::json json =
+      nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  auto string_in = [](const nlohmann::json& object,
+                      const char* key) -> const std::string* {
+    if (!object.is_object()) return nullptr;
+    auto it = object.find(key);
+    return it != object.end() && it->is_string()
+               ? it->get_ptr<const std::string*>()
+               : nullptr;
+  };
+  const std::string* message = nullptr;
+  if (json.is_object()) {
+    if (auto error = json.find("error"); error != json.end()) {
+      message = error->is_string() ? error->get_ptr<const std::string*>()
+                                   : string_in(*error, "message");
+    }
+    if (message == nullptr) message = string_in(json, "message");
   }
-  if (message == std::string::npos) message = FindStringValue(body, "message");
-  out = message != std::string::npos ? JsonStringAt(body, message)
-                                     : body.substr(0, 512);
+  std::string out = message != nullptr ? *message : body.substr(0, 512);
   if (!api_key.empty()) {
     out = absl::StrReplaceAll(
         out, {{absl::string_view(api_key.data(), api_key.size()),

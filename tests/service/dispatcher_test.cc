@@ -624,6 +624,15 @@ TEST(ApiErrorMessageTest, ReadsTheShapesTheApiMayUse) {
   EXPECT_EQ(ApiErrorMessage(R"({"error":"plain"})", "k"), "plain");
   EXPECT_EQ(ApiErrorMessage(R"({"message":"top"})", "k"), "top");
   EXPECT_EQ(ApiErrorMessage("Bad Gateway", "k"), "Bad Gateway");
+  // Every JSON escape reads as the API meant it (a hand-written reader
+  // kept "u00e9" of "\u00e9" and dropped a backslash).
+  EXPECT_EQ(ApiErrorMessage(
+                R"({"error":{"message":"caf\u00e9 a\\b \"q\" \/x"}})", "k"),
+            "caf\xc3\xa9 a\\b \"q\" /x");
+  // Other JSON, or a message that is not a string: the body as it came.
+  EXPECT_EQ(ApiErrorMessage(R"({"error":{"code":7}})", "k"),
+            R"({"error":{"code":7}})");
+  EXPECT_EQ(ApiErrorMessage(std::string(600, 'x'), "k"), std::string(512, 'x'));
 }
 
 TEST(ApiErrorMessageTest, NeverRepeatsTheApiKey) {
