@@ -304,6 +304,11 @@ absl::StatusOr<DeliveryReport> Dispatcher::DeliverOnce(
     if (!s.ok()) return s;
     report.dead_lettered += static_cast<int>(expired.size());
     CountEnded(key, "expired", static_cast<std::int64_t>(expired.size()));
+    // Logged per batch, as event_dead_lettered is per refused event.
+    LogWarn("events_expired", {{"destination", key.destination},
+                               {"validate_only", key.validate_only ? "1" : "0"},
+                               {"events", absl::StrCat(expired.size())},
+                               {"when", "before_sending"}});
   }
   if (live.empty()) return report;
   absl::Status s =
@@ -488,6 +493,11 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
     if (!s.ok()) return s;
     report->dead_lettered += static_cast<int>(expired_rows.size());
     CountEnded(key, "expired", static_cast<std::int64_t>(expired_rows.size()));
+    LogWarn("events_expired", {{"destination", name},
+                               {"validate_only", key.validate_only ? "1" : "0"},
+                               {"events", absl::StrCat(expired_rows.size())},
+                               {"when", "retrying"},
+                               {"last_error", error}});
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
