@@ -172,10 +172,23 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
 
 namespace {
 
+// Why nothing can be made in the folder `dir` ("" when something can): a
+// folder made and removed at once. access() says yes for root wherever the
+// mode bits do, also on /proc or /sys, where nothing can be made.
+std::string CannotMakeIn(const std::string& dir) {
+  std::string probe = dir + "/.conversions-check-XXXXXX";
+  if (mkdtemp(probe.data()) == nullptr) {
+    return absl::StrCat("cannot create it in ", dir, ": ",
+                        std::strerror(errno));
+  }
+  rmdir(probe.c_str());
+  return "";
+}
+
 // Why `path` cannot be written as the spool wants it ("" when it can): an
 // existing file or folder must be writable; a missing one is made with
-// the folders above it (as Spool::Open does), so the nearest folder that
-// exists must be writable.
+// the folders above it (as Spool::Open does), so something must be made
+// in the nearest folder that exists.
 std::string UnwritableReason(const std::string& path, bool folder) {
   struct stat st;
   if (stat(path.c_str(), &st) == 0) {
@@ -185,6 +198,11 @@ std::string UnwritableReason(const std::string& path, bool folder) {
     const int mode = folder ? (W_OK | X_OK) : (R_OK | W_OK);
     if (access(path.c_str(), mode) != 0) {
       return absl::StrCat(path, ": ", std::strerror(errno));
+    }
+    if (folder) {
+      if (std::string reason = CannotMakeIn(path); !reason.empty()) {
+        return absl::StrCat(path, ": ", reason);
+      }
     }
     return "";
   }
@@ -208,6 +226,9 @@ std::string UnwritableReason(const std::string& path, bool folder) {
   if (access(ancestor.c_str(), W_OK | X_OK) != 0) {
     return absl::StrCat(path, ": cannot create it in ", ancestor.string(), ": ",
                         std::strerror(errno));
+  }
+  if (std::string reason = CannotMakeIn(ancestor.string()); !reason.empty()) {
+    return absl::StrCat(path, ": ", reason);
   }
   return "";
 }

@@ -182,11 +182,12 @@ TEST_F(ProcessTest, CheckConfigPassesAGoodConfigAndTouchesNothing) {
 }
 
 TEST_F(ProcessTest, CheckConfigFailsWhereTheStartWouldAndSaysWhy) {
-  // A spool path the gateway could not open: a folder, and a path below a
-  // file.
+  // A spool path the gateway could not open: a folder, a path below a
+  // file, and one on /proc (which access() calls writable for root).
   std::ofstream(dir_.path() + "/a-file") << "x";
   for (const std::string& spool :
-       {dir_.path(), dir_.path() + "/a-file/spool.db"}) {
+       {dir_.path(), dir_.path() + "/a-file/spool.db",
+        std::string("/proc/conversions-check/spool.db")}) {
     const std::string path = dir_.path() + "/check.yaml";
     std::ofstream(path) << "destinations:\n  - name: default\n"
                         << "    pixel_id: p\n"
