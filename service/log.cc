@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "service/parse_error_interceptor.h"
 
 namespace conversions::service {
 namespace {
@@ -64,6 +65,8 @@ void AppendValue(std::string_view v, std::string* out) {
 
 void ProtobufLog(google::protobuf::LogLevel level, const char* filename,
                  int line, const std::string& message) {
+  // Whatever the log level: the answer to the request names the field.
+  NoteProtobufParseMessage(message);
   LogLevel ours = LogLevel::kError;
   if (level == google::protobuf::LOGLEVEL_INFO) {
     ours = LogLevel::kDebug;

@@ -8,6 +8,21 @@
 namespace conversions::service {
 namespace {
 
+// The field of the last invalid UTF-8 complaint on this thread, taken by
+// the next interceptor that finds a request that did not parse.
+thread_local std::string invalid_utf8_field;
+
+bool IsFieldName(std::string_view name) {
+  if (name.empty() || name.size() > 200) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '_' || c == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
 using grpc::experimental::InterceptionHookPoints;
 
 class ParseErrorInterceptor final : public grpc::experimental::Interceptor {
@@ -24,20 +39,26 @@ class ParseErrorInterceptor final : public grpc::experimental::Interceptor {
             InterceptionHookPoints::POST_RECV_MESSAGE) &&
         methods->GetRecvMessage() == nullptr) {
       unparsed_ = true;
+      field_ = std::move(invalid_utf8_field);
     }
+    invalid_utf8_field.clear();
     if (unparsed_ &&
         methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::PRE_SEND_STATUS) &&
         methods->GetSendStatus().error_code() ==
             grpc::StatusCode::UNIMPLEMENTED) {
-      methods->ModifySendStatus(
-          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                       std::string(method_) +
-                           ": the request is not valid protobuf for this "
-                           "method, or a string field holds invalid UTF-8 "
-                           "(proto3 strings must be UTF-8; a JavaScript "
-                           "string with a lone surrogate encodes as invalid "
-                           "UTF-8)"));
+      methods->ModifySendStatus(grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          field_.empty()
+              ? std::string(method_) +
+                    ": the request is not valid protobuf for this method, or "
+                    "a string field holds invalid UTF-8 (proto3 strings must "
+                    "be UTF-8; a JavaScript string with a lone surrogate "
+                    "encodes as invalid UTF-8)"
+              : std::string(method_) + ": string field " + field_ +
+                    " holds invalid UTF-8 (proto3 strings must be UTF-8; a "
+                    "JavaScript string with a lone surrogate encodes as "
+                    "invalid UTF-8)"));
       if (*on_unparsed_) (*on_unparsed_)(method_);
     }
     methods->Proceed();
@@ -47,9 +68,21 @@ class ParseErrorInterceptor final : public grpc::experimental::Interceptor {
   const std::string_view method_;  // the method's name, owned by gRPC
   const UnparsedRequestObserver* const on_unparsed_;  // the factory's
   bool unparsed_ = false;
+  std::string field_;  // named by protobuf's complaint, if any
 };
 
 }  // namespace
+
+void NoteProtobufParseMessage(std::string_view message) {
+  constexpr std::string_view kPrefix = "String field '";
+  if (message.rfind(kPrefix, 0) != 0 ||
+      message.find("invalid UTF-8") == std::string_view::npos) {
+    return;
+  }
+  message.remove_prefix(kPrefix.size());
+  const std::string_view name = message.substr(0, message.find('\''));
+  if (IsFieldName(name)) invalid_utf8_field.assign(name);
+}
 
 grpc::experimental::Interceptor*
 ParseErrorInterceptorFactory::CreateServerInterceptor(

@@ -23,6 +23,13 @@ namespace conversions::service {
 // ("SendEvents"); called on a gRPC thread, so it must be quick.
 using UnparsedRequestObserver = std::function<void(std::string_view method)>;
 
+// Notes, for the calling thread, the field that protobuf's log `message`
+// names when it complains of invalid UTF-8 in a string field while parsing
+// ("String field 'conversions.v1.Event.id' contains invalid UTF-8 ...").
+// The library's log handler calls it; the interceptor, which runs on the
+// thread that parsed the request, names that field in its answer.
+void NoteProtobufParseMessage(std::string_view message);
+
 // Creates the interceptor for the methods of services whose full name
 // starts with `prefix` ("/conversions.v1.ConversionService/"); other calls
 // (health, reflection) get none. Register it with

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "service/log.h"
 #include "tests/integration/gateway_fixture.h"
 
 namespace conversions::testing {
@@ -634,6 +635,16 @@ TEST_F(GatewayTest, AnswersRequestsThatDoNotParseWithInvalidArgument) {
   EXPECT_EQ(surrogate.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(surrogate.error_message(), HasSubstr("SendEvents"));
   EXPECT_THAT(surrogate.error_message(), HasSubstr("UTF-8"));
+  // With the gateway's log handler (main installs it), protobuf's
+  // complaint names the field, and so does the answer.
+  service::InstallLibraryLogHandlers();
+  grpc::Status named = call("SendEvents",
+                            "\x12\x06\x0a\x04"
+                            "a\xed\xa0\xbd");
+  EXPECT_EQ(named.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(named.error_message(),
+              HasSubstr("SendEvents: string field conversions.v1.Event.id "
+                        "holds invalid UTF-8"));
   // TrackEvents reads its bytes itself (service/track_request.h): the
   // same for a key of events[0] with a lone surrogate.
   grpc::Status track =
@@ -657,7 +668,7 @@ TEST_F(GatewayTest, AnswersRequestsThatDoNotParseWithInvalidArgument) {
   // interceptor.
   const std::string metrics = MetricsText();
   for (const auto& [api, count] :
-       std::vector<std::pair<std::string, int>>{{"send", 2},
+       std::vector<std::pair<std::string, int>>{{"send", 3},
                                                 {"validate", 1},
                                                 {"track", 2},
                                                 {"status", 1},
