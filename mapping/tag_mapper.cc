@@ -823,6 +823,11 @@ class TagMapper {
         ViolationAt(f, kInvalidFormat, " must be a whole number");
       } else if (*q <= 0) {
         ViolationAt(f, kOutOfRange, " must be positive");
+      } else if (!IsSafeInteger(*q)) {
+        // 2^53 + 1 in the JSON text arrives as 2^53: not what was sent.
+        ViolationAt(f, kOutOfRange,
+                    " must be below 2^53 (9007199254740992): a larger JSON "
+                    "number is rounded");
       } else {
         c->has_quantity_ = true;
         c->quantity_ = static_cast<std::int64_t>(*q);

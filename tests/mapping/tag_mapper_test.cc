@@ -1185,13 +1185,18 @@ TEST(TagMapperRow24Test, RejectsAPriceThatIsNotANonNegativeNumber) {
 TEST(TagMapperRow25Test, AcceptsWholeQuantitiesOnly) {
   Json e = Purchase();
   e["items"] = {Item("a", "A", 1, 2.0), Item("b", "B", 1, "3"),
-                Item("c", "C", 1, 2.5), Item("d", "D", 1, 0)};
+                Item("c", "C", 1, 2.5), Item("d", "D", 1, 0),
+                // 2^53 + 1, which JSON delivers as 2^53: refused, not
+                // rounded.
+                Item("e", "E", 1, 9007199254740993.0),
+                Item("f", "F", 1, 9007199254740991.0)};
   TagMapResult r = MapTag(e);
   EXPECT_EQ(r.event.data().contents(0).quantity(), 2);
   EXPECT_EQ(r.event.data().contents(1).quantity(), 3);
   EXPECT_THAT(r.violations,
               ElementsAre(Issue("items[2].quantity", "INVALID_FORMAT"),
-                          Issue("items[3].quantity", "OUT_OF_RANGE")));
+                          Issue("items[3].quantity", "OUT_OF_RANGE"),
+                          Issue("items[4].quantity", "OUT_OF_RANGE")));
 }
 
 TEST(TagMapperRow26Test, ItemCurrencyThenProductCurrencyThenEventCurrency) {
