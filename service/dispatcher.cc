@@ -407,7 +407,7 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
   }
 
   if (response.ok() && PausesDestination(status)) {
-    const char* cause = status == 401 || status == 403 ? "auth" : "endpoint";
+    const char* cause = PauseCause(status);
     std::int64_t probe_at = now + target.options.auth_probe_interval.count();
     bool pausing = false;  // this request paused the destination
     {

@@ -131,6 +131,11 @@ class Dispatcher {
     return status == 401 || status == 403 || status == 404 || status == 405 ||
            status == 410;
   }
+  // What a pausing `status` says is wrong: "auth" (401, 403: the key) or
+  // "endpoint" (404, 405, 410: the url); the cause its retries count under.
+  static const char* PauseCause(int status) {
+    return status == 401 || status == 403 ? "auth" : "endpoint";
+  }
 
   // Stops intake of new work, keeps delivering what is due until nothing is
   // left or `deadline_ms` passes, then joins the workers. Requests still in

@@ -856,9 +856,10 @@ std::string Gateway::ReadinessReport(bool ignore_paused) const {
     std::string list = absl::StrJoin(
         paused, ", ",
         [](std::string* out, const Dispatcher::PausedDestination& p) {
-          absl::StrAppend(
-              out, p.name, " (HTTP ", p.status,
-              p.status == 401 || p.status == 403 ? ": the key)" : ": the url)");
+          const bool key =
+              std::string_view(Dispatcher::PauseCause(p.status)) == "auth";
+          absl::StrAppend(out, p.name, " (HTTP ", p.status,
+                          key ? ": the key)" : ": the url)");
         });
     return absl::StrCat(ignore_paused ? "ready; " : "",
                         "paused by the API: ", list,

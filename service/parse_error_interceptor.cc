@@ -47,18 +47,15 @@ class ParseErrorInterceptor final : public grpc::experimental::Interceptor {
             InterceptionHookPoints::PRE_SEND_STATUS) &&
         methods->GetSendStatus().error_code() ==
             grpc::StatusCode::UNIMPLEMENTED) {
+      const std::string what =
+          field_.empty() ? "the request is not valid protobuf for this "
+                           "method, or a string field holds invalid UTF-8"
+                         : "string field " + field_ + " holds invalid UTF-8";
       methods->ModifySendStatus(grpc::Status(
           grpc::StatusCode::INVALID_ARGUMENT,
-          field_.empty()
-              ? std::string(method_) +
-                    ": the request is not valid protobuf for this method, or "
-                    "a string field holds invalid UTF-8 (proto3 strings must "
-                    "be UTF-8; a JavaScript string with a lone surrogate "
-                    "encodes as invalid UTF-8)"
-              : std::string(method_) + ": string field " + field_ +
-                    " holds invalid UTF-8 (proto3 strings must be UTF-8; a "
-                    "JavaScript string with a lone surrogate encodes as "
-                    "invalid UTF-8)"));
+          std::string(method_) + ": " + what +
+              " (proto3 strings must be UTF-8; a JavaScript string with a "
+              "lone surrogate encodes as invalid UTF-8)"));
       if (*on_unparsed_) (*on_unparsed_)(method_);
     }
     methods->Proceed();
