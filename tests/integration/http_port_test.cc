@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -161,26 +162,23 @@ TEST_F(HttpPortTest, UnsafeBodyHeadersAreRefusedBeforeTheBody) {
   }
   // A client that asks first (Expect: 100-continue, as curl does for large
   // bodies) hears the refusal instead of 100, with the length of its body
-  // (else it would read to the end of the connection).
-  {
+  // (else it would read to the end of the connection); a body it may send
+  // gets 100.
+  for (const auto& [length, status] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"300000000", "HTTP/1.1 413 Payload Too Large"},
+           {"100", "HTTP/1.1 100 Continue"}}) {
     RawConnection raw(port());
     ASSERT_TRUE(raw.ok());
     ASSERT_TRUE(
-        raw.Send("POST /v1/track HTTP/1.1\r\nHost: x\r\n"
-                 "Content-Type: application/json\r\nContent-Length: "
-                 "300000000\r\nExpect: 100-continue\r\n\r\n"));
+        raw.Send("POST /v1/track HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                 "application/json\r\nContent-Length: " +
+                 length + "\r\nExpect: 100-continue\r\n\r\n"));
     const std::string head = raw.ResponseHead();
-    EXPECT_THAT(head, HasSubstr("HTTP/1.1 413 Payload Too Large\r\n"));
-    EXPECT_THAT(head, HasSubstr("\r\nContent-Length: "));
-  }
-  {
-    RawConnection raw(port());
-    ASSERT_TRUE(raw.ok());
-    ASSERT_TRUE(
-        raw.Send("POST /v1/track HTTP/1.1\r\nHost: x\r\n"
-                 "Content-Type: application/json\r\nContent-Length: "
-                 "100\r\nExpect: 100-continue\r\n\r\n"));
-    EXPECT_EQ(raw.StatusLine(), "HTTP/1.1 100 Continue");
+    EXPECT_EQ(head.substr(0, head.find("\r\n")), status);
+    if (length != "100") {
+      EXPECT_THAT(head, HasSubstr("\r\nContent-Length: "));
+    }
   }
   // What is taken: identity coding, and charset utf-8 in any spelling.
   httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
