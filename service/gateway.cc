@@ -403,10 +403,14 @@ absl::Status Gateway::Init(TransportFactory factory) {
         return std::vector<GaugeSample>{{{}, Ready() ? 1.0 : 0.0}};
       });
 
-  absl::Status s = dispatcher_->Start();
+  // The ports first: a gateway that cannot bind them (another process has
+  // them) fails before its dispatcher sends anything of its spool. Events
+  // accepted before the dispatcher starts wait in the spool, as after a
+  // restart, and their notices count for when it does.
+  absl::Status s = StartGrpc();
   if (!s.ok()) return s;
-  if (!(s = StartGrpc()).ok()) return s;
   if (!(s = StartHttp()).ok()) return s;
+  if (!(s = dispatcher_->Start()).ok()) return s;
   started_ = true;
   health_thread_ = std::thread([this] { HealthLoop(); });
   LogInfo("gateway_started", {{"grpc_listen", grpc_address_},

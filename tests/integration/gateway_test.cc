@@ -691,28 +691,40 @@ TEST_F(GatewayTest, AnswersRequestsThatDoNotParseWithInvalidArgument) {
 TEST_F(GatewayTest, RefusesToStartOnPortsAnotherProcessListensOn) {
   // A second gateway on the first one's ports must fail, not share them
   // (SO_REUSEPORT would let the kernel split connections between both).
+  // It must also send nothing of its spool before it fails: the dispatcher
+  // starts only once both ports are bound, so no transport is ever made.
   TempDir other_spool;
   service::GatewayConfig config = Config();
   config.spool.path = other_spool.path() + "/spool.db";
   config.grpc_listen = gateway_->grpc_address();
-  auto grpc_taken = service::Gateway::Start(
-      config, &clock_, [](const service::DispatchTarget& target) {
-        return service::NewHttpTransport(target.url, {});
-      });
+  int transports_made = 0;
+  auto factory = [&](const service::DispatchTarget& target) {
+    ++transports_made;
+    return service::NewHttpTransport(target.url, {});
+  };
+  auto grpc_taken = service::Gateway::Start(config, &clock_, factory);
   ASSERT_FALSE(grpc_taken.ok());
   EXPECT_THAT(grpc_taken.status().message(),
               HasSubstr(absl::StrCat(gateway_->grpc_address(),
                                      ": Address already in use")));
   config.grpc_listen = "127.0.0.1:0";
   config.http_listen = gateway_->http_address();
-  auto http_taken = service::Gateway::Start(
-      config, &clock_, [](const service::DispatchTarget& target) {
-        return service::NewHttpTransport(target.url, {});
-      });
+  auto http_taken = service::Gateway::Start(config, &clock_, factory);
   ASSERT_FALSE(http_taken.ok());
   EXPECT_THAT(http_taken.status().message(),
               HasSubstr(absl::StrCat(gateway_->http_address(),
                                      ": Address already in use")));
+  EXPECT_EQ(transports_made, 0);
+  // With both ports free, a transport that cannot be made fails the start
+  // after the servers started; they stop again.
+  config.http_listen = "127.0.0.1:0";
+  auto no_transport = service::Gateway::Start(
+      config, &clock_, [](const service::DispatchTarget&) {
+        return absl::StatusOr<std::unique_ptr<service::HttpTransport>>(
+            absl::InvalidArgumentError("no transport here"));
+      });
+  ASSERT_FALSE(no_transport.ok());
+  EXPECT_EQ(no_transport.status().message(), "no transport here");
   // The first gateway still serves.
   EXPECT_EQ(Send({Purchase("still")}).results(0).outcome(),
             v1::EventResult::OUTCOME_ACCEPTED);
