@@ -152,12 +152,16 @@ TEST_F(ProcessTest, ReflectionDescribesEveryServiceItLists) {
 
 TEST_F(ProcessTest, AFailedStartUpLogsNoDrain) {
   // A folder where the spool file belongs: the start-up fails after the
-  // logging is set up; it must say why, and not that it drained.
+  // logging is set up; it must say why, and not that it drained. (The
+  // folder is inside dir_, so that the spool's lock file beside it goes
+  // with dir_.)
+  const std::string folder = dir_.path() + "/folder";
+  ASSERT_TRUE(std::filesystem::create_directory(folder));
   const std::string config_path = dir_.path() + "/broken.yaml";
   std::ofstream(config_path) << "grpc_listen: 127.0.0.1:0\n"
                              << "http_listen: 127.0.0.1:0\n"
                              << "log_level: info\n"
-                             << "spool:\n  path: " << dir_.path() << "\n";
+                             << "spool:\n  path: " << folder << "\n";
   std::string output;
   const int code = RunGateway("OPENAI_CONVERSIONS_API_KEY=k OPENAI_PIXEL_ID=p",
                               "--config " + config_path, &output);
@@ -185,8 +189,10 @@ TEST_F(ProcessTest, CheckConfigFailsWhereTheStartWouldAndSaysWhy) {
   // A spool path the gateway could not open: a folder, a path below a
   // file, and one on /proc (which access() calls writable for root).
   std::ofstream(dir_.path() + "/a-file") << "x";
+  const std::string folder = dir_.path() + "/folder";
+  ASSERT_TRUE(std::filesystem::create_directory(folder));
   for (const std::string& spool :
-       {dir_.path(), dir_.path() + "/a-file/spool.db",
+       {folder, dir_.path() + "/a-file/spool.db",
         std::string("/proc/conversions-check/spool.db")}) {
     const std::string path = dir_.path() + "/check.yaml";
     std::ofstream(path) << "destinations:\n  - name: default\n"
