@@ -26,9 +26,12 @@ NO_MINOR_UNIT = set("XAG XAU XBA XBB XBC XBD XDR XPD XPT XSU XTS XUA XXX".split(
 # Codes published after this iso-codes release: Zimbabwe Gold (2024) and the
 # Caribbean guilder (2025).
 EXTRA = {"ZWG": 2, "XCG": 2}
+# Codes this iso-codes release still lists that ISO 4217 has withdrawn: the
+# Croatian kuna (HRK, replaced by EUR on 2023-01-01).
+WITHDRAWN = {"HRK"}
 
 currencies = {c["alpha_3"] for c in json.load(open(ISO / "iso_4217.json"))["4217"]}
-currencies = {c: EXPONENT.get(c, 2) for c in currencies - NO_MINOR_UNIT}
+currencies = {c: EXPONENT.get(c, 2) for c in currencies - NO_MINOR_UNIT - WITHDRAWN}
 currencies.update(EXTRA)
 countries = sorted(
     (c["alpha_2"], c["alpha_3"]) for c in json.load(open(ISO / "iso_3166-1.json"))["3166-1"])

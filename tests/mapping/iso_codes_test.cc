@@ -56,6 +56,18 @@ TEST(CurrencyExponentTest, RejectsUnknownCodes) {
   EXPECT_EQ(CurrencyExponent("ZZZ"), std::nullopt);  // after the last entry
 }
 
+// Replaced codes are history, not currencies: the kuna (HRK, by the euro
+// in 2023, though Debian's iso-codes still lists it), the Deutsche Mark.
+// Their successors are current, as are codes newer than iso-codes.
+TEST(CurrencyExponentTest, RejectsWithdrawnCodes) {
+  for (const char* code : {"HRK", "DEM", "VEF", "MRO", "LTL"}) {
+    EXPECT_EQ(CurrencyExponent(code), std::nullopt) << code;
+  }
+  for (const char* code : {"EUR", "VES", "MRU", "ZWG", "XCG"}) {
+    EXPECT_EQ(CurrencyExponent(code), 2) << code;
+  }
+}
+
 TEST(CurrencyExponentTest, RejectsCodesWithoutAMinorUnit) {
   EXPECT_EQ(CurrencyExponent("XAU"), std::nullopt);  // gold
   EXPECT_EQ(CurrencyExponent("XXX"), std::nullopt);  // no currency
