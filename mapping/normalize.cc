@@ -150,9 +150,13 @@ DropReason NormalizePhone(std::string_view in, std::string* out) {
         "phone number has characters other than digits, white space, "
         "parentheses, periods, hyphens and a leading +");
   }
+  const bool has_digits = start < out->size();
   while (start < out->size() && (*out)[start] == '0') ++start;
   out->erase(0, start);
-  if (out->empty()) return Empty("phone number has no digits");
+  if (out->empty()) {
+    return has_digits ? Invalid("phone number has no digits but zeros")
+                      : Empty("phone number has no digits");
+  }
   if (out->size() < 8 || out->size() > 15) {
     return Invalid(
         "phone number must have 8 to 15 digits after removing the leading + "

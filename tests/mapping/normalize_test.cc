@@ -237,6 +237,17 @@ TEST(NormalizePhoneTest, ClearsTheOutputOfADroppedValue) {
   EXPECT_NE(out, "stale");
 }
 
+// Zeros alone are a placeholder, not a missing value: the warning says so.
+TEST(NormalizePhoneTest, NamesANumberOfZerosAlone) {
+  std::string out;
+  DropReason zeros = NormalizePhone("0000000000", &out);
+  EXPECT_STREQ(zeros.code, kDroppedInvalid);
+  EXPECT_STREQ(zeros.description, "phone number has no digits but zeros");
+  DropReason none = NormalizePhone("+ ( ) -", &out);
+  EXPECT_STREQ(none.code, kDroppedEmpty);
+  EXPECT_STREQ(none.description, "phone number has no digits");
+}
+
 TEST(NormalizeExternalIdTest, KeepsAnIdOf1024Bytes) {
   std::string out;
   EXPECT_TRUE(NormalizeExternalId(std::string(1024, 'x'), &out).kept());
