@@ -296,8 +296,16 @@ inline void Mapper<Event>::CheckVariant(const v1::Content& c, int i) {
     const std::string& key = entry->first;
     const std::string& value = entry->second;
     if (fine(key, value)) continue;
-    std::string field =
-        absl::StrCat(variant.str(), "[\"", IsValidUtf8(key) ? key : "?", "\"]");
+    // A key past its limit is named by its first 64 characters.
+    std::string_view shown = "?";
+    if (IsValidUtf8(key)) {
+      shown = key.size() > Limits::kVariantKeyBytes
+                  ? TruncateCodePoints(key, 64)
+                  : std::string_view(key);
+    }
+    std::string field = absl::StrCat(
+        variant.str(), "[\"", Sv(shown),
+        shown.size() < key.size() && shown != "?" ? "...\"]" : "\"]");
     if (key.empty()) {
       Violation(field, kInvalidFormat, "variant keys must not be empty");
       continue;

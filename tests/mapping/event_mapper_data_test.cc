@@ -336,6 +336,11 @@ TEST(EventMapperContentsTest, RejectsAVariantKeyOver128Bytes) {
   std::vector<FieldIssue> violations = Violations(event);
   ASSERT_EQ(violations.size(), 1u);
   EXPECT_EQ(violations[0].reason, "TOO_LONG");
+  // The key is named by its first 64 characters, not repeated whole.
+  const std::string shown =
+      "data.contents[0].variant[\"" + std::string(64, 'k') + "...\"]";
+  EXPECT_EQ(violations[0].field, shown);
+  EXPECT_EQ(violations[0].description.find(key), std::string::npos);
 }
 
 TEST(EventMapperContentsTest, RejectsAVariantValueOver256Bytes) {
