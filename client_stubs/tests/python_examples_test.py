@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Runs the Python examples against a real gateway and the sandbox API.
+"""Runs the Python and Node examples against a real gateway and the sandbox
+API.
 
     /usr/bin/python3 python_examples_test.py --gateway PATH --sandbox PATH
 
 Starts conversions-sandbox and conversions-gateway (with a caller token and,
 for one test, TLS) on 127.0.0.1 ports the kernel picks, runs the examples in
-client_stubs/python/ with this interpreter, and checks what they print and
-what the sandbox received. ctest runs it (client_stubs/CMakeLists.txt).
+client_stubs/python/ with this interpreter and client_stubs/node/example.js
+with node (after `npm ci` into a temporary copy; skipped without node, npm
+or the npm registry), and checks what they print and what the sandbox
+received. ctest runs it (client_stubs/CMakeLists.txt).
 """
 
 import argparse
@@ -288,6 +291,84 @@ class PythonExamplesOverTlsTest(GatewayTestBase):
         self.assertRan(run, 0)
         self.assertIn("event 0 (py-tls-7): ACCEPTED", run.stdout)
         self.sandbox_event("py-tls-7")
+
+
+NODE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                        "node")
+PROTO_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                         "..", "proto")
+
+
+class NodeExampleTest(GatewayTestBase):
+    """client_stubs/node/example.js against the gateway. Needs node and npm,
+    and the npm registry for `npm ci` of its locked packages; skipped, with
+    the reason, when either is missing."""
+
+    @classmethod
+    def setUpClass(cls):
+        node, npm = shutil.which("node"), shutil.which("npm")
+        if not node or not npm:
+            raise unittest.SkipTest("node or npm is not installed")
+        super().setUpClass()
+        # A copy, so that node_modules never lands in the sources.
+        cls.node_dir = os.path.join(cls.dir, "node")
+        os.mkdir(cls.node_dir)
+        for name in ("package.json", "package-lock.json", "example.js"):
+            shutil.copy(os.path.join(NODE_DIR, name), cls.node_dir)
+        try:
+            subprocess.run([npm, "ci", "--no-audit", "--no-fund",
+                            "--ignore-scripts"], cwd=cls.node_dir,
+                           capture_output=True, text=True, check=True,
+                           timeout=300)
+        except (subprocess.CalledProcessError,
+                subprocess.TimeoutExpired) as e:
+            output = getattr(e, "stderr", "") or ""
+            raise unittest.SkipTest(
+                "npm ci failed (is the npm registry reachable?): " +
+                output[-1000:])
+        cls.node = node
+
+    def test_example_sends_and_tracks_and_both_are_delivered(self):
+        env = dict(os.environ, CONVERSIONS_TARGET=self.target,
+                   CONVERSIONS_TOKEN=TOKEN, PROTO_ROOT=PROTO_DIR)
+        run = subprocess.run([self.node, "example.js"], cwd=self.node_dir,
+                             env=env, capture_output=True, text=True,
+                             timeout=DEADLINE_SECONDS)
+        self.assertRan(run, 0)
+        lines = run.stdout.splitlines()
+        sent = [l for l in lines if l.startswith("event 0 (node_order_")]
+        tracked = [l for l in lines if l.startswith("event 0 (")
+                   and "node_order_" not in l]
+        self.assertEqual(len(sent), 1, run.stdout)
+        self.assertEqual(len(tracked), 1, run.stdout)
+        self.assertTrue(sent[0].endswith(": ACCEPTED"), run.stdout)
+        self.assertTrue(tracked[0].endswith(": ACCEPTED"), run.stdout)
+        order_id = sent[0].split("(")[1].split(")")[0]
+        cart_id = tracked[0].split("(")[1].split(")")[0]
+        order = self.sandbox_event(order_id)
+        self.assertEqual(order["type"], "order_created")
+        self.assertEqual(order["user"]["emails_sha256"],
+                         [sha256_hex("jane.doe@example.com")])
+        self.assertEqual(order["user"]["phone_numbers_sha256"],
+                         [sha256_hex("14155552671")])
+        self.assertEqual(order["data"]["amount"], 12999)
+        self.assertEqual(order["data"]["contents"][1]["variant_dict"],
+                         {"size": "M"})
+        cart = self.sandbox_event(cart_id)
+        self.assertEqual(cart["type"], "items_added")
+        self.assertEqual(cart["data"]["amount"], 5998)
+        self.assertEqual(cart["data"]["currency"], "EUR")
+        self.assertEqual(cart["data"]["contents"][0]["amount"], 2999)
+
+    def test_example_without_its_token_exits_2(self):
+        env = {k: v for k, v in os.environ.items()
+               if k != "CONVERSIONS_TOKEN"}
+        env.update(CONVERSIONS_TARGET=self.target, PROTO_ROOT=PROTO_DIR)
+        run = subprocess.run([self.node, "example.js"], cwd=self.node_dir,
+                             env=env, capture_output=True, text=True,
+                             timeout=DEADLINE_SECONDS)
+        self.assertRan(run, 2)
+        self.assertIn("error: UNAUTHENTICATED", run.stderr)
 
 
 def main():
