@@ -107,8 +107,11 @@ std::optional<std::chrono::milliseconds> ParseRetryAfter(
   std::int64_t seconds;
   if (absl::SimpleAtoi(value, &seconds)) {
     if (seconds < 0) return std::nullopt;
-    return std::chrono::milliseconds(std::min<std::int64_t>(seconds, 86400) *
-                                     1000);
+    // Capped past the 7-day window only to keep the sum in range: a wait
+    // longer than an event's window expires the event, as an HTTP-date as
+    // far ahead does; it is never cut short.
+    constexpr std::int64_t kMaxSeconds = 8 * 86400;
+    return std::chrono::milliseconds(std::min(seconds, kMaxSeconds) * 1000);
   }
   // An HTTP-date in any of the three forms a recipient must accept (RFC
   // 9110, 5.6.7): IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT", the
@@ -338,9 +341,14 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
           .count();
   const int status = response.ok() ? response->status : 0;
-  metrics_->api_requests.Add({name, absl::StrCat(status)});
-  metrics_->api_latency.Observe({name}, seconds);
-  metrics_->batch_size.Observe({name}, static_cast<double>(events.size()));
+  // A request the gateway cancelled at its drain deadline got no answer
+  // from the API: it is counted as a retry with cause `shutdown` only.
+  const bool cancelled = absl::IsCancelled(response.status());
+  if (!cancelled) {
+    metrics_->api_requests.Add({name, absl::StrCat(status)});
+    metrics_->api_latency.Observe({name}, seconds);
+    metrics_->batch_size.Observe({name}, static_cast<double>(events.size()));
+  }
   std::int64_t now = clock_->NowMs();
   const auto n = static_cast<std::int64_t>(events.size());
 
@@ -458,6 +466,7 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
   // The cause a retry is counted under: the status, or no response at all
   // (a timeout apart: a slow API is not a broken network).
   std::string cause = response.ok() ? absl::StrCat(status)
+                      : cancelled   ? "shutdown"
                       : absl::IsDeadlineExceeded(response.status()) ? "timeout"
                                                                     : "network";
   std::string error =
@@ -465,8 +474,13 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
           ? absl::StrCat("HTTP ", status, ": ",
                          ApiErrorMessage(response->body, target.api_key))
           : std::string(response.status().message());
-  if (response.ok()) {
-    if (auto retry_after = ParseRetryAfter(response->retry_after, now)) {
+  if (cancelled) {
+    delay = std::chrono::milliseconds(0);  // due at once after the restart
+  } else if (response.ok()) {
+    // Never earlier than the API asked, and never earlier than the backoff:
+    // a Retry-After of 0 sent again and again must not become a loop.
+    auto retry_after = ParseRetryAfter(response->retry_after, now);
+    if (retry_after && *retry_after >= delay) {
       delay = *retry_after;
       asked_to_wait = true;
     }

@@ -141,7 +141,7 @@ class HttplibTransport : public HttpTransport {
   }
 
   static absl::Status Cancelled() {
-    return absl::UnavailableError(
+    return absl::CancelledError(
         "HTTP transport: cancelled, the gateway is stopping");
   }
 

@@ -36,7 +36,7 @@ class HttpTransport {
   // DeadlineExceeded for timeouts.
   virtual absl::StatusOr<HttpResponse> Post(const HttpRequest& request) = 0;
   // Aborts a Post in progress on another thread, which then returns
-  // Unavailable, and makes every later Post return Unavailable at once:
+  // Cancelled, and makes every later Post return Cancelled at once:
   // for stopping at the drain deadline without waiting out a request.
   // Thread-safe; may be called more than once.
   virtual void Cancel() {}

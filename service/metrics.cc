@@ -167,7 +167,8 @@ Metrics::Metrics()
                      "Events put back for a later attempt (both lanes; a "
                      "destination's pause (cause auth: 401, 403; endpoint: "
                      "404, 405, 410) counts its events once, when it begins, "
-                     "not at each failed probe).",
+                     "not at each failed probe; cause shutdown: a request "
+                     "cancelled at the drain deadline).",
                      {"destination", "cause"}),
       events_dead_lettered("conversions_events_dead_lettered_total",
                            "Events dead-lettered (validate_only events are "

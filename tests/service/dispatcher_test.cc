@@ -197,6 +197,36 @@ TEST_F(DispatcherTest, HonoursRetryAfterOn429) {
   EXPECT_EQ(status->attempts, 2);
 }
 
+// A Retry-After shorter than the backoff does not shorten it: an API that
+// answers 503 with Retry-After: 0 again and again gets the backoff's
+// growing waits, not a loop. (Each wait is drawn from [0, 1 s << k]: the
+// ten together stay under 1 s with a chance of about 2^-45.)
+TEST_F(DispatcherTest, ARetryAfterOfZeroStillBacksOff) {
+  Append({"a"});
+  std::int64_t waited_ms = 0;
+  for (int i = 0; i < 10; ++i) {
+    api_.Script(FakeHttpTransport::Response(503, "{}", "0"));
+    ASSERT_EQ(Deliver().retried, 1);
+    auto status = spool_->Lookup("default", "order_created", "a");
+    ASSERT_TRUE(status.ok());
+    const std::int64_t wait = status->next_attempt_ms - clock_.NowMs();
+    EXPECT_GE(wait, 0);
+    waited_ms += wait;
+    clock_.Advance(std::chrono::milliseconds(wait));
+  }
+  EXPECT_GE(waited_ms, 1000);
+}
+
+// A Retry-After longer than an event's window is honoured, in seconds as
+// in an HTTP-date: the event expires instead of being sent earlier.
+TEST_F(DispatcherTest, ARetryAfterPastTheWindowExpiresTheEvent) {
+  Append({"a"});
+  api_.Script(FakeHttpTransport::Response(429, "{}", "9999999999"));
+  DeliveryReport report = Deliver();
+  EXPECT_EQ(report.dead_lettered, 1);
+  EXPECT_EQ(StateOf("a"), EventState::kDead);
+}
+
 // A success on another worker ends a backoff, not the API's Retry-After:
 // until then nothing more goes to the destination.
 TEST_F(DispatcherTest, ASuccessElsewhereDoesNotCutShortARetryAfter) {
@@ -491,7 +521,7 @@ class HangingTransport : public HttpTransport {
       state_->gave_up = true;
       return FakeHttpTransport::Response(200);
     }
-    return absl::UnavailableError("cancelled");
+    return absl::CancelledError("cancelled");
   }
   void Cancel() override {
     std::lock_guard<std::mutex> lock(state_->mu);
@@ -530,8 +560,17 @@ TEST_F(DispatcherTest, ShutdownCancelsRequestsInFlightAtTheDeadline) {
   std::lock_guard<std::mutex> lock(hang.mu);
   EXPECT_TRUE(hang.cancelled);
   EXPECT_FALSE(hang.gave_up);
-  // Not delivered, not lost: it goes out after a restart.
+  // Not delivered, not lost: it goes out after a restart, due at once.
   EXPECT_EQ(StateOf("slow"), EventState::kQueued);
+  auto status = spool_->Lookup("default", "order_created", "slow");
+  ASSERT_TRUE(status.ok());
+  EXPECT_LE(status->next_attempt_ms, clock_.NowMs());
+  // The API never answered: a retry for the shutdown, not a network error,
+  // and no API request counted.
+  EXPECT_EQ(metrics_.events_retried.Value({"default", "shutdown"}), 1);
+  EXPECT_EQ(metrics_.events_retried.Value({"default", "network"}), 0);
+  EXPECT_THAT(metrics_.Render(),
+              Not(HasSubstr("conversions_api_requests_total{")));
 }
 
 // Answers from a script shared by every transport the dispatcher makes.
@@ -615,6 +654,10 @@ TEST(RetryAfterTest, ParsesSecondsAndHttpDates) {
             std::chrono::milliseconds(7000));
   EXPECT_EQ(ParseRetryAfter("soon", 0), std::nullopt);
   EXPECT_EQ(ParseRetryAfter("", 0), std::nullopt);
+  // Past the 7-day window, seconds are capped at 8 days: still too late
+  // for any event, and the sum stays in range.
+  EXPECT_EQ(ParseRetryAfter("9999999999", 0),
+            std::chrono::milliseconds(8LL * 86400 * 1000));
 }
 
 TEST(ApiErrorMessageTest, ReadsTheShapesTheApiMayUse) {
