@@ -376,12 +376,6 @@ class Runner {
   }
 
   int RetryDeadLetters() {
-    if (options_.reason == v1::DEAD_LETTER_REASON_EXPIRED &&
-        options_.events.empty()) {  // with --force: ParseCliArgs refused it
-      err_ << "warning: expired events whose 7-day window has closed are "
-              "dead-lettered again at once, as expired; only those still "
-              "inside it can be delivered\n";
-    }
     v1::RetryDeadLettersRequest request;
     request.set_destination(options_.destination);
     request.set_reason(options_.reason);
@@ -399,17 +393,26 @@ class Runner {
       out_ << MessageToJson(response);
     } else {
       out_ << "requeued=" << response.requeued_count() << "\n";
+      if (response.window_closed_count() > 0) {
+        out_ << "window_closed=" << response.window_closed_count() << "\n";
+      }
+    }
+    if (response.window_closed_count() > 0) {
+      err_ << "note: " << response.window_closed_count()
+           << " dead letters were left as they are: their 7-day window has "
+              "closed, so the API would refuse them\n";
     }
     // Events named one by one that were not queued again: a typo, an event
     // delivered, or one of another destination. Said, not passed over.
+    // (Those too old to send were counted and said above.)
     std::set<std::string> named;
     for (const v1::EventKey& key : options_.events) {
       named.insert(key.SerializeAsString());
     }
-    if (!named.empty() &&
-        static_cast<size_t>(response.requeued_count()) < named.size()) {
-      err_ << "error: " << named.size() - response.requeued_count() << " of "
-           << named.size()
+    const size_t found = static_cast<size_t>(response.requeued_count()) +
+                         static_cast<size_t>(response.window_closed_count());
+    if (!named.empty() && found < named.size()) {
+      err_ << "error: " << named.size() - found << " of " << named.size()
            << " events named are not dead letters of this destination "
               "(unknown, already queued or delivered)\n";
       return kExitUnknownEvent;

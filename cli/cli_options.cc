@@ -391,19 +391,6 @@ absl::StatusOr<CliOptions> ParseCliArgs(const std::vector<std::string>& args,
         if (!key.ok()) return key.status();
         options.events.push_back(*std::move(key));
       }
-      // The dispatcher dead-letters again, before sending, every event
-      // whose 7-day window closes within 5 s: expired events mostly come
-      // straight back, with a new time and their attempts reset.
-      if (options.events.empty() &&
-          options.reason == v1::DEAD_LETTER_REASON_EXPIRED && !options.force) {
-        return UsageError(
-            "dead-letters retry --reason expired refused: the gateway sends "
-            "no event whose 7-day window closes within 5 s, it dead-letters "
-            "it again at once as expired; only events dead-lettered because "
-            "their next retry would have come too late may still be inside "
-            "their window. See them with dead-letters list --reason expired; "
-            "add --force to retry them anyway");
-      }
       break;
     case Command::kDeadLetters:
     case Command::kNone:
@@ -582,22 +569,19 @@ std::string UsageText(Command command) {
           "validate-only\n"
           "                      (checks), with or without --event "
           "(default: both)\n"
-          "  --force             retry with --reason expired (refused "
-          "without it)\n\n"
-          "An expired event is one whose 7-day window closed, or would have "
-          "before\n"
-          "its next retry: the gateway sends none with less than 5 s of its "
-          "window\n"
-          "left, so it dead-letters most of them again at once, as expired. "
-          "That is\n"
-          "why --reason expired needs --force; without --reason, expired "
-          "dead letters\n"
-          "are queued too and mostly come back.\n\n",
+          "  --force             accepted, no longer needed\n\n"
+          "Dead letters whose 7-day window has closed (or has less than 5 s "
+          "left)\n"
+          "stay as they are: the API would refuse them. The gateway counts "
+          "them\n"
+          "(window_closed=N) and a note says so.\n\n",
           kGlobal, "\n",
-          "Exit status: 0 success; 1 RPC or usage error (--reason expired "
-          "without\n--force too); 3 fewer events were\n"
-          "queued again than --event named (the others are unknown, already\n"
-          "queued or delivered, or of another destination).\n");
+          "Exit status: 0 success; 1 RPC or usage error; 3 fewer events "
+          "were queued\n"
+          "again or left for their closed window than --event named (the "
+          "others are\n"
+          "unknown, already queued or delivered, or of another "
+          "destination).\n");
     case Command::kDeadLetters:
       return absl::StrCat(
           "Usage: conversions-cli dead-letters list|retry [flags]\n\n"

@@ -92,8 +92,9 @@ struct CliOptions {
   bool all = false;
   // dead-letters retry: the selected events (--event TYPE:ID, repeatable).
   std::vector<v1::EventKey> events;
-  // dead-letters retry: allow --reason expired, which is refused without
-  // it (the gateway dead-letters most expired events again at once).
+  // dead-letters retry --force: accepted for the scripts that passed it
+  // when --reason expired needed it; it changes nothing now (the gateway
+  // leaves dead letters whose window has closed as they are).
   bool force = false;
 };
 

@@ -10,6 +10,7 @@
 #include "mapping/event_mapper.h"
 #include "mapping/event_types.h"
 #include "mapping/request_encoder.h"
+#include "service/dispatcher.h"
 #include "service/log.h"
 #include "service/status_util.h"
 #include "service/track_request.h"
@@ -377,13 +378,20 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::RetryDeadLetters(
   Clock* clock = ingestor_->clock();
   std::optional<bool> validate_only;
   if (request->has_validate_only()) validate_only = request->validate_only();
-  absl::StatusOr<int> requeued = ingestor_->spool()->Requeue(
-      (*destination)->name, keys, *reason, validate_only, clock->NowMs());
-  if (!requeued.ok()) return Finish(context, ToGrpcStatus(requeued.status()));
-  response->set_requeued_count(*requeued);
-  if (*requeued > 0) ingestor_->NotifyRequeued((*destination)->name, *requeued);
-  LogInfo("dead_letters_requeued", {{"destination", (*destination)->name},
-                                    {"count", absl::StrCat(*requeued)}});
+  const std::int64_t now = clock->NowMs();
+  absl::StatusOr<RequeueResult> result = ingestor_->spool()->Requeue(
+      (*destination)->name, keys, *reason, validate_only,
+      OldestSendableTimestampMs(now), now);
+  if (!result.ok()) return Finish(context, ToGrpcStatus(result.status()));
+  response->set_requeued_count(result->requeued);
+  response->set_window_closed_count(result->window_closed);
+  if (result->requeued > 0) {
+    ingestor_->NotifyRequeued((*destination)->name, result->requeued);
+  }
+  LogInfo("dead_letters_requeued",
+          {{"destination", (*destination)->name},
+           {"count", absl::StrCat(result->requeued)},
+           {"window_closed", absl::StrCat(result->window_closed)}});
   return Finish(context, grpc::Status::OK);
 }
 

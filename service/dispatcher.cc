@@ -29,7 +29,7 @@ constexpr std::int64_t kExpiryMarginMs = 5'000;
 constexpr std::int64_t kMaxIdleWaitMs = 5'000;
 
 bool Expired(std::int64_t timestamp_ms, std::int64_t at_ms) {
-  return timestamp_ms < at_ms - mapping::Limits::kMaxAgeMs + kExpiryMarginMs;
+  return timestamp_ms < OldestSendableTimestampMs(at_ms);
 }
 
 // The API request's envelope for a lane of `target`: its JSON around the
@@ -99,6 +99,10 @@ std::chrono::milliseconds BackoffPolicy::Delay(int retry) {
   std::uniform_int_distribution<std::int64_t> dist(
       0, std::max<std::int64_t>(upper, 0));
   return std::chrono::milliseconds(dist(rng_));
+}
+
+std::int64_t OldestSendableTimestampMs(std::int64_t now_ms) {
+  return now_ms - mapping::Limits::kMaxAgeMs + kExpiryMarginMs;
 }
 
 std::optional<std::chrono::milliseconds> ParseRetryAfter(

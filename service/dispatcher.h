@@ -66,6 +66,12 @@ class BackoffPolicy {
   std::mt19937_64 rng_;
 };
 
+// The oldest event time the dispatcher still sends at `now_ms`: an event
+// with less than 5 s of its 7-day window left is dead-lettered as expired
+// instead, since it could arrive too late. RetryDeadLetters leaves older
+// dead letters as they are.
+std::int64_t OldestSendableTimestampMs(std::int64_t now_ms);
+
 // Parses a Retry-After header: delta seconds or an HTTP date. Returns the
 // delay, or nullopt when absent or malformed.
 std::optional<std::chrono::milliseconds> ParseRetryAfter(

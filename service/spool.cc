@@ -572,36 +572,60 @@ class SqliteSpool : public Spool {
     return QueryDeadLetters(reader_db_, *log_, query);
   }
 
-  absl::StatusOr<int> Requeue(const std::string& destination,
-                              absl::Span<const EventKeyRef> keys,
-                              std::optional<DeadReason> reason,
-                              std::optional<bool> validate_only,
-                              std::int64_t now_ms) override {
+  absl::StatusOr<RequeueResult> Requeue(const std::string& destination,
+                                        absl::Span<const EventKeyRef> keys,
+                                        std::optional<DeadReason> reason,
+                                        std::optional<bool> validate_only,
+                                        std::int64_t oldest_timestamp_ms,
+                                        std::int64_t now_ms) override {
     std::vector<EventKeyRef> key_copy(keys.begin(), keys.end());
-    int requeued = 0;
+    RequeueResult result;
     absl::Status status = RunSync([&](sqlite3* db) -> absl::Status {
       Statement st;
       absl::Status s;
       if (key_copy.empty()) {
-        s = st.Prepare(db,
-                       "UPDATE events SET state=0, next_attempt_ms=?2, "
-                       "attempts=0, dead_reason=NULL, done_ms=0 WHERE state=3 "
-                       "AND destination=?1 AND (?3=0 OR dead_reason=?3) "
-                       "AND (?4<0 OR validate_only=?4) "
-                       "RETURNING payload_seg");
+        // The selection, less the rows too old; then those, counted.
+        constexpr char kSelected[] =
+            "state=3 AND destination=?1 AND (?3=0 OR dead_reason=?3) "
+            "AND (?4<0 OR validate_only=?4)";
+        const std::string update = absl::StrCat(
+            "UPDATE events SET state=0, "
+            "next_attempt_ms=?2, attempts=0, "
+            "dead_reason=NULL, done_ms=0 WHERE ",
+            kSelected,
+            " AND timestamp_ms>=?5 "
+            "RETURNING payload_seg");
+        s = st.Prepare(db, update.c_str());
         if (!s.ok()) return s;
-        st.Bind(1, destination);
-        st.Bind(2, now_ms);
-        st.Bind(3, reason ? static_cast<std::int64_t>(*reason) : 0);
-        st.Bind(4, validate_only ? std::int64_t{*validate_only} : -1);
+        Statement old;
+        const std::string count =
+            absl::StrCat("SELECT COUNT(*) FROM events WHERE ", kSelected,
+                         " AND timestamp_ms<?5");
+        s = old.Prepare(db, count.c_str());
+        if (!s.ok()) return s;
+        for (Statement* statement : {&st, &old}) {
+          statement->Bind(1, destination);
+          statement->Bind(2, now_ms);
+          statement->Bind(3, reason ? static_cast<std::int64_t>(*reason) : 0);
+          statement->Bind(4, validate_only ? std::int64_t{*validate_only} : -1);
+          statement->Bind(5, oldest_timestamp_ms);
+        }
         absl::StatusOr<int> n = Reopen(st);
         if (!n.ok()) return n.status();
-        requeued = *n;
+        result.requeued = *n;
+        if (old.Step() != SQLITE_ROW) return SqliteError(db, "requeue count");
+        result.window_closed = static_cast<int>(old.Int(0));
       } else {
         s = st.Prepare(db,
                        "UPDATE events SET state=0, next_attempt_ms=?2, "
                        "attempts=0, dead_reason=NULL, done_ms=0 WHERE id=?1 "
-                       "AND state=3 RETURNING payload_seg");
+                       "AND state=3 AND timestamp_ms>=?3 "
+                       "RETURNING payload_seg");
+        if (!s.ok()) return s;
+        Statement old;
+        s = old.Prepare(db,
+                        "SELECT COUNT(*) FROM events WHERE id=?1 AND state=3 "
+                        "AND timestamp_ms<?2");
         if (!s.ok()) return s;
         for (const EventKeyRef& k : key_copy) {
           for (bool lane : {false, true}) {
@@ -612,17 +636,25 @@ class SqliteSpool : public Spool {
             if (!row->has_value()) continue;
             st.Bind(1, **row);
             st.Bind(2, now_ms);
+            st.Bind(3, oldest_timestamp_ms);
             absl::StatusOr<int> n = Reopen(st);
             if (!n.ok()) return n.status();
-            requeued += *n;
+            result.requeued += *n;
+            old.Bind(1, **row);
+            old.Bind(2, oldest_timestamp_ms);
+            if (old.Step() != SQLITE_ROW) {
+              return SqliteError(db, "requeue count");
+            }
+            result.window_closed += static_cast<int>(old.Int(0));
+            old.Reset();
           }
         }
       }
-      AdjustQueued(destination, requeued);
+      AdjustQueued(destination, result.requeued);
       return absl::OkStatus();
     });
     if (!status.ok()) return status;
-    return requeued;
+    return result;
   }
 
   // Runs an UPDATE ... RETURNING payload_seg that queues dead letters

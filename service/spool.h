@@ -124,6 +124,12 @@ struct EventKeyRef {
   std::string event_id;
 };
 
+// What Requeue did with the dead letters it selected.
+struct RequeueResult {
+  int requeued = 0;       // queued again
+  int window_closed = 0;  // left dead: too old to reach the API in time
+};
+
 class Spool {
  public:
   using AppendCallback =
@@ -185,12 +191,13 @@ class Spool {
 
   // Queues dead letters of `destination` again: those in `keys`, or when
   // `keys` is empty every one with `reason` (nullopt: any); of the lane
-  // `validate_only` only, when set. Returns how many.
-  virtual absl::StatusOr<int> Requeue(const std::string& destination,
-                                      absl::Span<const EventKeyRef> keys,
-                                      std::optional<DeadReason> reason,
-                                      std::optional<bool> validate_only,
-                                      std::int64_t now_ms) = 0;
+  // `validate_only` only, when set. A selected dead letter whose event
+  // time is before `oldest_timestamp_ms` (its window has closed) stays
+  // dead and is counted apart.
+  virtual absl::StatusOr<RequeueResult> Requeue(
+      const std::string& destination, absl::Span<const EventKeyRef> keys,
+      std::optional<DeadReason> reason, std::optional<bool> validate_only,
+      std::int64_t oldest_timestamp_ms, std::int64_t now_ms) = 0;
 
   // Returns the earliest next-attempt time of the lane's queued events, or
   // nullopt when it has none.

@@ -201,12 +201,25 @@ class FakeConversionService final
       std::lock_guard<std::mutex> lock(mu_);
       last_retry_ = *request;
     }
-    // Events whose id starts with "gone" are no dead letters.
+    // Events whose id starts with "gone" are no dead letters; those whose
+    // id starts with "old" are, but their window has closed. Retried by
+    // reason, 7 are queued again, and 3 more left when the reason is
+    // expired.
     int found = 0;
+    int old = 0;
     for (const v1::EventKey& key : request->events()) {
-      found += absl::StartsWith(key.id(), "gone") ? 0 : 1;
+      old += absl::StartsWith(key.id(), "old") ? 1 : 0;
+      found += absl::StartsWith(key.id(), "gone") ||
+                       absl::StartsWith(key.id(), "old")
+                   ? 0
+                   : 1;
     }
-    response->set_requeued_count(request->events().empty() ? 7 : found);
+    if (request->events().empty()) {
+      found = 7;
+      old = request->reason() == v1::DEAD_LETTER_REASON_EXPIRED ? 3 : 0;
+    }
+    response->set_requeued_count(found);
+    response->set_window_closed_count(old);
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;
@@ -978,26 +991,24 @@ TEST_F(CliEndToEndTest, DeadLettersRetryByReason) {
   EXPECT_EQ(service_.last_retry().reason(), v1::DEAD_LETTER_REASON_REJECTED);
 }
 
-// The gateway dead-letters an event again at once when its window has
-// closed: retrying every expired one is refused, and with --force warned.
-TEST_F(CliEndToEndTest, DeadLettersRetryOfExpiredNeedsForceAndWarns) {
-  EXPECT_EQ(Run({"dead-letters", "retry", "--reason", "expired"}), kExitError);
-  EXPECT_THAT(err_.str(),
-              HasSubstr("error: dead-letters retry --reason expired refused: "
-                        "the gateway sends no event whose 7-day window"));
-  EXPECT_THAT(err_.str(), HasSubstr("add --force"));
-  EXPECT_EQ(out_.str(), "");
-  EXPECT_EQ(service_.last_retry().reason(),
-            v1::DEAD_LETTER_REASON_UNSPECIFIED);  // never called
-
-  EXPECT_EQ(Run({"dead-letters", "retry", "--reason", "expired", "--force"}),
+// The gateway leaves dead letters whose window has closed as they are and
+// counts them: the CLI prints the count and a note, and a named event left
+// so is not "unknown". --force, once needed here, is still accepted.
+TEST_F(CliEndToEndTest, DeadLettersRetrySaysWhichWindowsHaveClosed) {
+  EXPECT_EQ(Run({"dead-letters", "retry", "--reason", "expired"}), kExitOk)
+      << err_.str();
+  EXPECT_EQ(out_.str(), "requeued=7\nwindow_closed=3\n");
+  EXPECT_EQ(err_.str(),
+            "note: 3 dead letters were left as they are: their 7-day window "
+            "has closed, so the API would refuse them\n");
+  EXPECT_EQ(service_.last_retry().reason(), v1::DEAD_LETTER_REASON_EXPIRED);
+  out_.str("");
+  err_.str("");
+  EXPECT_EQ(Run({"dead-letters", "retry", "--force", "--event",
+                 "order_created:d0", "order_created:old1"}),
             kExitOk)
       << err_.str();
-  EXPECT_EQ(out_.str(), "requeued=7\n");
-  EXPECT_THAT(err_.str(), HasSubstr("warning: expired events whose 7-day "
-                                    "window has closed are dead-lettered "
-                                    "again at once"));
-  EXPECT_EQ(service_.last_retry().reason(), v1::DEAD_LETTER_REASON_EXPIRED);
+  EXPECT_EQ(out_.str(), "requeued=1\nwindow_closed=1\n");
 }
 
 TEST_F(CliEndToEndTest, UsageErrorExitsOneWithoutCallingTheServer) {

@@ -245,21 +245,15 @@ TEST(ParseCliArgsTest, DeadLettersRetryCollectsEventKeysFromFlagsAndArgs) {
 
 // ---- targets ---------------------------------------------------------------
 
-// Expired events mostly come straight back as expired dead letters.
-TEST(ParseCliArgsTest, DeadLettersRetryOfEveryExpiredEventNeedsForce) {
-  EXPECT_THAT(Parse({"dead-letters", "retry", "--reason", "expired"})
-                  .status()
-                  .message(),
-              HasSubstr("add --force to retry them anyway"));
+// The gateway leaves dead letters whose window has closed alone, so
+// retrying by reason expired needs nothing more; --force, which it needed
+// before, is still taken (for retry only).
+TEST(ParseCliArgsTest, DeadLettersRetryOfExpiredEventsNeedsNoForce) {
+  EXPECT_TRUE(Parse({"dead-letters", "retry", "--reason", "expired"}).ok());
   absl::StatusOr<CliOptions> options =
       Parse({"dead-letters", "retry", "--reason", "expired", "--force"});
   ASSERT_TRUE(options.ok()) << options.status();
   EXPECT_TRUE(options->force);
-  // Named events, and other reasons, need no --force.
-  EXPECT_TRUE(Parse({"dead-letters", "retry", "--reason", "expired", "--event",
-                     "order_created:o1"})
-                  .ok());
-  EXPECT_TRUE(Parse({"dead-letters", "retry", "--reason", "rejected"}).ok());
   EXPECT_THAT(Parse({"send", "f", "--force"}).status().message(),
               HasSubstr("--force does not apply to send"));
 }

@@ -434,6 +434,18 @@ TEST_F(GatewayTest, DeadLettersAnExpiredEventWithoutSendingIt) {
   }));
   EXPECT_EQ(dead.dead_letters(0).event_id(), "old");
   for (const auto& e : sandbox_->AcceptedEvents()) EXPECT_NE(e["id"], "old");
+  // Retrying it leaves it as it is, counted: its window has closed.
+  grpc::ClientContext context;
+  v1::RetryDeadLettersRequest retry;
+  retry.set_reason(v1::DEAD_LETTER_REASON_EXPIRED);
+  v1::RetryDeadLettersResponse retried;
+  ASSERT_TRUE(stub_->RetryDeadLetters(&context, retry, &retried).ok());
+  EXPECT_EQ(retried.requeued_count(), 0);
+  EXPECT_EQ(retried.window_closed_count(), 1);
+  grpc::ClientContext again;
+  dead.Clear();
+  ASSERT_TRUE(stub_->ListDeadLetters(&again, request, &dead).ok());
+  EXPECT_EQ(dead.dead_letters_size(), 1);
 }
 
 TEST_F(GatewayTest, KeepsClearTextIdentifiersOutOfTheSpoolFiles) {

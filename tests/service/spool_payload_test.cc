@@ -97,8 +97,10 @@ TEST_F(SpoolPayloadTest, DoneSegmentsGoAndDeadLettersKeepTheirPayloads) {
   ASSERT_THAT(dead->dead_letters, SizeIs(1));
   EXPECT_EQ(dead->dead_letters[0].wire_json, Event("e6").wire_json);
   // Queued again, the dead letter is sent with its payload.
-  ASSERT_TRUE(
-      spool->Requeue("default", {}, std::nullopt, std::nullopt, kNow).ok());
+  ASSERT_TRUE(spool
+                  ->Requeue("default", {}, std::nullopt, std::nullopt,
+                            /*oldest_timestamp_ms=*/0, kNow)
+                  .ok());
   std::vector<ClaimedEvent> again = ClaimAll(*spool);
   ASSERT_THAT(again, SizeIs(2));  // e11 and e6
   ASSERT_TRUE(spool->MarkDelivered(Rows(again), kNow, 1).ok());

@@ -117,10 +117,10 @@ TEST_F(SpoolTest, ResendingADeadLetterReplacesIt) {
   ASSERT_THAT(*again, SizeIs(1));
   EXPECT_EQ((*again)[0].wire_json, corrected.wire_json);
   // Retrying dead letters finds none: the replaced one is gone.
-  auto requeued =
-      spool->Requeue("default", {}, std::nullopt, std::nullopt, kNow + 10);
+  auto requeued = spool->Requeue("default", {}, std::nullopt, std::nullopt,
+                                 /*oldest_timestamp_ms=*/0, kNow + 10);
   ASSERT_TRUE(requeued.ok());
-  EXPECT_EQ(*requeued, 0);
+  EXPECT_EQ(requeued->requeued, 0);
   // And so it stays after a restart.
   spool.reset();
   spool = OpenSpool();
@@ -242,14 +242,15 @@ TEST_F(SpoolTest, DeadLettersAreListedAndRequeuedByLane) {
   EXPECT_FALSE(page->dead_letters[0].validate_only);
   // Requeued by key, of the checks' lane only: the real "a" stays dead.
   EventKeyRef a{"order_created", "a"};
-  auto one = spool->Requeue("default", {a}, std::nullopt, true, kNow + 10);
+  auto one = spool->Requeue("default", {a}, std::nullopt, true,
+                            /*oldest_timestamp_ms=*/0, kNow + 10);
   ASSERT_TRUE(one.ok());
-  EXPECT_EQ(*one, 1);
+  EXPECT_EQ(one->requeued, 1);
   // Requeued by reason, of the real lane: "a" and "b".
-  auto two =
-      spool->Requeue("default", {}, DeadReason::kRejected, false, kNow + 10);
+  auto two = spool->Requeue("default", {}, DeadReason::kRejected, false,
+                            /*oldest_timestamp_ms=*/0, kNow + 10);
   ASSERT_TRUE(two.ok());
-  EXPECT_EQ(*two, 2);
+  EXPECT_EQ(two->requeued, 2);
   page = spool->ListDeadLetters({});
   ASSERT_TRUE(page.ok());
   EXPECT_THAT(page->dead_letters, SizeIs(0));
@@ -486,18 +487,56 @@ TEST_F(SpoolTest, RequeueBringsDeadLettersBack) {
                              DeadReason::kRejected, "bad", kNow, 1)
                   .ok());
   EventKeyRef key{"order_created", "a"};
-  auto one =
-      spool->Requeue("default", {key}, std::nullopt, std::nullopt, kNow + 10);
+  auto one = spool->Requeue("default", {key}, std::nullopt, std::nullopt,
+                            /*oldest_timestamp_ms=*/0, kNow + 10);
   ASSERT_TRUE(one.ok());
-  EXPECT_EQ(*one, 1);
+  EXPECT_EQ(one->requeued, 1);
   auto all = spool->Requeue("default", {}, DeadReason::kRejected, std::nullopt,
-                            kNow + 10);
+                            /*oldest_timestamp_ms=*/0, kNow + 10);
   ASSERT_TRUE(all.ok());
-  EXPECT_EQ(*all, 1);
+  EXPECT_EQ(all->requeued, 1);
   auto again = spool->Claim(lane_, kNow + 10, 10, 1 << 20);
   ASSERT_TRUE(again.ok());
   EXPECT_THAT(*again, SizeIs(2));
   EXPECT_EQ(spool->QueuedCount(), 2);
+}
+
+// Dead letters older than the oldest sendable event time stay dead, by key
+// as by reason, and are counted apart: queued again, they could only
+// expire again.
+TEST_F(SpoolTest, RequeueLeavesDeadLettersWhoseWindowHasClosed) {
+  auto spool = OpenSpool();
+  SpoolEvent old = Event("old");
+  old.timestamp_ms = kNow - 5000;
+  ASSERT_TRUE(AppendSync(*spool, {old, Event("new")}).ok());
+  auto claimed = spool->Claim(lane_, kNow, 10, 1 << 20);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_TRUE(spool
+                  ->MarkDead({(*claimed)[0].row_id, (*claimed)[1].row_id},
+                             DeadReason::kExpired, "late", kNow, 1)
+                  .ok());
+  const std::int64_t oldest = kNow - 2000;  // "new" is at kNow - 1000
+  auto by_key = spool->Requeue(
+      "default", {{"order_created", "old"}, {"order_created", "new"}},
+      std::nullopt, std::nullopt, oldest, kNow + 10);
+  ASSERT_TRUE(by_key.ok()) << by_key.status();
+  EXPECT_EQ(by_key->requeued, 1);
+  EXPECT_EQ(by_key->window_closed, 1);
+  EXPECT_EQ(spool->QueuedCount(), 1);
+  auto by_reason = spool->Requeue("default", {}, DeadReason::kExpired,
+                                  std::nullopt, oldest, kNow + 10);
+  ASSERT_TRUE(by_reason.ok()) << by_reason.status();
+  EXPECT_EQ(by_reason->requeued, 0);
+  EXPECT_EQ(by_reason->window_closed, 1);
+  auto status = spool->Lookup("default", "order_created", "old");
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->state, EventState::kDead);
+  // With no bound, it is queued again.
+  auto all = spool->Requeue("default", {}, std::nullopt, std::nullopt,
+                            /*oldest_timestamp_ms=*/0, kNow + 10);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->requeued, 1);
+  EXPECT_EQ(all->window_closed, 0);
 }
 
 TEST_F(SpoolTest, RefusesAppendsBeyondTheQueueBound) {

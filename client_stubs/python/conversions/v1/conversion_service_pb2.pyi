@@ -171,10 +171,12 @@ class RetryDeadLettersRequest(_message.Message):
     def __init__(self, destination: _Optional[str] = ..., events: _Optional[_Iterable[_Union[EventKey, _Mapping]]] = ..., reason: _Optional[_Union[DeadLetterReason, str]] = ..., validate_only: bool = ...) -> None: ...
 
 class RetryDeadLettersResponse(_message.Message):
-    __slots__ = ["requeued_count"]
+    __slots__ = ["requeued_count", "window_closed_count"]
     REQUEUED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_CLOSED_COUNT_FIELD_NUMBER: _ClassVar[int]
     requeued_count: int
-    def __init__(self, requeued_count: _Optional[int] = ...) -> None: ...
+    window_closed_count: int
+    def __init__(self, requeued_count: _Optional[int] = ..., window_closed_count: _Optional[int] = ...) -> None: ...
 
 class SendEventsRequest(_message.Message):
     __slots__ = ["destination", "events", "validate_only"]
