@@ -296,11 +296,12 @@ inline void Mapper<Event>::CheckVariant(const v1::Content& c, int i) {
     const std::string& key = entry->first;
     const std::string& value = entry->second;
     if (fine(key, value)) continue;
-    // A key past its limit is named by its first 64 characters.
+    // A key past its limit is named by its first characters.
+    constexpr size_t kShownKeyCodePoints = 64;
     std::string_view shown = "?";
     if (IsValidUtf8(key)) {
       shown = key.size() > Limits::kVariantKeyBytes
-                  ? TruncateCodePoints(key, 64)
+                  ? TruncateCodePoints(key, kShownKeyCodePoints)
                   : std::string_view(key);
     }
     std::string field = absl::StrCat(

@@ -25,6 +25,10 @@ namespace {
 // "against the clock at send time").
 constexpr std::int64_t kExpiryMarginMs = 5'000;
 
+// The longest a Retry-After holds a whole destination (SendBatch): a day,
+// as the seconds form was capped before.
+constexpr std::int64_t kMaxDestinationWaitMs = 24 * 3600 * 1000;
+
 // The longest a worker sleeps before looking at its lane again.
 constexpr std::int64_t kMaxIdleWaitMs = 5'000;
 
@@ -193,6 +197,9 @@ Dispatcher::Dispatcher(Spool* spool, Clock* clock, Metrics* metrics,
 Dispatcher::~Dispatcher() { Shutdown(clock_->NowMs()); }
 
 absl::Status Dispatcher::Start() {
+  // Every transport first: one that cannot be made fails the start before
+  // any worker has sent anything.
+  std::vector<std::pair<LaneState*, std::unique_ptr<HttpTransport>>> made;
   for (auto& lane : lanes_) {
     int workers =
         std::max(1, lane->destination->target.options.max_in_flight_requests);
@@ -200,25 +207,28 @@ absl::Status Dispatcher::Start() {
       absl::StatusOr<std::unique_ptr<HttpTransport>> transport =
           factory_(lane->destination->target);
       if (!transport.ok()) return transport.status();
-      HttpTransport* raw = transport->get();
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        running_transports_.push_back(raw);
-      }
-      workers_.emplace_back([this, l = lane.get(),
-                             t = std::move(*transport)]() mutable {
-        pthread_setname_np(pthread_self(), "dispatch");
-        WorkerLoop(l, t.get());
-        {
-          // Out of Shutdown's reach before it is destroyed.
-          std::lock_guard<std::mutex> lock(mu_);
-          running_transports_.erase(std::find(
-              running_transports_.begin(), running_transports_.end(), t.get()));
-          workers_done_.notify_all();
-        }
-        t.reset();
-      });
+      made.emplace_back(lane.get(), *std::move(transport));
     }
+  }
+  for (auto& lane_transport : made) {
+    HttpTransport* raw = lane_transport.second.get();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      running_transports_.push_back(raw);
+    }
+    workers_.emplace_back([this, l = lane_transport.first,
+                           t = std::move(lane_transport.second)]() mutable {
+      pthread_setname_np(pthread_self(), "dispatch");
+      WorkerLoop(l, t.get());
+      {
+        // Out of Shutdown's reach before it is destroyed.
+        std::lock_guard<std::mutex> lock(mu_);
+        running_transports_.erase(std::find(
+            running_transports_.begin(), running_transports_.end(), t.get()));
+        workers_done_.notify_all();
+      }
+      t.reset();
+    });
   }
   return absl::OkStatus();
 }
@@ -466,7 +476,8 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
   }
   BackoffPolicy backoff(target.options, seed);
   std::chrono::milliseconds delay = backoff.Delay(attempts + 1);
-  bool asked_to_wait = false;  // the API sent a Retry-After we honour
+  // The API's Retry-After, when it sent one.
+  std::optional<std::chrono::milliseconds> retry_after;
   // The cause a retry is counted under: the status, or no response at all
   // (a timeout apart: a slow API is not a broken network).
   std::string cause = response.ok() ? absl::StrCat(status)
@@ -483,13 +494,13 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
   } else if (response.ok()) {
     // Never earlier than the API asked, and never earlier than the backoff:
     // a Retry-After of 0 sent again and again must not become a loop.
-    auto retry_after = ParseRetryAfter(response->retry_after, now);
-    if (retry_after && *retry_after >= delay) {
-      delay = *retry_after;
-      asked_to_wait = true;
-    }
+    retry_after = ParseRetryAfter(response->retry_after, now);
+    if (retry_after) delay = std::max(delay, *retry_after);
   }
   std::int64_t next = now + delay.count();
+  // A cancelled request is not counted as an attempt: the API never
+  // answered it, and the backoff after the restart starts where it was.
+  const int tried = cancelled ? carried : carried + 1;
   // Events whose window closes before the next attempt are expired now.
   std::vector<std::int64_t> retry_rows, expired_rows;
   for (const ClaimedEvent& e : events) {
@@ -497,7 +508,7 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
         .push_back(e.row_id);
   }
   if (!retry_rows.empty()) {
-    absl::Status s = spool_->MarkRetry(retry_rows, next, error, carried + 1);
+    absl::Status s = spool_->MarkRetry(retry_rows, next, error, tried);
     if (!s.ok()) return s;
     report->retried += static_cast<int>(retry_rows.size());
     metrics_->events_retried.Add({name, cause},
@@ -507,7 +518,7 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
     absl::Status s = spool_->MarkDead(
         expired_rows, DeadReason::kExpired,
         absl::StrCat("event expired while retrying; last error: ", error), now,
-        carried + 1);
+        tried);
     if (!s.ok()) return s;
     report->dead_lettered += static_cast<int>(expired_rows.size());
     CountEnded(key, "expired", static_cast<std::int64_t>(expired_rows.size()));
@@ -517,11 +528,25 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
                                {"when", "retrying"},
                                {"last_error", error}});
   }
+  // The destination waits too: for the backoff, which a success on another
+  // connection ends early, and for a Retry-After, which nothing ends early.
+  // Its wait is capped at a day, so that one far-fetched header cannot
+  // silence a destination for a week; the batch's own events keep the whole
+  // wait, and expire if it outlasts their window.
+  const std::int64_t waited = std::min(next, now + kMaxDestinationWaitMs);
+  if (next > waited) {
+    LogWarn("retry_after_capped",
+            {{"destination", name},
+             {"retry_after_ms", absl::StrCat(delay.count())},
+             {"destination_wait_ms", absl::StrCat(kMaxDestinationWaitMs)}});
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    dest->backoff_until_ms = std::max(dest->backoff_until_ms, next);
-    if (asked_to_wait) {
-      dest->retry_after_until_ms = std::max(dest->retry_after_until_ms, next);
+    dest->backoff_until_ms = std::max(dest->backoff_until_ms, waited);
+    if (retry_after) {
+      dest->retry_after_until_ms = std::max(
+          dest->retry_after_until_ms,
+          std::min(now + retry_after->count(), now + kMaxDestinationWaitMs));
     }
   }
   LogWarn("batch_retry", {{"destination", name},

@@ -251,6 +251,35 @@ TEST_F(DispatcherTest, ASuccessElsewhereDoesNotCutShortARetryAfter) {
   EXPECT_THAT(api_.requests(), SizeIs(2));
 }
 
+// The same when the Retry-After is shorter than the backoff (an hour
+// here): the events wait for the backoff, and the destination still waits
+// out the API's 5 s after a success elsewhere, not less.
+TEST_F(DispatcherTest, AShortRetryAfterStillHoldsTheDestination) {
+  DispatchTarget target;
+  target.name = "default";
+  target.url = RequestUrl("https://api.test/v1/events", "pixel 1");
+  target.api_key = "test-key";
+  target.options.initial_backoff = std::chrono::hours(1);
+  target.options.max_backoff = std::chrono::hours(1);
+  UseScriptedDispatcher(&clock_, target);
+  Append({"b"});
+  FakeHttpTransport other;
+  other.SetResponder([&](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+    Append({"a"});
+    api_.Script(FakeHttpTransport::Response(429, "{}", "5"));
+    EXPECT_EQ(Deliver().retried, 1);
+    return FakeHttpTransport::Response(200);
+  });
+  auto b = dispatcher_->DeliverOnce({"default", false}, &other);
+  ASSERT_TRUE(b.ok()) << b.status();
+  Append({"c"});
+  clock_.Advance(std::chrono::milliseconds(4999));
+  EXPECT_EQ(Deliver().claimed, 0);  // the API's 5 s hold
+  clock_.Advance(std::chrono::milliseconds(1));
+  EXPECT_GE(Deliver().delivered, 1);  // "c"; "a" waits for its backoff
+  EXPECT_EQ(StateOf("c"), EventState::kDelivered);
+}
+
 TEST_F(DispatcherTest, RetriesServerErrorsWithBoundedBackoff) {
   Append({"a"});
   api_.Script(FakeHttpTransport::Response(503));

@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <atomic>
 #include <chrono>
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
@@ -23,18 +25,19 @@ class HttpTransportTest : public ::testing::Test {
   void SetUp() override {
     // 40 bytes, one each 50 ms: 2 s in all, each read well within any
     // read timeout.
-    server_.Post(
-        "/trickle", [](const httplib::Request&, httplib::Response& res) {
-          res.set_chunked_content_provider(
-              "application/json", [](size_t offset, httplib::DataSink& sink) {
-                if (offset >= 40) {
-                  sink.done();
-                  return true;
-                }
-                std::this_thread::sleep_for(milliseconds(50));
-                return sink.write("x", 1);
-              });
-        });
+    server_.Post("/trickle", [this](const httplib::Request&,
+                                    httplib::Response& res) {
+      res.set_chunked_content_provider(
+          "application/json", [this](size_t offset, httplib::DataSink& sink) {
+            if (!trickling_.exchange(true)) trickle_started_.set_value();
+            if (offset >= 40) {
+              sink.done();
+              return true;
+            }
+            std::this_thread::sleep_for(milliseconds(50));
+            return sink.write("x", 1);
+          });
+    });
     server_.Post("/fast", [](const httplib::Request&, httplib::Response& res) {
       res.set_content("{}", "application/json");
     });
@@ -55,6 +58,9 @@ class HttpTransportTest : public ::testing::Test {
   httplib::Server server_;
   int port_ = 0;
   std::thread thread_;
+  // Set when the first /trickle response starts.
+  std::atomic<bool> trickling_{false};
+  std::promise<void> trickle_started_;
 };
 
 TEST_F(HttpTransportTest, ASlowResponseEndsAtTheWholeRequestDeadline) {
@@ -96,6 +102,35 @@ TEST_F(HttpTransportTest, RequestsWithinTheDeadlineAreUntouched) {
     ASSERT_TRUE(response.ok()) << response.status();
     EXPECT_EQ(response->status, 200);
   }
+}
+
+// Cancel, as the dispatcher calls it at the drain deadline, ends a request
+// in progress and every later one with Cancelled (not a network error: the
+// dispatcher counts those apart).
+TEST_F(HttpTransportTest, CancelEndsARequestInProgressAndEveryLaterOne) {
+  HttpTransportOptions options;
+  options.request_timeout = milliseconds(10000);
+  auto transport = NewHttpTransport(Url("/"), options);
+  ASSERT_TRUE(transport.ok()) << transport.status();
+  HttpTransport* t = transport->get();
+  std::future<void> started = trickle_started_.get_future();
+  absl::StatusOr<HttpResponse> response;
+  const auto begin = std::chrono::steady_clock::now();
+  std::thread post([&] {
+    HttpRequest request;
+    request.url = Url("/trickle");
+    response = t->Post(request);
+  });
+  ASSERT_EQ(started.wait_for(std::chrono::seconds(20)),
+            std::future_status::ready);
+  t->Cancel();
+  post.join();
+  EXPECT_TRUE(absl::IsCancelled(response.status())) << response.status();
+  // Well before the 2 s the server takes.
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, milliseconds(1500));
+  HttpRequest request;
+  request.url = Url("/fast");
+  EXPECT_TRUE(absl::IsCancelled(t->Post(request).status()));
 }
 
 }  // namespace
