@@ -15,8 +15,9 @@ PACKAGES=(
   # deploy/check.sh
   python3 python3-yaml
   # client_stubs/: the Python stubs' runtime, for their examples and tests;
-  # openssl makes the TLS test's certificate
-  python3-grpcio python3-protobuf openssl
+  # openssl makes the TLS test's certificate; the Prometheus client's parser
+  # reads the gateway's /metrics there, as a Prometheus server would
+  python3-grpcio python3-protobuf openssl python3-prometheus-client
 )
 
 missing=()

@@ -9,7 +9,8 @@ for one test, TLS) on 127.0.0.1 ports the kernel picks, runs the examples in
 client_stubs/python/ with this interpreter and client_stubs/node/example.js
 with node (after `npm ci` into a temporary copy; skipped without node, npm
 or the npm registry), and checks what they print and what the sandbox
-received. ctest runs it (client_stubs/CMakeLists.txt).
+received; and reads the gateway's GET /metrics with the Prometheus client
+library's parser. ctest runs it (client_stubs/CMakeLists.txt).
 """
 
 import argparse
@@ -139,6 +140,7 @@ destinations:
                             os.path.join(cls.dir, "gateway.log"), env=env)
         cls.addClassCleanup(cls.gateway.stop)
         cls.target = cls.gateway.wait_for_value("grpc_listen")
+        cls.http = cls.gateway.wait_for_value("http_listen")
 
     def run_example(self, script, *flags, token=TOKEN, target=None):
         """Runs an example; returns the CompletedProcess."""
@@ -291,6 +293,87 @@ class PythonExamplesOverTlsTest(GatewayTestBase):
         self.assertRan(run, 0)
         self.assertIn("event 0 (py-tls-7): ACCEPTED", run.stdout)
         self.sandbox_event("py-tls-7")
+
+
+class MetricsExpositionTest(GatewayTestBase):
+    """GET /metrics of a gateway that delivered an event, read by the
+    Prometheus client library's own parser (python3-prometheus-client):
+    the hand-written exposition must be what a Prometheus server reads."""
+
+    def test_metrics_parse_and_hold_together(self):
+        from prometheus_client.parser import text_string_to_metric_families
+        run = self.run_example("send_purchase.py", "--order-id", "py-metrics")
+        self.assertRan(run, 0)
+        self.sandbox_event("py-metrics")
+        with urllib.request.urlopen(f"http://{self.http}/metrics",
+                                    timeout=DEADLINE_SECONDS) as r:
+            self.assertEqual(r.headers["Content-Type"],
+                             "text/plain; version=0.0.4; charset=utf-8")
+            text = r.read().decode("utf-8")
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        for family in families.values():
+            self.assertTrue(family.name.startswith("conversions_"),
+                            family.name)
+            self.assertTrue(family.documentation, family.name)
+            self.assertIn(family.type, ("counter", "gauge", "histogram"),
+                          family.name)
+            if family.type == "counter":
+                for sample in family.samples:
+                    self.assertTrue(sample.name.endswith("_total"),
+                                    sample.name)
+                    self.assertGreaterEqual(sample.value, 0, sample.name)
+            if family.type == "histogram":
+                self.check_histogram(family)
+
+        def value(name, **labels):
+            for sample in families[name].samples:
+                if sample.labels == labels and not sample.name.endswith(
+                        ("_created",)):
+                    return sample.value
+            self.fail(f"no sample of {name} with {labels}")
+
+        self.assertGreaterEqual(
+            value("conversions_events_accepted", destination="default",
+                  api="send"), 1)
+        self.assertGreaterEqual(
+            value("conversions_events_delivered", destination="default"), 1)
+        self.assertGreaterEqual(
+            value("conversions_api_requests", destination="default",
+                  code="200"), 1)
+        self.assertEqual(value("conversions_ready"), 1)
+        self.assertEqual(families["conversions_spool_queued_events"].type,
+                         "gauge")
+        for name in ("conversions_batch_size_events",
+                     "conversions_api_latency_seconds",
+                     "conversions_spool_sync_seconds"):
+            self.assertEqual(families[name].type, "histogram", name)
+
+    def check_histogram(self, family):
+        """Per label set: buckets in order of le, counts not decreasing,
+        +Inf last and equal to _count, and a _sum."""
+        series = {}
+        for sample in family.samples:
+            key = tuple(sorted((k, v) for k, v in sample.labels.items()
+                               if k != "le"))
+            series.setdefault(key, {"buckets": [], "count": None,
+                                    "sum": None})
+            if sample.name.endswith("_bucket"):
+                series[key]["buckets"].append(
+                    (float(sample.labels["le"]), sample.value))
+            elif sample.name.endswith("_count"):
+                series[key]["count"] = sample.value
+            elif sample.name.endswith("_sum"):
+                series[key]["sum"] = sample.value
+        self.assertTrue(series, family.name)
+        for key, s in series.items():
+            where = f"{family.name}{dict(key)}"
+            les = [le for le, _ in s["buckets"]]
+            counts = [c for _, c in s["buckets"]]
+            self.assertEqual(les, sorted(les), where)
+            self.assertEqual(les[-1], float("inf"), where)
+            self.assertEqual(counts, sorted(counts), where)
+            self.assertEqual(counts[-1], s["count"], where)
+            self.assertIsNotNone(s["sum"], where)
 
 
 NODE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
