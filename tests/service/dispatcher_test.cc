@@ -79,6 +79,28 @@ class DispatcherTest : public ::testing::Test {
   // transports all answer from api_'s script (ScriptedTransport).
   void UseScriptedDispatcher(Clock* clock, const DispatchTarget& target);
 
+  // While worker B's request for "b" is in flight, worker A sends "a" and
+  // gets 429 with Retry-After: 5; then B's request succeeds. "c" is queued
+  // next, and the destination still holds it 4,999 ms later; the clock
+  // then stands at the end of the Retry-After.
+  void RetryAfterThenASuccessElsewhere() {
+    Append({"b"});
+    FakeHttpTransport other;
+    other.SetResponder([&](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+      Append({"a"});
+      api_.Script(FakeHttpTransport::Response(429, "{}", "5"));
+      EXPECT_EQ(Deliver().retried, 1);
+      return FakeHttpTransport::Response(200);
+    });
+    auto b = dispatcher_->DeliverOnce({"default", false}, &other);
+    ASSERT_TRUE(b.ok()) << b.status();
+    EXPECT_EQ(b->delivered, 1);
+    Append({"c"});
+    clock_.Advance(std::chrono::milliseconds(4999));
+    EXPECT_EQ(Deliver().claimed, 0);  // still waiting out Retry-After
+    clock_.Advance(std::chrono::milliseconds(1));
+  }
+
   EventState StateOf(const std::string& id) {
     auto status = spool_->Lookup("default", "order_created", id);
     EXPECT_TRUE(status.ok()) << status.status();
@@ -230,23 +252,7 @@ TEST_F(DispatcherTest, ARetryAfterPastTheWindowExpiresTheEvent) {
 // A success on another worker ends a backoff, not the API's Retry-After:
 // until then nothing more goes to the destination.
 TEST_F(DispatcherTest, ASuccessElsewhereDoesNotCutShortARetryAfter) {
-  Append({"b"});
-  // While worker B's request for "b" is in flight, worker A sends "a" and
-  // gets 429 with Retry-After: 5; then B's request succeeds.
-  FakeHttpTransport other;
-  other.SetResponder([&](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
-    Append({"a"});
-    api_.Script(FakeHttpTransport::Response(429, "{}", "5"));
-    EXPECT_EQ(Deliver().retried, 1);
-    return FakeHttpTransport::Response(200);
-  });
-  auto b = dispatcher_->DeliverOnce({"default", false}, &other);
-  ASSERT_TRUE(b.ok()) << b.status();
-  EXPECT_EQ(b->delivered, 1);
-  Append({"c"});
-  clock_.Advance(std::chrono::milliseconds(4999));
-  EXPECT_EQ(Deliver().claimed, 0);  // still waiting out Retry-After
-  clock_.Advance(std::chrono::milliseconds(1));
+  ASSERT_NO_FATAL_FAILURE(RetryAfterThenASuccessElsewhere());
   EXPECT_EQ(Deliver().delivered, 2);
   EXPECT_THAT(api_.requests(), SizeIs(2));
 }
@@ -262,20 +268,7 @@ TEST_F(DispatcherTest, AShortRetryAfterStillHoldsTheDestination) {
   target.options.initial_backoff = std::chrono::hours(1);
   target.options.max_backoff = std::chrono::hours(1);
   UseScriptedDispatcher(&clock_, target);
-  Append({"b"});
-  FakeHttpTransport other;
-  other.SetResponder([&](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
-    Append({"a"});
-    api_.Script(FakeHttpTransport::Response(429, "{}", "5"));
-    EXPECT_EQ(Deliver().retried, 1);
-    return FakeHttpTransport::Response(200);
-  });
-  auto b = dispatcher_->DeliverOnce({"default", false}, &other);
-  ASSERT_TRUE(b.ok()) << b.status();
-  Append({"c"});
-  clock_.Advance(std::chrono::milliseconds(4999));
-  EXPECT_EQ(Deliver().claimed, 0);  // the API's 5 s hold
-  clock_.Advance(std::chrono::milliseconds(1));
+  ASSERT_NO_FATAL_FAILURE(RetryAfterThenASuccessElsewhere());
   EXPECT_GE(Deliver().delivered, 1);  // "c"; "a" waits for its backoff
   EXPECT_EQ(StateOf("c"), EventState::kDelivered);
 }
