@@ -153,6 +153,71 @@ class TrackReader {
   std::optional<mapping::TagTreeWriter> writer_;
 };
 
+// Finds the first element of the request's "events" list that is not an
+// object. protobuf's JSON parser skips a null element and flattens a
+// nested list into the outer one, so the results' indexes would no longer
+// be the request's; anything else not an object it refuses, but without
+// saying what it is. The body's syntax is checked already.
+class EventElementCheck {
+ public:
+  // "" when every element is an object; else what the first one is not.
+  const std::string& problem() const { return problem_; }
+
+  bool null() { return Scalar("null"); }
+  bool boolean(bool) { return Scalar("a boolean"); }
+  bool number_integer(json::number_integer_t) { return Scalar("a number"); }
+  bool number_unsigned(json::number_unsigned_t) { return Scalar("a number"); }
+  bool number_float(json::number_float_t, const json::string_t&) {
+    return Scalar("a number");
+  }
+  bool string(json::string_t&) { return Scalar("a string"); }
+  bool binary(json::binary_t&) { return Scalar("binary data"); }
+  bool start_object(std::size_t) {
+    if (InEventList()) ++elements_;
+    ++depth_;
+    return true;
+  }
+  bool key(json::string_t& key) {
+    if (depth_ == 1) events_key_ = key == "events";
+    return true;
+  }
+  bool end_object() {
+    --depth_;
+    return true;
+  }
+  bool start_array(std::size_t) {
+    if (InEventList()) return Refuse("a list");
+    ++depth_;
+    if (depth_ == 2 && events_key_) event_list_depth_ = depth_;
+    return true;
+  }
+  bool end_array() {
+    if (depth_ == event_list_depth_) event_list_depth_ = -1;
+    --depth_;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&,
+                   const nlohmann::detail::exception&) {
+    return false;
+  }
+
+ private:
+  bool InEventList() const { return depth_ == event_list_depth_; }
+  bool Scalar(const char* what) { return InEventList() ? Refuse(what) : true; }
+  bool Refuse(const char* what) {
+    problem_ = absl::StrCat("events[", elements_, "] is ", what,
+                            ": each element of events must be an object (a "
+                            "tag event)");
+    return false;
+  }
+
+  int depth_ = 0;              // 1 inside the request object
+  bool events_key_ = false;    // the request's value coming is "events"'s
+  int event_list_depth_ = -1;  // depth inside the events list, when in it
+  int elements_ = 0;           // elements of the list seen
+  std::string problem_;
+};
+
 }  // namespace
 
 bool ReadTrackEventsJson(std::string_view body, TrackEventsInput* out) {
@@ -184,6 +249,13 @@ absl::Status ParseTrackEventsJsonGenerally(std::string_view body,
   constexpr char kNotARequest[] = "body is not a TrackEventsRequest in JSON: ";
   absl::Status error = CheckJsonSyntax(body);
   if (error.ok()) error = CheckTrackJsonNesting(body);
+  if (error.ok()) {
+    EventElementCheck elements;
+    json::sax_parse(body.begin(), body.end(), &elements);
+    if (!elements.problem().empty()) {
+      error = absl::InvalidArgumentError(elements.problem());
+    }
+  }
   if (!error.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(kNotARequest, error.message()));

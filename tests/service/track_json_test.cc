@@ -299,8 +299,22 @@ TEST(TrackJsonTest, RefusalsNameTheProblemNotTheText) {
       // A value is never shown, upper-case or not, unless it names a value
       // of the enum the field takes (none here).
       {R"({"events": ["CRM000123"]})",
-       "(events[0]): invalid value for type "
-       "type.googleapis.com/google.protobuf.Struct"},
+       "events[0] is a string: each element of events must be an object (a "
+       "tag event)"},
+      // protobuf's parser would skip a null and flatten a nested list,
+      // moving the results of the events after them to other indexes.
+      {R"({"events": [{}, null, {}]})",
+       "events[1] is null: each element of events must be an object (a "
+       "tag event)"},
+      {R"({"events": [[{}, {}]]})",
+       "events[0] is a list: each element of events must be an object (a "
+       "tag event)"},
+      {R"({"events": [{"a": [null, [1]]}, 7], "destination": "x"})",
+       "events[1] is a number: each element of events must be an object (a "
+       "tag event)"},
+      {R"({"\u0065vents": [{}, true]})",
+       "events[1] is a boolean: each element of events must be an object (a "
+       "tag event)"},
       {R"({"destination": {}})",
        "destination: Starting an object on a scalar field"},
       {R"({"events": [{}], "destination": [1]})",
