@@ -418,14 +418,18 @@ class TagMapper {
       std::string_view text = v.kind_case() == Value::kStringValue
                                   ? TrimAscii(v.string_value())
                                   : std::string_view();
+      // Data layers also write flags as 1 and 0, numbers or strings.
+      const bool number = v.kind_case() == Value::kNumberValue;
       if (v.kind_case() == Value::kBoolValue) {
         view_.opt_out_ = v.bool_value();
-      } else if (EqualsLowerAscii(text, "true")) {
+      } else if (EqualsLowerAscii(text, "true") || text == "1" ||
+                 (number && v.number_value() == 1)) {
         view_.opt_out_ = true;
-      } else if (!EqualsLowerAscii(text, "false")) {
+      } else if (!EqualsLowerAscii(text, "false") && text != "0" &&
+                 !(number && v.number_value() == 0)) {
         // An opt-out that cannot be read must not be taken as "no".
         ViolationAt(f, kInvalidFormat,
-                    " must be a boolean, \"true\" or \"false\"");
+                    " must be a boolean, \"true\" or \"false\", or 1 or 0");
       }
     }
   }
@@ -782,8 +786,15 @@ class TagMapper {
   void MapItem(const Found& event_content_type, ContentView* c) {
     AddScalar(kItemId, &c->id_);
     AddScalar(kItemName, &c->name_);
+    // Priority [11]: the item's, the event's, "product"; a blank one is
+    // passed over as a missing one is.
+    auto blank = [](const Found& f) {
+      return f && f.value.kind_case() == Value::kStringValue &&
+             TrimAscii(f.value.string_value()).empty();
+    };
     Found type = First(kItemContentType);
-    if (!type) type = event_content_type;
+    if (!type || blank(type)) type = event_content_type;
+    if (blank(type)) type = Found();
     if (!type || !Text(type.value, &c->content_type_)) {
       if (type) {
         DropUnread(type, "value must be a string");

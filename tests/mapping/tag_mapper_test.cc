@@ -880,11 +880,10 @@ TEST(TagMapperRow15Test, MapsTheDeviceUserAgent) {
 // Row 16: partners.openai.opt_out -> opt_out.
 
 TEST(TagMapperRow16Test, AcceptsBooleansAndTheirStrings) {
-  const std::vector<std::pair<Json, bool>> cases = {{true, true},
-                                                    {false, false},
-                                                    {"true", true},
-                                                    {"FALSE", false},
-                                                    {" True ", true}};
+  const std::vector<std::pair<Json, bool>> cases = {
+      {true, true},     {false, false}, {"true", true}, {"FALSE", false},
+      {" True ", true}, {1, true},      {0, false},     {1.0, true},
+      {"1", true},      {" 0 ", false}};
   for (const auto& [value, opt_out] : cases) {
     SCOPED_TRACE(value.dump());
     Json e = BaseEvent();
@@ -895,10 +894,14 @@ TEST(TagMapperRow16Test, AcceptsBooleansAndTheirStrings) {
 }
 
 TEST(TagMapperRow16Test, RejectsAnUnreadableOptOut) {
-  Json e = BaseEvent();
-  e["partners"]["openai"]["opt_out"] = "yes";
-  EXPECT_THAT(MapTag(e).violations,
-              ElementsAre(Issue("partners.openai.opt_out", "INVALID_FORMAT")));
+  for (const Json& value : {Json("yes"), Json(2), Json(0.5), Json("01")}) {
+    SCOPED_TRACE(value.dump());
+    Json e = BaseEvent();
+    e["partners"]["openai"]["opt_out"] = value;
+    EXPECT_THAT(
+        MapTag(e).violations,
+        ElementsAre(Issue("partners.openai.opt_out", "INVALID_FORMAT")));
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -1160,6 +1163,15 @@ TEST(TagMapperRow23Test, ContentTypeIsItemThenEventThenProduct) {  // [11]
   TagMapResult r = MapTag(e);
   EXPECT_EQ(r.event.data().contents(0).content_type(), "ticket");
   EXPECT_EQ(r.event.data().contents(1).content_type(), "seat");
+  // A blank one is passed over as a missing one is, not refused.
+  e["items"][1]["content_type"] = "  ";
+  r = MapTag(e);
+  ASSERT_THAT(r.violations, IsEmpty());
+  EXPECT_EQ(r.event.data().contents(1).content_type(), "ticket");
+  e["content_type"] = " ";
+  r = MapTag(e);
+  ASSERT_THAT(r.violations, IsEmpty());
+  EXPECT_EQ(r.event.data().contents(1).content_type(), "product");
 }
 
 TEST(TagMapperRow24Test, ConvertsTheUnitPriceByTheItemCurrency) {
