@@ -132,8 +132,8 @@ struct DispatcherOptions {
   std::chrono::milliseconds max_backoff = std::chrono::minutes(5);
   // Growth of the delay per attempt, 1.0..100.0 (default 2.0).
   double backoff_multiplier = 2.0;
-  // Interval between probes of a destination paused by the API (401, 403,
-  // 404, 405, 410; default 30s).
+  // Interval between probes of a destination paused by the API (see
+  // Dispatcher::PausesDestination; default 30s).
   std::chrono::milliseconds auth_probe_interval = std::chrono::seconds(30);
 };
 

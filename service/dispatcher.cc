@@ -300,7 +300,11 @@ absl::StatusOr<DeliveryReport> Dispatcher::DeliverOnce(
                     dest->event_bytes_budget[key.validate_only]);
   if (!claimed.ok()) return claimed.status();
   report.claimed = static_cast<int>(claimed->size());
-  if (claimed->empty()) return report;
+  if (claimed->empty()) {
+    absl::Status s = ResumeIfNothingQueued(dest);
+    if (!s.ok()) return s;
+    return report;
+  }
 
   // Dead-letter what can no longer arrive inside its 7-day window.
   std::vector<ClaimedEvent> live;
@@ -327,7 +331,11 @@ absl::StatusOr<DeliveryReport> Dispatcher::DeliverOnce(
                                {"events", absl::StrCat(expired.size())},
                                {"when", "before_sending"}});
   }
-  if (live.empty()) return report;
+  if (live.empty()) {
+    absl::Status s = ResumeIfNothingQueued(dest);
+    if (!s.ok()) return s;
+    return report;
+  }
   absl::Status s =
       SendBatch(dest, key, transport, std::move(live), /*carried=*/0, &report);
   if (!s.ok()) return s;
@@ -422,9 +430,11 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
     if (!s.ok()) return s;
     report->dead_lettered += 1;
     CountEnded(key, "rejected", 1);
-    LogWarn("event_dead_lettered", {{"destination", name},
-                                    {"event_id", events[0].event_id},
-                                    {"status", absl::StrCat(status)}});
+    LogWarn("event_dead_lettered",
+            {{"destination", name},
+             {"validate_only", key.validate_only ? "1" : "0"},
+             {"event_id", events[0].event_id},
+             {"status", absl::StrCat(status)}});
     return absl::OkStatus();
   }
 
@@ -556,10 +566,27 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
   return absl::OkStatus();
 }
 
-void Dispatcher::ResumeLocked(DestinationState* dest) {
+absl::Status Dispatcher::ResumeIfNothingQueued(DestinationState* dest) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!dest->paused) return absl::OkStatus();
+  }
+  for (bool validate_only : {false, true}) {
+    absl::StatusOr<std::optional<std::int64_t>> due =
+        spool_->NextDueMs(LaneKey{dest->target.name, validate_only});
+    if (!due.ok()) return due.status();
+    if (due->has_value()) return absl::OkStatus();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  ResumeLocked(dest, "nothing_queued");
+  return absl::OkStatus();
+}
+
+void Dispatcher::ResumeLocked(DestinationState* dest, const char* why) {
   if (!dest->paused) return;
   dest->paused = false;
-  LogInfo("destination_resumed", {{"destination", dest->target.name}});
+  LogInfo("destination_resumed",
+          {{"destination", dest->target.name}, {"reason", why}});
   // The other workers of the destination wait for the next probe.
   for (auto& lane : lanes_) {
     if (lane->destination == dest) lane->cv.notify_all();

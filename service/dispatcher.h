@@ -122,7 +122,7 @@ class Dispatcher {
   // A destination paused by the API, and the status that paused it.
   struct PausedDestination {
     std::string name;
-    int status = 0;  // 401, 403, 404, 405 or 410
+    int status = 0;  // see PausesDestination
   };
   // Returns the destinations paused by the API (PausesDestination), by
   // name.
@@ -130,17 +130,29 @@ class Dispatcher {
 
   // Whether an API answer of `status` pauses the destination, rather than
   // failing the events (400, 413, 422) or retrying them (408, 429, 5xx and
-  // the rest): the key is refused (401, 403), or the URL names no endpoint
-  // (404, 405, 410). No event of the batch is at fault, and every other
-  // request would get the same answer until the configuration changes.
+  // other statuses): the key is refused (401, 403), or the URL names no
+  // endpoint (404, 405, 410). No event of the batch is at fault, and every
+  // other request would get the same answer until the configuration
+  // changes.
+  // A redirect (3xx, never followed: it would carry the key elsewhere) and
+  // any other 4xx the API does not document pause as well: retrying them
+  // would hold the events for days while nothing reports why (the API's
+  // guidance is to retry only network errors, timeouts, 429 and 5xx).
   static bool PausesDestination(int status) {
-    return status == 401 || status == 403 || status == 404 || status == 405 ||
-           status == 410;
+    if (status >= 300 && status < 400) return true;
+    return status >= 400 && status < 500 && status != 400 && status != 408 &&
+           status != 413 && status != 422 && status != 429;
   }
-  // What a pausing `status` says is wrong: "auth" (401, 403: the key) or
-  // "endpoint" (404, 405, 410: the url); the cause its retries count under.
+  // What a pausing `status` says is wrong: "auth" (401, 403: the key),
+  // "endpoint" (3xx, 404, 405, 410: the url) or "status" (any other 4xx);
+  // the cause its retries count under.
   static const char* PauseCause(int status) {
-    return status == 401 || status == 403 ? "auth" : "endpoint";
+    if (status == 401 || status == 403) return "auth";
+    if ((status >= 300 && status < 400) || status == 404 || status == 405 ||
+        status == 410) {
+      return "endpoint";
+    }
+    return "status";
   }
 
   // Stops intake of new work, keeps delivering what is due until nothing is
@@ -183,8 +195,14 @@ class Dispatcher {
                          HttpTransport* transport,
                          std::vector<ClaimedEvent> events, int carried,
                          DeliveryReport* report);
-  // Ends a pause of `dest`, if any, and wakes its lanes' workers. mu_ held.
-  void ResumeLocked(DestinationState* dest);
+  // Ends a pause of `dest`, if any, and wakes its lanes' workers; `why` is
+  // logged. mu_ held.
+  void ResumeLocked(DestinationState* dest, const char* why = "api_answered");
+  // Ends a pause of `dest` when none of its lanes holds a queued event (all
+  // expired while it was paused, say): nothing is held back any more, and
+  // with nothing to send no probe would ever end it. The next event is
+  // sent, and pauses it again if the API still refuses. mu_ not held.
+  absl::Status ResumeIfNothingQueued(DestinationState* dest);
   // Counts `n` events of `lane` that reached their end: delivered (when
   // `dead_reason` is null) or dead-lettered for `dead_reason`; for the
   // validate_only lane, as validated (valid, invalid, expired).

@@ -376,7 +376,7 @@ absl::Status Gateway::Init(TransportFactory factory) {
   metrics_.AddGauge(
       "conversions_destination_paused",
       "1 while a destination is paused by the API: 401 or 403 (the key), "
-      "404, 405 or 410 (the url).",
+      "a 3xx, 404, 405 or 410 (the url), or another 4xx.",
       {"destination"}, [this] {
         std::vector<GaugeSample> samples;
         std::vector<Dispatcher::PausedDestination> paused =

@@ -166,7 +166,8 @@ Metrics::Metrics()
       events_retried("conversions_events_retried_total",
                      "Events put back for a later attempt (both lanes; a "
                      "destination's pause (cause auth: 401, 403; endpoint: "
-                     "404, 405, 410) counts its events once, when it begins, "
+                     "3xx, 404, 405, 410; status: another 4xx) counts its "
+                     "events once, when it begins, "
                      "not at each failed probe; cause shutdown: a request "
                      "cancelled at the drain deadline).",
                      {"destination", "cause"}),
@@ -183,8 +184,8 @@ Metrics::Metrics()
                    "Requests to the API by HTTP status (0: network error).",
                    {"destination", "code"}),
       destination_pauses("conversions_destination_pauses_total",
-                         "Times a destination was paused by the API: 401, "
-                         "403, 404, 405 or 410.",
+                         "Times a destination was paused by the API: 401 "
+                         "or 403, a 3xx, 404, 405, 410 or another 4xx.",
                          {"destination"}),
       requests_denied("conversions_requests_denied_total",
                       "Requests refused by caller authentication, by entry "

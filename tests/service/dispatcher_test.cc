@@ -363,21 +363,69 @@ TEST_F(DispatcherTest, PausesWhenTheUrlNamesNoEndpoint) {
   EXPECT_EQ(metrics_.destination_pauses.Value({"default"}), 3);
 }
 
-// Other statuses keep their classes: 409, 418 and 451 are retried with
-// backoff like any status the API does not document, not paused.
-TEST_F(DispatcherTest, UndocumentedClientErrorsAreRetried) {
-  for (int status : {409, 418, 451}) {
+// A redirect (never followed: it would carry the key to another url) and
+// the 4xx statuses the API does not document pause the destination too,
+// under causes "endpoint" and "status": the API's guidance is to retry
+// only transient conditions, and retrying them would hold every event
+// until its window closes while nothing but a retry counter showed why.
+TEST_F(DispatcherTest, RedirectsAndUndocumentedClientErrorsPause) {
+  const std::vector<std::pair<int, std::string>> cases = {
+      {301, "endpoint"}, {302, "endpoint"}, {307, "endpoint"},
+      {308, "endpoint"}, {409, "status"},   {418, "status"},
+      {451, "status"}};
+  for (const auto& [status, cause] : cases) {
     SCOPED_TRACE(status);
     const std::string id = absl::StrCat("e", status);
     Append({id});
     api_.Script(FakeHttpTransport::Response(status));
     DeliveryReport report = Deliver();
-    EXPECT_FALSE(report.paused);
+    EXPECT_TRUE(report.paused);
     EXPECT_EQ(report.retried, 1);
-    EXPECT_TRUE(dispatcher_->PausedDestinations().empty());
-    clock_.Advance(std::chrono::hours(1));
+    EXPECT_EQ(report.dead_lettered, 0);
+    ASSERT_THAT(dispatcher_->PausedDestinations(), SizeIs(1));
+    EXPECT_EQ(dispatcher_->PausedDestinations()[0].status, status);
+    EXPECT_EQ(StateOf(id), EventState::kQueued);
+    clock_.Advance(std::chrono::milliseconds(30000));
     EXPECT_EQ(Deliver().delivered, 1);
+    EXPECT_TRUE(dispatcher_->PausedDestinations().empty());
   }
+  EXPECT_EQ(metrics_.events_retried.Value({"default", "endpoint"}), 4);
+  EXPECT_EQ(metrics_.events_retried.Value({"default", "status"}), 3);
+  // The statuses that keep their classes.
+  for (int status : {400, 408, 413, 422, 429, 500, 503}) {
+    EXPECT_FALSE(Dispatcher::PausesDestination(status)) << status;
+  }
+  for (int status : {200, 204, 100, 600}) {
+    EXPECT_FALSE(Dispatcher::PausesDestination(status)) << status;
+  }
+}
+
+// A paused destination whose queued events all expire has nothing left to
+// probe with: it resumes at its next probe, so that readiness and the
+// paused gauge do not stay down for good; a new event that meets the same
+// refusal pauses it again.
+TEST_F(DispatcherTest, APausedDestinationWithNothingQueuedResumes) {
+  Append({"a"}, false, kNow - 7 * kDayMs + 20'000);
+  api_.Script(FakeHttpTransport::Response(401));
+  EXPECT_TRUE(Deliver().paused);
+  clock_.Advance(std::chrono::milliseconds(30000));  // "a" has expired
+  DeliveryReport probe = Deliver();
+  EXPECT_EQ(probe.dead_lettered, 1);
+  EXPECT_TRUE(dispatcher_->PausedDestinations().empty());
+  EXPECT_THAT(api_.requests(), SizeIs(1));
+  EXPECT_EQ(StateOf("a"), EventState::kDead);
+
+  // Events of the other lane keep it paused: they are still held back.
+  Append({"v"}, /*validate_only=*/true);
+  api_.Script(FakeHttpTransport::Response(401));
+  EXPECT_TRUE(Deliver(/*validate_only=*/true).paused);
+  clock_.Advance(std::chrono::milliseconds(30000));
+  EXPECT_EQ(Deliver().claimed, 0);  // this lane has nothing
+  EXPECT_THAT(dispatcher_->PausedDestinations(), SizeIs(1));
+  clock_.Advance(std::chrono::milliseconds(30000));
+  EXPECT_EQ(Deliver(/*validate_only=*/true).delivered, 1);
+  EXPECT_TRUE(dispatcher_->PausedDestinations().empty());
+  EXPECT_THAT(api_.requests(), SizeIs(3));
 }
 
 // A probe the API answers 400 shows that the key works: the destination
