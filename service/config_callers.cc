@@ -122,7 +122,7 @@ void Parser::ReadCallerToken(const Item& at,
   } else if (token_env) {
     ReadEnvName(*token_env, &c->token_env);
     if (c->token_env.empty()) return;
-    origin = absl::StrCat("environment variable ", c->token_env);
+    origin = EnvVarInMessage(c->token_env);
     c->token = env_.GetEnv(c->token_env).value_or("");
   } else {
     Error(at, "needs token_env or token_file");

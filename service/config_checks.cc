@@ -83,6 +83,26 @@ bool IsEnvName(std::string_view s) {
          AllOf(s, [](char c) { return IsAlnum(c) || c == '_'; });
 }
 
+namespace {
+bool LooksLikeEnvName(std::string_view s) {
+  return !s.empty() && s.size() <= 64 && !IsDigit(s.front()) &&
+         AllOf(s, [](char c) {
+           return (c >= 'A' && c <= 'Z') || IsDigit(c) || c == '_';
+         });
+}
+}  // namespace
+
+std::string EnvVarInMessage(std::string_view name) {
+  if (LooksLikeEnvName(name))
+    return absl::StrCat("environment variable ", Av(name));
+  return "the environment variable named here (its name is not shown: it is "
+         "not in upper case, and may be a secret pasted by mistake)";
+}
+
+std::string ShownEnvName(std::string_view name) {
+  return LooksLikeEnvName(name) ? std::string(name) : "<redacted>";
+}
+
 bool IsPixelId(std::string_view s) {
   return !s.empty() && s.size() <= kMaxPixelIdBytes && AllOf(s, IsVisible) &&
          s.substr(0, 3) != "sk-";

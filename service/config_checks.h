@@ -110,6 +110,14 @@ std::string_view NameOf(const std::pair<std::string_view, E> (&names)[N],
 bool IsDestinationName(std::string_view s);
 bool IsIntegrationSource(std::string_view s);
 bool IsEnvName(std::string_view s);
+// How messages and the config summary name the environment variable `name`
+// (a valid IsEnvName): as it is when it looks like one (upper-case letters,
+// digits and '_', at most 64 characters), else not at all: a lower-case or
+// long "name" may be a key pasted in by mistake. EnvVarInMessage reads
+// "environment variable NAME" or "the environment variable named here
+// (...)"; ShownEnvName returns NAME or "<redacted>".
+std::string EnvVarInMessage(std::string_view name);
+std::string ShownEnvName(std::string_view name);
 // Follows kPixelIdRule.
 bool IsPixelId(std::string_view s);
 bool IsApiKey(std::string_view s);

@@ -22,6 +22,7 @@ using config_internal::kLogLevels;
 using config_internal::kSynchronous;
 using config_internal::NameOf;
 using config_internal::Quoted;
+using config_internal::ShownEnvName;
 
 // "name=value" for Describe; values with unusual characters are quoted.
 std::string Pair(std::string_view key, std::string_view value) {
@@ -96,14 +97,14 @@ std::string Describe(const GatewayConfig& c) {
     out.push_back(
         Pair(p + "pixel_id", d.has_pixel_id ? d.pixel_id : "<missing>"));
     if (!d.pixel_id_env.empty()) {
-      out.push_back(Pair(p + "pixel_id_env", d.pixel_id_env));
+      out.push_back(Pair(p + "pixel_id_env", ShownEnvName(d.pixel_id_env)));
     }
     out.push_back(
         Pair(p + "api_key", d.has_api_key ? "<redacted>" : "<missing>"));
     if (!d.api_key_file.empty()) {
       out.push_back(Pair(p + "api_key_file", d.api_key_file));
     } else {
-      out.push_back(Pair(p + "api_key_env", d.api_key_env));
+      out.push_back(Pair(p + "api_key_env", ShownEnvName(d.api_key_env)));
     }
     out.push_back(Pair(p + "endpoint", d.endpoint));
     if (!d.integration_source.empty()) {
@@ -141,7 +142,7 @@ std::string Describe(const GatewayConfig& c) {
     if (!caller.token_file.empty()) {
       out.push_back(Pair(p + "token_file", caller.token_file));
     } else {
-      out.push_back(Pair(p + "token_env", caller.token_env));
+      out.push_back(Pair(p + "token_env", ShownEnvName(caller.token_env)));
     }
     out.push_back(
         Pair(p + "destinations", absl::StrJoin(caller.destinations, ",")));

@@ -331,13 +331,13 @@ void Parser::ResolveSecrets(size_t index, DestinationConfig* d) {
   if (!d->pixel_id_env.empty()) {
     std::optional<std::string> value = env_.GetEnv(d->pixel_id_env);
     if (!value || value->empty()) {
-      d->secret_problems.push_back(
-          absl::StrCat(pixel_where, "no pixel id: environment variable ",
-                       d->pixel_id_env, " is not set"));
+      d->secret_problems.push_back(absl::StrCat(
+          pixel_where, "no pixel id: ", EnvVarInMessage(d->pixel_id_env),
+          " is not set"));
     } else if (!IsPixelId(*value)) {
-      d->secret_problems.push_back(
-          absl::StrCat(pixel_where, "no pixel id: environment variable ",
-                       d->pixel_id_env, " does not hold ", kPixelIdRule));
+      d->secret_problems.push_back(absl::StrCat(
+          pixel_where, "no pixel id: ", EnvVarInMessage(d->pixel_id_env),
+          " does not hold ", kPixelIdRule));
     } else {
       d->pixel_id = *std::move(value);
       d->has_pixel_id = true;
@@ -360,7 +360,7 @@ void Parser::ResolveSecrets(size_t index, DestinationConfig* d) {
       key.pop_back();
     }
   } else if (!d->api_key_env.empty()) {
-    origin = absl::StrCat("environment variable ", d->api_key_env);
+    origin = EnvVarInMessage(d->api_key_env);
     key = env_.GetEnv(d->api_key_env).value_or("");
   } else {
     return;  // an error was reported already

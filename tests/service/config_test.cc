@@ -812,6 +812,37 @@ TEST(SecretsTest, ServingValidationCoversEveryDestination) {
             "environment variable B_KEY is not set or empty");
 }
 
+// A key pasted into an *_env key where the variable's name belongs is a
+// valid name when it holds only letters, digits and '_'; messages and the
+// summary name only upper-case variables, so that it is not echoed.
+TEST(SecretsTest, AKeyPastedAsAVariableNameIsNotEchoed) {
+  const std::string pasted = "sk_proj_Zq81pastedbymistake";
+  absl::StatusOr<GatewayConfig> config = Parse(
+      absl::StrCat("destinations:\n  - name: a\n    api_key_env: ", pasted,
+                   "\n    pixel_id_env: ", pasted,
+                   "\ncallers:\n  - name: c\n    token_env: ", pasted,
+                   "\n    destinations: [a]\n"),
+      ServingEnvironment());
+  std::string message = config.ok()
+                            ? std::string(ValidateForServing(*config).message())
+                            : std::string(config.status().message());
+  EXPECT_THAT(message, HasSubstr("the environment variable named here (its "
+                                 "name is not shown"));
+  EXPECT_THAT(message, Not(HasSubstr("pastedbymistake")));
+
+  // Set after all (a lower-case name is legal): the summary hides it too.
+  FakeEnvironment env = ServingEnvironment();
+  env.vars[pasted] = "1234567890abcdefghijklmnopqrstuvwxyz";
+  config =
+      Parse(absl::StrCat(
+                "destinations:\n  - name: a\n    api_key_env: ", pasted, "\n"),
+            env);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(ValidateForServing(*config).ok());
+  EXPECT_THAT(Describe(*config), HasSubstr("api_key_env=<redacted>"));
+  EXPECT_THAT(Describe(*config), Not(HasSubstr("pastedbymistake")));
+}
+
 // A missing secret is placed as config errors are: at the key that names
 // its source, or at the destination when it keeps the default source.
 TEST(SecretsTest, AMissingSecretNamesItsPlaceInTheConfigFile) {
