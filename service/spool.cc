@@ -603,13 +603,24 @@ class SqliteSpool : public Spool {
                          " AND timestamp_ms<?5");
         s = old.Prepare(db, count.c_str());
         if (!s.ok()) return s;
-        for (Statement* statement : {&st, &old}) {
+        Statement selected;
+        const std::string count_selected =
+            absl::StrCat("SELECT COUNT(*) FROM events WHERE ", kSelected,
+                         " AND timestamp_ms>=?5");
+        s = selected.Prepare(db, count_selected.c_str());
+        if (!s.ok()) return s;
+        for (Statement* statement : {&st, &old, &selected}) {
           statement->Bind(1, destination);
           statement->Bind(2, now_ms);
           statement->Bind(3, reason ? static_cast<std::int64_t>(*reason) : 0);
           statement->Bind(4, validate_only ? std::int64_t{*validate_only} : -1);
           statement->Bind(5, oldest_timestamp_ms);
         }
+        if (selected.Step() != SQLITE_ROW) {
+          return SqliteError(db, "requeue count");
+        }
+        s = CheckRequeueBound(destination, selected.Int(0));
+        if (!s.ok()) return s;
         absl::StatusOr<int> n = Reopen(st);
         if (!n.ok()) return n.status();
         result.requeued = *n;
@@ -627,6 +638,13 @@ class SqliteSpool : public Spool {
                         "SELECT COUNT(*) FROM events WHERE id=?1 AND state=3 "
                         "AND timestamp_ms<?2");
         if (!s.ok()) return s;
+        Statement selected;
+        s = selected.Prepare(db,
+                             "SELECT COUNT(*) FROM events WHERE id=?1 AND "
+                             "state=3 AND timestamp_ms>=?2");
+        if (!s.ok()) return s;
+        std::vector<std::int64_t> rows;
+        std::int64_t n_selected = 0;
         for (const EventKeyRef& k : key_copy) {
           for (bool lane : {false, true}) {
             if (validate_only && *validate_only != lane) continue;
@@ -634,20 +652,32 @@ class SqliteSpool : public Spool {
                 FindRow(destination, lane, k.event_name, k.event_id);
             if (!row.ok()) return row.status();
             if (!row->has_value()) continue;
-            st.Bind(1, **row);
-            st.Bind(2, now_ms);
-            st.Bind(3, oldest_timestamp_ms);
-            absl::StatusOr<int> n = Reopen(st);
-            if (!n.ok()) return n.status();
-            result.requeued += *n;
-            old.Bind(1, **row);
-            old.Bind(2, oldest_timestamp_ms);
-            if (old.Step() != SQLITE_ROW) {
+            rows.push_back(**row);
+            selected.Bind(1, **row);
+            selected.Bind(2, oldest_timestamp_ms);
+            if (selected.Step() != SQLITE_ROW) {
               return SqliteError(db, "requeue count");
             }
-            result.window_closed += static_cast<int>(old.Int(0));
-            old.Reset();
+            n_selected += selected.Int(0);
+            selected.Reset();
           }
+        }
+        s = CheckRequeueBound(destination, n_selected);
+        if (!s.ok()) return s;
+        for (std::int64_t row : rows) {
+          st.Bind(1, row);
+          st.Bind(2, now_ms);
+          st.Bind(3, oldest_timestamp_ms);
+          absl::StatusOr<int> n = Reopen(st);
+          if (!n.ok()) return n.status();
+          result.requeued += *n;
+          old.Bind(1, row);
+          old.Bind(2, oldest_timestamp_ms);
+          if (old.Step() != SQLITE_ROW) {
+            return SqliteError(db, "requeue count");
+          }
+          result.window_closed += static_cast<int>(old.Int(0));
+          old.Reset();
         }
       }
       AdjustQueued(destination, result.requeued);
@@ -655,6 +685,20 @@ class SqliteSpool : public Spool {
     });
     if (!status.ok()) return status;
     return result;
+  }
+
+  // RESOURCE_EXHAUSTED when queueing `n` dead letters of `destination`
+  // again would pass the bound on queued events (CheckBound): a retry of
+  // dead letters fills the queue as new events would. Nothing is queued
+  // then; a narrower selection may fit. Writer thread only.
+  absl::Status CheckRequeueBound(const std::string& destination,
+                                 std::int64_t n) {
+    if (n == 0) return absl::OkStatus();
+    absl::MutexLock lock(&mu_);
+    absl::Status s = CheckBound(n, {{destination, n}});
+    if (s.ok()) return s;
+    return QueueFullError(
+        absl::StrCat("cannot queue ", n, " dead letters again: ", s.message()));
   }
 
   // Runs an UPDATE ... RETURNING payload_seg that queues dead letters

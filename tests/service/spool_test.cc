@@ -549,6 +549,42 @@ TEST_F(SpoolTest, RefusesAppendsBeyondTheQueueBound) {
   EXPECT_TRUE(AppendSync(*spool, {Event("b")}).ok());
 }
 
+// A retry of dead letters fills the queue as new events do: past the
+// bound it queues nothing and answers RESOURCE_EXHAUSTED, by key or by
+// selection; what fits is queued.
+TEST_F(SpoolTest, RequeueRespectsTheQueueBound) {
+  SpoolOptions options;
+  options.max_queued_events = 3;
+  auto spool = OpenSpool(options);
+  ASSERT_TRUE(AppendSync(*spool, {Event("d1"), Event("d2")}).ok());
+  auto claimed = spool->Claim(lane_, kNow, 10, 1 << 20);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_THAT(*claimed, SizeIs(2));
+  ASSERT_TRUE(spool
+                  ->MarkDead({(*claimed)[0].row_id, (*claimed)[1].row_id},
+                             DeadReason::kRejected, "x", kNow, 1)
+                  .ok());
+  ASSERT_TRUE(AppendSync(*spool, {Event("q1"), Event("q2")}).ok());
+  auto all = spool->Requeue("default", {}, std::nullopt, std::nullopt,
+                            /*oldest_timestamp_ms=*/0, kNow + 10);
+  EXPECT_EQ(all.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(StoreFailureOf(all.status()), StoreFailure::kQueueFull);
+  EXPECT_THAT(std::string(all.status().message()),
+              ::testing::HasSubstr("cannot queue 2 dead letters again"));
+  auto both = spool->Requeue("default",
+                             {{"order_created", "d1"}, {"order_created", "d2"}},
+                             std::nullopt, std::nullopt, 0, kNow + 10);
+  EXPECT_EQ(both.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(spool->QueuedCount(), 2);
+  auto one = spool->Requeue("default", {{"order_created", "d1"}}, std::nullopt,
+                            std::nullopt, 0, kNow + 10);
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->requeued, 1);
+  EXPECT_EQ(spool->QueuedCount(), 3);
+  EXPECT_EQ(spool->Lookup("default", "order_created", "d2")->state,
+            EventState::kDead);
+}
+
 // A destination the API does not drain fills the bound; another
 // destination still queues up to its share (bound / destinations).
 TEST_F(SpoolTest, OneDestinationsBacklogLeavesTheOthersTheirShare) {

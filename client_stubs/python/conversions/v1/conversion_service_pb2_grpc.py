@@ -106,7 +106,9 @@ class ConversionServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def RetryDeadLetters(self, request, context):
-        """Queues selected dead-lettered events for delivery again.
+        """Queues selected dead-lettered events for delivery again. A selection
+        that would pass the spool's bound on queued events queues nothing and
+        answers RESOURCE_EXHAUSTED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
