@@ -235,7 +235,8 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::GetEventStatus(
   absl::StatusOr<const Caller*> caller =
       ingestor_->Authenticate(Authorization(context), kApiStatus);
   if (!caller.ok()) return Finish(context, ToGrpcStatus(caller.status()));
-  if (absl::Status serving = ingestor_->CheckServing(); !serving.ok()) {
+  if (absl::Status serving = ingestor_->CheckServing(kApiStatus);
+      !serving.ok()) {
     return Finish(context, ToGrpcStatus(serving));
   }
   absl::StatusOr<const DestinationConfig*> destination =
@@ -295,7 +296,8 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::ListDeadLetters(
   absl::StatusOr<const Caller*> caller =
       ingestor_->Authenticate(Authorization(context), kApiListDeadLetters);
   if (!caller.ok()) return Finish(context, ToGrpcStatus(caller.status()));
-  if (absl::Status serving = ingestor_->CheckServing(); !serving.ok()) {
+  if (absl::Status serving = ingestor_->CheckServing(kApiListDeadLetters);
+      !serving.ok()) {
     return Finish(context, ToGrpcStatus(serving));
   }
   if (request->page_size() < 0 || request->page_size() > 1000) {
@@ -354,7 +356,8 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::RetryDeadLetters(
   absl::StatusOr<const Caller*> caller =
       ingestor_->Authenticate(Authorization(context), kApiRetryDeadLetters);
   if (!caller.ok()) return Finish(context, ToGrpcStatus(caller.status()));
-  if (absl::Status serving = ingestor_->CheckServing(); !serving.ok()) {
+  if (absl::Status serving = ingestor_->CheckServing(kApiRetryDeadLetters);
+      !serving.ok()) {
     return Finish(context, ToGrpcStatus(serving));
   }
   absl::StatusOr<const DestinationConfig*> destination = ingestor_->ResolveFor(

@@ -124,8 +124,9 @@ absl::Status EventIngestor::AuthorizeAll(const Caller* caller,
   return allowed;
 }
 
-absl::Status EventIngestor::CheckServing() const {
+absl::Status EventIngestor::CheckServing(const std::string& api) const {
   if (draining_->load()) {
+    CountRefused(api, "draining");
     return absl::UnavailableError("the gateway is shutting down");
   }
   return absl::OkStatus();
@@ -133,10 +134,7 @@ absl::Status EventIngestor::CheckServing() const {
 
 absl::Status EventIngestor::CheckRequest(int event_count,
                                          const std::string& api) const {
-  if (absl::Status serving = CheckServing(); !serving.ok()) {
-    CountRefused(api, "draining");
-    return serving;
-  }
+  if (absl::Status serving = CheckServing(api); !serving.ok()) return serving;
   if (event_count < 1 || event_count > kMaxEventsPerRequest) {
     CountRefused(api, "event_count");
     return absl::InvalidArgumentError(

@@ -72,8 +72,9 @@ class EventIngestor {
   absl::Status AuthorizeAll(const Caller* caller, const std::string& api) const;
 
   // Unavailable once the gateway drains: every ConversionService call is
-  // refused then (clients retry elsewhere or later).
-  absl::Status CheckServing() const;
+  // refused then (clients retry elsewhere or later), and counted for `api`
+  // as refused for "draining".
+  absl::Status CheckServing(const std::string& api) const;
 
   // Checks the request-level rules: not draining, 1 to 1,000 events;
   // counts a refusal for `api`.

@@ -852,6 +852,12 @@ TEST_F(GatewayTest, EveryCallIsRefusedWhileTheDispatcherDrains) {
               return stub_->ValidateEvents(c, request, &response);
             }),
             grpc::StatusCode::UNAVAILABLE);
+  // Each is counted as refused for draining, under its own api.
+  for (const char* api :
+       {"status", "list_dead_letters", "retry_dead_letters", "validate"}) {
+    EXPECT_EQ(gateway_->metrics()->requests_refused.Value({api, "draining"}), 1)
+        << api;
+  }
   drain.join();
   EXPECT_EQ(DeliveredIds(), std::vector<std::string>{"held"});
 }
