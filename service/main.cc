@@ -5,8 +5,9 @@
 //
 // Without --config every key takes its default (loopback ports, ./data
 // spool, one destination "default" reading OPENAI_CONVERSIONS_API_KEY and
-// OPENAI_PIXEL_ID). SIGTERM or SIGINT drain and exit 0; a second one
-// during the drain stops at once with exit 1 (the spool keeps the rest).
+// OPENAI_PIXEL_ID). SIGTERM, SIGINT or SIGHUP (the terminal closed; there
+// is no config reload) drain and exit 0; a second one during the drain
+// stops at once with exit 1 (the spool keeps the rest).
 // --check-config runs the start-up checks that need neither the ports nor
 // the spool's contents, prints every problem, and exits 0 (fine) or 2.
 #include <malloc.h>
@@ -79,6 +80,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 

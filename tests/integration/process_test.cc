@@ -254,6 +254,24 @@ TEST_F(ProcessTest, DrainsOnSigtermAndExitsZero) {
   EXPECT_FALSE(stub->SendEvents(&context, Batch("late", 0, 1), &response).ok());
 }
 
+// A hangup (the terminal of `scripts/run.sh` closed, say) drains like
+// SIGTERM instead of killing the process mid-request: there is no config
+// to reload.
+TEST_F(ProcessTest, DrainsOnSighupAndExitsZero) {
+  auto gateway = Start();
+  ASSERT_TRUE(gateway->started());
+  auto stub = v1::ConversionService::NewStub(grpc::CreateChannel(
+      gateway->grpc_address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  v1::SendEventsResponse response;
+  ASSERT_TRUE(stub->SendEvents(&context, Batch("h", 0, 10), &response).ok());
+  gateway->Signal(SIGHUP);
+  int status = gateway->Wait();
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(DeliveredIds().size(), 10u);
+}
+
 // Clients that keep sending through a SIGTERM get answers they can act
 // on: ACCEPTED, or UNAVAILABLE (retry), or a connection that is gone;
 // never CANCELLED, which gRPC's shutdown answers to calls that reach it
