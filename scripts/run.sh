@@ -94,11 +94,18 @@ http_addr=$(wait_for_line "$RUN_DIR/gateway.out" http_listen)
 echo "gRPC $grpc_addr, HTTP http://$http_addr (/healthz /readyz /metrics), log $RUN_DIR/gateway.log"
 export CONVERSIONS_TARGET=$grpc_addr
 
-echo "== sending deploy/examples/demo_events.json (one event is invalid on purpose)"
+# The spool keeps what earlier runs accepted, and its dedup would answer
+# a second run's demo events "duplicate": each run's ids get its own
+# suffix.
+run_suffix=$(date +%s)
+demo_events="$RUN_DIR/demo_events.json"
+sed "s/\"demo_\([a-z]*_[0-9]*\)\"/\"demo_\1_$run_suffix\"/" \
+  deploy/examples/demo_events.json >"$demo_events"
+echo "== sending deploy/examples/demo_events.json, ids suffixed _$run_suffix (one event is invalid on purpose)"
 if [ -n "$validate_flag" ]; then
-  "$CLI" validate --validate-only deploy/examples/demo_events.json || true
+  "$CLI" validate --validate-only "$demo_events" || true
 else
-  "$CLI" send deploy/examples/demo_events.json || true
+  "$CLI" send "$demo_events" || true
 fi
 
 if [ -n "$sandbox_url" ]; then
@@ -110,7 +117,7 @@ if [ -n "$sandbox_url" ]; then
   done
   curl -s "$sandbox_url/_sandbox/events"
   echo
-  "$CLI" status --type order_created --id demo_order_1001 || true
+  "$CLI" status --type order_created --id "demo_order_1001_$run_suffix" || true
 fi
 
 if [ "${RUN_ONCE:-0}" = "1" ]; then
