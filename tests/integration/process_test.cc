@@ -27,6 +27,14 @@
 namespace conversions::testing {
 namespace {
 
+v1::SendEventsRequest Batch(const std::string& prefix, int first, int n) {
+  v1::SendEventsRequest request;
+  for (int i = 0; i < n; ++i) {
+    *request.add_events() = Purchase(absl::StrCat(prefix, first + i));
+  }
+  return request;
+}
+
 class ProcessTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -59,6 +67,21 @@ class ProcessTest : public ::testing::Test {
     return process;
   }
 
+  // Starts the gateway and sends it one request of `n` events (ids
+  // PREFIX0...), which must succeed.
+  std::unique_ptr<GatewayProcess> StartAndSend(const std::string& prefix,
+                                               int n) {
+    auto gateway = Start();
+    if (!gateway->started()) return gateway;
+    auto stub = v1::ConversionService::NewStub(grpc::CreateChannel(
+        gateway->grpc_address(), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    v1::SendEventsResponse response;
+    EXPECT_TRUE(
+        stub->SendEvents(&context, Batch(prefix, 0, n), &response).ok());
+    return gateway;
+  }
+
   std::set<std::string> DeliveredIds() const {
     std::set<std::string> ids;
     for (const auto& e : sandbox_->AcceptedEvents()) ids.insert(e["id"]);
@@ -87,14 +110,6 @@ int RunGateway(const std::string& env, const std::string& args,
   }
   const int status = pclose(pipe);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-v1::SendEventsRequest Batch(const std::string& prefix, int first, int n) {
-  v1::SendEventsRequest request;
-  for (int i = 0; i < n; ++i) {
-    *request.add_events() = Purchase(absl::StrCat(prefix, first + i));
-  }
-  return request;
 }
 
 // The binary's server reflection lists both services and describes each,
@@ -258,13 +273,8 @@ TEST_F(ProcessTest, DrainsOnSigtermAndExitsZero) {
 // SIGTERM instead of killing the process mid-request: there is no config
 // to reload.
 TEST_F(ProcessTest, DrainsOnSighupAndExitsZero) {
-  auto gateway = Start();
+  auto gateway = StartAndSend("h", 10);
   ASSERT_TRUE(gateway->started());
-  auto stub = v1::ConversionService::NewStub(grpc::CreateChannel(
-      gateway->grpc_address(), grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  v1::SendEventsResponse response;
-  ASSERT_TRUE(stub->SendEvents(&context, Batch("h", 0, 10), &response).ok());
   gateway->Signal(SIGHUP);
   int status = gateway->Wait();
   ASSERT_TRUE(WIFEXITED(status));
@@ -397,13 +407,8 @@ TEST_F(ProcessTest, SecondSignalStopsAtOnceAndKeepsTheRestInTheSpool) {
   sandbox::Faults slow;
   slow.latency = std::chrono::minutes(1);
   sandbox_->SetFaults(slow);
-  auto gateway = Start();
+  auto gateway = StartAndSend("s", 50);
   ASSERT_TRUE(gateway->started());
-  auto stub = v1::ConversionService::NewStub(grpc::CreateChannel(
-      gateway->grpc_address(), grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  v1::SendEventsResponse response;
-  ASSERT_TRUE(stub->SendEvents(&context, Batch("s", 0, 50), &response).ok());
   gateway->Signal(SIGTERM);
   httplib::Client http(absl::StrCat("http://", gateway->http_address()));
   ASSERT_TRUE(WaitFor([&] {
