@@ -580,6 +580,10 @@ class SqliteSpool : public Spool {
                                         std::int64_t now_ms) override {
     std::vector<EventKeyRef> key_copy(keys.begin(), keys.end());
     RequeueResult result;
+    // A refusal by the queue bound comes before anything is written, and
+    // is this call's answer alone: an op that fails fails its whole write
+    // group, the appends and outcomes of other callers with it.
+    absl::Status refused;
     absl::Status status = RunSync([&](sqlite3* db) -> absl::Status {
       Statement st;
       absl::Status s;
@@ -619,8 +623,8 @@ class SqliteSpool : public Spool {
         if (selected.Step() != SQLITE_ROW) {
           return SqliteError(db, "requeue count");
         }
-        s = CheckRequeueBound(destination, selected.Int(0));
-        if (!s.ok()) return s;
+        refused = CheckRequeueBound(destination, selected.Int(0));
+        if (!refused.ok()) return absl::OkStatus();
         absl::StatusOr<int> n = Reopen(st);
         if (!n.ok()) return n.status();
         result.requeued = *n;
@@ -651,19 +655,23 @@ class SqliteSpool : public Spool {
             absl::StatusOr<std::optional<std::int64_t>> row =
                 FindRow(destination, lane, k.event_name, k.event_id);
             if (!row.ok()) return row.status();
-            if (!row->has_value()) continue;
-            rows.push_back(**row);
-            selected.Bind(1, **row);
-            selected.Bind(2, oldest_timestamp_ms);
-            if (selected.Step() != SQLITE_ROW) {
-              return SqliteError(db, "requeue count");
-            }
-            n_selected += selected.Int(0);
-            selected.Reset();
+            if (row->has_value()) rows.push_back(**row);
           }
         }
-        s = CheckRequeueBound(destination, n_selected);
-        if (!s.ok()) return s;
+        // A key given twice is one row.
+        std::sort(rows.begin(), rows.end());
+        rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+        for (std::int64_t row : rows) {
+          selected.Bind(1, row);
+          selected.Bind(2, oldest_timestamp_ms);
+          if (selected.Step() != SQLITE_ROW) {
+            return SqliteError(db, "requeue count");
+          }
+          n_selected += selected.Int(0);
+          selected.Reset();
+        }
+        refused = CheckRequeueBound(destination, n_selected);
+        if (!refused.ok()) return absl::OkStatus();
         for (std::int64_t row : rows) {
           st.Bind(1, row);
           st.Bind(2, now_ms);
@@ -684,6 +692,7 @@ class SqliteSpool : public Spool {
       return absl::OkStatus();
     });
     if (!status.ok()) return status;
+    if (!refused.ok()) return refused;
     return result;
   }
 
@@ -777,6 +786,13 @@ class SqliteSpool : public Spool {
   std::int64_t QueuedCount() const override {
     absl::MutexLock lock(&mu_);
     return queued_;
+  }
+
+  std::int64_t QueuedCount(const std::string& destination) override {
+    WaitForWrites();
+    absl::MutexLock lock(&mu_);
+    auto it = queued_by_destination_.find(destination);
+    return it == queued_by_destination_.end() ? 0 : it->second;
   }
 
   absl::StatusOr<std::int64_t> Prune(std::int64_t now_ms) override {

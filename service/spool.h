@@ -210,6 +210,10 @@ class Spool {
   // Returns the number of events queued or in flight.
   virtual std::int64_t QueuedCount() const = 0;
 
+  // Returns the number of `destination`'s events queued or in flight, of
+  // both lanes, after every write submitted before the call.
+  virtual std::int64_t QueuedCount(const std::string& destination) = 0;
+
   // Returns how many events Open dropped because their payload had not
   // reached the disk before the last run stopped (a power loss): they were
   // never acknowledged, so their callers retry them.

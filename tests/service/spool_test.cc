@@ -585,6 +585,42 @@ TEST_F(SpoolTest, RequeueRespectsTheQueueBound) {
             EventState::kDead);
 }
 
+// A retry refused by the bound is its caller's answer alone: writes of
+// other callers that share its write group (appends here) still succeed.
+TEST_F(SpoolTest, ARefusedRequeueFailsNoOtherWrite) {
+  SpoolOptions options;
+  options.max_queued_events = 1000;
+  auto spool = OpenSpool(options);
+  // 1,500 dead letters, more than the bound, 500 at a time.
+  for (int part = 0; part < 3; ++part) {
+    std::vector<SpoolEvent> dead;
+    for (int i = 0; i < 500; ++i) {
+      dead.push_back(Event(absl::StrCat("d", part, "-", i)));
+    }
+    ASSERT_TRUE(AppendSync(*spool, dead).ok());
+    auto claimed = spool->Claim(lane_, kNow, 500, 1 << 30);
+    ASSERT_TRUE(claimed.ok());
+    ASSERT_THAT(*claimed, SizeIs(500));
+    std::vector<std::int64_t> rows;
+    for (const ClaimedEvent& e : *claimed) rows.push_back(e.row_id);
+    ASSERT_TRUE(
+        spool->MarkDead(rows, DeadReason::kRejected, "x", kNow, 1).ok());
+  }
+  int refused = 0;
+  for (int i = 0; i < 60; ++i) {
+    std::thread retry([&] {
+      auto r = spool->Requeue("default", {}, std::nullopt, std::nullopt, 0,
+                              kNow + 10);
+      refused += r.status().code() == absl::StatusCode::kResourceExhausted;
+    });
+    auto appended = AppendSync(*spool, {Event(absl::StrCat("n", i))});
+    retry.join();
+    ASSERT_TRUE(appended.ok()) << i << ": " << appended.status();
+  }
+  EXPECT_EQ(refused, 60);
+  EXPECT_EQ(spool->QueuedCount(), 60);
+}
+
 // A destination the API does not drain fills the bound; another
 // destination still queues up to its share (bound / destinations).
 TEST_F(SpoolTest, OneDestinationsBacklogLeavesTheOthersTheirShare) {
