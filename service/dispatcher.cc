@@ -282,6 +282,7 @@ absl::StatusOr<DeliveryReport> Dispatcher::DeliverOnce(
   if (dest == nullptr) return absl::NotFoundError("unknown destination");
   const DispatcherOptions& options = dest->target.options;
   std::int64_t now = clock_->NowMs();
+  bool probe = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (dest->paused) {
@@ -289,11 +290,33 @@ absl::StatusOr<DeliveryReport> Dispatcher::DeliverOnce(
         report.paused = true;
         return report;
       }
+      probe = true;
+    }
+    if (now < dest->backoff_until_ms) return report;
+  }
+  if (probe) {
+    // Only a lane with an event due probes: an empty lane (validate_only,
+    // mostly) taking the probe's turn would hold back the lane that has
+    // events for another interval.
+    absl::StatusOr<std::optional<std::int64_t>> due = spool_->NextDueMs(key);
+    if (!due.ok()) return due.status();
+    if (!due->has_value() || **due > now) {
+      absl::Status s = ResumeIfNothingQueued(dest);
+      if (!s.ok()) return s;
+      std::lock_guard<std::mutex> lock(mu_);
+      report.paused = dest->paused;
+      return report;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (dest->paused) {
+      if (now < dest->next_probe_ms) {  // another worker probes
+        report.paused = true;
+        return report;
+      }
       // This worker probes; the others wait for the next probe, so that a
       // paused destination gets one request per auth_probe_interval.
       dest->next_probe_ms = now + options.auth_probe_interval.count();
     }
-    if (now < dest->backoff_until_ms) return report;
   }
   absl::StatusOr<std::vector<ClaimedEvent>> claimed =
       spool_->Claim(key, now, static_cast<size_t>(options.max_batch_events),
@@ -445,6 +468,7 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
     {
       std::lock_guard<std::mutex> lock(mu_);
       dest->pause_status = status;  // a probe may answer another status
+      ++dest->pause_epoch;
       if (!dest->paused) {
         pausing = true;
         dest->paused = true;
@@ -567,18 +591,17 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
 }
 
 absl::Status Dispatcher::ResumeIfNothingQueued(DestinationState* dest) {
+  std::uint64_t epoch = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!dest->paused) return absl::OkStatus();
+    epoch = dest->pause_epoch;
   }
-  for (bool validate_only : {false, true}) {
-    absl::StatusOr<std::optional<std::int64_t>> due =
-        spool_->NextDueMs(LaneKey{dest->target.name, validate_only});
-    if (!due.ok()) return due.status();
-    if (due->has_value()) return absl::OkStatus();
-  }
+  // Events in flight count: a probe still waiting for its answer.
+  if (spool_->QueuedCount(dest->target.name) > 0) return absl::OkStatus();
   std::lock_guard<std::mutex> lock(mu_);
-  ResumeLocked(dest, "nothing_queued");
+  // Not if the API refused a request again meanwhile.
+  if (dest->pause_epoch == epoch) ResumeLocked(dest, "nothing_queued");
   return absl::OkStatus();
 }
 

@@ -3,14 +3,18 @@
 // each outcome (delivered, retry later, dead letter).
 //
 // Failure handling, as DESIGN.md's "Delivery semantics" says:
-//   - network errors, timeouts, 408, 429 and 5xx: retry after exponential
-//     backoff with full jitter, or after Retry-After when the API sends it;
-//     the lane waits that long too, so a failing API is not hammered;
+//   - network errors, timeouts, 408, 421, 425, 429, 5xx and other statuses
+//     outside 3xx and 4xx: retry after exponential backoff with full
+//     jitter, or after Retry-After when the API sends it; the lane waits
+//     that long too, so a failing API is not hammered;
 //   - 400, 413 or 422 on several events: split the batch in halves until the
 //     bad event stands alone; it is dead-lettered with the API's message and
 //     the others are delivered;
-//   - 401 and 403: pause the destination (events stay queued, health reports
-//     it) and probe every auth_probe_interval with a real batch;
+//   - 401 and 403 (the key), a 3xx, 404, 405 and 410 (the url) and any
+//     other 4xx: pause the destination (events stay queued, health reports
+//     it) and probe every auth_probe_interval with a real batch, from a
+//     lane that has an event due; a destination left with nothing queued
+//     or in flight resumes (the next event probes);
 //   - an event that can no longer reach the API inside its 7-day window is
 //     dead-lettered as expired before it is sent.
 // Each lane has its own worker threads (max_in_flight_requests of them, each
@@ -140,8 +144,10 @@ class Dispatcher {
   // guidance is to retry only network errors, timeouts, 429 and 5xx).
   static bool PausesDestination(int status) {
     if (status >= 300 && status < 400) return true;
+    // 421 (another connection may do) and 425 (too early) ask for a retry.
     return status >= 400 && status < 500 && status != 400 && status != 408 &&
-           status != 413 && status != 422 && status != 429;
+           status != 413 && status != 421 && status != 422 && status != 425 &&
+           status != 429;
   }
   // What a pausing `status` says is wrong: "auth" (401, 403: the key),
   // "endpoint" (3xx, 404, 405, 410: the url) or "status" (any other 4xx);
@@ -169,8 +175,10 @@ class Dispatcher {
     // The events' share of max_batch_bytes in each lane (index:
     // validate_only): the budget less the request's envelope.
     std::array<size_t, 2> event_bytes_budget{};
-    bool paused = false;                // guarded by mu_
-    int pause_status = 0;               // the status that paused it (mu_)
+    bool paused = false;   // guarded by mu_
+    int pause_status = 0;  // the status that paused it (mu_)
+    // Counts the answers that paused it or kept it paused (mu_).
+    std::uint64_t pause_epoch = 0;
     std::int64_t next_probe_ms = 0;     // guarded by mu_
     std::int64_t backoff_until_ms = 0;  // guarded by mu_
     // The latest Retry-After the API asked for: a success on another
