@@ -62,6 +62,15 @@ class GatewayProcess {
 
   void Signal(int signal) { kill(pid_, signal); }
 
+  // Whether the process has ended, without waiting; sets `*status` to its
+  // wait status when it has.
+  bool Exited(int* status) {
+    if (exited_) return true;
+    if (waitpid(pid_, status, WNOHANG) != pid_) return false;
+    exited_ = true;
+    return true;
+  }
+
   // Waits for the process to end; returns its wait status.
   int Wait() {
     int status = 0;
