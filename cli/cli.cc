@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -107,6 +108,9 @@ class Runner {
       request->set_destination(options_.destination);
     }
     if (options_.validate_only) request->set_validate_only(true);
+    if constexpr (std::is_same_v<Request, v1::TrackEventsRequest>) {
+      if (options_.dry_run) request->set_dry_run(true);
+    }
   }
 
   int RpcError(const grpc::Status& status) const {
@@ -118,10 +122,16 @@ class Runner {
   // Prints the results of send or track. With validate_only (the flag or
   // the file's) the first line says so: ACCEPTED then means queued for the
   // API to validate, not a conversion on its way.
-  void PrintBatchResults(bool validate_only,
+  // With dry_run (track) the first line says so, and each ACCEPTED event
+  // comes with its wire JSON: nothing was stored or sent.
+  void PrintBatchResults(bool validate_only, bool dry_run,
                          const EventResults& results) const {
-    if (validate_only) out_ << kValidateOnlyLine << "\n";
-    PrintResults(results, /*with_wire_json=*/false, out_);
+    if (dry_run) {
+      out_ << "dry-run: mapped and checked only, nothing stored or sent\n";
+    } else if (validate_only) {
+      out_ << kValidateOnlyLine << "\n";
+    }
+    PrintResults(results, /*with_wire_json=*/dry_run, out_);
   }
 
   int BatchExit(const EventResults& results) const {
@@ -146,6 +156,9 @@ class Runner {
       Request part;
       part.set_destination(request.destination());
       part.set_validate_only(request.validate_only());
+      if constexpr (std::is_same_v<Request, v1::TrackEventsRequest>) {
+        part.set_dry_run(request.dry_run());
+      }
       for (int i = range.begin; i < range.end; ++i) {
         *part.add_events() = request.events(i);
       }
@@ -199,7 +212,11 @@ class Runner {
     if (options_.json) {
       out_ << MessageToJson(response);
     } else {
-      PrintBatchResults(request.validate_only(), response.results());
+      bool dry_run = false;
+      if constexpr (std::is_same_v<Request, v1::TrackEventsRequest>) {
+        dry_run = request.dry_run();
+      }
+      PrintBatchResults(request.validate_only(), dry_run, response.results());
     }
     if (!status.ok()) {
       return PartialRpcError(status, parts.back().events.end,

@@ -30,6 +30,7 @@ constexpr FlagDef kFlags[] = {
     {"tls", false},        {"ca-file", true},
     {"cert-file", true},   {"key-file", true},
     {"force", false},      {"lane", true},
+    {"dry-run", false},
 };
 
 const FlagDef* FindFlag(std::string_view name) {
@@ -51,8 +52,10 @@ bool FlagAllowed(Command command, std::string_view name) {
   switch (command) {
     case Command::kSend:
     case Command::kValidate:
-    case Command::kTrack:
       return name == "destination" || name == "validate-only";
+    case Command::kTrack:
+      return name == "destination" || name == "validate-only" ||
+             name == "dry-run";
     case Command::kStatus:
       return name == "destination" || name == "type" ||
              name == "custom-event-name" || name == "id";
@@ -299,6 +302,8 @@ absl::StatusOr<CliOptions> ParseCliArgs(const std::vector<std::string>& args,
       options.destination = value;
     } else if (name == "validate-only") {
       options.validate_only = true;
+    } else if (name == "dry-run") {
+      options.dry_run = true;
     } else if (name == "type") {
       absl::StatusOr<v1::EventType> type = ParseEventType(value);
       if (!type.ok()) return type.status();
@@ -495,7 +500,7 @@ std::string UsageText(Command command) {
     case Command::kTrack:
       return absl::StrCat(
           "Usage: conversions-cli track FILE [--destination NAME] "
-          "[--validate-only]\n\n"
+          "[--validate-only | --dry-run]\n\n"
           "Sends tag-management events (TrackEvents): FILE holds JSON "
           "objects such as\n"
           "{\"event_name\": \"purchase\", \"context\": {\"event_id\": "
@@ -504,7 +509,13 @@ std::string UsageText(Command command) {
           "\"events\" is\n"
           "that request, never one event). Prints what send prints "
           "(validate-only\n"
-          "line included); SKIPPED lines carry the skip reason.\n\n",
+          "line included); SKIPPED lines carry the skip reason.\n"
+          "  --dry-run           map and check only: nothing is stored or "
+          "sent, and each\n"
+          "                      ACCEPTED event is printed with the wire "
+          "JSON it would be\n"
+          "                      sent as (also \"dry_run\": true in "
+          "FILE)\n\n",
           kParts, "\n", kBatchFlags, "\n", kGlobal, "\n", kExit);
     case Command::kStatus:
       return absl::StrCat(

@@ -72,6 +72,8 @@ struct CliOptions {
   std::string destination;
   // send, validate, track: set validate_only on the request.
   bool validate_only = false;
+  // track: set dry_run on the request (map only, print the wire JSON).
+  bool dry_run = false;
 
   // status: the event's type, custom event name and id.
   v1::EventType type = v1::EVENT_TYPE_UNSPECIFIED;

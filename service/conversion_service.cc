@@ -209,6 +209,16 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::TrackEvents(
   if (!destination.ok()) {
     return Finish(context, ToGrpcStatus(destination.status()));
   }
+  if (input.dry_run) {
+    absl::StatusOr<std::vector<v1::EventResult>> results =
+        ingestor_->DryRunTrack(**destination, input, kApiTrack);
+    if (!results.ok()) return Finish(context, ToGrpcStatus(results.status()));
+    v1::TrackEventsResponse out;
+    for (v1::EventResult& r : *results) *out.add_results() = std::move(r);
+    grpc::Slice bytes(out.SerializeAsString());
+    *response = grpc::ByteBuffer(&bytes, 1);
+    return Finish(context, grpc::Status::OK);
+  }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   // Mapped before StoreTagTrees returns: the trees may go with `input`.
   ingestor_->StoreTagTrees(

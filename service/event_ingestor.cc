@@ -177,21 +177,23 @@ void EventIngestor::MapOne(const v1::Event& event, std::int64_t now,
                to_store);
 }
 
-void EventIngestor::RecordMapped(const std::string& event_id,
-                                 const DestinationConfig& destination,
-                                 bool validate_only, const std::string& api,
-                                 mapping::MappedEvent* mapped,
-                                 v1::EventResult* result,
-                                 std::vector<SpoolEvent>* to_store) {
+void EventIngestor::RecordMapped(
+    const std::string& event_id, const DestinationConfig& destination,
+    bool validate_only, const std::string& api, mapping::MappedEvent* mapped,
+    v1::EventResult* result, std::vector<SpoolEvent>* to_store, bool count) {
   result->set_event_id(event_id);
   FillIssues(mapped->violations, mapped->warnings, result);
-  for (const mapping::FieldIssue& w : mapped->warnings) {
-    metrics_->identifier_warnings.Add({w.reason});
+  if (count) {
+    for (const mapping::FieldIssue& w : mapped->warnings) {
+      metrics_->identifier_warnings.Add({w.reason});
+    }
   }
   if (!mapped->ok()) {
     result->set_outcome(v1::EventResult::OUTCOME_REJECTED);
-    metrics_->events_rejected.Add(
-        {destination.name, api, mapped->violations[0].reason});
+    if (count) {
+      metrics_->events_rejected.Add(
+          {destination.name, api, mapped->violations[0].reason});
+    }
     return;
   }
   SpoolEvent e;
@@ -229,63 +231,116 @@ void EventIngestor::StoreTagTrees(const DestinationConfig& destination,
                                   absl::Span<const mapping::TagTree> events,
                                   bool validate_only, const std::string& api,
                                   StoreCallback done) {
-  auto compiled = tag_mappings_.find(destination.name);
-  if (compiled == tag_mappings_.end()) {
-    done(absl::FailedPreconditionError("no tag mapping for the destination"),
-         {});
-    return;
-  }
   const std::int64_t now = clock_->NowMs();
-  const int size = static_cast<int>(events.size());
-  std::vector<v1::EventResult> results(events.size());
+  std::vector<v1::EventResult> results;
   std::vector<SpoolEvent> to_store;
   std::vector<int> stored_index;
-  to_store.reserve(events.size());
+  absl::Status mapped =
+      MapTagTrees(destination, events, validate_only, api, now,
+                  /*count=*/true, &results, &to_store, &stored_index);
+  if (!mapped.ok()) {
+    done(mapped, {});
+    return;
+  }
+  Store(destination, validate_only, api, now, std::move(results),
+        std::move(to_store), std::move(stored_index), std::move(done));
+}
+
+absl::StatusOr<std::vector<v1::EventResult>> EventIngestor::DryRunTagTrees(
+    const DestinationConfig& destination,
+    absl::Span<const mapping::TagTree> events) {
+  std::vector<v1::EventResult> results;
+  std::vector<SpoolEvent> mapped;
+  std::vector<int> index;
+  absl::Status s =
+      MapTagTrees(destination, events, /*validate_only=*/false, "",
+                  clock_->NowMs(), /*count=*/false, &results, &mapped, &index);
+  if (!s.ok()) return s;
+  for (size_t k = 0; k < mapped.size(); ++k) {
+    v1::EventResult& result = results[static_cast<size_t>(index[k])];
+    result.set_outcome(v1::EventResult::OUTCOME_ACCEPTED);
+    result.set_wire_json(std::move(mapped[k].wire_json));
+  }
+  return results;
+}
+
+absl::StatusOr<std::vector<v1::EventResult>> EventIngestor::DryRunTrack(
+    const DestinationConfig& destination, const TrackEventsInput& request,
+    const std::string& api) {
+  if (request.validate_only) {
+    CountRefused(api, "invalid_request");
+    return absl::InvalidArgumentError(
+        "dry_run and validate_only cannot be combined: dry_run maps the "
+        "events and returns their wire_json without storing or sending "
+        "them; validate_only stores them and has the API check them");
+  }
+  return DryRunTagTrees(destination, request.events);
+}
+
+absl::Status EventIngestor::MapTagTrees(
+    const DestinationConfig& destination,
+    absl::Span<const mapping::TagTree> events, bool validate_only,
+    const std::string& api, std::int64_t now, bool count,
+    std::vector<v1::EventResult>* results, std::vector<SpoolEvent>* to_store,
+    std::vector<int>* stored_index) {
+  auto compiled = tag_mappings_.find(destination.name);
+  if (compiled == tag_mappings_.end()) {
+    return absl::FailedPreconditionError("no tag mapping for the destination");
+  }
+  const int size = static_cast<int>(events.size());
+  results->assign(events.size(), v1::EventResult());
+  to_store->clear();
+  to_store->reserve(events.size());
+  stored_index->clear();
   // Mapped a group at a time (mapping::MapTagEventGroup): the tag mapping
   // of up to 16 events, then their wire events; no typed event between.
   std::array<mapping::TagMapResult, mapping::kTagGroup> tags;
   std::array<mapping::MappedEvent, mapping::kTagGroup> mapped;
   for (int first = 0; first < size; first += mapping::kTagGroup) {
-    const int count = std::min(mapping::kTagGroup, size - first);
+    const int group = std::min(mapping::kTagGroup, size - first);
     mapping::MapTagEventGroup(
-        events.subspan(static_cast<size_t>(first), static_cast<size_t>(count)),
+        events.subspan(static_cast<size_t>(first), static_cast<size_t>(group)),
         compiled->second, now, tags.data(), mapped.data());
-    for (int g = 0; g < count; ++g) {
+    for (int g = 0; g < group; ++g) {
       const int i = first + g;
       const mapping::TagMapResult& tag = tags[g];
-      v1::EventResult& result = results[i];
+      v1::EventResult& result = (*results)[static_cast<size_t>(i)];
       result.set_index(i);
       switch (tag.outcome) {
         case mapping::TagMapResult::Outcome::kSkipped:
           result.set_event_id(tag.event_id);
           result.set_outcome(v1::EventResult::OUTCOME_SKIPPED);
           result.set_skip_reason(tag.skip_reason);
-          metrics_->events_skipped.Add(
-              {destination.name, absl::StartsWith(tag.skip_reason, "consent")
-                                     ? "consent"
-                                     : "unmapped"});
+          if (count) {
+            metrics_->events_skipped.Add(
+                {destination.name, absl::StartsWith(tag.skip_reason, "consent")
+                                       ? "consent"
+                                       : "unmapped"});
+          }
           continue;
         case mapping::TagMapResult::Outcome::kRejected:
           result.set_event_id(tag.event_id);
           result.set_outcome(v1::EventResult::OUTCOME_REJECTED);
           FillIssues(tag.violations, tag.warnings, &result);
-          metrics_->events_rejected.Add(
-              {destination.name, api,
-               tag.violations.empty() ? "INVALID" : tag.violations[0].reason});
+          if (count) {
+            metrics_->events_rejected.Add({destination.name, api,
+                                           tag.violations.empty()
+                                               ? "INVALID"
+                                               : tag.violations[0].reason});
+          }
           continue;
         case mapping::TagMapResult::Outcome::kMapped:
           break;
       }
       // Warnings of the tag mapping come first, then the mapper's.
       FillIssues({}, tag.warnings, &result);
-      size_t before = to_store.size();
+      size_t before = to_store->size();
       RecordMapped(tag.event_id, destination, validate_only, api, &mapped[g],
-                   &result, &to_store);
-      if (to_store.size() > before) stored_index.push_back(i);
+                   &result, to_store, count);
+      if (to_store->size() > before) stored_index->push_back(i);
     }
   }
-  Store(destination, validate_only, api, now, std::move(results),
-        std::move(to_store), std::move(stored_index), std::move(done));
+  return absl::OkStatus();
 }
 
 void EventIngestor::Store(const DestinationConfig& destination,

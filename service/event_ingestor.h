@@ -26,6 +26,7 @@
 #include "service/dispatcher.h"
 #include "service/metrics.h"
 #include "service/spool.h"
+#include "service/track_request.h"
 
 namespace conversions::service {
 
@@ -100,6 +101,20 @@ class EventIngestor {
                      bool validate_only, const std::string& api,
                      StoreCallback done);
 
+  // Maps tag-model events as StoreTagTrees does, without storing them
+  // (TrackEvents and POST /v1/track with dry_run): each accepted result
+  // carries its wire JSON in `wire_json`. Counts nothing in the metrics,
+  // as ValidateTyped.
+  absl::StatusOr<std::vector<v1::EventResult>> DryRunTagTrees(
+      const DestinationConfig& destination,
+      absl::Span<const mapping::TagTree> events);
+  // DryRunTagTrees of a TrackEvents request with dry_run: INVALID_ARGUMENT
+  // (counted for `api` as invalid_request) when it also asks for
+  // validate_only, which needs events stored and sent.
+  absl::StatusOr<std::vector<v1::EventResult>> DryRunTrack(
+      const DestinationConfig& destination, const TrackEventsInput& request,
+      const std::string& api);
+
   // Maps typed events and stores the accepted ones; `done` runs once they
   // are durable (possibly on the spool's writer thread). `api` names the
   // entry point for metrics ("send", "track").
@@ -146,11 +161,23 @@ class EventIngestor {
               const std::string& api, mapping::MappedEvent* mapped,
               v1::EventResult* result, std::vector<SpoolEvent>* to_store);
   // Records a mapped event `*mapped` (id `event_id`) into `result`, as
-  // MapOne does after MapEvent.
+  // MapOne does after MapEvent; counts its warnings and rejection in the
+  // metrics when `count`.
   void RecordMapped(const std::string& event_id,
                     const DestinationConfig& destination, bool validate_only,
                     const std::string& api, mapping::MappedEvent* mapped,
-                    v1::EventResult* result, std::vector<SpoolEvent>* to_store);
+                    v1::EventResult* result, std::vector<SpoolEvent>* to_store,
+                    bool count = true);
+  // Maps tag-model events into `results` (one each), and the events to
+  // store into `to_store`, with their result indexes in `stored_index`;
+  // counts skips, rejections and warnings in the metrics when `count`.
+  absl::Status MapTagTrees(const DestinationConfig& destination,
+                           absl::Span<const mapping::TagTree> events,
+                           bool validate_only, const std::string& api,
+                           std::int64_t now, bool count,
+                           std::vector<v1::EventResult>* results,
+                           std::vector<SpoolEvent>* to_store,
+                           std::vector<int>* stored_index);
   // Stores `to_store` (events of `results` at `stored_index`) and
   // completes `done` with the outcomes.
   void Store(const DestinationConfig& destination, bool validate_only,

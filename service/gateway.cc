@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <future>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -811,14 +812,26 @@ void Gateway::HandleTrack(const std::string& body,
     *out = ErrorJson(error);
     return;
   }
-  std::promise<std::pair<absl::Status, std::vector<v1::EventResult>>> promise;
-  auto future = promise.get_future();
-  ingestor_->StoreTagTrees(
-      *destination, request.events, request.validate_only, "http_track",
-      [&promise](absl::Status s, std::vector<v1::EventResult> r) {
-        promise.set_value({std::move(s), std::move(r)});
-      });
-  auto [store_status, results] = future.get();
+  absl::Status store_status;
+  std::vector<v1::EventResult> results;
+  if (request.dry_run) {
+    absl::StatusOr<std::vector<v1::EventResult>> dry =
+        ingestor_->DryRunTrack(*destination, request, "http_track");
+    if (dry.ok()) {
+      results = *std::move(dry);
+    } else {
+      store_status = dry.status();
+    }
+  } else {
+    std::promise<std::pair<absl::Status, std::vector<v1::EventResult>>> promise;
+    auto future = promise.get_future();
+    ingestor_->StoreTagTrees(
+        *destination, request.events, request.validate_only, "http_track",
+        [&promise](absl::Status s, std::vector<v1::EventResult> r) {
+          promise.set_value({std::move(s), std::move(r)});
+        });
+    std::tie(store_status, results) = future.get();
+  }
   if (!store_status.ok()) {
     *status = HttpStatusOf(store_status.code());
     *out = ErrorJson(store_status);
@@ -860,10 +873,11 @@ std::string Gateway::ReadinessReport(bool ignore_paused) const {
     std::string list = absl::StrJoin(
         paused, ", ",
         [](std::string* out, const Dispatcher::PausedDestination& p) {
-          const bool key =
-              std::string_view(Dispatcher::PauseCause(p.status)) == "auth";
+          const std::string_view cause = Dispatcher::PauseCause(p.status);
           absl::StrAppend(out, p.name, " (HTTP ", p.status,
-                          key ? ": the key)" : ": the url)");
+                          cause == "auth"       ? ": the key)"
+                          : cause == "endpoint" ? ": the url)"
+                                                : ": unexpected status)");
         });
     return absl::StrCat(ignore_paused ? "ready; " : "",
                         "paused by the API: ", list,

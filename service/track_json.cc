@@ -35,8 +35,14 @@ class TrackReader {
       if (writer_) writer_->Bool(value);
       return true;
     }
-    if (level_ != 1 || member_ != Member::kValidateOnly) return false;
-    out_.validate_only = value;
+    if (level_ != 1) return false;
+    if (member_ == Member::kValidateOnly) {
+      out_.validate_only = value;
+    } else if (member_ == Member::kDryRun) {
+      out_.dry_run = value;
+    } else {
+      return false;
+    }
     return true;
   }
   bool number_integer(json::number_integer_t value) {
@@ -94,6 +100,8 @@ class TrackReader {
       member_ = Member::kDestination;
     } else if (key == "validate_only" || key == "validateOnly") {
       member_ = Member::kValidateOnly;
+    } else if (key == "dry_run" || key == "dryRun") {
+      member_ = Member::kDryRun;
     } else if (key == "events") {
       member_ = Member::kEvents;
     } else {
@@ -136,7 +144,7 @@ class TrackReader {
   }
 
  private:
-  enum class Member { kNone, kDestination, kValidateOnly, kEvents };
+  enum class Member { kNone, kDestination, kValidateOnly, kDryRun, kEvents };
 
   bool InEvent() const { return level_ >= 3; }
   bool Number(double value) {
@@ -223,6 +231,7 @@ class EventElementCheck {
 bool ReadTrackEventsJson(std::string_view body, TrackEventsInput* out) {
   out->destination.clear();
   out->validate_only = false;
+  out->dry_run = false;
   out->events.clear();
   out->event_count = 0;
   // nlohmann reads a NUL byte as the end of its input, and skips a byte
@@ -244,6 +253,7 @@ absl::Status ParseTrackEventsJsonGenerally(std::string_view body,
                                            TrackEventsInput* out) {
   out->destination.clear();
   out->validate_only = false;
+  out->dry_run = false;
   out->events.clear();
   out->event_count = 0;
   constexpr char kNotARequest[] = "body is not a TrackEventsRequest in JSON: ";
@@ -272,6 +282,7 @@ absl::Status ParseTrackEventsJsonGenerally(std::string_view body,
   }
   out->destination = request.destination();
   out->validate_only = request.validate_only();
+  out->dry_run = request.dry_run();
   out->event_count = request.events_size();
   // More than a request may carry is refused by its count: not copied.
   if (request.events_size() > kMaxEventsPerRequest) return absl::OkStatus();

@@ -19,6 +19,7 @@ using google::protobuf::internal::WireFormatLite;
 constexpr int kDestination = 1;
 constexpr int kEvents = 2;
 constexpr int kValidateOnly = 3;
+constexpr int kDryRun = 4;
 
 absl::Status Malformed() {
   return absl::InvalidArgumentError(
@@ -32,6 +33,7 @@ absl::Status ParseTrackEventsRequest(std::string_view wire,
                                      TrackEventsInput* out) {
   out->destination.clear();
   out->validate_only = false;
+  out->dry_run = false;
   size_t count = 0;
   if (wire.size() > static_cast<size_t>(INT_MAX)) return Malformed();
   google::protobuf::io::CodedInputStream input(
@@ -80,6 +82,10 @@ absl::Status ParseTrackEventsRequest(std::string_view wire,
       std::uint64_t value;
       if (!input.ReadVarint64(&value)) return Malformed();
       out->validate_only = value != 0;
+    } else if (field == kDryRun && type == WireFormatLite::WIRETYPE_VARINT) {
+      std::uint64_t value;
+      if (!input.ReadVarint64(&value)) return Malformed();
+      out->dry_run = value != 0;
     } else if (!WireFormatLite::SkipField(&input, tag)) {
       return Malformed();  // also an end-group tag with no group open
     }

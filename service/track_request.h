@@ -18,6 +18,7 @@ namespace conversions::service {
 struct TrackEventsInput {
   std::string destination;
   bool validate_only = false;
+  bool dry_run = false;                  // map only: nothing stored or sent
   std::vector<mapping::TagTree> events;  // in request order
   // The events the request carries. The JSON readers (track_json.h) keep
   // none in `events` when there are more than a request may carry

@@ -135,6 +135,9 @@ class FakeConversionService final
       }
       result->set_event_id("t" + std::to_string(i));
       result->set_outcome(v1::EventResult::OUTCOME_ACCEPTED);
+      if (request->dry_run()) {
+        result->set_wire_json(R"({"id":"t)" + std::to_string(i) + R"("})");
+      }
     }
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
@@ -396,6 +399,27 @@ TEST_F(CliEndToEndTest, SendAndTrackSayWhenTheyAreValidateOnly) {
   EXPECT_TRUE(service_.last_track().validate_only());
   EXPECT_EQ(Run({"track", tag}), kExitOk) << err_.str();
   EXPECT_THAT(out_.str(), Not(HasSubstr("validate-only")));
+}
+
+// track --dry-run (or "dry_run": true in the file) asks the gateway to
+// map only, says so first, and prints each accepted event's wire JSON.
+TEST_F(CliEndToEndTest, TrackDryRunPrintsTheWireJson) {
+  const std::string tag = WriteFile(
+      "tag.json", R"([{"event_name": "purchase"}, {"event_name": "refund"}])");
+  const std::string expected =
+      "dry-run: mapped and checked only, nothing stored or sent\n"
+      "#0 t0 ACCEPTED\n"
+      "    wire_json {\"id\":\"t0\"}\n"
+      "#1 \"\" SKIPPED event 'refund' has no event mapping\n"
+      "accepted=1 rejected=0 duplicate=0 skipped=1\n";
+  EXPECT_EQ(Run({"track", tag, "--dry-run"}), kExitOk) << err_.str();
+  EXPECT_TRUE(service_.last_track().dry_run());
+  EXPECT_EQ(out_.str(), expected);
+  const std::string in_file = WriteFile(
+      "dry.json", R"({"dry_run": true, "events": [{"event_name": "x"}]})");
+  EXPECT_EQ(Run({"track", in_file}), kExitOk) << err_.str();
+  EXPECT_THAT(out_.str(), ::testing::StartsWith("dry-run: "));
+  EXPECT_EQ(Run({"send", in_file, "--dry-run"}), kExitError);
 }
 
 TEST_F(CliEndToEndTest, SendsTheTokenOfTheEnvironmentAsBearer) {

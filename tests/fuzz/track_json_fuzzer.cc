@@ -3,8 +3,8 @@
 // strict checks, protobuf's JSON parser and TagTreeFromStruct). They must
 // agree:
 //   - when the reader takes a body, the general way accepts it, with the
-//     same destination, validate_only and events (objects compared as sets
-//     of keys, numbers bit for bit), and each tree's buffer is followed by
+//     same destination, validate_only, dry_run and events (objects compared as
+//     sets of keys, numbers bit for bit), and each tree's buffer is followed by
 //     kTagTreePadding zero bytes;
 //   - ParseTrackEventsJson, what the gateway calls, answers as the general
 //     way does, message included (after a byte order mark, which it
@@ -71,6 +71,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
   Check(status.ok(), "the reader takes a body the general way refuses");
   Check(fast.destination == general.destination, "destinations differ");
   Check(fast.validate_only == general.validate_only, "validate_only differs");
+  Check(fast.dry_run == general.dry_run, "dry_run differs");
   Check(fast.events.size() == general.events.size(), "event counts differ");
   for (size_t i = 0; i < fast.events.size(); ++i) {
     const std::string diff =

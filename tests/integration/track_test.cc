@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -163,6 +164,63 @@ TEST_F(TrackTest, GrpcAndHttpGiveIdenticalResultsAndWireEvents) {
   EXPECT_EQ(purchase["user"]["countries"][0], "FR");
   EXPECT_EQ(purchase["user"]["emails_sha256"].size(), 1u);
   EXPECT_FALSE(purchase["user"].contains("email"));
+}
+
+// dry_run maps and checks only: each accepted result carries the wire
+// JSON it would be sent as, the same by gRPC and HTTP; nothing is stored
+// or sent; and a real send of the same events delivers exactly that JSON.
+TEST_F(TrackTest, DryRunReturnsTheWireJsonAndStoresNothing) {
+  std::string body = RequestJson();
+  body.insert(1, R"("dry_run": true, )");
+  std::vector<v1::TrackEventsResponse> dry = TrackBothWays(body);
+  EXPECT_EQ(Canonical(dry[0]), Canonical(dry[1]));
+  ASSERT_EQ(dry[0].results_size(), 3);
+  std::map<std::string, nlohmann::json> shown;
+  for (int i = 0; i < 2; ++i) {
+    const v1::EventResult& r = dry[0].results(i);
+    EXPECT_EQ(r.outcome(), v1::EventResult::OUTCOME_ACCEPTED);
+    ASSERT_FALSE(r.wire_json().empty());
+    shown[r.event_id()] = nlohmann::json::parse(r.wire_json());
+  }
+  EXPECT_EQ(dry[0].results(2).outcome(), v1::EventResult::OUTCOME_SKIPPED);
+  EXPECT_EQ(dry[0].results(2).wire_json(), "");
+  EXPECT_THAT(dry[0].results(0).wire_json(),
+              ::testing::Not(::testing::HasSubstr("Example.com")));
+
+  // Nothing was stored: the gateway does not know the events.
+  v1::GetEventStatusRequest lookup;
+  lookup.set_type(v1::EVENT_TYPE_ORDER_CREATED);
+  lookup.set_id("t-purchase-1");
+  v1::GetEventStatusResponse status;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->GetEventStatus(&context, lookup, &status).ok());
+  EXPECT_EQ(status.state(), v1::DELIVERY_STATE_UNSPECIFIED);
+
+  // Sent for real, the API receives what the dry run showed.
+  TrackGrpc();
+  ASSERT_TRUE(Delivered(2));
+  std::map<std::string, nlohmann::json> received;
+  for (const nlohmann::json& e : sandbox_->AcceptedEvents()) {
+    received[e["id"].get<std::string>()] = e;
+  }
+  EXPECT_EQ(received, shown);
+
+  // dry_run asks for nothing to be stored; validate_only for the API to
+  // check stored events: both at once is refused, by either entry.
+  body.insert(1, R"("validate_only": true, )");
+  v1::TrackEventsRequest both;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(body, &both).ok());
+  v1::TrackEventsResponse refused;
+  grpc::ClientContext refused_context;
+  grpc::Status grpc_status =
+      stub_->TrackEvents(&refused_context, both, &refused);
+  EXPECT_EQ(grpc_status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(grpc_status.error_message(),
+              ::testing::HasSubstr("dry_run and validate_only"));
+  httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
+  auto res = http.Post("/v1/track", body, "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
 }
 
 TEST_F(TrackTest, RejectionsNameTheTagEventsOwnPaths) {

@@ -49,6 +49,7 @@ std::string Compare(const std::string& body, bool* taken = nullptr) {
   }
   if (fast.destination != general.destination) return "destination";
   if (fast.validate_only != general.validate_only) return "validate_only";
+  if (fast.dry_run != general.dry_run) return "dry_run";
   if (fast.events.size() != general.events.size()) return "event count";
   if (fast.event_count != general.event_count) return "event_count";
   for (size_t i = 0; i < fast.events.size(); ++i) {
@@ -82,6 +83,8 @@ TEST(TrackJsonTest, TakesPlainBodiesAsTheGeneralWayDoes) {
       R"({"validateOnly": false, "events": [{"a": {"b": [[], {}]}}]})",
       R"({"validate_only": true, "validateOnly": false, "events": [{}]})",
       R"({"validateOnly": false, "validate_only": true})",
+      R"({"dry_run": true, "events": [{}]})",
+      R"({"dryRun": true, "dry_run": false, "validate_only": true})",
       R"({"events": [{"s": "\"\\\/\b\f\n\r\t\u0000\u001f"}]})",
       R"({"events": [{"a": 1}, {"a": 2}, {"b": true, "c": false, "d": null}]})",
       R"({"events": [{"underflow": 1e-400, "x": -1.5E-3}]})",
@@ -116,6 +119,8 @@ TEST(TrackJsonTest, LeavesOtherFormsToTheGeneralWay) {
       R"({"validate_only": "yes"})",
       R"({"validate_only": 1})",
       R"({"validate_only": null})",
+      R"({"dry_run": "true"})",
+      R"({"dry_run": 1})",
       R"({"Destination": "x"})",
       R"({"unknown": 1})",
       R"({"events": [{"a": 1e400}]})",

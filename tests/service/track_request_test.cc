@@ -27,7 +27,7 @@ v1::TrackEventsRequest Request(const std::string& json) {
 }
 
 constexpr char kTwoEvents[] = R"({"destination": "shop-eu",
-  "validate_only": true, "events": [
+  "validate_only": true, "dry_run": true, "events": [
   {"event_name": "purchase", "value": 12.5, "currency": "EUR",
    "context": {"event_id": "o-1", "page": {"url": "https://shop.example/"}},
    "user": {"email": ["a@example.com", null, 7], "consent_categories": []},
@@ -50,6 +50,7 @@ std::string Compare(const std::string& wire) {
   if (!protobuf_ok) return "";
   if (got.destination != expected.destination()) return "destination";
   if (got.validate_only != expected.validate_only()) return "validate_only";
+  if (got.dry_run != expected.dry_run()) return "dry_run";
   if (static_cast<int>(got.events.size()) != expected.events_size()) {
     return "event count";
   }
@@ -71,6 +72,7 @@ TEST(TrackRequestTest, ReadsEveryFieldAsProtobufDoes) {
   ASSERT_TRUE(ParseTrackEventsRequest(wire, &got).ok());
   EXPECT_EQ(got.destination, "shop-eu");
   EXPECT_TRUE(got.validate_only);
+  EXPECT_TRUE(got.dry_run);
   ASSERT_EQ(got.events.size(), 2u);
   // Reused: a second, smaller request leaves no stale event behind.
   ASSERT_TRUE(
@@ -80,6 +82,7 @@ TEST(TrackRequestTest, ReadsEveryFieldAsProtobufDoes) {
           .ok());
   EXPECT_EQ(got.destination, "");
   EXPECT_FALSE(got.validate_only);
+  EXPECT_FALSE(got.dry_run);
   EXPECT_EQ(got.events.size(), 1u);
 }
 

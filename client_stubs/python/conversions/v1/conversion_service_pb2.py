@@ -16,7 +16,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'conversions/v1/conversion_service.proto\x12\x0e\x63onversions.v1\x1a\x1a\x63onversions/v1/event.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"f\n\x11SendEventsRequest\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\x12%\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x15.conversions.v1.Event\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\"B\n\x12SendEventsResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.conversions.v1.EventResult\"j\n\x15ValidateEventsRequest\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\x12%\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x15.conversions.v1.Event\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\"}\n\x16ValidateEventsResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.conversions.v1.EventResult\x12\x35\n\x0e\x61pi_validation\x18\x02 \x01(\x0b\x32\x1d.conversions.v1.ApiValidation\"5\n\rApiValidation\x12\x13\n\x0bhttp_status\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"i\n\x12TrackEventsRequest\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\x12\'\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x17.google.protobuf.Struct\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\"C\n\x13TrackEventsResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.conversions.v1.EventResult\"\xec\x02\n\x0b\x45ventResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x34\n\x07outcome\x18\x03 \x01(\x0e\x32#.conversions.v1.EventResult.Outcome\x12\x32\n\nviolations\x18\x04 \x03(\x0b\x32\x1e.conversions.v1.FieldViolation\x12.\n\x08warnings\x18\x05 \x03(\x0b\x32\x1c.conversions.v1.FieldWarning\x12\x13\n\x0bskip_reason\x18\x06 \x01(\t\x12\x11\n\twire_json\x18\x07 \x01(\t\"z\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x14\n\x10OUTCOME_ACCEPTED\x10\x01\x12\x14\n\x10OUTCOME_REJECTED\x10\x02\x12\x15\n\x11OUTCOME_DUPLICATE\x10\x03\x12\x13\n\x0fOUTCOME_SKIPPED\x10\x04\"D\n\x0e\x46ieldViolation\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"B\n\x0c\x46ieldWarning\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"|\n\x15GetEventStatusRequest\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\x12\'\n\x04type\x18\x02 \x01(\x0e\x32\x19.conversions.v1.EventType\x12\x19\n\x11\x63ustom_event_name\x18\x03 \x01(\t\x12\n\n\x02id\x18\x04 \x01(\t\"\xdf\x02\n\x16GetEventStatusResponse\x12,\n\x05state\x18\x01 \x01(\x0e\x32\x1d.conversions.v1.DeliveryState\x12\x31\n\raccepted_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x64\x65livered_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61ttempts\x18\x04 \x01(\x05\x12\x35\n\x11next_attempt_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12<\n\x12\x64\x65\x61\x64_letter_reason\x18\x07 \x01(\x0e\x32 .conversions.v1.DeadLetterReason\x12\x15\n\rvalidate_only\x18\x08 \x01(\x08\"\xae\x02\n\nDeadLetter\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\x12\'\n\x04type\x18\x02 \x01(\x0e\x32\x19.conversions.v1.EventType\x12\x19\n\x11\x63ustom_event_name\x18\x03 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x04 \x01(\t\x12\x30\n\x06reason\x18\x05 \x01(\x0e\x32 .conversions.v1.DeadLetterReason\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x36\n\x12\x64\x65\x61\x64_lettered_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61ttempts\x18\x08 \x01(\x05\x12\x11\n\twire_json\x18\t \x01(\t\x12\x15\n\rvalidate_only\x18\n \x01(\x08\"\xb4\x01\n\x16ListDeadLettersRequest\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\x12\x30\n\x06reason\x18\x02 \x01(\x0e\x32 .conversions.v1.DeadLetterReason\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\x1a\n\rvalidate_only\x18\x05 \x01(\x08H\x00\x88\x01\x01\x42\x10\n\x0e_validate_only\"d\n\x17ListDeadLettersResponse\x12\x30\n\x0c\x64\x65\x61\x64_letters\x18\x01 \x03(\x0b\x32\x1a.conversions.v1.DeadLetter\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"Z\n\x08\x45ventKey\x12\'\n\x04type\x18\x01 \x01(\x0e\x32\x19.conversions.v1.EventType\x12\x19\n\x11\x63ustom_event_name\x18\x02 \x01(\t\x12\n\n\x02id\x18\x03 \x01(\t\"\xb8\x01\n\x17RetryDeadLettersRequest\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\x12(\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x18.conversions.v1.EventKey\x12\x30\n\x06reason\x18\x03 \x01(\x0e\x32 .conversions.v1.DeadLetterReason\x12\x1a\n\rvalidate_only\x18\x04 \x01(\x08H\x00\x88\x01\x01\x42\x10\n\x0e_validate_only\"O\n\x18RetryDeadLettersResponse\x12\x16\n\x0erequeued_count\x18\x01 \x01(\x05\x12\x1b\n\x13window_closed_count\x18\x02 \x01(\x05*\xa8\x01\n\rDeliveryState\x12\x1e\n\x1a\x44\x45LIVERY_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x44\x45LIVERY_STATE_QUEUED\x10\x01\x12\x1c\n\x18\x44\x45LIVERY_STATE_IN_FLIGHT\x10\x02\x12\x1c\n\x18\x44\x45LIVERY_STATE_DELIVERED\x10\x03\x12 \n\x1c\x44\x45LIVERY_STATE_DEAD_LETTERED\x10\x04*w\n\x10\x44\x65\x61\x64LetterReason\x12\"\n\x1e\x44\x45\x41\x44_LETTER_REASON_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x44\x45\x41\x44_LETTER_REASON_REJECTED\x10\x01\x12\x1e\n\x1a\x44\x45\x41\x44_LETTER_REASON_EXPIRED\x10\x02\x32\xcd\x04\n\x11\x43onversionService\x12S\n\nSendEvents\x12!.conversions.v1.SendEventsRequest\x1a\".conversions.v1.SendEventsResponse\x12_\n\x0eValidateEvents\x12%.conversions.v1.ValidateEventsRequest\x1a&.conversions.v1.ValidateEventsResponse\x12V\n\x0bTrackEvents\x12\".conversions.v1.TrackEventsRequest\x1a#.conversions.v1.TrackEventsResponse\x12_\n\x0eGetEventStatus\x12%.conversions.v1.GetEventStatusRequest\x1a&.conversions.v1.GetEventStatusResponse\x12\x62\n\x0fListDeadLetters\x12&.conversions.v1.ListDeadLettersRequest\x1a\'.conversions.v1.ListDeadLettersResponse\x12\x65\n\x10RetryDeadLetters\x12\'.conversions.v1.RetryDeadLettersRequest\x1a(.conversions.v1.RetryDeadLettersResponseBU\n\x19\x63om.conversionsgateway.v1P\x01Z3conversionsgateway/gen/conversions/v1;conversionsv1\xf8\x01\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'conversions/v1/conversion_service.proto\x12\x0e\x63onversions.v1\x1a\x1a\x63onversions/v1/event.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"f\n\x11SendEventsRequest\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\x12%\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x15.conversions.v1.Event\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\"B\n\x12SendEventsResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.conversions.v1.EventResult\"j\n\x15ValidateEventsRequest\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\x12%\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x15.conversions.v1.Event\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\"}\n\x16ValidateEventsResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.conversions.v1.EventResult\x12\x35\n\x0e\x61pi_validation\x18\x02 \x01(\x0b\x32\x1d.conversions.v1.ApiValidation\"5\n\rApiValidation\x12\x13\n\x0bhttp_status\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"z\n\x12TrackEventsRequest\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\x12\'\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x17.google.protobuf.Struct\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x0f\n\x07\x64ry_run\x18\x04 \x01(\x08\"C\n\x13TrackEventsResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.conversions.v1.EventResult\"\xec\x02\n\x0b\x45ventResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x34\n\x07outcome\x18\x03 \x01(\x0e\x32#.conversions.v1.EventResult.Outcome\x12\x32\n\nviolations\x18\x04 \x03(\x0b\x32\x1e.conversions.v1.FieldViolation\x12.\n\x08warnings\x18\x05 \x03(\x0b\x32\x1c.conversions.v1.FieldWarning\x12\x13\n\x0bskip_reason\x18\x06 \x01(\t\x12\x11\n\twire_json\x18\x07 \x01(\t\"z\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x14\n\x10OUTCOME_ACCEPTED\x10\x01\x12\x14\n\x10OUTCOME_REJECTED\x10\x02\x12\x15\n\x11OUTCOME_DUPLICATE\x10\x03\x12\x13\n\x0fOUTCOME_SKIPPED\x10\x04\"D\n\x0e\x46ieldViolation\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"B\n\x0c\x46ieldWarning\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"|\n\x15GetEventStatusRequest\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\x12\'\n\x04type\x18\x02 \x01(\x0e\x32\x19.conversions.v1.EventType\x12\x19\n\x11\x63ustom_event_name\x18\x03 \x01(\t\x12\n\n\x02id\x18\x04 \x01(\t\"\xdf\x02\n\x16GetEventStatusResponse\x12,\n\x05state\x18\x01 \x01(\x0e\x32\x1d.conversions.v1.DeliveryState\x12\x31\n\raccepted_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x64\x65livered_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61ttempts\x18\x04 \x01(\x05\x12\x35\n\x11next_attempt_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12<\n\x12\x64\x65\x61\x64_letter_reason\x18\x07 \x01(\x0e\x32 .conversions.v1.DeadLetterReason\x12\x15\n\rvalidate_only\x18\x08 \x01(\x08\"\xae\x02\n\nDeadLetter\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\x12\'\n\x04type\x18\x02 \x01(\x0e\x32\x19.conversions.v1.EventType\x12\x19\n\x11\x63ustom_event_name\x18\x03 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x04 \x01(\t\x12\x30\n\x06reason\x18\x05 \x01(\x0e\x32 .conversions.v1.DeadLetterReason\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x36\n\x12\x64\x65\x61\x64_lettered_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61ttempts\x18\x08 \x01(\x05\x12\x11\n\twire_json\x18\t \x01(\t\x12\x15\n\rvalidate_only\x18\n \x01(\x08\"\xb4\x01\n\x16ListDeadLettersRequest\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\x12\x30\n\x06reason\x18\x02 \x01(\x0e\x32 .conversions.v1.DeadLetterReason\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\x1a\n\rvalidate_only\x18\x05 \x01(\x08H\x00\x88\x01\x01\x42\x10\n\x0e_validate_only\"d\n\x17ListDeadLettersResponse\x12\x30\n\x0c\x64\x65\x61\x64_letters\x18\x01 \x03(\x0b\x32\x1a.conversions.v1.DeadLetter\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"Z\n\x08\x45ventKey\x12\'\n\x04type\x18\x01 \x01(\x0e\x32\x19.conversions.v1.EventType\x12\x19\n\x11\x63ustom_event_name\x18\x02 \x01(\t\x12\n\n\x02id\x18\x03 \x01(\t\"\xb8\x01\n\x17RetryDeadLettersRequest\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\x12(\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x18.conversions.v1.EventKey\x12\x30\n\x06reason\x18\x03 \x01(\x0e\x32 .conversions.v1.DeadLetterReason\x12\x1a\n\rvalidate_only\x18\x04 \x01(\x08H\x00\x88\x01\x01\x42\x10\n\x0e_validate_only\"O\n\x18RetryDeadLettersResponse\x12\x16\n\x0erequeued_count\x18\x01 \x01(\x05\x12\x1b\n\x13window_closed_count\x18\x02 \x01(\x05*\xa8\x01\n\rDeliveryState\x12\x1e\n\x1a\x44\x45LIVERY_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x44\x45LIVERY_STATE_QUEUED\x10\x01\x12\x1c\n\x18\x44\x45LIVERY_STATE_IN_FLIGHT\x10\x02\x12\x1c\n\x18\x44\x45LIVERY_STATE_DELIVERED\x10\x03\x12 \n\x1c\x44\x45LIVERY_STATE_DEAD_LETTERED\x10\x04*w\n\x10\x44\x65\x61\x64LetterReason\x12\"\n\x1e\x44\x45\x41\x44_LETTER_REASON_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x44\x45\x41\x44_LETTER_REASON_REJECTED\x10\x01\x12\x1e\n\x1a\x44\x45\x41\x44_LETTER_REASON_EXPIRED\x10\x02\x32\xcd\x04\n\x11\x43onversionService\x12S\n\nSendEvents\x12!.conversions.v1.SendEventsRequest\x1a\".conversions.v1.SendEventsResponse\x12_\n\x0eValidateEvents\x12%.conversions.v1.ValidateEventsRequest\x1a&.conversions.v1.ValidateEventsResponse\x12V\n\x0bTrackEvents\x12\".conversions.v1.TrackEventsRequest\x1a#.conversions.v1.TrackEventsResponse\x12_\n\x0eGetEventStatus\x12%.conversions.v1.GetEventStatusRequest\x1a&.conversions.v1.GetEventStatusResponse\x12\x62\n\x0fListDeadLetters\x12&.conversions.v1.ListDeadLettersRequest\x1a\'.conversions.v1.ListDeadLettersResponse\x12\x65\n\x10RetryDeadLetters\x12\'.conversions.v1.RetryDeadLettersRequest\x1a(.conversions.v1.RetryDeadLettersResponseBU\n\x19\x63om.conversionsgateway.v1P\x01Z3conversionsgateway/gen/conversions/v1;conversionsv1\xf8\x01\x01\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'conversions.v1.conversion_service_pb2', globals())
@@ -24,10 +24,10 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   DESCRIPTOR._serialized_options = b'\n\031com.conversionsgateway.v1P\001Z3conversionsgateway/gen/conversions/v1;conversionsv1\370\001\001'
-  _DELIVERYSTATE._serialized_start=2724
-  _DELIVERYSTATE._serialized_end=2892
-  _DEADLETTERREASON._serialized_start=2894
-  _DEADLETTERREASON._serialized_end=3013
+  _DELIVERYSTATE._serialized_start=2741
+  _DELIVERYSTATE._serialized_end=2909
+  _DEADLETTERREASON._serialized_start=2911
+  _DEADLETTERREASON._serialized_end=3030
   _SENDEVENTSREQUEST._serialized_start=150
   _SENDEVENTSREQUEST._serialized_end=252
   _SENDEVENTSRESPONSE._serialized_start=254
@@ -39,33 +39,33 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _APIVALIDATION._serialized_start=557
   _APIVALIDATION._serialized_end=610
   _TRACKEVENTSREQUEST._serialized_start=612
-  _TRACKEVENTSREQUEST._serialized_end=717
-  _TRACKEVENTSRESPONSE._serialized_start=719
-  _TRACKEVENTSRESPONSE._serialized_end=786
-  _EVENTRESULT._serialized_start=789
-  _EVENTRESULT._serialized_end=1153
-  _EVENTRESULT_OUTCOME._serialized_start=1031
-  _EVENTRESULT_OUTCOME._serialized_end=1153
-  _FIELDVIOLATION._serialized_start=1155
-  _FIELDVIOLATION._serialized_end=1223
-  _FIELDWARNING._serialized_start=1225
-  _FIELDWARNING._serialized_end=1291
-  _GETEVENTSTATUSREQUEST._serialized_start=1293
-  _GETEVENTSTATUSREQUEST._serialized_end=1417
-  _GETEVENTSTATUSRESPONSE._serialized_start=1420
-  _GETEVENTSTATUSRESPONSE._serialized_end=1771
-  _DEADLETTER._serialized_start=1774
-  _DEADLETTER._serialized_end=2076
-  _LISTDEADLETTERSREQUEST._serialized_start=2079
-  _LISTDEADLETTERSREQUEST._serialized_end=2259
-  _LISTDEADLETTERSRESPONSE._serialized_start=2261
-  _LISTDEADLETTERSRESPONSE._serialized_end=2361
-  _EVENTKEY._serialized_start=2363
-  _EVENTKEY._serialized_end=2453
-  _RETRYDEADLETTERSREQUEST._serialized_start=2456
-  _RETRYDEADLETTERSREQUEST._serialized_end=2640
-  _RETRYDEADLETTERSRESPONSE._serialized_start=2642
-  _RETRYDEADLETTERSRESPONSE._serialized_end=2721
-  _CONVERSIONSERVICE._serialized_start=3016
-  _CONVERSIONSERVICE._serialized_end=3605
+  _TRACKEVENTSREQUEST._serialized_end=734
+  _TRACKEVENTSRESPONSE._serialized_start=736
+  _TRACKEVENTSRESPONSE._serialized_end=803
+  _EVENTRESULT._serialized_start=806
+  _EVENTRESULT._serialized_end=1170
+  _EVENTRESULT_OUTCOME._serialized_start=1048
+  _EVENTRESULT_OUTCOME._serialized_end=1170
+  _FIELDVIOLATION._serialized_start=1172
+  _FIELDVIOLATION._serialized_end=1240
+  _FIELDWARNING._serialized_start=1242
+  _FIELDWARNING._serialized_end=1308
+  _GETEVENTSTATUSREQUEST._serialized_start=1310
+  _GETEVENTSTATUSREQUEST._serialized_end=1434
+  _GETEVENTSTATUSRESPONSE._serialized_start=1437
+  _GETEVENTSTATUSRESPONSE._serialized_end=1788
+  _DEADLETTER._serialized_start=1791
+  _DEADLETTER._serialized_end=2093
+  _LISTDEADLETTERSREQUEST._serialized_start=2096
+  _LISTDEADLETTERSREQUEST._serialized_end=2276
+  _LISTDEADLETTERSRESPONSE._serialized_start=2278
+  _LISTDEADLETTERSRESPONSE._serialized_end=2378
+  _EVENTKEY._serialized_start=2380
+  _EVENTKEY._serialized_end=2470
+  _RETRYDEADLETTERSREQUEST._serialized_start=2473
+  _RETRYDEADLETTERSREQUEST._serialized_end=2657
+  _RETRYDEADLETTERSRESPONSE._serialized_start=2659
+  _RETRYDEADLETTERSRESPONSE._serialized_end=2738
+  _CONVERSIONSERVICE._serialized_start=3033
+  _CONVERSIONSERVICE._serialized_end=3622
 # @@protoc_insertion_point(module_scope)

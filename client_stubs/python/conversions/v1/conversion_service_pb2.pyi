@@ -195,14 +195,16 @@ class SendEventsResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[EventResult, _Mapping]]] = ...) -> None: ...
 
 class TrackEventsRequest(_message.Message):
-    __slots__ = ["destination", "events", "validate_only"]
+    __slots__ = ["destination", "dry_run", "events", "validate_only"]
     DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     destination: str
+    dry_run: bool
     events: _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]
     validate_only: bool
-    def __init__(self, destination: _Optional[str] = ..., events: _Optional[_Iterable[_Union[_struct_pb2.Struct, _Mapping]]] = ..., validate_only: bool = ...) -> None: ...
+    def __init__(self, destination: _Optional[str] = ..., events: _Optional[_Iterable[_Union[_struct_pb2.Struct, _Mapping]]] = ..., validate_only: bool = ..., dry_run: bool = ...) -> None: ...
 
 class TrackEventsResponse(_message.Message):
     __slots__ = ["results"]
