@@ -219,8 +219,13 @@ class Runner {
       PrintBatchResults(request.validate_only(), dry_run, response.results());
     }
     if (!status.ok()) {
+      bool checked_only = false;
+      if constexpr (std::is_same_v<Request, v1::TrackEventsRequest>) {
+        checked_only = request.dry_run();
+      }
       return PartialRpcError(status, parts.back().events.end,
-                             request.events_size(), "sent");
+                             request.events_size(),
+                             checked_only ? "checked" : "sent");
     }
     return BatchExit(response.results());
   }

@@ -6,9 +6,9 @@
 // Without --config every key takes its default (loopback ports, ./data
 // spool, one destination "default" reading OPENAI_CONVERSIONS_API_KEY and
 // OPENAI_PIXEL_ID). SIGTERM, SIGINT or SIGHUP (the terminal closed; there
-// is no config reload) drain and exit 0; a second one during the drain, a
-// second or more after the first, stops at once with exit 1 (the spool
-// keeps the rest).
+// is no config reload) drain and exit 0; a second one during the drain
+// (the same signal, or another a second or more after the first) stops at
+// once with exit 1 (the spool keeps the rest).
 // --check-config runs the start-up checks that need neither the ports nor
 // the spool's contents, prints every problem, and exits 0 (fine) or 2.
 #include <malloc.h>
@@ -130,16 +130,18 @@ int main(int argc, char** argv) {
   // An operator who signals again (Ctrl-C twice) does not want to wait for
   // the drain deadline. Stopping without it is as safe as kill -9: every
   // accepted event is in the spool and goes out after the next start.
-  // A signal within a second of the first is its echo, not an operator's
-  // second thought: a closed terminal sends SIGHUP to every process of
-  // its session, and a script such as scripts/run.sh then sends SIGTERM
-  // to the gateway it started.
+  // Another signal within a second of the first is its echo, not an
+  // operator's second thought: a closed terminal sends SIGHUP to every
+  // process of its session, and a script such as scripts/run.sh then sends
+  // SIGTERM to the gateway it started. The same signal again (Ctrl-C
+  // twice) is the operator.
   const auto first = std::chrono::steady_clock::now();
-  std::thread([signals, first] {
+  std::thread([signals, first, received] {
     int again = 0;
     for (;;) {
       sigwait(&signals, &again);
-      if (std::chrono::steady_clock::now() - first >= std::chrono::seconds(1)) {
+      if (again == received ||
+          std::chrono::steady_clock::now() - first >= std::chrono::seconds(1)) {
         break;
       }
       LogInfo("signal_ignored",

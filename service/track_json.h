@@ -32,11 +32,11 @@ inline constexpr int kTrackJsonFastDepth = 24;
 // are "destination" (a string), "validate_only" or "validateOnly" and
 // "dry_run" or "dryRun" (true or false) and "events" (once: an array of
 // objects, each nested at most kTrackJsonFastDepth deep, none holding a
-// key twice), each at most once but for the two spellings of the flags,
-// of which the last wins, as in protobuf. `*out` then holds what protobuf's
-// JSON parser followed by TagTreeFromStruct gives for the same body, but for
-// the order of keys (tests/service/track_json_test.cc checks this on thousands
-// of bodies).
+// key twice), "events" and "destination" at most once; of the flags,
+// given more than once (either spelling), the last wins, as in protobuf. `*out`
+// then holds what protobuf's JSON parser followed by TagTreeFromStruct gives
+// for the same body, but for the order of keys
+// (tests/service/track_json_test.cc checks this on thousands of bodies).
 //
 // A body of more events than a request may carry (kMaxEventsPerRequest)
 // is only parsed past that many: `events` is then empty and

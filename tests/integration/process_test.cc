@@ -434,7 +434,7 @@ TEST_F(ProcessTest, SecondSignalStopsAtOnceAndKeepsTheRestInTheSpool) {
     auto res = http.Get("/readyz");
     return res && res->status == 503;
   }));  // the first signal was taken: draining
-  // A signal within a second of the first is taken for its echo (a
+  // Another signal within a second of the first is taken for its echo (a
   // closed terminal's SIGHUP, then a script's SIGTERM) and ignored; an
   // operator who signals again later is heard: SIGINT until it ends.
   auto second = std::chrono::steady_clock::now();

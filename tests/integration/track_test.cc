@@ -187,7 +187,12 @@ TEST_F(TrackTest, DryRunReturnsTheWireJsonAndStoresNothing) {
   EXPECT_THAT(dry[0].results(0).wire_json(),
               ::testing::Not(::testing::HasSubstr("Example.com")));
 
-  // Nothing was stored: the gateway does not know the events.
+  // Nothing was counted (the refund was skipped, twice) ...
+  service::Metrics* metrics = gateway_->metrics();
+  EXPECT_EQ(metrics->events_skipped.Value({"default", "unmapped"}), 0);
+  EXPECT_EQ(metrics->events_accepted.Value({"default", "track"}), 0);
+  EXPECT_EQ(metrics->events_accepted.Value({"default", "http_track"}), 0);
+  // ... nor stored: the gateway does not know the events.
   v1::GetEventStatusRequest lookup;
   lookup.set_type(v1::EVENT_TYPE_ORDER_CREATED);
   lookup.set_id("t-purchase-1");
