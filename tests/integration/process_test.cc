@@ -82,6 +82,18 @@ class ProcessTest : public ::testing::Test {
     return gateway;
   }
 
+  // Starts the gateway, sends it 10 events, sends it `signals` at once,
+  // and expects a drain: every event delivered, exit 0.
+  void ExpectDrainAfter(std::initializer_list<int> signals) {
+    auto gateway = StartAndSend("d", 10);
+    ASSERT_TRUE(gateway->started());
+    for (int signal : signals) gateway->Signal(signal);
+    int status = gateway->Wait();
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+    EXPECT_EQ(DeliveredIds().size(), 10u);
+  }
+
   std::set<std::string> DeliveredIds() const {
     std::set<std::string> ids;
     for (const auto& e : sandbox_->AcceptedEvents()) ids.insert(e["id"]);
@@ -272,15 +284,7 @@ TEST_F(ProcessTest, DrainsOnSigtermAndExitsZero) {
 // A hangup (the terminal of `scripts/run.sh` closed, say) drains like
 // SIGTERM instead of killing the process mid-request: there is no config
 // to reload.
-TEST_F(ProcessTest, DrainsOnSighupAndExitsZero) {
-  auto gateway = StartAndSend("h", 10);
-  ASSERT_TRUE(gateway->started());
-  gateway->Signal(SIGHUP);
-  int status = gateway->Wait();
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0);
-  EXPECT_EQ(DeliveredIds().size(), 10u);
-}
+TEST_F(ProcessTest, DrainsOnSighupAndExitsZero) { ExpectDrainAfter({SIGHUP}); }
 
 // A closed terminal sends SIGHUP to the gateway and to the script that
 // started it, which then sends SIGTERM (scripts/run.sh's cleanup): the
@@ -290,14 +294,7 @@ TEST_F(ProcessTest, ASignalRightAfterTheFirstDoesNotStopTheDrain) {
   sandbox::Faults slow;
   slow.latency = std::chrono::milliseconds(300);
   sandbox_->SetFaults(slow);
-  auto gateway = StartAndSend("e", 10);
-  ASSERT_TRUE(gateway->started());
-  gateway->Signal(SIGHUP);
-  gateway->Signal(SIGTERM);
-  int status = gateway->Wait();
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0);
-  EXPECT_EQ(DeliveredIds().size(), 10u);
+  ExpectDrainAfter({SIGHUP, SIGTERM});
 }
 
 // Clients that keep sending through a SIGTERM get answers they can act
