@@ -601,35 +601,31 @@ class SqliteSpool : public Spool {
             "RETURNING payload_seg");
         s = st.Prepare(db, update.c_str());
         if (!s.ok()) return s;
-        Statement old;
-        const std::string count =
-            absl::StrCat("SELECT COUNT(*) FROM events WHERE ", kSelected,
-                         " AND timestamp_ms<?5");
-        s = old.Prepare(db, count.c_str());
+        // The rows queued again, and those left for their closed window,
+        // counted in one pass before the UPDATE.
+        Statement counts;
+        const std::string count = absl::StrCat(
+            "SELECT COUNT(CASE WHEN timestamp_ms>=?5 THEN 1 END), "
+            "COUNT(CASE WHEN timestamp_ms<?5 THEN 1 END) FROM events WHERE ",
+            kSelected);
+        s = counts.Prepare(db, count.c_str());
         if (!s.ok()) return s;
-        Statement selected;
-        const std::string count_selected =
-            absl::StrCat("SELECT COUNT(*) FROM events WHERE ", kSelected,
-                         " AND timestamp_ms>=?5");
-        s = selected.Prepare(db, count_selected.c_str());
-        if (!s.ok()) return s;
-        for (Statement* statement : {&st, &old, &selected}) {
+        for (Statement* statement : {&st, &counts}) {
           statement->Bind(1, destination);
           statement->Bind(2, now_ms);
           statement->Bind(3, reason ? static_cast<std::int64_t>(*reason) : 0);
           statement->Bind(4, validate_only ? std::int64_t{*validate_only} : -1);
           statement->Bind(5, oldest_timestamp_ms);
         }
-        if (selected.Step() != SQLITE_ROW) {
+        if (counts.Step() != SQLITE_ROW) {
           return SqliteError(db, "requeue count");
         }
-        refused = CheckRequeueBound(destination, selected.Int(0));
+        refused = CheckRequeueBound(destination, counts.Int(0));
         if (!refused.ok()) return absl::OkStatus();
+        result.window_closed = static_cast<int>(counts.Int(1));
         absl::StatusOr<int> n = Reopen(st);
         if (!n.ok()) return n.status();
         result.requeued = *n;
-        if (old.Step() != SQLITE_ROW) return SqliteError(db, "requeue count");
-        result.window_closed = static_cast<int>(old.Int(0));
       } else {
         s = st.Prepare(db,
                        "UPDATE events SET state=0, next_attempt_ms=?2, "
