@@ -68,6 +68,9 @@
 #   FILL_TIMEOUT   cap on filling the queue in (d) [180s]
 #   TMPFS_DIR      a tmpfs for (a)'s spool-on-tmpfs reference [/dev/shm];
 #                  empty skips it
+#   PHASES         the phases to run, any of a b c d [abcd]; "c" alone
+#                  times delivery in about 30 s, e.g. to compare two builds
+#                  in alternated runs (its ratios to (b) then read n/a)
 #   KEEP_WORK=1    keep the work folder (configs, logs, spools) and say where
 #
 # With the defaults the whole run takes about 3 to 5 minutes. The last lines
@@ -86,6 +89,11 @@ CHANNELS=${CHANNELS:-2}
 QUEUE_EVENTS=${QUEUE_EVENTS:-1000000}
 FILL_TIMEOUT=${FILL_TIMEOUT:-180s}
 TMPFS_DIR=${TMPFS_DIR-/dev/shm}
+PHASES=${PHASES:-abcd}
+if [[ ! $PHASES =~ ^[abcd\ ,]+$ ]]; then
+  echo "PHASES: expected letters of a b c d, got '$PHASES'" >&2
+  exit 2
+fi
 
 ECHO_BIN=$BUILD_DIR/tests/load/echo-server
 LOAD_BIN=$BUILD_DIR/tests/load/conversions-load
@@ -125,6 +133,9 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# want PHASE: true if PHASES names the phase (a, b, c or d).
+want() { [[ $PHASES == *$1* ]]; }
 
 # seconds DURATION: "10s" -> 10, "500ms" -> 0.5, "2m" -> 120, "7" -> 7.
 seconds() {
@@ -344,115 +355,128 @@ HAVE_SANDBOX=0
 PHASE=(--warmup "$WARMUP" --duration "$DURATION")
 ECHO1_RATE="" GW1_RATE="" A_RATIO="" ECHO100="" GW1="" GW100="" ECHO1D="" ECHO1W="" GW1W="" GW1T="" TMPFS_WORK="" DELIVERED_RATE="" BACKLOG="" DRAIN_RATE=""
 RSS_MB="" RSS_NOW_MB="" FILL="" SPOOL_MB="" SYNC1="" QUEUE_DRAIN_RATE="" ROUND_ERRORS=0
+ECHO1_RATES=() GW1_RATES=() A_RATIOS=() GW1_LINES=()
 
 # ---- (a) in rounds: echo-server, then the gateway -------------------------
-start echo "$ECHO_BIN" --listen 127.0.0.1:0
-ECHO_PID=$STARTED_PID
-ECHO_TARGET=$(wait_line echo grpc_listen "$ECHO_PID")
-log "echo-server on $ECHO_TARGET"
+if want a || want b; then
+  start echo "$ECHO_BIN" --listen 127.0.0.1:0
+  ECHO_PID=$STARTED_PID
+  ECHO_TARGET=$(wait_line echo grpc_listen "$ECHO_PID")
+  log "echo-server on $ECHO_TARGET"
 
-# The gateway's destination is paused (the sandbox answers 401), so that
-# (a) and (b) measure intake alone.
-GATEWAY_UP=0
-if ((HAVE_GATEWAY)); then
-  if ((HAVE_SANDBOX)); then
-    start_sandbox sandbox-paused
-    http POST "$SANDBOX" /_sandbox/faults '{"auth_failures": 100000000}' >/dev/null
-    PAUSED_ENDPOINT=http://$SANDBOX/v1/events
-  else
-    PAUSED_ENDPOINT=http://127.0.0.1:$(closed_port)/v1/events
+  # The gateway's destination is paused (the sandbox answers 401), so that
+  # (a) and (b) measure intake alone.
+  GATEWAY_UP=0
+  if ((HAVE_GATEWAY)); then
+    if ((HAVE_SANDBOX)); then
+      start_sandbox sandbox-paused
+      http POST "$SANDBOX" /_sandbox/faults '{"auth_failures": 100000000}' >/dev/null
+      PAUSED_ENDPOINT=http://$SANDBOX/v1/events
+    else
+      PAUSED_ENDPOINT=http://127.0.0.1:$(closed_port)/v1/events
+    fi
+    if start_gateway gateway-intake "$PAUSED_ENDPOINT"; then
+      GATEWAY_UP=1
+      log "gateway (intake) on $GW_TARGET, destination $PAUSED_ENDPOINT"
+    fi
   fi
-  if start_gateway gateway-intake "$PAUSED_ENDPOINT"; then
-    GATEWAY_UP=1
-    log "gateway (intake) on $GW_TARGET, destination $PAUSED_ENDPOINT"
-  fi
-fi
 
-ROUND=(--warmup "$WARMUP" --duration "$ROUND_DURATION" --events-per-request 1)
-ECHO1_RATES=() GW1_RATES=() A_RATIOS=() GW1_LINES=()
-SYNC_BEFORE=""
-((GATEWAY_UP)) && SYNC_BEFORE=$(sync_totals "$GW_HTTP")
-# A round counts only when its load ran clean (a rate, no failed request);
-# ROUND_ERRORS says how many did not.
-for ((r = 1; r <= ROUNDS; r++)); do
-  line=$(load "echo-1-round$r" "$ECHO_TARGET" "${ROUND[@]}") || line=""
-  echo_rate=""
-  if clean "$line"; then
-    echo_rate=$(rps "$line")
-    ECHO1_RATES+=("$echo_rate")
-  else
-    ROUND_ERRORS=$((ROUND_ERRORS + 1))
-  fi
-  ((GATEWAY_UP)) || continue
-  line=$(load "gateway-1-round$r" "$GW_TARGET" "${ROUND[@]}") || line=""
-  gw_rate=""
-  if clean "$line"; then
-    gw_rate=$(rps "$line")
-    GW1_RATES+=("$gw_rate")
-    GW1_LINES+=("$line")
-  else
-    ROUND_ERRORS=$((ROUND_ERRORS + 1))
-  fi
-  if [[ -n $echo_rate && -n $gw_rate ]]; then
-    A_RATIOS+=("$(ratio "$gw_rate" "$echo_rate")")
-    log "round $r: echo $echo_rate, gateway $gw_rate req/s: ${A_RATIOS[-1]}"
-  else
-    log "round $r: a load failed or reported errors; not counted"
-  fi
-done
-[[ -z $SYNC_BEFORE ]] || SYNC1=$(sync_note "$SYNC_BEFORE" "$(sync_totals "$GW_HTTP")")
-ECHO1_RATE=$(median "${ECHO1_RATES[@]+"${ECHO1_RATES[@]}"}")
-GW1_RATE=$(median "${GW1_RATES[@]+"${GW1_RATES[@]}"}")
-A_RATIO=$(median "${A_RATIOS[@]+"${A_RATIOS[@]}"}")
-# The latencies shown are those of the gateway round whose rate is
-# nearest the median.
-best_gap=""
-for line in "${GW1_LINES[@]+"${GW1_LINES[@]}"}"; do
-  gap=$(awk -v a="$(rps "$line")" -v m="$GW1_RATE" 'BEGIN { d = a - m; print (d < 0 ? -d : d) }')
-  if [[ -z $best_gap ]] || awk -v g="$gap" -v b="$best_gap" 'BEGIN { exit !(g < b) }'; then
-    best_gap=$gap
-    GW1=$line
-  fi
-done
+  ROUND=(--warmup "$WARMUP" --duration "$ROUND_DURATION" --events-per-request 1)
+  SYNC_BEFORE=""
+  ((GATEWAY_UP)) && SYNC_BEFORE=$(sync_totals "$GW_HTTP")
+  # A round counts only when its load ran clean (a rate, no failed request);
+  # ROUND_ERRORS says how many did not.
+  want a || ROUNDS=0
+  for ((r = 1; r <= ROUNDS; r++)); do
+    line=$(load "echo-1-round$r" "$ECHO_TARGET" "${ROUND[@]}") || line=""
+    echo_rate=""
+    if clean "$line"; then
+      echo_rate=$(rps "$line")
+      ECHO1_RATES+=("$echo_rate")
+    else
+      ROUND_ERRORS=$((ROUND_ERRORS + 1))
+    fi
+    ((GATEWAY_UP)) || continue
+    line=$(load "gateway-1-round$r" "$GW_TARGET" "${ROUND[@]}") || line=""
+    gw_rate=""
+    if clean "$line"; then
+      gw_rate=$(rps "$line")
+      GW1_RATES+=("$gw_rate")
+      GW1_LINES+=("$line")
+    else
+      ROUND_ERRORS=$((ROUND_ERRORS + 1))
+    fi
+    if [[ -n $echo_rate && -n $gw_rate ]]; then
+      A_RATIOS+=("$(ratio "$gw_rate" "$echo_rate")")
+      log "round $r: echo $echo_rate, gateway $gw_rate req/s: ${A_RATIOS[-1]}"
+    else
+      log "round $r: a load failed or reported errors; not counted"
+    fi
+  done
+  [[ -z $SYNC_BEFORE ]] || SYNC1=$(sync_note "$SYNC_BEFORE" "$(sync_totals "$GW_HTTP")")
+  ECHO1_RATE=$(median "${ECHO1_RATES[@]+"${ECHO1_RATES[@]}"}")
+  GW1_RATE=$(median "${GW1_RATES[@]+"${GW1_RATES[@]}"}")
+  A_RATIO=$(median "${A_RATIOS[@]+"${A_RATIOS[@]}"}")
+  # The latencies shown are those of the gateway round whose rate is
+  # nearest the median.
+  best_gap=""
+  for line in "${GW1_LINES[@]+"${GW1_LINES[@]}"}"; do
+    gap=$(awk -v a="$(rps "$line")" -v m="$GW1_RATE" 'BEGIN { d = a - m; print (d < 0 ? -d : d) }')
+    if [[ -z $best_gap ]] || awk -v g="$gap" -v b="$best_gap" 'BEGIN { exit !(g < b) }'; then
+      best_gap=$gap
+      GW1=$line
+    fi
+  done
 
-# ---- (a)'s references and (b) ----------------------------------------------
-ECHO1W=$(load echo-1-wide "$ECHO_TARGET" "${PHASE[@]}" --events-per-request 1 \
-  --concurrency "$WIDE_CONCURRENCY") || true
-ECHO100=$(load echo-100 "$ECHO_TARGET" "${PHASE[@]}" --events-per-request 100) || true
-stop "$ECHO_PID"
-
-start echo-durable "$ECHO_BIN" --listen 127.0.0.1:0 --durable "$WORK/echo-durable.log"
-ECHO_PID=$STARTED_PID
-ECHO_TARGET=$(wait_line echo-durable grpc_listen "$ECHO_PID")
-log "echo-server --durable on $ECHO_TARGET"
-ECHO1D=$(load echo-durable-1 "$ECHO_TARGET" "${PHASE[@]}" --events-per-request 1) || true
-stop "$ECHO_PID"
-
-if ((HAVE_GATEWAY)); then
-  if ((GATEWAY_UP)); then
-    GW1W=$(load gateway-1-wide "$GW_TARGET" "${PHASE[@]}" --events-per-request 1 \
+  # ---- (a)'s references and (b) ----------------------------------------------
+  if want a; then
+    ECHO1W=$(load echo-1-wide "$ECHO_TARGET" "${PHASE[@]}" --events-per-request 1 \
       --concurrency "$WIDE_CONCURRENCY") || true
-    GW100=$(load gateway-100 "$GW_TARGET" "${PHASE[@]}" --events-per-request 100) || true
-    stop "$GATEWAY_PID"
   fi
-  # The same intake with the spool on tmpfs, where fdatasync returns at
-  # once: what the gateway's own CPU cost allows at CONCURRENCY, as on a
-  # disk whose syncs take microseconds (an NVMe drive with power-loss
-  # protection). A reference for reading (a), not a durable setup.
-  if [[ -n $TMPFS_DIR && -w $TMPFS_DIR &&
-    $(command stat -f -c %T "$TMPFS_DIR" 2>/dev/null) == tmpfs ]] &&
-    TMPFS_WORK=$(mktemp -d "$TMPFS_DIR/conversions-bench-spool-XXXXXX") &&
-    start_gateway gateway-tmpfs "$PAUSED_ENDPOINT" "$TMPFS_WORK"; then
-    log "gateway (intake, spool on tmpfs $TMPFS_WORK) on $GW_TARGET"
-    GW1T=$(load gateway-1-tmpfs "$GW_TARGET" "${PHASE[@]}" --events-per-request 1) || true
-    stop "$GATEWAY_PID"
+  if want b; then
+    ECHO100=$(load echo-100 "$ECHO_TARGET" "${PHASE[@]}" --events-per-request 100) || true
   fi
-  [[ -z $TMPFS_WORK ]] || rm -rf "$TMPFS_WORK"
-  if ((HAVE_SANDBOX)); then stop "$SANDBOX_PID"; fi
+  stop "$ECHO_PID"
+
+  if want a; then
+    start echo-durable "$ECHO_BIN" --listen 127.0.0.1:0 --durable "$WORK/echo-durable.log"
+    ECHO_PID=$STARTED_PID
+    ECHO_TARGET=$(wait_line echo-durable grpc_listen "$ECHO_PID")
+    log "echo-server --durable on $ECHO_TARGET"
+    ECHO1D=$(load echo-durable-1 "$ECHO_TARGET" "${PHASE[@]}" --events-per-request 1) || true
+    stop "$ECHO_PID"
+  fi
+
+  if ((HAVE_GATEWAY)); then
+    if ((GATEWAY_UP)); then
+      if want a; then
+        GW1W=$(load gateway-1-wide "$GW_TARGET" "${PHASE[@]}" --events-per-request 1 \
+          --concurrency "$WIDE_CONCURRENCY") || true
+      fi
+      if want b; then
+        GW100=$(load gateway-100 "$GW_TARGET" "${PHASE[@]}" --events-per-request 100) || true
+      fi
+      stop "$GATEWAY_PID"
+    fi
+    # The same intake with the spool on tmpfs, where fdatasync returns at
+    # once: what the gateway's own CPU cost allows at CONCURRENCY, as on a
+    # disk whose syncs take microseconds (an NVMe drive with power-loss
+    # protection). A reference for reading (a), not a durable setup.
+    if want a && [[ -n $TMPFS_DIR && -w $TMPFS_DIR &&
+      $(command stat -f -c %T "$TMPFS_DIR" 2>/dev/null) == tmpfs ]] &&
+      TMPFS_WORK=$(mktemp -d "$TMPFS_DIR/conversions-bench-spool-XXXXXX") &&
+      start_gateway gateway-tmpfs "$PAUSED_ENDPOINT" "$TMPFS_WORK"; then
+      log "gateway (intake, spool on tmpfs $TMPFS_WORK) on $GW_TARGET"
+      GW1T=$(load gateway-1-tmpfs "$GW_TARGET" "${PHASE[@]}" --events-per-request 1) || true
+      stop "$GATEWAY_PID"
+    fi
+    [[ -z $TMPFS_WORK ]] || rm -rf "$TMPFS_WORK"
+    if ((HAVE_SANDBOX)); then stop "$SANDBOX_PID"; fi
+  fi
 fi
 
 # ---- (c) sustained delivery to the sandbox ----------------------------------
-if ((HAVE_GATEWAY && HAVE_SANDBOX)); then
+if want c && ((HAVE_GATEWAY && HAVE_SANDBOX)); then
   start_sandbox sandbox-delivery
   if start_gateway gateway-delivery "http://$SANDBOX/v1/events"; then
     log "gateway (delivery) on $GW_TARGET -> sandbox $SANDBOX"
@@ -499,7 +523,7 @@ if ((HAVE_GATEWAY && HAVE_SANDBOX)); then
 fi
 
 # ---- (d) peak RSS with QUEUE_EVENTS queued ---------------------------------
-if ((HAVE_GATEWAY && HAVE_SANDBOX)); then
+if want d && ((HAVE_GATEWAY && HAVE_SANDBOX)); then
   start_sandbox sandbox-queue
   http POST "$SANDBOX" /_sandbox/faults '{"auth_failures": 100000000}' >/dev/null
   if start_gateway gateway-queue "http://$SANDBOX/v1/events"; then
@@ -557,28 +581,36 @@ best() {
   echo
   echo "conversions-gateway load benchmarks (DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS ROUND_DURATION=$ROUND_DURATION CONCURRENCY=$CONCURRENCY CHANNELS=$CHANNELS, $(nproc) CPUs)"
   printf '%-44s %14s  %-22s %s\n' measurement value ratio notes
-  printf '%-44s %14s  %-22s %s\n' "(a) echo-server, 1-event req/s" "$(val "$ECHO1_RATE")" "" \
-    "median of ${#ECHO1_RATES[@]} rounds: ${ECHO1_RATES[*]-}$( ((ROUND_ERRORS == 0)) || printf '; %s loads not counted (failed or with errors)' "$ROUND_ERRORS")"
-  printf '%-44s %14s  %-22s %s\n' "(a) gateway, 1-event req/s" "$(val "$GW1_RATE")" \
-    "gateway/echo ${A_RATIO:-n/a}" "median of the rounds' ratios: ${A_RATIOS[*]-}; $(lat "$GW1")${SYNC1:+; $SYNC1}"
-  printf '%-44s %14s  %-22s %s\n' "(a) durable echo, 1-event req/s" "$(val "$(rps "$ECHO1D")")" \
-    "gateway/durable $(ratio "$GW1_RATE" "$(rps "$ECHO1D")")" "$(lat "$ECHO1D") $(errs "$ECHO1D")"
-  printf '%-44s %14s  %-22s %s\n' "(a) gateway, 1-event, spool on tmpfs" "$(val "$(rps "$GW1T")")" \
-    "gateway/echo $(ratio "$(rps "$GW1T")" "$ECHO1_RATE")" "$(lat "$GW1T") $(errs "$GW1T")"
-  printf '%-44s %14s  %-22s %s\n' "(a) echo-server, 1-event, $WIDE_CONCURRENCY outstanding" "$(val "$(rps "$ECHO1W")")" "" "$(lat "$ECHO1W") $(errs "$ECHO1W")"
-  printf '%-44s %14s  %-22s %s\n' "(a) gateway, 1-event, $WIDE_CONCURRENCY outstanding" "$(val "$(rps "$GW1W")")" \
-    "gateway/echo $(ratio "$(rps "$GW1W")" "$(rps "$ECHO1W")")" "$(lat "$GW1W") $(errs "$GW1W")"
-  printf '%-44s %14s  %-22s %s\n' "(a) best of each, 1-event req/s" "$(val "$(best "$GW1_RATE" "$(rps "$GW1W")")")" \
-    "gateway/echo $(ratio "$(best "$GW1_RATE" "$(rps "$GW1W")")" "$(best "$ECHO1_RATE" "$(rps "$ECHO1W")")")" "echo $(best "$ECHO1_RATE" "$(rps "$ECHO1W")")"
-  printf '%-44s %14s  %-22s %s\n' "(b) echo-server, 100-event events/s" "$(val "$(eps "$ECHO100")")" "" "$(lat "$ECHO100") $(errs "$ECHO100")"
-  printf '%-44s %14s  %-22s %s\n' "(b) gateway, 100-event events/s" "$(val "$(eps "$GW100")")" \
-    "gateway/echo $(ratio "$(eps "$GW100")" "$(eps "$ECHO100")")" "$(lat "$GW100") $(errs "$GW100")"
-  printf '%-44s %14s  %-22s %s\n' "(c) delivered under load, events/s" "$(val "$DELIVERED_RATE")" \
-    "delivered/(b) $(ratio "$DELIVERED_RATE" "$(eps "$GW100")")" "${BACKLOG:+backlog after load $BACKLOG events}"
-  printf '%-44s %14s  %-22s %s\n' "(c) backlog drained, events/s" "$(val "$DRAIN_RATE")" \
-    "drain/(b) $(ratio "$DRAIN_RATE" "$(eps "$GW100")")" ""
-  printf '%-44s %14s  %-22s %s\n' "(c) queue of (d) drained, events/s" "$(val "$QUEUE_DRAIN_RATE")" \
-    "drain/(b) $(ratio "$QUEUE_DRAIN_RATE" "$(eps "$GW100")")" ""
-  printf '%-44s %14s  %-22s %s\n' "(d) peak RSS, $QUEUE_EVENTS queued, MB" "$(val "$RSS_MB")" "" \
-    "${FILL:+fill $(eps "$FILL") events/s, accepted $(field "$FILL" accepted); VmRSS $RSS_NOW_MB MB; spool $SPOOL_MB MB}"
+  if want a; then
+    printf '%-44s %14s  %-22s %s\n' "(a) echo-server, 1-event req/s" "$(val "$ECHO1_RATE")" "" \
+      "median of ${#ECHO1_RATES[@]} rounds: ${ECHO1_RATES[*]-}$( ((ROUND_ERRORS == 0)) || printf '; %s loads not counted (failed or with errors)' "$ROUND_ERRORS")"
+    printf '%-44s %14s  %-22s %s\n' "(a) gateway, 1-event req/s" "$(val "$GW1_RATE")" \
+      "gateway/echo ${A_RATIO:-n/a}" "median of the rounds' ratios: ${A_RATIOS[*]-}; $(lat "$GW1")${SYNC1:+; $SYNC1}"
+    printf '%-44s %14s  %-22s %s\n' "(a) durable echo, 1-event req/s" "$(val "$(rps "$ECHO1D")")" \
+      "gateway/durable $(ratio "$GW1_RATE" "$(rps "$ECHO1D")")" "$(lat "$ECHO1D") $(errs "$ECHO1D")"
+    printf '%-44s %14s  %-22s %s\n' "(a) gateway, 1-event, spool on tmpfs" "$(val "$(rps "$GW1T")")" \
+      "gateway/echo $(ratio "$(rps "$GW1T")" "$ECHO1_RATE")" "$(lat "$GW1T") $(errs "$GW1T")"
+    printf '%-44s %14s  %-22s %s\n' "(a) echo-server, 1-event, $WIDE_CONCURRENCY outstanding" "$(val "$(rps "$ECHO1W")")" "" "$(lat "$ECHO1W") $(errs "$ECHO1W")"
+    printf '%-44s %14s  %-22s %s\n' "(a) gateway, 1-event, $WIDE_CONCURRENCY outstanding" "$(val "$(rps "$GW1W")")" \
+      "gateway/echo $(ratio "$(rps "$GW1W")" "$(rps "$ECHO1W")")" "$(lat "$GW1W") $(errs "$GW1W")"
+    printf '%-44s %14s  %-22s %s\n' "(a) best of each, 1-event req/s" "$(val "$(best "$GW1_RATE" "$(rps "$GW1W")")")" \
+      "gateway/echo $(ratio "$(best "$GW1_RATE" "$(rps "$GW1W")")" "$(best "$ECHO1_RATE" "$(rps "$ECHO1W")")")" "echo $(best "$ECHO1_RATE" "$(rps "$ECHO1W")")"
+  fi
+  if want b; then
+    printf '%-44s %14s  %-22s %s\n' "(b) echo-server, 100-event events/s" "$(val "$(eps "$ECHO100")")" "" "$(lat "$ECHO100") $(errs "$ECHO100")"
+    printf '%-44s %14s  %-22s %s\n' "(b) gateway, 100-event events/s" "$(val "$(eps "$GW100")")" \
+      "gateway/echo $(ratio "$(eps "$GW100")" "$(eps "$ECHO100")")" "$(lat "$GW100") $(errs "$GW100")"
+  fi
+  if want c; then
+    printf '%-44s %14s  %-22s %s\n' "(c) delivered under load, events/s" "$(val "$DELIVERED_RATE")" \
+      "delivered/(b) $(ratio "$DELIVERED_RATE" "$(eps "$GW100")")" "${BACKLOG:+backlog after load $BACKLOG events}"
+    printf '%-44s %14s  %-22s %s\n' "(c) backlog drained, events/s" "$(val "$DRAIN_RATE")" \
+      "drain/(b) $(ratio "$DRAIN_RATE" "$(eps "$GW100")")" ""
+  fi
+  if want d; then
+    printf '%-44s %14s  %-22s %s\n' "(c) queue of (d) drained, events/s" "$(val "$QUEUE_DRAIN_RATE")" \
+      "drain/(b) $(ratio "$QUEUE_DRAIN_RATE" "$(eps "$GW100")")" ""
+    printf '%-44s %14s  %-22s %s\n' "(d) peak RSS, $QUEUE_EVENTS queued, MB" "$(val "$RSS_MB")" "" \
+      "${FILL:+fill $(eps "$FILL") events/s, accepted $(field "$FILL" accepted); VmRSS $RSS_NOW_MB MB; spool $SPOOL_MB MB}"
+  fi
 } | tee "$WORK/summary.txt"
