@@ -382,6 +382,24 @@ TEST_F(GatewayTest, PausesOn404AndResumesWhenTheUrlWorksAgain) {
               Not(HasSubstr("conversions_events_dead_lettered_total{")));
 }
 
+// An undocumented 4xx pauses too (cause "status"), and readiness says it is
+// neither the key nor the url.
+TEST_F(GatewayTest, PausesOnAnUndocumentedClientErrorAndSaysSo) {
+  sandbox::Faults faults;
+  faults.status_sequence = {{409, ""}, {409, ""}};
+  sandbox_->SetFaults(faults);
+  Send({Purchase("a")});
+  std::string report;
+  ASSERT_TRUE(WaitFor([&] { return ReadyzStatus("/readyz", &report) == 503; }));
+  EXPECT_EQ(report,
+            "paused by the API: default (HTTP 409: unexpected status)\n");
+  ASSERT_TRUE(Delivered(1));
+  ASSERT_TRUE(WaitFor([&] { return ReadyzStatus() == 200; }));
+  EXPECT_THAT(MetricsText(),
+              HasSubstr("conversions_events_retried_total{destination="
+                        "\"default\",cause=\"status\"} 1"));
+}
+
 // The API refused the first try, so it never saved the event: the same
 // event sent again, with the same id as the spec asks, is accepted (not a
 // duplicate), replaces the dead letter and is delivered.
