@@ -51,6 +51,12 @@ struct Limits {
   static constexpr size_t kUserAgentBytes = 2048;
   static constexpr size_t kObrefBytes = 1024;
   static constexpr std::int64_t kMaxAgeMs = 7LL * 24 * 60 * 60 * 1000;
+  // What must be left of an event's 7-day window for it to be sent: the
+  // gateway refuses an event with less left on receipt, and dead-letters a
+  // stored one as expired instead of sending it once less is left, so that
+  // the API never receives it too old. Short, so that an event of the
+  // window's last minute is still taken.
+  static constexpr std::int64_t kSendMarginMs = 5'000;
   static constexpr std::int64_t kMaxFutureMs = 10LL * 60 * 1000;
 };
 

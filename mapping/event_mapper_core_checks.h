@@ -77,7 +77,8 @@ inline void Mapper<Event>::CheckEnvelopeFields() {
     }
   }
 
-  // timestamp_ms: 0 means now; within [now - 7 days, now + 10 minutes].
+  // timestamp_ms: 0 means now; within [now - 7 days, now + 10 minutes],
+  // with at least the send margin left of the 7 days.
   timestamp_ms_ = event_.timestamp_ms() == 0 ? now_ms_ : event_.timestamp_ms();
   if (timestamp_ms_ < 0) {
     Violation("timestamp_ms", kOutOfRange,
@@ -91,6 +92,12 @@ inline void Mapper<Event>::CheckEnvelopeFields() {
       description += " (the value looks like seconds; send milliseconds)";
     }
     Violation("timestamp_ms", kOutOfRange, std::move(description));
+  } else if (timestamp_ms_ <
+             now_ms_ - Limits::kMaxAgeMs + Limits::kSendMarginMs) {
+    // Accepted, it would be dead-lettered as expired before its first send.
+    Violation("timestamp_ms", kOutOfRange,
+              "timestamp_ms leaves less than 5 s of the API's 7-day window, "
+              "too little for the event to reach the API in time");
   } else if (timestamp_ms_ > now_ms_ + Limits::kMaxFutureMs) {
     Violation("timestamp_ms", kOutOfRange,
               "timestamp_ms is more than 10 minutes in the future");

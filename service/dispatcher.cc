@@ -19,11 +19,10 @@ namespace {
 
 // An event is dead-lettered as expired when less than this is left of its
 // 7-day window when it would be sent: a request sent now must still be
-// inside the window on arrival. Short, because the gateway accepts events
-// up to the end of the window (as the API does), and an accepted event
-// with time left should be sent, not expired (the spec: check the window
-// "against the clock at send time").
-constexpr std::int64_t kExpiryMarginMs = 5'000;
+// inside the window on arrival (the spec: check the window "against the
+// clock at send time"). The mapping refuses an event with less left on
+// receipt, so an event is never accepted only to expire unsent at once.
+constexpr std::int64_t kExpiryMarginMs = mapping::Limits::kSendMarginMs;
 
 // The longest a Retry-After holds a whole destination (SendBatch): a day,
 // as the seconds form was capped before.

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -198,8 +199,20 @@ class GatewayFixture : public ::testing::Test {
     return res ? res->body : "";
   }
 
+  // The system clock, set ahead by Advance(): for a test that needs an
+  // event's window to close while the event waits.
+  class AdvancingClock : public service::Clock {
+   public:
+    std::int64_t NowMs() override { return system_.NowMs() + ahead_ms_; }
+    void Advance(std::chrono::milliseconds d) { ahead_ms_ += d.count(); }
+
+   private:
+    service::SystemClock system_;
+    std::atomic<std::int64_t> ahead_ms_{0};
+  };
+
   TempDir dir_;
-  service::SystemClock clock_;
+  AdvancingClock clock_;
   std::unique_ptr<sandbox::Sandbox> sandbox_;
   std::unique_ptr<service::Gateway> gateway_;
   std::shared_ptr<grpc::Channel> channel_;

@@ -430,17 +430,37 @@ TEST_F(GatewayTest, ACorrectedResendReplacesItsDeadLetter) {
 }
 
 TEST_F(GatewayTest, DeadLettersAnExpiredEventWithoutSendingIt) {
-  // Valid on receipt (the RPC arrives within 3 s), but less than the 5 s
-  // send margin is left of its window. One with 30 s left is sent.
+  // Both are accepted with time left; they linger (no batch fills) while
+  // the clock moves 60 s on, which closes the window of "old" (30 s left)
+  // but not of "late" (2 minutes left). The drain then sends what is due
+  // at once: "late" and "fresh", never "old".
+  service::GatewayConfig config = Config();
+  config.destinations[0].dispatcher.linger = std::chrono::seconds(600);
+  gateway_.reset();
+  StartGateway(config);
   v1::Event old = Purchase("old");
-  old.set_timestamp_ms(WallNowMs() - 7 * kDayMs + 3'000);
+  old.set_timestamp_ms(WallNowMs() - 7 * kDayMs + 30'000);
   v1::Event late = Purchase("late");
-  late.set_timestamp_ms(WallNowMs() - 7 * kDayMs + 30'000);
-  v1::SendEventsResponse response = Send({old, late, Purchase("fresh")});
+  late.set_timestamp_ms(WallNowMs() - 7 * kDayMs + 120'000);
+  // One with less than the 5 s send margin left is refused on receipt:
+  // accepted, it would expire before its first send.
+  v1::Event closing = Purchase("closing");
+  closing.set_timestamp_ms(WallNowMs() - 7 * kDayMs + 3'000);
+  v1::SendEventsResponse response =
+      Send({old, late, Purchase("fresh"), closing});
   EXPECT_EQ(response.results(0).outcome(), v1::EventResult::OUTCOME_ACCEPTED);
   EXPECT_EQ(response.results(1).outcome(), v1::EventResult::OUTCOME_ACCEPTED);
-  ASSERT_TRUE(Delivered(2));
+  ASSERT_EQ(response.results(3).outcome(), v1::EventResult::OUTCOME_REJECTED);
+  ASSERT_EQ(response.results(3).violations_size(), 1);
+  EXPECT_EQ(response.results(3).violations(0).field(), "timestamp_ms");
+  EXPECT_EQ(response.results(3).violations(0).reason(), "OUT_OF_RANGE");
+  EXPECT_THAT(response.results(3).violations(0).description(),
+              HasSubstr("less than 5 s"));
+  EXPECT_TRUE(sandbox_->AcceptedEvents().empty());  // lingering
+  clock_.Advance(std::chrono::seconds(60));
+  gateway_.reset();  // drains
   EXPECT_THAT(DeliveredIds(), ::testing::UnorderedElementsAre("late", "fresh"));
+  StartGateway();
   v1::ListDeadLettersRequest request;
   request.set_reason(v1::DEAD_LETTER_REASON_EXPIRED);
   v1::ListDeadLettersResponse dead;

@@ -194,8 +194,21 @@ std::vector<FieldIssue> TimestampViolations(std::int64_t timestamp_ms) {
   return Violations(event);
 }
 
-TEST(EventMapperTimestampTest, AcceptsExactlySevenDaysAgo) {
-  EXPECT_THAT(TimestampViolations(kNowMs - kSevenDaysMs), IsEmpty());
+// The API takes events of the last 7 days; the gateway needs 5 s of that
+// window left to send one in time (Limits::kSendMarginMs).
+TEST(EventMapperTimestampTest, AcceptsSevenDaysAgoLessTheSendMargin) {
+  EXPECT_THAT(TimestampViolations(kNowMs - kSevenDaysMs + 5'000), IsEmpty());
+}
+
+TEST(EventMapperTimestampTest, RejectsAnEventWithLessThanTheSendMarginLeft) {
+  for (std::int64_t left : {0, 1, 4'999}) {
+    SCOPED_TRACE(left);
+    std::vector<FieldIssue> violations =
+        TimestampViolations(kNowMs - kSevenDaysMs + left);
+    ASSERT_THAT(violations, ElementsAre(Issue("timestamp_ms", "OUT_OF_RANGE")));
+    EXPECT_THAT(violations[0].description,
+                HasSubstr("less than 5 s of the API's 7-day window"));
+  }
 }
 
 TEST(EventMapperTimestampTest, RejectsOneMillisecondOlderThanSevenDays) {
