@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "mapping/event_mapper.h"
 #include "mapping/event_types.h"
 #include "mapping/request_encoder.h"
@@ -17,6 +18,24 @@
 
 namespace conversions::service {
 namespace {
+
+// What is wrong with an event key given to GetEventStatus or
+// RetryDeadLetters ("no id", "unknown type 99", ...), or "" when its type,
+// custom event name (custom events) and id are there.
+std::string MissingInKey(v1::EventType type,
+                         const std::string& custom_event_name,
+                         const std::string& id) {
+  std::vector<std::string> missing;
+  if (type == v1::EVENT_TYPE_UNSPECIFIED) {
+    missing.push_back("no type");
+  } else if (type == v1::EVENT_TYPE_CUSTOM && custom_event_name.empty()) {
+    missing.push_back("no custom_event_name (required for custom events)");
+  } else if (EventName(type, custom_event_name).empty()) {
+    missing.push_back(absl::StrCat("unknown type ", static_cast<int>(type)));
+  }
+  if (id.empty()) missing.push_back("no id");
+  return absl::StrJoin(missing, ", ");
+}
 
 using google::protobuf::util::TimeUtil;
 
@@ -254,13 +273,17 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::GetEventStatus(
   if (!destination.ok()) {
     return Finish(context, ToGrpcStatus(destination.status()));
   }
-  std::string name = EventName(request->type(), request->custom_event_name());
-  if (name.empty() || request->id().empty()) {
+  if (std::string missing = MissingInKey(
+          request->type(), request->custom_event_name(), request->id());
+      !missing.empty()) {
     return Finish(context,
                   grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                               "type (with custom_event_name for custom "
-                               "events) and id are required"));
+                               absl::StrCat("type (with custom_event_name for "
+                                            "custom events) and id are "
+                                            "required: ",
+                                            missing)));
   }
+  std::string name = EventName(request->type(), request->custom_event_name());
   absl::StatusOr<EventStatusRecord> record =
       ingestor_->spool()->Lookup((*destination)->name, name, request->id());
   if (!record.ok()) {
@@ -376,14 +399,20 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::RetryDeadLetters(
     return Finish(context, ToGrpcStatus(destination.status()));
   }
   std::vector<EventKeyRef> keys;
-  for (const v1::EventKey& key : request->events()) {
-    std::string name = EventName(key.type(), key.custom_event_name());
-    if (name.empty() || key.id().empty()) {
-      return Finish(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                          "every event key needs a type and "
-                                          "an id"));
+  for (int i = 0; i < request->events_size(); ++i) {
+    const v1::EventKey& key = request->events(i);
+    if (std::string missing =
+            MissingInKey(key.type(), key.custom_event_name(), key.id());
+        !missing.empty()) {
+      return Finish(
+          context,
+          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                       absl::StrCat("every event key needs a type (with "
+                                    "custom_event_name for custom events) "
+                                    "and an id: events[",
+                                    i, "]: ", missing)));
     }
-    keys.push_back({std::move(name), key.id()});
+    keys.push_back({EventName(key.type(), key.custom_event_name()), key.id()});
   }
   absl::StatusOr<std::optional<DeadReason>> reason =
       ReasonFilter(request->reason());

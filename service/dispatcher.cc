@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -136,6 +137,58 @@ std::optional<std::chrono::milliseconds> ParseRetryAfter(
   return std::nullopt;
 }
 
+namespace {
+
+// Ends a word of an error text: white space, quotes and brackets.
+bool EndsWord(char c) {
+  return absl::ascii_isspace(static_cast<unsigned char>(c)) ||
+         absl::string_view("\"'`()<>[]{},;").find(c) != absl::string_view::npos;
+}
+
+// "name@host.tld": one '@', something before it and a dot after it.
+bool LooksLikeEmail(std::string_view word) {
+  const size_t at = word.find('@');
+  if (at == 0 || at == std::string_view::npos) return false;
+  if (word.find('@', at + 1) != std::string_view::npos) return false;
+  const size_t dot = word.find('.', at + 2);
+  return dot != std::string_view::npos && dot + 1 < word.size();
+}
+
+// Replaces key-like and email-like words (see ApiErrorMessage).
+std::string RedactWords(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    if (EndsWord(text[i])) {
+      out.push_back(text[i++]);
+      continue;
+    }
+    size_t j = i;
+    while (j < text.size() && !EndsWord(text[j])) ++j;
+    const std::string_view word = text.substr(i, j - i);
+    // Sentence punctuation after a word stays outside it.
+    size_t end = word.size();
+    while (end > 0 && absl::string_view(".:!?").find(word[end - 1]) !=
+                          absl::string_view::npos) {
+      --end;
+    }
+    const std::string_view core = word.substr(0, end);
+    if (core.size() > 3 && core.substr(0, 3) == "sk-") {
+      out += "[redacted API key]";
+    } else if (LooksLikeEmail(core)) {
+      out += "[redacted email]";
+    } else {
+      out.append(core.data(), core.size());
+    }
+    out.append(word.data() + end, word.size() - end);
+    i = j;
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string ApiErrorMessage(const std::string& body, std::string_view api_key) {
   // Parsed with nlohmann's JSON reader, so that every escape (\u0041,
   // \/, \\) reads as the API meant it; a body that is not JSON is shown
@@ -164,7 +217,7 @@ std::string ApiErrorMessage(const std::string& body, std::string_view api_key) {
         out, {{absl::string_view(api_key.data(), api_key.size()),
                "[redacted API key]"}});
   }
-  return out;
+  return RedactWords(out);
 }
 
 Dispatcher::Dispatcher(Spool* spool, Clock* clock, Metrics* metrics,

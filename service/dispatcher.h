@@ -86,7 +86,11 @@ std::optional<std::chrono::milliseconds> ParseRetryAfter(
 // 512 bytes. Every occurrence of `api_key` in it is replaced by
 // "[redacted API key]": an API (or a proxy before it) that repeats the
 // bearer token in its error would otherwise put the key into logs, event
-// statuses and dead letters.
+// statuses and dead letters. So is every other word that starts with
+// "sk-" (the API's own 401 quotes a masked key, "sk-proj-****wxyz", and a
+// proxy may quote another key), and every word that looks like an email
+// address becomes "[redacted email]" (the gateway sends none in clear, but
+// a proxy's or an upstream's text may quote one).
 std::string ApiErrorMessage(const std::string& body, std::string_view api_key);
 
 // What one DeliverOnce call did.

@@ -309,6 +309,41 @@ TEST_F(GatewayTest, RetryDeadLettersRedeliversThem) {
   EXPECT_THAT(DeliveredIds(), ::testing::ElementsAre("p1"));
 }
 
+// An incomplete event key is refused with what it lacks: a custom event's
+// key has a type and an id but no custom_event_name.
+TEST_F(GatewayTest, AnIncompleteEventKeyIsRefusedWithWhatItLacks) {
+  v1::GetEventStatusRequest lookup;
+  lookup.set_type(v1::EVENT_TYPE_CUSTOM);
+  lookup.set_id("c1");
+  v1::GetEventStatusResponse status;
+  grpc::ClientContext lookup_context;
+  grpc::Status refused =
+      stub_->GetEventStatus(&lookup_context, lookup, &status);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(refused.error_message(),
+              HasSubstr(": no custom_event_name (required for custom events)"));
+
+  v1::RetryDeadLettersRequest retry;
+  v1::EventKey* complete = retry.add_events();
+  complete->set_type(v1::EVENT_TYPE_ORDER_CREATED);
+  complete->set_id("p1");
+  v1::EventKey* custom = retry.add_events();
+  custom->set_type(v1::EVENT_TYPE_CUSTOM);
+  custom->set_id("c1");
+  retry.add_events();  // neither type nor id
+  v1::RetryDeadLettersResponse retried;
+  grpc::ClientContext retry_context;
+  refused = stub_->RetryDeadLetters(&retry_context, retry, &retried);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(refused.error_message(),
+              HasSubstr("events[1]: no custom_event_name (required for custom "
+                        "events)"));
+  retry.mutable_events()->DeleteSubrange(1, 1);
+  grpc::ClientContext again;
+  refused = stub_->RetryDeadLetters(&again, retry, &retried);
+  EXPECT_THAT(refused.error_message(), HasSubstr("events[1]: no type, no id"));
+}
+
 TEST_F(GatewayTest, AnUnknownDeadLetterReasonIsRefusedNotTakenAsAll) {
   // A client built from a newer proto may send a reason this gateway does
   // not know; taking it as "every reason" would re-queue every dead letter.

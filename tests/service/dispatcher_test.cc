@@ -764,6 +764,27 @@ TEST(ApiErrorMessageTest, NeverRepeatsTheApiKey) {
             "401 for Bearer [redacted API key] and [redacted API key]");
 }
 
+// The API's 401 quotes a masked key, and a proxy's text may quote another
+// key or an email address: none of them reaches a log line or a status.
+TEST(ApiErrorMessageTest, HidesMaskedKeysAndEmailAddresses) {
+  EXPECT_EQ(
+      ApiErrorMessage(R"({"error":{"message":"Incorrect API key provided: )"
+                      R"(sk-proj-********************wxyz. See the docs."}})",
+                      "sk-proj-other"),
+      "Incorrect API key provided: [redacted API key]. See the docs.");
+  EXPECT_EQ(ApiErrorMessage("upstream failed for user victim@example.com, "
+                            "(ops@x.io) and 'a.b@c.d'!",
+                            "sk-real-key"),
+            "upstream failed for user [redacted email], ([redacted email]) "
+            "and '[redacted email]'!");
+  // What is not one stays as it is.
+  EXPECT_EQ(ApiErrorMessage("emails_sha256[0] is not 64 hex; see @docs, "
+                            "a@b and sk- or task-1.",
+                            "sk-real-key"),
+            "emails_sha256[0] is not 64 hex; see @docs, a@b and sk- or "
+            "task-1.");
+}
+
 // An API that repeats the key in its 400 and 401 answers: the key reaches
 // neither a dead letter's message nor an event's last error.
 TEST_F(DispatcherTest, TheApiKeyAnApiRepeatsStaysOutOfStatusesAndDeadLetters) {
