@@ -52,11 +52,15 @@ struct Limits {
   static constexpr size_t kObrefBytes = 1024;
   static constexpr std::int64_t kMaxAgeMs = 7LL * 24 * 60 * 60 * 1000;
   // What must be left of an event's 7-day window for it to be sent: the
-  // gateway refuses an event with less left on receipt, and dead-letters a
-  // stored one as expired instead of sending it once less is left, so that
-  // the API never receives it too old. Short, so that an event of the
-  // window's last minute is still taken.
+  // dispatcher dead-letters a stored event with less left as expired
+  // instead of sending it, so that the API never receives it too old.
   static constexpr std::int64_t kSendMarginMs = 5'000;
+  // What must be left of it on receipt (and for RetryDeadLetters to queue
+  // a dead letter again): the send margin, plus time to linger, commit and
+  // claim, so that an accepted event is not expired before its first send
+  // when nothing holds it up. Short, so that an event of the window's last
+  // minute is still taken.
+  static constexpr std::int64_t kReceiptMarginMs = kSendMarginMs + 5'000;
   static constexpr std::int64_t kMaxFutureMs = 10LL * 60 * 1000;
 };
 

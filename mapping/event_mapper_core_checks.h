@@ -93,10 +93,12 @@ inline void Mapper<Event>::CheckEnvelopeFields() {
     }
     Violation("timestamp_ms", kOutOfRange, std::move(description));
   } else if (timestamp_ms_ <
-             now_ms_ - Limits::kMaxAgeMs + Limits::kSendMarginMs) {
-    // Accepted, it would be dead-lettered as expired before its first send.
+             now_ms_ - Limits::kMaxAgeMs + Limits::kReceiptMarginMs) {
+    // Accepted, it would likely be dead-lettered as expired before its
+    // first send.
+    static_assert(Limits::kReceiptMarginMs == 10'000, "see the message");
     Violation("timestamp_ms", kOutOfRange,
-              "timestamp_ms leaves less than 5 s of the API's 7-day window, "
+              "timestamp_ms leaves less than 10 s of the API's 7-day window, "
               "too little for the event to reach the API in time");
   } else if (timestamp_ms_ > now_ms_ + Limits::kMaxFutureMs) {
     Violation("timestamp_ms", kOutOfRange,

@@ -19,6 +19,11 @@
 namespace conversions::service {
 namespace {
 
+// Ends the message that refuses an event key.
+constexpr char kKeyNeeds[] =
+    " (a key needs a type, with custom_event_name for custom events, and an "
+    "id)";
+
 // What is wrong with an event key given to GetEventStatus or
 // RetryDeadLetters ("no id", "unknown type 99", ...), or "" when its type,
 // custom event name (custom events) and id are there.
@@ -276,12 +281,10 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::GetEventStatus(
   if (std::string missing = MissingInKey(
           request->type(), request->custom_event_name(), request->id());
       !missing.empty()) {
-    return Finish(context,
-                  grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                               absl::StrCat("type (with custom_event_name for "
-                                            "custom events) and id are "
-                                            "required: ",
-                                            missing)));
+    return Finish(
+        context,
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                     absl::StrCat("invalid event key: ", missing, kKeyNeeds)));
   }
   std::string name = EventName(request->type(), request->custom_event_name());
   absl::StatusOr<EventStatusRecord> record =
@@ -404,13 +407,10 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::RetryDeadLetters(
     if (std::string missing =
             MissingInKey(key.type(), key.custom_event_name(), key.id());
         !missing.empty()) {
-      return Finish(
-          context,
-          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                       absl::StrCat("every event key needs a type (with "
-                                    "custom_event_name for custom events) "
-                                    "and an id: events[",
-                                    i, "]: ", missing)));
+      return Finish(context,
+                    grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 absl::StrCat("invalid event key events[", i,
+                                              "]: ", missing, kKeyNeeds)));
     }
     keys.push_back({EventName(key.type(), key.custom_event_name()), key.id()});
   }
@@ -423,7 +423,7 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::RetryDeadLetters(
   const std::int64_t now = clock->NowMs();
   absl::StatusOr<RequeueResult> result = ingestor_->spool()->Requeue(
       (*destination)->name, keys, *reason, validate_only,
-      OldestSendableTimestampMs(now), now);
+      OldestRequeueableTimestampMs(now), now);
   if (!result.ok()) return Finish(context, ToGrpcStatus(result.status()));
   response->set_requeued_count(result->requeued);
   response->set_window_closed_count(result->window_closed);

@@ -12,6 +12,7 @@
 #include "absl/strings/str_replace.h"
 #include "mapping/event_mapper.h"
 #include "mapping/request_encoder.h"
+#include "mapping/unicode.h"
 #include "nlohmann/json.hpp"
 #include "service/log.h"
 
@@ -21,9 +22,11 @@ namespace {
 // An event is dead-lettered as expired when less than this is left of its
 // 7-day window when it would be sent: a request sent now must still be
 // inside the window on arrival (the spec: check the window "against the
-// clock at send time"). The mapping refuses an event with less left on
-// receipt, so an event is never accepted only to expire unsent at once.
+// clock at send time"). The mapping refuses on receipt an event with less
+// than twice this left (Limits::kReceiptMarginMs), so an accepted event
+// expires unsent only if something holds it up: a backlog, a pause, retries.
 constexpr std::int64_t kExpiryMarginMs = mapping::Limits::kSendMarginMs;
+static_assert(kExpiryMarginMs == 5'000, "see MarkDead's message");
 
 // The longest a Retry-After holds a whole destination (SendBatch): a day,
 // as the seconds form was capped before.
@@ -109,6 +112,11 @@ std::int64_t OldestSendableTimestampMs(std::int64_t now_ms) {
   return now_ms - mapping::Limits::kMaxAgeMs + kExpiryMarginMs;
 }
 
+std::int64_t OldestRequeueableTimestampMs(std::int64_t now_ms) {
+  return now_ms - mapping::Limits::kMaxAgeMs +
+         mapping::Limits::kReceiptMarginMs;
+}
+
 std::optional<std::chrono::milliseconds> ParseRetryAfter(
     const std::string& value, std::int64_t now_ms) {
   if (value.empty()) return std::nullopt;
@@ -139,52 +147,94 @@ std::optional<std::chrono::milliseconds> ParseRetryAfter(
 
 namespace {
 
-// Ends a word of an error text: white space, quotes and brackets.
-bool EndsWord(char c) {
-  return absl::ascii_isspace(static_cast<unsigned char>(c)) ||
-         absl::string_view("\"'`()<>[]{},;").find(c) != absl::string_view::npos;
+bool IsKeyChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+         c == '_' || c == '*';
+}
+bool IsLocalPartChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+         c == '_' || c == '%' || c == '+' || c == '-';
+}
+bool IsDomainChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+         c == '-';
 }
 
-// "name@host.tld": one '@', something before it and a dot after it.
-bool LooksLikeEmail(std::string_view word) {
-  const size_t at = word.find('@');
-  if (at == 0 || at == std::string_view::npos) return false;
-  if (word.find('@', at + 1) != std::string_view::npos) return false;
-  const size_t dot = word.find('.', at + 2);
-  return dot != std::string_view::npos && dot + 1 < word.size();
-}
-
-// Replaces key-like and email-like words (see ApiErrorMessage).
-std::string RedactWords(std::string_view text) {
+// Replaces, in an API's error text, what looks like an API key ("sk-" at
+// the start of a word or after punctuation such as "=" or "/", then at
+// least 17 more key characters, or a masked key with '*') and what looks
+// like an email address (local part, '@', a domain ending in a dot and two
+// or more letters); the rest of the text stays as it is.
+std::string RedactSecrets(std::string_view text) {
   std::string out;
   out.reserve(text.size());
+  size_t copied = 0;  // text[0, copied) is in `out`
+  auto replace = [&](size_t from, size_t to, std::string_view with) {
+    out.append(text.data() + copied, from - copied);
+    out.append(with.data(), with.size());
+    copied = to;
+  };
   size_t i = 0;
   while (i < text.size()) {
-    if (EndsWord(text[i])) {
-      out.push_back(text[i++]);
-      continue;
+    if (text.compare(i, 3, "sk-") == 0 &&
+        (i == copied || !IsKeyChar(text[i - 1]))) {
+      size_t end = i + 3;
+      bool masked = false;
+      while (end < text.size() && IsKeyChar(text[end])) {
+        masked = masked || text[end] == '*';
+        ++end;
+      }
+      if (end - i >= 20 || masked) {
+        replace(i, end, "[redacted API key]");
+        i = end;
+        continue;
+      }
     }
-    size_t j = i;
-    while (j < text.size() && !EndsWord(text[j])) ++j;
-    const std::string_view word = text.substr(i, j - i);
-    // Sentence punctuation after a word stays outside it.
-    size_t end = word.size();
-    while (end > 0 && absl::string_view(".:!?").find(word[end - 1]) !=
-                          absl::string_view::npos) {
+    if (text[i] == '@') {
+      size_t start = i;
+      while (start > copied && IsLocalPartChar(text[start - 1])) --start;
+      while (start < i && text[start] == '.') ++start;
+      size_t end = i + 1;
+      while (end < text.size() && IsDomainChar(text[end])) ++end;
+      while (end > i + 1 && (text[end - 1] == '.' || text[end - 1] == '-')) {
+        --end;  // sentence punctuation
+      }
+      const std::string_view domain = text.substr(i + 1, end - i - 1);
+      const size_t dot = domain.rfind('.');
+      const bool has_tld =
+          dot != std::string_view::npos && dot > 0 && domain.size() - dot > 2 &&
+          std::all_of(domain.begin() + dot + 1, domain.end(), [](char c) {
+            return absl::ascii_isalpha(static_cast<unsigned char>(c));
+          });
+      if (start < i && has_tld) {
+        replace(start, end, "[redacted email]");
+        i = end;
+        continue;
+      }
+    }
+    ++i;
+  }
+  out.append(text.data() + copied, text.size() - copied);
+  return out;
+}
+
+// At most `max` bytes of `text`, cut before a UTF-8 sequence rather than
+// inside one; bytes that are not UTF-8 become '?', since the text goes
+// into protobuf strings.
+std::string CutUtf8(std::string text, size_t max) {
+  if (!mapping::IsValidUtf8(text)) {
+    for (char& c : text) {
+      if (static_cast<unsigned char>(c) >= 0x80) c = '?';
+    }
+  }
+  if (text.size() > max) {
+    size_t end = max;
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) {
       --end;
     }
-    const std::string_view core = word.substr(0, end);
-    if (core.size() > 3 && core.substr(0, 3) == "sk-") {
-      out += "[redacted API key]";
-    } else if (LooksLikeEmail(core)) {
-      out += "[redacted email]";
-    } else {
-      out.append(core.data(), core.size());
-    }
-    out.append(word.data() + end, word.size() - end);
-    i = j;
+    text.resize(end);
   }
-  return out;
+  return text;
 }
 
 }  // namespace
@@ -211,13 +261,16 @@ std::string ApiErrorMessage(const std::string& body, std::string_view api_key) {
     }
     if (message == nullptr) message = string_in(json, "message");
   }
-  std::string out = message != nullptr ? *message : body.substr(0, 512);
+  // Redacted before the cut, so that the cut leaves no part of what it
+  // hides.
+  std::string out = message != nullptr ? *message : body;
   if (!api_key.empty()) {
     out = absl::StrReplaceAll(
         out, {{absl::string_view(api_key.data(), api_key.size()),
                "[redacted API key]"}});
   }
-  return RedactWords(out);
+  out = RedactSecrets(out);
+  return message != nullptr ? out : CutUtf8(std::move(out), 512);
 }
 
 Dispatcher::Dispatcher(Spool* spool, Clock* clock, Metrics* metrics,

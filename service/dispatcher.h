@@ -71,10 +71,14 @@ class BackoffPolicy {
 };
 
 // The oldest event time the dispatcher still sends at `now_ms`: an event
-// with less than 5 s of its 7-day window left is dead-lettered as expired
-// instead, since it could arrive too late. RetryDeadLetters leaves older
-// dead letters as they are.
+// with less than mapping::Limits::kSendMarginMs (5 s) of its 7-day window
+// left is dead-lettered as expired instead, since it could arrive too late.
 std::int64_t OldestSendableTimestampMs(std::int64_t now_ms);
+
+// The oldest event time taken at `now_ms` by RetryDeadLetters, as by the
+// mapping on receipt: mapping::Limits::kReceiptMarginMs (10 s) must be
+// left of the window. Older dead letters are left as they are.
+std::int64_t OldestRequeueableTimestampMs(std::int64_t now_ms);
 
 // Parses a Retry-After header: delta seconds or an HTTP date. Returns the
 // delay, or nullopt when absent or malformed.
@@ -83,14 +87,15 @@ std::optional<std::chrono::milliseconds> ParseRetryAfter(
 
 // Extracts the API's message from an error body ({"error":{"message":..}},
 // {"error":"..."} or {"message":"..."}); falls back to the raw body, cut to
-// 512 bytes. Every occurrence of `api_key` in it is replaced by
-// "[redacted API key]": an API (or a proxy before it) that repeats the
-// bearer token in its error would otherwise put the key into logs, event
-// statuses and dead letters. So is every other word that starts with
-// "sk-" (the API's own 401 quotes a masked key, "sk-proj-****wxyz", and a
-// proxy may quote another key), and every word that looks like an email
-// address becomes "[redacted email]" (the gateway sends none in clear, but
-// a proxy's or an upstream's text may quote one).
+// 512 bytes (at a UTF-8 boundary; bytes that are not UTF-8 become '?').
+// Every occurrence of `api_key` in it is replaced by "[redacted API key]":
+// an API (or a proxy before it) that repeats the bearer token in its error
+// would otherwise put the key into logs, event statuses and dead letters.
+// So is anything else that looks like a key ("sk-" and at least 17 more
+// key characters, or a masked key such as "sk-proj-****wxyz", which the
+// API's own 401 quotes), and an email address becomes "[redacted email]"
+// (the gateway sends none in clear, but a proxy's or an upstream's text
+// may quote one). Both are hidden before the cut.
 std::string ApiErrorMessage(const std::string& body, std::string_view api_key);
 
 // What one DeliverOnce call did.

@@ -321,7 +321,14 @@ TEST_F(GatewayTest, AnIncompleteEventKeyIsRefusedWithWhatItLacks) {
       stub_->GetEventStatus(&lookup_context, lookup, &status);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(refused.error_message(),
-              HasSubstr(": no custom_event_name (required for custom events)"));
+              HasSubstr("invalid event key: no custom_event_name (required "
+                        "for custom events)"));
+  lookup.set_type(static_cast<v1::EventType>(99));
+  grpc::ClientContext unknown_context;
+  refused = stub_->GetEventStatus(&unknown_context, lookup, &status);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(refused.error_message(),
+              HasSubstr("invalid event key: unknown type 99 (a key needs"));
 
   v1::RetryDeadLettersRequest retry;
   v1::EventKey* complete = retry.add_events();
@@ -467,8 +474,14 @@ TEST_F(GatewayTest, ACorrectedResendReplacesItsDeadLetter) {
 TEST_F(GatewayTest, DeadLettersAnExpiredEventWithoutSendingIt) {
   // Both are accepted with time left; they linger (no batch fills) while
   // the clock moves 60 s on, which closes the window of "old" (30 s left)
-  // but not of "late" (2 minutes left). The drain then sends what is due
-  // at once: "late" and "fresh", never "old".
+  // but not of "late" (2 minutes left). The drain dead-letters "old"
+  // without sending it, and the sandbox refuses its one request (401):
+  // "late" and "fresh" go out after the restart. (A worker's first claim
+  // after the start does not linger: if it takes the events, that request
+  // is the one refused, and the restart finds "old" expired all the same.)
+  sandbox::Faults faults;
+  faults.auth_failures = 1;
+  sandbox_->SetFaults(faults);
   service::GatewayConfig config = Config();
   config.destinations[0].dispatcher.linger = std::chrono::seconds(600);
   gateway_.reset();
@@ -477,8 +490,8 @@ TEST_F(GatewayTest, DeadLettersAnExpiredEventWithoutSendingIt) {
   old.set_timestamp_ms(WallNowMs() - 7 * kDayMs + 30'000);
   v1::Event late = Purchase("late");
   late.set_timestamp_ms(WallNowMs() - 7 * kDayMs + 120'000);
-  // One with less than the 5 s send margin left is refused on receipt:
-  // accepted, it would expire before its first send.
+  // One with less than 10 s left is refused on receipt: accepted, it
+  // would expire before its first send.
   v1::Event closing = Purchase("closing");
   closing.set_timestamp_ms(WallNowMs() - 7 * kDayMs + 3'000);
   v1::SendEventsResponse response =
@@ -490,12 +503,13 @@ TEST_F(GatewayTest, DeadLettersAnExpiredEventWithoutSendingIt) {
   EXPECT_EQ(response.results(3).violations(0).field(), "timestamp_ms");
   EXPECT_EQ(response.results(3).violations(0).reason(), "OUT_OF_RANGE");
   EXPECT_THAT(response.results(3).violations(0).description(),
-              HasSubstr("less than 5 s"));
-  EXPECT_TRUE(sandbox_->AcceptedEvents().empty());  // lingering
+              HasSubstr("less than 10 s"));
+  EXPECT_TRUE(sandbox_->AcceptedEvents().empty());
   clock_.Advance(std::chrono::seconds(60));
   gateway_.reset();  // drains
-  EXPECT_THAT(DeliveredIds(), ::testing::UnorderedElementsAre("late", "fresh"));
   StartGateway();
+  ASSERT_TRUE(Delivered(2));
+  EXPECT_THAT(DeliveredIds(), ::testing::UnorderedElementsAre("late", "fresh"));
   v1::ListDeadLettersRequest request;
   request.set_reason(v1::DEAD_LETTER_REASON_EXPIRED);
   v1::ListDeadLettersResponse dead;

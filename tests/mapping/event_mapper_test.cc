@@ -194,20 +194,20 @@ std::vector<FieldIssue> TimestampViolations(std::int64_t timestamp_ms) {
   return Violations(event);
 }
 
-// The API takes events of the last 7 days; the gateway needs 5 s of that
-// window left to send one in time (Limits::kSendMarginMs).
-TEST(EventMapperTimestampTest, AcceptsSevenDaysAgoLessTheSendMargin) {
-  EXPECT_THAT(TimestampViolations(kNowMs - kSevenDaysMs + 5'000), IsEmpty());
+// The API takes events of the last 7 days; the gateway needs 10 s of that
+// window left on receipt to send one in time (Limits::kReceiptMarginMs).
+TEST(EventMapperTimestampTest, AcceptsSevenDaysAgoLessTheReceiptMargin) {
+  EXPECT_THAT(TimestampViolations(kNowMs - kSevenDaysMs + 10'000), IsEmpty());
 }
 
-TEST(EventMapperTimestampTest, RejectsAnEventWithLessThanTheSendMarginLeft) {
-  for (std::int64_t left : {0, 1, 4'999}) {
+TEST(EventMapperTimestampTest, RejectsAnEventWithLessThanTheMarginLeft) {
+  for (std::int64_t left : {0, 1, 4'999, 9'999}) {
     SCOPED_TRACE(left);
     std::vector<FieldIssue> violations =
         TimestampViolations(kNowMs - kSevenDaysMs + left);
     ASSERT_THAT(violations, ElementsAre(Issue("timestamp_ms", "OUT_OF_RANGE")));
     EXPECT_THAT(violations[0].description,
-                HasSubstr("less than 5 s of the API's 7-day window"));
+                HasSubstr("less than 10 s of the API's 7-day window"));
   }
 }
 

@@ -772,17 +772,39 @@ TEST(ApiErrorMessageTest, HidesMaskedKeysAndEmailAddresses) {
                       R"(sk-proj-********************wxyz. See the docs."}})",
                       "sk-proj-other"),
       "Incorrect API key provided: [redacted API key]. See the docs.");
+  EXPECT_EQ(ApiErrorMessage("proxy: api_key=sk-proj-abcdef0123456789xyz&x=1 "
+                            "key:sk-live-****abcd",
+                            "sk-real-key"),
+            "proxy: api_key=[redacted API key]&x=1 key:[redacted API key]");
   EXPECT_EQ(ApiErrorMessage("upstream failed for user victim@example.com, "
-                            "(ops@x.io) and 'a.b@c.d'!",
+                            "(ops@x.io) and 'a.b+c@mail.example.de'!",
                             "sk-real-key"),
             "upstream failed for user [redacted email], ([redacted email]) "
             "and '[redacted email]'!");
-  // What is not one stays as it is.
-  EXPECT_EQ(ApiErrorMessage("emails_sha256[0] is not 64 hex; see @docs, "
-                            "a@b and sk- or task-1.",
+  // Only the address goes from a URL; what is not an address or a key
+  // stays as it is.
+  EXPECT_EQ(ApiErrorMessage("source_url https://user@shop.example.com/p and "
+                            "https://shop.example.com/@brand/x.html; "
+                            "envoy@1.28.0, emails_sha256[0] is not 64 hex, "
+                            "see @docs, a@b, sk- or task-1 or sk-launch.",
                             "sk-real-key"),
-            "emails_sha256[0] is not 64 hex; see @docs, a@b and sk- or "
-            "task-1.");
+            "source_url https://[redacted email]/p and "
+            "https://shop.example.com/@brand/x.html; envoy@1.28.0, "
+            "emails_sha256[0] is not 64 hex, see @docs, a@b, sk- or task-1 "
+            "or sk-launch.");
+}
+
+// A body that is not JSON is cut to 512 bytes after the redaction, so that
+// the cut leaves no part of an address, and never inside a UTF-8 sequence.
+TEST(ApiErrorMessageTest, CutsARawBodyAfterRedactingIt) {
+  const std::string cut =
+      ApiErrorMessage(std::string(500, 'x') + " victim@example.com", "k");
+  EXPECT_EQ(cut, std::string(500, 'x') + " [redacted e");
+  const std::string accents =
+      ApiErrorMessage(std::string(511, 'x') + "\xc3\xa9", "k");
+  EXPECT_EQ(accents, std::string(511, 'x'));
+  EXPECT_EQ(ApiErrorMessage("bad \xff byte \xc3\xa9", "sk-real-key"),
+            "bad ? byte ??");
 }
 
 // An API that repeats the key in its 400 and 401 answers: the key reaches
