@@ -78,7 +78,7 @@ inline void Mapper<Event>::CheckEnvelopeFields() {
   }
 
   // timestamp_ms: 0 means now; within [now - 7 days, now + 10 minutes],
-  // with at least the send margin left of the 7 days.
+  // with at least the receipt margin left of the 7 days.
   timestamp_ms_ = event_.timestamp_ms() == 0 ? now_ms_ : event_.timestamp_ms();
   if (timestamp_ms_ < 0) {
     Violation("timestamp_ms", kOutOfRange,
