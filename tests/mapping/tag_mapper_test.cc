@@ -550,6 +550,22 @@ TEST(TagPathsTest, AValueIsNamedByTheSourceItCameFrom) {
                           Issue("page.href", "INVALID_FORMAT")));
 }
 
+// The receipt margin holds for tag events, under their own field name: 10 s
+// of the 7 days must be left.
+TEST(TagPathsTest, ATimestampWithLessThanTenSecondsLeftIsNamedAsSent) {
+  constexpr std::int64_t kSevenDaysMs = 7LL * 24 * 3600 * 1000;
+  Json e = BaseEvent();
+  e["context"]["event_timestamp"] = kNowMs - kSevenDaysMs + 9'999;
+  const auto violations = MapFused(e).violations;
+  ASSERT_THAT(violations,
+              ElementsAre(Issue("context.event_timestamp", "OUT_OF_RANGE")));
+  EXPECT_THAT(violations[0].description,
+              ::testing::StartsWith("context.event_timestamp leaves less than "
+                                    "10 s"));
+  e["context"]["event_timestamp"] = kNowMs - kSevenDaysMs + 10'000;
+  EXPECT_THAT(MapFused(e).violations, IsEmpty());
+}
+
 TEST(TagPathsTest, ListValuesAreNamedByTheirIndexInTheTagEvent) {
   Json e = BaseEvent();
   // Nulls are skipped and a number is read as text, as the mapping reads
