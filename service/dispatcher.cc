@@ -738,10 +738,20 @@ void Dispatcher::CountEnded(const LaneKey& lane, const char* dead_reason,
 
 void Dispatcher::WorkerLoop(LaneState* lane, HttpTransport* transport) {
   const DispatcherOptions& options = lane->destination->target.options;
+  // Events stored before the start are claimed at once. With none, the lane
+  // waits for its first notification, so that events sent right after the
+  // start linger as later ones do (a first claim that raced them sent them
+  // in a batch of their own, at once).
+  bool idle = spool_->QueuedCount(lane->destination->target.name) == 0;
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     std::int64_t now = clock_->NowMs();
     if (stopping_ && now >= drain_deadline_ms_) return;
+    if (idle && !stopping_ && lane->hinted == 0) {
+      lane->cv.wait_for(lock, std::chrono::milliseconds(kMaxIdleWaitMs));
+      continue;
+    }
+    idle = false;
     // Linger: let a batch fill up unless it is full already (not while
     // draining).
     if (!stopping_ && lane->hinted > 0 &&
