@@ -476,9 +476,9 @@ TEST_F(GatewayTest, DeadLettersAnExpiredEventWithoutSendingIt) {
   // the clock moves 60 s on, which closes the window of "old" (30 s left)
   // but not of "late" (2 minutes left). The drain dead-letters "old"
   // without sending it, and the sandbox refuses its one request (401):
-  // "late" and "fresh" go out after the restart. (A worker's first claim
-  // after the start does not linger: if it takes the events, that request
-  // is the one refused, and the restart finds "old" expired all the same.)
+  // "late" and "fresh" go out after the restart. (Were the events claimed
+  // before the clock moved, that request would be the one refused, and the
+  // restart would find "old" expired all the same.)
   sandbox::Faults faults;
   faults.auth_failures = 1;
   sandbox_->SetFaults(faults);
