@@ -90,7 +90,7 @@ QUEUE_EVENTS=${QUEUE_EVENTS:-1000000}
 FILL_TIMEOUT=${FILL_TIMEOUT:-180s}
 TMPFS_DIR=${TMPFS_DIR-/dev/shm}
 PHASES=${PHASES:-abcd}
-if [[ ! $PHASES =~ ^[abcd\ ,]+$ ]]; then
+if [[ ! $PHASES =~ ^[abcd\ ,]+$ || ! $PHASES =~ [abcd] ]]; then
   echo "PHASES: expected letters of a b c d, got '$PHASES'" >&2
   exit 2
 fi
@@ -386,8 +386,9 @@ if want a || want b; then
   ((GATEWAY_UP)) && SYNC_BEFORE=$(sync_totals "$GW_HTTP")
   # A round counts only when its load ran clean (a rate, no failed request);
   # ROUND_ERRORS says how many did not.
-  want a || ROUNDS=0
-  for ((r = 1; r <= ROUNDS; r++)); do
+  rounds=$ROUNDS
+  want a || rounds=0
+  for ((r = 1; r <= rounds; r++)); do
     line=$(load "echo-1-round$r" "$ECHO_TARGET" "${ROUND[@]}") || line=""
     echo_rate=""
     if clean "$line"; then
@@ -579,7 +580,7 @@ best() {
 
 {
   echo
-  echo "conversions-gateway load benchmarks (DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS ROUND_DURATION=$ROUND_DURATION CONCURRENCY=$CONCURRENCY CHANNELS=$CHANNELS, $(nproc) CPUs)"
+  echo "conversions-gateway load benchmarks (PHASES=$PHASES DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS ROUND_DURATION=$ROUND_DURATION CONCURRENCY=$CONCURRENCY CHANNELS=$CHANNELS, $(nproc) CPUs)"
   printf '%-44s %14s  %-22s %s\n' measurement value ratio notes
   if want a; then
     printf '%-44s %14s  %-22s %s\n' "(a) echo-server, 1-event req/s" "$(val "$ECHO1_RATE")" "" \
