@@ -166,6 +166,11 @@ class TrackReader {
 // nested list into the outer one, so the results' indexes would no longer
 // be the request's; anything else not an object it refuses, but without
 // saying what it is. The body's syntax is checked already.
+// It also refuses what protobuf's C++ parser takes for the request's own
+// members beyond the proto3 JSON mapping: "yes", "y", "t" or "1" for a
+// flag (a typo would silently turn a send into a check) and one object for
+// the "events" list. A flag is a JSON boolean, null, or "true" or "false"
+// as a string (which other protobuf parsers take too).
 class EventElementCheck {
  public:
   // "" when every element is an object; else what the first one is not.
@@ -178,15 +183,29 @@ class EventElementCheck {
   bool number_float(json::number_float_t, const json::string_t&) {
     return Scalar("a number");
   }
-  bool string(json::string_t&) { return Scalar("a string"); }
+  bool string(json::string_t& value) {
+    if (depth_ == 1 && member_ == Member::kFlag &&
+        (value == "true" || value == "false")) {
+      return true;
+    }
+    return Scalar("a string");
+  }
   bool binary(json::binary_t&) { return Scalar("binary data"); }
   bool start_object(std::size_t) {
     if (InEventList()) ++elements_;
+    if (depth_ == 1 && !MemberMayBe("an object")) return false;
     ++depth_;
     return true;
   }
   bool key(json::string_t& key) {
-    if (depth_ == 1) events_key_ = key == "events";
+    if (depth_ == 1) {
+      member_key_ = key;
+      member_ = key == "events" ? Member::kEvents
+                : key == "validate_only" || key == "validateOnly" ||
+                        key == "dry_run" || key == "dryRun"
+                    ? Member::kFlag
+                    : Member::kOther;
+    }
     return true;
   }
   bool end_object() {
@@ -195,8 +214,13 @@ class EventElementCheck {
   }
   bool start_array(std::size_t) {
     if (InEventList()) return Refuse("a list");
+    if (depth_ == 1 && member_ != Member::kEvents && !MemberMayBe("a list")) {
+      return false;
+    }
     ++depth_;
-    if (depth_ == 2 && events_key_) event_list_depth_ = depth_;
+    if (depth_ == 2 && member_ == Member::kEvents) {
+      event_list_depth_ = depth_;
+    }
     return true;
   }
   bool end_array() {
@@ -210,8 +234,31 @@ class EventElementCheck {
   }
 
  private:
+  enum class Member { kOther, kEvents, kFlag };
+
   bool InEventList() const { return depth_ == event_list_depth_; }
-  bool Scalar(const char* what) { return InEventList() ? Refuse(what) : true; }
+  bool Scalar(const char* what) {
+    if (InEventList()) return Refuse(what);
+    return depth_ != 1 || MemberMayBe(what);
+  }
+  // Whether the request's member being read may be `what` (null always
+  // may: it stands for the default).
+  bool MemberMayBe(const char* what) {
+    const std::string_view kind = what;
+    if (kind == "null" || member_ == Member::kOther) return true;
+    if (member_ == Member::kFlag) {
+      if (kind == "a boolean") return true;
+      problem_ = absl::StrCat(
+          member_key_, " must be true or false (a JSON boolean), not ", what);
+      return false;
+    }
+    problem_ =
+        absl::StrCat(member_key_, " must be a list of tag events, not ", what,
+                     kind == "an object" ? " (send one event as a list "
+                                           "of one)"
+                                         : "");
+    return false;
+  }
   bool Refuse(const char* what) {
     problem_ = absl::StrCat("events[", elements_, "] is ", what,
                             ": each element of events must be an object (a "
@@ -219,8 +266,9 @@ class EventElementCheck {
     return false;
   }
 
-  int depth_ = 0;              // 1 inside the request object
-  bool events_key_ = false;    // the request's value coming is "events"'s
+  int depth_ = 0;                   // 1 inside the request object
+  Member member_ = Member::kOther;  // whose value comes, at depth 1
+  std::string member_key_;
   int event_list_depth_ = -1;  // depth inside the events list, when in it
   int elements_ = 0;           // elements of the list seen
   std::string problem_;

@@ -340,6 +340,15 @@ TEST_F(TrackTest, HttpTrackParseErrorsDoNotQuoteTheBody) {
   EXPECT_THAT(nlohmann::json::parse(wrong_type->body)["error"]["message"]
                   .get<std::string>(),
               ::testing::HasSubstr("validate_only"));
+  // protobuf's C++ parser reads "yes" as true; the gateway does not guess.
+  auto yes =
+      http.Post("/v1/track", R"({"validate_only": "yes", "events": [{}]})",
+                "application/json");
+  ASSERT_TRUE(yes);
+  EXPECT_EQ(yes->status, 400);
+  EXPECT_THAT(
+      nlohmann::json::parse(yes->body)["error"]["message"].get<std::string>(),
+      ::testing::HasSubstr("validate_only must be true or false"));
   // A typo in a field name is named; a name that is no plain field name
   // (above: an email) is not.
   auto typo = http.Post("/v1/track", R"({"event": [{}]})", "application/json");

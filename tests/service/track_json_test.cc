@@ -279,9 +279,9 @@ TEST(TrackJsonTest, RefusalsNameTheProblemNotTheText) {
           "jane@example.com": 2}}]})",
        "an object holds the same key twice (in events[1])"},
       {R"({"validate_only": "CRM000123", "events": [{}]})",
-       "(validate_only): invalid value for type TYPE_BOOL"},
+       "validate_only must be true or false (a JSON boolean), not a string"},
       {R"({"validate_only": 1, "events": [{}]})",
-       "(validate_only): invalid value for type TYPE_BOOL"},
+       "validate_only must be true or false (a JSON boolean), not a number"},
       {R"({"events": [{}], "14155552671": true})",
        "an unknown field, whose name is not shown: it is not a plain field "
        "name"},
@@ -326,6 +326,24 @@ TEST(TrackJsonTest, RefusalsNameTheProblemNotTheText) {
        "destination: Starting an object on a scalar field"},
       {R"({"events": [{}], "destination": [1]})",
        "destination: Proto field is not repeating, cannot start list."},
+      // protobuf's C++ parser reads "yes", "y", "t" and "1" as true: a typo
+      // would silently make a send a check. Only the proto3 JSON forms go.
+      {R"({"validate_only": "yes", "events": [{}]})",
+       "validate_only must be true or false (a JSON boolean), not a string"},
+      {R"({"events": [{}], "dryRun": "1"})",
+       "dryRun must be true or false (a JSON boolean), not a string"},
+      {R"({"events": [{}], "dry_run": 1})",
+       "dry_run must be true or false (a JSON boolean), not a number"},
+      {R"({"validateOnly": {}, "events": [{}]})",
+       "validateOnly must be true or false (a JSON boolean), not an object"},
+      {R"({"validate_only": [true], "events": [{}]})",
+       "validate_only must be true or false (a JSON boolean), not a list"},
+      // protobuf takes one object for a repeated field.
+      {R"({"events": {"event_name": "purchase"}})",
+       "events must be a list of tag events, not an object (send one event "
+       "as a list of one)"},
+      {R"({"events": "purchase"})",
+       "events must be a list of tag events, not a string"},
       // A lower-case digest as a key is not taken for a field name.
       {R"({"events": [{}], "abcdef0123456789abcdef0123456789": 1})",
        "an unknown field, whose name is not shown: it is not a plain field "
@@ -343,6 +361,29 @@ TEST(TrackJsonTest, RefusalsNameTheProblemNotTheText) {
 
 // A byte order mark before the body is ignored (RFC 8259 §8.1 allows it;
 // editors on some systems write one), on the direct reader's path too.
+TEST(TrackJsonTest, FlagsTakeBooleansNullAndTheirStringForms) {
+  struct Case {
+    std::string body;
+    bool validate_only;
+    bool dry_run;
+  };
+  const std::vector<Case> cases = {
+      {R"({"validate_only": true, "dry_run": false, "events": [{}]})", true,
+       false},
+      {R"({"validate_only": "true", "dryRun": "true", "events": [{}]})", true,
+       true},
+      {R"({"validateOnly": "false", "dry_run": null, "events": [{}]})", false,
+       false},
+      {R"({"validate_only": null, "events": null})", false, false},
+  };
+  for (const Case& c : cases) {
+    TrackEventsInput out;
+    ASSERT_TRUE(ParseTrackEventsJson(c.body, &out).ok()) << c.body;
+    EXPECT_EQ(out.validate_only, c.validate_only) << c.body;
+    EXPECT_EQ(out.dry_run, c.dry_run) << c.body;
+  }
+}
+
 TEST(TrackJsonTest, AByteOrderMarkIsIgnored) {
   TrackEventsInput out;
   ASSERT_TRUE(
