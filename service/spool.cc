@@ -65,6 +65,9 @@ constexpr int kForcedCheckpointPages = 2 * kCheckpointPages;
 // Rows deleted per transaction when pruning, so that a large prune does not
 // hold up appends.
 constexpr int kPruneChunk = 5000;
+// Delivered ranges of one outcome at most this many ids apart share a run
+// in delivered_runs (see spool_sqlite.cc).
+constexpr std::int64_t kRunGap = 1024;
 // A claim scans the whole due queue of its lane at least this often (see
 // SqliteSpool::Claim).
 constexpr int kFullScanEvery = 16;
@@ -456,10 +459,27 @@ class SqliteSpool : public Spool {
     return RunSync(
         [&](sqlite3*) -> absl::Status {
           Closed closed;
+          // The ranges delivered, as runs for pruning: ranges close to each
+          // other share one (a run may cover rows of other lanes).
+          std::int64_t run_lo = -1, run_hi = -1;
+          auto flush_run = [&]() -> absl::Status {
+            if (run_lo < 0) return absl::OkStatus();
+            w_.delivered_run.Bind(1, now_ms);
+            w_.delivered_run.Bind(2, run_lo);
+            w_.delivered_run.Bind(3, run_hi);
+            return w_.delivered_run.Run("delivered run");
+          };
           absl::Status s =
               ForEachRange(ids, [&](std::int64_t lo, std::int64_t hi) {
                 absl::StatusOr<ClosedRows> n = Closing(lo, hi, &closed);
                 if (!n.ok()) return n.status();
+                if (n->rows == 0) return absl::OkStatus();
+                if (run_lo >= 0 && lo - run_hi > kRunGap) {
+                  if (absl::Status f = flush_run(); !f.ok()) return f;
+                  run_lo = -1;
+                }
+                if (run_lo < 0) run_lo = lo;
+                run_hi = hi;
                 w_.delivered.Bind(1, lo);
                 w_.delivered.Bind(2, hi);
                 w_.delivered.Bind(3, now_ms);
@@ -478,6 +498,7 @@ class SqliteSpool : public Spool {
                 drop.Bind(2, hi);
                 return drop.Run("drop payloads");
               });
+          if (s.ok()) s = flush_run();
           DecrementQueued(closed);
           Release(ids);
           return s;
@@ -794,33 +815,41 @@ class SqliteSpool : public Spool {
   absl::StatusOr<std::int64_t> Prune(std::int64_t now_ms) override {
     const std::int64_t cutoff = now_ms - options_.retention.count();
     std::int64_t removed = 0;
-    // Delivered rows, then dead letters with their kept payloads, a chunk
-    // per transaction. (Payloads in the log go with their segment.)
-    for (int state : {2, 3}) {
-      for (;;) {
-        std::vector<std::int64_t> ids;
-        absl::Status status = RunSync([&](sqlite3* db) -> absl::Status {
-          Statement st;
-          absl::Status s = st.Prepare(
-              db,
-              "DELETE FROM events WHERE id IN (SELECT id FROM events "
-              "WHERE state=?3 AND done_ms<?1 LIMIT ?2) RETURNING id, key_hash");
-          if (!s.ok()) return s;
-          st.Bind(1, cutoff);
-          st.Bind(2, kPruneChunk);
-          st.Bind(3, state);
-          if (!(s = DeleteRows(st, db, "prune", &ids)).ok()) return s;
-          if (state == 2) return absl::OkStatus();
-          return ForEachRange(ids, [&](std::int64_t lo, std::int64_t hi) {
-            w_.drop_payloads.Bind(1, lo);
-            w_.drop_payloads.Bind(2, hi);
-            return w_.drop_payloads.Run("prune payloads");
-          });
+    // Delivered rows, through the runs that found them, a chunk per
+    // transaction. (Payloads in the log go with their segment.)
+    for (;;) {
+      std::int64_t rows = 0;
+      bool more = false;
+      absl::Status status = RunSync([&](sqlite3* db) -> absl::Status {
+        return PruneDeliveredRuns(db, /*cutoff=*/cutoff, /*limit=*/-1, &rows,
+                                  &more);
+      });
+      if (!status.ok()) return status;
+      removed += rows;
+      if (!more) break;
+    }
+    // Then dead letters with their kept payloads.
+    for (;;) {
+      std::vector<std::int64_t> ids;
+      absl::Status status = RunSync([&](sqlite3* db) -> absl::Status {
+        Statement st;
+        absl::Status s = st.Prepare(
+            db,
+            "DELETE FROM events WHERE id IN (SELECT id FROM events "
+            "WHERE state=3 AND done_ms<?1 LIMIT ?2) RETURNING id, key_hash");
+        if (!s.ok()) return s;
+        st.Bind(1, cutoff);
+        st.Bind(2, kPruneChunk);
+        if (!(s = DeleteRows(st, db, "prune", &ids)).ok()) return s;
+        return ForEachRange(ids, [&](std::int64_t lo, std::int64_t hi) {
+          w_.drop_payloads.Bind(1, lo);
+          w_.drop_payloads.Bind(2, hi);
+          return w_.drop_payloads.Run("prune payloads");
         });
-        if (!status.ok()) return status;
-        removed += static_cast<std::int64_t>(ids.size());
-        if (ids.size() < static_cast<size_t>(kPruneChunk)) break;
-      }
+      });
+      if (!status.ok()) return status;
+      removed += static_cast<std::int64_t>(ids.size());
+      if (ids.size() < static_cast<size_t>(kPruneChunk)) break;
     }
     // The bound on delivered events kept: the oldest deliveries go first.
     // Dead letters are never pruned early; queued events never are.
@@ -830,22 +859,82 @@ class SqliteSpool : public Spool {
       const std::int64_t excess = DedupKeyCount() - QueuedCount() - *dead -
                                   options_.max_retained_events;
       if (excess <= 0) break;
-      std::vector<std::int64_t> ids;
+      std::int64_t rows = 0;
+      bool more = false;
       absl::Status status = RunSync([&](sqlite3* db) -> absl::Status {
-        Statement st;
-        absl::Status s = st.Prepare(
-            db,
-            "DELETE FROM events WHERE id IN (SELECT id FROM events "
-            "WHERE state=2 ORDER BY done_ms LIMIT ?1) RETURNING id, key_hash");
-        if (!s.ok()) return s;
-        st.Bind(1, std::min<std::int64_t>(excess, kPruneChunk));
-        return DeleteRows(st, db, "prune beyond the bound", &ids);
+        return PruneDeliveredRuns(db, /*cutoff=*/INT64_MAX,
+                                  std::min<std::int64_t>(excess, kPruneChunk),
+                                  &rows, &more);
       });
       if (!status.ok()) return status;
-      removed += static_cast<std::int64_t>(ids.size());
-      if (ids.empty()) break;  // the rest are dead letters
+      removed += rows;
+      if (rows == 0 && !more) break;  // the rest are dead letters
     }
     return removed;
+  }
+
+  // Deletes the delivered rows of the runs delivered before `cutoff`, the
+  // oldest runs first, about kPruneChunk rows at most (or `limit` rows,
+  // when not -1, whatever their time), and the runs left with none. Sets
+  // *more when runs before the cutoff are left. Writer thread only.
+  absl::Status PruneDeliveredRuns(sqlite3* db, std::int64_t cutoff,
+                                  std::int64_t limit, std::int64_t* rows,
+                                  bool* more) {
+    Statement runs;
+    Statement drop;
+    Statement drop_run;
+    absl::Status s;
+    if (!(s = runs.Prepare(db,
+                           "SELECT id, lo, hi FROM delivered_runs WHERE "
+                           "done_ms<?1 ORDER BY done_ms, id LIMIT ?2"))
+             .ok() ||
+        !(s = drop.Prepare(
+              db,
+              "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE "
+              "id BETWEEN ?1 AND ?2 AND state=2 AND done_ms<?3 LIMIT ?4) "
+              "RETURNING id, key_hash"))
+             .ok() ||
+        !(s = drop_run.Prepare(db, "DELETE FROM delivered_runs WHERE id=?1"))
+             .ok()) {
+      return s;
+    }
+    const std::int64_t budget = limit < 0 ? kPruneChunk : limit;
+    std::vector<std::pair<std::int64_t, std::pair<std::int64_t, std::int64_t>>>
+        due;
+    runs.Bind(1, cutoff);
+    runs.Bind(2, 64);
+    int rc;
+    while ((rc = runs.Step()) == SQLITE_ROW) {
+      due.push_back({runs.Int(0), {runs.Int(1), runs.Int(2)}});
+    }
+    runs.Reset();
+    if (rc != SQLITE_DONE) return SqliteError(db, "delivered runs");
+    *more = false;
+    std::vector<std::int64_t> ids;
+    for (size_t i = 0; i < due.size(); ++i) {
+      if (static_cast<std::int64_t>(ids.size()) >= budget) {
+        *more = true;
+        break;
+      }
+      const auto& [run, range] = due[i];
+      const std::int64_t room = budget - static_cast<std::int64_t>(ids.size());
+      const size_t before = ids.size();
+      drop.Bind(1, range.first);
+      drop.Bind(2, range.second);
+      drop.Bind(3, cutoff);
+      drop.Bind(4, room);
+      if (!(s = DeleteRows(drop, db, "prune", &ids)).ok()) return s;
+      // A run cut short by the budget keeps what is left of it.
+      if (static_cast<std::int64_t>(ids.size() - before) == room) {
+        *more = true;
+        break;
+      }
+      drop_run.Bind(1, run);
+      if (!(s = drop_run.Run("prune delivered run")).ok()) return s;
+      if (i + 1 == due.size() && due.size() == 64) *more = true;
+    }
+    *rows = static_cast<std::int64_t>(ids.size());
+    return absl::OkStatus();
   }
 
   // Runs a DELETE ... RETURNING id, key_hash: appends the deleted rows to

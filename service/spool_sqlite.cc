@@ -23,8 +23,16 @@ namespace {
 //   (destination, validate_only, event name, id), and the spool keeps
 //   fingerprint -> rowid in memory, rebuilt from this column at start-up.
 // - Partial indexes cover only the rows each query needs: queued rows by
-//   due time (claims), open rows per destination (depth), delivered rows by
-//   time (pruning) and dead letters by time (listing, pruning).
+//   due time (claims), open rows per destination (depth) and dead letters
+//   by time (listing, pruning).
+// - Delivered rows are found for pruning through `delivered_runs`: one row
+//   per range of ids an outcome marked delivered, with its time, written
+//   once per batch, where an index on the rows' done_ms changed with every
+//   event delivered (about 8 % of the gateway's CPU while draining).
+//   A run may hold other rows too (the prune checks each row's state and
+//   time) and its done_ms is never below that of a row it covers, so a
+//   delivered row is pruned once every run covering it is due, never
+//   before its own time.
 constexpr char kSchema[] = R"sql(
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY,
@@ -54,8 +62,13 @@ CREATE INDEX IF NOT EXISTS events_due
   ON events(destination, validate_only, next_attempt_ms, id) WHERE state=0;
 CREATE INDEX IF NOT EXISTS events_open
   ON events(destination, id) WHERE state<2;
-CREATE INDEX IF NOT EXISTS events_delivered
-  ON events(done_ms) WHERE state=2;
+CREATE TABLE IF NOT EXISTS delivered_runs (
+  id INTEGER PRIMARY KEY,
+  done_ms INTEGER NOT NULL,
+  lo INTEGER NOT NULL,
+  hi INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS delivered_runs_done ON delivered_runs(done_ms);
 CREATE INDEX IF NOT EXISTS events_dead
   ON events(done_ms, id) WHERE state=3;
 )sql";
@@ -205,6 +218,74 @@ absl::StatusOr<std::int64_t> QueryInt(sqlite3* db, const char* sql) {
   return st.Int(0);
 }
 
+// Delivered rows are coalesced into runs of at most this many ids, whose
+// rows were delivered within this long of each other (so that none is
+// pruned more than that late).
+constexpr std::int64_t kRebuiltRunIds = 4096;
+constexpr std::int64_t kRebuiltRunSpreadMs = 60'000;
+
+// Builds `delivered_runs` anew from the delivered rows, and drops the
+// index on their time that builds before delivered_runs kept (and would
+// create again on this file): a file such a build wrote or migrated has
+// runs missing. Inside the caller's transaction.
+absl::Status RebuildDeliveredRuns(sqlite3* db) {
+  absl::Status s = Exec(db, "DELETE FROM delivered_runs;");
+  if (!s.ok()) return s;
+  Statement rows;
+  Statement insert;
+  if (!(s = rows.Prepare(db,
+                         "SELECT id, done_ms FROM events WHERE state=2 "
+                         "ORDER BY id"))
+           .ok() ||
+      !(s = insert.Prepare(db,
+                           "INSERT INTO delivered_runs(done_ms, lo, hi) "
+                           "VALUES(?1, ?2, ?3)"))
+           .ok()) {
+    return s;
+  }
+  bool open = false;
+  std::int64_t lo = 0, hi = 0, earliest = 0, latest = 0;
+  auto flush = [&]() -> absl::Status {
+    if (!open) return absl::OkStatus();
+    insert.Bind(1, latest);
+    insert.Bind(2, lo);
+    insert.Bind(3, hi);
+    return insert.Run("rebuild delivered runs");
+  };
+  int rc;
+  while ((rc = rows.Step()) == SQLITE_ROW) {
+    const std::int64_t id = rows.Int(0);
+    const std::int64_t done = rows.Int(1);
+    if (open && id - lo < kRebuiltRunIds &&
+        std::max(latest, done) - std::min(earliest, done) <=
+            kRebuiltRunSpreadMs) {
+      hi = id;
+      earliest = std::min(earliest, done);
+      latest = std::max(latest, done);
+      continue;
+    }
+    if (!(s = flush()).ok()) return s;
+    open = true;
+    lo = hi = id;
+    earliest = latest = done;
+  }
+  rows.Reset();
+  if (rc != SQLITE_DONE) return SqliteError(db, "rebuild delivered runs");
+  if (!(s = flush()).ok()) return s;
+  return Exec(db, "DROP INDEX IF EXISTS events_delivered;");
+}
+
+// Whether the file has the index on delivered rows' time of builds before
+// delivered_runs (a sign that such a build used it last).
+absl::StatusOr<bool> HasDeliveredIndex(sqlite3* db) {
+  absl::StatusOr<std::int64_t> n =
+      QueryInt(db,
+               "SELECT COUNT(*) FROM sqlite_schema WHERE type='index' AND "
+               "name='events_delivered'");
+  if (!n.ok()) return n.status();
+  return *n > 0;
+}
+
 }  // namespace
 
 absl::Status PrepareSchema(sqlite3* db) {
@@ -220,7 +301,17 @@ absl::Status PrepareSchema(sqlite3* db) {
         "spool: the file has layout ", *current, "; this build reads up to ",
         kLayoutVersion, " (a newer version wrote it)"));
   }
-  if (*current == kLayoutVersion) return Exec(db, kSchema);
+  if (*current == kLayoutVersion) {
+    absl::StatusOr<bool> old_index = HasDeliveredIndex(db);
+    if (!old_index.ok()) return old_index.status();
+    if (!*old_index) return Exec(db, kSchema);
+    absl::Status s = Exec(db, "BEGIN IMMEDIATE;");
+    if (s.ok()) s = Exec(db, kSchema);
+    if (s.ok()) s = RebuildDeliveredRuns(db);
+    if (s.ok()) s = Exec(db, "COMMIT;");
+    if (!s.ok()) Exec(db, "ROLLBACK;").IgnoreError();
+    return s;
+  }
   // Layout 1 had no version and kept wire_json in `events`; layout 2 had
   // the table `payloads`.
   absl::StatusOr<std::int64_t> v1 =
@@ -239,6 +330,7 @@ absl::Status PrepareSchema(sqlite3* db) {
   if (s.ok() && *v1 == 0 && *v2 > 0) s = Exec(db, kMigrateFrom2);
   if (s.ok()) s = Exec(db, kSchema);
   if (s.ok() && *v1 > 0) s = Exec(db, kMigrateFrom1Copy);
+  if (s.ok()) s = RebuildDeliveredRuns(db);
   if (s.ok()) {
     s = Exec(db,
              absl::StrCat("PRAGMA user_version=", kLayoutVersion, ";").c_str());
@@ -268,6 +360,10 @@ absl::Status WriterStatements::Prepare(sqlite3* db) {
                               "UPDATE events SET state=2, done_ms=?3, "
                               "attempts=attempts+?4, last_error=NULL "
                               "WHERE id BETWEEN ?1 AND ?2 AND state=0"))
+           .ok() ||
+      !(s = delivered_run.Prepare(db,
+                                  "INSERT INTO delivered_runs(done_ms, lo, "
+                                  "hi) VALUES(?1, ?2, ?3)"))
            .ok() ||
       !(s = drop_payloads.Prepare(
             db, "DELETE FROM payloads_kept WHERE id BETWEEN ?1 AND ?2"))

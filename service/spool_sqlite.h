@@ -158,6 +158,7 @@ struct WriterStatements {
   Statement remove_row;     // row ?1
   Statement closing;        // queued rows of the range that an outcome closes
   Statement delivered;      // queued rows of the range delivered at ?3
+  Statement delivered_run;  // rows ?2 to ?3 were delivered at ?1
   Statement drop_payloads;  // kept payloads of the range
   Statement drop_delivered_payloads;  // kept payloads of delivered rows
   Statement retry;         // queued rows of the range due at ?3 with error ?4

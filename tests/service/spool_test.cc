@@ -680,6 +680,102 @@ TEST_F(SpoolTest, PruneRemovesDoneRowsOlderThanRetention) {
   EXPECT_THAT(*again, ElementsAre(AppendOutcome::kAccepted));
 }
 
+// Delivered rows are found for pruning by the runs their outcomes wrote,
+// which may cover rows of other lanes: those stay, whatever their state.
+TEST_F(SpoolTest, PruneFindsDeliveredRowsByTheirRuns) {
+  SpoolOptions options;
+  options.retention = std::chrono::milliseconds(1000);
+  auto spool = OpenSpool(options);
+  ASSERT_TRUE(
+      AppendSync(*spool, {Event("a1"), Event("a2"), Event("a3"), Event("a4"),
+                          Event("o1", "other"), Event("a5"), Event("a6")})
+          .ok());
+  auto claimed = spool->Claim(lane_, kNow, 10, 1 << 20);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_THAT(*claimed, SizeIs(6));
+  std::vector<std::int64_t> later;
+  for (size_t i = 2; i < 6; ++i) later.push_back((*claimed)[i].row_id);
+  ASSERT_TRUE(
+      spool
+          ->MarkDelivered({(*claimed)[0].row_id, (*claimed)[1].row_id}, kNow, 1)
+          .ok());
+  // One run over a3 .. a6, o1 (queued, another destination) in between.
+  ASSERT_TRUE(spool->MarkDelivered(later, kNow + 500, 1).ok());
+  auto first = spool->Prune(kNow + 1001);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, 2);
+  EXPECT_EQ(spool->Lookup("default", "order_created", "a2").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(spool->Lookup("default", "order_created", "a3").ok());
+  auto second = spool->Prune(kNow + 1501);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(*second, 4);
+  EXPECT_EQ(spool->Lookup("default", "order_created", "a6").status().code(),
+            absl::StatusCode::kNotFound);
+  auto other = spool->Lookup("other", "order_created", "o1");
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->state, EventState::kQueued);
+  EXPECT_EQ(spool->QueuedCount(), 1);
+  auto none = spool->Prune(kNow + 100000);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(*none, 0);
+}
+
+// A build before delivered_runs kept an index on delivered rows' time and
+// wrote no runs: opened again by this build, the runs are made from the
+// rows, and the index goes.
+TEST_F(SpoolTest, MakesDeliveredRunsForAFileAnOlderBuildUsed) {
+  const std::string path = dir_.path() + "/spool.db";
+  SpoolOptions options;
+  options.retention = std::chrono::milliseconds(1000);
+  {
+    auto spool = OpenSpool(options);
+    ASSERT_TRUE(
+        AppendSync(*spool, {Event("a"), Event("b"), Event("c"), Event("q")})
+            .ok());
+    auto claimed = spool->Claim(lane_, kNow, 3, 1 << 20);
+    ASSERT_TRUE(claimed.ok());
+    ASSERT_THAT(*claimed, SizeIs(3));
+    ASSERT_TRUE(spool
+                    ->MarkDelivered(
+                        {(*claimed)[0].row_id, (*claimed)[1].row_id}, kNow, 1)
+                    .ok());
+    // Two minutes later: not in the same run when the runs are remade.
+    ASSERT_TRUE(
+        spool->MarkDelivered({(*claimed)[2].row_id}, kNow + 120000, 1).ok());
+  }
+  WriteSqliteFile(path, R"sql(
+      DELETE FROM delivered_runs;
+      CREATE INDEX events_delivered ON events(done_ms) WHERE state=2;
+    )sql");
+  auto spool = OpenSpool(options);
+  ASSERT_NE(spool, nullptr);
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db,
+                                 "SELECT (SELECT COUNT(*) FROM sqlite_schema "
+                                 "WHERE name='events_delivered'), (SELECT "
+                                 "COUNT(*) FROM delivered_runs)",
+                                 -1, &st, nullptr),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    EXPECT_EQ(sqlite3_column_int64(st, 0), 0);
+    EXPECT_EQ(sqlite3_column_int64(st, 1), 2);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+  auto first = spool->Prune(kNow + 1001);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, 2);
+  auto second = spool->Prune(kNow + 121001);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(*second, 1);
+  EXPECT_EQ(spool->QueuedCount(), 1);
+  EXPECT_TRUE(spool->Lookup("default", "order_created", "q").ok());
+}
+
 TEST_F(SpoolTest, ReportsDepthAndOldestEventPerDestination) {
   auto spool = OpenSpool();
   ASSERT_TRUE(AppendSync(*spool, {Event("a")}, kNow - 500).ok());
@@ -910,6 +1006,30 @@ TEST_F(SpoolTest, PruneKeepsAtMostTheBoundOfDeliveredEvents) {
   auto again = spool->Prune(kNow + 10);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(*again, 0);
+}
+
+// The bound may take part of a run of deliveries; the rest stays found.
+TEST_F(SpoolTest, PruneToTheBoundTakesPartOfARun) {
+  SpoolOptions options;
+  options.max_retained_events = 3;
+  options.retention = std::chrono::milliseconds(1000);
+  auto spool = OpenSpool(options);
+  std::vector<SpoolEvent> events;
+  for (int i = 0; i < 6; ++i) events.push_back(Event(absl::StrCat("e", i)));
+  ASSERT_TRUE(AppendSync(*spool, std::move(events)).ok());
+  auto claimed = spool->Claim(lane_, kNow, 6, 1 << 20);
+  ASSERT_TRUE(claimed.ok());
+  std::vector<std::int64_t> rows;
+  for (const ClaimedEvent& e : *claimed) rows.push_back(e.row_id);
+  ASSERT_TRUE(spool->MarkDelivered(rows, kNow, 1).ok());  // one run
+  auto pruned = spool->Prune(kNow + 10);
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_EQ(*pruned, 3);
+  EXPECT_EQ(spool->DedupKeyCount(), 3);
+  auto later = spool->Prune(kNow + 1001);  // past the retention
+  ASSERT_TRUE(later.ok()) << later.status();
+  EXPECT_EQ(*later, 3);
+  EXPECT_EQ(spool->DedupKeyCount(), 0);
 }
 
 TEST_F(SpoolTest, AppendAfterShutdownIsUnavailable) {
