@@ -186,22 +186,6 @@ class SqliteSpool : public Spool {
       if (!(s = claims_.Prepare(claim_db_)).ok()) return s;
     }
     if (!(s = LoadRows()).ok()) return s;
-    Statement count;
-    if (!(s = count.Prepare(writer_db_,
-                            "SELECT destination, COUNT(*) FROM events "
-                            "WHERE state<2 GROUP BY destination"))
-             .ok()) {
-      return s;
-    }
-    {
-      absl::MutexLock lock(&mu_);
-      int rc;
-      while ((rc = count.Step()) == SQLITE_ROW) {
-        queued_by_destination_[count.Text(0)] = count.Int(1);
-        queued_ += count.Int(1);
-      }
-      if (rc != SQLITE_DONE) return SqliteError(writer_db_, "count");
-    }
     sqlite3_wal_hook(writer_db_, &SqliteSpool::WalHook, this);
     // Named for `top -H` and profilers (at most 15 characters).
     writer_ = std::thread([this] {
@@ -619,7 +603,7 @@ class SqliteSpool : public Spool {
             "dead_reason=NULL, done_ms=0 WHERE ",
             kSelected,
             " AND timestamp_ms>=?5 "
-            "RETURNING payload_seg");
+            "RETURNING payload_seg, id");
         s = st.Prepare(db, update.c_str());
         if (!s.ok()) return s;
         // The rows queued again, and those left for their closed window,
@@ -652,7 +636,7 @@ class SqliteSpool : public Spool {
                        "UPDATE events SET state=0, next_attempt_ms=?2, "
                        "attempts=0, dead_reason=NULL, done_ms=0 WHERE id=?1 "
                        "AND state=3 AND timestamp_ms>=?3 "
-                       "RETURNING payload_seg");
+                       "RETURNING payload_seg, id");
         if (!s.ok()) return s;
         Statement old;
         s = old.Prepare(db,
@@ -727,8 +711,9 @@ class SqliteSpool : public Spool {
         absl::StrCat("cannot queue ", n, " dead letters again: ", s.message()));
   }
 
-  // Runs an UPDATE ... RETURNING payload_seg that queues dead letters
-  // again; counts those still in the log open in their segments. Writer
+  // Runs an UPDATE ... RETURNING payload_seg, id that queues dead letters
+  // again; counts those still in the log open in their segments, and
+  // notes the lowest row open again for the oldest-event cursors. Writer
   // thread only.
   absl::StatusOr<int> Reopen(Statement& st) {
     int n = 0;
@@ -737,6 +722,7 @@ class SqliteSpool : public Spool {
       if (sqlite3_column_type(st.get(), 0) != SQLITE_NULL) {
         segments_.Reopened(st.Int(0));
       }
+      group_reopened_ = std::min(group_reopened_, st.Int(1));
       ++n;
     }
     st.Reset();
@@ -768,8 +754,14 @@ class SqliteSpool : public Spool {
     return due;
   }
 
-  // Counts come from memory, the oldest event of each destination from the
-  // events_open index.
+  // Counts come from memory, the oldest event of each destination from a
+  // look in row order from its cursor: the row of its oldest open event
+  // when last looked, before which none of its events is open, as no
+  // event is opened again below a cursor without lowering it (dead
+  // letters queued again, ids SQLite gives again; LowerOldestCursors).
+  // Each look then reads only the rows closed since the last, where an
+  // index of open rows cost the writer about 8 % of its CPU per event
+  // delivered.
   absl::StatusOr<std::vector<DestinationDepth>> Depths() override {
     WaitForWrites();
     std::vector<DestinationDepth> out;
@@ -787,10 +779,40 @@ class SqliteSpool : public Spool {
               [](const DestinationDepth& a, const DestinationDepth& b) {
                 return a.destination < b.destination;
               });
-    absl::MutexLock lock(&reader_mu_);
-    absl::Status s = QueryOldestOpen(reader_db_, &out);
-    if (!s.ok()) return s;
+    std::vector<std::int64_t> oldest(out.size(), 0);
+    std::uint64_t generation;
+    {
+      absl::MutexLock lock(&cursor_mu_);
+      generation = cursor_generation_;
+      for (size_t i = 0; i < out.size(); ++i) {
+        auto it = oldest_cursor_.find(out[i].destination);
+        if (it != oldest_cursor_.end()) oldest[i] = it->second;
+      }
+    }
+    {
+      absl::MutexLock lock(&reader_mu_);
+      absl::Status s = QueryOldestOpen(reader_db_, &out, &oldest);
+      if (!s.ok()) return s;
+    }
+    // Only when no cursor was lowered meanwhile: the look may have missed
+    // a row opened again below it.
+    absl::MutexLock lock(&cursor_mu_);
+    if (generation == cursor_generation_) {
+      for (size_t i = 0; i < out.size(); ++i) {
+        if (oldest[i] >= 0) oldest_cursor_[out[i].destination] = oldest[i];
+      }
+    }
     return out;
+  }
+
+  // Lowers every destination's oldest-event cursor to `row` at most, once
+  // rows from `row` on may be open again. Writer thread, after a commit.
+  void LowerOldestCursors(std::int64_t row) {
+    absl::MutexLock lock(&cursor_mu_);
+    for (auto& [destination, cursor] : oldest_cursor_) {
+      cursor = std::min(cursor, row);
+    }
+    ++cursor_generation_;
   }
 
   std::int64_t DedupKeyCount() const override {
@@ -1059,6 +1081,13 @@ class SqliteSpool : public Spool {
       absl::Status s = w_.insert.Run("insert");
       if (!s.ok()) return s;
       const std::int64_t row = sqlite3_last_insert_rowid(writer_db_);
+      // SQLite gives a new row the highest id plus one: once the highest
+      // rows are deleted, ids come again, maybe below a cursor.
+      if (row <= max_row_) {
+        group_reopened_ = std::min(group_reopened_, row);
+      } else {
+        max_row_ = row;
+      }
       segments_.Appended(at->segment, row);
       {
         absl::WriterMutexLock lock(&keys_mu_);
@@ -1225,6 +1254,14 @@ class SqliteSpool : public Spool {
     }
     segments_.Load(scanned.segments, log_->current());
     dropped_at_open_ = static_cast<std::int64_t>(scanned.lost.size());
+    max_row_ = scanned.max_id;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [destination, n] : scanned.open_by_destination) {
+        queued_by_destination_[destination] = n;
+        queued_ += n;
+      }
+    }
     if (scanned.lost.empty()) return absl::OkStatus();
     Statement drop;
     absl::Status s = drop.Prepare(
@@ -1382,6 +1419,7 @@ class SqliteSpool : public Spool {
     if (status.ok()) status = w_.commit.Run("commit");
     if (status.ok()) {
       segments_.Commit();
+      if (group_reopened_ != INT64_MAX) LowerOldestCursors(group_reopened_);
       if (!removed_keys_.empty()) {
         absl::WriterMutexLock lock(&keys_mu_);
         for (const auto& [hash, row] : removed_keys_) keys_.Remove(hash, row);
@@ -1401,6 +1439,7 @@ class SqliteSpool : public Spool {
       }
     }
     group_queue_changes_.clear();
+    group_reopened_ = INT64_MAX;
     added_keys_.clear();
     removed_keys_.clear();
     if (!group_released_.empty()) {
@@ -1470,6 +1509,15 @@ class SqliteSpool : public Spool {
   PayloadSegments segments_;
   std::vector<std::int64_t> removals_;
   std::int64_t dropped_at_open_ = 0;
+  // The oldest-event cursors (see Depths).
+  absl::Mutex cursor_mu_;
+  absl::flat_hash_map<std::string, std::int64_t> oldest_cursor_
+      ABSL_GUARDED_BY(cursor_mu_);
+  std::uint64_t cursor_generation_ ABSL_GUARDED_BY(cursor_mu_) = 0;
+  // Writer thread only: the highest row given so far, and the lowest row
+  // the running group opens again (INT64_MAX when none).
+  std::int64_t max_row_ = 0;
+  std::int64_t group_reopened_ = INT64_MAX;
 
   // Claims: one at a time, on claim_db_.
   absl::Mutex claim_mu_;

@@ -159,19 +159,25 @@ absl::StatusOr<DeadLetterPage> QueryDeadLetters(sqlite3* db,
   return page;
 }
 
-absl::Status QueryOldestOpen(sqlite3* db,
-                             std::vector<DestinationDepth>* depths) {
-  Statement oldest;
-  absl::Status s = oldest.Prepare(
+absl::Status QueryOldestOpen(sqlite3* db, std::vector<DestinationDepth>* depths,
+                             std::vector<std::int64_t>* oldest) {
+  Statement first;
+  absl::Status s = first.Prepare(
       db,
-      "SELECT accepted_ms FROM events WHERE destination=?1 AND state<2 "
-      "ORDER BY id LIMIT 1");
+      "SELECT id, accepted_ms FROM events WHERE id>=?2 AND destination=?1 "
+      "AND state<2 ORDER BY id LIMIT 1");
   if (!s.ok()) return s;
-  for (DestinationDepth& depth : *depths) {
-    oldest.Bind(1, depth.destination);
-    int rc = oldest.Step();
-    if (rc == SQLITE_ROW) depth.oldest_accepted_ms = oldest.Int(0);
-    oldest.Reset();
+  for (size_t i = 0; i < depths->size(); ++i) {
+    DestinationDepth& depth = (*depths)[i];
+    first.Bind(1, depth.destination);
+    first.Bind(2, (*oldest)[i]);
+    int rc = first.Step();
+    (*oldest)[i] = -1;
+    if (rc == SQLITE_ROW) {
+      (*oldest)[i] = first.Int(0);
+      depth.oldest_accepted_ms = first.Int(1);
+    }
+    first.Reset();
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
       return SqliteError(db, "oldest event");
     }
@@ -196,13 +202,14 @@ absl::Status ScanRows(sqlite3* db, const PayloadLog& log, size_t check_last,
   absl::Status s = rows.Prepare(
       db,
       "SELECT key_hash, id, state, payload_seg, payload_off, payload_len, "
-      "payload_crc FROM events");
+      "payload_crc, destination FROM events");
   if (!s.ok()) return s;
   std::string scratch;
   int rc;
   while ((rc = rows.Step()) == SQLITE_ROW) {
     const std::int64_t id = rows.Int(1);
     const bool open = rows.Int(2) < 2;
+    out->max_id = std::max(out->max_id, id);
     if (sqlite3_column_type(rows.get(), 3) != SQLITE_NULL) {
       const PayloadLocation at = LocationAt(rows, 3, 4);
       if (open && checked.contains(at.segment)) {
@@ -219,6 +226,13 @@ absl::Status ScanRows(sqlite3* db, const PayloadLog& log, size_t check_last,
       f.last_id = std::max(f.last_id, id);
       ++f.events;
       if (open) ++f.open;
+    }
+    if (open) {
+      const auto* p =
+          reinterpret_cast<const char*>(sqlite3_column_text(rows.get(), 7));
+      ++out->open_by_destination[std::string(
+          p ? p : "",
+          static_cast<size_t>(sqlite3_column_bytes(rows.get(), 7)))];
     }
     keys->Add(rows.Int(0), id);
   }

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "service/payload_log.h"
 #include "service/spool.h"
@@ -41,11 +42,13 @@ absl::StatusOr<DeadLetterPage> QueryDeadLetters(sqlite3* db,
                                                 const DeadLetterQuery& query);
 
 // Sets the oldest_accepted_ms of each of `depths` to the acceptance time
-// of its destination's oldest queued or in-flight event (the first entry
-// of the events_open index: no scan, whatever the depth); 0 when it has
-// none.
-absl::Status QueryOldestOpen(sqlite3* db,
-                             std::vector<DestinationDepth>* depths);
+// of its destination's oldest queued or in-flight event, 0 when it has
+// none, and (*oldest)[i] to that event's row, -1 when none. Looks from row
+// (*oldest)[i] on, in row order: the caller knows that no event of the
+// destination before it is open (see SqliteSpool::Depths), so that each
+// call only reads the rows closed since the last.
+absl::Status QueryOldestOpen(sqlite3* db, std::vector<DestinationDepth>* depths,
+                             std::vector<std::int64_t>* oldest);
 
 // What ScanRows finds.
 struct ScannedRows {
@@ -56,6 +59,9 @@ struct ScannedRows {
   // Open events whose payload, in one of the segments checked, is short or
   // damaged, in id order. Their keys are not added.
   std::vector<std::int64_t> lost;
+  // Open events (queued or in flight) per destination, lost ones left out.
+  absl::flat_hash_map<std::string, std::int64_t> open_by_destination;
+  std::int64_t max_id = 0;  // the highest row, 0 when none
 };
 
 // Reads every row once: adds each key fingerprint to `keys`, counts the

@@ -23,8 +23,10 @@ namespace {
 //   (destination, validate_only, event name, id), and the spool keeps
 //   fingerprint -> rowid in memory, rebuilt from this column at start-up.
 // - Partial indexes cover only the rows each query needs: queued rows by
-//   due time (claims), open rows per destination (depth) and dead letters
-//   by time (listing, pruning).
+//   due time (claims) and dead letters by time (listing, pruning). (The
+//   oldest open event of a destination is looked for in row order from
+//   where it was last; builds before that kept an index `events_open` of
+//   open rows, dropped here, and made again by such a build.)
 // - Delivered rows are found for pruning through `delivered_runs`: one row
 //   per range of ids an outcome marked delivered, with its time, written
 //   once per batch, where an index on the rows' done_ms changed with every
@@ -60,8 +62,7 @@ CREATE TABLE IF NOT EXISTS payloads_kept (
 );
 CREATE INDEX IF NOT EXISTS events_due
   ON events(destination, validate_only, next_attempt_ms, id) WHERE state=0;
-CREATE INDEX IF NOT EXISTS events_open
-  ON events(destination, id) WHERE state<2;
+DROP INDEX IF EXISTS events_open;
 CREATE TABLE IF NOT EXISTS delivered_runs (
   id INTEGER PRIMARY KEY,
   done_ms INTEGER NOT NULL,

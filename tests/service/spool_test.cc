@@ -793,6 +793,65 @@ TEST_F(SpoolTest, ReportsDepthAndOldestEventPerDestination) {
   }
 }
 
+// The oldest event's age follows deliveries, dead letters queued again
+// (below where the last look found the oldest) and rows whose ids SQLite
+// gives again once the highest rows are pruned.
+TEST_F(SpoolTest, TheOldestEventFollowsDeliveriesRetriesAndReusedIds) {
+  SpoolOptions options;
+  options.retention = std::chrono::milliseconds(1000);
+  auto spool = OpenSpool(options);
+  auto oldest = [&]() -> std::int64_t {
+    auto depths = spool->Depths();
+    EXPECT_TRUE(depths.ok()) << depths.status();
+    if (!depths.ok()) return -1;
+    for (const DestinationDepth& d : *depths) {
+      if (d.destination == "default") return d.oldest_accepted_ms;
+    }
+    return 0;  // none queued
+  };
+  ASSERT_TRUE(AppendSync(*spool, {Event("a")}, kNow - 300).ok());
+  ASSERT_TRUE(AppendSync(*spool, {Event("b")}, kNow - 200).ok());
+  ASSERT_TRUE(AppendSync(*spool, {Event("c")}, kNow - 100).ok());
+  EXPECT_EQ(oldest(), kNow - 300);
+  auto claimed = spool->Claim(lane_, kNow, 2, 1 << 20);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_THAT(*claimed, SizeIs(2));
+  EXPECT_EQ(oldest(), kNow - 300);  // in flight is still open
+  ASSERT_TRUE(spool
+                  ->MarkDead({(*claimed)[0].row_id}, DeadReason::kRejected,
+                             "HTTP 400", kNow, 1)
+                  .ok());
+  ASSERT_TRUE(spool->MarkDelivered({(*claimed)[1].row_id}, kNow, 1).ok());
+  EXPECT_EQ(oldest(), kNow - 100);
+  // a, below the oldest found, is queued again.
+  auto requeued = spool->Requeue("default", {}, std::nullopt, std::nullopt,
+                                 /*oldest_timestamp_ms=*/0, kNow);
+  ASSERT_TRUE(requeued.ok());
+  ASSERT_EQ(requeued->requeued, 1);
+  EXPECT_EQ(oldest(), kNow - 300);
+  auto rest = spool->Claim(lane_, kNow, 10, 1 << 20);
+  ASSERT_TRUE(rest.ok());
+  ASSERT_THAT(*rest, SizeIs(2));
+  const std::int64_t row_a = std::min((*rest)[0].row_id, (*rest)[1].row_id);
+  const std::int64_t row_c = std::max((*rest)[0].row_id, (*rest)[1].row_id);
+  ASSERT_TRUE(spool->MarkDelivered({row_a}, kNow + 10, 1).ok());
+  EXPECT_EQ(oldest(), kNow - 100);  // c, the highest row
+  ASSERT_TRUE(spool->MarkDelivered({row_c}, kNow + 10, 1).ok());
+  EXPECT_EQ(oldest(), 0);
+  // Every row pruned: the next one gets an id used before, below the
+  // cursor of the last look that found one.
+  auto pruned = spool->Prune(kNow + 2000);
+  ASSERT_TRUE(pruned.ok());
+  ASSERT_EQ(*pruned, 3);
+  ASSERT_TRUE(AppendSync(*spool, {Event("d")}, kNow + 2000).ok());
+  EXPECT_EQ(oldest(), kNow + 2000);
+  // And after a restart.
+  spool.reset();
+  spool = OpenSpool(options);
+  EXPECT_EQ(spool->QueuedCount(), 1);
+  EXPECT_EQ(oldest(), kNow + 2000);
+}
+
 TEST_F(SpoolTest, ConcurrentAppendsAreAllCommitted) {
   auto spool = OpenSpool();
   constexpr int kThreads = 8;
