@@ -2,9 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <isa-l/crc.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -47,14 +47,10 @@ absl::Status Errno(const std::string& what) {
 }  // namespace
 
 std::uint32_t PayloadCrc(std::string_view bytes) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  // zlib takes uInt lengths; payloads are far shorter, but loop anyway.
-  while (!bytes.empty()) {
-    const auto n = static_cast<uInt>(std::min<size_t>(bytes.size(), 1 << 30));
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data()), n);
-    bytes.remove_prefix(n);
-  }
-  return static_cast<std::uint32_t>(crc);
+  // zlib's crc32(0, bytes, n) (the CRC-32 of gzip and PNG), which files
+  // of earlier builds hold.
+  return crc32_gzip_refl(
+      0, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
 }
 
 PayloadLog::PayloadLog(std::string dir, int dir_fd, std::int64_t segment_bytes)

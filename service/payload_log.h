@@ -40,7 +40,7 @@ struct PayloadLocation {
   std::int64_t segment = 0;
   std::int64_t offset = 0;
   std::int64_t length = 0;
-  std::uint32_t crc = 0;  // CRC-32 (zlib) of the bytes
+  std::uint32_t crc = 0;  // CRC-32 (as zlib's crc32) of the bytes
 };
 
 // The CRC-32 stored with a payload.

@@ -47,6 +47,19 @@ class PayloadLogTest : public ::testing::Test {
   testing::TempDir dir_;
 };
 
+// The CRC-32 of gzip and zlib's crc32: files of earlier builds, which
+// computed it with zlib, stay readable.
+TEST(PayloadCrcTest, IsTheCrc32OfZlib) {
+  EXPECT_EQ(PayloadCrc(""), 0u);
+  EXPECT_EQ(PayloadCrc("123456789"), 0xCBF43926u);  // the check value
+  EXPECT_EQ(PayloadCrc("The quick brown fox jumps over the lazy dog"),
+            0x414FA339u);
+  std::string long_one;
+  for (int i = 0; i < 5000; ++i) long_one.push_back(static_cast<char>(i * 7));
+  // zlib's crc32 of these 5,000 bytes (checked with Python's zlib.crc32).
+  EXPECT_EQ(PayloadCrc(long_one), 0xB641F5C8u);
+}
+
 TEST_F(PayloadLogTest, ReadsBackWhatWasAppendedAcrossSegments) {
   auto log = Open(/*min_segment=*/3, /*segment_bytes=*/64);
   ASSERT_NE(log, nullptr);
