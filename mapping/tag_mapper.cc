@@ -380,11 +380,12 @@ class TagMapper {
 
     // timestamp_ms: epoch ms, a number or a string holding one, coerced
     // to whole milliseconds (a fraction of one is dropped); now when
-    // absent [2] (or 0, as for a typed event).
+    // absent [2] (or 0, as for a typed event, with a warning).
     if (Found f = First(kEventTimestamp)) {
       std::optional<double> ms = AsNumber(f.value);
       if (ms && IsWholeNumber(std::floor(*ms))) {
         view_.timestamp_ms_ = static_cast<std::int64_t>(std::floor(*ms));
+        if (view_.timestamp_ms_ == 0) ReportZeroTimestamp(f);
       } else {
         ViolationAt(f, kInvalidFormat,
                     " must be Unix epoch milliseconds, as a number or a "
@@ -500,6 +501,15 @@ class TagMapper {
                          "with a letter or digit): sent as custom_event_name "
                          "\"",
                          name, "\""));
+  }
+
+  // A timestamp of 0 is read as none, as for a typed event, but said: it
+  // more likely is a caller's bug than a wish for the current time.
+  [[gnu::cold, gnu::noinline]] void ReportZeroTimestamp(const Found& f) {
+    Warning(PathOf(f), kDefaulted,
+            absl::StrCat(PathOf(f),
+                         " is 0, read as absent: the current time is used "
+                         "(send Unix epoch milliseconds, or leave it out)"));
   }
 
   [[gnu::cold, gnu::noinline]] void ReportActionSource(

@@ -351,6 +351,28 @@ TEST(TagMapperRow3Test, UsesNowWhenTheTimestampIsAbsent) {
   EXPECT_EQ(Wire(e)["timestamp_ms"], kNowMs);
 }
 
+// 0, as a number or a string, is read as absent, as for a typed event,
+// and said: it is more likely a bug than a wish for the current time.
+TEST(TagMapperRow3Test, AZeroTimestampIsNowWithAWarning) {
+  for (const Json& ts : {Json(0), Json("0"), Json(0.5)}) {
+    SCOPED_TRACE(ts.dump());
+    Json e = BaseEvent();
+    e["context"]["event_timestamp"] = ts;
+    const auto mapped = MapTag(e);
+    EXPECT_THAT(mapped.violations, IsEmpty());
+    ASSERT_THAT(mapped.warnings,
+                ElementsAre(Issue("context.event_timestamp", "DEFAULTED")));
+    EXPECT_EQ(mapped.warnings[0].description,
+              "context.event_timestamp is 0, read as absent: the current "
+              "time is used (send Unix epoch milliseconds, or leave it out)");
+    EXPECT_EQ(Wire(e)["timestamp_ms"], kNowMs);
+  }
+  // Absent says nothing.
+  Json e = BaseEvent();
+  e["context"].erase("event_timestamp");
+  EXPECT_THAT(MapTag(e).warnings, IsEmpty());
+}
+
 // "Coerce it to an integer": a fraction of a millisecond is dropped.
 TEST(TagMapperRow3Test, DropsAFractionOfAMillisecond) {
   Json e = BaseEvent();
