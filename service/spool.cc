@@ -1256,6 +1256,11 @@ class SqliteSpool : public Spool {
     dropped_at_open_ = static_cast<std::int64_t>(scanned.lost.size());
     max_row_ = scanned.max_id;
     {
+      // The first look for each destination's oldest event starts there.
+      absl::MutexLock lock(&cursor_mu_);
+      oldest_cursor_ = std::move(scanned.first_open_by_destination);
+    }
+    {
       absl::MutexLock lock(&mu_);
       for (const auto& [destination, n] : scanned.open_by_destination) {
         queued_by_destination_[destination] = n;

@@ -230,9 +230,12 @@ absl::Status ScanRows(sqlite3* db, const PayloadLog& log, size_t check_last,
     if (open) {
       const auto* p =
           reinterpret_cast<const char*>(sqlite3_column_text(rows.get(), 7));
-      ++out->open_by_destination[std::string(
-          p ? p : "",
-          static_cast<size_t>(sqlite3_column_bytes(rows.get(), 7)))];
+      std::string destination(
+          p ? p : "", static_cast<size_t>(sqlite3_column_bytes(rows.get(), 7)));
+      auto [first, added] =
+          out->first_open_by_destination.emplace(destination, id);
+      if (!added) first->second = std::min(first->second, id);
+      ++out->open_by_destination[std::move(destination)];
     }
     keys->Add(rows.Int(0), id);
   }

@@ -59,8 +59,10 @@ struct ScannedRows {
   // Open events whose payload, in one of the segments checked, is short or
   // damaged, in id order. Their keys are not added.
   std::vector<std::int64_t> lost;
-  // Open events (queued or in flight) per destination, lost ones left out.
+  // Open events (queued or in flight) per destination, lost ones left out,
+  // and the row of the first of them.
   absl::flat_hash_map<std::string, std::int64_t> open_by_destination;
+  absl::flat_hash_map<std::string, std::int64_t> first_open_by_destination;
   std::int64_t max_id = 0;  // the highest row, 0 when none
 };
 
