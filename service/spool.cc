@@ -68,6 +68,9 @@ constexpr int kPruneChunk = 5000;
 // Delivered ranges of one outcome at most this many ids apart share a run
 // in delivered_runs (see spool_sqlite.cc).
 constexpr std::int64_t kRunGap = 1024;
+// ... and span at most this many ids, so that a prune reads few rows that
+// it does not delete.
+constexpr std::int64_t kMaxRunSpan = 4096;
 // A claim scans the whole due queue of its lane at least this often (see
 // SqliteSpool::Claim).
 constexpr int kFullScanEvery = 16;
@@ -175,11 +178,6 @@ class SqliteSpool : public Spool {
 
   absl::Status Init() {
     absl::Status s;
-    // Layout 2 before claims moved to memory stored "in flight" as state 1:
-    // such events go back to the queue.
-    s = Exec(writer_db_,
-             "UPDATE events SET state=0 WHERE state<2 AND state=1;");
-    if (!s.ok()) return s;
     if (!(s = w_.Prepare(writer_db_)).ok()) return s;
     {
       absl::MutexLock lock(&claim_mu_);
@@ -458,7 +456,8 @@ class SqliteSpool : public Spool {
                 absl::StatusOr<ClosedRows> n = Closing(lo, hi, &closed);
                 if (!n.ok()) return n.status();
                 if (n->rows == 0) return absl::OkStatus();
-                if (run_lo >= 0 && lo - run_hi > kRunGap) {
+                if (run_lo >= 0 &&
+                    (lo - run_hi > kRunGap || hi - run_lo >= kMaxRunSpan)) {
                   if (absl::Status f = flush_run(); !f.ok()) return f;
                   run_lo = -1;
                 }
@@ -628,7 +627,7 @@ class SqliteSpool : public Spool {
         refused = CheckRequeueBound(destination, counts.Int(0));
         if (!refused.ok()) return absl::OkStatus();
         result.window_closed = static_cast<int>(counts.Int(1));
-        absl::StatusOr<int> n = Reopen(st);
+        absl::StatusOr<int> n = Reopen(st, destination);
         if (!n.ok()) return n.status();
         result.requeued = *n;
       } else {
@@ -677,7 +676,7 @@ class SqliteSpool : public Spool {
           st.Bind(1, row);
           st.Bind(2, now_ms);
           st.Bind(3, oldest_timestamp_ms);
-          absl::StatusOr<int> n = Reopen(st);
+          absl::StatusOr<int> n = Reopen(st, destination);
           if (!n.ok()) return n.status();
           result.requeued += *n;
           old.Bind(1, row);
@@ -715,14 +714,16 @@ class SqliteSpool : public Spool {
   // again; counts those still in the log open in their segments, and
   // notes the lowest row open again for the oldest-event cursors. Writer
   // thread only.
-  absl::StatusOr<int> Reopen(Statement& st) {
+  absl::StatusOr<int> Reopen(Statement& st, const std::string& destination) {
     int n = 0;
     int rc;
     while ((rc = st.Step()) == SQLITE_ROW) {
       if (sqlite3_column_type(st.get(), 0) != SQLITE_NULL) {
         segments_.Reopened(st.Int(0));
       }
-      group_reopened_ = std::min(group_reopened_, st.Int(1));
+      auto [lowest, added] =
+          group_reopened_.try_emplace(destination, INT64_MAX);
+      lowest->second = std::min(lowest->second, st.Int(1));
       ++n;
     }
     st.Reset();
@@ -755,20 +756,39 @@ class SqliteSpool : public Spool {
   }
 
   // Counts come from memory, the oldest event of each destination from a
-  // look in row order from its cursor: the row of its oldest open event
-  // when last looked, before which none of its events is open, as no
-  // event is opened again below a cursor without lowering it (dead
-  // letters queued again, ids SQLite gives again; LowerOldestCursors).
-  // Each look then reads only the rows closed since the last, where an
-  // index of open rows cost the writer about 8 % of its CPU per event
+  // look in row order from its cursor: a row before which none of its
+  // events is open. Each look moves it to the oldest event it finds, or
+  // past every row when the destination has none, so that the next one
+  // reads only the rows closed or added since; every way of opening an
+  // event again below a cursor lowers it (LowerOldestCursors). An index
+  // of open rows cost the writer about 7 % of its CPU per event
   // delivered.
   absl::StatusOr<std::vector<DestinationDepth>> Depths() override {
     WaitForWrites();
+    // In this order: a cursor lowered after the generation is read is not
+    // raised again below, and a row given after `highest` is read is
+    // above it or lowers the cursors (a reused id).
+    std::uint64_t generation;
+    {
+      absl::MutexLock lock(&cursor_mu_);
+      generation = cursor_generation_;
+    }
+    const std::int64_t highest = max_row_.load(std::memory_order_acquire);
     std::vector<DestinationDepth> out;
+    // Destinations with no event open nor being appended: any event they
+    // get from now on is given a row above `highest`.
+    std::vector<std::string> empty;
     {
       absl::MutexLock lock(&mu_);
       for (const auto& [destination, queued] : queued_by_destination_) {
-        if (queued <= 0) continue;
+        if (queued <= 0) {
+          auto reserved = reserved_by_destination_.find(destination);
+          if (queued == 0 && (reserved == reserved_by_destination_.end() ||
+                              reserved->second == 0)) {
+            empty.push_back(destination);
+          }
+          continue;
+        }
         DestinationDepth d;
         d.destination = destination;
         d.queued = queued;
@@ -780,13 +800,11 @@ class SqliteSpool : public Spool {
                 return a.destination < b.destination;
               });
     std::vector<std::int64_t> oldest(out.size(), 0);
-    std::uint64_t generation;
     {
       absl::MutexLock lock(&cursor_mu_);
-      generation = cursor_generation_;
       for (size_t i = 0; i < out.size(); ++i) {
         auto it = oldest_cursor_.find(out[i].destination);
-        if (it != oldest_cursor_.end()) oldest[i] = it->second;
+        oldest[i] = it != oldest_cursor_.end() ? it->second : default_cursor_;
       }
     }
     {
@@ -795,23 +813,49 @@ class SqliteSpool : public Spool {
       if (!s.ok()) return s;
     }
     // Only when no cursor was lowered meanwhile: the look may have missed
-    // a row opened again below it.
+    // an event opened again below it.
     absl::MutexLock lock(&cursor_mu_);
     if (generation == cursor_generation_) {
       for (size_t i = 0; i < out.size(); ++i) {
         if (oldest[i] >= 0) oldest_cursor_[out[i].destination] = oldest[i];
       }
+      for (const std::string& destination : empty) {
+        auto [cursor, added] =
+            oldest_cursor_.try_emplace(destination, default_cursor_);
+        cursor->second = std::max(cursor->second, highest + 1);
+      }
     }
     return out;
   }
 
-  // Lowers every destination's oldest-event cursor to `row` at most, once
-  // rows from `row` on may be open again. Writer thread, after a commit.
-  void LowerOldestCursors(std::int64_t row) {
+  // After a commit, lowers the oldest-event cursors below the rows the
+  // group opened again: ids SQLite gave again (every destination's
+  // cursor: a reused id is below every row deleted) and dead letters
+  // queued again (their destination's). Writer thread only.
+  void LowerOldestCursors() {
+    if (group_reused_ == INT64_MAX && group_reopened_.empty()) return;
     absl::MutexLock lock(&cursor_mu_);
-    for (auto& [destination, cursor] : oldest_cursor_) {
-      cursor = std::min(cursor, row);
+    if (group_reused_ != INT64_MAX) {
+      default_cursor_ = std::min(default_cursor_, group_reused_);
+      for (auto& [destination, cursor] : oldest_cursor_) {
+        cursor = std::min(cursor, group_reused_);
+      }
     }
+    for (const auto& [destination, row] : group_reopened_) {
+      auto [cursor, added] =
+          oldest_cursor_.try_emplace(destination, default_cursor_);
+      cursor->second = std::min(cursor->second, row);
+    }
+    ++cursor_generation_;
+  }
+
+  // After a group is rolled back: its outcomes, counted at once, are
+  // undone, and a look meanwhile may have moved a cursor past events open
+  // again. Every look starts from the first row once. Writer thread only.
+  void ResetOldestCursors() {
+    absl::MutexLock lock(&cursor_mu_);
+    oldest_cursor_.clear();
+    default_cursor_ = 0;
     ++cursor_generation_;
   }
 
@@ -1083,11 +1127,10 @@ class SqliteSpool : public Spool {
       const std::int64_t row = sqlite3_last_insert_rowid(writer_db_);
       // SQLite gives a new row the highest id plus one: once the highest
       // rows are deleted, ids come again, maybe below a cursor.
-      if (row <= max_row_) {
-        group_reopened_ = std::min(group_reopened_, row);
-      } else {
-        max_row_ = row;
+      if (row <= max_row_.load(std::memory_order_relaxed)) {
+        group_reused_ = std::min(group_reused_, row);
       }
+      max_row_.store(row, std::memory_order_release);
       segments_.Appended(at->segment, row);
       {
         absl::WriterMutexLock lock(&keys_mu_);
@@ -1252,13 +1295,31 @@ class SqliteSpool : public Spool {
                                 &keys_, &scanned);
       if (!s.ok()) return s;
     }
+    // Layout 2 before claims moved to memory stored "in flight" as state 1:
+    // such events go back to the queue.
+    if (!scanned.marked_in_flight.empty()) {
+      Statement queue;
+      absl::Status s = queue.Prepare(
+          writer_db_,
+          "UPDATE events SET state=0 WHERE id BETWEEN ?1 AND ?2 AND state=1");
+      if (!s.ok()) return s;
+      s = ForEachRange(scanned.marked_in_flight,
+                       [&](std::int64_t lo, std::int64_t hi) {
+                         queue.Bind(1, lo);
+                         queue.Bind(2, hi);
+                         return queue.Run("queue in flight");
+                       });
+      if (!s.ok()) return s;
+    }
     segments_.Load(scanned.segments, log_->current());
     dropped_at_open_ = static_cast<std::int64_t>(scanned.lost.size());
-    max_row_ = scanned.max_id;
+    max_row_.store(scanned.max_id, std::memory_order_release);
     {
-      // The first look for each destination's oldest event starts there.
+      // The first look for each destination's oldest event starts there,
+      // past every row for those with none.
       absl::MutexLock lock(&cursor_mu_);
       oldest_cursor_ = std::move(scanned.first_open_by_destination);
+      default_cursor_ = scanned.max_id + 1;
     }
     {
       absl::MutexLock lock(&mu_);
@@ -1424,7 +1485,7 @@ class SqliteSpool : public Spool {
     if (status.ok()) status = w_.commit.Run("commit");
     if (status.ok()) {
       segments_.Commit();
-      if (group_reopened_ != INT64_MAX) LowerOldestCursors(group_reopened_);
+      LowerOldestCursors();
       if (!removed_keys_.empty()) {
         absl::WriterMutexLock lock(&keys_mu_);
         for (const auto& [hash, row] : removed_keys_) keys_.Remove(hash, row);
@@ -1436,6 +1497,7 @@ class SqliteSpool : public Spool {
       absl::WriterMutexLock lock(&keys_mu_);
       for (const auto& [hash, row] : added_keys_) keys_.Remove(hash, row);
     }
+    if (!status.ok()) ResetOldestCursors();
     if (!status.ok() && !group_queue_changes_.empty()) {
       absl::MutexLock lock(&mu_);
       for (const auto& [destination, n] : group_queue_changes_) {
@@ -1444,7 +1506,8 @@ class SqliteSpool : public Spool {
       }
     }
     group_queue_changes_.clear();
-    group_reopened_ = INT64_MAX;
+    group_reused_ = INT64_MAX;
+    group_reopened_.clear();
     added_keys_.clear();
     removed_keys_.clear();
     if (!group_released_.empty()) {
@@ -1518,11 +1581,17 @@ class SqliteSpool : public Spool {
   absl::Mutex cursor_mu_;
   absl::flat_hash_map<std::string, std::int64_t> oldest_cursor_
       ABSL_GUARDED_BY(cursor_mu_);
+  // The cursor of destinations without one of their own.
+  std::int64_t default_cursor_ ABSL_GUARDED_BY(cursor_mu_) = 0;
   std::uint64_t cursor_generation_ ABSL_GUARDED_BY(cursor_mu_) = 0;
-  // Writer thread only: the highest row given so far, and the lowest row
-  // the running group opens again (INT64_MAX when none).
-  std::int64_t max_row_ = 0;
-  std::int64_t group_reopened_ = INT64_MAX;
+  // The row last given, the highest there is (written by the writer
+  // thread only).
+  std::atomic<std::int64_t> max_row_{0};
+  // Writer thread only: the lowest id the running group was given again
+  // (INT64_MAX when none), and the lowest row of each destination whose
+  // dead letters it queued again.
+  std::int64_t group_reused_ = INT64_MAX;
+  absl::flat_hash_map<std::string, std::int64_t> group_reopened_;
 
   // Claims: one at a time, on claim_db_.
   absl::Mutex claim_mu_;

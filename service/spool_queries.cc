@@ -210,6 +210,7 @@ absl::Status ScanRows(sqlite3* db, const PayloadLog& log, size_t check_last,
     const std::int64_t id = rows.Int(1);
     const bool open = rows.Int(2) < 2;
     out->max_id = std::max(out->max_id, id);
+    if (rows.Int(2) == 1) out->marked_in_flight.push_back(id);
     if (sqlite3_column_type(rows.get(), 3) != SQLITE_NULL) {
       const PayloadLocation at = LocationAt(rows, 3, 4);
       if (open && checked.contains(at.segment)) {

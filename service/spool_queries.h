@@ -64,6 +64,8 @@ struct ScannedRows {
   absl::flat_hash_map<std::string, std::int64_t> open_by_destination;
   absl::flat_hash_map<std::string, std::int64_t> first_open_by_destination;
   std::int64_t max_id = 0;  // the highest row, 0 when none
+  // Rows a layout-2 build marked in flight (state 1), queued in fact.
+  std::vector<std::int64_t> marked_in_flight;
 };
 
 // Reads every row once: adds each key fingerprint to `keys`, counts the

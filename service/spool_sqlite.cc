@@ -31,10 +31,12 @@ namespace {
 //   per range of ids an outcome marked delivered, with its time, written
 //   once per batch, where an index on the rows' done_ms changed with every
 //   event delivered (about 8 % of the gateway's CPU while draining).
-//   A run may hold other rows too (the prune checks each row's state and
-//   time) and its done_ms is never below that of a row it covers, so a
-//   delivered row is pruned once every run covering it is due, never
-//   before its own time.
+//   A run may cover other rows too: of other lanes, delivered later (each
+//   with a run of its own), or given an id again after a prune. So the
+//   prune deletes a row of a due run only when the row itself is
+//   delivered and due; every delivered row has a run whose done_ms is its
+//   own (a run remade from rows (RebuildDeliveredRuns) takes the latest
+//   of its rows', so that those go up to a minute late, never early).
 constexpr char kSchema[] = R"sql(
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY,

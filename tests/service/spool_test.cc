@@ -721,6 +721,30 @@ TEST_F(SpoolTest, PruneFindsDeliveredRowsByTheirRuns) {
   EXPECT_EQ(*none, 0);
 }
 
+// A run covers the rows between its ranges too; one of them delivered
+// later goes at its own time, not its neighbours'.
+TEST_F(SpoolTest, PruneTakesEachRowOfARunAtItsOwnTime) {
+  SpoolOptions options;
+  options.retention = std::chrono::milliseconds(1000);
+  auto spool = OpenSpool(options);
+  ASSERT_TRUE(AppendSync(*spool, {Event("a1"), Event("a2"), Event("a3")}).ok());
+  auto claimed = spool->Claim(lane_, kNow, 3, 1 << 20);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_THAT(*claimed, SizeIs(3));
+  ASSERT_TRUE(
+      spool
+          ->MarkDelivered({(*claimed)[0].row_id, (*claimed)[2].row_id}, kNow, 1)
+          .ok());
+  ASSERT_TRUE(spool->MarkDelivered({(*claimed)[1].row_id}, kNow + 500, 1).ok());
+  auto first = spool->Prune(kNow + 1001);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, 2);
+  EXPECT_TRUE(spool->Lookup("default", "order_created", "a2").ok());
+  auto second = spool->Prune(kNow + 1501);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(*second, 1);
+}
+
 // A build before delivered_runs kept an index on delivered rows' time and
 // wrote no runs: opened again by this build, the runs are made from the
 // rows, and the index goes.
@@ -1240,6 +1264,14 @@ TEST_F(SpoolTest, MigratesTheFirstLayout) {
   EXPECT_THAT(*again,
               ElementsAre(AppendOutcome::kDuplicate, AppendOutcome::kDuplicate,
                           AppendOutcome::kAccepted));
+  // The delivered row is found for pruning after the migration (and the
+  // dead letter goes too).
+  auto pruned =
+      spool->Prune(1773892800002 + SpoolOptions{}.retention.count() + 1);
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_EQ(*pruned, 2);
+  EXPECT_EQ(spool->Lookup("default", "order_created", "d").status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST_F(SpoolTest, RefusesAFileOfANewerLayout) {
