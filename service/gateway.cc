@@ -339,17 +339,11 @@ absl::Status Gateway::Init(TransportFactory factory) {
   metrics_.AddGauge(
       "conversions_spool_queued_events",
       "Events queued or in flight, per destination.", {"destination"}, [this] {
+        // Counts from memory; the oldest event's age below reads the spool.
         std::vector<GaugeSample> samples;
-        absl::StatusOr<std::vector<DestinationDepth>> depths = spool_->Depths();
         for (const DestinationConfig& d : config_.destinations) {
-          double queued = 0;
-          if (depths.ok()) {
-            for (const DestinationDepth& depth : *depths) {
-              if (depth.destination == d.name)
-                queued = static_cast<double>(depth.queued);
-            }
-          }
-          samples.push_back({{d.name}, queued});
+          samples.push_back(
+              {{d.name}, static_cast<double>(spool_->QueuedCount(d.name))});
         }
         return samples;
       });

@@ -391,9 +391,27 @@ TEST_F(GatewayTest, PausesOn401AndResumesWhenTheKeyWorksAgain) {
       MetricsText(),
       HasSubstr("conversions_destination_paused{destination=\"default\"} 1"));
   EXPECT_THAT(MetricsText(), HasSubstr("conversions_spool_dedup_keys 1\n"));
+  // The spool's gauges: the event waits, and its age is the gateway's
+  // clock's.
+  auto gauge = [](const std::string& text, const std::string& series) {
+    const size_t at = text.find("\n" + series + " ");
+    if (at == std::string::npos) return -1.0;
+    return std::stod(text.substr(at + series.size() + 2));
+  };
+  const std::string kQueued =
+      "conversions_spool_queued_events{destination=\"default\"}";
+  const std::string kAge =
+      "conversions_spool_oldest_event_age_seconds{destination=\"default\"}";
+  clock_.Advance(std::chrono::seconds(60));
+  const std::string paused = MetricsText();
+  EXPECT_EQ(gauge(paused, kQueued), 1.0) << paused;
+  EXPECT_GE(gauge(paused, kAge), 60.0) << paused;
+  EXPECT_LT(gauge(paused, kAge), 120.0) << paused;
   EXPECT_TRUE(sandbox_->AcceptedEvents().empty());
   sandbox_->ClearFaults();  // the key is fixed
   ASSERT_TRUE(Delivered(1));
+  ASSERT_TRUE(WaitFor([&] { return gauge(MetricsText(), kQueued) == 0.0; }));
+  EXPECT_EQ(gauge(MetricsText(), kAge), 0.0);
   ASSERT_TRUE(WaitFor([&] { return ReadyzStatus() == 200; }));
   ASSERT_TRUE(WaitFor([&] { return Health() == Serving::SERVING; }));
   EXPECT_EQ(ReadyzStatus("/readyz?exclude=paused", &report), 200);
