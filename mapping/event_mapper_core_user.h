@@ -61,7 +61,7 @@ inline void Mapper<Event>::MapHashedValues(const List& clear, int clear_size,
       DropReason drop = normalize(raw, &scratch_);
       if (!drop.kept()) {
         Warning(absl::StrCat(Sv(clear_field), "[", i, "]"), drop.code,
-                drop.description);
+                DescribeDrop(raw, drop));
         continue;
       }
       digest = Sha256Hex(scratch_);

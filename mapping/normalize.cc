@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "absl/strings/str_cat.h"
 #include "mapping/iso_codes.h"
 #include "mapping/unicode.h"
 
@@ -303,6 +304,22 @@ DropReason NormalizeAdvertisingId(std::string_view in, std::string* out) {
     return Invalid("advertising id is all zeros (ad tracking limited)");
   }
   return kKept;
+}
+
+[[gnu::cold]] std::string DescribeDrop(std::string_view in,
+                                       const DropReason& drop) {
+  const std::string_view value = TrimWhitespace(in);
+  bool hex = value.size() >= 32;
+  for (size_t i = 0; hex && i < value.size(); ++i) hex = IsHex(value[i]);
+  if (!hex) return drop.description;
+  const char* kind = value.size() == 32   ? " (an MD5 digest's length)"
+                     : value.size() == 40 ? " (a SHA-1 digest's length)"
+                                          : "";
+  return absl::StrCat(
+      "value is ", value.size(), " hex characters", kind,
+      ": only a SHA-256 digest (64 hex characters) passes through as already "
+      "hashed, and as a clear value: ",
+      drop.description);
 }
 
 }  // namespace conversions::mapping

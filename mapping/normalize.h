@@ -61,6 +61,13 @@ DropReason NormalizeIpAddress(std::string_view in, std::string* out);
 // writes it lower-cased. The all-zero id (limit ad tracking) is dropped.
 DropReason NormalizeAdvertisingId(std::string_view in, std::string* out);
 
+// The description of `drop`, a clear identifier `in` dropped by its
+// normalizer: the normalizer's, unless `in` is nothing but hex digits,
+// 32 or more of them: then it says that only a SHA-256 digest (64 hex
+// characters) passes through as already hashed (an MD5 digest of an email
+// would otherwise read "email has no @").
+std::string DescribeDrop(std::string_view in, const DropReason& drop);
+
 }  // namespace conversions::mapping
 
 #endif  // CONVERSIONS_MAPPING_NORMALIZE_H_

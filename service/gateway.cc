@@ -677,14 +677,16 @@ bool Gateway::GuardHttpRequest(const httplib::Request& req,
   const bool track = req.path == "/v1/track";
   const bool probe =
       req.path == "/healthz" || req.path == "/readyz" || req.path == "/metrics";
+  // A method a path does not take is UNIMPLEMENTED, as gRPC-gateway answers
+  // it (an INVALID_ARGUMENT would send a client to its request's content).
   if (track && req.method != "POST") {
     res.set_header("Allow", "POST");
-    return refuse(405, absl::InvalidArgumentError(
-                           "/v1/track takes POST with a JSON body"));
+    return refuse(
+        405, absl::UnimplementedError("/v1/track takes POST with a JSON body"));
   }
   if (probe && req.method != "GET" && req.method != "HEAD") {
     res.set_header("Allow", "GET, HEAD");
-    return refuse(405, absl::InvalidArgumentError(
+    return refuse(405, absl::UnimplementedError(
                            absl::StrCat(req.path, " takes GET (or HEAD)")));
   }
   if (!track && !probe) {

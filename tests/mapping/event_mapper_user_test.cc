@@ -326,6 +326,28 @@ TEST(UserEmailsTest, SkipsInvalidValuesBeforeCountingThree) {
                           Issue("user.emails[2]", "DROPPED_EMPTY")));
 }
 
+// A digest other than SHA-256 in a clear list is dropped as the clear
+// value it cannot be, and the warning says why it did not pass through.
+TEST(UserEmailsTest, SaysThatOnlySha256DigestsPassThrough) {
+  MappedEvent mapped = MapWithUser(R"pb(
+    emails: "5d41402abc4b2a76b9719d911017c592"
+    emails: "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d"
+    emails: "nope"
+  )pb");
+  EXPECT_FALSE(UserJson(mapped).contains("emails_sha256"));
+  ASSERT_THAT(mapped.warnings,
+              ElementsAre(Issue("user.emails[0]", "DROPPED_INVALID"),
+                          Issue("user.emails[1]", "DROPPED_INVALID"),
+                          Issue("user.emails[2]", "DROPPED_INVALID")));
+  EXPECT_EQ(mapped.warnings[0].description,
+            "value is 32 hex characters (an MD5 digest's length): only a "
+            "SHA-256 digest (64 hex characters) passes through as already "
+            "hashed, and as a clear value: email has no @");
+  EXPECT_THAT(mapped.warnings[1].description,
+              HasSubstr("40 hex characters (a SHA-1 digest's length)"));
+  EXPECT_EQ(mapped.warnings[2].description, "email has no @");
+}
+
 // --- raw lists: countries, postal codes, cities, regions ---
 
 TEST(UserCountriesTest, SendsAlpha3AsAlpha2) {
