@@ -800,6 +800,94 @@ TEST_F(SpoolTest, MakesDeliveredRunsForAFileAnOlderBuildUsed) {
   EXPECT_TRUE(spool->Lookup("default", "order_created", "q").ok());
 }
 
+// The delivered runs in `path`: {count, most ids one spans}.
+std::pair<std::int64_t, std::int64_t> DeliveredRuns(const std::string& path) {
+  sqlite3* db = nullptr;
+  std::pair<std::int64_t, std::int64_t> out{-1, -1};
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) return out;
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(
+          db, "SELECT COUNT(*), MAX(hi - lo + 1) FROM delivered_runs", -1, &st,
+          nullptr) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW) {
+    out = {sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1)};
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
+// A delivered run spans at most 4,096 ids, when written by outcomes and
+// when an older build's file is read into runs; a prune takes every row
+// of either.
+TEST_F(SpoolTest, DeliveredRunsSpanAtMost4096Ids) {
+  const std::string path = dir_.path() + "/spool.db";
+  SpoolOptions options;
+  options.retention = std::chrono::milliseconds(1000);
+  {
+    auto spool = OpenSpool(options);
+    std::vector<SpoolEvent> events;
+    for (int i = 0; i < 5000; ++i)
+      events.push_back(Event(absl::StrCat("e", i)));
+    ASSERT_TRUE(AppendSync(*spool, events).ok());
+    for (int batch = 0; batch < 5; ++batch) {
+      auto claimed = spool->Claim(lane_, kNow, 1000, 1 << 30);
+      ASSERT_TRUE(claimed.ok());
+      ASSERT_THAT(*claimed, SizeIs(1000));
+      std::vector<std::int64_t> rows;
+      for (const ClaimedEvent& e : *claimed) rows.push_back(e.row_id);
+      ASSERT_TRUE(spool->MarkDelivered(rows, kNow, 1).ok());
+    }
+    // Outcomes that share a write group share runs: 2 to 5 of them.
+    auto [runs, span] = DeliveredRuns(path);
+    EXPECT_GE(runs, 2);
+    EXPECT_LE(span, 4096);
+  }
+  WriteSqliteFile(path, R"sql(
+      DELETE FROM delivered_runs;
+      CREATE INDEX events_delivered ON events(done_ms) WHERE state=2;
+    )sql");
+  auto spool = OpenSpool(options);
+  ASSERT_NE(spool, nullptr);
+  auto [runs, span] = DeliveredRuns(path);
+  EXPECT_EQ(runs, 2);
+  EXPECT_EQ(span, 4096);
+  auto pruned = spool->Prune(kNow + 1001);
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_EQ(*pruned, 5000);
+  EXPECT_EQ(DeliveredRuns(path).first, 0);
+}
+
+// A prune reads the due runs 64 at a time, and goes on until none is
+// left.
+TEST_F(SpoolTest, PruneTakesMoreThan64Runs) {
+  const std::string path = dir_.path() + "/spool.db";
+  SpoolOptions options;
+  options.retention = std::chrono::milliseconds(1000);
+  auto spool = OpenSpool(options);
+  std::vector<SpoolEvent> events;
+  for (int i = 0; i < 150; ++i) events.push_back(Event(absl::StrCat("e", i)));
+  ASSERT_TRUE(AppendSync(*spool, events).ok());
+  for (int i = 0; i < 150; ++i) {
+    auto claimed = spool->Claim(lane_, kNow, 1, 1 << 20);
+    ASSERT_TRUE(claimed.ok());
+    ASSERT_THAT(*claimed, SizeIs(1));
+    ASSERT_TRUE(spool->MarkDelivered({(*claimed)[0].row_id}, kNow + i, 1).ok());
+  }
+  EXPECT_EQ(DeliveredRuns(path).first, 150);
+  // The first 100 are due.
+  auto first = spool->Prune(kNow + 1100);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, 100);
+  EXPECT_EQ(DeliveredRuns(path).first, 50);
+  EXPECT_TRUE(spool->Lookup("default", "order_created", "e100").ok());
+  EXPECT_EQ(spool->Lookup("default", "order_created", "e99").status().code(),
+            absl::StatusCode::kNotFound);
+  auto rest = spool->Prune(kNow + 2000);
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  EXPECT_EQ(*rest, 50);
+}
+
 TEST_F(SpoolTest, ReportsDepthAndOldestEventPerDestination) {
   auto spool = OpenSpool();
   ASSERT_TRUE(AppendSync(*spool, {Event("a")}, kNow - 500).ok());
