@@ -482,7 +482,13 @@ std::optional<AcceptedBatch> ParseInPlace(
 
   const Value& events = document["events"];
   rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer;
+  // Not Writer<StringBuffer>: with RAPIDJSON_SSE2, RapidJSON 1.1.0's SIMD
+  // scan for that type leaves 0x1A - 0x1F unescaped (it compares with 0x19,
+  // fixed upstream after 1.1.0), and the recorded event would not parse.
+  // Another stack allocator selects the generic, byte-wise writer.
+  rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>,
+                    rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>>
+      writer;
   for (rapidjson::SizeType i = 0; i < events.Size(); ++i) {
     buffer.Clear();
     writer.Reset(buffer);
