@@ -261,9 +261,14 @@ absl::Status Sandbox::Listen() {
       [](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty())
           return httplib::Server::HandlerResponse::Unhandled;
-        const char* what = res.status == 413   ? "The request body is too large"
-                           : res.status == 400 ? "We could not read the request"
-                                               : "Invalid URL";
+        // A handler that threw is a 500 of the sandbox's own, not a
+        // client's mistake.
+        const char* what =
+            res.status == 413   ? "The request body is too large"
+            : res.status == 400 ? "We could not read the request"
+            : res.status >= 500
+                ? "The server had an error while processing your request"
+                : "Invalid URL";
         SendError(res, res.status,
                   absl::StrCat(what, " (", req.method, " ", req.path, ")"));
         return httplib::Server::HandlerResponse::Handled;
