@@ -1682,6 +1682,17 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const SpoolOptions& options,
   absl::StatusOr<std::unique_ptr<SpoolLock>> lock =
       SpoolLock::Acquire(options.path);
   if (!lock.ok()) return lock.status();
+  // A new file is the service's own, 0600 like the payload log's: SQLite
+  // would create it 0644 (less the umask), and the WAL and shared-memory
+  // files take the database's mode. Dead letters keep their wire JSON here.
+  if (const int fd = open(options.path.c_str(),
+                          O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      fd >= 0) {
+    close(fd);
+  } else if (errno != EEXIST) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "spool: cannot create ", options.path, ": ", strerror(errno)));
+  }
   absl::StatusOr<sqlite3*> writer = OpenDb(options.path, kWriterCacheKib);
   if (!writer.ok()) return writer.status();
   // The schema must exist before the other connections open.

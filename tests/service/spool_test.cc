@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -42,6 +43,22 @@ TEST_F(SpoolTest, AppendsAndAnswersDuplicateForSameNameAndId) {
               ElementsAre(AppendOutcome::kDuplicate, AppendOutcome::kAccepted,
                           AppendOutcome::kDuplicate));
   EXPECT_EQ(spool->QueuedCount(), 3);
+}
+
+// The spool's files are the service's own: 0600 whatever the umask lets
+// through, like the payload log's segments.
+TEST_F(SpoolTest, CreatesItsFilesForItsOwnUserOnly) {
+  const mode_t old_umask = umask(022);
+  auto spool = OpenSpool();
+  umask(old_umask);
+  ASSERT_NE(spool, nullptr);
+  ASSERT_TRUE(AppendSync(*spool, {Event("a")}).ok());
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    struct stat st {};
+    const std::string path = dir_.path() + "/spool.db" + suffix;
+    ASSERT_EQ(stat(path.c_str(), &st), 0) << path;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << path;
+  }
 }
 
 // A spool another gateway holds is refused, naming its pid, before
