@@ -109,6 +109,9 @@ DropReason NormalizeEmail(std::string_view in, std::string* out) {
       dot + 1 == domain.size() || domain.front() == '.') {
     return Invalid("email domain is not a dotted host name");
   }
+  if (domain.find("..") != std::string_view::npos) {
+    return Invalid("email domain has an empty label (\"..\")");
+  }
   return kKept;
 }
 
