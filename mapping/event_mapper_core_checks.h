@@ -101,8 +101,17 @@ inline void Mapper<Event>::CheckEnvelopeFields() {
               "timestamp_ms leaves less than 10 s of the API's 7-day window, "
               "too little for the event to reach the API in time");
   } else if (timestamp_ms_ > now_ms_ + Limits::kMaxFutureMs) {
-    Violation("timestamp_ms", kOutOfRange,
-              "timestamp_ms is more than 10 minutes in the future");
+    std::string description =
+        "timestamp_ms is more than 10 minutes in the future";
+    // Milliseconds of the last decades are 13 digits; micro- and
+    // nanoseconds 16 and 19.
+    if (timestamp_ms_ >= 1'000'000'000'000'000LL &&
+        timestamp_ms_ < 10'000'000'000'000'000LL) {
+      description += " (the value looks like microseconds; send milliseconds)";
+    } else if (timestamp_ms_ >= 1'000'000'000'000'000'000LL) {
+      description += " (the value looks like nanoseconds; send milliseconds)";
+    }
+    Violation("timestamp_ms", kOutOfRange, std::move(description));
   }
 
   // custom_event_name: only, and required, for custom events.

@@ -236,6 +236,21 @@ TEST(EventMapperTimestampTest, HintsAtSecondsWhenTheValueLooksLikeSeconds) {
   EXPECT_THAT(violations[0].description, HasSubstr("seconds"));
 }
 
+TEST(EventMapperTimestampTest, HintsAtMicroAndNanosecondsInTheFuture) {
+  std::vector<FieldIssue> micro = TimestampViolations(kNowMs * 1000);
+  ASSERT_THAT(micro, ElementsAre(Issue("timestamp_ms", "OUT_OF_RANGE")));
+  EXPECT_THAT(micro[0].description,
+              HasSubstr("looks like microseconds; send milliseconds"));
+  std::vector<FieldIssue> nano = TimestampViolations(kNowMs * 1'000'000);
+  ASSERT_THAT(nano, ElementsAre(Issue("timestamp_ms", "OUT_OF_RANGE")));
+  EXPECT_THAT(nano[0].description,
+              HasSubstr("looks like nanoseconds; send milliseconds"));
+  // A day ahead, in milliseconds: no hint.
+  std::vector<FieldIssue> ahead = TimestampViolations(kNowMs + 86'400'000);
+  ASSERT_THAT(ahead, ElementsAre(Issue("timestamp_ms", "OUT_OF_RANGE")));
+  EXPECT_THAT(ahead[0].description, ::testing::Not(HasSubstr("looks like")));
+}
+
 // A small number is not seconds of any recent time: no hint.
 TEST(EventMapperTimestampTest, GivesNoSecondsHintForASmallNumber) {
   std::vector<FieldIssue> violations = TimestampViolations(5);
