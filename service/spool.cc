@@ -1071,10 +1071,13 @@ class SqliteSpool : public Spool {
           (queued == queued_by_destination_.end() ? 0 : queued->second) +
           (reserved == reserved_by_destination_.end() ? 0 : reserved->second);
       if (held + k > share) {
-        return QueueFullError(
-            absl::StrCat("spool is full: ", queued_ + reserved_,
-                         " events queued, bound ", bound, "; destination ",
-                         destination, " holds ", held, ", its share ", share));
+        // Says what would not fit: a request may be refused with room
+        // left for a smaller one.
+        return QueueFullError(absl::StrCat(
+            "spool is full: ", queued_ + reserved_, " events queued, bound ",
+            bound, "; destination ", destination, " holds ", held,
+            ", its share ", share, ", and cannot take ", k, " more (room for ",
+            std::max<std::int64_t>(0, share - held), ")"));
       }
     }
     return absl::OkStatus();

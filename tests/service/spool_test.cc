@@ -658,8 +658,24 @@ TEST_F(SpoolTest, OneDestinationsBacklogLeavesTheOthersTheirShare) {
   auto past_share = AppendSync(*spool, {Event("b3", "healthy")});
   EXPECT_EQ(past_share.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(std::string(past_share.status().message()),
-              ::testing::HasSubstr("destination healthy holds 2, its share 2"));
+              ::testing::HasSubstr("destination healthy holds 2, its share 2, "
+                                   "and cannot take 1 more (room for 0)"));
   EXPECT_EQ(spool->QueuedCount(), 6);
+}
+
+// A request larger than the room left is refused whole, saying how much
+// room there is; a smaller one then fits.
+TEST_F(SpoolTest, AQueueFullRefusalSaysHowMuchRoomIsLeft) {
+  SpoolOptions options;
+  options.max_queued_events = 5;
+  auto spool = OpenSpool(options);
+  ASSERT_TRUE(AppendSync(*spool, {Event("a1"), Event("a2"), Event("a3")}).ok());
+  auto refused = AppendSync(*spool, {Event("b1"), Event("b2"), Event("b3")});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(refused.status().message()),
+              ::testing::HasSubstr("cannot take 3 more (room for 2)"));
+  EXPECT_TRUE(AppendSync(*spool, {Event("b1"), Event("b2")}).ok());
+  EXPECT_EQ(spool->QueuedCount(), 5);
 }
 
 TEST_F(SpoolTest, InFlightEventsAreQueuedAgainAfterRestart) {
