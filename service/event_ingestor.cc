@@ -37,6 +37,28 @@ void FillIssues(const std::vector<mapping::FieldIssue>& violations,
   }
 }
 
+// A destination name a caller sent, for a message: quoted and cut, and
+// only when it looks like a destination name (letters, digits, - _ . : /
+// and spaces; fewer than seven digits): the message is shown and logged,
+// and a client that puts an email or a phone number in the wrong field
+// must not have it repeated.
+std::string ShownName(const std::string& name) {
+  constexpr size_t kShown = 64;
+  int digits = 0;
+  const bool plain =
+      !name.empty() && std::all_of(name.begin(), name.end(), [&](char c) {
+        if (absl::ascii_isdigit(static_cast<unsigned char>(c))) ++digits;
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+               c == '_' || c == '.' || c == ':' || c == '/' || c == ' ';
+      });
+  if (!plain || digits >= 7) {
+    return "(its name is not shown: it does not look like a destination "
+           "name)";
+  }
+  return absl::StrCat("\"", name.substr(0, kShown),
+                      name.size() > kShown ? "\"..." : "\"");
+}
+
 }  // namespace
 
 std::string EventName(v1::EventType type,
@@ -62,28 +84,8 @@ absl::StatusOr<const DestinationConfig*> EventIngestor::Resolve(
     const std::string& name) const {
   const DestinationConfig* destination = FindDestination(*config_, name);
   if (destination == nullptr) {
-    // The name as the caller sent it, cut, and only when it looks like a
-    // destination name (letters, digits, - _ . : / and spaces; fewer than
-    // seven digits): the message is shown and logged, and a client that
-    // puts an email or a phone number in the wrong field must not have it
-    // repeated.
-    constexpr size_t kShown = 64;
-    int digits = 0;
-    const bool plain =
-        !name.empty() && std::all_of(name.begin(), name.end(), [&](char c) {
-          if (absl::ascii_isdigit(static_cast<unsigned char>(c))) ++digits;
-          return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-                 c == '-' || c == '_' || c == '.' || c == ':' || c == '/' ||
-                 c == ' ';
-        });
-    if (!plain || digits >= 7) {
-      return absl::NotFoundError(
-          "unknown destination (its name is not shown: it does not look "
-          "like a destination name)");
-    }
     return absl::NotFoundError(
-        absl::StrCat("unknown destination \"", name.substr(0, kShown),
-                     name.size() > kShown ? "\"..." : "\""));
+        absl::StrCat("unknown destination ", ShownName(name)));
   }
   return destination;
 }
@@ -104,6 +106,15 @@ absl::StatusOr<const DestinationConfig*> EventIngestor::ResolveFor(
     const Caller* caller, const std::string& name,
     const std::string& api) const {
   absl::StatusOr<const DestinationConfig*> destination = Resolve(name);
+  if (!destination.ok() && caller != nullptr && !caller->all_destinations) {
+    // Not NOT_FOUND: a caller limited to some destinations learns nothing
+    // of the others, not even whether a name is one. The answer reads as
+    // for a destination that exists.
+    metrics_->requests_denied.Add({api, "permission_denied"});
+    return absl::PermissionDeniedError(
+        absl::StrCat("caller \"", caller->name, "\" may not use destination ",
+                     ShownName(name)));
+  }
   if (!destination.ok()) {
     CountRefused(api, "unknown_destination");
     return destination;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "tests/integration/gateway_fixture.h"
 #include "tests/integration/raw_http.h"
 
@@ -107,13 +108,19 @@ TEST_F(AuthTest, CallersUseOnlyTheirDestinations) {
   EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(denied.error_message(), HasSubstr("checkout"));
   EXPECT_TRUE(SendAs(Bearer(kOpsToken), "other", "e-5").ok());
-  // An unknown destination is still NOT_FOUND for an authenticated caller.
+  // An unknown destination is still NOT_FOUND for a caller of every
+  // destination; a caller of some learns nothing of the others, not even
+  // whether a name exists: the answer reads as for "other".
   EXPECT_EQ(SendAs(Bearer(kOpsToken), "nope", "e-6").error_code(),
             grpc::StatusCode::NOT_FOUND);
+  grpc::Status unknown = SendAs(Bearer(kCheckoutToken), "nope", "e-7");
+  EXPECT_EQ(unknown.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(unknown.error_message(),
+            absl::StrReplaceAll(denied.error_message(), {{"other", "nope"}}));
   EXPECT_TRUE(Delivered(4));
   EXPECT_THAT(MetricsText(),
               HasSubstr("conversions_requests_denied_total{api=\"send\","
-                        "reason=\"permission_denied\"} 1"));
+                        "reason=\"permission_denied\"} 2"));
 }
 
 TEST_F(AuthTest, DeadLettersOfAllDestinationsNeedEveryDestination) {
