@@ -173,11 +173,7 @@ inline void Mapper<Event>::CheckEnvelopeFields() {
     }
   } else if (CheckText(url, "source_url", Limits::kSourceUrlBytes) &&
              !(web ? IsAbsoluteHttpUrl(url) : IsAbsoluteUrlWithHost(url))) {
-    Violation("source_url", kInvalidFormat,
-              web ? "source_url must be an absolute http or https URL with a "
-                    "host"
-                  : "source_url must be an absolute URL with a scheme and a "
-                    "host");
+    Violation("source_url", kInvalidFormat, UrlProblem(url, web));
   }
 }
 

@@ -129,15 +129,17 @@ inline size_t AuthorityLength(std::string_view rest, size_t* at) {
 }
 
 // The host and port of a URL, from `rest`, the part after "://": its
-// authority without the user information.
-inline std::string_view HostAndPort(std::string_view rest) {
+// authority without the user information, which sets *user_info.
+inline std::string_view HostAndPort(std::string_view rest, bool* user_info) {
   size_t at;
   std::string_view authority = rest.substr(0, AuthorityLength(rest, &at));
-  return at == std::string_view::npos ? authority : authority.substr(at + 1);
+  *user_info = at != std::string_view::npos;
+  return *user_info ? authority.substr(at + 1) : authority;
 }
 
-// An absolute http or https URL with a non-empty host and no white space or
-// control characters.
+// An absolute http or https URL with a non-empty host, a port (if any) of
+// at most 65535, no user information (a password would reach the API) and
+// no white space or control characters. UrlProblem says which failed.
 inline bool IsAbsoluteHttpUrl(std::string_view url) {
   if (HasSpaceOrControl(url)) return false;
   size_t sep;
@@ -148,7 +150,10 @@ inline bool IsAbsoluteHttpUrl(std::string_view url) {
   } else {
     return false;
   }
-  const std::string_view host_port = HostAndPort(url.substr(sep + 3));
+  bool user_info;
+  const std::string_view host_port =
+      HostAndPort(url.substr(sep + 3), &user_info);
+  if (user_info) return false;
   std::string_view port;
   if (!host_port.empty() && host_port.front() == '[') {
     size_t close = host_port.find(']');
@@ -164,10 +169,13 @@ inline bool IsAbsoluteHttpUrl(std::string_view url) {
     if (host.empty()) return false;
     if (colon != std::string_view::npos) port = host_port.substr(colon + 1);
   }
+  if (port.size() > 5) return false;
+  int number = 0;
   for (char c : port) {
     if (c < '0' || c > '9') return false;
+    number = number * 10 + (c - '0');
   }
-  return true;
+  return number <= 65535;
 }
 
 // An absolute URL of any scheme (RFC 3986: a letter, then letters, digits,
@@ -194,8 +202,38 @@ inline bool IsAbsoluteUrlWithHost(std::string_view url) {
       return false;
     }
   }
-  const std::string_view host = HostAndPort(url.substr(sep + 3));
-  return !host.empty() && host.front() != ':';
+  bool user_info;
+  const std::string_view host = HostAndPort(url.substr(sep + 3), &user_info);
+  return !user_info && !host.empty() && host.front() != ':';
+}
+
+// Why a source_url failed IsAbsoluteHttpUrl (`web`) or
+// IsAbsoluteUrlWithHost: a message without the URL, which may hold
+// anything.
+[[gnu::cold]] inline std::string UrlProblem(std::string_view url, bool web) {
+  const size_t sep = url.find("://");
+  if (!HasSpaceOrControl(url) && sep != std::string_view::npos) {
+    bool user_info;
+    const std::string_view host_port =
+        HostAndPort(url.substr(sep + 3), &user_info);
+    if (user_info) {
+      return "source_url must not carry user information (\"user:password@\" "
+             "before the host): it would reach the API";
+    }
+    const size_t colon = host_port.rfind(':');
+    const size_t close = host_port.rfind(']');
+    if (colon != std::string_view::npos &&
+        (close == std::string_view::npos || colon > close) &&
+        colon + 1 < host_port.size()) {
+      const std::string_view port = host_port.substr(colon + 1);
+      if (port.find_first_not_of("0123456789") == std::string_view::npos &&
+          (port.size() > 5 || std::stoi(std::string(port)) > 65535)) {
+        return "source_url has a port above 65535";
+      }
+    }
+  }
+  return web ? "source_url must be an absolute http or https URL with a host"
+             : "source_url must be an absolute URL with a scheme and a host";
 }
 
 // A field path, put together only when a message needs it (the happy path

@@ -504,11 +504,46 @@ TEST(EventMapperSourceUrlTest, RejectsWhiteSpaceAndBadPorts) {
   }
 }
 
+// A port is a number up to 65535, as URL parsers (WHATWG) read it.
+TEST(EventMapperSourceUrlTest, RejectsPortsAbove65535) {
+  for (const char* url :
+       {"https://shop.example.com:65536/", "https://shop.example.com:99999/x",
+        "https://shop.example.com:1234567/", "https://[::1]:70000/"}) {
+    SCOPED_TRACE(url);
+    v1::Event event = ValidEvent();
+    event.set_source_url(url);
+    std::vector<FieldIssue> violations = Violations(event);
+    ASSERT_THAT(violations, ElementsAre(Issue("source_url", "INVALID_FORMAT")));
+    EXPECT_EQ(violations[0].description, "source_url has a port above 65535");
+  }
+}
+
+// User information ("user:password@" before the host) would carry a
+// password to the API, and into the spool: refused, on the web and off it,
+// with a message that does not repeat it.
+TEST(EventMapperSourceUrlTest, RejectsUserInformation) {
+  for (auto [url, source] :
+       {std::pair{"https://user:pw@example.com/", v1::ACTION_SOURCE_WEB},
+        std::pair{"http://token@example.com", v1::ACTION_SOURCE_WEB},
+        std::pair{"myapp://user:pw@host/x", v1::ACTION_SOURCE_MOBILE_APP}}) {
+    SCOPED_TRACE(url);
+    v1::Event event = ValidEvent();
+    event.set_action_source(source);
+    event.set_source_url(url);
+    std::vector<FieldIssue> violations = Violations(event);
+    ASSERT_THAT(violations, ElementsAre(Issue("source_url", "INVALID_FORMAT")));
+    EXPECT_THAT(violations[0].description,
+                HasSubstr("must not carry user information"));
+    EXPECT_THAT(violations[0].description, Not(HasSubstr("pw")));
+  }
+}
+
 TEST(EventMapperSourceUrlTest, AcceptsAbsoluteHttpAndHttpsUrls) {
   for (const char* url :
        {"https://shop.example.com/checkout", "http://example.com",
         "HTTPS://Shop.Example.com/A?b=c#d", "https://example.com:8443/x",
-        "https://[2001:db8::1]:443/x", "https://user:pw@example.com/"}) {
+        "https://[2001:db8::1]:443/x", "https://example.com:65535/",
+        "https://example.com:/x", "https://example.com/a@b?c=d@e"}) {
     SCOPED_TRACE(url);
     v1::Event event = ValidEvent();
     event.set_source_url(url);
