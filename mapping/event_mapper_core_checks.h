@@ -186,6 +186,17 @@ inline bool Mapper<Event>::CheckCurrency(std::string_view in, Path path) {
   return false;
 }
 
+// An integer above kMaxJsonInteger at `path`, out of line.
+template <typename Event>
+inline void Mapper<Event>::ReportUnsafeInteger(Path path) {
+  std::string field = path.str();
+  Violation(field, kOutOfRange,
+            absl::StrCat(field,
+                         " must be at most 2^53 - 1 (9007199254740991): a "
+                         "larger JSON integer is rounded by readers that "
+                         "hold numbers as doubles (RFC 8259 section 6)"));
+}
+
 // CheckCurrency's violation, out of line so that its check inlines.
 template <typename Event>
 inline void Mapper<Event>::ReportCurrency(Path path, std::string_view in) {
@@ -200,6 +211,8 @@ inline void Mapper<Event>::CheckData(const Data& d) {
   const bool type_known = !type_name_.empty();
   if (d.has_amount() && d.amount() < 0) {
     Violation("data.amount", kOutOfRange, "data.amount must not be negative");
+  } else if (d.has_amount() && d.amount() > kMaxJsonInteger) {
+    ReportUnsafeInteger("data.amount");
   }
   CheckCurrency(d.currency(), "data.currency");
   if (d.has_amount() && d.currency().empty()) {
@@ -268,10 +281,14 @@ inline void Mapper<Event>::CheckContent(const Content& c, int i,
     std::string field = Path(kBase, i, "quantity").str();
     Violation(field, kOutOfRange,
               absl::StrCat(field, " must be a positive integer"));
+  } else if (c.has_quantity() && c.quantity() > kMaxJsonInteger) {
+    ReportUnsafeInteger(Path(kBase, i, "quantity"));
   }
   if (c.has_amount() && c.amount() < 0) {
     std::string field = Path(kBase, i, "amount").str();
     Violation(field, kOutOfRange, absl::StrCat(field, " must not be negative"));
+  } else if (c.has_amount() && c.amount() > kMaxJsonInteger) {
+    ReportUnsafeInteger(Path(kBase, i, "amount"));
   }
   CheckCurrency(c.currency(), Path(kBase, i, "currency"));
   if (c.has_amount() && c.currency().empty() && no_event_currency) {

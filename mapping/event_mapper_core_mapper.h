@@ -64,6 +64,7 @@ class Mapper {
   void CheckEnvelopeFields();
   bool CheckCurrency(std::string_view in, Path path);
   void ReportCurrency(Path path, std::string_view in);
+  [[gnu::cold]] void ReportUnsafeInteger(Path path);
   template <typename Data>
   void CheckData(const Data& d);
   template <typename Content>

@@ -38,6 +38,11 @@ inline constexpr char kTooMany[] = "TOO_MANY";
 inline constexpr char kInvalidUtf8[] = "INVALID_UTF8";
 inline constexpr char kReserved[] = "RESERVED";
 
+// The largest integer every JSON reader holds exactly (RFC 8259 section 6:
+// the interoperable range is that of an IEEE 754 double): amounts and
+// quantities above it are refused.
+inline constexpr std::int64_t kMaxJsonInteger = 9007199254740991;
+
 // Warning reasons (FieldWarning.reason) beyond those of normalize.h.
 inline constexpr char kDroppedDuplicate[] = "DROPPED_DUPLICATE";
 inline constexpr char kDroppedOverLimit[] = "DROPPED_OVER_LIMIT";

@@ -115,6 +115,20 @@ TEST(EventMapperDataTest, RejectsANegativeAmount) {
               ElementsAre(Issue("data.amount", "OUT_OF_RANGE")));
 }
 
+// Amounts and quantities stay in the range every JSON reader holds
+// exactly (RFC 8259 section 6), as a tag event's already do.
+TEST(EventMapperDataTest, RejectsAnAmountAbove2To53Less1) {
+  v1::Event event = ValidEvent();
+  event.mutable_data()->set_currency("USD");
+  event.mutable_data()->set_amount(9007199254740991);
+  EXPECT_THAT(Violations(event), IsEmpty());
+  event.mutable_data()->set_amount(9007199254740992);
+  std::vector<FieldIssue> violations = Violations(event);
+  ASSERT_THAT(violations, ElementsAre(Issue("data.amount", "OUT_OF_RANGE")));
+  EXPECT_THAT(violations[0].description,
+              ::testing::StartsWith("data.amount must be at most 2^53 - 1"));
+}
+
 // --- data: contents ---
 
 v1::Event EventWithContent(const std::string& content_text) {
@@ -213,6 +227,18 @@ TEST(EventMapperContentsTest, RejectsZeroQuantity) {
 TEST(EventMapperContentsTest, RejectsNegativeQuantity) {
   EXPECT_THAT(Violations(EventWithContent("quantity: -3")),
               ElementsAre(Issue("data.contents[0].quantity", "OUT_OF_RANGE")));
+}
+
+TEST(EventMapperContentsTest, RejectsQuantitiesAndAmountsAbove2To53Less1) {
+  EXPECT_THAT(Violations(EventWithContent(
+                  "quantity: 9007199254740991 amount: 9007199254740991 "
+                  "currency: \"USD\"")),
+              IsEmpty());
+  EXPECT_THAT(Violations(EventWithContent(
+                  "quantity: 9223372036854775807 amount: 9007199254740992 "
+                  "currency: \"USD\"")),
+              ElementsAre(Issue("data.contents[0].quantity", "OUT_OF_RANGE"),
+                          Issue("data.contents[0].amount", "OUT_OF_RANGE")));
 }
 
 TEST(EventMapperContentsTest, SendsQuantityAsAJsonInteger) {
