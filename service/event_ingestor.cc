@@ -196,7 +196,7 @@ void EventIngestor::RecordMapped(
   FillIssues(mapped->violations, mapped->warnings, result);
   if (count) {
     for (const mapping::FieldIssue& w : mapped->warnings) {
-      metrics_->identifier_warnings.Add({w.reason});
+      metrics_->identifier_warnings.Add({destination.name, api, w.reason});
     }
   }
   if (!mapped->ok()) {

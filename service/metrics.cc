@@ -157,8 +157,11 @@ Metrics::Metrics()
           "not store them (queue_full: spool.max_queued_events reached; "
           "disk_full; shutting_down; error). Callers may send them again.",
           {"destination", "api", "reason"}),
-      identifier_warnings("conversions_identifier_warnings_total",
-                          "Identifier values dropped or changed.", {"reason"}),
+      identifier_warnings(
+          "conversions_identifier_warnings_total",
+          "Values dropped or changed in events that were mapped (one per "
+          "warning an event's result carries), by its code.",
+          {"destination", "api", "reason"}),
       events_delivered("conversions_events_delivered_total",
                        "Events the API accepted (validate_only events are "
                        "counted in conversions_events_validated_total).",

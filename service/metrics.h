@@ -81,7 +81,7 @@ class Metrics {
   CounterFamily events_replaced;       // {destination, api, replaced}
   CounterFamily events_skipped;        // {destination, reason}
   CounterFamily events_not_stored;     // {destination, api, reason}
-  CounterFamily identifier_warnings;   // {reason}
+  CounterFamily identifier_warnings;   // {destination, api, reason}
   CounterFamily events_delivered;      // {destination}
   CounterFamily events_retried;        // {destination, cause}
   CounterFamily events_dead_lettered;  // {destination, reason}

@@ -186,6 +186,23 @@ TEST_F(GatewayTest, AnswersDuplicateForARepeatedEvent) {
                         "\"default\",api=\"send\"} 1"));
 }
 
+// Each warning a result carries is counted by destination, API and code.
+TEST_F(GatewayTest, CountsWarningsByDestinationApiAndCode) {
+  v1::Event event = Purchase("warned");
+  event.mutable_user()->add_emails("not-an-email");
+  event.mutable_user()->add_emails("");
+  v1::SendEventsResponse response = Send({event});
+  ASSERT_EQ(response.results(0).outcome(), v1::EventResult::OUTCOME_ACCEPTED);
+  ASSERT_EQ(response.results(0).warnings_size(), 2);
+  const std::string text = MetricsText();
+  EXPECT_THAT(text, HasSubstr("conversions_identifier_warnings_total{"
+                              "destination=\"default\",api=\"send\","
+                              "reason=\"DROPPED_INVALID\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("conversions_identifier_warnings_total{"
+                              "destination=\"default\",api=\"send\","
+                              "reason=\"DROPPED_EMPTY\"} 1\n"));
+}
+
 TEST_F(GatewayTest, ReportsTheSpoolsDurabilitySyncs) {
   ASSERT_EQ(Send({Purchase("synced")}).results(0).outcome(),
             v1::EventResult::OUTCOME_ACCEPTED);
