@@ -76,7 +76,9 @@ class ConversionServiceServicer(object):
     def ValidateEvents(self, request, context):
         """Maps and validates typed events without storing them, and returns the
         exact wire JSON each accepted event would be sent as. With
-        validate_only it also asks the API to validate them.
+        validate_only it also asks the API to validate them. It does not look
+        in the spool: an event stored already is ACCEPTED here and DUPLICATE
+        from SendEvents (GetEventStatus tells).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
