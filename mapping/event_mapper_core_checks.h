@@ -186,6 +186,25 @@ inline bool Mapper<Event>::CheckCurrency(std::string_view in, Path path) {
   return false;
 }
 
+// An optional text field set to white space only is refused, as a blank
+// content_type or id is: the API would store it as a value. An empty one
+// is not set. The trim runs only for a value that starts with white space.
+template <typename Event>
+inline void Mapper<Event>::CheckNotBlank(std::string_view value, Path path) {
+  if (!value.empty() &&
+      (IsAsciiWhitespace(value.front()) ||
+       static_cast<unsigned char>(value.front()) >= 0x80) &&
+      TrimWhitespace(value).empty()) {
+    ReportBlank(path);
+  }
+}
+
+template <typename Event>
+inline void Mapper<Event>::ReportBlank(Path path) {
+  std::string field = path.str();
+  Violation(field, kInvalidFormat, absl::StrCat(field, " must not be blank"));
+}
+
 // An integer above kMaxJsonInteger at `path`, out of line.
 template <typename Event>
 inline void Mapper<Event>::ReportUnsafeInteger(Path path) {
@@ -246,6 +265,7 @@ inline void Mapper<Event>::CheckData(const Data& d) {
                              Sv(type_name_)));
     } else {
       CheckText(d.plan_id(), "data.plan_id", Limits::kPlanIdBytes);
+      CheckNotBlank(d.plan_id(), "data.plan_id");
     }
   }
 
@@ -268,8 +288,11 @@ inline void Mapper<Event>::CheckContent(const Content& c, int i,
                                         bool no_event_currency) {
   constexpr std::string_view kBase = "data.contents";
   CheckText(c.id(), Path(kBase, i, "id"), Limits::kContentIdBytes);
+  CheckNotBlank(c.id(), Path(kBase, i, "id"));
   CheckText(c.group_id(), Path(kBase, i, "group_id"), Limits::kContentIdBytes);
+  CheckNotBlank(c.group_id(), Path(kBase, i, "group_id"));
   CheckText(c.name(), Path(kBase, i, "name"), Limits::kContentNameBytes);
+  CheckNotBlank(c.name(), Path(kBase, i, "name"));
   if (!c.content_type().empty() &&
       CheckText(c.content_type(), Path(kBase, i, "content_type"),
                 Limits::kContentTypeBytes) &&

@@ -65,6 +65,8 @@ class Mapper {
   bool CheckCurrency(std::string_view in, Path path);
   void ReportCurrency(Path path, std::string_view in);
   [[gnu::cold]] void ReportUnsafeInteger(Path path);
+  void CheckNotBlank(std::string_view value, Path path);
+  [[gnu::cold]] void ReportBlank(Path path);
   template <typename Data>
   void CheckData(const Data& d);
   template <typename Content>

@@ -35,6 +35,7 @@ using internal::AsciiLower;
 using internal::AsNumber;
 using internal::AsText;
 using internal::ChildIndex;
+using internal::ClearIfBlank;
 using internal::ContentView;
 using internal::DataView;
 using internal::EventView;
@@ -566,11 +567,14 @@ class TagMapper {
     if (Present(tree_, v)) AddTexts(TagValue(&tree_, v), nullptr, path, out);
   }
 
+  // A blank string is read as absent, as an empty one is (the core refuses
+  // a blank content id or name that a typed event sets).
   void AddScalar(size_t slot, std::string_view* out) {
     Found f = First(slot);
     if (f && !Text(f.value, out)) {
       DropUnread(f, "value must be a string");
     }
+    ClearIfBlank(out);
   }
 
   void MapUser() {
@@ -760,6 +764,8 @@ class TagMapper {
         ReportItemsOrPlan(f, kPlanNotAllowed);
       } else if (!Text(f.value, &d->plan_id_)) {
         DropUnread(f, "plan_id must be a string");
+      } else {
+        ClearIfBlank(&d->plan_id_);
       }
     }
 

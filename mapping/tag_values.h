@@ -46,6 +46,17 @@ static std::string_view TrimAscii(std::string_view s) {
   return s;
 }
 
+// Empties `*s` when it holds white space only (Unicode's, as the core
+// trims); the trim runs only for a value that starts with white space.
+static void ClearIfBlank(std::string_view* s) {
+  if (!s->empty() &&
+      (IsAsciiWhitespace(s->front()) ||
+       static_cast<unsigned char>(s->front()) >= 0x80) &&
+      TrimWhitespace(*s).empty()) {
+    *s = {};
+  }
+}
+
 static char AsciiLower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
 }

@@ -281,6 +281,19 @@ TEST(EventMapperContentsTest, RejectsABlankContentType) {
       ElementsAre(Issue("data.contents[0].content_type", "INVALID_FORMAT")));
 }
 
+// As content_type: a content's id, group id or name of white space only
+// (also Unicode's) is refused; an empty one is not set.
+TEST(EventMapperContentsTest, RejectsBlankIdsGroupIdsAndNames) {
+  EXPECT_THAT(Violations(EventWithContent(
+                  "id: \" \" group_id: \"\\t\" name: \"\\302\\240\"")),
+              ElementsAre(Issue("data.contents[0].id", "INVALID_FORMAT"),
+                          Issue("data.contents[0].group_id", "INVALID_FORMAT"),
+                          Issue("data.contents[0].name", "INVALID_FORMAT")));
+  EXPECT_THAT(Violations(EventWithContent(
+                  "id: \" a\" group_id: \"\" name: \"\\302\\240b\"")),
+              IsEmpty());
+}
+
 TEST(EventMapperContentsTest, RejectsOverlongContentFields) {
   v1::Event event = ValidEvent();
   v1::Content* c = event.mutable_data()->add_contents();
@@ -404,6 +417,14 @@ TEST(EventMapperPlanIdTest, RejectsPlanIdForEveryOtherType) {
     EXPECT_THAT(Violations(event),
                 ElementsAre(Issue("data.plan_id", "NOT_ALLOWED")));
   }
+}
+
+TEST(EventMapperPlanIdTest, RejectsABlankPlanId) {
+  v1::Event event = ValidEventOfType(v1::EVENT_TYPE_TRIAL_STARTED);
+  event.mutable_data()->set_plan_id("   ");
+  std::vector<FieldIssue> violations = Violations(event);
+  ASSERT_THAT(violations, ElementsAre(Issue("data.plan_id", "INVALID_FORMAT")));
+  EXPECT_EQ(violations[0].description, "data.plan_id must not be blank");
 }
 
 TEST(EventMapperPlanIdTest, RejectsAPlanIdOver256Bytes) {

@@ -1192,6 +1192,18 @@ TEST(TagMapperRow22Test, TakesTheProductName) {
   EXPECT_EQ(MapTag(e).event.data().contents(0).name(), "Trail shoes");
 }
 
+// A blank item id or product name is absent, as an empty one is: the
+// event is not refused for it (a typed event that sets one is).
+TEST(TagMapperRow22Test, ReadsABlankItemIdOrNameAsAbsent) {
+  Json e = Purchase();
+  e["items"] = {Item("  ", "\t", 1, 1)};
+  TagMapResult r = MapTag(e);
+  ASSERT_EQ(r.outcome, Outcome::kMapped) << r.violations.size();
+  ASSERT_EQ(r.event.data().contents_size(), 1);
+  EXPECT_TRUE(r.event.data().contents(0).id().empty());
+  EXPECT_TRUE(r.event.data().contents(0).name().empty());
+}
+
 TEST(TagMapperRow23Test, ContentTypeIsItemThenEventThenProduct) {  // [11]
   Json e = Purchase();
   e["items"] = {Item("a", "A", 1, 1), Item("b", "B", 1, 1)};
