@@ -871,7 +871,9 @@ TEST_F(SpoolTest, DeliveredRunsSpanAtMost4096Ids) {
       for (const ClaimedEvent& e : *claimed) rows.push_back(e.row_id);
       ASSERT_TRUE(spool->MarkDelivered(rows, kNow, 1).ok());
     }
-    // Outcomes that share a write group share runs: 2 to 5 of them.
+    // Outcomes that share a write group share runs: 2 to 5 of them (read
+    // once the writes are committed, which a lookup waits for).
+    EXPECT_EQ(spool->QueuedCount("default"), 0);
     auto [runs, span] = DeliveredRuns(path);
     EXPECT_GE(runs, 2);
     EXPECT_LE(span, 4096);
@@ -906,6 +908,9 @@ TEST_F(SpoolTest, PruneTakesMoreThan64Runs) {
     ASSERT_TRUE(claimed.ok());
     ASSERT_THAT(*claimed, SizeIs(1));
     ASSERT_TRUE(spool->MarkDelivered({(*claimed)[0].row_id}, kNow + i, 1).ok());
+    // Committed before the next (a lookup waits for the writes before it):
+    // outcomes of one write group share runs.
+    EXPECT_EQ(spool->QueuedCount("default"), 149 - i);
   }
   EXPECT_EQ(DeliveredRuns(path).first, 150);
   // The first 100 are due.
