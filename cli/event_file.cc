@@ -122,6 +122,17 @@ absl::Status ParseEventsJson(const std::string& json, const std::string& source,
     one = absl::StrCat("{\"events\":[", body, "]}");
     body = one;
   }
+  // As POST /v1/track: protobuf's parser would skip a null event and
+  // flatten a nested list (the results' #N would no longer be the file's),
+  // and take "yes" or "0" for a flag.
+  const bool tag = request->GetDescriptor()->name() == "TrackEventsRequest";
+  if (absl::Status shape = service::CheckEventsRequestShape(
+          std::string_view(body.data(), body.size()),
+          tag ? "tag event" : "event");
+      !shape.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": ", shape.message()));
+  }
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
   request->Clear();

@@ -30,6 +30,18 @@ absl::Status CheckJsonSyntax(std::string_view body);
 // error, and none if `body` is no object.
 std::vector<std::string> JsonTopLevelKeys(std::string_view body);
 
+// Refuses (InvalidArgument) a request body in JSON, whose syntax is
+// checked already, that protobuf's C++ JSON parser would read otherwise
+// than it says: an element of "events" that is not an object (the parser
+// skips a null and flattens a nested list, so the results' indexes would
+// no longer be the body's), one object for the "events" list, and a flag
+// ("validate_only", "dry_run") other than a JSON boolean, null, or the
+// strings "true" and "false" (the parser takes "yes", "y", "t" and "1" for
+// true and "no", "n", "f" and "0" for false: a typo would turn a send into
+// a check, or a check into a send). `noun` names an event in the messages
+// ("tag event", "event").
+absl::Status CheckEventsRequestShape(std::string_view body, const char* noun);
+
 // protobuf's JSON parse error `message` without the input text it quotes:
 // a syntax error ends with the line around it, and a value of the wrong
 // type is quoted; either may hold an identifier in clear text. Field names

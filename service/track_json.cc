@@ -161,119 +161,6 @@ class TrackReader {
   std::optional<mapping::TagTreeWriter> writer_;
 };
 
-// Finds the first element of the request's "events" list that is not an
-// object. protobuf's JSON parser skips a null element and flattens a
-// nested list into the outer one, so the results' indexes would no longer
-// be the request's; anything else not an object it refuses, but without
-// saying what it is. The body's syntax is checked already.
-// It also refuses what protobuf's C++ parser takes for the request's own
-// members beyond the proto3 JSON mapping: "yes", "y", "t" or "1" for a
-// flag (a typo would silently turn a send into a check) and one object for
-// the "events" list. A flag is a JSON boolean, null, or "true" or "false"
-// as a string (which other protobuf parsers take too).
-class EventElementCheck {
- public:
-  // "" when every element is an object; else what the first one is not.
-  const std::string& problem() const { return problem_; }
-
-  bool null() { return Scalar("null"); }
-  bool boolean(bool) { return Scalar("a boolean"); }
-  bool number_integer(json::number_integer_t) { return Scalar("a number"); }
-  bool number_unsigned(json::number_unsigned_t) { return Scalar("a number"); }
-  bool number_float(json::number_float_t, const json::string_t&) {
-    return Scalar("a number");
-  }
-  bool string(json::string_t& value) {
-    if (depth_ == 1 && member_ == Member::kFlag &&
-        (value == "true" || value == "false")) {
-      return true;
-    }
-    return Scalar("a string");
-  }
-  bool binary(json::binary_t&) { return Scalar("binary data"); }
-  bool start_object(std::size_t) {
-    if (InEventList()) ++elements_;
-    if (depth_ == 1 && !MemberMayBe("an object")) return false;
-    ++depth_;
-    return true;
-  }
-  bool key(json::string_t& key) {
-    if (depth_ == 1) {
-      member_key_ = key;
-      member_ = key == "events" ? Member::kEvents
-                : key == "validate_only" || key == "validateOnly" ||
-                        key == "dry_run" || key == "dryRun"
-                    ? Member::kFlag
-                    : Member::kOther;
-    }
-    return true;
-  }
-  bool end_object() {
-    --depth_;
-    return true;
-  }
-  bool start_array(std::size_t) {
-    if (InEventList()) return Refuse("a list");
-    if (depth_ == 1 && member_ != Member::kEvents && !MemberMayBe("a list")) {
-      return false;
-    }
-    ++depth_;
-    if (depth_ == 2 && member_ == Member::kEvents) {
-      event_list_depth_ = depth_;
-    }
-    return true;
-  }
-  bool end_array() {
-    if (depth_ == event_list_depth_) event_list_depth_ = -1;
-    --depth_;
-    return true;
-  }
-  bool parse_error(std::size_t, const std::string&,
-                   const nlohmann::detail::exception&) {
-    return false;
-  }
-
- private:
-  enum class Member { kOther, kEvents, kFlag };
-
-  bool InEventList() const { return depth_ == event_list_depth_; }
-  bool Scalar(const char* what) {
-    if (InEventList()) return Refuse(what);
-    return depth_ != 1 || MemberMayBe(what);
-  }
-  // Whether the request's member being read may be `what` (null always
-  // may: it stands for the default).
-  bool MemberMayBe(const char* what) {
-    const std::string_view kind = what;
-    if (kind == "null" || member_ == Member::kOther) return true;
-    if (member_ == Member::kFlag) {
-      if (kind == "a boolean") return true;
-      problem_ = absl::StrCat(
-          member_key_, " must be true or false (a JSON boolean), not ", what);
-      return false;
-    }
-    problem_ =
-        absl::StrCat(member_key_, " must be a list of tag events, not ", what,
-                     kind == "an object" ? " (send one event as a list "
-                                           "of one)"
-                                         : "");
-    return false;
-  }
-  bool Refuse(const char* what) {
-    problem_ = absl::StrCat("events[", elements_, "] is ", what,
-                            ": each element of events must be an object (a "
-                            "tag event)");
-    return false;
-  }
-
-  int depth_ = 0;                   // 1 inside the request object
-  Member member_ = Member::kOther;  // whose value comes, at depth 1
-  std::string member_key_;
-  int event_list_depth_ = -1;  // depth inside the events list, when in it
-  int elements_ = 0;           // elements of the list seen
-  std::string problem_;
-};
-
 }  // namespace
 
 bool ReadTrackEventsJson(std::string_view body, TrackEventsInput* out) {
@@ -307,13 +194,7 @@ absl::Status ParseTrackEventsJsonGenerally(std::string_view body,
   constexpr char kNotARequest[] = "body is not a TrackEventsRequest in JSON: ";
   absl::Status error = CheckJsonSyntax(body);
   if (error.ok()) error = CheckTrackJsonNesting(body);
-  if (error.ok()) {
-    EventElementCheck elements;
-    json::sax_parse(body.begin(), body.end(), &elements);
-    if (!elements.problem().empty()) {
-      error = absl::InvalidArgumentError(elements.problem());
-    }
-  }
+  if (error.ok()) error = CheckEventsRequestShape(body, "tag event");
   if (!error.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(kNotARequest, error.message()));

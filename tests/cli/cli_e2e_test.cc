@@ -833,12 +833,15 @@ TEST_F(CliEndToEndTest, TrackReportsTheRequestsErrorAndSendsNothing) {
            {R"({"events": )" + events + R"(, "foo": 1})",
             "unknown field \"foo\""},
            {R"({"events": )" + events + R"(, "validate_only": 1})",
-            "(validate_only): invalid value for type TYPE_BOOL"},
+            "validate_only must be true or false (a JSON boolean), not a "
+            "number"},
+           // Read as true by protobuf's parser: a dry run, not a send.
+           {R"({"events": )" + events + R"(, "dry_run": "yes"})",
+            "dry_run must be true or false (a JSON boolean), not a string"},
            {R"({"events": )" + events + R"(, "destination": 123})",
             "(destination): invalid value for type TYPE_STRING"},
            {R"({"events": "Person@Example.com"})",
-            "(events): invalid value for type "
-            "type.googleapis.com/google.protobuf.Struct"},
+            "events must be a list of tag events, not a string"},
        }) {
     SCOPED_TRACE(c.json);
     const std::string file = WriteFile("events.json", c.json);
@@ -862,11 +865,11 @@ TEST_F(CliEndToEndTest, TrackReportsTheRequestsErrorAndSendsNothing) {
 // send words the same mistakes as track does, and sends nothing either.
 TEST_F(CliEndToEndTest, SendReportsTheRequestsErrorAndSendsNothing) {
   const std::string file = WriteFile(
-      "events.json", R"({"events": [{"id": "o1"}], "validate_only": 1})");
+      "events.json", R"({"events": [{"id": "o1"}], "validate_only": "0"})");
   EXPECT_EQ(Run({"send", file}), kExitError);
   EXPECT_EQ(err_.str(), "error: " + file +
-                            ": (validate_only): invalid value for type "
-                            "TYPE_BOOL\n");
+                            ": validate_only must be true or false (a JSON "
+                            "boolean), not a string\n");
   EXPECT_EQ(service_.last_send().events_size(), 0);
 }
 

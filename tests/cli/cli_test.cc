@@ -500,12 +500,31 @@ TEST(ParseEventsJsonTest, ReportsTheErrorOfARequestObjectBesideItsTagEvents) {
            {R"({"events": [)" + event + R"(], "foo": 1})",
             "f.json: unknown field \"foo\""},
            {R"({"events": [)" + event + R"(], "validate_only": 1})",
-            "f.json: (validate_only): invalid value for type TYPE_BOOL"},
+            "f.json: validate_only must be true or false (a JSON boolean), "
+            "not a number"},
+           // protobuf's parser would read these as true, and "no" as false:
+           // as POST /v1/track, a flag is a boolean (or "true", "false").
+           {R"({"events": [)" + event + R"(], "dry_run": "yes"})",
+            "f.json: dry_run must be true or false (a JSON boolean), not a "
+            "string"},
+           {R"({"events": [)" + event + R"(], "validateOnly": "no"})",
+            "f.json: validateOnly must be true or false (a JSON boolean), not "
+            "a string"},
            {R"({"events": [)" + event + R"(], "destination": 4155552671})",
             "f.json: (destination): invalid value for type TYPE_STRING"},
            {R"({"events": "jane@example.com"})",
-            "f.json: (events): invalid value for type "
-            "type.googleapis.com/google.protobuf.Struct"},
+            "f.json: events must be a list of tag events, not a string"},
+           {R"({"events": )" + event + "}",
+            "f.json: events must be a list of tag events, not an object (send "
+            "one event as a list of one)"},
+           // protobuf's parser would skip the null and flatten the list:
+           // the results' #N would no longer be the file's.
+           {"[null, " + event + "]",
+            "f.json: events[0] is null: each element of events must be an "
+            "object (a tag event)"},
+           {"[" + event + ", [" + event + "]]",
+            "f.json: events[1] is a list: each element of events must be an "
+            "object (a tag event)"},
            // "\u0065vents" is "events" to protobuf's parser too.
            {R"({"\u0065vents": [)" + event + R"(], "foo": 1})",
             "f.json: unknown field \"foo\""},
@@ -532,10 +551,16 @@ TEST(ParseEventsJsonTest, ReportsTheErrorOfARequestObjectBesideItsEvents) {
            {R"({"events": [)" + event + R"(], "foo": 1})",
             "f.json: unknown field \"foo\""},
            {R"({"events": [)" + event + R"(], "validateOnly": 1})",
-            "f.json: (validate_only): invalid value for type TYPE_BOOL"},
+            "f.json: validateOnly must be true or false (a JSON boolean), not "
+            "a number"},
+           {R"({"events": [)" + event + R"(], "validate_only": "t"})",
+            "f.json: validate_only must be true or false (a JSON boolean), "
+            "not a string"},
            {R"({"events": "jane@example.com"})",
-            "f.json: (events): invalid value for type "
-            "type.googleapis.com/conversions.v1.Event"},
+            "f.json: events must be a list of events, not a string"},
+           {"[" + event + ", null]",
+            "f.json: events[1] is null: each element of events must be an "
+            "object (an event)"},
        }) {
     SCOPED_TRACE(c.json);
     v1::SendEventsRequest request;
