@@ -469,20 +469,7 @@ class TagMapper {
   [[gnu::cold, gnu::noinline]] void CustomNameFromEventName() {
     std::string name;
     if (!internal::core::IsValidCustomEventName(event_name_)) {
-      for (char c : event_name_) {
-        if (internal::core::IsAsciiAlnum(c) || c == '-') {
-          name.push_back(AsciiLower(c));
-        } else if (!name.empty() && name.back() != '_') {
-          name.push_back('_');
-        }
-      }
-      name.resize(std::min(name.size(), Limits::kCustomEventNameChars));
-      while (!name.empty() && (name.back() == '_' || name.back() == '-')) {
-        name.pop_back();
-      }
-      while (!name.empty() && (name.front() == '_' || name.front() == '-')) {
-        name.erase(0, 1);
-      }
+      name = CustomEventNameFromEventName(event_name_);
     }
     std::string lower = name.empty() ? std::string(event_name_) : name;
     std::transform(lower.begin(), lower.end(), lower.begin(), AsciiLower);
@@ -1042,6 +1029,29 @@ TagMapResult MapTagEvent(const Struct& event, const CompiledTagMapping& mapping,
   TagMapResult result;
   MapTagEvent(event, mapping, now_ms, &result);
   return result;
+}
+
+std::string CustomEventNameFromEventName(std::string_view event_name) {
+  std::string name;
+  if (internal::core::IsValidCustomEventName(event_name)) {
+    for (char c : event_name) name.push_back(AsciiLower(c));
+    return name;
+  }
+  for (char c : event_name) {
+    if (internal::core::IsAsciiAlnum(c) || c == '-') {
+      name.push_back(AsciiLower(c));
+    } else if (!name.empty() && name.back() != '_') {
+      name.push_back('_');
+    }
+  }
+  name.resize(std::min(name.size(), Limits::kCustomEventNameChars));
+  while (!name.empty() && (name.back() == '_' || name.back() == '-')) {
+    name.pop_back();
+  }
+  while (!name.empty() && (name.front() == '_' || name.front() == '-')) {
+    name.erase(0, 1);
+  }
+  return name;
 }
 
 }  // namespace conversions::mapping

@@ -209,6 +209,14 @@ absl::StatusOr<CompiledTagMapping> CompileTagMapping(
 // Returns CompileTagMapping(config).status(): for start-up checks.
 absl::Status ValidateTagMappingConfig(const TagMappingConfig& config);
 
+// The custom event name a tag event's `event_name` that is no valid one
+// ("Add To Cart") is sent as: ASCII letters and digits lower-cased, '-'
+// kept, each run of other characters one '_', trimmed of '_' and '-' at
+// both ends, at most 64 characters ("add_to_cart"); "" when no letter or
+// digit is left. A valid name is only lower-cased, as it is sent. Lookups
+// by key take a name given either way.
+std::string CustomEventNameFromEventName(std::string_view event_name);
+
 // The result of mapping one tag event.
 struct TagMapResult {
   enum class Outcome {

@@ -64,7 +64,13 @@ std::string ShownName(const std::string& name) {
 std::string EventName(v1::EventType type,
                       const std::string& custom_event_name) {
   if (type == v1::EVENT_TYPE_CUSTOM) {
-    return absl::AsciiStrToLower(custom_event_name);
+    // A name as a tag event's event_name gives it ("Add To Cart") finds
+    // the event it was stored as (add_to_cart); a valid one is only
+    // lower-cased, as it was sent.
+    std::string normalized =
+        mapping::CustomEventNameFromEventName(custom_event_name);
+    return normalized.empty() ? absl::AsciiStrToLower(custom_event_name)
+                              : normalized;
   }
   return std::string(mapping::EventTypeName(type));
 }
@@ -188,17 +194,21 @@ void EventIngestor::MapOne(const v1::Event& event, std::int64_t now,
                to_store);
 }
 
+void EventIngestor::CountWarnings(
+    const DestinationConfig& destination, const std::string& api,
+    const std::vector<mapping::FieldIssue>& warnings) const {
+  for (const mapping::FieldIssue& w : warnings) {
+    metrics_->identifier_warnings.Add({destination.name, api, w.reason});
+  }
+}
+
 void EventIngestor::RecordMapped(
     const std::string& event_id, const DestinationConfig& destination,
     bool validate_only, const std::string& api, mapping::MappedEvent* mapped,
     v1::EventResult* result, std::vector<SpoolEvent>* to_store, bool count) {
   result->set_event_id(event_id);
   FillIssues(mapped->violations, mapped->warnings, result);
-  if (count) {
-    for (const mapping::FieldIssue& w : mapped->warnings) {
-      metrics_->identifier_warnings.Add({destination.name, api, w.reason});
-    }
-  }
+  if (count) CountWarnings(destination, api, mapped->warnings);
   if (!mapped->ok()) {
     result->set_outcome(v1::EventResult::OUTCOME_REJECTED);
     if (count) {
@@ -334,6 +344,7 @@ absl::Status EventIngestor::MapTagTrees(
           result.set_outcome(v1::EventResult::OUTCOME_REJECTED);
           FillIssues(tag.violations, tag.warnings, &result);
           if (count) {
+            CountWarnings(destination, api, tag.warnings);
             metrics_->events_rejected.Add({destination.name, api,
                                            tag.violations.empty()
                                                ? "INVALID"
@@ -345,6 +356,7 @@ absl::Status EventIngestor::MapTagTrees(
       }
       // Warnings of the tag mapping come first, then the mapper's.
       FillIssues({}, tag.warnings, &result);
+      if (count) CountWarnings(destination, api, tag.warnings);
       size_t before = to_store->size();
       RecordMapped(tag.event_id, destination, validate_only, api, &mapped[g],
                    &result, to_store, count);

@@ -160,6 +160,10 @@ class EventIngestor {
               const DestinationConfig& destination, bool validate_only,
               const std::string& api, mapping::MappedEvent* mapped,
               v1::EventResult* result, std::vector<SpoolEvent>* to_store);
+  // Counts `warnings` of an event mapped for `destination` through `api`.
+  void CountWarnings(const DestinationConfig& destination,
+                     const std::string& api,
+                     const std::vector<mapping::FieldIssue>& warnings) const;
   // Records a mapped event `*mapped` (id `event_id`) into `result`, as
   // MapOne does after MapEvent; counts its warnings and rejection in the
   // metrics when `count`.
@@ -210,8 +214,10 @@ class EventIngestor {
   std::map<std::string, mapping::CompiledTagMapping> tag_mappings_;
 };
 
-// Returns the dedup name of an event type: its API name, or the lower-cased
-// custom event name for EVENT_TYPE_CUSTOM; empty when invalid.
+// Returns the dedup name of an event type: its API name, or for
+// EVENT_TYPE_CUSTOM the custom event name as it was stored: lower-cased,
+// and one that is no valid name made one as a tag event's event_name is
+// ("Add To Cart": add_to_cart); empty when invalid.
 std::string EventName(v1::EventType type, const std::string& custom_event_name);
 
 }  // namespace conversions::service

@@ -276,6 +276,32 @@ TEST_F(TrackTest, ARejectedEventReportsEveryProblemAtOnce) {
                                    "reason=\"OUT_OF_RANGE\"} 1"));
 }
 
+// The warnings of the tag mapping are counted as the mapper core's are,
+// by destination, API and code.
+TEST_F(TrackTest, CountsTheTagMappingsWarningsToo) {
+  const std::string body = R"({"events": [
+      {"event_name": "purchase", "type": "kiosk",
+       "context": {"event_id": "t-warn-1",
+                   "page": {"url": "https://shop.example.com/x"}},
+       "user": {"email": "not an email", "phone_sha256": "ab"}}]})";
+  for (const v1::TrackEventsResponse& response : TrackBothWays(body)) {
+    ASSERT_EQ(response.results_size(), 1);
+    EXPECT_EQ(response.results(0).warnings_size(), 3);
+  }
+  const std::string text = MetricsText();
+  for (const char* line :
+       {"{destination=\"default\",api=\"track\",reason=\"DEFAULTED\"} 1\n",
+        "{destination=\"default\",api=\"track\",reason=\"DROPPED_"
+        "INCOMPATIBLE_HASH\"} 1\n",
+        "{destination=\"default\",api=\"track\",reason=\"DROPPED_INVALID\"} "
+        "1\n",
+        "{destination=\"default\",api=\"http_track\",reason=\"DEFAULTED\"} "
+        "1\n"}) {
+    EXPECT_THAT(text, ::testing::HasSubstr(absl::StrCat(
+                          "conversions_identifier_warnings_total", line)));
+  }
+}
+
 TEST_F(TrackTest, HttpTrackAnswersRequestErrorsWithStatusCodes) {
   httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
   auto bad_json = http.Post("/v1/track", "{not json", "application/json");
