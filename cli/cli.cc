@@ -96,6 +96,12 @@ class Runner {
     }
     if (!status.ok()) {
       err_ << "error: " << status.message() << "\n";
+      const std::string hint = FileErrorHint(
+          options_.command == Command::kSend       ? "send"
+          : options_.command == Command::kValidate ? "validate"
+                                                   : "track",
+          std::string_view(status.message().data(), status.message().size()));
+      if (!hint.empty()) err_ << hint << "\n";
       return false;
     }
     return true;
@@ -116,6 +122,9 @@ class Runner {
   int RpcError(const grpc::Status& status) const {
     err_ << "error: " << GrpcCodeName(status.error_code()) << ": "
          << status.error_message() << "\n";
+    const std::string hint =
+        RpcErrorHint(status.error_code(), status.error_message());
+    if (!hint.empty()) err_ << hint << "\n";
     return kExitError;
   }
 

@@ -581,7 +581,7 @@ std::string UsageText(Command command) {
           "                      (checks), with or without --event "
           "(default: both)\n"
           "  --force             accepted, no longer needed\n\n"
-          "Dead letters whose 7-day window has closed (or has less than 5 s "
+          "Dead letters whose 7-day window has closed (or has less than 10 s "
           "left)\n"
           "stay as they are: the API would refuse them. The gateway counts "
           "them\n"

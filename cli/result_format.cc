@@ -217,4 +217,53 @@ std::string GrpcCodeName(int code) {
   return name;
 }
 
+std::string RpcErrorHint(int code, std::string_view message) {
+  auto has = [&](std::string_view part) {
+    return message.find(part) != std::string_view::npos;
+  };
+  constexpr int kDeadlineExceeded = 4;
+  constexpr int kUnauthenticated = 16;
+  constexpr int kUnavailable = 14;
+  constexpr int kInternal = 13;
+  if ((code == kUnavailable || code == kInternal) && has("http1.x")) {
+    return "hint: that port answers HTTP/1, as the gateway's HTTP port "
+           "(/healthz, /v1/track) does: give its gRPC port (grpc.listen, "
+           "50051 by default)";
+  }
+  if (code == kUnavailable &&
+      (has("WRONG_VERSION_NUMBER") || has("wrong version number") ||
+       has("Handshake failed") || has("handshake"))) {
+    return "hint: the target does not speak TLS: for a gateway without "
+           "tls.cert_file, give http://HOST:PORT or HOST:PORT";
+  }
+  if (code == kUnavailable &&
+      (has("Connection refused") || has("failed to connect") ||
+       has("Failed to connect"))) {
+    return "hint: nothing answers at that address: is the gateway running, "
+           "and is --target (or $CONVERSIONS_TARGET) its gRPC address?";
+  }
+  if (code == kDeadlineExceeded) {
+    return "hint: no answer in time (--timeout): is --target (or "
+           "$CONVERSIONS_TARGET) the gateway's gRPC address?";
+  }
+  if (code == kUnauthenticated && has("missing")) {
+    return "hint: the gateway authenticates callers: set $CONVERSIONS_TOKEN "
+           "to your caller token";
+  }
+  return "";
+}
+
+std::string FileErrorHint(std::string_view command, std::string_view message) {
+  if (command != "send" && command != "validate") return "";
+  for (const char* tag_member :
+       {"].event_name\"", "].items\"", "].context\"", "].user\"",
+        "].partners\"", "].event_timestamp\""}) {
+    if (message.find(tag_member) != std::string_view::npos) {
+      return "hint: these look like tag-management events: send them with "
+             "`conversions-cli track`";
+    }
+  }
+  return "";
+}
+
 }  // namespace conversions::cli

@@ -16,6 +16,7 @@
 
 #include <ostream>
 #include <string>
+#include <string_view>
 
 #include "conversions/v1/conversion_service.pb.h"
 #include "conversions/v1/event.pb.h"
@@ -95,6 +96,17 @@ std::string MessageToJson(const google::protobuf::Message& message);
 
 // Returns the canonical name of a gRPC status code ("INVALID_ARGUMENT").
 std::string GrpcCodeName(int code);
+
+// A line that says what a failed call's status (`code`, `message`) most
+// likely means for a person at a terminal ("hint: ..."), or "" when it
+// speaks for itself: a plaintext port called with TLS, the gateway's HTTP
+// port given for its gRPC one, nothing listening, no answer in time, a
+// missing token.
+std::string RpcErrorHint(int code, std::string_view message);
+
+// The same for a file refused by ParseEventsJson for `command` ("send",
+// "validate", "track"): a tag event given to send or validate.
+std::string FileErrorHint(std::string_view command, std::string_view message);
 
 }  // namespace conversions::cli
 

@@ -885,5 +885,44 @@ TEST(GrpcCodeNameTest, NamesCanonicalCodes) {
   EXPECT_EQ(GrpcCodeName(99), "CODE_99");
 }
 
+// The messages gRPC 1.51 gives for the usual mistakes get a hint; others
+// speak for themselves.
+TEST(RpcErrorHintTest, SaysWhatTheUsualConnectionMistakesMean) {
+  EXPECT_THAT(RpcErrorHint(14,
+                           "failed to connect to all addresses; last error: "
+                           "UNKNOWN: ipv4:127.0.0.1:8080: Trying to connect "
+                           "an http1.x server"),
+              HasSubstr("HTTP port"));
+  EXPECT_THAT(RpcErrorHint(14,
+                           "failed to connect to all addresses; last error: "
+                           "UNKNOWN: ipv4:127.0.0.1:50051: Ssl handshake "
+                           "failed: SSL_ERROR_SSL: error:0A00010B:SSL "
+                           "routines::wrong version number"),
+              HasSubstr("does not speak TLS"));
+  EXPECT_THAT(RpcErrorHint(14,
+                           "failed to connect to all addresses; last error: "
+                           "UNKNOWN: ipv4:127.0.0.1:1: Failed to connect to "
+                           "remote host: Connection refused"),
+              HasSubstr("nothing answers"));
+  EXPECT_THAT(RpcErrorHint(4, "Deadline Exceeded"), HasSubstr("--timeout"));
+  EXPECT_THAT(RpcErrorHint(16, "missing credentials: ..."),
+              HasSubstr("$CONVERSIONS_TOKEN"));
+  EXPECT_EQ(RpcErrorHint(3, "too many events"), "");
+  EXPECT_EQ(RpcErrorHint(7, "caller \"a\" may not use destination \"b\""), "");
+}
+
+TEST(FileErrorHintTest, SendsTagEventsToTrack) {
+  EXPECT_THAT(
+      FileErrorHint("send", "f.json: unknown field \"events[0].items\""),
+      HasSubstr("conversions-cli track"));
+  EXPECT_THAT(FileErrorHint("validate",
+                            "f.json: unknown field \"events[2].event_name\""),
+              HasSubstr("conversions-cli track"));
+  EXPECT_EQ(FileErrorHint("track", "f.json: unknown field \"events[0].items\""),
+            "");
+  EXPECT_EQ(FileErrorHint("send", "f.json: unknown field \"events[0].idd\""),
+            "");
+}
+
 }  // namespace
 }  // namespace conversions::cli
