@@ -27,7 +27,19 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::SizeIs;
 
-class SpoolTest : public SpoolFixture {};
+class SpoolTest : public SpoolFixture {
+ protected:
+  // A spool that keeps delivered rows 1 s, holding events e0 .. e<n-1>.
+  std::unique_ptr<Spool> SpoolWithEvents(int n) {
+    SpoolOptions options;
+    options.retention = std::chrono::milliseconds(1000);
+    auto spool = OpenSpool(options);
+    std::vector<SpoolEvent> events;
+    for (int i = 0; i < n; ++i) events.push_back(Event(absl::StrCat("e", i)));
+    EXPECT_TRUE(AppendSync(*spool, events).ok());
+    return spool;
+  }
+};
 
 TEST_F(SpoolTest, AppendsAndAnswersDuplicateForSameNameAndId) {
   auto spool = OpenSpool();
@@ -855,14 +867,8 @@ std::pair<std::int64_t, std::int64_t> DeliveredRuns(const std::string& path) {
 // of either.
 TEST_F(SpoolTest, DeliveredRunsSpanAtMost4096Ids) {
   const std::string path = dir_.path() + "/spool.db";
-  SpoolOptions options;
-  options.retention = std::chrono::milliseconds(1000);
   {
-    auto spool = OpenSpool(options);
-    std::vector<SpoolEvent> events;
-    for (int i = 0; i < 5000; ++i)
-      events.push_back(Event(absl::StrCat("e", i)));
-    ASSERT_TRUE(AppendSync(*spool, events).ok());
+    auto spool = SpoolWithEvents(5000);
     for (int batch = 0; batch < 5; ++batch) {
       auto claimed = spool->Claim(lane_, kNow, 1000, 1 << 30);
       ASSERT_TRUE(claimed.ok());
@@ -882,6 +888,8 @@ TEST_F(SpoolTest, DeliveredRunsSpanAtMost4096Ids) {
       DELETE FROM delivered_runs;
       CREATE INDEX events_delivered ON events(done_ms) WHERE state=2;
     )sql");
+  SpoolOptions options;
+  options.retention = std::chrono::milliseconds(1000);
   auto spool = OpenSpool(options);
   ASSERT_NE(spool, nullptr);
   auto [runs, span] = DeliveredRuns(path);
@@ -897,12 +905,7 @@ TEST_F(SpoolTest, DeliveredRunsSpanAtMost4096Ids) {
 // left.
 TEST_F(SpoolTest, PruneTakesMoreThan64Runs) {
   const std::string path = dir_.path() + "/spool.db";
-  SpoolOptions options;
-  options.retention = std::chrono::milliseconds(1000);
-  auto spool = OpenSpool(options);
-  std::vector<SpoolEvent> events;
-  for (int i = 0; i < 150; ++i) events.push_back(Event(absl::StrCat("e", i)));
-  ASSERT_TRUE(AppendSync(*spool, events).ok());
+  auto spool = SpoolWithEvents(150);
   for (int i = 0; i < 150; ++i) {
     auto claimed = spool->Claim(lane_, kNow, 1, 1 << 20);
     ASSERT_TRUE(claimed.ok());
