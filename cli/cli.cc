@@ -227,6 +227,11 @@ class Runner {
       }
       PrintBatchResults(request.validate_only(), dry_run, response.results());
     }
+    if constexpr (std::is_same_v<Request, v1::TrackEventsRequest>) {
+      if (const std::string hint = TrackFileHint(request); !hint.empty()) {
+        err_ << hint << "\n";
+      }
+    }
     if (!status.ok()) {
       bool checked_only = false;
       if constexpr (std::is_same_v<Request, v1::TrackEventsRequest>) {

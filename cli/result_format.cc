@@ -266,4 +266,19 @@ std::string FileErrorHint(std::string_view command, std::string_view message) {
   return "";
 }
 
+std::string TrackFileHint(const v1::TrackEventsRequest& request) {
+  bool typed = false;
+  for (const google::protobuf::Struct& event : request.events()) {
+    const auto& fields = event.fields();
+    if (fields.contains("event_name")) return "";
+    typed = typed || fields.contains("timestamp_ms") ||
+            fields.contains("timestampMs") ||
+            fields.contains("action_source") ||
+            fields.contains("actionSource") || fields.contains("source_url");
+  }
+  if (!typed) return "";
+  return "hint: these look like typed events (conversions.v1.Event): send "
+         "them with `conversions-cli send`";
+}
+
 }  // namespace conversions::cli

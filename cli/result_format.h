@@ -108,6 +108,11 @@ std::string RpcErrorHint(int code, std::string_view message);
 // "validate", "track"): a tag event given to send or validate.
 std::string FileErrorHint(std::string_view command, std::string_view message);
 
+// For track: a hint when no event of `request` has an event_name and one
+// has a member only a typed event has (timestamp_ms, action_source,
+// source_url): a file of typed events, each REJECTED for its event_name.
+std::string TrackFileHint(const v1::TrackEventsRequest& request);
+
 }  // namespace conversions::cli
 
 #endif  // CONVERSIONS_CLI_RESULT_FORMAT_H_

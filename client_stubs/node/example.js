@@ -35,10 +35,17 @@ const { ConversionService } =
   grpc.loadPackageDefinition(definition).conversions.v1;
 
 // The codes worth a retry (see conversion_service.proto): the gateway is
-// draining or unreachable, or its spool is full. Every other code is final.
+// draining or unreachable, or its spool is full, or it did not answer in
+// time (the events may or may not be stored; the stored ones answer
+// DUPLICATE). Every other code is final.
 const RETRYABLE = new Set([grpc.status.UNAVAILABLE,
-                           grpc.status.RESOURCE_EXHAUSTED]);
-const MAX_ATTEMPTS = 5;
+                           grpc.status.RESOURCE_EXHAUSTED,
+                           grpc.status.DEADLINE_EXCEEDED]);
+// About 30 s of backoff on average, a minute at most: a gateway's drain.
+const MAX_ATTEMPTS = 12;
+// Twice the gateway's default request limit: an answer may be twice its
+// request, and "Received message larger than max" must mean the request's.
+const CHANNEL_OPTIONS = { 'grpc.max_receive_message_length': 32 << 20 };
 const ATTEMPT_TIMEOUT_MS = 10000;
 
 function credentials() {
@@ -187,7 +194,7 @@ function addToCart(eventId) {
 
 async function main() {
   const target = process.env.CONVERSIONS_TARGET || '127.0.0.1:50051';
-  const client = new ConversionService(target, credentials());
+  const client = new ConversionService(target, credentials(), CHANNEL_OPTIONS);
   const suffix = crypto.randomUUID().replace(/-/g, '');
   let ok = true;
   try {

@@ -4,11 +4,14 @@ Shared by the examples in this folder; copy it along with the generated
 `conversions/` package, or take what you need from it.
 
 Retry guidance (proto/conversions/v1/conversion_service.proto):
-  * UNAVAILABLE (the gateway is draining, or cannot be reached) and
-    RESOURCE_EXHAUSTED (its queue bound is reached, or its disk is full) are
-    worth a retry, after an exponential backoff with full jitter; except a
-    RESOURCE_EXHAUSTED from gRPC's own message-size limit ("Received message
-    larger than max"), which no retry fixes: send fewer events at a time.
+  * UNAVAILABLE (the gateway is draining, or cannot be reached),
+    RESOURCE_EXHAUSTED (its queue bound is reached, or its disk is full) and
+    DEADLINE_EXCEEDED (no answer in time: the events may or may not be
+    stored) are worth a retry, after an exponential backoff with full
+    jitter; except a RESOURCE_EXHAUSTED from gRPC's own message-size limit
+    ("Received message larger than max"), which no retry fixes: send fewer
+    events at a time. The channel takes answers up to 32 MiB (an answer may
+    be twice its request), so that limit can only be the request's.
   * Every other code is final for this request: INVALID_ARGUMENT (a malformed
     request, 0 or more than 1,000 events, a string that is not UTF-8),
     UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND (unknown destination). Fix
@@ -29,8 +32,14 @@ from conversions.v1 import conversion_service_pb2
 from conversions.v1 import conversion_service_pb2_grpc
 
 # The gRPC codes the gateway answers when trying again later can succeed.
-RETRYABLE_CODES = frozenset(
-    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED})
+RETRYABLE_CODES = frozenset({
+    grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.DEADLINE_EXCEEDED
+})
+
+# Twice the gateway's default request limit (grpc.max_receive_message_bytes,
+# 16 MiB): ValidateEvents and dry_run answers carry each event's wire JSON.
+CHANNEL_OPTIONS = (("grpc.max_receive_message_length", 32 << 20),)
 
 
 def add_connection_flags(parser: argparse.ArgumentParser) -> None:
@@ -50,8 +59,10 @@ def add_connection_flags(parser: argparse.ArgumentParser) -> None:
                         help="configured destination; empty is the default")
     parser.add_argument("--timeout", type=float, default=10.0,
                         help="deadline of each attempt, seconds")
-    parser.add_argument("--max-attempts", type=int, default=5,
-                        help="attempts for UNAVAILABLE and RESOURCE_EXHAUSTED")
+    parser.add_argument(
+        "--max-attempts", type=int, default=12,
+        help="attempts for UNAVAILABLE, RESOURCE_EXHAUSTED and "
+        "DEADLINE_EXCEEDED (12: about 30 s of backoff on average)")
 
 
 def open_stub(args: argparse.Namespace):
@@ -63,9 +74,10 @@ def open_stub(args: argparse.Namespace):
                 root_certificates = f.read()
         credentials = grpc.ssl_channel_credentials(
             root_certificates=root_certificates)
-        channel = grpc.secure_channel(args.target, credentials)
+        channel = grpc.secure_channel(args.target, credentials,
+                                      options=CHANNEL_OPTIONS)
     else:
-        channel = grpc.insecure_channel(args.target)
+        channel = grpc.insecure_channel(args.target, options=CHANNEL_OPTIONS)
     return channel, conversion_service_pb2_grpc.ConversionServiceStub(channel)
 
 
@@ -104,6 +116,7 @@ def call_with_retry(method, request, args: argparse.Namespace,
             return method(request, timeout=args.timeout,
                           metadata=call_metadata())
         except grpc.RpcError as error:
+            error.attempts = attempt
             if (not is_retryable(error) or attempt == args.max_attempts):
                 raise
             delay = random.uniform(
@@ -147,8 +160,9 @@ def print_results(results) -> bool:
 def report_rpc_error(error: grpc.RpcError, args: argparse.Namespace) -> None:
     """Prints a failed call's code and message on stderr."""
     note = ""
-    if error.code() in RETRYABLE_CODES:
-        note = f" (gave up after {args.max_attempts} attempts)"
+    attempts = getattr(error, "attempts", 1)
+    if attempts > 1:
+        note = f" (gave up after {attempts} attempts)"
     print(f"error: {error.code().name}: {error.details()}{note}",
           file=sys.stderr)
 

@@ -911,6 +911,25 @@ TEST(RpcErrorHintTest, SaysWhatTheUsualConnectionMistakesMean) {
   EXPECT_EQ(RpcErrorHint(7, "caller \"a\" may not use destination \"b\""), "");
 }
 
+TEST(TrackFileHintTest, SendsTypedEventsToSend) {
+  v1::TrackEventsRequest typed;
+  ASSERT_TRUE(ParseEventsJson(
+                  R"([{"id": "o1", "type": "order_created", "timestamp_ms": 1},
+                      {"id": "o2", "action_source": "web"}])",
+                  "f.json", &typed)
+                  .ok());
+  EXPECT_THAT(TrackFileHint(typed), HasSubstr("conversions-cli send"));
+  // A tag event has "type" and "id" too: only members no tag event has
+  // count, and one event_name says the file is of tag events.
+  v1::TrackEventsRequest tag;
+  ASSERT_TRUE(ParseEventsJson(R"([{"id": "o1", "type": "online"},
+                                  {"event_name": "purchase",
+                                   "timestamp_ms": 1}])",
+                              "f.json", &tag)
+                  .ok());
+  EXPECT_EQ(TrackFileHint(tag), "");
+}
+
 TEST(FileErrorHintTest, SendsTagEventsToTrack) {
   EXPECT_THAT(
       FileErrorHint("send", "f.json: unknown field \"events[0].items\""),

@@ -10,9 +10,18 @@ class ConversionServiceStub(object):
     batches to the OpenAI Ads Conversions API.
 
     Whole-request errors use gRPC codes: INVALID_ARGUMENT (malformed request,
-    too many events), UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND (unknown
+    too many events), UNAUTHENTICATED, PERMISSION_DENIED (also an unknown
+    destination, for a caller limited to some), NOT_FOUND (unknown
     destination), RESOURCE_EXHAUSTED (spool full) and UNAVAILABLE (shutting
-    down). Only UNAVAILABLE and RESOURCE_EXHAUSTED are worth a retry.
+    down). Worth a retry, with the same event ids: UNAVAILABLE,
+    RESOURCE_EXHAUSTED (but gRPC's "Received message larger than max"), and
+    DEADLINE_EXCEEDED or a lost connection, after which the events may or
+    may not be stored: the ones stored answer DUPLICATE. An answer can be
+    larger than its request (ValidateEvents and TrackEvents with dry_run add
+    each event's wire JSON, and every dropped value has its warning): give
+    the client a receive limit of twice grpc.max_receive_message_bytes
+    (32 MiB by default), or "Received message larger than max" comes from
+    the client, for a request the gateway served.
     Problems with single events are reported per event in EventResult.
     """
 
@@ -59,9 +68,18 @@ class ConversionServiceServicer(object):
     batches to the OpenAI Ads Conversions API.
 
     Whole-request errors use gRPC codes: INVALID_ARGUMENT (malformed request,
-    too many events), UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND (unknown
+    too many events), UNAUTHENTICATED, PERMISSION_DENIED (also an unknown
+    destination, for a caller limited to some), NOT_FOUND (unknown
     destination), RESOURCE_EXHAUSTED (spool full) and UNAVAILABLE (shutting
-    down). Only UNAVAILABLE and RESOURCE_EXHAUSTED are worth a retry.
+    down). Worth a retry, with the same event ids: UNAVAILABLE,
+    RESOURCE_EXHAUSTED (but gRPC's "Received message larger than max"), and
+    DEADLINE_EXCEEDED or a lost connection, after which the events may or
+    may not be stored: the ones stored answer DUPLICATE. An answer can be
+    larger than its request (ValidateEvents and TrackEvents with dry_run add
+    each event's wire JSON, and every dropped value has its warning): give
+    the client a receive limit of twice grpc.max_receive_message_bytes
+    (32 MiB by default), or "Received message larger than max" comes from
+    the client, for a request the gateway served.
     Problems with single events are reported per event in EventResult.
     """
 
@@ -161,9 +179,18 @@ class ConversionService(object):
     batches to the OpenAI Ads Conversions API.
 
     Whole-request errors use gRPC codes: INVALID_ARGUMENT (malformed request,
-    too many events), UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND (unknown
+    too many events), UNAUTHENTICATED, PERMISSION_DENIED (also an unknown
+    destination, for a caller limited to some), NOT_FOUND (unknown
     destination), RESOURCE_EXHAUSTED (spool full) and UNAVAILABLE (shutting
-    down). Only UNAVAILABLE and RESOURCE_EXHAUSTED are worth a retry.
+    down). Worth a retry, with the same event ids: UNAVAILABLE,
+    RESOURCE_EXHAUSTED (but gRPC's "Received message larger than max"), and
+    DEADLINE_EXCEEDED or a lost connection, after which the events may or
+    may not be stored: the ones stored answer DUPLICATE. An answer can be
+    larger than its request (ValidateEvents and TrackEvents with dry_run add
+    each event's wire JSON, and every dropped value has its warning): give
+    the client a receive limit of twice grpc.max_receive_message_bytes
+    (32 MiB by default), or "Received message larger than max" comes from
+    the client, for a request the gateway served.
     Problems with single events are reported per event in EventResult.
     """
 
