@@ -34,6 +34,11 @@ absl::StatusOr<const Caller*> CallerAuthenticator::Authenticate(
     return absl::UnauthenticatedError(
         "missing credentials: send \"authorization: Bearer <token>\"");
   }
+  if (authorization == kSeveralCredentials) {
+    return absl::UnauthenticatedError(
+        "more than one authorization header: send one \"authorization: "
+        "Bearer <token>\"");
+  }
   if (authorization.size() <= kScheme.size() ||
       !absl::EqualsIgnoreCase(
           absl::string_view(authorization.data(), kScheme.size()),

@@ -34,6 +34,12 @@ struct Caller {
   std::vector<std::string> destinations;  // resolved names
 };
 
+// Stands for the credentials of a request that carries more than one
+// `authorization` header (or metadata entry): which one counts would depend
+// on who reads them (a proxy in front may take another), so it is refused.
+// No header value can hold a line feed.
+inline constexpr std::string_view kSeveralCredentials = "\n(several)";
+
 class CallerAuthenticator {
  public:
   // Keeps digests of the callers' tokens; the tokens themselves are not
@@ -45,8 +51,9 @@ class CallerAuthenticator {
 
   // Finds the caller whose token `authorization` carries ("Bearer <token>",
   // the scheme case-insensitive). Unauthenticated when the header is
-  // missing, malformed or holds no caller's token; the message never
-  // repeats the header. With authentication off, returns nullptr.
+  // missing, malformed, given more than once (kSeveralCredentials) or
+  // holds no caller's token; the message never repeats the header. With
+  // authentication off, returns nullptr.
   absl::StatusOr<const Caller*> Authenticate(
       std::string_view authorization) const;
 

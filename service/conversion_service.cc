@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +12,7 @@
 #include "mapping/event_mapper.h"
 #include "mapping/event_types.h"
 #include "mapping/request_encoder.h"
+#include "service/caller_auth.h"
 #include "service/dispatcher.h"
 #include "service/log.h"
 #include "service/status_util.h"
@@ -47,12 +49,14 @@ using google::protobuf::util::TimeUtil;
 // Most validate_only calls to the API in flight at once.
 constexpr int kMaxApiValidations = 16;
 
-// The caller's credentials: the `authorization` metadata, or "".
+// The caller's credentials: the `authorization` metadata, "" when there
+// is none, kSeveralCredentials when there are several.
 std::string_view Authorization(const grpc::CallbackServerContext* context) {
   const auto& metadata = context->client_metadata();
-  auto it = metadata.find("authorization");
-  if (it == metadata.end()) return {};
-  return {it->second.data(), it->second.size()};
+  auto [first, last] = metadata.equal_range("authorization");
+  if (first == last) return {};
+  if (std::next(first) != last) return kSeveralCredentials;
+  return {first->second.data(), first->second.size()};
 }
 
 grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,

@@ -34,6 +34,7 @@
 #include "mapping/json_writer.h"
 #include "mapping/request_encoder.h"
 #include "service/address.h"
+#include "service/caller_auth.h"
 #include "service/event_ingestor.h"
 #include "service/http_threads.h"
 #include "service/json_input.h"
@@ -112,6 +113,15 @@ std::string JoinHostPort(const std::string& host, int port) {
   return host.find(':') != std::string::npos
              ? absl::StrCat("[", host, "]:", port)
              : absl::StrCat(host, ":", port);
+}
+
+// The request's credentials: its Authorization header, "" when there is
+// none, kSeveralCredentials when there are several.
+std::string AuthorizationOf(const httplib::Request& req) {
+  if (req.get_header_value_count("Authorization") > 1) {
+    return std::string(kSeveralCredentials);
+  }
+  return req.get_header_value("Authorization");
 }
 
 int HttpStatusOf(absl::StatusCode code) {
@@ -583,8 +593,7 @@ absl::Status Gateway::StartHttp() {
         // The headers were checked before the body was read (GuardHttpRequest).
         int status = 500;
         std::string body;
-        HandleTrack(req.body, req.get_header_value("Authorization"), &status,
-                    &body);
+        HandleTrack(req.body, AuthorizationOf(req), &status, &body);
         res.status = status;
         if (status == 401) res.set_header("WWW-Authenticate", "Bearer");
         res.set_content(body, "application/json");
@@ -714,8 +723,8 @@ bool Gateway::GuardHttpRequest(const httplib::Request& req,
                            "a client certificate signed by a CA of "
                            "tls.client_ca_file is required"));
   }
-  absl::StatusOr<const Caller*> caller = ingestor_->Authenticate(
-      req.get_header_value("Authorization"), "http_track");
+  absl::StatusOr<const Caller*> caller =
+      ingestor_->Authenticate(AuthorizationOf(req), "http_track");
   if (!caller.ok()) {
     res.set_header("WWW-Authenticate", "Bearer");
     return refuse(HttpStatusOf(caller.status().code()), caller.status());

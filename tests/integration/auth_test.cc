@@ -98,6 +98,35 @@ TEST_F(AuthTest, RequestsWithoutAValidTokenAreUnauthenticated) {
                         "reason=\"unauthenticated\"} 4"));
 }
 
+// Two credentials are refused, even when one is good: which one counts
+// would depend on who reads them (a proxy in front may take the other).
+TEST_F(AuthTest, TwoCredentialsAreRefused) {
+  v1::SendEventsRequest request;
+  *request.add_events() = Purchase("e-two");
+  v1::SendEventsResponse response;
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", Bearer(kOpsToken));
+  context.AddMetadata("authorization", Bearer(kCheckoutToken));
+  grpc::Status status = stub_->SendEvents(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("more than one authorization header"));
+  EXPECT_THAT(status.error_message(), Not(HasSubstr(kOpsToken)));
+
+  httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
+  httplib::Headers headers = {{"Authorization", Bearer(kOpsToken)},
+                              {"Authorization", Bearer(kOpsToken)}};
+  auto res =
+      http.Post("/v1/track", headers,
+                R"({"events": [{"event_name": "generate_lead", "type": "online",
+          "context": {"event_id": "lead-two",
+                      "page": {"url": "https://shop.example.com/c"}}}]})",
+                "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  EXPECT_THAT(res->body, HasSubstr("more than one authorization header"));
+}
+
 TEST_F(AuthTest, CallersUseOnlyTheirDestinations) {
   EXPECT_TRUE(SendAs(Bearer(kCheckoutToken), "default", "e-1").ok());
   // The default destination, named by omission.
