@@ -48,6 +48,9 @@ namespace conversions::service {
 namespace {
 
 constexpr char kServiceName[] = "conversions.v1.ConversionService";
+// The health service name that, as /readyz?exclude=paused, leaves paused
+// destinations out: SERVING while events can be accepted and queued.
+constexpr char kIntakeHealthName[] = "conversions.intake";
 
 // A draining gateway refuses new calls (UNAVAILABLE) before gRPC's Shutdown
 // until none has started for kRefuseQuietTime, for at most kRefuseTime
@@ -519,7 +522,8 @@ absl::Status Gateway::StartGrpc() {
   }
   grpc_address_ = JoinHostPort(listen->host, port);
   auto* health = grpc_server_->GetHealthCheckService();
-  health->SetServingStatus(false);  // until Start finishes
+  health->SetServingStatus(false);                     // until Start finishes
+  health->SetServingStatus(kIntakeHealthName, false);  // known from the start
   return absl::OkStatus();
 }
 
@@ -908,16 +912,21 @@ void Gateway::HealthLoop() {
       config_.spool.retention.count() / 4, 1000, kPruneIntervalMs);
   std::int64_t next_prune = clock_->NowMs() + prune_interval;
   bool last = false;
+  bool last_intake = false;
   bool first = true;
   while (!draining_) {
     bool ready = Ready();
-    if (first || ready != last) {
-      grpc_server_->GetHealthCheckService()->SetServingStatus(ready);
-      grpc_server_->GetHealthCheckService()->SetServingStatus(kServiceName,
-                                                              ready);
-      if (!first)
+    bool intake = Ready(/*ignore_paused=*/true);
+    if (first || ready != last || intake != last_intake) {
+      grpc::HealthCheckServiceInterface* health =
+          grpc_server_->GetHealthCheckService();
+      health->SetServingStatus(ready);
+      health->SetServingStatus(kServiceName, ready);
+      health->SetServingStatus(kIntakeHealthName, intake);
+      if (!first && ready != last)
         LogInfo("readiness_changed", {{"ready", ready ? "true" : "false"}});
       last = ready;
+      last_intake = intake;
       first = false;
     }
     if (ingestor_->spool_disk_full() && SpoolDiskHasRoom()) {

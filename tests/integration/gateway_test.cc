@@ -396,7 +396,10 @@ TEST_F(GatewayTest, PausesOn401AndResumesWhenTheKeyWorksAgain) {
   Send({Purchase("a")});
   ASSERT_TRUE(WaitFor([&] { return ReadyzStatus() == 503; }));
   ASSERT_TRUE(WaitFor([&] { return Health() == Serving::NOT_SERVING; }));
-  // Still ready to queue events, for a probe that leaves pauses out.
+  // Still ready to queue events, for a probe that leaves pauses out: the
+  // health name conversions.intake, or /readyz?exclude=paused.
+  EXPECT_EQ(Health("conversions.intake"), Serving::SERVING);
+  EXPECT_EQ(Health("conversions.v1.ConversionService"), Serving::NOT_SERVING);
   std::string report;
   EXPECT_EQ(ReadyzStatus("/readyz?exclude=paused", &report), 200);
   EXPECT_EQ(report,
