@@ -37,6 +37,30 @@ void FillIssues(const std::vector<mapping::FieldIssue>& violations,
   }
 }
 
+// Warnings an event's result lists at most. Every value dropped has its
+// warning, and an event can carry some 1,400 that are (14 lists of 100):
+// 1,000 such events, an 8 MB request, made an answer of 86 MB and a
+// gateway of 600 MB. Past the limit one last warning, MORE_WARNINGS, says
+// how many are not listed; the metric counts them all.
+constexpr int kMaxWarningsListed = 50;
+
+// Keeps the first kMaxWarningsListed - 1 warnings of `result` and puts
+// the number of the others in a last one, when there are more than
+// kMaxWarningsListed. Called once its warnings are all in.
+void CapWarnings(v1::EventResult* result) {
+  const int count = result->warnings_size();
+  if (count <= kMaxWarningsListed) return;
+  const int omitted = count - (kMaxWarningsListed - 1);
+  result->mutable_warnings()->DeleteSubrange(kMaxWarningsListed - 1, omitted);
+  v1::FieldWarning* last = result->add_warnings();
+  last->set_reason("MORE_WARNINGS");
+  last->set_description(absl::StrCat(
+      omitted, " more warnings of this event are not listed (at most ",
+      kMaxWarningsListed - 1,
+      " are; conversions_identifier_warnings_total "
+      "counts every one)"));
+}
+
 // A destination name a caller sent, for a message: quoted and cut, and
 // only when it looks like a destination name (letters, digits, - _ . : /
 // and spaces; fewer than seven digits): the message is shown and logged,
@@ -208,6 +232,7 @@ void EventIngestor::RecordMapped(
     v1::EventResult* result, std::vector<SpoolEvent>* to_store, bool count) {
   result->set_event_id(event_id);
   FillIssues(mapped->violations, mapped->warnings, result);
+  CapWarnings(result);  // the tag mapping's came before, if any
   if (count) CountWarnings(destination, api, mapped->warnings);
   if (!mapped->ok()) {
     result->set_outcome(v1::EventResult::OUTCOME_REJECTED);
@@ -343,6 +368,7 @@ absl::Status EventIngestor::MapTagTrees(
           result.set_event_id(tag.event_id);
           result.set_outcome(v1::EventResult::OUTCOME_REJECTED);
           FillIssues(tag.violations, tag.warnings, &result);
+          CapWarnings(&result);
           if (count) {
             CountWarnings(destination, api, tag.warnings);
             metrics_->events_rejected.Add({destination.name, api,
@@ -488,6 +514,7 @@ std::vector<v1::EventResult> EventIngestor::ValidateTyped(
     result.set_index(i);
     result.set_event_id(events[i].id());
     FillIssues(mapped.violations, mapped.warnings, &result);
+    CapWarnings(&result);
     if (mapped.ok()) {
       result.set_outcome(v1::EventResult::OUTCOME_ACCEPTED);
       result.set_wire_json(mapped.wire_json);

@@ -203,6 +203,35 @@ TEST_F(GatewayTest, CountsWarningsByDestinationApiAndCode) {
                               "reason=\"DROPPED_EMPTY\"} 1\n"));
 }
 
+// An event lists at most 50 warnings: the last says how many more there
+// are, and the metric counts every one.
+TEST_F(GatewayTest, ListsAtMostFiftyWarningsPerEvent) {
+  v1::Event event = Purchase("many-warnings");
+  for (int i = 0; i < 100; ++i) {
+    event.mutable_user()->add_emails("not-an-email");
+    event.mutable_user()->add_phone_numbers("12");
+  }
+  v1::SendEventsResponse response = Send({event});
+  ASSERT_EQ(response.results(0).outcome(), v1::EventResult::OUTCOME_ACCEPTED);
+  const v1::EventResult& result = response.results(0);
+  ASSERT_EQ(result.warnings_size(), 50);
+  EXPECT_THAT(result.warnings(48).field(),
+              ::testing::StartsWith("user.emails["));
+  EXPECT_EQ(result.warnings(49).reason(), "MORE_WARNINGS");
+  EXPECT_EQ(result.warnings(49).field(), "");
+  EXPECT_THAT(result.warnings(49).description(),
+              ::testing::StartsWith("151 more warnings of this event"));
+  const std::string text = MetricsText();
+  // 199 invalid values (the event's own email is valid) and one for the
+  // emails past the first 100 read.
+  EXPECT_THAT(text, HasSubstr("conversions_identifier_warnings_total{"
+                              "destination=\"default\",api=\"send\","
+                              "reason=\"DROPPED_INVALID\"} 199\n"));
+  EXPECT_THAT(text, HasSubstr("conversions_identifier_warnings_total{"
+                              "destination=\"default\",api=\"send\","
+                              "reason=\"DROPPED_OVER_LIMIT\"} 1\n"));
+}
+
 TEST_F(GatewayTest, ReportsTheSpoolsDurabilitySyncs) {
   ASSERT_EQ(Send({Purchase("synced")}).results(0).outcome(),
             v1::EventResult::OUTCOME_ACCEPTED);
