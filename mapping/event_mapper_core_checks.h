@@ -188,15 +188,10 @@ inline bool Mapper<Event>::CheckCurrency(std::string_view in, Path path) {
 
 // An optional text field set to white space only is refused, as a blank
 // content_type or id is: the API would store it as a value. An empty one
-// is not set. The trim runs only for a value that starts with white space.
+// is not set.
 template <typename Event>
 inline void Mapper<Event>::CheckNotBlank(std::string_view value, Path path) {
-  if (!value.empty() &&
-      (IsAsciiWhitespace(value.front()) ||
-       static_cast<unsigned char>(value.front()) >= 0x80) &&
-      TrimWhitespace(value).empty()) {
-    ReportBlank(path);
-  }
+  if (IsBlank(value)) ReportBlank(path);
 }
 
 template <typename Event>

@@ -47,14 +47,9 @@ static std::string_view TrimAscii(std::string_view s) {
 }
 
 // Empties `*s` when it holds white space only (Unicode's, as the core
-// trims); the trim runs only for a value that starts with white space.
+// trims).
 static void ClearIfBlank(std::string_view* s) {
-  if (!s->empty() &&
-      (IsAsciiWhitespace(s->front()) ||
-       static_cast<unsigned char>(s->front()) >= 0x80) &&
-      TrimWhitespace(*s).empty()) {
-    *s = {};
-  }
+  if (IsBlank(*s)) *s = {};
 }
 
 static char AsciiLower(char c) {

@@ -89,6 +89,11 @@ inline std::string_view TrimWhitespace(std::string_view s) {
   return internal::TrimWhitespaceSlow(s);
 }
 
+// Whether `s` is set but holds nothing but Unicode White_Space.
+inline bool IsBlank(std::string_view s) {
+  return !s.empty() && TrimWhitespace(s).empty();
+}
+
 // Writes `s` lower-cased with Unicode's default (root locale) full case
 // mapping to `*out` ("JOSÉ" -> "josé", "Ș" -> "ș"), composed or decomposed
 // as it came. Requires valid UTF-8. Returns false if ICU fails.
