@@ -186,12 +186,12 @@ inline bool Mapper<Event>::CheckCurrency(std::string_view in, Path path) {
   return false;
 }
 
-// An optional text field set to white space only is refused, as a blank
-// content_type or id is: the API would store it as a value. An empty one
-// is not set.
+// An optional text field: CheckText's rules, and white space only is
+// refused (the API would store it as a value). An empty one is not set.
 template <typename Event>
-inline void Mapper<Event>::CheckNotBlank(std::string_view value, Path path) {
-  if (IsBlank(value)) ReportBlank(path);
+inline void Mapper<Event>::CheckValueText(std::string_view value, Path path,
+                                          size_t max_bytes) {
+  if (CheckText(value, path, max_bytes) && IsBlank(value)) ReportBlank(path);
 }
 
 template <typename Event>
@@ -259,8 +259,7 @@ inline void Mapper<Event>::CheckData(const Data& d) {
                              "custom events, not for ",
                              Sv(type_name_)));
     } else {
-      CheckText(d.plan_id(), "data.plan_id", Limits::kPlanIdBytes);
-      CheckNotBlank(d.plan_id(), "data.plan_id");
+      CheckValueText(d.plan_id(), "data.plan_id", Limits::kPlanIdBytes);
     }
   }
 
@@ -282,19 +281,12 @@ template <typename Content>
 inline void Mapper<Event>::CheckContent(const Content& c, int i,
                                         bool no_event_currency) {
   constexpr std::string_view kBase = "data.contents";
-  CheckText(c.id(), Path(kBase, i, "id"), Limits::kContentIdBytes);
-  CheckNotBlank(c.id(), Path(kBase, i, "id"));
-  CheckText(c.group_id(), Path(kBase, i, "group_id"), Limits::kContentIdBytes);
-  CheckNotBlank(c.group_id(), Path(kBase, i, "group_id"));
-  CheckText(c.name(), Path(kBase, i, "name"), Limits::kContentNameBytes);
-  CheckNotBlank(c.name(), Path(kBase, i, "name"));
-  if (!c.content_type().empty() &&
-      CheckText(c.content_type(), Path(kBase, i, "content_type"),
-                Limits::kContentTypeBytes) &&
-      TrimWhitespace(c.content_type()).empty()) {
-    std::string field = Path(kBase, i, "content_type").str();
-    Violation(field, kInvalidFormat, absl::StrCat(field, " must not be blank"));
-  }
+  CheckValueText(c.id(), Path(kBase, i, "id"), Limits::kContentIdBytes);
+  CheckValueText(c.group_id(), Path(kBase, i, "group_id"),
+                 Limits::kContentIdBytes);
+  CheckValueText(c.name(), Path(kBase, i, "name"), Limits::kContentNameBytes);
+  CheckValueText(c.content_type(), Path(kBase, i, "content_type"),
+                 Limits::kContentTypeBytes);
   if (c.has_quantity() && c.quantity() <= 0) {
     std::string field = Path(kBase, i, "quantity").str();
     Violation(field, kOutOfRange,

@@ -65,7 +65,7 @@ class Mapper {
   bool CheckCurrency(std::string_view in, Path path);
   void ReportCurrency(Path path, std::string_view in);
   [[gnu::cold]] void ReportUnsafeInteger(Path path);
-  void CheckNotBlank(std::string_view value, Path path);
+  void CheckValueText(std::string_view value, Path path, size_t max_bytes);
   [[gnu::cold]] void ReportBlank(Path path);
   template <typename Data>
   void CheckData(const Data& d);

@@ -294,6 +294,17 @@ TEST(EventMapperContentsTest, RejectsBlankIdsGroupIdsAndNames) {
               IsEmpty());
 }
 
+// A value that is both too long and blank is reported once, for its length.
+TEST(EventMapperContentsTest, ReportsAnOverlongBlankValueOnce) {
+  v1::Event event = ValidEvent();
+  v1::Content* c = event.mutable_data()->add_contents();
+  c->set_id(std::string(257, ' '));
+  c->set_content_type(std::string(129, ' '));
+  EXPECT_THAT(Violations(event),
+              ElementsAre(Issue("data.contents[0].id", "TOO_LONG"),
+                          Issue("data.contents[0].content_type", "TOO_LONG")));
+}
+
 TEST(EventMapperContentsTest, RejectsOverlongContentFields) {
   v1::Event event = ValidEvent();
   v1::Content* c = event.mutable_data()->add_contents();
