@@ -183,7 +183,7 @@ DropReason NormalizeName(std::string_view in, std::string* out) {
   if (!IsValidUtf8(in)) return Invalid("name is not valid UTF-8");
   if (in.size() > 1024) return Invalid("name is longer than 1,024 bytes");
   std::string lower;
-  if (!LowerCaseNfc(in, &lower)) return Invalid("name cannot be lower-cased");
+  if (!LowerCase(in, &lower)) return Invalid("name cannot be lower-cased");
   out->clear();
   const auto* b = reinterpret_cast<const std::uint8_t*>(lower.data());
   int32_t i = 0;

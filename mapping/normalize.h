@@ -37,9 +37,11 @@ DropReason NormalizePhone(std::string_view in, std::string* out);
 // External id: trim only; case and every other character are kept.
 DropReason NormalizeExternalId(std::string_view in, std::string* out);
 
-// First or last name: NFC, Unicode lower case, then remove all white space
-// and ASCII punctuation; other characters are kept ("O'Connor" -> "oconnor",
-// "Ștefănescu" -> "ștefănescu", "Mary Jane" -> "maryjane").
+// First or last name: Unicode lower case, then remove all white space and
+// ASCII punctuation; other characters are kept ("O'Connor" -> "oconnor",
+// "Ștefănescu" -> "ștefănescu", "Mary Jane" -> "maryjane"). Not
+// NFC-composed: spec 5a asks for nothing more, and the Pixel hashes the
+// text as typed (a decomposed "José" has its own digest).
 DropReason NormalizeName(std::string_view in, std::string* out);
 
 // Country: trim, upper-case, then an ISO 3166-1 alpha-2 or alpha-3 code;

@@ -2,7 +2,6 @@
 
 #include <unicode/bytestream.h>
 #include <unicode/casemap.h>
-#include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
 #include <unicode/utf8.h>
 
@@ -158,17 +157,9 @@ bool LowerCaseIcu(std::string_view s, std::string* out) {
 }  // namespace
 
 bool LowerCase(std::string_view s, std::string* out) {
-  if (!IsAscii(s)) {
-    out->clear();
-    return LowerCaseIcu(s, out);
-  }
-  return LowerCaseNfc(s, out);  // its ASCII path
-}
-
-bool LowerCaseNfc(std::string_view s, std::string* out) {
   out->clear();
   if (IsAscii(s)) {
-    // ASCII is already NFC, and its lower case is ASCII.
+    // ASCII's lower case is ASCII.
     out->resize(s.size());
     char* dst = out->data();
     const char* src = s.data();
@@ -184,20 +175,7 @@ bool LowerCaseNfc(std::string_view s, std::string* out) {
     StoreWord(dst + n - 8, LowerAsciiWord(internal::Load64(src + n - 8)));
     return true;
   }
-  UErrorCode status = U_ZERO_ERROR;
-  const icu::Normalizer2* nfc = icu::Normalizer2::getNFCInstance(status);
-  if (U_FAILURE(status)) return false;
-  icu::StringPiece piece(s.data(), static_cast<int32_t>(s.size()));
-  std::string composed;
-  std::string_view source = s;
-  if (!nfc->isNormalizedUTF8(piece, status)) {
-    if (U_FAILURE(status)) return false;
-    icu::StringByteSink<std::string> sink(&composed);
-    nfc->normalizeUTF8(0, piece, sink, nullptr, status);
-    if (U_FAILURE(status)) return false;
-    source = composed;
-  }
-  return LowerCaseIcu(source, out);
+  return LowerCaseIcu(s, out);
 }
 
 size_t CodePointCount(std::string_view s) {

@@ -99,9 +99,6 @@ inline bool IsBlank(std::string_view s) {
 // as it came. Requires valid UTF-8. Returns false if ICU fails.
 bool LowerCase(std::string_view s, std::string* out);
 
-// As LowerCase, of the NFC form of `s`.
-bool LowerCaseNfc(std::string_view s, std::string* out);
-
 // Returns the number of code points in valid UTF-8 `s`.
 size_t CodePointCount(std::string_view s);
 

@@ -207,7 +207,7 @@ TEST(NormalizeEmailTest, DropsAnAddressOver254Bytes) {
 
 // Spec 5a: trim, then lower-case; nothing else. A decomposed accent
 // (e + U+0301) stays decomposed, so the digest is the one the Pixel
-// computes from the same text. Names, by contrast, are NFC-composed.
+// computes from the same text. So are names (NormalizeNameTest).
 TEST(NormalizeEmailTest, LowerCasesWithoutComposing) {
   std::string out;
   ASSERT_TRUE(NormalizeEmail("Jose\xCC\x81@Example.com", &out).kept());
