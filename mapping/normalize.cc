@@ -226,17 +226,27 @@ DropReason NormalizeCountry(std::string_view in, std::string* out) {
   return kKept;
 }
 
+constexpr char kPostalCodeCharacters[] =
+    "postal code may hold only letters, ASCII digits, spaces and hyphens";
+
 DropReason NormalizePostalCode(std::string_view in, std::string* out) {
   if (!IsValidUtf8(in)) return Invalid("postal code is not valid UTF-8");
   std::string_view trimmed = TrimWhitespace(in);
   if (trimmed.empty()) return Empty("postal code is empty");
-  if (trimmed.size() > 32)
+  if (CodePointCount(trimmed) > 32)
     return Invalid("postal code is longer than 32 characters");
+  // Spec 5a: letters, digits, spaces and hyphens. Letters are any script's
+  // (u_isalpha); digits ASCII only.
+  bool ascii = true;
   for (char c : trimmed) {
-    if (!IsAsciiAlpha(c) && !IsAsciiDigit(c) && c != ' ' && c != '-') {
-      return Invalid(
-          "postal code may hold only letters, digits, spaces and hyphens");
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      ascii = false;
+    } else if (!IsAsciiAlpha(c) && !IsAsciiDigit(c) && c != ' ' && c != '-') {
+      return Invalid(kPostalCodeCharacters);
     }
+  }
+  if (!ascii && !NonAsciiAreLetters(trimmed)) {
+    return Invalid(kPostalCodeCharacters);
   }
   out->assign(trimmed);
   return kKept;
