@@ -71,9 +71,13 @@ inline void Mapper<Event>::MapHashedValues(const List& clear, int clear_size,
   for (int i = 0; i < hashed_size; ++i) {
     std::string_view value = TrimWhitespace(hashed[i]);
     if (!IsSha256Hex(value)) {
-      Warning(absl::StrCat(Sv(hashed_field), "[", i, "]"),
-              value.empty() ? kDroppedEmpty : kDroppedInvalid,
-              "value is not a SHA-256 digest (64 hex characters)");
+      if (value.empty()) {
+        Warning(absl::StrCat(Sv(hashed_field), "[", i, "]"), kDroppedEmpty,
+                "value is empty");
+      } else {
+        Warning(absl::StrCat(Sv(hashed_field), "[", i, "]"), kDroppedInvalid,
+                "value is not a SHA-256 digest (64 hex characters)");
+      }
       continue;
     }
     AddDigest(LowerHex(value), hashed_field, i, out);

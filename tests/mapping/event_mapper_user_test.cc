@@ -189,8 +189,9 @@ TEST_F(HashedListTest, DropsAPreHashedValueThatIsNotHex) {
 TEST_F(HashedListTest, DropsABlankPreHashedValue) {
   ForEachList([&] {
     MappedEvent mapped = MapEvent(EventWith({}, {" "}), kNowMs);
-    EXPECT_THAT(mapped.warnings,
+    ASSERT_THAT(mapped.warnings,
                 ElementsAre(Issue(HashedField(0), "DROPPED_EMPTY")));
+    EXPECT_EQ(mapped.warnings[0].description, "value is empty");
   });
 }
 
