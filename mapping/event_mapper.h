@@ -50,6 +50,11 @@ struct Limits {
   static constexpr size_t kLocationChars = 128;
   static constexpr size_t kUserAgentBytes = 2048;
   static constexpr size_t kObrefBytes = 1024;
+  // One event's wire JSON. Only contents can come near it (250 of them,
+  // each with 32 variant entries, all at their caps, and JSON escapes make
+  // a control character six bytes): the API's payload limit is not
+  // documented (spec 6), and a peer caps a whole request at 1 MB.
+  static constexpr size_t kEventWireBytes = 1024 * 1024;
   static constexpr std::int64_t kMaxAgeMs = 7LL * 24 * 60 * 60 * 1000;
   // What must be left of an event's 7-day window for it to be sent: the
   // dispatcher dead-letters a stored event with less left as expired

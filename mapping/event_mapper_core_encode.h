@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <string_view>
 
+#include "absl/strings/str_cat.h"
 #include "conversions/v1/event.pb.h"
 #include "mapping/event_mapper.h"
 #include "mapping/event_mapper_core_mapper.h"
@@ -152,6 +153,22 @@ inline void Mapper<Event>::Encode() {
                                  : type_name_);
   result_->id = event_.id();
   result_->timestamp_ms = timestamp_ms_;
+}
+
+// An event whose wire JSON is over Limits::kEventWireBytes is refused, and
+// its result holds no wire event.
+template <typename Event>
+inline void Mapper<Event>::ReportOversized() {
+  const size_t size = result_->wire_json.size();
+  result_->wire_json.clear();
+  result_->event_name.clear();
+  result_->id.clear();
+  result_->timestamp_ms = 0;
+  Violation(event_.data().contents_size() > 0 ? "data.contents" : "", kTooLong,
+            absl::StrCat("the event's API JSON would be ", size,
+                         " bytes, more than the ", Limits::kEventWireBytes,
+                         " one event may take; send fewer contents or "
+                         "shorter values"));
 }
 
 }  // namespace internal::core

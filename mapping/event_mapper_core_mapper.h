@@ -43,7 +43,9 @@ class Mapper {
     CheckEnvelopeFields();
     MapUser(event_.user());
     CheckData(event_.data());
-    if (result_->violations.empty()) Encode();
+    if (!result_->violations.empty()) return;
+    Encode();
+    if (result_->wire_json.size() > Limits::kEventWireBytes) ReportOversized();
   }
 
  private:
@@ -120,6 +122,7 @@ class Mapper {
                             JsonFragmentWriter* w);
   static void WriteCurrency(std::string_view currency, JsonFragmentWriter* w);
   void Encode();
+  [[gnu::cold]] void ReportOversized();
 
   const Event& event_;
   const std::int64_t now_ms_;

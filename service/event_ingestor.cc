@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -37,28 +39,63 @@ void FillIssues(const std::vector<mapping::FieldIssue>& violations,
   }
 }
 
-// Warnings an event's result lists at most. Every value dropped has its
-// warning, and an event can carry some 1,400 that are (14 lists of 100):
-// 1,000 such events, an 8 MB request, made an answer of 86 MB and a
-// gateway of 600 MB. Past the limit one last warning, MORE_WARNINGS, says
-// how many are not listed; the metric counts them all.
-constexpr int kMaxWarningsListed = 50;
+// Warnings, and violations, an event's result lists at most. Every value
+// dropped has its warning, and an event can carry some 1,400 that are (14
+// lists of 100): 1,000 such events, an 8 MB request, made an answer of
+// 86 MB and a gateway of 600 MB. A rejected event's contents and variants
+// can break some 10,000 rules. Past the limit one last issue,
+// MORE_WARNINGS or MORE_VIOLATIONS, says how many are not listed; the
+// warnings metric counts them all.
+constexpr int kMaxIssuesListed = 50;
 
-// Keeps the first kMaxWarningsListed - 1 warnings of `result` and puts
-// the number of the others in a last one, when there are more than
-// kMaxWarningsListed. Called once its warnings are all in.
-void CapWarnings(v1::EventResult* result) {
-  const int count = result->warnings_size();
-  if (count <= kMaxWarningsListed) return;
-  const int omitted = count - (kMaxWarningsListed - 1);
-  result->mutable_warnings()->DeleteSubrange(kMaxWarningsListed - 1, omitted);
-  v1::FieldWarning* last = result->add_warnings();
-  last->set_reason("MORE_WARNINGS");
+// Keeps the first kMaxIssuesListed - 1 issues of `issues` and puts the
+// number of the others in a last one, when there are more than
+// kMaxIssuesListed.
+template <typename Issue>
+void CapIssues(google::protobuf::RepeatedPtrField<Issue>* issues,
+               const char* reason, const char* what, const char* counted_by) {
+  const int count = issues->size();
+  if (count <= kMaxIssuesListed) return;
+  const int omitted = count - (kMaxIssuesListed - 1);
+  issues->DeleteSubrange(kMaxIssuesListed - 1, omitted);
+  Issue* last = issues->Add();
+  last->set_reason(reason);
   last->set_description(absl::StrCat(
-      omitted, " more warnings of this event are not listed (at most ",
-      kMaxWarningsListed - 1,
-      " are; conversions_identifier_warnings_total "
-      "counts every one)"));
+      omitted, " more ", what, " of this event are not listed (at most ",
+      kMaxIssuesListed - 1, " are", counted_by, ")"));
+}
+
+// CapIssues for the violations and the warnings of `result`. Called once
+// they are all in.
+void CapListedIssues(v1::EventResult* result) {
+  CapIssues(result->mutable_violations(), "MORE_VIOLATIONS", "violations", "");
+  CapIssues(result->mutable_warnings(), "MORE_WARNINGS", "warnings",
+            "; conversions_identifier_warnings_total counts every one");
+}
+
+// Wire JSON one answer (ValidateEvents, a dry_run) carries at most. An
+// event's is at most 1 MiB, but JSON escapes can make it six times its
+// request bytes: 4 such events in a 14 MB request made an 80 MB answer,
+// past what gRPC sends. Events past the budget are answered without it.
+constexpr size_t kMaxAnswerWireBytes = 8 * 1024 * 1024;
+
+// Sets `wire` as the wire_json of accepted `result`, unless the answer's
+// `*answer_wire_bytes` would then pass kMaxAnswerWireBytes: the result then
+// gets a WIRE_JSON_OMITTED warning instead.
+void SetWireJson(std::string wire, size_t* answer_wire_bytes,
+                 v1::EventResult* result) {
+  if (*answer_wire_bytes + wire.size() > kMaxAnswerWireBytes) {
+    v1::FieldWarning* w = result->add_warnings();
+    w->set_reason("WIRE_JSON_OMITTED");
+    w->set_description(
+        absl::StrCat("the event is valid; its wire_json (", wire.size(),
+                     " bytes) is not in this answer, which carries at most ",
+                     kMaxAnswerWireBytes,
+                     " bytes of it: send fewer events per request to see it"));
+    return;
+  }
+  *answer_wire_bytes += wire.size();
+  result->set_wire_json(std::move(wire));
 }
 
 // A destination name a caller sent, for a message: quoted and cut, and
@@ -232,7 +269,7 @@ void EventIngestor::RecordMapped(
     v1::EventResult* result, std::vector<SpoolEvent>* to_store, bool count) {
   result->set_event_id(event_id);
   FillIssues(mapped->violations, mapped->warnings, result);
-  CapWarnings(result);  // the tag mapping's came before, if any
+  CapListedIssues(result);  // the tag mapping's came before, if any
   if (count) CountWarnings(destination, api, mapped->warnings);
   if (!mapped->ok()) {
     result->set_outcome(v1::EventResult::OUTCOME_REJECTED);
@@ -302,10 +339,11 @@ absl::StatusOr<std::vector<v1::EventResult>> EventIngestor::DryRunTagTrees(
       MapTagTrees(destination, events, /*validate_only=*/false, "",
                   clock_->NowMs(), /*count=*/false, &results, &mapped, &index);
   if (!s.ok()) return s;
+  size_t answer_wire_bytes = 0;
   for (size_t k = 0; k < mapped.size(); ++k) {
     v1::EventResult& result = results[static_cast<size_t>(index[k])];
     result.set_outcome(v1::EventResult::OUTCOME_ACCEPTED);
-    result.set_wire_json(std::move(mapped[k].wire_json));
+    SetWireJson(std::move(mapped[k].wire_json), &answer_wire_bytes, &result);
   }
   return results;
 }
@@ -368,7 +406,7 @@ absl::Status EventIngestor::MapTagTrees(
           result.set_event_id(tag.event_id);
           result.set_outcome(v1::EventResult::OUTCOME_REJECTED);
           FillIssues(tag.violations, tag.warnings, &result);
-          CapWarnings(&result);
+          CapListedIssues(&result);
           if (count) {
             CountWarnings(destination, api, tag.warnings);
             metrics_->events_rejected.Add({destination.name, api,
@@ -508,16 +546,17 @@ std::vector<v1::EventResult> EventIngestor::ValidateTyped(
   const std::int64_t now = clock_->NowMs();
   std::vector<v1::EventResult> results(events.size());
   mapping::MappedEvent mapped;
+  size_t answer_wire_bytes = 0;
   for (int i = 0; i < events.size(); ++i) {
     mapping::MapEvent(events[i], now, &mapped);
     v1::EventResult& result = results[i];
     result.set_index(i);
     result.set_event_id(events[i].id());
     FillIssues(mapped.violations, mapped.warnings, &result);
-    CapWarnings(&result);
+    CapListedIssues(&result);
     if (mapped.ok()) {
       result.set_outcome(v1::EventResult::OUTCOME_ACCEPTED);
-      result.set_wire_json(mapped.wire_json);
+      SetWireJson(mapped.wire_json, &answer_wire_bytes, &result);
       accepted_wire_events->push_back(mapped.wire_json);
     } else {
       result.set_outcome(v1::EventResult::OUTCOME_REJECTED);

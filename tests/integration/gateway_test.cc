@@ -232,6 +232,69 @@ TEST_F(GatewayTest, ListsAtMostFiftyWarningsPerEvent) {
                               "reason=\"DROPPED_OVER_LIMIT\"} 1\n"));
 }
 
+// So does a rejected event's list of violations.
+TEST_F(GatewayTest, ListsAtMostFiftyViolationsPerEvent) {
+  v1::Event event = Purchase("many-violations");
+  for (int i = 0; i < 100; ++i) {
+    v1::Content* c = event.mutable_data()->add_contents();
+    c->set_id("sku");
+    c->set_quantity(-1);
+  }
+  v1::SendEventsResponse response = Send({event});
+  ASSERT_EQ(response.results(0).outcome(), v1::EventResult::OUTCOME_REJECTED);
+  const v1::EventResult& result = response.results(0);
+  ASSERT_EQ(result.violations_size(), 50);
+  EXPECT_THAT(result.violations(48).field(),
+              ::testing::StartsWith("data.contents["));
+  EXPECT_EQ(result.violations(49).reason(), "MORE_VIOLATIONS");
+  EXPECT_EQ(result.violations(49).field(), "");
+  EXPECT_THAT(result.violations(49).description(),
+              ::testing::StartsWith("51 more violations of this event"));
+}
+
+// An answer carries at most 8 MiB of wire_json: the events past that are
+// valid and answered ACCEPTED with a WIRE_JSON_OMITTED warning instead,
+// so that a request of large events does not make an answer gRPC refuses
+// to send.
+TEST_F(GatewayTest, ValidateEventsAnswersCarryAtMost8MiBOfWireJson) {
+  v1::ValidateEventsRequest request;
+  for (int i = 0; i < 11; ++i) {
+    v1::Event event = Purchase(absl::StrCat("large-", i));
+    while (event.data().contents_size() < 250) {
+      v1::Content* c = event.mutable_data()->add_contents();
+      c->set_id(std::string(256, '\x01'));  // escaped as \u0001: 6 bytes
+      c->set_name(std::string(300, '\x01'));
+    }
+    *request.add_events() = event;
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(32 * 1024 * 1024);
+  auto stub = v1::ConversionService::NewStub(grpc::CreateCustomChannel(
+      gateway_->grpc_address(), grpc::InsecureChannelCredentials(), args));
+  v1::ValidateEventsResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub->ValidateEvents(&context, request, &response).ok());
+  ASSERT_EQ(response.results_size(), 11);
+  size_t wire_bytes = 0;
+  int omitted = 0;
+  for (const v1::EventResult& r : response.results()) {
+    ASSERT_EQ(r.outcome(), v1::EventResult::OUTCOME_ACCEPTED);
+    wire_bytes += r.wire_json().size();
+    if (r.wire_json().empty()) {
+      ++omitted;
+      ASSERT_EQ(r.warnings_size(), 1);
+      EXPECT_EQ(r.warnings(0).reason(), "WIRE_JSON_OMITTED");
+    }
+  }
+  const size_t each = response.results(0).wire_json().size();
+  EXPECT_GT(each, 800'000u);
+  EXPECT_LE(wire_bytes, 8u * 1024 * 1024);
+  // As many as fit are in, in order: the one after would not have fit.
+  EXPECT_GT(wire_bytes + each + 1, 8u * 1024 * 1024);
+  EXPECT_GE(omitted, 1);
+  EXPECT_TRUE(response.results(10).wire_json().empty());
+}
+
 TEST_F(GatewayTest, ReportsTheSpoolsDurabilitySyncs) {
   ASSERT_EQ(Send({Purchase("synced")}).results(0).outcome(),
             v1::EventResult::OUTCOME_ACCEPTED);

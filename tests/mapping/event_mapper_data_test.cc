@@ -294,6 +294,32 @@ TEST(EventMapperContentsTest, RejectsBlankIdsGroupIdsAndNames) {
               IsEmpty());
 }
 
+// An event's wire JSON is at most Limits::kEventWireBytes: 250 contents
+// with every field at its cap pass, but not once JSON escapes (six bytes
+// for a control character) take the encoding past 1 MiB.
+TEST(EventMapperContentsTest, RefusesAnEventWhoseWireJsonIsOver1MiB) {
+  v1::Event fits = ValidEvent();
+  v1::Event escaped = ValidEvent();
+  for (int i = 0; i < 250; ++i) {
+    v1::Content* c = fits.mutable_data()->add_contents();
+    c->set_id(std::string(256, 'i'));
+    c->set_name(std::string(512, 'n'));
+    c = escaped.mutable_data()->add_contents();
+    c->set_id(std::string(256, '\x01'));
+    c->set_name(std::string(512, '\x01'));
+  }
+  MappedEvent mapped = MapEvent(fits, kNowMs);
+  EXPECT_TRUE(mapped.ok());
+  EXPECT_LE(mapped.wire_json.size(), Limits::kEventWireBytes);
+  mapped = MapEvent(escaped, kNowMs);
+  ASSERT_THAT(mapped.violations,
+              ElementsAre(Issue("data.contents", "TOO_LONG")));
+  EXPECT_THAT(mapped.violations[0].description,
+              HasSubstr("more than the 1048576 one event may take"));
+  EXPECT_TRUE(mapped.wire_json.empty());
+  EXPECT_TRUE(mapped.id.empty());
+}
+
 // A value that is both too long and blank is reported once, for its length.
 TEST(EventMapperContentsTest, ReportsAnOverlongBlankValueOnce) {
   v1::Event event = ValidEvent();
