@@ -511,6 +511,7 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
     ResumeLocked(dest);
     // A success ends a backoff, but not a Retry-After the API asked for.
     dest->backoff_until_ms = dest->retry_after_until_ms;
+    dest->failure_streak = 0;
     return absl::OkStatus();
   }
 
@@ -521,6 +522,7 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
     {
       std::lock_guard<std::mutex> lock(mu_);
       ResumeLocked(dest);
+      dest->failure_streak = 0;
     }
     std::string message = absl::StrCat(
         "HTTP ", status, ": ", ApiErrorMessage(response->body, target.api_key));
@@ -609,12 +611,15 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
   for (const ClaimedEvent& e : events)
     attempts = std::max(attempts, e.attempts);
   std::uint64_t seed;
+  int streak = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     seed = ++seed_;
+    if (!cancelled) streak = ++dest->failure_streak;
   }
   BackoffPolicy backoff(target.options, seed);
-  std::chrono::milliseconds delay = backoff.Delay(attempts + 1);
+  std::chrono::milliseconds delay =
+      backoff.Delay(std::max(attempts + 1, streak));
   // The API's Retry-After, when it sent one.
   std::optional<std::chrono::milliseconds> retry_after;
   // The cause a retry is counted under: the status, or no response at all

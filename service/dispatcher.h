@@ -190,6 +190,11 @@ class Dispatcher {
     std::uint64_t pause_epoch = 0;
     std::int64_t next_probe_ms = 0;     // guarded by mu_
     std::int64_t backoff_until_ms = 0;  // guarded by mu_
+    // Retryable failures (network, timeouts, 429, 5xx) since the API last
+    // read a request: a retry's backoff grows with it as well as with the
+    // batch's own attempts, so that a backlog of fresh batches does not
+    // meet a failing API at the first retry's rate. Guarded by mu_.
+    int failure_streak = 0;
     // The latest Retry-After the API asked for: a success on another
     // worker ends a backoff, but not this. Guarded by mu_.
     std::int64_t retry_after_until_ms = 0;

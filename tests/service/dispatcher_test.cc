@@ -288,6 +288,48 @@ TEST_F(DispatcherTest, RetriesServerErrorsWithBoundedBackoff) {
   EXPECT_EQ(metrics_.events_retried.Value({"default", "503"}), 1);
 }
 
+// During an outage the destination's backoff grows with every failed
+// request, not only with each batch's own retries: a backlog of fresh
+// batches (one event each here) met a failing API at the first retry's
+// rate, 1 s at most between requests however long the outage (helper-66
+// M2). A success ends the streak. (The 11 waits after the first are drawn
+// from [0, 2 s], [0, 4 s] and nine of [0, 8 s]: all of them under 1 s has a
+// chance of about 2^-30.)
+TEST_F(DispatcherTest, AnOutageBacksOffTheDestinationNotOnlyEachBatch) {
+  DispatchTarget target;
+  target.name = "default";
+  target.url = RequestUrl("https://api.test/v1/events", "pixel 1");
+  target.api_key = "test-key";
+  target.options.initial_backoff = std::chrono::milliseconds(1000);
+  target.options.max_backoff = std::chrono::milliseconds(8000);
+  target.options.max_batch_events = 1;
+  UseScriptedDispatcher(&clock_, target);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 14; ++i) ids.push_back(absl::StrCat("e", 10 + i));
+  Append(ids);
+  auto wait_after_503 = [&](size_t i) -> std::int64_t {
+    api_.Script(FakeHttpTransport::Response(503));
+    EXPECT_EQ(Deliver().retried, 1);
+    std::vector<std::string> sent = IdsIn(api_.requests().back());
+    EXPECT_THAT(sent, ::testing::ElementsAre(ids[i]));  // a fresh batch
+    auto status = spool_->Lookup("default", "order_created", ids[i]);
+    EXPECT_TRUE(status.ok());
+    std::int64_t wait = status.ok() ? status->next_attempt_ms - kNow : 0;
+    return wait;
+  };
+  std::int64_t longest = 0;
+  for (size_t i = 0; i < 12; ++i) {
+    const std::int64_t wait = wait_after_503(i) - (clock_.NowMs() - kNow);
+    EXPECT_GE(wait, 0);
+    longest = std::max(longest, wait);
+    clock_.Advance(std::chrono::milliseconds(wait));
+  }
+  EXPECT_GT(longest, 1000);
+  api_.Script(FakeHttpTransport::Response(200));
+  EXPECT_EQ(Deliver().delivered, 1);
+  EXPECT_LE(wait_after_503(13) - (clock_.NowMs() - kNow), 1000);
+}
+
 TEST_F(DispatcherTest, RetriesNetworkErrors) {
   Append({"a"});
   api_.Script(absl::UnavailableError("connection refused"));
