@@ -1011,6 +1011,21 @@ TEST(TagMapperRow17Test, RejectsAValueTooLargeForMinorUnitsSayingSo) {
                                 "minor units of its currency")));
 }
 
+// A double holds 15 significant digits exactly: a JSON number of 10^15
+// minor units or more may have lost its last digits on the way (the
+// number 90071992547409.91 arrives as 90071992547409.9) and is refused;
+// the same value as text is exact (helper-65 #3).
+TEST(TagMapperRow17Test, RefusesANumberPastFifteenExactDigits) {
+  Json e = Purchase();
+  e["value"] = Json::parse("90071992547409.91");
+  EXPECT_THAT(MapTag(e).violations,
+              ElementsAre(Issue("value", "OUT_OF_RANGE")));
+  e["value"] = "90071992547409.91";
+  EXPECT_EQ(Wire(e)["data"]["amount"], 9007199254740991);
+  e["value"] = Json::parse("9999999999999.99");  // 15 digits: exact
+  EXPECT_EQ(Wire(e)["data"]["amount"], 999999999999999);
+}
+
 TEST(TagMapperRow17Test, RejectsAValueThatIsNotANumber) {
   Json e = Purchase();
   e["value"] = "12,99";
