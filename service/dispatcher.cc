@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -273,6 +274,19 @@ std::string ApiErrorMessage(const std::string& body, std::string_view api_key) {
   return message != nullptr ? out : CutUtf8(std::move(out), 512);
 }
 
+bool RefusesTheRequest(int status, const std::string& body) {
+  if (status != 400 && status != 422) return false;
+  const nlohmann::json json =
+      nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object()) return false;
+  auto error = json.find("error");
+  if (error == json.end() || !error->is_object()) return false;
+  auto param = error->find("param");
+  if (param == error->end() || !param->is_string()) return false;
+  const std::string& name = param->get_ref<const std::string&>();
+  return !name.empty() && !absl::StartsWith(name, "events");
+}
+
 Dispatcher::Dispatcher(Spool* spool, Clock* clock, Metrics* metrics,
                        std::vector<DispatchTarget> targets,
                        TransportFactory factory)
@@ -515,7 +529,10 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
     return absl::OkStatus();
   }
 
-  if (response.ok() && (status == 400 || status == 413 || status == 422)) {
+  const bool refuses_request =
+      response.ok() && RefusesTheRequest(status, response->body);
+  if (response.ok() && !refuses_request &&
+      (status == 400 || status == 413 || status == 422)) {
     // The API read the events to refuse them: the key and the url work,
     // and a paused destination resumes as after a success (else a probe
     // whose batch is refused would leave it paused with nothing queued).
@@ -568,7 +585,7 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
     return absl::OkStatus();
   }
 
-  if (response.ok() && PausesDestination(status)) {
+  if (response.ok() && (PausesDestination(status) || refuses_request)) {
     const char* cause = PauseCause(status);
     std::int64_t probe_at = now + target.options.auth_probe_interval.count();
     bool pausing = false;  // this request paused the destination

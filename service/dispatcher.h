@@ -98,6 +98,13 @@ std::optional<std::chrono::milliseconds> ParseRetryAfter(
 // may quote one). Both are hidden before the cut.
 std::string ApiErrorMessage(const std::string& body, std::string_view api_key);
 
+// Whether a 400 or 422 `body` refuses the request rather than its events:
+// its error names a parameter (OpenAI's {"error":{"param":..}}) that is
+// not in `events` ("pid": a wrong pixel id). Every request would get the
+// same answer, so the destination is paused instead of the batch being
+// split down to single events, each dead-lettered.
+bool RefusesTheRequest(int status, const std::string& body);
+
 // What one DeliverOnce call did.
 struct DeliveryReport {
   int claimed = 0;
@@ -159,10 +166,13 @@ class Dispatcher {
            status != 429;
   }
   // What a pausing `status` says is wrong: "auth" (401, 403: the key),
-  // "endpoint" (3xx, 404, 405, 410: the url) or "status" (any other 4xx);
-  // the cause its retries count under.
+  // "endpoint" (3xx, 404, 405, 410: the url), "request" (400 or 422 naming
+  // a request parameter, not an event) or "status" (any other 4xx); the
+  // cause its retries count under.
   static const char* PauseCause(int status) {
     if (status == 401 || status == 403) return "auth";
+    // Only a refusal that names no event pauses (RefusesTheRequest).
+    if (status == 400 || status == 422) return "request";
     if ((status >= 300 && status < 400) || status == 404 || status == 405 ||
         status == 410) {
       return "endpoint";

@@ -384,7 +384,8 @@ absl::Status Gateway::Init(TransportFactory factory) {
   metrics_.AddGauge(
       "conversions_destination_paused",
       "1 while a destination is paused by the API: 401 or 403 (the key), "
-      "a 3xx, 404, 405 or 410 (the url), or another 4xx.",
+      "a 3xx, 404, 405 or 410 (the url), a 400 or 422 naming a request "
+      "parameter, not an event (a wrong pixel id), or another 4xx.",
       {"destination"}, [this] {
         std::vector<GaugeSample> samples;
         std::vector<Dispatcher::PausedDestination> paused =
@@ -886,7 +887,9 @@ std::string Gateway::ReadinessReport(bool ignore_paused) const {
           absl::StrAppend(out, p.name, " (HTTP ", p.status,
                           cause == "auth"       ? ": the key)"
                           : cause == "endpoint" ? ": the url)"
-                                                : ": unexpected status)");
+                          : cause == "request"
+                              ? ": the request, not its events)"
+                              : ": unexpected status)");
         });
     return absl::StrCat(ignore_paused ? "ready; " : "",
                         "paused by the API: ", list,

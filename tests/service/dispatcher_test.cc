@@ -405,6 +405,54 @@ TEST_F(DispatcherTest, PausesWhenTheUrlNamesNoEndpoint) {
   EXPECT_EQ(metrics_.destination_pauses.Value({"default"}), 3);
 }
 
+// A 400 or 422 whose error names a request parameter, not an event (a
+// wrong pixel id: "pid"), pauses the destination under cause "request":
+// every request would get the same answer, and splitting the batch down
+// to single events dead-lettered each one, two requests per event
+// (helper-66 M1). A refusal that names an event, or none, still splits.
+TEST_F(DispatcherTest, ARefusalOfTheRequestNotItsEventsPauses) {
+  for (int status : {400, 422}) {
+    SCOPED_TRACE(status);
+    const std::string a = absl::StrCat("a", status);
+    const std::string b = absl::StrCat("b", status);
+    Append({a, b});
+    const size_t before = api_.requests().size();
+    api_.Script(FakeHttpTransport::Response(
+        status, R"({"error":{"message":"unknown pixel id","type":)"
+                R"("invalid_request_error","param":"pid","code":null}})"));
+    DeliveryReport report = Deliver();
+    EXPECT_TRUE(report.paused);
+    EXPECT_EQ(report.retried, 2);
+    EXPECT_EQ(report.dead_lettered, 0);
+    EXPECT_THAT(api_.requests(), SizeIs(before + 1));  // not split
+    ASSERT_THAT(dispatcher_->PausedDestinations(), SizeIs(1));
+    EXPECT_EQ(dispatcher_->PausedDestinations()[0].status, status);
+    EXPECT_STREQ(Dispatcher::PauseCause(status), "request");
+    EXPECT_EQ(StateOf(a), EventState::kQueued);
+    clock_.Advance(std::chrono::milliseconds(30000));
+    EXPECT_EQ(Deliver().delivered, 2);
+    EXPECT_TRUE(dispatcher_->PausedDestinations().empty());
+  }
+  EXPECT_EQ(metrics_.events_retried.Value({"default", "request"}), 4);
+  // Naming an event, or nothing: split, and the bad event dead-lettered.
+  int round = 0;
+  for (const char* body :
+       {R"({"error":{"message":"bad id","param":"events[1].id"}})",
+        R"({"error":{"message":"bad event","param":null}})"}) {
+    SCOPED_TRACE(body);
+    ++round;
+    Append({absl::StrCat("x", round), absl::StrCat("y", round)});
+    api_.Script(FakeHttpTransport::Response(400, body));
+    api_.Script(FakeHttpTransport::Response(200));
+    api_.Script(FakeHttpTransport::Response(400, body));
+    DeliveryReport report = Deliver();
+    EXPECT_FALSE(report.paused);
+    EXPECT_EQ(report.delivered, 1);
+    EXPECT_EQ(report.dead_lettered, 1);
+    EXPECT_EQ(StateOf(absl::StrCat("y", round)), EventState::kDead);
+  }
+}
+
 // A redirect (never followed: it would carry the key to another url) and
 // the 4xx statuses the API does not document pause the destination too,
 // under causes "endpoint" and "status": the API's guidance is to retry
