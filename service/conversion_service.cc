@@ -301,13 +301,17 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::GetEventStatus(
     return Finish(context, ToGrpcStatus(record.status()));
   }
   switch (record->state) {
-    case EventState::kQueued:
+    case EventState::kQueued: {
       response->set_state(v1::DELIVERY_STATE_QUEUED);
-      if (record->attempts > 0) {
-        *response->mutable_next_attempt_time() =
-            Millis(record->next_attempt_ms);
-      }
+      // The event's own time after a failure; later while its destination
+      // holds everything (another batch's backoff or Retry-After, a pause).
+      std::int64_t next = record->attempts > 0 ? record->next_attempt_ms : 0;
+      const std::int64_t held =
+          ingestor_->dispatcher()->HeldUntilMs((*destination)->name);
+      if (held > ingestor_->clock()->NowMs()) next = std::max(next, held);
+      if (next > 0) *response->mutable_next_attempt_time() = Millis(next);
       break;
+    }
     case EventState::kInFlight:
       response->set_state(v1::DELIVERY_STATE_IN_FLIGHT);
       break;

@@ -394,6 +394,15 @@ std::vector<Dispatcher::PausedDestination> Dispatcher::PausedDestinations()
   return paused;
 }
 
+std::int64_t Dispatcher::HeldUntilMs(const std::string& destination) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = destinations_.find(destination);
+  if (it == destinations_.end()) return 0;
+  const DestinationState& dest = *it->second;
+  return std::max({dest.backoff_until_ms, dest.retry_after_until_ms,
+                   dest.paused ? dest.next_probe_ms : std::int64_t{0}});
+}
+
 absl::StatusOr<DeliveryReport> Dispatcher::DeliverOnce(
     const LaneKey& key, HttpTransport* transport) {
   DeliveryReport report;

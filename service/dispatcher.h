@@ -148,6 +148,11 @@ class Dispatcher {
   // name.
   std::vector<PausedDestination> PausedDestinations() const;
 
+  // Until when `destination` sends nothing: its backoff, the API's
+  // Retry-After, or its next probe while paused; 0 when unknown. An event
+  // queued for it goes no earlier, whatever its own next attempt time.
+  std::int64_t HeldUntilMs(const std::string& destination) const;
+
   // Whether an API answer of `status` pauses the destination, rather than
   // failing the events (400, 413, 422) or retrying them (408, 429, 5xx and
   // other statuses): the key is refused (401, 403), or the URL names no

@@ -146,6 +146,7 @@ class EventIngestor {
   Clock* clock() const { return clock_; }
   Metrics* metrics() const { return metrics_; }
   Spool* spool() const { return spool_; }
+  Dispatcher* dispatcher() const { return dispatcher_; }
 
  private:
   const GatewayConfig* const config_;

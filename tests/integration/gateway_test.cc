@@ -1,6 +1,7 @@
 // The gateway end to end: gRPC in, spool, dispatcher, sandbox API out.
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
+#include <google/protobuf/util/time_util.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 #include <linux/inet_diag.h>
@@ -349,6 +350,40 @@ TEST_F(GatewayTest, AnIdIsNewAgainSoonAfterTheRetentionEnds) {
   // Not before the retention: 2 s, less the time to the first answer.
   EXPECT_GE(std::chrono::steady_clock::now() - accepted,
             std::chrono::milliseconds(1500));
+}
+
+// While the destination waits out another batch's Retry-After, a fresh
+// event's status gives that wait as its next attempt time: it goes no
+// earlier, though it never failed itself (helper-66 L4).
+TEST_F(GatewayTest, AQueuedEventShowsTheDestinationsWait) {
+  sandbox::Faults faults;
+  faults.status_sequence.push_back({429, "60"});
+  sandbox_->SetFaults(faults);
+  const std::int64_t sent_ms = clock_.NowMs();
+  Send({Purchase("held-a")});
+  v1::GetEventStatusRequest lookup;
+  lookup.set_type(v1::EVENT_TYPE_ORDER_CREATED);
+  lookup.set_id("held-a");
+  v1::GetEventStatusResponse status;
+  ASSERT_TRUE(WaitFor([&] {
+    grpc::ClientContext context;
+    return stub_->GetEventStatus(&context, lookup, &status).ok() &&
+           status.attempts() == 1;
+  }));
+  const std::int64_t a_next_ms =
+      google::protobuf::util::TimeUtil::TimestampToMilliseconds(
+          status.next_attempt_time());
+  EXPECT_GE(a_next_ms, sent_ms + 60'000);
+  Send({Purchase("held-b")});
+  lookup.set_id("held-b");
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->GetEventStatus(&context, lookup, &status).ok());
+  EXPECT_EQ(status.state(), v1::DELIVERY_STATE_QUEUED);
+  EXPECT_EQ(status.attempts(), 0);
+  ASSERT_TRUE(status.has_next_attempt_time());
+  EXPECT_GE(google::protobuf::util::TimeUtil::TimestampToMilliseconds(
+                status.next_attempt_time()),
+            sent_ms + 60'000);
 }
 
 TEST_F(GatewayTest, RetriesAfter429WithRetryAfterThenDelivers) {
