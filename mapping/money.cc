@@ -109,6 +109,29 @@ absl::StatusOr<std::int64_t> DoubleToMinorUnits(double major, int exponent) {
   return DecimalToMinorUnits(std::string_view(buf, end - buf), exponent);
 }
 
+bool MinorUnitsAreCertain(double major, int exponent, std::int64_t minor) {
+  if (!std::isfinite(major) || std::trunc(major) == major) return true;
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), major);
+  if (ec != std::errc()) return false;
+  int digits = 0;  // significant: from the first nonzero digit on
+  for (const char* p = buf; p != end && *p != 'e' && *p != 'E'; ++p) {
+    if (*p >= '1' && *p <= '9')
+      ++digits;
+    else if (*p == '0' && digits > 0)
+      ++digits;
+  }
+  constexpr std::int64_t kExact = 1'000'000'000'000'000;  // 10^15
+  if (digits <= 15 && minor < kExact && minor > -kExact) return true;
+  for (double neighbour :
+       {std::nextafter(major, -std::numeric_limits<double>::infinity()),
+        std::nextafter(major, std::numeric_limits<double>::infinity())}) {
+    absl::StatusOr<std::int64_t> m = DoubleToMinorUnits(neighbour, exponent);
+    if (!m.ok() || *m != minor) return false;
+  }
+  return true;
+}
+
 absl::StatusOr<std::int64_t> ToMinorUnits(std::string_view decimal,
                                           std::string_view currency) {
   std::optional<int> exponent = CurrencyExponent(currency);

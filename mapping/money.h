@@ -24,6 +24,16 @@ absl::StatusOr<std::int64_t> DecimalToMinorUnits(std::string_view decimal,
 // not as 0.28999999999999998). Returns InvalidArgument for NaN or infinity.
 absl::StatusOr<std::int64_t> DoubleToMinorUnits(double major, int exponent);
 
+// Whether DoubleToMinorUnits(major, exponent), `minor`, is what the number
+// a sender wrote comes to, whatever digits past a double's it had. A
+// double holds 15 significant digits exactly: a whole number, or one whose
+// shortest text has at most 15 digits and comes to less than 10^15 minor
+// units, is that text. Past that the sender's number lies within half a
+// step of `major`, and the result is certain only if both neighbouring
+// doubles give `minor` too: 90071992547409.91 arrives as
+// 90071992547409.90625 (...409.9), and 9000000000007.065 as ...7.0644.
+bool MinorUnitsAreCertain(double major, int exponent, std::int64_t minor);
+
 // Converts major units to minor units of an ISO 4217 currency (upper case),
 // using the currency's exponent (JPY 0, USD 2, KWD 3). Returns
 // InvalidArgument for an unknown currency.

@@ -226,8 +226,29 @@ DropReason NormalizeCountry(std::string_view in, std::string* out) {
   return kKept;
 }
 
+namespace {
+
+// Whether every non-ASCII code point of valid UTF-8 `s` is a letter of any
+// script or a combining mark (a decomposed "Å" is "A" and U+030A).
+bool NonAsciiAreLettersOrMarks(std::string_view s) {
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(s.data());
+  const auto length = static_cast<std::int32_t>(s.size());
+  std::int32_t i = 0;
+  while (i < length) {
+    UChar32 c;
+    U8_NEXT(bytes, i, length, c);
+    if (c < 0) return false;
+    if (c >= 0x80 && !u_isalpha(c) && (U_GET_GC_MASK(c) & U_GC_M_MASK) == 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
 constexpr char kPostalCodeCharacters[] =
     "postal code may hold only letters, ASCII digits, spaces and hyphens";
+
+}  // namespace
 
 DropReason NormalizePostalCode(std::string_view in, std::string* out) {
   if (!IsValidUtf8(in)) return Invalid("postal code is not valid UTF-8");
@@ -236,7 +257,7 @@ DropReason NormalizePostalCode(std::string_view in, std::string* out) {
   if (CodePointCount(trimmed) > 32)
     return Invalid("postal code is longer than 32 characters");
   // Spec 5a: letters, digits, spaces and hyphens. Letters are any script's
-  // (u_isalpha); digits ASCII only.
+  // (u_isalpha), composed or with combining marks; digits ASCII only.
   bool ascii = true;
   for (char c : trimmed) {
     if (static_cast<unsigned char>(c) >= 0x80) {
@@ -245,7 +266,7 @@ DropReason NormalizePostalCode(std::string_view in, std::string* out) {
       return Invalid(kPostalCodeCharacters);
     }
   }
-  if (!ascii && !NonAsciiAreLetters(trimmed)) {
+  if (!ascii && !NonAsciiAreLettersOrMarks(trimmed)) {
     return Invalid(kPostalCodeCharacters);
   }
   out->assign(trimmed);

@@ -48,8 +48,9 @@ DropReason NormalizeName(std::string_view in, std::string* out);
 // writes alpha-2 ("usa" -> "US").
 DropReason NormalizeCountry(std::string_view in, std::string* out);
 
-// Postal code: trim; ASCII letters, digits, spaces and hyphens only, at most
-// 32 characters. Case is kept.
+// Postal code: trim; letters of any script (composed or with combining
+// marks), ASCII digits, spaces and hyphens only, at most 32 characters
+// (code points). Case is kept.
 DropReason NormalizePostalCode(std::string_view in, std::string* out);
 
 // City or region: trim. The caller truncates to 128 code points.

@@ -668,19 +668,15 @@ class TagMapper {
       ViolationAt(f, kOutOfRange, " must not be negative");
       return std::nullopt;
     }
-    // A double holds 15 significant digits exactly: a number with more
-    // decimals (90071992547409.91) arrives as another (90071992547409.9),
-    // and would be sent a minor unit off without a word. Whole numbers
-    // are exact up to 2^53, checked with the other integers.
-    constexpr std::int64_t kExactNumberMinorUnits = 1'000'000'000'000'000;
+    // A double holds 15 significant digits: past them a number may come to
+    // another amount than the sender's, and is not sent a minor unit off
+    // without a word (MinorUnitsAreCertain).
     if (v.kind_case() == Value::kNumberValue &&
-        *minor >= kExactNumberMinorUnits &&
-        std::trunc(v.number_value()) != v.number_value()) {
+        !MinorUnitsAreCertain(v.number_value(), exponent, *minor)) {
       ViolationAt(f, kOutOfRange,
-                  " is a JSON number with decimals of 10^15 minor units or "
-                  "more, past the "
-                  "15 digits a number holds exactly: send it as a string "
-                  "(\"90071992547409.91\")");
+                  " is a JSON number with more digits than a number holds "
+                  "exactly (15), and the ones past them decide its amount: "
+                  "send it as a string (\"90071992547409.91\")");
       return std::nullopt;
     }
     return *minor;

@@ -284,7 +284,8 @@ bool RefusesTheRequest(int status, const std::string& body) {
   auto param = error->find("param");
   if (param == error->end() || !param->is_string()) return false;
   const std::string& name = param->get_ref<const std::string&>();
-  return !name.empty() && !absl::StartsWith(name, "events");
+  return name == "pid" || name == "integration_source" ||
+         name == "validate_only";
 }
 
 Dispatcher::Dispatcher(Spool* spool, Clock* clock, Metrics* metrics,
@@ -538,8 +539,10 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
     return absl::OkStatus();
   }
 
-  const bool refuses_request =
-      response.ok() && RefusesTheRequest(status, response->body);
+  // Not within a split: its batch was refused for an event, and a half
+  // that names a parameter has no consistent meaning.
+  const bool refuses_request = response.ok() && carried == 0 &&
+                               RefusesTheRequest(status, response->body);
   if (response.ok() && !refuses_request &&
       (status == 400 || status == 413 || status == 422)) {
     // The API read the events to refuse them: the key and the url work,
@@ -644,8 +647,13 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
     if (!cancelled) streak = ++dest->failure_streak;
   }
   BackoffPolicy backoff(target.options, seed);
-  std::chrono::milliseconds delay =
-      backoff.Delay(std::max(attempts + 1, streak));
+  std::chrono::milliseconds delay = backoff.Delay(attempts + 1);
+  // The destination's own wait grows with its failure streak: a backlog of
+  // fresh batches meets a failing API at a falling rate. Only the
+  // destination's, which a success ends: the events keep their own
+  // backoff, so that they go soon after the API is back.
+  std::chrono::milliseconds destination_delay =
+      streak > attempts + 1 ? backoff.Delay(streak) : delay;
   // The API's Retry-After, when it sent one.
   std::optional<std::chrono::milliseconds> retry_after;
   // The cause a retry is counted under: the status, or no response at all
@@ -667,6 +675,7 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
     retry_after = ParseRetryAfter(response->retry_after, now);
     if (retry_after) delay = std::max(delay, *retry_after);
   }
+  destination_delay = cancelled ? delay : std::max(delay, destination_delay);
   std::int64_t next = now + delay.count();
   // A cancelled request is not counted as an attempt: the API never
   // answered it, and the backoff after the restart starts where it was.
@@ -703,8 +712,9 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
   // Its wait is capped at a day, so that one far-fetched header cannot
   // silence a destination for a week; the batch's own events keep the whole
   // wait, and expire if it outlasts their window.
-  const std::int64_t waited = std::min(next, now + kMaxDestinationWaitMs);
-  if (next > waited) {
+  const std::int64_t waited =
+      std::min(now + destination_delay.count(), now + kMaxDestinationWaitMs);
+  if (next > now + kMaxDestinationWaitMs) {
     LogWarn("retry_after_capped",
             {{"destination", name},
              {"retry_after_ms", absl::StrCat(delay.count())},
@@ -722,7 +732,8 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
   LogWarn("batch_retry", {{"destination", name},
                           {"events", absl::StrCat(n)},
                           {"cause", cause},
-                          {"delay_ms", absl::StrCat(delay.count())}});
+                          {"delay_ms", absl::StrCat(delay.count())},
+                          {"error", error}});
   return absl::OkStatus();
 }
 

@@ -99,10 +99,12 @@ std::optional<std::chrono::milliseconds> ParseRetryAfter(
 std::string ApiErrorMessage(const std::string& body, std::string_view api_key);
 
 // Whether a 400 or 422 `body` refuses the request rather than its events:
-// its error names a parameter (OpenAI's {"error":{"param":..}}) that is
-// not in `events` ("pid": a wrong pixel id). Every request would get the
-// same answer, so the destination is paused instead of the batch being
-// split down to single events, each dead-lettered.
+// its error names (OpenAI's {"error":{"param":..}}) one of the request's
+// own parameters, "pid" (a wrong pixel id), "integration_source" or
+// "validate_only". Every request would get the same answer, so the
+// destination is paused instead of the batch being split down to single
+// events, each dead-lettered. Any other param, an event's field or one
+// the API's undocumented errors may name, leaves the batch to be split.
 bool RefusesTheRequest(int status, const std::string& body);
 
 // What one DeliverOnce call did.

@@ -80,11 +80,14 @@ void CapListedIssues(v1::EventResult* result) {
 constexpr size_t kMaxAnswerWireBytes = 8 * 1024 * 1024;
 
 // Sets `wire` as the wire_json of accepted `result`, unless the answer's
-// `*answer_wire_bytes` would then pass kMaxAnswerWireBytes: the result then
-// gets a WIRE_JSON_OMITTED warning instead.
+// `*answer_wire_bytes` would then pass kMaxAnswerWireBytes: the result,
+// and every later one, then gets a WIRE_JSON_OMITTED warning instead (after
+// the 50 others, if it has them), so that the answer's wire JSON is that of
+// its first valid events, in order.
 void SetWireJson(std::string wire, size_t* answer_wire_bytes,
                  v1::EventResult* result) {
   if (*answer_wire_bytes + wire.size() > kMaxAnswerWireBytes) {
+    *answer_wire_bytes = kMaxAnswerWireBytes + 1;  // none after this one
     v1::FieldWarning* w = result->add_warnings();
     w->set_reason("WIRE_JSON_OMITTED");
     w->set_description(

@@ -103,7 +103,8 @@ class EventIngestor {
 
   // Maps tag-model events as StoreTagTrees does, without storing them
   // (TrackEvents and POST /v1/track with dry_run): each accepted result
-  // carries its wire JSON in `wire_json`. Counts nothing in the metrics,
+  // carries its wire JSON in `wire_json`, up to 8 MiB of it in all (then
+  // WIRE_JSON_OMITTED). Counts nothing in the metrics,
   // as ValidateTyped.
   absl::StatusOr<std::vector<v1::EventResult>> DryRunTagTrees(
       const DestinationConfig& destination,
@@ -124,7 +125,8 @@ class EventIngestor {
                   StoreCallback done);
 
   // Maps typed events without storing them; each accepted result carries
-  // its wire JSON in `wire_json`. Returns the accepted wire events too.
+  // its wire JSON in `wire_json`, up to 8 MiB of it in all (then
+  // WIRE_JSON_OMITTED). Returns every accepted wire event too.
   std::vector<v1::EventResult> ValidateTyped(
       const google::protobuf::RepeatedPtrField<v1::Event>& events,
       std::vector<std::string>* accepted_wire_events);

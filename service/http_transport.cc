@@ -26,6 +26,40 @@ bool SplitUrl(const std::string& url, std::string* origin, std::string* rest) {
   return true;
 }
 
+// What a failed request's httplib error means, for logs and an event's
+// last_error; httplib's own name ("Connection") follows in brackets.
+std::string DescribeError(httplib::Error error, const std::string& origin) {
+  const char* what = nullptr;
+  switch (error) {
+    case httplib::Error::Connection:
+      what = "could not connect (refused, unreachable or not resolved)";
+      break;
+    case httplib::Error::ConnectionTimeout:
+      what = "connecting timed out (connect_timeout)";
+      break;
+    case httplib::Error::Read:
+      what = "the connection broke while reading the answer";
+      break;
+    case httplib::Error::Write:
+      what = "the connection broke while sending the request";
+      break;
+    case httplib::Error::SSLConnection:
+      what = "the TLS handshake failed";
+      break;
+    case httplib::Error::SSLServerVerification:
+      what = "the server's TLS certificate did not verify";
+      break;
+    case httplib::Error::SSLLoadingCerts:
+      what = "the CA certificates could not be loaded";
+      break;
+    default:
+      what = "the request failed";
+      break;
+  }
+  return absl::StrCat("HTTP transport: ", what, " to ", origin, " (",
+                      httplib::to_string(error), ")");
+}
+
 // cpp-httplib's timeouts bound each read and write, not a request: an API
 // that sends a byte every second never times out. A watchdog thread per
 // transport ends a request at its deadline by shutting its socket down
@@ -87,8 +121,7 @@ class HttplibTransport : public HttpTransport {
             request_timeout_.count(), " ms)"));
       }
       httplib::Error error = result.error();
-      std::string what =
-          absl::StrCat("HTTP transport: ", httplib::to_string(error));
+      std::string what = DescribeError(error, origin);
       if (error == httplib::Error::ConnectionTimeout) {
         return absl::DeadlineExceededError(what);
       }

@@ -169,7 +169,8 @@ Metrics::Metrics()
       events_retried("conversions_events_retried_total",
                      "Events put back for a later attempt (both lanes; a "
                      "destination's pause (cause auth: 401, 403; endpoint: "
-                     "3xx, 404, 405, 410; status: another 4xx) counts its "
+                     "3xx, 404, 405, 410; request: a 400 or 422 naming a "
+                     "request parameter; status: another 4xx) counts its "
                      "events once, when it begins, "
                      "not at each failed probe; cause shutdown: a request "
                      "cancelled at the drain deadline).",

@@ -1011,19 +1011,28 @@ TEST(TagMapperRow17Test, RejectsAValueTooLargeForMinorUnitsSayingSo) {
                                 "minor units of its currency")));
 }
 
-// A double holds 15 significant digits exactly: a JSON number of 10^15
-// minor units or more may have lost its last digits on the way (the
-// number 90071992547409.91 arrives as 90071992547409.9) and is refused;
-// the same value as text is exact (helper-65 #3).
-TEST(TagMapperRow17Test, RefusesANumberPastFifteenExactDigits) {
+// A double holds 15 significant digits: a JSON number whose digits past
+// them decide its amount is refused, as the amount it arrives as may not
+// be the sender's (helper-65 #3, helper-67 #1). The same value as text is
+// exact; a number whose amount those digits do not change is taken.
+TEST(TagMapperRow17Test, RefusesANumberWhoseAmountItsLostDigitsDecide) {
   Json e = Purchase();
-  e["value"] = Json::parse("90071992547409.91");
-  EXPECT_THAT(MapTag(e).violations,
-              ElementsAre(Issue("value", "OUT_OF_RANGE")));
+  for (const char* number : {"90071992547409.91", "9000000000007.065"}) {
+    SCOPED_TRACE(number);
+    e["value"] = Json::parse(number);
+    EXPECT_THAT(MapTag(e).violations,
+                ElementsAre(Issue("value", "OUT_OF_RANGE")));
+  }
   e["value"] = "90071992547409.91";
   EXPECT_EQ(Wire(e)["data"]["amount"], 9007199254740991);
+  e["value"] = "9000000000007.065";
+  EXPECT_EQ(Wire(e)["data"]["amount"], 900000000000707);
   e["value"] = Json::parse("9999999999999.99");  // 15 digits: exact
   EXPECT_EQ(Wire(e)["data"]["amount"], 999999999999999);
+  e["value"] = Json::parse("12345678901234.5");  // past 10^15, but certain
+  EXPECT_EQ(Wire(e)["data"]["amount"], 1234567890123450);
+  e["value"] = Json::parse("0.005");  // a half: its text is exact
+  EXPECT_EQ(Wire(e)["data"]["amount"], 1);
 }
 
 TEST(TagMapperRow17Test, RejectsAValueThatIsNotANumber) {

@@ -3,8 +3,12 @@
 // the transport connects again for the next request.
 #include "service/http_transport.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -102,6 +106,37 @@ TEST_F(HttpTransportTest, RequestsWithinTheDeadlineAreUntouched) {
     ASSERT_TRUE(response.ok()) << response.status();
     EXPECT_EQ(response->status, 200);
   }
+}
+
+// A request that cannot connect says so, and where it tried: an event's
+// last_error and the batch_retry log had read only "HTTP transport:
+// Connection" (helper-66 L3).
+TEST_F(HttpTransportTest, ARefusedConnectionSaysWhatAndWhere) {
+  // A port nothing listens on: bound (never listening), then closed.
+  int closed_port = 0;
+  {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof(addr);
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), size), 0);
+    ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &size), 0);
+    closed_port = ntohs(addr.sin_port);
+    close(fd);
+  }
+  const std::string origin = absl::StrCat("http://127.0.0.1:", closed_port);
+  auto transport = NewHttpTransport(origin + "/", HttpTransportOptions());
+  ASSERT_TRUE(transport.ok()) << transport.status();
+  HttpRequest request;
+  request.url = origin + "/v1/events?pid=p";
+  absl::StatusOr<HttpResponse> response = (*transport)->Post(request);
+  ASSERT_TRUE(absl::IsUnavailable(response.status())) << response.status();
+  EXPECT_EQ(response.status().message(),
+            absl::StrCat("HTTP transport: could not connect (refused, "
+                         "unreachable or not resolved) to ",
+                         origin, " (Connection)"));
 }
 
 // Cancel, as the dispatcher calls it at the drain deadline, ends a request
