@@ -226,29 +226,8 @@ DropReason NormalizeCountry(std::string_view in, std::string* out) {
   return kKept;
 }
 
-namespace {
-
-// Whether every non-ASCII code point of valid UTF-8 `s` is a letter of any
-// script or a combining mark (a decomposed "Å" is "A" and U+030A).
-bool NonAsciiAreLettersOrMarks(std::string_view s) {
-  const auto* bytes = reinterpret_cast<const std::uint8_t*>(s.data());
-  const auto length = static_cast<std::int32_t>(s.size());
-  std::int32_t i = 0;
-  while (i < length) {
-    UChar32 c;
-    U8_NEXT(bytes, i, length, c);
-    if (c < 0) return false;
-    if (c >= 0x80 && !u_isalpha(c) && (U_GET_GC_MASK(c) & U_GC_M_MASK) == 0) {
-      return false;
-    }
-  }
-  return true;
-}
-
 constexpr char kPostalCodeCharacters[] =
     "postal code may hold only letters, ASCII digits, spaces and hyphens";
-
-}  // namespace
 
 DropReason NormalizePostalCode(std::string_view in, std::string* out) {
   if (!IsValidUtf8(in)) return Invalid("postal code is not valid UTF-8");
@@ -266,7 +245,7 @@ DropReason NormalizePostalCode(std::string_view in, std::string* out) {
       return Invalid(kPostalCodeCharacters);
     }
   }
-  if (!ascii && !NonAsciiAreLettersOrMarks(trimmed)) {
+  if (!ascii && !NonAsciiAreLetters(trimmed, /*or_marks=*/true)) {
     return Invalid(kPostalCodeCharacters);
   }
   out->assign(trimmed);

@@ -186,7 +186,7 @@ size_t CodePointCount(std::string_view s) {
   return n;
 }
 
-bool NonAsciiAreLetters(std::string_view s) {
+bool NonAsciiAreLetters(std::string_view s, bool or_marks) {
   const auto* bytes = reinterpret_cast<const std::uint8_t*>(s.data());
   const auto length = static_cast<std::int32_t>(s.size());
   std::int32_t i = 0;
@@ -194,7 +194,10 @@ bool NonAsciiAreLetters(std::string_view s) {
     UChar32 c;
     U8_NEXT(bytes, i, length, c);
     if (c < 0) return false;
-    if (c >= 0x80 && !u_isalpha(c)) return false;
+    if (c >= 0x80 && !u_isalpha(c) &&
+        !(or_marks && (U_GET_GC_MASK(c) & U_GC_M_MASK) != 0)) {
+      return false;
+    }
   }
   return true;
 }

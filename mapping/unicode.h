@@ -104,8 +104,9 @@ size_t CodePointCount(std::string_view s);
 
 // Returns true when every code point of valid UTF-8 `s` outside ASCII is a
 // letter (Unicode's alphabetic property: not a full-width digit or @, a
-// symbol or punctuation).
-bool NonAsciiAreLetters(std::string_view s);
+// symbol or punctuation), or with `or_marks` also a combining mark (a
+// decomposed "Å" is "A" and U+030A).
+bool NonAsciiAreLetters(std::string_view s, bool or_marks = false);
 
 // Returns the prefix of valid UTF-8 `s` holding at most `max_code_points`
 // code points.
