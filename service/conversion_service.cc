@@ -445,12 +445,32 @@ grpc::ServerUnaryReactor* ConversionServiceImpl::RetryDeadLetters(
   return Finish(context, grpc::Status::OK);
 }
 
+bool InFlightTransports::Add(HttpTransport* transport) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (cancelled_) return false;
+  transports_.push_back(transport);
+  return true;
+}
+
+void InFlightTransports::Remove(HttpTransport* transport) {
+  std::lock_guard<std::mutex> lock(mu_);
+  transports_.erase(
+      std::remove(transports_.begin(), transports_.end(), transport),
+      transports_.end());
+}
+
+void InFlightTransports::CancelAll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  cancelled_ = true;
+  for (HttpTransport* transport : transports_) transport->Cancel();
+}
+
 ApiValidator MakeApiValidator(
     std::function<absl::StatusOr<std::unique_ptr<HttpTransport>>(
         const DestinationConfig&)>
         factory,
-    Metrics* metrics) {
-  return [factory = std::move(factory), metrics](
+    Metrics* metrics, InFlightTransports* in_flight) {
+  return [factory = std::move(factory), metrics, in_flight](
              const DestinationConfig& destination,
              const std::vector<std::string>& wire_events) {
     v1::ApiValidation result;
@@ -460,6 +480,17 @@ ApiValidator MakeApiValidator(
       result.set_message(std::string(transport.status().message()));
       return result;
     }
+    if (in_flight != nullptr && !in_flight->Add(transport->get())) {
+      result.set_message("the gateway is shutting down");
+      return result;
+    }
+    struct Unregister {
+      InFlightTransports* in_flight;
+      HttpTransport* transport;
+      ~Unregister() {
+        if (in_flight != nullptr) in_flight->Remove(transport);
+      }
+    } unregister{in_flight, transport->get()};
     mapping::RequestEnvelope envelope;
     envelope.validate_only = true;
     absl::StatusOr<std::string> source =
@@ -471,7 +502,9 @@ ApiValidator MakeApiValidator(
     request.body = mapping::EncodeRequest(envelope, wire_events);
     const auto started = std::chrono::steady_clock::now();
     absl::StatusOr<HttpResponse> response = (*transport)->Post(request);
-    if (metrics != nullptr) {
+    // A call the drain cancelled is not an API request (as the
+    // dispatcher's, see conversions_events_retried_total{cause="shutdown"}).
+    if (metrics != nullptr && !absl::IsCancelled(response.status())) {
       metrics->api_requests.Add(
           {destination.name,
            absl::StrCat(response.ok() ? response->status : 0)});

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -92,14 +93,34 @@ class ConversionServiceImpl final : public ConversionServiceBase {
   std::atomic<int> api_validations_{0};
 };
 
+// The transports of API calls in flight, so that a drain can cancel them
+// at its deadline (HttpTransport::Cancel) rather than wait for them, up to
+// their destination's request_timeout. Thread-safe.
+class InFlightTransports {
+ public:
+  // Registers `transport`; false, without registering it, once CancelAll
+  // ran: the call is then not made.
+  bool Add(HttpTransport* transport);
+  // Before `transport` is destroyed.
+  void Remove(HttpTransport* transport);
+  // Cancels the transports registered and refuses later ones.
+  void CancelAll();
+
+ private:
+  std::mutex mu_;
+  std::vector<HttpTransport*> transports_;  // guarded by mu_
+  bool cancelled_ = false;                  // guarded by mu_
+};
+
 // Returns an ApiValidator that posts with a fresh transport per call, and
 // counts each call in `metrics` (if not null) as the dispatcher counts its
-// requests: conversions_api_requests_total and the API latency.
+// requests: conversions_api_requests_total and the API latency. Each call's
+// transport is registered in `in_flight` (if not null) while it runs.
 ApiValidator MakeApiValidator(
     std::function<absl::StatusOr<std::unique_ptr<HttpTransport>>(
         const DestinationConfig&)>
         factory,
-    Metrics* metrics = nullptr);
+    Metrics* metrics = nullptr, InFlightTransports* in_flight = nullptr);
 
 }  // namespace conversions::service
 

@@ -347,7 +347,7 @@ absl::Status Gateway::Init(TransportFactory factory) {
             options.request_timeout = d.dispatcher.request_timeout;
             return NewHttpTransport(d.endpoint, options);
           },
-          &metrics_));
+          &metrics_, &api_validations_));
 
   metrics_.AddGauge(
       "conversions_spool_queued_events",
@@ -547,11 +547,18 @@ absl::Status Gateway::StartHttp() {
   // Content-Length (cpp-httplib reads a chunked body, or one that runs to
   // the end of the connection, into memory whatever its size), and only
   // from a caller that may send events.
+  // Each request is in progress from here until its response is written
+  // (post-routing), for the drain (see Drain).
   http_server_->set_pre_routing_handler(
       [this](const httplib::Request& req, httplib::Response& res) {
+        http_requests_.Begin({req.remote_addr, req.remote_port});
         return GuardHttpRequest(req, res)
                    ? httplib::Server::HandlerResponse::Unhandled
                    : httplib::Server::HandlerResponse::Handled;
+      });
+  http_server_->set_post_routing_handler(
+      [this](const httplib::Request& req, httplib::Response&) {
+        http_requests_.End({req.remote_addr, req.remote_port});
       });
   // A client that asks before sending the body (Expect: 100-continue, as
   // curl does for large bodies) hears the refusal instead of "go ahead";
@@ -674,7 +681,11 @@ absl::Status Gateway::StartHttp() {
              {"message", "the HTTP port keeps cpp-httplib's backlog of 5"}});
   }
   http_address_ = JoinHostPort(listen->host, port);
-  http_thread_ = std::thread([this] { http_server_->listen_after_bind(); });
+  http_port_ = port;
+  http_thread_ = std::thread([this] {
+    http_server_->listen_after_bind();
+    http_stopped_.set_value();
+  });
   return absl::OkStatus();
 }
 
@@ -714,6 +725,11 @@ bool Gateway::GuardHttpRequest(const httplib::Request& req,
                  "/v1/track")));
   }
   if (!track) return true;  // GET or HEAD of a probe
+  // Draining: said before the body is read, as gRPC refuses a new call.
+  if (absl::Status serving = ingestor_->CheckServing("http_track");
+      !serving.ok()) {
+    return refuse(HttpStatusOf(serving.code()), serving);
+  }
   if (req.has_header("Transfer-Encoding") ||
       !req.has_header("Content-Length")) {
     metrics_.requests_refused.Add({"http_track", "length_required"});
@@ -1031,10 +1047,38 @@ void Gateway::Drain() {
                    std::future_status::ready &&
                clock_->NowMs() < deadline);
     }
+    // validate_only calls still waiting for the API at the deadline.
+    api_validations_.CancelAll();
     grpc_stop.join();
   }
-  if (http_server_) http_server_->stop();
-  if (http_thread_.joinable()) http_thread_.join();
+  if (http_thread_.joinable()) {
+    // cpp-httplib's stop() waits for every connection (connection_cut.h).
+    // Idle ones (between requests, or before a request's headers came) are
+    // cut at once; one serving a request (reading its body, storing its
+    // events, writing the answer) has until the drain's deadline, when it
+    // is cut too: the read timeout is per read, so a client that trickles
+    // its body would hold the exit for as long as it keeps on.
+    http_server_->stop();
+    const auto cut_at = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(std::max<std::int64_t>(
+                            deadline - clock_->NowMs(), 0));
+    std::future<void> stopped = http_stopped_.get_future();
+    do {
+      if (std::chrono::steady_clock::now() < cut_at) {
+        CutConnectionsOnPort(http_port_, [this](const Peer& peer) {
+          return http_requests_.Serving(peer);
+        });
+      } else if (const int cut = CutConnectionsOnPort(http_port_); cut > 0) {
+        LogInfo("http_connections_cut",
+                {{"connections", absl::StrCat(cut)},
+                 {"message",
+                  "still serving a request at the drain's "
+                  "deadline"}});
+      }
+    } while (stopped.wait_for(std::chrono::milliseconds(20)) !=
+             std::future_status::ready);
+    http_thread_.join();
+  }
   if (spool_) spool_->Shutdown();
   if (served) {
     LogInfo("gateway_stopped",

@@ -5,6 +5,7 @@
 #define CONVERSIONS_SERVICE_GATEWAY_H_
 
 #include <atomic>
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
@@ -13,6 +14,7 @@
 #include "service/call_counter.h"
 #include "service/clock.h"
 #include "service/config.h"
+#include "service/connection_cut.h"
 #include "service/conversion_service.h"
 #include "service/dispatcher.h"
 #include "service/metrics.h"
@@ -94,12 +96,17 @@ class Gateway {
   std::unique_ptr<Spool> spool_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<EventIngestor> ingestor_;
+  // Before service_, whose validate_only calls use it until they end.
+  InFlightTransports api_validations_;
   std::unique_ptr<ConversionServiceImpl> service_;
   // Before grpc_server_, which its interceptors use until it is gone.
   CallCounter calls_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<httplib::Server> http_server_;
   std::thread http_thread_;
+  int http_port_ = 0;
+  RequestsInProgress http_requests_;  // on the HTTP port
+  std::promise<void> http_stopped_;   // set once http_thread_ is done
   std::thread health_thread_;
   std::string grpc_address_;
   std::string http_address_;

@@ -24,6 +24,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "service/log.h"
 #include "tests/integration/gateway_fixture.h"
+#include "tests/integration/raw_http.h"
 
 namespace conversions::testing {
 namespace {
@@ -1104,14 +1105,114 @@ TEST_F(GatewayTest, EveryCallIsRefusedWhileTheDispatcherDrains) {
               return stub_->ValidateEvents(c, request, &response);
             }),
             grpc::StatusCode::UNAVAILABLE);
+  // POST /v1/track too, before its body is read: the connection is closed.
+  {
+    RawConnection c(PortOf(gateway_->http_address()));
+    ASSERT_TRUE(c.Send(
+        "POST /v1/track HTTP/1.1\r\nHost: gateway\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"));
+    const std::string head = c.ResponseHead();
+    EXPECT_THAT(head, HasSubstr("HTTP/1.1 503"));
+    EXPECT_THAT(head, HasSubstr("Connection: close"));
+  }
   // Each is counted as refused for draining, under its own api.
-  for (const char* api :
-       {"status", "list_dead_letters", "retry_dead_letters", "validate"}) {
+  for (const char* api : {"status", "list_dead_letters", "retry_dead_letters",
+                          "validate", "http_track"}) {
     EXPECT_EQ(gateway_->metrics()->requests_refused.Value({api, "draining"}), 1)
         << api;
   }
   drain.join();
   EXPECT_EQ(DeliveredIds(), std::vector<std::string>{"held"});
+}
+
+// A client still sending its request when the drain's deadline comes
+// does not hold the exit: cpp-httplib's read timeout (5 s) is per read, so
+// one that trickles its body would hold it for as long as it keeps on.
+TEST_F(GatewayTest, DrainCutsAnHttpRequestStillArrivingAtTheDeadline) {
+  service::GatewayConfig config = Config();
+  config.shutdown_drain_timeout = std::chrono::milliseconds(200);
+  gateway_.reset();
+  StartGateway(config);
+  RawConnection slow(PortOf(gateway_->http_address()));
+  // "100 Continue": the request was let in and its body is awaited.
+  ASSERT_TRUE(
+      slow.Send("POST /v1/track HTTP/1.1\r\nHost: gateway\r\n"
+                "Content-Type: application/json\r\nContent-Length: 1000\r\n"
+                "Expect: 100-continue\r\n\r\n"));
+  ASSERT_THAT(slow.ResponseHead(), HasSubstr("HTTP/1.1 100"));
+  ASSERT_TRUE(slow.Send("{"));
+  const auto started = std::chrono::steady_clock::now();
+  gateway_->Drain();
+  EXPECT_LT(std::chrono::steady_clock::now() - started,
+            std::chrono::seconds(4));
+  EXPECT_EQ(slow.StatusLine(1), "");  // cut, not answered
+}
+
+// A request let in before the drain keeps its connection until the
+// drain's deadline: its body, sent during the drain, gets an answer.
+TEST_F(GatewayTest, DrainAnswersARequestWhoseBodyCameDuringIt) {
+  service::GatewayConfig config = Config();
+  config.shutdown_drain_timeout = std::chrono::seconds(30);
+  gateway_.reset();
+  StartGateway(config);
+  RawConnection c(PortOf(gateway_->http_address()));
+  const std::string body = R"({"events":[{"event":"purchase"}]})";
+  ASSERT_TRUE(
+      c.Send(absl::StrCat("POST /v1/track HTTP/1.1\r\nHost: gateway\r\n"
+                          "Content-Type: application/json\r\nContent-Length: ",
+                          body.size(), "\r\nExpect: 100-continue\r\n\r\n")));
+  ASSERT_THAT(c.ResponseHead(), HasSubstr("HTTP/1.1 100"));
+  std::thread drain([&] { gateway_->Drain(); });
+  ASSERT_TRUE(WaitFor([&] { return Health() == Serving::NOT_SERVING; }));
+  ASSERT_TRUE(c.Send(body));
+  // Refused (the gateway is draining), but answered, not cut.
+  EXPECT_THAT(c.StatusLine(), HasSubstr("HTTP/1.1 503"));
+  drain.join();
+}
+
+// An idle keep-alive connection (a scrape's, a probe's) is closed when the
+// drain stops the HTTP port, not waited for until its keep-alive timeout
+// (5 s) or the drain's deadline.
+TEST_F(GatewayTest, DrainClosesAnIdleKeepAliveConnectionAtOnce) {
+  service::GatewayConfig config = Config();
+  config.shutdown_drain_timeout = std::chrono::seconds(30);
+  gateway_.reset();
+  StartGateway(config);
+  RawConnection idle(PortOf(gateway_->http_address()));
+  ASSERT_TRUE(idle.Send("GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n"));
+  ASSERT_THAT(idle.ResponseHead(), HasSubstr("HTTP/1.1 200"));
+  const auto started = std::chrono::steady_clock::now();
+  gateway_->Drain();
+  EXPECT_LT(std::chrono::steady_clock::now() - started,
+            std::chrono::seconds(4));
+}
+
+// A validate_only call still waiting for the API at the drain's deadline
+// is cancelled: the drain does not wait for the destination's
+// request_timeout.
+TEST_F(GatewayTest, DrainCancelsAValidateOnlyCallTheApiHolds) {
+  service::GatewayConfig config = Config();
+  config.shutdown_drain_timeout = std::chrono::milliseconds(200);
+  config.destinations[0].dispatcher.request_timeout = std::chrono::seconds(60);
+  gateway_.reset();
+  StartGateway(config);
+  sandbox::Faults faults;
+  faults.latency = std::chrono::seconds(20);
+  sandbox_->SetFaults(faults);
+  std::thread check([&] {
+    v1::ValidateEventsRequest request;
+    *request.add_events() = Purchase("check");
+    request.set_validate_only(true);
+    v1::ValidateEventsResponse response;
+    grpc::ClientContext context;
+    stub_->ValidateEvents(&context, request, &response).IgnoreError();
+  });
+  ASSERT_TRUE(WaitFor([&] { return sandbox_->RequestCount() >= 1; }));
+  const auto started = std::chrono::steady_clock::now();
+  gateway_.reset();  // drains, then waits for the call's thread
+  EXPECT_LT(std::chrono::steady_clock::now() - started,
+            std::chrono::seconds(10));
+  check.join();
 }
 
 TEST_F(GatewayTest, ResumesQueuedEventsAfterARestart) {
