@@ -590,6 +590,32 @@ TEST_F(GatewayTest, PausesOn404AndResumesWhenTheUrlWorksAgain) {
               Not(HasSubstr("conversions_events_dead_lettered_total{")));
 }
 
+// A pixel id the API does not know fails every request the same way (400,
+// param "pid"): the destination pauses with cause "request", readiness
+// says the request is at fault, not its events, and no event is
+// dead-lettered; with the pixel id corrected, they are all delivered.
+TEST_F(GatewayTest, AWrongPixelIdPausesWithoutDeadLetters) {
+  service::GatewayConfig config = Config();
+  config.destinations[0].pixel_id = "no-such-pixel";
+  gateway_.reset();
+  StartGateway(config);
+  Send({Purchase("a"), Purchase("b")});
+  std::string report;
+  ASSERT_TRUE(WaitFor([&] { return ReadyzStatus("/readyz", &report) == 503; }));
+  EXPECT_EQ(report,
+            "paused by the API: default (HTTP 400: the request, not its "
+            "events)\n");
+  const std::string metrics = MetricsText();
+  EXPECT_THAT(metrics, HasSubstr("conversions_events_retried_total{destination="
+                                 "\"default\",cause=\"request\"} 2"));
+  EXPECT_THAT(metrics,
+              Not(HasSubstr("conversions_events_dead_lettered_total{")));
+  EXPECT_TRUE(sandbox_->AcceptedEvents().empty());
+  gateway_.reset();
+  StartGateway();  // the sandbox's pixel id
+  ASSERT_TRUE(Delivered(2));
+}
+
 // An undocumented 4xx pauses too (cause "status"), and readiness says it is
 // neither the key nor the url.
 TEST_F(GatewayTest, PausesOnAnUndocumentedClientErrorAndSaysSo) {

@@ -320,6 +320,46 @@ TEST(EventMapperContentsTest, RefusesAnEventWhoseWireJsonIsOver1MiB) {
   EXPECT_TRUE(mapped.id.empty());
 }
 
+// The cap is inclusive: an event whose wire JSON is exactly 1 MiB is
+// mapped, one byte more is refused. The bytes are made up with escapes: a
+// control character takes six ("\u0001"), a quote two.
+TEST(EventMapperContentsTest, TakesAWireJsonOfExactly1MiB) {
+  v1::Event event = ValidEvent();
+  for (int i = 0; i < 250; ++i) {
+    v1::Content* c = event.mutable_data()->add_contents();
+    c->set_id(std::string(256, 'i'));
+    c->set_name(std::string(512, 'n'));
+  }
+  const size_t plain = MapEvent(event, kNowMs).wire_json.size();
+  ASSERT_LT(plain, Limits::kEventWireBytes);
+  // Each id's and name's characters, in turn, escaped until the JSON is
+  // 1 MiB; the last name ends with an 'n' still.
+  size_t missing = Limits::kEventWireBytes - plain;
+  for (int i = 0; i < 250 && missing > 0; ++i) {
+    v1::Content* c = event.mutable_data()->mutable_contents(i);
+    for (std::string* text : {c->mutable_id(), c->mutable_name()}) {
+      for (size_t k = 0; k + 1 < text->size() && missing > 0; ++k) {
+        (*text)[k] = missing >= 5 ? '\x01' : '"';
+        missing -= missing >= 5 ? 5 : 1;
+      }
+    }
+  }
+  ASSERT_EQ(missing, 0u);
+  MappedEvent mapped = MapEvent(event, kNowMs);
+  EXPECT_TRUE(mapped.ok()) << ::testing::PrintToString(mapped.violations);
+  EXPECT_EQ(mapped.wire_json.size(), Limits::kEventWireBytes);
+  // One more byte: an 'n' left in the last name becomes a quote.
+  std::string* last =
+      event.mutable_data()->mutable_contents(249)->mutable_name();
+  ASSERT_EQ(last->back(), 'n');
+  last->back() = '"';
+  mapped = MapEvent(event, kNowMs);
+  EXPECT_THAT(mapped.violations,
+              ElementsAre(Issue("data.contents", "TOO_LONG")));
+  EXPECT_THAT(mapped.violations.empty() ? "" : mapped.violations[0].description,
+              HasSubstr("would be 1048577 bytes"));
+}
+
 // A value that is both too long and blank is reported once, for its length.
 TEST(EventMapperContentsTest, ReportsAnOverlongBlankValueOnce) {
   v1::Event event = ValidEvent();
