@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -12,8 +13,8 @@ namespace conversions::service {
 namespace {
 
 // The local TCP port of a connected (not listening) socket, or -1; its
-// peer in `peer`.
-int ConnectedLocalPort(int fd, Peer* peer) {
+// peer and whether bytes wait to be read in `connection`.
+int ConnectedLocalPort(int fd, Connection* connection) {
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return -1;
   int type = 0;
@@ -48,15 +49,17 @@ int ConnectedLocalPort(int fd, Peer* peer) {
       getnameinfo(reinterpret_cast<sockaddr*>(&remote), length, host,
                   sizeof(host), service, sizeof(service),
                   NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
-    *peer = {host, std::atoi(service)};
+    connection->peer = {host, std::atoi(service)};
   }
+  int waiting = 0;
+  connection->unread = ioctl(fd, FIONREAD, &waiting) == 0 && waiting > 0;
   return port;
 }
 
 }  // namespace
 
 int CutConnectionsOnPort(int port,
-                         const std::function<bool(const Peer&)>& spare) {
+                         const std::function<bool(const Connection&)>& spare) {
   DIR* dir = opendir("/proc/self/fd");
   if (dir == nullptr) return 0;
   const int own = dirfd(dir);
@@ -65,9 +68,11 @@ int CutConnectionsOnPort(int port,
     char* end = nullptr;
     const long fd = std::strtol(entry->d_name, &end, 10);
     if (end == entry->d_name || *end != '\0' || fd == own) continue;
-    Peer peer;
-    if (ConnectedLocalPort(static_cast<int>(fd), &peer) != port) continue;
-    if (spare && spare(peer)) continue;
+    Connection connection;
+    if (ConnectedLocalPort(static_cast<int>(fd), &connection) != port) {
+      continue;
+    }
+    if (spare && spare(connection)) continue;
     if (shutdown(static_cast<int>(fd), SHUT_RDWR) == 0) ++cut;
   }
   closedir(dir);

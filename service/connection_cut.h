@@ -26,12 +26,18 @@ namespace conversions::service {
 // Request::remote_addr gives it ("127.0.0.1", "::1"), and its port.
 using Peer = std::pair<std::string, int>;
 
+// A connection CutConnectionsOnPort found.
+struct Connection {
+  Peer peer;
+  bool unread = false;  // bytes arrived that the server has not read yet
+};
+
 // Shuts down (SHUT_RDWR) every connected TCP socket of this process whose
-// local port is `port`, except those whose peer `spare` (if set) returns
-// true for; returns how many. Linux only (/proc/self/fd); returns 0 where
-// that cannot be read.
-int CutConnectionsOnPort(int port,
-                         const std::function<bool(const Peer&)>& spare = {});
+// local port is `port`, except those `spare` (if set) returns true for;
+// returns how many. Linux only (/proc/self/fd); returns 0 where that cannot
+// be read.
+int CutConnectionsOnPort(
+    int port, const std::function<bool(const Connection&)>& spare = {});
 
 // The requests a server is serving (from the moment their headers were
 // read until their response is written), by peer, so that a shutdown can

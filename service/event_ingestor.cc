@@ -214,8 +214,13 @@ absl::Status EventIngestor::CheckServing(const std::string& api) const {
 }
 
 absl::Status EventIngestor::CheckRequest(int event_count,
-                                         const std::string& api) const {
-  if (absl::Status serving = CheckServing(api); !serving.ok()) return serving;
+                                         const std::string& api,
+                                         bool admitted_before_drain) const {
+  if (!admitted_before_drain) {
+    if (absl::Status serving = CheckServing(api); !serving.ok()) {
+      return serving;
+    }
+  }
   if (event_count < 1 || event_count > kMaxEventsPerRequest) {
     CountRefused(api, "event_count");
     return absl::InvalidArgumentError(

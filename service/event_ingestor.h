@@ -77,9 +77,12 @@ class EventIngestor {
   // as refused for "draining".
   absl::Status CheckServing(const std::string& api) const;
 
-  // Checks the request-level rules: not draining, 1 to 1,000 events;
+  // Checks the request-level rules: not draining (unless
+  // `admitted_before_drain`: a request let in before the drain began and
+  // served now, as a gRPC call in flight finishes), 1 to 1,000 events;
   // counts a refusal for `api`.
-  absl::Status CheckRequest(int event_count, const std::string& api) const;
+  absl::Status CheckRequest(int event_count, const std::string& api,
+                            bool admitted_before_drain = false) const;
 
   // Counts a request of `api` refused whole for `reason` (in
   // conversions_requests_refused_total).

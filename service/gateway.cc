@@ -548,7 +548,7 @@ absl::Status Gateway::StartHttp() {
   // the end of the connection, into memory whatever its size), and only
   // from a caller that may send events.
   // Each request is in progress from here until its response is written
-  // (post-routing), for the drain (see Drain).
+  // (the logger, below), for the drain (see Drain).
   http_server_->set_pre_routing_handler(
       [this](const httplib::Request& req, httplib::Response& res) {
         http_requests_.Begin({req.remote_addr, req.remote_port});
@@ -556,8 +556,10 @@ absl::Status Gateway::StartHttp() {
                    ? httplib::Server::HandlerResponse::Unhandled
                    : httplib::Server::HandlerResponse::Handled;
       });
-  http_server_->set_post_routing_handler(
-      [this](const httplib::Request& req, httplib::Response&) {
+  // The logger runs once the response is written (post-routing runs
+  // before): a response still being sent is a request in progress.
+  http_server_->set_logger(
+      [this](const httplib::Request& req, const httplib::Response&) {
         http_requests_.End({req.remote_addr, req.remote_port});
       });
   // A client that asks before sending the body (Expect: 100-continue, as
@@ -822,7 +824,11 @@ void Gateway::HandleTrack(const std::string& body,
   if (!error.ok()) ingestor_->CountRefused("http_track", "invalid_request");
   const DestinationConfig* destination = nullptr;
   if (error.ok()) {
-    error = ingestor_->CheckRequest(request.event_count, "http_track");
+    // The guard refused the request before its body was read if the
+    // gateway was draining then: let in before, it is served, as a gRPC
+    // call in flight is (the drain cuts its connection at the deadline).
+    error = ingestor_->CheckRequest(request.event_count, "http_track",
+                                    /*admitted_before_drain=*/true);
   }
   if (error.ok()) {
     absl::StatusOr<const DestinationConfig*> resolved =
@@ -997,6 +1003,7 @@ void Gateway::Drain() {
     health->Shutdown();  // NOT_SERVING for good, every service name
   }
   const auto refusing_since = std::chrono::steady_clock::now();
+  std::thread cancel_validations;
   if (dispatcher_) dispatcher_->Shutdown(deadline);
   if (grpc_server_) {
     // gRPC's Shutdown sends clients a GOAWAY and at once drops the calls
@@ -1047,17 +1054,21 @@ void Gateway::Drain() {
                    std::future_status::ready &&
                clock_->NowMs() < deadline);
     }
-    // validate_only calls still waiting for the API at the deadline.
-    api_validations_.CancelAll();
+    // validate_only calls still waiting for the API at the deadline. Off
+    // this thread: a call still connecting holds its transport until the
+    // connect ends (up to connect_timeout), and the HTTP port's requests
+    // are not to wait for that.
+    cancel_validations = std::thread([this] { api_validations_.CancelAll(); });
     grpc_stop.join();
   }
   if (http_thread_.joinable()) {
     // cpp-httplib's stop() waits for every connection (connection_cut.h).
     // Idle ones (between requests, or before a request's headers came) are
     // cut at once; one serving a request (reading its body, storing its
-    // events, writing the answer) has until the drain's deadline, when it
-    // is cut too: the read timeout is per read, so a client that trickles
-    // its body would hold the exit for as long as it keeps on.
+    // events, writing the answer; a request let in before the drain is
+    // served) has until the drain's deadline, when it is cut too: the read
+    // timeout is per read, so a client that trickles its body would hold the
+    // exit for as long as it keeps on.
     http_server_->stop();
     const auto cut_at = std::chrono::steady_clock::now() +
                         std::chrono::milliseconds(std::max<std::int64_t>(
@@ -1065,8 +1076,10 @@ void Gateway::Drain() {
     std::future<void> stopped = http_stopped_.get_future();
     do {
       if (std::chrono::steady_clock::now() < cut_at) {
-        CutConnectionsOnPort(http_port_, [this](const Peer& peer) {
-          return http_requests_.Serving(peer);
+        // A connection whose next request has arrived, unread yet, is left
+        // to reach the guard, which answers it 503 rather than a reset.
+        CutConnectionsOnPort(http_port_, [this](const Connection& c) {
+          return c.unread || http_requests_.Serving(c.peer);
         });
       } else if (const int cut = CutConnectionsOnPort(http_port_); cut > 0) {
         LogInfo("http_connections_cut",
@@ -1079,6 +1092,7 @@ void Gateway::Drain() {
              std::future_status::ready);
     http_thread_.join();
   }
+  if (cancel_validations.joinable()) cancel_validations.join();
   if (spool_) spool_->Shutdown();
   if (served) {
     LogInfo("gateway_stopped",
