@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev
   libabsl-dev libssl-dev libicu-dev libsqlite3-dev libcpp-httplib-dev
-  libyaml-cpp-dev nlohmann-json3-dev libisal-dev
+  libyaml-cpp-dev nlohmann-json3-dev libisal-dev libgoogle-perftools-dev
   # tests, fuzzing and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev rapidjson-dev
   clang libclang-rt-14-dev
