@@ -13,10 +13,12 @@ namespace conversions::service {
 namespace {
 
 // The local TCP port of a connected (not listening) socket, or -1; its
-// peer and whether bytes wait to be read in `connection`.
-int ConnectedLocalPort(int fd, Connection* connection) {
+// peer and whether bytes wait to be read in `connection`, its inode in
+// `inode`.
+int ConnectedLocalPort(int fd, Connection* connection, ino_t* inode) {
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return -1;
+  *inode = st.st_ino;
   int type = 0;
   socklen_t size = sizeof(type);
   if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &size) != 0 ||
@@ -69,10 +71,16 @@ int CutConnectionsOnPort(int port,
     const long fd = std::strtol(entry->d_name, &end, 10);
     if (end == entry->d_name || *end != '\0' || fd == own) continue;
     Connection connection;
-    if (ConnectedLocalPort(static_cast<int>(fd), &connection) != port) {
+    ino_t inode = 0;
+    if (ConnectedLocalPort(static_cast<int>(fd), &connection, &inode) != port) {
       continue;
     }
     if (spare && spare(connection)) continue;
+    // The same socket still: its thread may have closed it meanwhile, and
+    // the number gone to another. (A window remains between this look and
+    // the shutdown; nothing opens sockets while the drain cuts.)
+    struct stat st;
+    if (fstat(static_cast<int>(fd), &st) != 0 || st.st_ino != inode) continue;
     if (shutdown(static_cast<int>(fd), SHUT_RDWR) == 0) ++cut;
   }
   closedir(dir);

@@ -547,10 +547,17 @@ absl::Status Gateway::StartHttp() {
   // Content-Length (cpp-httplib reads a chunked body, or one that runs to
   // the end of the connection, into memory whatever its size), and only
   // from a caller that may send events.
-  // Each request is in progress from here until its response is written
-  // (the logger, below), for the drain (see Drain).
+  // Each request is in progress from here (or from the 100-continue
+  // handler, below) until its response is written (the logger), for the
+  // drain (see Drain).
   http_server_->set_pre_routing_handler(
       [this](const httplib::Request& req, httplib::Response& res) {
+        // Told "100 Continue", the request passed the guard then: it is
+        // not refused now that its body comes (the drain may have begun in
+        // between). The test is cpp-httplib's own.
+        if (req.get_header_value("Expect") == "100-continue") {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
         http_requests_.Begin({req.remote_addr, req.remote_port});
         return GuardHttpRequest(req, res)
                    ? httplib::Server::HandlerResponse::Unhandled
@@ -568,6 +575,7 @@ absl::Status Gateway::StartHttp() {
   // status other than 100 without routing the request.
   http_server_->set_expect_100_continue_handler(
       [this](const httplib::Request& req, httplib::Response& res) {
+        http_requests_.Begin({req.remote_addr, req.remote_port});
         if (GuardHttpRequest(req, res)) return 100;
         // This path of cpp-httplib sends no Content-Length of its own (the
         // routed path does), and without one the client reads to the end.
@@ -1003,7 +1011,6 @@ void Gateway::Drain() {
     health->Shutdown();  // NOT_SERVING for good, every service name
   }
   const auto refusing_since = std::chrono::steady_clock::now();
-  std::thread cancel_validations;
   if (dispatcher_) dispatcher_->Shutdown(deadline);
   if (grpc_server_) {
     // gRPC's Shutdown sends clients a GOAWAY and at once drops the calls
@@ -1054,11 +1061,11 @@ void Gateway::Drain() {
                    std::future_status::ready &&
                clock_->NowMs() < deadline);
     }
-    // validate_only calls still waiting for the API at the deadline. Off
-    // this thread: a call still connecting holds its transport until the
-    // connect ends (up to connect_timeout), and the HTTP port's requests
-    // are not to wait for that.
-    cancel_validations = std::thread([this] { api_validations_.CancelAll(); });
+    // validate_only calls still waiting for the API at the deadline. (One
+    // still connecting ends with its connect, up to connect_timeout: the
+    // transport cannot cancel a connect, and gRPC's Shutdown waits for the
+    // call.)
+    api_validations_.CancelAll();
     grpc_stop.join();
   }
   if (http_thread_.joinable()) {
@@ -1069,11 +1076,18 @@ void Gateway::Drain() {
     // served) has until the drain's deadline, when it is cut too: the read
     // timeout is per read, so a client that trickles its body would hold the
     // exit for as long as it keeps on.
-    http_server_->stop();
     const auto cut_at = std::chrono::steady_clock::now() +
                         std::chrono::milliseconds(std::max<std::int64_t>(
                             deadline - clock_->NowMs(), 0));
     std::future<void> stopped = http_stopped_.get_future();
+    // stop() does nothing before the listening thread runs (a start-up
+    // that failed just after StartHttp).
+    while (!http_server_->is_running() &&
+           stopped.wait_for(std::chrono::milliseconds(1)) !=
+               std::future_status::ready) {
+    }
+    http_server_->stop();
+    bool logged = false;
     do {
       if (std::chrono::steady_clock::now() < cut_at) {
         // A connection whose next request has arrived, unread yet, is left
@@ -1081,7 +1095,10 @@ void Gateway::Drain() {
         CutConnectionsOnPort(http_port_, [this](const Connection& c) {
           return c.unread || http_requests_.Serving(c.peer);
         });
-      } else if (const int cut = CutConnectionsOnPort(http_port_); cut > 0) {
+      } else if (const int cut = CutConnectionsOnPort(http_port_);
+                 cut > 0 && !logged) {
+        // Once: a connection cut is still found until its thread closes it.
+        logged = true;
         LogInfo("http_connections_cut",
                 {{"connections", absl::StrCat(cut)},
                  {"message",
@@ -1092,7 +1109,6 @@ void Gateway::Drain() {
              std::future_status::ready);
     http_thread_.join();
   }
-  if (cancel_validations.joinable()) cancel_validations.join();
   if (spool_) spool_->Shutdown();
   if (served) {
     LogInfo("gateway_stopped",

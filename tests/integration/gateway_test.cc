@@ -66,6 +66,22 @@ class GatewayTest : public GatewayFixture {
 
 using Serving = grpc::health::v1::HealthCheckResponse;
 
+// A thread joined when it goes out of scope: a failed ASSERT returns from
+// the test with it still running, and destroying a joinable std::thread
+// would end every test of the binary (std::terminate).
+class JoiningThread {
+ public:
+  template <typename Fn>
+  explicit JoiningThread(Fn fn) : thread_(std::move(fn)) {}
+  ~JoiningThread() { join(); }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::thread thread_;
+};
+
 // The accept backlog of the TCP socket of `family` listening on `port`
 // (what `ss -ltn` shows as Send-Q), asked of the kernel through sock_diag;
 // -1 when there is no such socket.
@@ -1097,7 +1113,7 @@ TEST_F(GatewayTest, EveryCallIsRefusedWhileTheDispatcherDrains) {
   // The drain waits for it.
   ASSERT_NO_FATAL_FAILURE(
       SendAnEventTheApiHolds(config, std::chrono::seconds(3)));
-  std::thread drain([&] { gateway_->Drain(); });
+  JoiningThread drain([&] { gateway_->Drain(); });
   ASSERT_TRUE(WaitFor([&] { return Health() == Serving::NOT_SERVING; }));
   auto code = [&](auto call) {
     grpc::ClientContext context;
@@ -1193,7 +1209,7 @@ TEST_F(GatewayTest, DrainServesARequestWhoseBodyCameDuringIt) {
                           "Content-Type: application/json\r\nContent-Length: ",
                           body.size(), "\r\nExpect: 100-continue\r\n\r\n")));
   ASSERT_THAT(c.ResponseHead(), HasSubstr("HTTP/1.1 100"));
-  std::thread drain([&] { gateway_->Drain(); });
+  JoiningThread drain([&] { gateway_->Drain(); });
   ASSERT_TRUE(WaitFor([&] { return Health() == Serving::NOT_SERVING; }));
   ASSERT_TRUE(c.Send(body));
   const std::string response = c.ResponseHead();
@@ -1234,7 +1250,7 @@ TEST_F(GatewayTest, DrainCancelsAValidateOnlyCallTheApiHolds) {
   sandbox::Faults faults;
   faults.latency = std::chrono::seconds(20);
   sandbox_->SetFaults(faults);
-  std::thread check([&] {
+  JoiningThread check([&] {
     v1::ValidateEventsRequest request;
     *request.add_events() = Purchase("check");
     request.set_validate_only(true);
