@@ -382,6 +382,35 @@ absl::Status Gateway::Init(TransportFactory factory) {
         return samples;
       });
   metrics_.AddGauge(
+      "conversions_spool_dead_letters",
+      "Dead letters held, per destination and reason (rejected, expired): "
+      "what ListDeadLetters lists and RetryDeadLetters can queue again, "
+      "until they are retried, replaced or pruned after the retention. "
+      "Events of the validate_only lane are not counted.",
+      {"destination", "reason"}, [this] {
+        std::vector<GaugeSample> samples;
+        absl::StatusOr<std::vector<DeadLetterCount>> counts =
+            spool_->CountDeadLetters();
+        // Unknown rather than 0 when the spool cannot be read: no sample.
+        if (!counts.ok()) return samples;
+        for (const DestinationConfig& d : config_.destinations) {
+          for (DeadReason reason :
+               {DeadReason::kRejected, DeadReason::kExpired}) {
+            double n = 0;
+            for (const DeadLetterCount& c : *counts) {
+              if (c.destination == d.name && c.reason == reason) {
+                n = static_cast<double>(c.count);
+              }
+            }
+            samples.push_back(
+                {{d.name,
+                  reason == DeadReason::kRejected ? "rejected" : "expired"},
+                 n});
+          }
+        }
+        return samples;
+      });
+  metrics_.AddGauge(
       "conversions_destination_paused",
       "1 while a destination is paused by the API: 401 or 403 (the key), "
       "a 3xx, 404, 405 or 410 (the url), a 400 or 422 naming a request "

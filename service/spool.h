@@ -118,6 +118,13 @@ struct DestinationDepth {
   std::int64_t oldest_accepted_ms = 0;  // 0 when nothing is queued
 };
 
+// How many dead letters a destination holds for one reason.
+struct DeadLetterCount {
+  std::string destination;
+  DeadReason reason = DeadReason::kRejected;
+  std::int64_t count = 0;
+};
+
 // A dead letter selected by key, for RetryDeadLetters.
 struct EventKeyRef {
   std::string event_name;
@@ -184,6 +191,11 @@ class Spool {
   virtual absl::StatusOr<EventStatusRecord> Lookup(
       const std::string& destination, const std::string& event_name,
       const std::string& event_id) = 0;
+
+  // Counts the dead letters of real conversions (not of the validate_only
+  // lane) by destination and reason, after every write submitted before
+  // the call; pairs with none are left out.
+  virtual absl::StatusOr<std::vector<DeadLetterCount>> CountDeadLetters() = 0;
 
   // Lists dead letters, newest first.
   virtual absl::StatusOr<DeadLetterPage> ListDeadLetters(

@@ -74,6 +74,9 @@ CREATE TABLE IF NOT EXISTS delivered_runs (
 CREATE INDEX IF NOT EXISTS delivered_runs_done ON delivered_runs(done_ms);
 CREATE INDEX IF NOT EXISTS events_dead
   ON events(done_ms, id) WHERE state=3;
+CREATE INDEX IF NOT EXISTS events_dead_count
+  ON events(destination, dead_reason, state, validate_only)
+  WHERE state=3 AND validate_only=0;
 )sql";
 
 // Moves a layout-1 spool (one table with the JSON inline and a unique index

@@ -456,8 +456,15 @@ TEST_F(GatewayTest, IsolatesAPoisonEventAndDeliversTheRestOfItsBatch) {
   EXPECT_THAT(DeliveredIds(), ::testing::Not(::testing::Contains("poison")));
 }
 
+// The gauge of dead letters held counts it until the retry takes it off.
 TEST_F(GatewayTest, RetryDeadLettersRedeliversThem) {
   ASSERT_FALSE(DeadLetteredPurchase("p1").id().empty());
+  EXPECT_THAT(MetricsText(),
+              HasSubstr("conversions_spool_dead_letters{destination="
+                        "\"default\",reason=\"rejected\"} 1\n"));
+  EXPECT_THAT(MetricsText(),
+              HasSubstr("conversions_spool_dead_letters{destination="
+                        "\"default\",reason=\"expired\"} 0\n"));
   v1::RetryDeadLettersRequest retry;
   v1::EventKey* key = retry.add_events();
   key->set_type(v1::EVENT_TYPE_ORDER_CREATED);
@@ -468,6 +475,9 @@ TEST_F(GatewayTest, RetryDeadLettersRedeliversThem) {
   EXPECT_EQ(retried.requeued_count(), 1);
   ASSERT_TRUE(Delivered(1));
   EXPECT_THAT(DeliveredIds(), ::testing::ElementsAre("p1"));
+  EXPECT_THAT(MetricsText(),
+              HasSubstr("conversions_spool_dead_letters{destination="
+                        "\"default\",reason=\"rejected\"} 0\n"));
 }
 
 // An incomplete event key is refused with what it lacks: a custom event's

@@ -25,6 +25,7 @@ namespace conversions::service {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
 class SpoolTest : public SpoolFixture {
@@ -283,6 +284,53 @@ TEST_F(SpoolTest, DeadLettersAreListedAndRequeuedByLane) {
   page = spool->ListDeadLetters({});
   ASSERT_TRUE(page.ok());
   EXPECT_THAT(page->dead_letters, SizeIs(0));
+}
+
+// The dead letters held, by destination and reason, for the gauge: the
+// validate_only lane's are not counted, and a requeue takes them off.
+TEST_F(SpoolTest, CountsDeadLettersByDestinationAndReason) {
+  auto spool = OpenSpool();
+  SpoolEvent check = Event("c");
+  check.validate_only = true;
+  ASSERT_TRUE(
+      AppendSync(*spool, {Event("a"), Event("b"), Event("x", "shop"), check})
+          .ok());
+  auto count = [&] {
+    std::vector<std::string> out;
+    auto counts = spool->CountDeadLetters();
+    EXPECT_TRUE(counts.ok()) << counts.status();
+    if (!counts.ok()) return out;
+    for (const DeadLetterCount& c : *counts) {
+      out.push_back(absl::StrCat(
+          c.destination, "/",
+          c.reason == DeadReason::kRejected ? "rejected" : "expired", "=",
+          c.count));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  EXPECT_THAT(count(), IsEmpty());
+  auto dead = [&](const LaneKey& lane, const std::vector<DeadReason>& reasons) {
+    auto claimed = spool->Claim(lane, kNow, 10, 1 << 20);
+    ASSERT_TRUE(claimed.ok());
+    ASSERT_EQ(claimed->size(), reasons.size());
+    for (size_t i = 0; i < reasons.size(); ++i) {
+      ASSERT_TRUE(
+          spool
+              ->MarkDead({(*claimed)[i].row_id}, reasons[i], "bad", kNow + 1, 1)
+              .ok());
+    }
+  };
+  dead({"default", false}, {DeadReason::kRejected, DeadReason::kExpired});
+  dead({"shop", false}, {DeadReason::kRejected});
+  dead({"default", true}, {DeadReason::kRejected});
+  EXPECT_THAT(count(), ElementsAre("default/expired=1", "default/rejected=1",
+                                   "shop/rejected=1"));
+  auto requeued = spool->Requeue("default", {}, DeadReason::kRejected, false,
+                                 /*oldest_timestamp_ms=*/0, kNow + 10);
+  ASSERT_TRUE(requeued.ok());
+  EXPECT_EQ(requeued->requeued, 1);
+  EXPECT_THAT(count(), ElementsAre("default/expired=1", "shop/rejected=1"));
 }
 
 TEST_F(SpoolTest, ClaimsDueEventsInOrderWithinCountAndByteBudget) {
