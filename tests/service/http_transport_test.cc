@@ -48,9 +48,18 @@ class HttpTransportTest : public ::testing::Test {
     port_ = server_.bind_to_any_port("127.0.0.1");
     ASSERT_GT(port_, 0);
     // Bound and listening already: connections wait for the accept loop.
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    thread_ = std::thread([this] {
+      server_.listen_after_bind();
+      listen_returned_ = true;
+    });
   }
   void TearDown() override {
+    // stop() does nothing before the accept loop runs, and a test that
+    // never used the server (or ended at once) may come here first; the
+    // loop starts at once, the wait is short.
+    while (thread_.joinable() && !server_.is_running() && !listen_returned_) {
+      std::this_thread::yield();
+    }
     server_.stop();
     if (thread_.joinable()) thread_.join();
   }
@@ -62,6 +71,7 @@ class HttpTransportTest : public ::testing::Test {
   httplib::Server server_;
   int port_ = 0;
   std::thread thread_;
+  std::atomic<bool> listen_returned_{false};
   // Set when the first /trickle response starts.
   std::atomic<bool> trickling_{false};
   std::promise<void> trickle_started_;
