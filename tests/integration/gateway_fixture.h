@@ -109,7 +109,10 @@ class GatewayFixture : public ::testing::Test {
   }
 
   // Starts the gateway with Config(), or with `config` when given.
+  // The gateway running before, if any, is stopped first: two on one spool
+  // would both write it.
   void StartGateway(std::optional<service::GatewayConfig> config = {}) {
+    gateway_.reset();
     auto gateway = service::Gateway::Start(
         config ? *std::move(config) : Config(), &clock_,
         [](const service::DispatchTarget& target) {

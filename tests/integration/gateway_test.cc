@@ -54,7 +54,6 @@ class GatewayTest : public GatewayFixture {
   // the API holds for `latency`; returns once its request is at the API.
   void SendAnEventTheApiHolds(const service::GatewayConfig& config,
                               std::chrono::milliseconds latency) {
-    gateway_.reset();
     StartGateway(config);
     sandbox::Faults faults;
     faults.latency = latency;
@@ -332,7 +331,6 @@ TEST_F(GatewayTest, ReportsTheSpoolsDurabilitySyncs) {
 TEST_F(GatewayTest, TheQueueBoundRefusesARequestAndCountsItsEvents) {
   service::GatewayConfig config = Config();
   config.spool.max_queued_events = 2;
-  gateway_.reset();
   StartGateway(config);
   grpc::Status status;
   Send({Purchase("b1"), Purchase("b2"), Purchase("b3")}, &status);
@@ -352,7 +350,6 @@ TEST_F(GatewayTest, TheQueueBoundRefusesARequestAndCountsItsEvents) {
 TEST_F(GatewayTest, AnIdIsNewAgainSoonAfterTheRetentionEnds) {
   service::GatewayConfig config = Config();
   config.spool.retention = std::chrono::seconds(2);
-  gateway_.reset();
   StartGateway(config);
   ASSERT_EQ(Send({Purchase("again")}).results(0).outcome(),
             v1::EventResult::OUTCOME_ACCEPTED);
@@ -623,7 +620,6 @@ TEST_F(GatewayTest, PausesOn404AndResumesWhenTheUrlWorksAgain) {
 TEST_F(GatewayTest, AWrongPixelIdPausesWithoutDeadLetters) {
   service::GatewayConfig config = Config();
   config.destinations[0].pixel_id = "no-such-pixel";
-  gateway_.reset();
   StartGateway(config);
   Send({Purchase("a"), Purchase("b")});
   std::string report;
@@ -637,7 +633,6 @@ TEST_F(GatewayTest, AWrongPixelIdPausesWithoutDeadLetters) {
   EXPECT_THAT(metrics,
               Not(HasSubstr("conversions_events_dead_lettered_total{")));
   EXPECT_TRUE(sandbox_->AcceptedEvents().empty());
-  gateway_.reset();
   StartGateway();  // the sandbox's pixel id
   ASSERT_TRUE(Delivered(2));
 }
@@ -702,7 +697,6 @@ TEST_F(GatewayTest, DeadLettersAnExpiredEventWithoutSendingIt) {
   sandbox_->SetFaults(faults);
   service::GatewayConfig config = Config();
   config.destinations[0].dispatcher.linger = std::chrono::seconds(600);
-  gateway_.reset();
   StartGateway(config);
   v1::Event old = Purchase("old");
   old.set_timestamp_ms(WallNowMs() - 7 * kDayMs + 30'000);
@@ -1079,7 +1073,6 @@ TEST_F(GatewayTest, AnOpenHealthWatchDoesNotStopTheDrainFromDelivering) {
   // Long enough that the event is still lingering when the drain starts
   // (a drain does not linger).
   config.destinations[0].dispatcher.linger = std::chrono::seconds(60);
-  gateway_.reset();
   StartGateway(config);
   auto stub = grpc::health::v1::Health::NewStub(channel_);
   grpc::ClientContext watch_context;
@@ -1183,7 +1176,6 @@ TEST_F(GatewayTest, EveryCallIsRefusedWhileTheDispatcherDrains) {
 TEST_F(GatewayTest, DrainCutsAnHttpRequestStillArrivingAtTheDeadline) {
   service::GatewayConfig config = Config();
   config.shutdown_drain_timeout = std::chrono::milliseconds(200);
-  gateway_.reset();
   StartGateway(config);
   RawConnection slow(PortOf(gateway_->http_address()));
   // "100 Continue": the request was let in and its body is awaited.
@@ -1206,7 +1198,6 @@ TEST_F(GatewayTest, DrainCutsAnHttpRequestStillArrivingAtTheDeadline) {
 TEST_F(GatewayTest, DrainServesARequestWhoseBodyCameDuringIt) {
   service::GatewayConfig config = Config();
   config.shutdown_drain_timeout = std::chrono::seconds(30);
-  gateway_.reset();
   StartGateway(config);
   RawConnection c(PortOf(gateway_->http_address()));
   const std::string body =
@@ -1225,7 +1216,6 @@ TEST_F(GatewayTest, DrainServesARequestWhoseBodyCameDuringIt) {
   const std::string response = c.ResponseHead();
   EXPECT_THAT(response, HasSubstr("HTTP/1.1 200"));
   drain.join();
-  gateway_.reset();
   StartGateway();
   ASSERT_TRUE(Delivered(1));
   EXPECT_EQ(DeliveredIds(), std::vector<std::string>{"late-lead"});
@@ -1237,7 +1227,6 @@ TEST_F(GatewayTest, DrainServesARequestWhoseBodyCameDuringIt) {
 TEST_F(GatewayTest, DrainClosesAnIdleKeepAliveConnectionAtOnce) {
   service::GatewayConfig config = Config();
   config.shutdown_drain_timeout = std::chrono::seconds(30);
-  gateway_.reset();
   StartGateway(config);
   RawConnection idle(PortOf(gateway_->http_address()));
   ASSERT_TRUE(idle.Send("GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n"));
@@ -1255,7 +1244,6 @@ TEST_F(GatewayTest, DrainCancelsAValidateOnlyCallTheApiHolds) {
   service::GatewayConfig config = Config();
   config.shutdown_drain_timeout = std::chrono::milliseconds(200);
   config.destinations[0].dispatcher.request_timeout = std::chrono::seconds(60);
-  gateway_.reset();
   StartGateway(config);
   sandbox::Faults faults;
   faults.latency = std::chrono::seconds(20);

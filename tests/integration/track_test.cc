@@ -441,7 +441,6 @@ TEST_F(TrackTest, HttpTrackRefusesBodiesOverTheRequestSizeLimit) {
   service::GatewayConfig config = Config();
   // The limit both APIs share; small, so the test body is small.
   config.grpc.max_receive_message_bytes = 4096;
-  gateway_.reset();
   StartGateway(config);
   httplib::Client http(absl::StrCat("http://", gateway_->http_address()));
   std::string big = R"({"events": [{"event_name": "purchase", "pad": ")" +
