@@ -1,11 +1,7 @@
 // Tests of conversions-load: flag parsing, percentiles, the benchmark event
 // (checked against the real mapping), and whole runs against the in-process
 // echo service on 127.0.0.1:0.
-#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <memory>
@@ -19,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "mapping/event_mapper.h"
+#include "tests/closed_port.h"
 #include "tests/load/echo_service.h"
 #include "tests/load/load_generator.h"
 #include "tests/load/load_options.h"
@@ -344,17 +341,8 @@ TEST_F(LoadRunTest, StopEndsARunThatWouldLastAnHour) {
 }
 
 TEST(LoadConnectTest, UnreachableTargetIsUnavailable) {
-  // Bind a port, then close it, so nothing listens there.
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), length), 0);
-  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  const int port = ntohs(address.sin_port);
-  close(fd);
+  const int port = conversions::testing::ClosedLoopbackPort();
+  ASSERT_GT(port, 0);
   LoadOptions options;
   options.target = "127.0.0.1:" + std::to_string(port);
   options.connect_timeout = std::chrono::milliseconds(300);

@@ -3,12 +3,8 @@
 // the transport connects again for the next request.
 #include "service/http_transport.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -18,6 +14,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "tests/closed_port.h"
 
 namespace conversions::service {
 namespace {
@@ -122,20 +119,8 @@ TEST_F(HttpTransportTest, RequestsWithinTheDeadlineAreUntouched) {
 // last_error and the batch_retry log had read only "HTTP transport:
 // Connection" (helper-66 L3).
 TEST_F(HttpTransportTest, ARefusedConnectionSaysWhatAndWhere) {
-  // A port nothing listens on: bound (never listening), then closed.
-  int closed_port = 0;
-  {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ASSERT_GE(fd, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t size = sizeof(addr);
-    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), size), 0);
-    ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &size), 0);
-    closed_port = ntohs(addr.sin_port);
-    close(fd);
-  }
+  const int closed_port = conversions::testing::ClosedLoopbackPort();
+  ASSERT_GT(closed_port, 0);
   const std::string origin = absl::StrCat("http://127.0.0.1:", closed_port);
   auto transport = NewHttpTransport(origin + "/", HttpTransportOptions());
   ASSERT_TRUE(transport.ok()) << transport.status();
