@@ -76,6 +76,25 @@ static_assert(kTagSlots[kType] == "type" &&
 // heap buffer of a larger capacity, in libstdc++ as in libc++) and for a
 // key or string of a TagTree (its buffer is followed by kTagTreePadding
 // zero bytes); not for an arbitrary string_view.
+// The masks of KeyWords for a name of 0 to 16 bytes: its bytes in each
+// word.
+struct KeyWordMasks {
+  std::uint64_t head[17];
+  std::uint64_t tail[17];
+};
+inline constexpr KeyWordMasks kKeyWordMasks = [] {
+  KeyWordMasks m{};
+  for (size_t n = 0; n <= 16; ++n) {
+    const size_t in_head = n < 8 ? n : 8;
+    const size_t in_tail = n > 8 ? n - 8 : 0;
+    m.head[n] = in_head == 8 ? ~std::uint64_t{0}
+                             : (std::uint64_t{1} << (8 * in_head)) - 1;
+    m.tail[n] = in_tail == 8 ? ~std::uint64_t{0}
+                             : (std::uint64_t{1} << (8 * in_tail)) - 1;
+  }
+  return m;
+}();
+
 inline void KeyWords(std::string_view name, std::uint64_t* head,
                      std::uint64_t* tail) {
   const char* p = name.data();
@@ -85,13 +104,13 @@ inline void KeyWords(std::string_view name, std::uint64_t* head,
     std::memcpy(tail, p + n - 8, 8);
     return;
   }
+  // Masked by a table: two loads and two ands, where computing the masks
+  // from the length took a dozen instructions for each key of the walk.
   std::uint64_t lo, hi;
   std::memcpy(&lo, p, 8);
   std::memcpy(&hi, p + 8, 8);
-  *head = n >= 8 ? lo : lo & ((std::uint64_t{1} << (8 * n)) - 1);
-  *tail = n >= 16  ? hi
-          : n <= 8 ? 0
-                   : hi & ((std::uint64_t{1} << (8 * (n - 8))) - 1);
+  *head = lo & kKeyWordMasks.head[n];
+  *tail = hi & kKeyWordMasks.tail[n];
 }
 static_assert(kTagTreePadding >= 16, "KeyWords loads 16 bytes of a tree key");
 
@@ -116,10 +135,13 @@ struct PathNode;
 // length and first and last eight bytes decides names of up to 16 bytes
 // without touching the tree. Otherwise lookups probe linearly.
 struct ChildIndex {
+  static constexpr std::uint32_t kEmptySize = 0xFFFFFFFF;
   struct Slot {
     std::uint64_t head = 0;  // the name's KeyWords
     std::uint64_t tail = 0;
-    std::uint32_t size = 0;  // the name's length
+    // The name's length; no name's in an empty slot, so that a lookup
+    // can compare it before it knows whether the slot is empty.
+    std::uint32_t size = kEmptySize;
     std::int32_t node = -1;  // -1: an empty slot
     bool parent = false;     // the node has children
   };
@@ -140,7 +162,18 @@ struct ChildIndex {
   // Returns the slot of the child named `name`, or null. As for Find, 16
   // bytes from `name.data()` must be readable.
   inline const Slot* FindSlot(std::string_view name,
-                              const std::vector<PathNode>& tree) const;
+                              const std::vector<PathNode>& tree) const {
+    return nodes.empty() ? nullptr : FindWantedSlot(name, tree);
+  }
+  // FindSlot when there are children (!nodes.empty()).
+  inline const Slot* FindWantedSlot(std::string_view name,
+                                    const std::vector<PathNode>& tree) const;
+  // FindWantedSlot in a `perfect` table, given its fields.
+  static inline const Slot* FindPerfectSlot(std::string_view name,
+                                            const Slot* slots,
+                                            std::uint64_t seed,
+                                            std::uint32_t shift,
+                                            const std::vector<PathNode>& tree);
 };
 
 struct PathNode {
@@ -149,9 +182,26 @@ struct PathNode {
   ChildIndex children;  // the nodes one segment longer
 };
 
-inline const ChildIndex::Slot* ChildIndex::FindSlot(
+inline const ChildIndex::Slot* ChildIndex::FindPerfectSlot(
+    std::string_view name, const Slot* slots, std::uint64_t seed,
+    std::uint32_t shift, const std::vector<PathNode>& tree) {
+  const size_t n = name.size();
+  std::uint64_t head, tail;
+  KeyWords(name, &head, &tail);
+  const Slot& slot = slots[NameHash(head, tail, n, seed, shift)];
+  // One branch decides: the walk of an event's objects looks up every key,
+  // wanted or not, and each branch is one more for the processor to
+  // predict. (An empty slot's size is no name's.)
+  const bool same =
+      (slot.size == n) & (slot.head == head) & (slot.tail == tail);
+  return same && (n <= 16 || tree[slot.node].key == name) ? &slot : nullptr;
+}
+
+inline const ChildIndex::Slot* ChildIndex::FindWantedSlot(
     std::string_view name, const std::vector<PathNode>& tree) const {
-  if (nodes.empty()) return nullptr;
+  if (perfect) {
+    return FindPerfectSlot(name, slots.data(), seed, shift, tree);
+  }
   const size_t n = name.size();
   std::uint64_t head, tail;
   KeyWords(name, &head, &tail);
@@ -163,7 +213,6 @@ inline const ChildIndex::Slot* ChildIndex::FindSlot(
         (n <= 16 || tree[slot.node].key == name)) {
       return &slot;
     }
-    if (perfect) return nullptr;
   }
 }
 

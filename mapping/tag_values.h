@@ -104,8 +104,23 @@ static void ResolveStruct(TagStruct object, const ChildIndex& wanted,
                           const PathTree& tree, std::uint32_t* out) {
   if (wanted.nodes.empty()) return;
   size_t missing = wanted.nodes.size();
+  if (!wanted.perfect) {
+    for (const auto& [key, value] : object) {
+      const ChildIndex::Slot* slot = wanted.FindWantedSlot(key, tree.nodes);
+      if (slot == nullptr) continue;
+      ResolveSlot(value, *slot, tree, out);
+      if (--missing == 0) break;  // every wanted property found
+    }
+    return;
+  }
+  // The table's fields in locals, which the calls of ResolveSlot would
+  // otherwise have reloaded for every key.
+  const ChildIndex::Slot* const slots = wanted.slots.data();
+  const std::uint64_t seed = wanted.seed;
+  const std::uint32_t shift = wanted.shift;
   for (const auto& [key, value] : object) {
-    const ChildIndex::Slot* slot = wanted.FindSlot(key, tree.nodes);
+    const ChildIndex::Slot* slot =
+        ChildIndex::FindPerfectSlot(key, slots, seed, shift, tree.nodes);
     if (slot == nullptr) continue;
     ResolveSlot(value, *slot, tree, out);
     if (--missing == 0) break;  // every wanted property found

@@ -1755,6 +1755,36 @@ TEST(TagMapperSmartMappingTest, MatchesPropertyNamesOfEveryLength) {
   EXPECT_THAT(r.event.user().first_names(), ElementsAre("Marie"));
 }
 
+// Names of exactly 8 and 16 bytes fill a lookup word whole (no mask), and
+// an empty name is masked to nothing: it must not be taken for an empty
+// slot of a lookup table (tag_plan.h, kEmptySize).
+TEST(TagMapperSmartMappingTest, MatchesNamesThatFillTheirWordsAndNoEmptyName) {
+  TagMappingConfig config;
+  config.field_mapping["user.lastname"] = {"u.abcdefgh"};
+  config.field_mapping["user.city"] = {"u.abcdefghijklmnop"};
+  Json e = Purchase();
+  e["u"] = {{"abcdefgX", "wrong"},           // 8 bytes, the last differs
+            {"abcdefghi", "wrong"},          // one byte longer
+            {"abcdefghijklmnoX", "wrong"},   // 16 bytes, the last differs
+            {"abcdefghijklmnopq", "wrong"},  // one byte longer
+            {"", "wrong"},
+            {"abcdefgh", "Curie"},
+            {"abcdefghijklmnop", "Paris"}};
+  e[""] = {{"", "wrong"}};
+  e["user"][""] = "wrong";
+  TagMapResult r = MapTag(e, config);
+  ASSERT_TRUE(r.mapped()) << r.skip_reason;
+  EXPECT_THAT(r.event.user().last_names(), ElementsAre("Curie"));
+  EXPECT_THAT(r.event.user().cities(), ElementsAre("Paris"));
+  EXPECT_THAT(r.warnings, IsEmpty());
+  // The same event without the empty names maps to the same wire event.
+  Json without = e;
+  without.erase("");
+  without["u"].erase("");
+  without["user"].erase("");
+  EXPECT_EQ(Wire(e, config), Wire(without, config));
+}
+
 // Names longer than 16 bytes that agree in length and in their first and
 // last eight bytes share a hash whatever the seed: the lookup table falls
 // back to probing and compares whole names.
