@@ -36,7 +36,12 @@ class TextList {
   std::string_view operator[](int i) const {
     return values_[static_cast<size_t>(i)];
   }
-  void push_back(std::string_view v) { values_.push_back(v); }
+  // From its two words: a view just stored by parts (by the tag mapper's
+  // readers) and copied whole would be loaded as one 16-byte word, which
+  // waits for both stores to complete rather than take their values.
+  void push_back(std::string_view v) {
+    values_.emplace_back(v.data(), v.size());
+  }
   void clear() { values_.clear(); }
 
  private:
