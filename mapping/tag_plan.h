@@ -66,16 +66,6 @@ static_assert(kTagSlots[kType] == "type" &&
               kTagSlots[kContentType] == "content_type" &&
               kTagSlots[kItemCurrency] == "items.X.currency");
 
-// The words that stand for a property name in a lookup: up to 16 bytes,
-// its bytes 0 to 7 and 8 to 15, zero-padded; longer, its first and last
-// eight bytes. Names of equal length up to 16 bytes are equal exactly when
-// their words are. Without a branch for short names, whose lengths vary
-// key after key: both words are loaded whole, then masked to the length,
-// so 16 bytes from `name.data()` must be readable. They are for a
-// std::string (its buffer always holds 16 bytes: the inline buffer, or a
-// heap buffer of a larger capacity, in libstdc++ as in libc++) and for a
-// key or string of a TagTree (its buffer is followed by kTagTreePadding
-// zero bytes); not for an arbitrary string_view.
 // The masks of KeyWords for a name of 0 to 16 bytes: its bytes in each
 // word.
 struct KeyWordMasks {
@@ -95,6 +85,16 @@ inline constexpr KeyWordMasks kKeyWordMasks = [] {
   return m;
 }();
 
+// The words that stand for a property name in a lookup: up to 16 bytes,
+// its bytes 0 to 7 and 8 to 15, zero-padded; longer, its first and last
+// eight bytes. Names of equal length up to 16 bytes are equal exactly when
+// their words are. Without a branch for short names, whose lengths vary
+// key after key: both words are loaded whole, then masked to the length,
+// so 16 bytes from `name.data()` must be readable. They are for a
+// std::string (its buffer always holds 16 bytes: the inline buffer, or a
+// heap buffer of a larger capacity, in libstdc++ as in libc++) and for a
+// key or string of a TagTree (its buffer is followed by kTagTreePadding
+// zero bytes); not for an arbitrary string_view.
 inline void KeyWords(std::string_view name, std::uint64_t* head,
                      std::uint64_t* tail) {
   const char* p = name.data();

@@ -8,6 +8,8 @@
 // unless they were, so that GCC inlines them into the mapper's hot path
 // exactly as before: declared `inline` with external linkage, they came out
 // inlined differently and tag_mapper.o's code grew from 48.8 to 57.3 KB.
+// AsText alone is forced inline, its number case out of line
+// (NumberAsText): called out of line, it was a stall after each value read.
 #ifndef CONVERSIONS_MAPPING_TAG_VALUES_H_
 #define CONVERSIONS_MAPPING_TAG_VALUES_H_
 
@@ -219,8 +221,6 @@ static bool IsExactAsText(double d) {
   return IsSafeInteger(d) || IsExactFraction(d);
 }
 
-// Reads a string, or a number IsExactAsText as text, into `*out` (numbers
-// are kept in `view`); returns false for other kinds and other numbers.
 // AsText of a value that is not a string: out of line, so that AsText,
 // which the mapper runs for most values it reads, inlines to a test.
 [[gnu::noinline]] static bool NumberAsText(TagValue v, EventView* view,
@@ -232,6 +232,8 @@ static bool IsExactAsText(double d) {
   }
   return false;
 }
+// Reads a string, or a number IsExactAsText as text, into `*out` (numbers
+// are kept in `view`); returns false for other kinds and other numbers.
 [[gnu::always_inline]] static inline bool AsText(TagValue v, EventView* view,
                                                  std::string_view* out) {
   if (v.kind_case() == Value::kStringValue) {
