@@ -156,10 +156,12 @@ class TagMapper {
   };
 
   Found First(size_t slot) const {
-    for (const SourcePath& source : plan_.slots[slot]) {
-      const std::uint32_t v = source.per_item ? item_values_[source.node]
-                                              : event_values_[source.node];
-      if (Present(tree_, v)) return {TagValue(&tree_, v), &source};
+    const std::vector<std::uint32_t>& values = plan_.slot_values[slot];
+    for (size_t i = 0; i < values.size(); ++i) {
+      // event_values_ is the start of the values item_values_ follows.
+      const std::uint32_t v = event_values_[values[i]];
+      if (Present(tree_, v))
+        return {TagValue(&tree_, v), &plan_.slots[slot][i]};
     }
     return {};
   }

@@ -138,6 +138,13 @@ class Compiler {
     }
     Index(&plan_->event);
     Index(&plan_->items);
+    for (size_t slot = 0; slot < kSlotCount; ++slot) {
+      for (const SourcePath& source : plan_->slots[slot]) {
+        plan_->slot_values[slot].push_back(static_cast<std::uint32_t>(
+            source.per_item ? plan_->event.nodes.size() + 1 + source.node
+                            : source.node));
+      }
+    }
     if (!errors_.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("invalid tag mapping: ", absl::StrJoin(errors_, "; ")));

@@ -237,6 +237,10 @@ struct TagPlan {
   std::vector<v1::EventType> event_types;
   // Each slot's sources in priority order (index: Slot).
   std::array<std::vector<SourcePath>, kSlotCount> slots;
+  // Where the mapper finds each source's value, slot by slot as `slots`:
+  // the index in its one array of values, the event tree's nodes, the
+  // event's kUnreadContainer mark, then the item tree's nodes.
+  std::array<std::vector<std::uint32_t>, kSlotCount> slot_values;
   // The paths read from the event, and from each item.
   PathTree event;
   PathTree items;
