@@ -98,35 +98,42 @@ static inline void ResolveSlot(TagValue value, const ChildIndex::Slot& slot,
   }
 }
 
-// Finds the properties of `object` that are children in `wanted`: one walk
-// of the object, each key looked up in `wanted` (a tree's keys may be read
-// 16 bytes at a time, as FindSlot does). Each key occurs once in a TagTree
-// object, so the walk stops once every wanted property is found.
+// Resolves the properties of `object` that `find(key)` gives a slot for,
+// of which there are `wanted`: one walk of the object. Each key occurs once
+// in a TagTree object, so the walk stops once every wanted property is
+// found.
+template <typename FindSlot>
+static inline void ResolveFound(TagStruct object, size_t wanted,
+                                const PathTree& tree, std::uint32_t* out,
+                                FindSlot find) {
+  for (const auto& [key, value] : object) {
+    const ChildIndex::Slot* slot = find(key);
+    if (slot == nullptr) continue;
+    ResolveSlot(value, *slot, tree, out);
+    if (--wanted == 0) break;  // every wanted property found
+  }
+}
+
+// Finds the properties of `object` that are children in `wanted` (a tree's
+// keys may be read 16 bytes at a time, as FindSlot does).
 static void ResolveStruct(TagStruct object, const ChildIndex& wanted,
                           const PathTree& tree, std::uint32_t* out) {
   if (wanted.nodes.empty()) return;
-  size_t missing = wanted.nodes.size();
   if (!wanted.perfect) {
-    for (const auto& [key, value] : object) {
-      const ChildIndex::Slot* slot = wanted.FindWantedSlot(key, tree.nodes);
-      if (slot == nullptr) continue;
-      ResolveSlot(value, *slot, tree, out);
-      if (--missing == 0) break;  // every wanted property found
-    }
+    ResolveFound(object, wanted.nodes.size(), tree, out,
+                 [&](std::string_view key) {
+                   return wanted.FindWantedSlot(key, tree.nodes);
+                 });
     return;
   }
-  // The table's fields in locals, which the calls of ResolveSlot would
-  // otherwise have reloaded for every key.
-  const ChildIndex::Slot* const slots = wanted.slots.data();
-  const std::uint64_t seed = wanted.seed;
-  const std::uint32_t shift = wanted.shift;
-  for (const auto& [key, value] : object) {
-    const ChildIndex::Slot* slot =
-        ChildIndex::FindPerfectSlot(key, slots, seed, shift, tree.nodes);
-    if (slot == nullptr) continue;
-    ResolveSlot(value, *slot, tree, out);
-    if (--missing == 0) break;  // every wanted property found
-  }
+  // The table's fields by value, which the calls of ResolveSlot would
+  // otherwise have made the walk reload for every key.
+  ResolveFound(object, wanted.nodes.size(), tree, out,
+               [slots = wanted.slots.data(), seed = wanted.seed,
+                shift = wanted.shift, &tree](std::string_view key) {
+                 return ChildIndex::FindPerfectSlot(key, slots, seed, shift,
+                                                    tree.nodes);
+               });
 }
 
 static void ResolveChildren(TagValue value, const ChildIndex& children,
