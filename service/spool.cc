@@ -43,6 +43,7 @@ using spool_sqlite::KeyIndex;
 using spool_sqlite::LocationAt;
 using spool_sqlite::OpenDb;
 using spool_sqlite::PrepareSchema;
+using spool_sqlite::QueryDeadLetterCounts;
 using spool_sqlite::QueryDeadLetters;
 using spool_sqlite::QueryEventStatus;
 using spool_sqlite::QueryOldestOpen;
@@ -574,26 +575,10 @@ class SqliteSpool : public Spool {
     return absl::NotFoundError("event not found");
   }
 
-  // Read from the index events_dead_count alone (state and validate_only
-  // are in it for that), which only dead-lettering, a retry, a replacing
-  // event and the prune change: a scrape of /metrics reads no table row.
   absl::StatusOr<std::vector<DeadLetterCount>> CountDeadLetters() override {
     WaitForWrites();
     absl::MutexLock lock(&reader_mu_);
-    Statement st;
-    absl::Status s = st.Prepare(
-        reader_db_,
-        "SELECT destination, dead_reason, COUNT(*) FROM events "
-        "WHERE state=3 AND validate_only=0 GROUP BY destination, dead_reason");
-    if (!s.ok()) return s;
-    std::vector<DeadLetterCount> counts;
-    int rc;
-    while ((rc = st.Step()) == SQLITE_ROW) {
-      counts.push_back(
-          {st.Text(0), static_cast<DeadReason>(st.Int(1)), st.Int(2)});
-    }
-    if (rc != SQLITE_DONE) return SqliteError(reader_db_, "count dead letters");
-    return counts;
+    return QueryDeadLetterCounts(reader_db_);
   }
 
   absl::StatusOr<DeadLetterPage> ListDeadLetters(

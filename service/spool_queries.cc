@@ -159,6 +159,24 @@ absl::StatusOr<DeadLetterPage> QueryDeadLetters(sqlite3* db,
   return page;
 }
 
+absl::StatusOr<std::vector<DeadLetterCount>> QueryDeadLetterCounts(
+    sqlite3* db) {
+  Statement st;
+  absl::Status s = st.Prepare(
+      db,
+      "SELECT destination, dead_reason, COUNT(*) FROM events "
+      "WHERE state=3 AND validate_only=0 GROUP BY destination, dead_reason");
+  if (!s.ok()) return s;
+  std::vector<DeadLetterCount> counts;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    counts.push_back(
+        {st.Text(0), static_cast<DeadReason>(st.Int(1)), st.Int(2)});
+  }
+  if (rc != SQLITE_DONE) return SqliteError(db, "count dead letters");
+  return counts;
+}
+
 absl::Status QueryOldestOpen(sqlite3* db, std::vector<DestinationDepth>* depths,
                              std::vector<std::int64_t>* oldest) {
   Statement first;

@@ -1,5 +1,6 @@
 // Read-only queries of the spool file that need none of the spool's state
-// in memory: an event's status row, a page of dead letters, the oldest
+// in memory: an event's status row, a page of dead letters, the dead
+// letters' counts, the oldest
 // open event of each destination, and the scan of every row at start-up.
 // The spool (service/spool.cc) runs them on the connection each is for,
 // under the lock that guards it, after waiting for the writes its callers
@@ -40,6 +41,13 @@ QueryEventStatus(sqlite3* db, const std::vector<std::int64_t>& rows,
 absl::StatusOr<DeadLetterPage> QueryDeadLetters(sqlite3* db,
                                                 const PayloadLog& log,
                                                 const DeadLetterQuery& query);
+
+// The dead letters of each destination and reason, validate_only calls'
+// left out. Read from the index events_dead_count alone (state and
+// validate_only are in it for that), which only dead-lettering, a retry, a
+// replacing event and the prune change: a scrape of /metrics reads no
+// table row.
+absl::StatusOr<std::vector<DeadLetterCount>> QueryDeadLetterCounts(sqlite3* db);
 
 // Sets the oldest_accepted_ms of each of `depths` to the acceptance time
 // of its destination's oldest queued or in-flight event, 0 when it has
