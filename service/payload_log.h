@@ -16,6 +16,22 @@
 // CRC-32, so a payload that did not reach the disk before a power loss is
 // found on Read.
 //
+// Prepared segments: a sync of a file that grew must also write its
+// metadata (its size and where its new blocks are): one more write the
+// disk serves before the sync returns (with ext4's journal, a journal
+// commit). Overwriting blocks already written needs no metadata. So,
+// like PostgreSQL with its WAL segments, the log writes the next segment
+// full of zeros ahead of time on a thread of its own ("prepared.tmp"),
+// and the next segment is that file, renamed, whose appends then
+// overwrite. It does so only when the current segment's groups are small
+// (`prepare_max_flush_bytes` on average, checked once a quarter of the
+// segment is written): then that extra write is a large share of each
+// sync, while with large groups the zeros would only double the bytes
+// written. When the prepared file is not ready in time, the next segment
+// is a new, empty file as before. A crash can leave prepared.tmp behind;
+// Open removes it. Reads of a prepared segment past its appends find
+// zeros, which no payload's length and CRC match.
+//
 // Thread-safety: Append and Flush from one thread (the spool's writer);
 // Read, Sync and Remove from any.
 #ifndef CONVERSIONS_SERVICE_PAYLOAD_LOG_H_
@@ -25,6 +41,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -48,11 +65,18 @@ std::uint32_t PayloadCrc(std::string_view bytes);
 
 class PayloadLog {
  public:
+  // Group flushes that average more than this many bytes in a segment
+  // are large enough that its successor is not prepared (see above).
+  static constexpr std::int64_t kPrepareMaxFlushBytes = 256 << 10;
+
   // Opens (creating) `dir` and the segment files in it. Appends go to a new
-  // segment numbered after every existing one and `min_segment`.
+  // segment numbered after every existing one and `min_segment`. Segments
+  // whose flushes average at most `prepare_max_flush_bytes` get a prepared
+  // successor (0: never).
   static absl::StatusOr<std::unique_ptr<PayloadLog>> Open(
       const std::string& dir, std::int64_t min_segment,
-      std::int64_t segment_bytes);
+      std::int64_t segment_bytes,
+      std::int64_t prepare_max_flush_bytes = kPrepareMaxFlushBytes);
   ~PayloadLog();
 
   // The segments present, oldest first.
@@ -86,10 +110,24 @@ class PayloadLog {
   // Deletes a segment's file. Reads that hold it still finish.
   absl::Status Remove(std::int64_t segment);
 
+  // Waits until no preparation is under way; whether a prepared file is
+  // ready for the next segment (for tests).
+  bool AwaitPrepared();
+
  private:
   struct File;
-  PayloadLog(std::string dir, int dir_fd, std::int64_t segment_bytes);
+  PayloadLog(std::string dir, int dir_fd, std::int64_t segment_bytes,
+             std::int64_t prepare_max_flush_bytes);
   absl::Status StartSegment(std::int64_t segment);
+  // Writes `pending_` out (Flush, and Append's pieces).
+  absl::Status WritePending();
+  // Asks the preparer for a prepared file, once per segment, when the
+  // current segment's flushes are small (writer thread).
+  void MaybePrepare();
+  // The preparer thread: makes prepared.tmp when asked.
+  void PrepareLoop();
+  // Takes the prepared file's descriptor when one is ready, or -1.
+  int TakePrepared();
   std::shared_ptr<File> Find(std::int64_t segment) const;
   std::string PathOf(std::int64_t segment) const;
   // Reads `length` bytes at `offset` of `file` into `out`; the count read.
@@ -101,6 +139,7 @@ class PayloadLog {
   const std::string dir_;
   const int dir_fd_;
   const std::int64_t segment_bytes_;
+  const std::int64_t prepare_max_flush_bytes_;
   mutable absl::Mutex mu_;
   absl::btree_map<std::int64_t, std::shared_ptr<File>> files_
       ABSL_GUARDED_BY(mu_);
@@ -111,6 +150,19 @@ class PayloadLog {
   // appended bytes not written yet, which start at offset_ - size.
   std::int64_t offset_ = 0;
   std::string pending_;
+  // Writer thread only: group flushes that wrote to current_, and whether
+  // its successor was asked for.
+  std::int64_t flushes_ = 0;
+  bool prepare_asked_ = false;
+
+  // The preparer's state. prepared_fd_ is an open prepared.tmp, written
+  // and synced, or -1.
+  absl::Mutex prep_mu_;
+  bool prep_wanted_ ABSL_GUARDED_BY(prep_mu_) = false;
+  bool prep_busy_ ABSL_GUARDED_BY(prep_mu_) = false;
+  bool prep_stop_ ABSL_GUARDED_BY(prep_mu_) = false;
+  int prepared_fd_ ABSL_GUARDED_BY(prep_mu_) = -1;
+  std::thread preparer_;
 };
 
 }  // namespace conversions::service

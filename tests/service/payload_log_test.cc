@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -203,6 +204,100 @@ TEST_F(PayloadLogTest, ReopeningFindsTheSegmentsAndAppendsToANewOne) {
   auto later = PayloadLog::Open(dir(), 7, 1 << 20);
   ASSERT_TRUE(later.ok());
   EXPECT_EQ((*later)->current(), 7);
+}
+
+// Size of a file, or -1 when it is not there.
+std::int64_t SizeOf(const std::string& path) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  return ec ? -1 : static_cast<std::int64_t>(size);
+}
+
+TEST_F(PayloadLogTest, SmallGroupsGetTheirNextSegmentWrittenAhead) {
+  // 1 KiB segments; 100-byte groups: at most 200 bytes each on average.
+  auto opened = PayloadLog::Open(dir(), 0, 1024, 200);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  PayloadLog& log = **opened;
+  const std::string payload(100, 'p');
+  std::vector<PayloadLocation> at;
+  // A quarter of the segment written: the next one is asked for.
+  for (int i = 0; i < 3; ++i) at.push_back(Append(log, payload));
+  ASSERT_TRUE(log.AwaitPrepared());
+  const std::string prepared = dir() + "/prepared.tmp";
+  EXPECT_EQ(SizeOf(prepared), 1024);
+  for (int i = 3; i < 14; ++i) at.push_back(Append(log, payload));
+  ASSERT_EQ(at.back().segment, 1);
+  // Segment 1 is the prepared file, full size from the start, its appends
+  // written over its zeros; segment 0 grew as it was appended to.
+  EXPECT_EQ(SizeOf(prepared), -1);
+  EXPECT_EQ(SizeOf(dir() + "/1.log"), 1024);
+  EXPECT_EQ(SizeOf(dir() + "/0.log"), 1000);
+  ASSERT_TRUE(log.Sync().ok());
+  for (const PayloadLocation& a : at) {
+    std::string out;
+    ASSERT_TRUE(log.Read(a, &out).ok()) << a.segment << ":" << a.offset;
+    EXPECT_EQ(out, payload);
+  }
+  // Past the appends a prepared segment holds zeros, which are no payload.
+  PayloadLocation beyond = at.back();
+  beyond.offset += beyond.length;
+  std::string out;
+  EXPECT_TRUE(absl::IsDataLoss(log.Read(beyond, &out)));
+}
+
+TEST_F(PayloadLogTest, LargeGroupsAndAZeroLimitGetNewFilesOnly) {
+  for (std::int64_t limit : {std::int64_t{150}, std::int64_t{0}}) {
+    SCOPED_TRACE(limit);
+    std::filesystem::remove_all(dir());
+    auto opened = PayloadLog::Open(dir(), 0, 1024, limit);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    PayloadLog& log = **opened;
+    const std::string payload(200, 'p');  // groups over 150 bytes
+    PayloadLocation last;
+    for (int i = 0; i < 6; ++i) last = Append(log, payload);
+    EXPECT_FALSE(log.AwaitPrepared());
+    ASSERT_EQ(last.segment, 1);
+    EXPECT_EQ(SizeOf(dir() + "/1.log"), 200);
+    EXPECT_EQ(SizeOf(dir() + "/prepared.tmp"), -1);
+  }
+}
+
+TEST_F(PayloadLogTest, APreparedFileLeftBehindGoesAndSegmentsStay) {
+  PayloadLocation kept;
+  {
+    auto opened = PayloadLog::Open(dir(), 0, 1024, 200);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    for (int i = 0; i < 3; ++i) kept = Append(**opened, std::string(100, 'k'));
+    ASSERT_TRUE((*opened)->AwaitPrepared());
+    ASSERT_TRUE((*opened)->Sync().ok());
+  }
+  // Not used: closing the log removed it.
+  EXPECT_EQ(SizeOf(dir() + "/prepared.tmp"), -1);
+  // As a crash would leave it (prepared or half written): Open removes it.
+  std::ofstream(dir() + "/prepared.tmp") << std::string(10, '\0');
+  auto log = Open(0, 1024);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(SizeOf(dir() + "/prepared.tmp"), -1);
+  EXPECT_EQ(log->Segments(), (std::vector<std::int64_t>{0, 1}));
+  std::string out;
+  ASSERT_TRUE(log->Read(kept, &out).ok());
+  EXPECT_EQ(out, std::string(100, 'k'));
+}
+
+TEST_F(PayloadLogTest, APreparedFileNeverReplacesASegment) {
+  auto opened = PayloadLog::Open(dir(), 0, 1024, 200);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  PayloadLog& log = **opened;
+  for (int i = 0; i < 3; ++i) Append(log, std::string(100, 'p'));
+  ASSERT_TRUE(log.AwaitPrepared());
+  // Something already holds the next segment's name: the segment cannot
+  // start, and the prepared file is not renamed over it.
+  std::filesystem::create_directory(dir() + "/1.log");
+  for (int i = 3; i < 10; ++i) Append(log, std::string(100, 'p'));
+  auto at = log.Append(std::string(100, 'p'), 0);
+  EXPECT_FALSE(at.ok());
+  EXPECT_TRUE(std::filesystem::is_directory(dir() + "/1.log"));
+  EXPECT_EQ(SizeOf(dir() + "/prepared.tmp"), -1);
 }
 
 // Appends rows [first, last] to `segment`.

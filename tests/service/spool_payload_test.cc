@@ -32,10 +32,11 @@ class SpoolPayloadTest : public SpoolFixture {
 
   std::string LogDir() const { return dir_.path() + "/spool.db.payloads"; }
 
-  // The segment files, by number.
+  // The segment files, by number (not a prepared next one, prepared.tmp).
   std::vector<std::int64_t> Files() const {
     std::vector<std::int64_t> out;
     for (const auto& e : std::filesystem::directory_iterator(LogDir())) {
+      if (e.path().extension() != ".log") continue;
       out.push_back(std::stoll(e.path().stem().string()));
     }
     std::sort(out.begin(), out.end());
