@@ -225,7 +225,9 @@ TEST_F(PayloadLogTest, SmallGroupsGetTheirNextSegmentWrittenAhead) {
   ASSERT_TRUE(log.AwaitPrepared());
   const std::string prepared = dir() + "/prepared.tmp";
   EXPECT_EQ(SizeOf(prepared), 1024);
-  for (int i = 3; i < 14; ++i) at.push_back(Append(log, payload));
+  // Ten fit in segment 0; the eleventh starts segment 1 (and is less than
+  // a quarter of it, so no other file is being prepared yet).
+  for (int i = 3; i < 11; ++i) at.push_back(Append(log, payload));
   ASSERT_EQ(at.back().segment, 1);
   // Segment 1 is the prepared file, full size from the start, its appends
   // written over its zeros; segment 0 grew as it was appended to.
