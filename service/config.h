@@ -106,6 +106,10 @@ struct SpoolOptions {
   SpoolSynchronous synchronous = SpoolSynchronous::kFull;
   // Most events written in one group-committed transaction (default 10000).
   int group_commit_max_events = 10'000;
+  // Whether the next payload log file is written full of zeros ahead of
+  // time when the groups are small (service/payload_log.h; default true):
+  // fewer disk writes per sync, for up to one file's size (64 MiB) of disk.
+  bool prepare_payload_files = true;
   // Size of a payload log file (service/payload_log.h). Not a
   // configuration key: tests make it small.
   std::int64_t payload_segment_bytes = 64 << 20;

@@ -85,6 +85,8 @@ std::string Describe(const GatewayConfig& c) {
   out.push_back(Pair("spool.synchronous", NameOf(kSynchronous, s.synchronous)));
   out.push_back(Pair("spool.group_commit_max_events",
                      absl::StrCat(s.group_commit_max_events)));
+  out.push_back(Pair("spool.prepare_payload_files",
+                     s.prepare_payload_files ? "true" : "false"));
   auto global = DispatcherFields(c.dispatcher);
   for (const auto& [key, value] : global) {
     out.push_back(Pair("dispatcher." + key, value));

@@ -220,6 +220,7 @@ void Parser::ParseSpool(const Item& at, SpoolOptions* out) {
           {"synchronous", Enum(&out->synchronous, kSynchronous)},
           {"group_commit_max_events",
            Integer(&out->group_commit_max_events, 1, kMaxInt)},
+          {"prepare_payload_files", Bool(&out->prepare_payload_files)},
       });
 }
 

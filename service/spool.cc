@@ -1718,8 +1718,9 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const SpoolOptions& options,
         *writer, "SELECT COALESCE(MAX(payload_seg), -1) + 1 FROM events");
     if (s.ok() && last.Step() != SQLITE_ROW) s = SqliteError(*writer, "last");
     if (!s.ok()) return absl::StatusOr<std::unique_ptr<PayloadLog>>(s);
-    return PayloadLog::Open(options.path + ".payloads", last.Int(0),
-                            options.payload_segment_bytes);
+    return PayloadLog::Open(
+        options.path + ".payloads", last.Int(0), options.payload_segment_bytes,
+        options.prepare_payload_files ? PayloadLog::kPrepareMaxFlushBytes : 0);
   }();
   if (!log.ok()) {
     sqlite3_close_v2(*writer);

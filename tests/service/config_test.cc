@@ -86,6 +86,7 @@ TEST(ConfigTest, NoFileGivesTheDocumentedDefaults) {
   EXPECT_EQ(config->spool.retention, 24h * 7);
   EXPECT_EQ(config->spool.synchronous, SpoolSynchronous::kFull);
   EXPECT_EQ(config->spool.group_commit_max_events, 10000);
+  EXPECT_TRUE(config->spool.prepare_payload_files);
   EXPECT_EQ(config->dispatcher.max_batch_events, 1000);
   EXPECT_EQ(config->dispatcher.max_batch_bytes, 4194304);
   EXPECT_EQ(config->dispatcher.linger, 200ms);
@@ -150,6 +151,7 @@ spool:
   retention: 3d
   synchronous: normal
   group_commit_max_events: 250
+  prepare_payload_files: false
 dispatcher:
   max_batch_events: 500
   max_batch_bytes: 1000000
@@ -201,6 +203,7 @@ destinations:
   EXPECT_EQ(config->spool.retention, 72h);
   EXPECT_EQ(config->spool.synchronous, SpoolSynchronous::kNormal);
   EXPECT_EQ(config->spool.group_commit_max_events, 250);
+  EXPECT_FALSE(config->spool.prepare_payload_files);
   EXPECT_EQ(config->dispatcher.max_batch_events, 500);
   EXPECT_EQ(config->dispatcher.max_batch_bytes, 1000000);
   EXPECT_EQ(config->dispatcher.linger, 50ms);
@@ -882,7 +885,8 @@ TEST(DescribeTest, ShowsTheDefaultsOnOneLine) {
       "spool.path=./data/spool.db spool.max_queued_events=2000000 "
       "spool.retention=7d spool.max_retained_events=5000000 "
       "spool.synchronous=full "
-      "spool.group_commit_max_events=10000 dispatcher.max_batch_events=1000 "
+      "spool.group_commit_max_events=10000 spool.prepare_payload_files=true "
+      "dispatcher.max_batch_events=1000 "
       "dispatcher.max_batch_bytes=4194304 dispatcher.linger=200ms "
       "dispatcher.max_in_flight_requests=4 dispatcher.connect_timeout=5s "
       "dispatcher.request_timeout=30s dispatcher.initial_backoff=1s "

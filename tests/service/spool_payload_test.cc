@@ -77,6 +77,28 @@ class SpoolPayloadTest : public SpoolFixture {
   }
 };
 
+TEST_F(SpoolPayloadTest, WithoutPreparedFilesEachSegmentHoldsItsAppendsOnly) {
+  SpoolOptions options;
+  options.payload_segment_bytes = 52;
+  options.prepare_payload_files = false;
+  auto spool = OpenSpool(options);
+  // One event a group: the small groups whose next files would be prepared.
+  for (int i = 1; i <= 10; ++i) {
+    ASSERT_TRUE(AppendSync(*spool, Events(i, i)).ok());
+  }
+  EXPECT_THAT(Files(), ElementsAre(0, 1, 2));
+  auto size = [&](const std::string& name) {
+    std::error_code ec;
+    const auto n = std::filesystem::file_size(LogDir() + "/" + name, ec);
+    return ec ? -1 : static_cast<std::int64_t>(n);
+  };
+  EXPECT_EQ(size("0.log"), 44);  // e1-e4
+  EXPECT_EQ(size("1.log"), 44);  // e5-e8
+  EXPECT_EQ(size("2.log"), 23);  // e9, e10
+  EXPECT_EQ(size("prepared.tmp"), -1);
+  EXPECT_THAT(ClaimAll(*spool), SizeIs(10));
+}
+
 TEST_F(SpoolPayloadTest, DoneSegmentsGoAndDeadLettersKeepTheirPayloads) {
   auto spool = OpenSmall();
   ASSERT_TRUE(AppendSync(*spool, Events(1, 10)).ok());
