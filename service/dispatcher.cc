@@ -530,11 +530,15 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
     if (!s.ok()) return s;
     report->delivered += static_cast<int>(n);
     CountEnded(key, nullptr, n);
-    std::lock_guard<std::mutex> lock(mu_);
-    ResumeLocked(dest);
-    // A success ends a backoff, but not a Retry-After the API asked for.
-    dest->backoff_until_ms = dest->retry_after_until_ms;
-    dest->failure_streak = 0;
+    bool resumed;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      resumed = ResumeLocked(dest);
+      // A success ends a backoff, but not a Retry-After the API asked for.
+      dest->backoff_until_ms = dest->retry_after_until_ms;
+      dest->failure_streak = 0;
+    }
+    if (resumed) PauseChanged();
     return absl::OkStatus();
   }
 
@@ -547,11 +551,13 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
     // The API read the events to refuse them: the key and the url work,
     // and a paused destination resumes as after a success (else a probe
     // whose batch is refused would leave it paused with nothing queued).
+    bool resumed;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      ResumeLocked(dest);
+      resumed = ResumeLocked(dest);
       dest->failure_streak = 0;
     }
+    if (resumed) PauseChanged();
     std::string message = absl::StrCat(
         "HTTP ", status, ": ", ApiErrorMessage(response->body, target.api_key));
     if (events.size() > 1) {
@@ -617,6 +623,7 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
       }
       dest->next_probe_ms = probe_at;
     }
+    if (pausing) PauseChanged();
     // The events wait until a probe succeeds; the paused request is no
     // attempt (the halvings before it are).
     absl::Status s = spool_->MarkRetry(
@@ -745,14 +752,19 @@ absl::Status Dispatcher::ResumeIfNothingQueued(DestinationState* dest) {
   }
   // Events in flight count: a probe still waiting for its answer.
   if (spool_->QueuedCount(dest->target.name) > 0) return absl::OkStatus();
-  std::lock_guard<std::mutex> lock(mu_);
-  // Not if the API refused a request again meanwhile.
-  if (dest->pause_epoch == epoch) ResumeLocked(dest, "nothing_queued");
+  bool resumed = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Not if the API refused a request again meanwhile.
+    if (dest->pause_epoch == epoch)
+      resumed = ResumeLocked(dest, "nothing_queued");
+  }
+  if (resumed) PauseChanged();
   return absl::OkStatus();
 }
 
-void Dispatcher::ResumeLocked(DestinationState* dest, const char* why) {
-  if (!dest->paused) return;
+bool Dispatcher::ResumeLocked(DestinationState* dest, const char* why) {
+  if (!dest->paused) return false;
   dest->paused = false;
   LogInfo("destination_resumed",
           {{"destination", dest->target.name}, {"reason", why}});
@@ -760,6 +772,7 @@ void Dispatcher::ResumeLocked(DestinationState* dest, const char* why) {
   for (auto& lane : lanes_) {
     if (lane->destination == dest) lane->cv.notify_all();
   }
+  return true;
 }
 
 void Dispatcher::CountEnded(const LaneKey& lane, const char* dead_reason,

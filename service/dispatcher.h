@@ -149,6 +149,13 @@ class Dispatcher {
   // Returns the destinations paused by the API (PausesDestination), by
   // name.
   std::vector<PausedDestination> PausedDestinations() const;
+  // Calls `listener` each time a destination's pause begins or ends, on
+  // the worker that saw it, after PausedDestinations() says so and with
+  // no lock of the dispatcher held (so that readiness can follow at once
+  // rather than at its next poll). Set before Start; it must not block.
+  void SetPauseListener(std::function<void()> listener) {
+    pause_listener_ = std::move(listener);
+  }
 
   // Until when `destination` sends nothing: its backoff, the API's
   // Retry-After, or its next probe while paused; 0 when unknown. An event
@@ -235,8 +242,13 @@ class Dispatcher {
                          std::vector<ClaimedEvent> events, int carried,
                          DeliveryReport* report);
   // Ends a pause of `dest`, if any, and wakes its lanes' workers; `why` is
-  // logged. mu_ held.
-  void ResumeLocked(DestinationState* dest, const char* why = "api_answered");
+  // logged. Returns whether a pause ended, for PauseChanged once mu_ is
+  // released. mu_ held.
+  bool ResumeLocked(DestinationState* dest, const char* why = "api_answered");
+  // Tells the pause listener, if any. mu_ not held.
+  void PauseChanged() {
+    if (pause_listener_) pause_listener_();
+  }
   // Ends a pause of `dest` when none of its lanes holds a queued event (all
   // expired while it was paused, say): nothing is held back any more, and
   // with nothing to send no probe would ever end it. The next event is
@@ -253,6 +265,7 @@ class Dispatcher {
   Clock* const clock_;
   Metrics* const metrics_;
   const TransportFactory factory_;
+  std::function<void()> pause_listener_;  // set before Start
 
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<DestinationState>> destinations_;

@@ -335,6 +335,8 @@ absl::Status Gateway::Init(TransportFactory factory) {
 
   dispatcher_ = std::make_unique<Dispatcher>(spool_.get(), clock_, &metrics_,
                                              DispatchTargets(config_), factory);
+  // gRPC health follows a pause as /readyz does, not up to 250 ms later.
+  dispatcher_->SetPauseListener([this] { PokeHealth(); });
   ingestor_ = std::make_unique<EventIngestor>(
       &config_, spool_.get(), dispatcher_.get(), clock_, &metrics_, &draining_);
   if (absl::Status s = ingestor_->CompileTagMappings(); !s.ok()) return s;
@@ -1006,8 +1008,18 @@ void Gateway::HealthLoop() {
       lock.lock();
       next_prune = clock_->NowMs() + prune_interval;
     }
-    health_cv_.wait_for(lock, std::chrono::milliseconds(250));
+    health_cv_.wait_for(lock, std::chrono::milliseconds(250),
+                        [this] { return health_poked_ || draining_; });
+    health_poked_ = false;
   }
+}
+
+void Gateway::PokeHealth() {
+  {
+    std::lock_guard<std::mutex> lock(health_mu_);
+    health_poked_ = true;
+  }
+  health_cv_.notify_all();
 }
 
 void Gateway::Drain() {

@@ -71,7 +71,11 @@ class Gateway {
   absl::Status Init(TransportFactory factory);
   absl::Status StartGrpc();
   absl::Status StartHttp();
+  // Sets the gRPC health statuses from readiness when it changes, every
+  // 250 ms and at once when poked (PokeHealth); prunes the spool.
   void HealthLoop();
+  // Wakes HealthLoop now: a destination's pause began or ended.
+  void PokeHealth();
   // What /readyz says: "ready", or why not; paused destinations are named
   // also when `ignore_paused` leaves them out of readiness.
   std::string ReadinessReport(bool ignore_paused = false) const;
@@ -93,6 +97,10 @@ class Gateway {
   Metrics metrics_;
   std::atomic<bool> started_{false};
   std::atomic<bool> draining_{false};
+  // Before dispatcher_, whose workers poke the health loop (PokeHealth).
+  std::mutex health_mu_;
+  std::condition_variable health_cv_;
+  bool health_poked_ = false;  // guarded by health_mu_
   std::unique_ptr<Spool> spool_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<EventIngestor> ingestor_;
@@ -112,8 +120,6 @@ class Gateway {
   std::string http_address_;
   std::mutex drain_mu_;
   bool drained_ = false;  // guarded by drain_mu_
-  std::mutex health_mu_;
-  std::condition_variable health_cv_;
 };
 
 // Builds the dispatcher's view of every destination.

@@ -17,6 +17,7 @@ namespace conversions::service {
 namespace {
 
 using ::conversions::testing::FakeHttpTransport;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
@@ -362,6 +363,11 @@ TEST_F(DispatcherTest, CountsRetriesOfTimeoutsApartFromNetworkErrors) {
 }
 
 TEST_F(DispatcherTest, PausesOnAuthFailureAndResumesWhenProbeSucceeds) {
+  // The listener hears each change once, after PausedDestinations() shows
+  // it and with no lock of the dispatcher held (asking it would deadlock).
+  std::vector<size_t> heard;
+  dispatcher_->SetPauseListener(
+      [&] { heard.push_back(dispatcher_->PausedDestinations().size()); });
   Append({"a", "b"});
   api_.Script(FakeHttpTransport::Response(
       401, R"({"error":{"message":"Missing scopes"}})"));
@@ -375,9 +381,11 @@ TEST_F(DispatcherTest, PausesOnAuthFailureAndResumesWhenProbeSucceeds) {
   clock_.Advance(std::chrono::milliseconds(29999));
   EXPECT_TRUE(Deliver().paused);
   EXPECT_THAT(api_.requests(), SizeIs(1));
+  EXPECT_THAT(heard, ElementsAre(1));  // the paused answer said nothing new
   clock_.Advance(std::chrono::milliseconds(1));
   EXPECT_EQ(Deliver().delivered, 2);
   EXPECT_TRUE(dispatcher_->PausedDestinations().empty());
+  EXPECT_THAT(heard, ElementsAre(1, 0));
   // A pause does not count as an attempt.
   auto status = spool_->Lookup("default", "order_created", "a");
   ASSERT_TRUE(status.ok());
@@ -520,6 +528,9 @@ TEST_F(DispatcherTest, RedirectsAndUndocumentedClientErrorsPause) {
 // paused gauge do not stay down for good; a new event that meets the same
 // refusal pauses it again.
 TEST_F(DispatcherTest, APausedDestinationWithNothingQueuedResumes) {
+  std::vector<size_t> heard;
+  dispatcher_->SetPauseListener(
+      [&] { heard.push_back(dispatcher_->PausedDestinations().size()); });
   Append({"a"}, false, kNow - 7 * kDayMs + 20'000);
   api_.Script(FakeHttpTransport::Response(401));
   EXPECT_TRUE(Deliver().paused);
@@ -529,6 +540,7 @@ TEST_F(DispatcherTest, APausedDestinationWithNothingQueuedResumes) {
   EXPECT_TRUE(dispatcher_->PausedDestinations().empty());
   EXPECT_THAT(api_.requests(), SizeIs(1));
   EXPECT_EQ(StateOf("a"), EventState::kDead);
+  EXPECT_THAT(heard, ElementsAre(1, 0));
 
   // Events of the other lane keep it paused: they are still held back.
   // The empty lane does not take the probe's turn from the lane that has
@@ -550,6 +562,9 @@ TEST_F(DispatcherTest, APausedDestinationWithNothingQueuedResumes) {
 // resumes, though its only event is dead-lettered and nothing is left
 // to probe with.
 TEST_F(DispatcherTest, AProbeRefusedFor400ResumesTheDestination) {
+  std::vector<size_t> heard;
+  dispatcher_->SetPauseListener(
+      [&] { heard.push_back(dispatcher_->PausedDestinations().size()); });
   Append({"a"});
   api_.Script(FakeHttpTransport::Response(401));
   EXPECT_TRUE(Deliver().paused);
@@ -560,6 +575,7 @@ TEST_F(DispatcherTest, AProbeRefusedFor400ResumesTheDestination) {
   EXPECT_EQ(probe.dead_lettered, 1);
   EXPECT_TRUE(dispatcher_->PausedDestinations().empty());
   EXPECT_EQ(StateOf("a"), EventState::kDead);
+  EXPECT_THAT(heard, ElementsAre(1, 0));
 }
 
 // While paused, one worker probes per auth_probe_interval, not each.
