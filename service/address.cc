@@ -1,6 +1,12 @@
 #include "service/address.h"
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <optional>
 
 #include "absl/status/status.h"
@@ -205,6 +211,41 @@ absl::StatusOr<HttpUrl> ParseHttpUrl(std::string_view text) {
   url.port = a->port.value_or(url.scheme == "https" ? 443 : 80);
   url.path = path.empty() ? "/" : std::string(path);
   return url;
+}
+
+std::string JoinHostPort(const std::string& host, int port) {
+  return host.find(':') != std::string::npos
+             ? absl::StrCat("[", host, "]:", port)
+             : absl::StrCat(host, ":", port);
+}
+
+std::string BindProblem(const HostPort& at) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  const std::string port = absl::StrCat(at.port);
+  if (int e = getaddrinfo(at.host.c_str(), port.c_str(), &hints, &found);
+      e != 0) {
+    return absl::StrCat(": ", gai_strerror(e));
+  }
+  std::string problem;
+  for (addrinfo* a = found; a != nullptr && problem.empty(); a = a->ai_next) {
+    int sock = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+    if (sock < 0) {
+      problem = absl::StrCat(": ", std::strerror(errno));
+      continue;
+    }
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    if (bind(sock, a->ai_addr, a->ai_addrlen) != 0) {
+      problem = absl::StrCat(": ", std::strerror(errno));
+    }
+    close(sock);
+  }
+  freeaddrinfo(found);
+  return problem;
 }
 
 }  // namespace conversions::service

@@ -24,6 +24,15 @@ absl::StatusOr<HostPort> ParseHostPort(std::string_view text);
 // True for 127.0.0.0/8, ::1 and localhost (a HostPort's host).
 bool IsLoopbackHost(std::string_view host);
 
+// "host:port", with brackets around an IPv6 host ("[::1]:8080").
+std::string JoinHostPort(const std::string& host, int port);
+
+// Why a socket cannot be bound to `at` (": Address already in use"), for
+// the message of a listener that failed to start, which neither gRPC nor
+// cpp-httplib explains; "" when a bind now succeeds (the failure was
+// elsewhere, or the port was freed since). Binds and closes a socket.
+std::string BindProblem(const HostPort& at);
+
 // An endpoint URL split into its parts.
 struct HttpUrl {
   std::string scheme;  // "http" or "https", lower case
