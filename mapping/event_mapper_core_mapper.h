@@ -92,6 +92,7 @@ class Mapper {
                        std::string_view hashed_field, HashedList* out);
   void AddDigest(const Sha256HexDigest& digest, std::string_view field, int i,
                  HashedList* out);
+  void EmptyDigest(std::string_view field, int i);
   int ReadListSize(int size, std::string_view field);
   void TooMany(std::string_view field, int size);
   template <typename List>

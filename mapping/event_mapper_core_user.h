@@ -57,6 +57,10 @@ inline void Mapper<Event>::MapHashedValues(const List& clear, int clear_size,
     Sha256HexDigest digest;
     if (IsSha256Hex(value)) {
       digest = LowerHex(value);  // already hashed: pass through
+      if (IsEmptyStringDigest(digest)) {
+        EmptyDigest(clear_field, i);
+        continue;
+      }
     } else {
       DropReason drop = normalize(raw, &scratch_);
       if (!drop.kept()) {
@@ -80,8 +84,22 @@ inline void Mapper<Event>::MapHashedValues(const List& clear, int clear_size,
       }
       continue;
     }
-    AddDigest(LowerHex(value), hashed_field, i, out);
+    const Sha256HexDigest digest = LowerHex(value);
+    if (IsEmptyStringDigest(digest)) {
+      EmptyDigest(hashed_field, i);
+      continue;
+    }
+    AddDigest(digest, hashed_field, i, out);
   }
+}
+
+// A pre-hashed value that is the SHA-256 of "" stands for no value (a
+// caller hashed a missing field): dropped as an empty value is (spec 5c:
+// do not send an empty hash). Out of line so that its check inlines.
+template <typename Event>
+inline void Mapper<Event>::EmptyDigest(std::string_view field, int i) {
+  Warning(absl::StrCat(Sv(field), "[", i, "]"), kDroppedEmpty,
+          "value is the SHA-256 of an empty string");
 }
 
 template <typename Event>

@@ -100,6 +100,12 @@ bool IsSha256Hex(std::string_view s) {
   return true;
 }
 
+bool IsEmptyStringDigest(const Sha256HexDigest& digest) {
+  constexpr std::string_view kEmpty =
+      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+  return std::string_view(digest.data(), digest.size()) == kEmpty;
+}
+
 Sha256HexDigest LowerHex(std::string_view s) {
   Sha256HexDigest hex;
   for (size_t i = 0; i < hex.size(); ++i) hex[i] = kHex[HexValue(s[i])];

@@ -30,6 +30,11 @@ bool IsSha256Hex(std::string_view s);
 // Returns the 64 hex characters of `s`, lower-cased. Requires IsSha256Hex(s).
 Sha256HexDigest LowerHex(std::string_view s);
 
+// Returns true when `digest` is the SHA-256 of the empty string
+// (e3b0c442...b855): what a caller that hashes a missing value sends. The
+// spec says never to send an empty hash.
+bool IsEmptyStringDigest(const Sha256HexDigest& digest);
+
 // Returns the digest as a std::string.
 inline std::string ToString(const Sha256HexDigest& d) {
   return std::string(d.data(), d.size());

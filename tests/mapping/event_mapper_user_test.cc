@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "mapping/event_mapper.h"
 #include "tests/mapping/mapper_test_util.h"
 #include "tests/mapping/test_util.h"
@@ -192,6 +193,28 @@ TEST_F(HashedListTest, DropsABlankPreHashedValue) {
     ASSERT_THAT(mapped.warnings,
                 ElementsAre(Issue(HashedField(0), "DROPPED_EMPTY")));
     EXPECT_EQ(mapped.warnings[0].description, "value is empty");
+  });
+}
+
+// A caller that hashes a missing value sends the SHA-256 of "": it stands
+// for no value and is dropped, in either list and in either case (spec 5c:
+// do not send an empty hash); the valid value after it is kept.
+TEST_F(HashedListTest, DropsTheDigestOfAnEmptyString) {
+  constexpr char kEmptyDigest[] =
+      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+  ForEachList([&] {
+    MappedEvent mapped =
+        MapEvent(EventWith({absl::AsciiStrToUpper(kEmptyDigest)},
+                           {kEmptyDigest, kUserEmailHash}),
+                 kNowMs);
+    ASSERT_TRUE(mapped.ok());
+    EXPECT_THAT(mapped.warnings,
+                ElementsAre(Issue(ClearField(0), "DROPPED_EMPTY"),
+                            Issue(HashedField(0), "DROPPED_EMPTY")));
+    EXPECT_EQ(mapped.warnings[0].description,
+              "value is the SHA-256 of an empty string");
+    EXPECT_EQ(UserJson(mapped)[list().wire_key],
+              nlohmann::json::array({kUserEmailHash}));
   });
 }
 

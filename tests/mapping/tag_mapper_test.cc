@@ -602,6 +602,19 @@ TEST(TagPathsTest, ListValuesAreNamedByTheirIndexInTheTagEvent) {
                           Issue("user.phone", "DROPPED_INVALID")));
 }
 
+// The tag path drops the SHA-256 of "" (a hashed missing value) as the
+// typed path does, named by the tag event's property.
+TEST(TagPathsTest, DropsTheDigestOfAnEmptyString) {
+  Json e = BaseEvent();
+  e["user"] = {
+      {"email_sha256",
+       "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"}};
+  const auto mapped = MapFused(e);
+  EXPECT_THAT(mapped.warnings,
+              ElementsAre(Issue("user.email_sha256", "DROPPED_EMPTY")));
+  EXPECT_THAT(mapped.wire_json, Not(HasSubstr("e3b0c442")));
+}
+
 TEST(TagPathsTest, ListIndexesSkipNumbersTheMappingDropped) {
   // The tag mapping drops the inexact number [1]: the core's emails[1] is
   // the event's [2].
