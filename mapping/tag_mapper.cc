@@ -584,6 +584,11 @@ class TagMapper {
               "the event model hashes phone numbers in E.164 with '+', the "
               "API hashes the digits without it: such a hash cannot match");
     }
+    for (const TagPlan::UnusableHash& h : plan_.unusable_hashes) {
+      if (Present(tree_, event_values_[h.node])) {
+        Warning(h.path, kDroppedIncompatibleHash, h.description);
+      }
+    }
     AddSlot(kCountry, &u->countries_);
     AddSlot(kCity, &u->cities_);
     AddSlot(kZipcode, &u->postal_codes_);

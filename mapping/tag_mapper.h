@@ -105,9 +105,11 @@ namespace conversions::mapping {
 // warning: the event model hashes E.164 with its '+', the API hashes the
 // digits without it, so such a hash can never match. Re-point `user.phone` at
 // a property holding the API's hash to send one: MapEvent passes 64-hex
-// values through. A pre-hashed property that smart mapping makes a source
-// of a slot (`user.email` -> `user.email_sha256`) is read by that slot
-// alone, so that it is neither sent nor reported twice.
+// values through. The MD5 twins of the user properties the API uses, and
+// the SHA-256 twins of the locations (which the API takes in clear), are
+// dropped with a warning each too. A pre-hashed property that smart mapping
+// makes a source of a slot (`user.email` -> `user.email_sha256`) is read by
+// that slot alone, so that it is neither sent nor reported twice.
 inline constexpr std::array<std::string_view, 29> kTagSlots = {
     "context.event_id",
     "context.event_timestamp",

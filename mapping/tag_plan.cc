@@ -136,6 +136,7 @@ class Compiler {
       }
       plan_->*fixed = unreached;
     }
+    CompileUnusableHashes();
     Index(&plan_->event);
     Index(&plan_->items);
     for (size_t slot = 0; slot < kSlotCount; ++slot) {
@@ -273,6 +274,36 @@ class Compiler {
       }
     }
     return false;
+  }
+
+  void CompileUnusableHashes() {
+    struct Prop {
+      const char* name;
+      bool in_clear;  // the API takes it in clear only (spec 5a)
+    };
+    constexpr Prop kProps[] = {
+        {"email", false},     {"phone", false},    {"id", false},
+        {"firstname", false}, {"lastname", false}, {"country", true},
+        {"city", true},       {"state", true},     {"zipcode", true}};
+    auto add = [this](std::string path, std::string description) {
+      const int node = Fixed(path);
+      if (ReadBySlot(node)) return;
+      plan_->unusable_hashes.push_back(
+          {node, std::move(path), std::move(description)});
+    };
+    for (const Prop& p : kProps) {
+      add(absl::StrCat("user.", p.name, "_md5"),
+          absl::StrCat(
+              "the API takes no MD5 hashes; send user.", p.name,
+              p.in_clear ? "" : absl::StrCat(" or user.", p.name, "_sha256")));
+      if (p.in_clear) {
+        add(absl::StrCat("user.", p.name, "_sha256"),
+            absl::StrCat("the API takes ", p.name,
+                         " in clear and cannot match a hash of it; send "
+                         "user.",
+                         p.name));
+      }
+    }
   }
 
   int Fixed(std::string_view path) {

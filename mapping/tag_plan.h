@@ -255,6 +255,17 @@ struct TagPlan {
   int id_sha256 = 0;
   int firstname_sha256 = 0;
   int lastname_sha256 = 0;
+  // Hashed user properties of the event model that the API cannot use:
+  // `user.<prop>_md5` (the API takes SHA-256 only), and the `_sha256` of a
+  // location (the API takes country, city, state and zip code in clear).
+  // Each one present is dropped with a warning, unless a slot reads it
+  // (smart mapping), which then reports it itself.
+  struct UnusableHash {
+    int node = 0;             // a fixed node of `event`
+    std::string path;         // "user.email_md5"
+    std::string description;  // the warning's
+  };
+  std::vector<UnusableHash> unusable_hashes;
   v1::ActionSource default_action_source = v1::ACTION_SOURCE_WEB;
   std::vector<std::string> consent_categories;
   // The keys of user.consent_categories, read before anything else.

@@ -49,6 +49,7 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 using ::testing::StartsWith;
+using ::testing::UnorderedElementsAre;
 using Json = nlohmann::json;
 using Outcome = TagMapResult::Outcome;
 
@@ -1506,6 +1507,38 @@ TEST(TagMapperPreHashedTest, DropsPhoneSha256BecauseItHashesThePlus) {
   EXPECT_EQ(r.event.user().phone_numbers_sha256_size(), 0);
   EXPECT_THAT(r.warnings, ElementsAre(Issue("user.phone_sha256",
                                             "DROPPED_INCOMPATIBLE_HASH")));
+}
+
+// Hashed user properties the API cannot use are dropped with a warning
+// each, not silently: an MD5 of any identifier, and a SHA-256 of a
+// location, which the API takes in clear.
+TEST(TagMapperPreHashedTest, WarnsOfHashedPropertiesTheApiCannotUse) {
+  Json e = BaseEvent();
+  e["user"] = {{"email_md5", "0123456789abcdef0123456789abcdef"},
+               {"country_sha256", std::string(64, 'a')},
+               {"city_sha256", std::string(64, 'b')},
+               {"zipcode_sha256", std::string(64, 'c')},
+               {"state_md5", "0123456789abcdef0123456789abcdef"}};
+  EXPECT_THAT(MapTag(e).warnings,
+              UnorderedElementsAre(
+                  Issue("user.email_md5", "DROPPED_INCOMPATIBLE_HASH"),
+                  Issue("user.country_sha256", "DROPPED_INCOMPATIBLE_HASH"),
+                  Issue("user.city_sha256", "DROPPED_INCOMPATIBLE_HASH"),
+                  Issue("user.zipcode_sha256", "DROPPED_INCOMPATIBLE_HASH"),
+                  Issue("user.state_md5", "DROPPED_INCOMPATIBLE_HASH")));
+  EXPECT_FALSE(Wire(e).contains("user"));
+}
+
+// A hashed property that smart mapping makes a slot's source is the slot's
+// to report (here the email normalizer's MD5 warning), once.
+TEST(TagMapperPreHashedTest, LeavesAHashedPropertyASlotReadsToTheSlot) {
+  TagMappingConfig config;
+  config.field_mapping["user.email"] = {"user.email_md5"};
+  Json e = BaseEvent();
+  e["user"] = {{"email_md5", "0123456789abcdef0123456789abcdef"}};
+  EXPECT_THAT(MapTag(e, config).warnings, IsEmpty());
+  EXPECT_THAT(MapFused(e, config).warnings,
+              ElementsAre(Issue("user.email_md5", "DROPPED_INVALID")));
 }
 
 TEST(TagMapperPreHashedTest, PassesAnApiPhoneHashThroughSmartMapping) {
