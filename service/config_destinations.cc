@@ -76,7 +76,6 @@ DestinationConfig Parser::ParseDestination(const Item& at,
   d.dispatcher = dispatcher;
   std::optional<Item> pixel_id, pixel_id_env, api_key_env, api_key_file;
   std::optional<Item> event_mapping, field_mapping;
-  const size_t errors_before = errors_.size();
   if (!at.node.IsMap()) {
     Error(at, absl::StrCat("expected a map, got ", KindOf(at.node)));
     return d;
@@ -167,8 +166,10 @@ DestinationConfig Parser::ParseDestination(const Item& at,
       });
 
   // The tag mapping as a whole: what each key's own checks cannot see
-  // (an items.X. path must lie under the items slot's own path).
-  if (errors_.size() == errors_before) {
+  // (an items.X. path must lie under the items slot's own path). Checked
+  // also after other errors, entries that failed their own checks left
+  // out, so that one run reports every problem.
+  {
     absl::StatusOr<mapping::CompiledTagMapping> compiled =
         mapping::CompileTagMapping(TagMappingOf(d));
     if (!compiled.ok()) {

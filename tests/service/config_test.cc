@@ -335,6 +335,29 @@ TEST(ConfigTest, AnItemPathOutsideTheItemsListFailsAtItsLine) {
             "slot");
 }
 
+// The mapping as a whole is checked after errors of its own keys too, so
+// that one run reports every problem.
+TEST(ConfigTest, ABadEventMappingDoesNotHideAnItemPathError) {
+  EXPECT_EQ(
+      ParseError(R"yaml(destinations:
+  - name: d
+    event_mapping:
+      add_to_wishlist: wishlist
+    field_mapping:
+      items.X.id: products.X.sku
+)yaml"),
+      "config.yaml:4: destinations[0].event_mapping[\"add_to_wishlist\"]: "
+      "unknown API event type \"wishlist\"; expected one of "
+      "app_installed, app_opened, appointment_scheduled, "
+      "checkout_started, contents_viewed, custom, items_added, "
+      "lead_created, order_created, page_viewed, "
+      "registration_completed, subscription_created, trial_started\n"
+      "config.yaml:6: destinations[0].field_mapping: invalid tag "
+      "mapping: field_mapping[\"items.X.id\"]: path \"products.X.sku\": "
+      "the list before X must be \"items\" or a path of the items "
+      "slot");
+}
+
 TEST(ConfigTest, EveryFieldMappingSlotIsAccepted) {
   std::string yaml = "destinations:\n  - field_mapping:\n";
   for (std::string_view slot : kFieldMappingSlots) {
