@@ -13,6 +13,7 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "conversions/v1/event.pb.h"
 #include "google/protobuf/struct.pb.h"
@@ -21,6 +22,7 @@
 #include "mapping/event_mapper_core_support.h"
 #include "mapping/event_types.h"
 #include "mapping/json_writer.h"
+#include "mapping/normalize.h"
 #include "mapping/unicode.h"
 
 namespace conversions::mapping {
@@ -410,9 +412,37 @@ inline bool Mapper<Event>::CheckValueTree(const google::protobuf::Struct& s,
       ok = false;
       continue;
     }
-    ok &= CheckValue(value, absl::StrCat(Sv(path), ".", key), depth);
+    std::string child = absl::StrCat(Sv(path), ".", key);
+    if (value.kind_case() == google::protobuf::Value::kStringValue &&
+        IsClearIdentifierProperty(key, value.string_value())) {
+      Violation(child, kNotAllowed,
+                "holds a name or phone number in clear; send it in user "
+                "(first_names, last_names, phone_numbers), which the gateway "
+                "hashes (clear-text identifiers are neither stored nor "
+                "sent)");
+      ok = false;
+      continue;
+    }
+    ok &= CheckValue(value, child, depth);
   }
   return ok;
+}
+
+// Whether a custom property is a person's name or phone number in clear, by
+// its key (the keys the OpenAI plugin's validator forbids, spec 5c) and its
+// value: a non-blank name, or a value that is a phone number.
+template <typename Event>
+inline bool Mapper<Event>::IsClearIdentifierProperty(const std::string& key,
+                                                     const std::string& value) {
+  const std::string lower = absl::AsciiStrToLower(key);
+  if (lower == "first_name" || lower == "last_name" || lower == "firstname" ||
+      lower == "lastname") {
+    return !TrimWhitespace(value).empty();
+  }
+  if (lower == "phone" || lower == "phone_number" || lower == "phonenumber") {
+    return NormalizePhone(value, &scratch_).kept();
+  }
+  return false;
 }
 
 template <typename Event>
@@ -428,6 +458,16 @@ inline bool Mapper<Event>::CheckValue(const google::protobuf::Value& v,
     case google::protobuf::Value::kStringValue:
       if (!IsValidUtf8(v.string_value())) {
         Violation(path, kInvalidUtf8, "strings must be valid UTF-8");
+        return false;
+      }
+      // An email address in clear would reach the spool and the API as is:
+      // identifiers go in user, which hashes them.
+      if (v.string_value().find('@') != std::string::npos &&
+          NormalizeEmail(v.string_value(), &scratch_).kept()) {
+        Violation(path, kNotAllowed,
+                  "holds an email address in clear; send it in "
+                  "user.emails, which the gateway hashes (clear-text "
+                  "identifiers are neither stored nor sent)");
         return false;
       }
       return true;

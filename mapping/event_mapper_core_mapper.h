@@ -75,6 +75,8 @@ class Mapper {
   void CheckContent(const Content& c, int i, bool no_event_currency);
   void CheckVariant(const v1::Content& c, int i);
   void CheckCustomProperties(const google::protobuf::Struct& s);
+  bool IsClearIdentifierProperty(const std::string& key,
+                                 const std::string& value);
   bool CheckValueTree(const google::protobuf::Struct& s, std::string_view path,
                       int depth);
   bool CheckValue(const google::protobuf::Value& v, const std::string& path,

@@ -25,6 +25,7 @@ using ::conversions::testing::ValidEventOfType;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::UnorderedElementsAre;
 
 std::vector<FieldIssue> Violations(const v1::Event& event) {
@@ -734,6 +735,71 @@ TEST(EventMapperCustomPropertiesTest, RejectsAnEmptyKey) {
       .set_bool_value(true);
   EXPECT_THAT(Violations(event),
               ElementsAre(Issue("data.custom_properties", "INVALID_FORMAT")));
+}
+
+// Identifiers in clear must not reach the spool or the API by way of a
+// custom property: an email address anywhere (lists and nested objects
+// too), and a name or phone number under the keys the OpenAI plugin's
+// validator forbids. The messages never repeat the value.
+TEST(EventMapperCustomPropertiesTest, RejectsIdentifiersInClear) {
+  v1::Event event = CustomEventWithProperties(R"pb(
+    fields {
+      key: "contact"
+      value { string_value: " Jane.Doe@Example.com " }
+    }
+    fields {
+      key: "First_Name"
+      value { string_value: "Jane" }
+    }
+    fields {
+      key: "phone"
+      value { string_value: "+1 (415) 555-2671" }
+    }
+    fields {
+      key: "nested"
+      value { list_value { values { string_value: "ops@example.org" } } }
+    }
+  )pb");
+  const std::vector<FieldIssue> violations = Violations(event);
+  EXPECT_THAT(
+      violations,
+      ElementsAre(Issue("data.custom_properties.First_Name", "NOT_ALLOWED"),
+                  Issue("data.custom_properties.contact", "NOT_ALLOWED"),
+                  Issue("data.custom_properties.nested[0]", "NOT_ALLOWED"),
+                  Issue("data.custom_properties.phone", "NOT_ALLOWED")));
+  for (const FieldIssue& v : violations) {
+    EXPECT_THAT(v.description, Not(HasSubstr("example")));
+    EXPECT_THAT(v.description, Not(HasSubstr("Jane")));
+    EXPECT_THAT(v.description, Not(HasSubstr("555")));
+  }
+}
+
+// What only resembles an identifier stays: an '@' in other text, a name
+// key with a blank value, a "phone" that is no phone number, a boolean.
+TEST(EventMapperCustomPropertiesTest, KeepsValuesThatOnlyResembleIdentifiers) {
+  v1::Event event = CustomEventWithProperties(R"pb(
+    fields {
+      key: "handle"
+      value { string_value: "@jane" }
+    }
+    fields {
+      key: "note"
+      value { string_value: "meet @ 5pm at example.com" }
+    }
+    fields {
+      key: "last_name"
+      value { string_value: " " }
+    }
+    fields {
+      key: "phone"
+      value { string_value: "ios" }
+    }
+    fields {
+      key: "email"
+      value { bool_value: true }
+    }
+  )pb");
+  EXPECT_THAT(Violations(event), IsEmpty());
 }
 
 }  // namespace
