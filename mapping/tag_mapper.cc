@@ -416,6 +416,9 @@ class TagMapper {
       if (!Text(f.value, &view_.source_url_)) {
         DropUnread(f, "the page URL must be a string");
       }
+      // Data layers pad values as they do others (white space is never
+      // part of a URL): trimmed as the other text properties are.
+      view_.source_url_ = TrimAscii(view_.source_url_);
     }
     if (Found f = First(kOptOut)) {
       const TagValue v = f.value;

@@ -546,6 +546,16 @@ MappedEvent MapFused(const Json& tag, const TagMappingConfig& config = {}) {
                Field("description", &FieldIssue::description, description));
 }
 
+// A padded page URL is sent trimmed, not refused (data layers pad values).
+TEST(TagMapperTest, TrimsThePageUrl) {
+  Json e = BaseEvent();
+  e["context"]["page"]["url"] = " \thttps://x.example/p?q=1 \n";
+  EXPECT_EQ(Wire(e)["source_url"], "https://x.example/p?q=1");
+  e["context"]["page"]["url"] = "  ";
+  EXPECT_THAT(MapFused(e).violations,
+              ElementsAre(Issue("context.page.url", "REQUIRED")));
+}
+
 // ---------------------------------------------------------------------------
 // The mapper core's findings name the properties of the tag event they come
 // from, not the fields of a typed event the caller never sent.
