@@ -37,7 +37,10 @@ struct Limits {
   static constexpr size_t kCustomEventNameChars = 64;
   static constexpr size_t kContents = 250;
   static constexpr size_t kContentIdBytes = 256;
-  static constexpr size_t kContentNameBytes = 512;
+  static constexpr size_t kContentNameBytes = 512;  // sent; longer is cut
+  // A content name longer than this is refused rather than cut: no data
+  // layer's product name is 64 KiB, so it is a caller's bug.
+  static constexpr size_t kContentNameInputBytes = 64 * 1024;
   static constexpr size_t kContentTypeBytes = 128;
   static constexpr size_t kVariantEntries = 32;
   static constexpr size_t kVariantKeyBytes = 128;

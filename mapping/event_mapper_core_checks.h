@@ -213,6 +213,16 @@ inline void Mapper<Event>::ReportUnsafeInteger(Path path) {
                          "hold numbers as doubles (RFC 8259 section 6)"));
 }
 
+// A content name cut to kContentNameBytes when encoded, out of line.
+template <typename Event>
+inline void Mapper<Event>::ReportCutName(int i) {
+  std::string field = Path("data.contents", i, "name").str();
+  Warning(
+      field, kTruncated,
+      absl::StrCat(field, " was cut to its first ", Limits::kContentNameBytes,
+                   " bytes (at a character boundary)"));
+}
+
 // CheckCurrency's violation, out of line so that its check inlines.
 template <typename Event>
 inline void Mapper<Event>::ReportCurrency(Path path, std::string_view in) {
@@ -286,7 +296,14 @@ inline void Mapper<Event>::CheckContent(const Content& c, int i,
   CheckValueText(c.id(), Path(kBase, i, "id"), Limits::kContentIdBytes);
   CheckValueText(c.group_id(), Path(kBase, i, "group_id"),
                  Limits::kContentIdBytes);
-  CheckValueText(c.name(), Path(kBase, i, "name"), Limits::kContentNameBytes);
+  // A name is description, not a key: one past its cap is cut (at a
+  // character boundary) rather than costing the whole conversion.
+  CheckValueText(c.name(), Path(kBase, i, "name"),
+                 Limits::kContentNameInputBytes);
+  if (c.name().size() > Limits::kContentNameBytes &&
+      c.name().size() <= Limits::kContentNameInputBytes) {
+    ReportCutName(i);
+  }
   CheckValueText(c.content_type(), Path(kBase, i, "content_type"),
                  Limits::kContentTypeBytes);
   if (c.has_quantity() && c.quantity() <= 0) {

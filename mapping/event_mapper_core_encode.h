@@ -126,7 +126,7 @@ inline void Mapper<Event>::Encode() {
       size_t content = w.OpenObject();
       WriteOptional("id", c.id(), &w);
       WriteOptional("group_id", c.group_id(), &w);
-      WriteOptional("name", c.name(), &w);
+      WriteOptional("name", CutUtf8(c.name(), Limits::kContentNameBytes), &w);
       WriteOptional("content_type", c.content_type(), &w);
       if (c.has_quantity()) w.IntField("quantity", c.quantity());
       if (c.has_amount()) w.IntField("amount", c.amount());

@@ -65,6 +65,7 @@ class Mapper {
                   int path_index, std::string_view path_leaf, size_t max_bytes);
   void CheckEnvelopeFields();
   bool CheckCurrency(std::string_view in, Path path);
+  void ReportCutName(int i);
   void ReportCurrency(Path path, std::string_view in);
   [[gnu::cold]] void ReportUnsafeInteger(Path path);
   void CheckValueText(std::string_view value, Path path, size_t max_bytes);

@@ -61,6 +61,15 @@ inline std::string_view TrimAscii(std::string_view s) {
   return s;
 }
 
+// The longest prefix of the valid UTF-8 `s` of at most `max_bytes` bytes
+// that ends at a character boundary.
+inline std::string_view CutUtf8(std::string_view s, size_t max_bytes) {
+  if (s.size() <= max_bytes) return s;
+  size_t n = max_bytes;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
 // Debian's abseil has its own string_view type; StrCat takes only that.
 inline absl::string_view Sv(std::string_view s) { return {s.data(), s.size()}; }
 

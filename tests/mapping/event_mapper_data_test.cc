@@ -377,7 +377,7 @@ TEST(EventMapperContentsTest, RejectsOverlongContentFields) {
   v1::Content* c = event.mutable_data()->add_contents();
   c->set_id(std::string(257, 'i'));
   c->set_group_id(std::string(257, 'g'));
-  c->set_name(std::string(513, 'n'));
+  c->set_name(std::string(64 * 1024 + 1, 'n'));
   c->set_content_type(std::string(129, 't'));
   EXPECT_THAT(
       Violations(event),
@@ -385,6 +385,23 @@ TEST(EventMapperContentsTest, RejectsOverlongContentFields) {
                            Issue("data.contents[0].group_id", "TOO_LONG"),
                            Issue("data.contents[0].name", "TOO_LONG"),
                            Issue("data.contents[0].content_type", "TOO_LONG")));
+}
+
+// A content name is description, not a key: one past 512 bytes (up to
+// 64 KiB) is sent cut at a character boundary, with a warning, instead of
+// costing the conversion.
+TEST(EventMapperContentsTest, CutsAnOverlongContentNameAtACharacterBoundary) {
+  v1::Event event = ValidEvent();
+  v1::Content* c = event.mutable_data()->add_contents();
+  c->set_id("sku");
+  // 511 ASCII bytes, then "é" (2 bytes) straddles the 512-byte cap.
+  c->set_name(std::string(511, 'n') + "\xC3\xA9tail");
+  MappedEvent mapped = MapEvent(event, kNowMs);
+  ASSERT_TRUE(mapped.ok()) << ::testing::PrintToString(mapped.violations);
+  EXPECT_THAT(mapped.warnings,
+              ElementsAre(Issue("data.contents[0].name", "TRUNCATED")));
+  const nlohmann::json wire = ParseJson(mapped.wire_json);
+  EXPECT_EQ(wire["data"]["contents"][0]["name"], std::string(511, 'n'));
 }
 
 TEST(EventMapperContentsTest, AcceptsContentFieldsAtTheirLimits) {
