@@ -582,11 +582,6 @@ class TagMapper {
              &u->first_names_sha256_);
     AddFixed(plan_.lastname_sha256, "user.lastname_sha256",
              &u->last_names_sha256_);
-    if (Present(tree_, event_values_[plan_.phone_sha256])) {
-      Warning("user.phone_sha256", kDroppedIncompatibleHash,
-              "the event model hashes phone numbers in E.164 with '+', the "
-              "API hashes the digits without it: such a hash cannot match");
-    }
     for (const TagPlan::UnusableHash& h : plan_.unusable_hashes) {
       if (Present(tree_, event_values_[h.node])) {
         Warning(h.path, kDroppedIncompatibleHash, h.description);

@@ -118,7 +118,6 @@ class Compiler {
     }
     plan_->event_name = Fixed("event_name");
     plan_->email_sha256 = Fixed("user.email_sha256");
-    plan_->phone_sha256 = Fixed("user.phone_sha256");
     plan_->id_sha256 = Fixed("user.id_sha256");
     plan_->firstname_sha256 = Fixed("user.firstname_sha256");
     plan_->lastname_sha256 = Fixed("user.lastname_sha256");
@@ -127,7 +126,7 @@ class Compiler {
     // that the mapper reads it without a test.
     int unreached = -1;
     for (int TagPlan::*fixed :
-         {&TagPlan::email_sha256, &TagPlan::phone_sha256, &TagPlan::id_sha256,
+         {&TagPlan::email_sha256, &TagPlan::id_sha256,
           &TagPlan::firstname_sha256, &TagPlan::lastname_sha256}) {
       if (!ReadBySlot(plan_->*fixed)) continue;
       if (unreached < 0) {
@@ -291,6 +290,12 @@ class Compiler {
       plan_->unusable_hashes.push_back(
           {node, std::move(path), std::move(description)});
     };
+    // The event model hashes phone numbers in E.164 with their '+'; a
+    // slot that reads such a property (`user.phone: user.phone_sha256`)
+    // says it holds the API's hash instead.
+    add("user.phone_sha256",
+        "the event model hashes phone numbers in E.164 with '+', the API "
+        "hashes the digits without it: such a hash cannot match");
     for (const Prop& p : kProps) {
       add(absl::StrCat("user.", p.name, "_md5"),
           absl::StrCat(

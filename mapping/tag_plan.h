@@ -251,13 +251,13 @@ struct TagPlan {
   // sent twice nor reported twice.
   int event_name = 0;
   int email_sha256 = 0;
-  int phone_sha256 = 0;
   int id_sha256 = 0;
   int firstname_sha256 = 0;
   int lastname_sha256 = 0;
   // Hashed user properties of the event model that the API cannot use:
-  // `user.<prop>_md5` (the API takes SHA-256 only), and the `_sha256` of a
-  // location (the API takes country, city, state and zip code in clear).
+  // `user.phone_sha256` (E.164 hashed with its '+'), `user.<prop>_md5`
+  // (the API takes SHA-256 only), and the `_sha256` of a location (the API
+  // takes country, city, state and zip code in clear).
   // Each one present is dropped with a warning, unless a slot reads it
   // (smart mapping), which then reports it itself.
   struct UnusableHash {
