@@ -9,11 +9,12 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <utility>
 
-#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "conversions/v1/event.pb.h"
 #include "google/protobuf/struct.pb.h"
@@ -451,12 +452,17 @@ inline bool Mapper<Event>::CheckValueTree(const google::protobuf::Struct& s,
 template <typename Event>
 inline bool Mapper<Event>::IsClearIdentifierProperty(const std::string& key,
                                                      const std::string& value) {
-  const std::string lower = absl::AsciiStrToLower(key);
-  if (lower == "first_name" || lower == "last_name" || lower == "firstname" ||
-      lower == "lastname") {
+  // Compared in place: no lower-cased copy of every key.
+  auto is_any = [&key](std::initializer_list<const char*> names) {
+    for (const char* name : names) {
+      if (absl::EqualsIgnoreCase(key, name)) return true;
+    }
+    return false;
+  };
+  if (is_any({"first_name", "last_name", "firstname", "lastname"})) {
     return !TrimWhitespace(value).empty();
   }
-  if (lower == "phone" || lower == "phone_number" || lower == "phonenumber") {
+  if (is_any({"phone", "phone_number", "phonenumber"})) {
     return NormalizePhone(value, &scratch_).kept();
   }
   return false;
