@@ -627,9 +627,14 @@ TEST_F(GatewayTest, AWrongPixelIdPausesWithoutDeadLetters) {
   EXPECT_EQ(report,
             "paused by the API: default (HTTP 400: the request, not its "
             "events)\n");
-  const std::string metrics = MetricsText();
-  EXPECT_THAT(metrics, HasSubstr("conversions_events_retried_total{destination="
-                                 "\"default\",cause=\"request\"} 2"));
+  // The retries are counted just after the pause shows.
+  std::string metrics;
+  EXPECT_TRUE(WaitFor([&] {
+    metrics = MetricsText();
+    return metrics.find(
+               "conversions_events_retried_total{destination="
+               "\"default\",cause=\"request\"} 2") != std::string::npos;
+  })) << metrics;
   EXPECT_THAT(metrics,
               Not(HasSubstr("conversions_events_dead_lettered_total{")));
   EXPECT_TRUE(sandbox_->AcceptedEvents().empty());
