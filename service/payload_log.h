@@ -6,7 +6,7 @@
 // Why not a SQLite table: every payload would be written twice (WAL, then
 // checkpoint) and, worse, deleted row by row after delivery, which cost
 // the spool's single writer thread more than all the rest of recording a
-// delivery (see service/spool.cc). Appending to a file writes each byte
+// delivery (see service/sqlite_spool.h). Appending to a file writes each byte
 // once; removing a file costs next to nothing.
 //
 // Durability: Append only buffers; Flush writes what was appended (one

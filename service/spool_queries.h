@@ -2,7 +2,7 @@
 // in memory: an event's status row, a page of dead letters, the dead
 // letters' counts, the oldest
 // open event of each destination, and the scan of every row at start-up.
-// The spool (service/spool.cc) runs them on the connection each is for,
+// The spool (service/sqlite_spool.h) runs them on the connection each is for,
 // under the lock that guards it, after waiting for the writes its callers
 // made before. Internal to the spool.
 #ifndef CONVERSIONS_SERVICE_SPOOL_QUERIES_H_

@@ -1,4 +1,4 @@
-// The SQLite layer of the spool (service/spool.cc): the schema and its
+// The SQLite layer of the spool (service/sqlite_spool.h): the schema and its
 // migrations, connections, prepared statements, and the in-memory index of
 // event-key fingerprints. Internal to the spool.
 #ifndef CONVERSIONS_SERVICE_SPOOL_SQLITE_H_

@@ -1,4 +1,4 @@
-// The durability half of the spool's group commit (service/spool.cc).
+// The durability half of the spool's group commit (service/sqlite_spool.h).
 //
 // The spool's writer thread commits a group of writes to SQLite and hands
 // it here with Add, then goes on with the next group. The syncer thread
