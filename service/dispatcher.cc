@@ -34,6 +34,10 @@ constexpr std::int64_t kMaxDestinationWaitMs = 24 * 3600 * 1000;
 
 // The longest a worker sleeps before looking at its lane again.
 constexpr std::int64_t kMaxIdleWaitMs = 5'000;
+// How long Record waits before writing an outcome again, at first and at
+// most.
+constexpr std::int64_t kRecordFirstDelayMs = 50;
+constexpr std::int64_t kRecordMaxDelayMs = 5'000;
 
 bool Expired(std::int64_t timestamp_ms, std::int64_t at_ms) {
   return timestamp_ms < OldestSendableTimestampMs(at_ms);
@@ -468,11 +472,13 @@ absl::StatusOr<DeliveryReport> Dispatcher::DeliverOnce(
     }
   }
   if (!expired.empty()) {
-    absl::Status s = spool_->MarkDead(
-        expired, DeadReason::kExpired,
-        "event's 7-day window closes within 5 s of its sending: the API "
-        "would receive it too old",
-        now, /*attempts=*/0);
+    absl::Status s = Record(key, [&] {
+      return spool_->MarkDead(
+          expired, DeadReason::kExpired,
+          "event's 7-day window closes within 5 s of its sending: the API "
+          "would receive it too old",
+          now, /*attempts=*/0);
+    });
     if (!s.ok()) return s;
     report.dead_lettered += static_cast<int>(expired.size());
     CountEnded(key, "expired", static_cast<std::int64_t>(expired.size()));
@@ -526,7 +532,9 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
   const auto n = static_cast<std::int64_t>(events.size());
 
   if (response.ok() && status >= 200 && status < 300) {
-    absl::Status s = spool_->MarkDelivered(Rows(events), now, carried + 1);
+    absl::Status s = Record(key, [&] {
+      return spool_->MarkDelivered(Rows(events), now, carried + 1);
+    });
     if (!s.ok()) return s;
     report->delivered += static_cast<int>(n);
     CountEnded(key, nullptr, n);
@@ -578,10 +586,12 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
         wait_until = std::max(wait_until, dest->backoff_until_ms);
       }
       if (wait_until > clock_->NowMs()) {
-        s = spool_->MarkRetry(
-            Rows(second), wait_until,
-            "not sent yet: the destination was paused or backing off",
-            carried + 1);
+        s = Record(key, [&] {
+          return spool_->MarkRetry(
+              Rows(second), wait_until,
+              "not sent yet: the destination was paused or backing off",
+              carried + 1);
+        });
         if (!s.ok()) return s;
         report->retried += static_cast<int>(second.size());
         return absl::OkStatus();
@@ -589,8 +599,10 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
       return SendBatch(dest, key, transport, std::move(second), carried + 1,
                        report);
     }
-    absl::Status s = spool_->MarkDead(Rows(events), DeadReason::kRejected,
-                                      message, now, carried + 1);
+    absl::Status s = Record(key, [&] {
+      return spool_->MarkDead(Rows(events), DeadReason::kRejected, message, now,
+                              carried + 1);
+    });
     if (!s.ok()) return s;
     report->dead_lettered += 1;
     CountEnded(key, "rejected", 1);
@@ -626,9 +638,11 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
     if (pausing) PauseChanged();
     // The events wait until a probe succeeds; the paused request is no
     // attempt (the halvings before it are).
-    absl::Status s = spool_->MarkRetry(
-        Rows(events), now,
-        absl::StrCat("HTTP ", status, ": destination paused"), carried);
+    absl::Status s = Record(key, [&] {
+      return spool_->MarkRetry(
+          Rows(events), now,
+          absl::StrCat("HTTP ", status, ": destination paused"), carried);
+    });
     if (!s.ok()) return s;
     report->retried += static_cast<int>(n);
     report->paused = true;
@@ -693,17 +707,20 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
         .push_back(e.row_id);
   }
   if (!retry_rows.empty()) {
-    absl::Status s = spool_->MarkRetry(retry_rows, next, error, tried);
+    absl::Status s = Record(
+        key, [&] { return spool_->MarkRetry(retry_rows, next, error, tried); });
     if (!s.ok()) return s;
     report->retried += static_cast<int>(retry_rows.size());
     metrics_->events_retried.Add({name, cause},
                                  static_cast<std::int64_t>(retry_rows.size()));
   }
   if (!expired_rows.empty()) {
-    absl::Status s = spool_->MarkDead(
-        expired_rows, DeadReason::kExpired,
-        absl::StrCat("event expired while retrying; last error: ", error), now,
-        tried);
+    absl::Status s = Record(key, [&] {
+      return spool_->MarkDead(
+          expired_rows, DeadReason::kExpired,
+          absl::StrCat("event expired while retrying; last error: ", error),
+          now, tried);
+    });
     if (!s.ok()) return s;
     report->dead_lettered += static_cast<int>(expired_rows.size());
     CountEnded(key, "expired", static_cast<std::int64_t>(expired_rows.size()));
@@ -773,6 +790,42 @@ bool Dispatcher::ResumeLocked(DestinationState* dest, const char* why) {
     if (lane->destination == dest) lane->cv.notify_all();
   }
   return true;
+}
+
+absl::Status Dispatcher::Record(const LaneKey& lane,
+                                const std::function<absl::Status()>& write) {
+  absl::Status s = write();
+  if (s.ok()) return s;
+  LogWarn("outcome_not_recorded",
+          {{"destination", lane.destination},
+           {"validate_only", lane.validate_only ? "1" : "0"},
+           {"error", std::string(s.message())}});
+  LaneState* state = FindLane(lane);
+  std::chrono::milliseconds delay(kRecordFirstDelayMs);
+  int failures = 1;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      std::int64_t wait = delay.count();
+      if (stopping_) {
+        const std::int64_t left = drain_deadline_ms_ - clock_->NowMs();
+        if (left <= 0) return s;
+        wait = std::min(wait, left);
+      }
+      // Notifications of new events do not end the wait; a shutdown does.
+      const bool stopping_before = stopping_;
+      state->cv.wait_for(lock, std::chrono::milliseconds(wait),
+                         [&] { return stopping_ != stopping_before; });
+    }
+    s = write();
+    if (s.ok()) {
+      LogInfo("outcome_recorded", {{"destination", lane.destination},
+                                   {"failures", absl::StrCat(failures)}});
+      return s;
+    }
+    ++failures;
+    delay = std::min(2 * delay, std::chrono::milliseconds(kRecordMaxDelayMs));
+  }
 }
 
 void Dispatcher::CountEnded(const LaneKey& lane, const char* dead_reason,

@@ -254,6 +254,14 @@ class Dispatcher {
   // with nothing to send no probe would ever end it. The next event is
   // sent, and pauses it again if the API still refuses. mu_ not held.
   absl::Status ResumeIfNothingQueued(DestinationState* dest);
+  // Writes an outcome of claimed events to the spool (`write`: a Mark*
+  // call), again and again while the spool cannot (its disk full, say):
+  // after 50 ms, doubling to 5 s. The batch's fate is known, and until it
+  // is written its events stay claimed, so that no request sends them
+  // again. Gives up only at the drain deadline; the events, queued in the
+  // file, then go after the restart.
+  absl::Status Record(const LaneKey& lane,
+                      const std::function<absl::Status()>& write);
   // Counts `n` events of `lane` that reached their end: delivered (when
   // `dead_reason` is null) or dead-lettered for `dead_reason`; for the
   // validate_only lane, as validated (valid, invalid, expired).

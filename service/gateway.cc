@@ -395,7 +395,8 @@ void Gateway::HealthLoop() {
       last_intake = intake;
       first = false;
     }
-    if (ingestor_->spool_disk_full() && SpoolDiskHasRoom()) {
+    if (ingestor_->spool_disk_full() && SpoolDiskHasRoom() &&
+        spool_->TakesAppends()) {
       // Room again (events delivered, files removed, the volume grown):
       // ready for events, and the next write tells.
       ingestor_->ClearSpoolDiskFull();

@@ -51,6 +51,9 @@ absl::Status SqliteSpool::Init() {
     if (!(s = claims_.Prepare(claim_db_)).ok()) return s;
   }
   if (!(s = LoadRows()).ok()) return s;
+  // Without room for it now, the first full disk refuses appends until
+  // there is.
+  reserve_.TryHold();
   sqlite3_wal_hook(writer_db_, &SqliteSpool::WalHook, this);
   // Named for `top -H` and profilers (at most 15 characters).
   writer_ = std::thread([this] {
@@ -59,6 +62,15 @@ absl::Status SqliteSpool::Init() {
   });
   syncer_.Start();
   return absl::OkStatus();
+}
+
+// After a full disk, new events wait until the reserve is held again: the
+// room there is goes to recording deliveries, which free the rest.
+bool SqliteSpool::TakesAppends() {
+  if (!appends_held_.load(std::memory_order_acquire)) return true;
+  if (!reserve_.TryHold()) return false;
+  appends_held_.store(false, std::memory_order_release);
+  return true;
 }
 
 void SqliteSpool::Append(std::vector<SpoolEvent> events, std::int64_t now_ms,
@@ -70,6 +82,14 @@ void SqliteSpool::Append(std::vector<SpoolEvent> events, std::int64_t now_ms,
       done(absl::UnavailableError("spool is shutting down"));
       return;
     }
+  }
+  if (!TakesAppends()) {
+    done(DiskFullError(absl::StrCat(
+        "new events are refused until the file system has room for the "
+        "spool's reserve again (",
+        reserve_.FreeBytes(), " bytes free, ", 2 * reserve_.bytes(),
+        " needed; deliveries free room as they are recorded)")));
+    return;
   }
   // Events per destination (a request has one).
   auto by_destination =

@@ -162,6 +162,11 @@ class Spool {
   virtual void Append(std::vector<SpoolEvent> events, std::int64_t now_ms,
                       AppendCallback done) = 0;
 
+  // False while a full disk holds new events back (Append refuses them
+  // with a disk_full error until the spool's reserve can be held again,
+  // service/spool_reserve.h); tries to hold it.
+  virtual bool TakesAppends() = 0;
+
   // Claims due events of a lane in acceptance order, at most `max_events`
   // and (beyond the first) `max_bytes` of JSON, counting a comma between
   // events, and marks them in flight.

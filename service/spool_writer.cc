@@ -16,6 +16,7 @@
 #include "service/spool_queries.h"
 #include "service/spool_sqlite.h"
 #include "service/sqlite_spool.h"
+#include "service/storage_status.h"
 
 namespace conversions::service::spool_internal {
 
@@ -207,10 +208,6 @@ void SqliteSpool::RunGroup(std::vector<WriteOp>* batch) {
     WriteOp& op = (*batch)[i];
     running_seq_ = op.seq;
     status = op.run(writer_db_);
-    if (op.early) {
-      op.done(status);
-      op.done = nullptr;
-    }
   }
   // The group's payloads are written before anything can read them: the
   // segments removed just below, and the claims after the commit.
@@ -245,13 +242,20 @@ void SqliteSpool::RunGroup(std::vector<WriteOp>* batch) {
   group_reopened_.clear();
   added_keys_.clear();
   removed_keys_.clear();
-  if (!group_released_.empty()) {
+  if (status.ok() && !group_released_.empty()) {
     // Before committed_seq_ moves: a read that waited for this group
     // then finds its releases too.
     std::lock_guard<std::mutex> lock(release_mu_);
     released_.insert(released_.end(), group_released_.begin(),
                      group_released_.end());
-    group_released_.clear();
+  }
+  // An outcome rolled back leaves its events in flight: its caller is
+  // told, and writes it again (or the next start queues them).
+  group_released_.clear();
+  if (StoreFailureOf(status) == StoreFailure::kDiskFull) {
+    // Room for the outcomes that free the disk; none for new events.
+    reserve_.Release();
+    appends_held_.store(true, std::memory_order_release);
   }
   bool readers_wait;
   {
@@ -260,6 +264,15 @@ void SqliteSpool::RunGroup(std::vector<WriteOp>* batch) {
     readers_wait = read_waiters_ > 0;
   }
   if (readers_wait) committed_cv_.notify_all();
+  // Early ops (claims, outcomes) are answered at the commit, with its
+  // status, and wait for no sync: if the process dies before the next
+  // sync, their events are queued again at the next start.
+  for (WriteOp& op : *batch) {
+    if (op.early && op.done) {
+      op.done(status);
+      op.done = nullptr;
+    }
+  }
   // A group of early ops only (claims, outcomes) needs no sync of its
   // own: the next group that does have waiting writers syncs it too.
   // Log segments removed by this group go once its commit is on disk,

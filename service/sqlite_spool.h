@@ -29,6 +29,7 @@
 #include "service/payload_log.h"
 #include "service/spool.h"
 #include "service/spool_lock.h"
+#include "service/spool_reserve.h"
 #include "service/spool_segments.h"
 #include "service/spool_sqlite.h"
 #include "service/spool_syncer.h"
@@ -44,13 +45,15 @@ using spool_sqlite::WriterStatements;
 struct WriteOp {
   // Runs inside the group transaction. An error fails the whole group.
   std::function<absl::Status(sqlite3*)> run;
-  // Called with the op's or the commit's status: after the commit, or, for
-  // `early` ops, as soon as `run` returns.
+  // Called with the op's or the commit's status: after the group's sync,
+  // or, for `early` ops or without `spool.synchronous: full`, after its
+  // commit.
   std::function<void(absl::Status)> done;
-  // Early ops (claims and delivery outcomes) need not wait for the commit:
-  // if the process dies before the commit, their rows are simply queued
-  // again at the next start and delivered again (at least once; the API
-  // deduplicates by id).
+  // Early ops (delivery outcomes) need not wait for the sync: if the
+  // process dies before it, their rows are simply queued again at the next
+  // start and delivered again (at least once; the API deduplicates by id).
+  // They do wait for the commit, so that a rolled-back outcome is an error
+  // to its caller, whose events stay in flight until it writes one again.
   bool early = false;
   int events = 0;         // appended events, for the group size bound
   std::uint64_t seq = 0;  // submission order, set by Submit
@@ -71,7 +74,8 @@ class SqliteSpool : public Spool {
         claim_db_(claimer),
         checkpoint_db_(checkpointer),
         syncer_(options_.path + "-wal", log_.get(), checkpoint_db_,
-                std::move(on_sync)) {}
+                std::move(on_sync)),
+        reserve_(options_.path + ".reserve", options_.disk_reserve_bytes) {}
 
   ~SqliteSpool() override {
     Shutdown();
@@ -95,6 +99,8 @@ class SqliteSpool : public Spool {
   // bottleneck, then only sees the outcome of each event. After a crash,
   // events that were in flight are simply queued (at least once; the API
   // deduplicates by id).
+  bool TakesAppends() override;
+
   absl::StatusOr<std::vector<ClaimedEvent>> Claim(const LaneKey& lane,
                                                   std::int64_t now_ms,
                                                   size_t max_events,
@@ -207,9 +213,9 @@ class SqliteSpool : public Spool {
 
   void DecrementQueued(const Closed& closed);
 
-  // Changes the queue counters at once (early ops return before the
-  // commit) and remembers the change, which RunGroup undoes if the group
-  // is rolled back. Writer thread only.
+  // Changes the queue counters at once (before the commit) and remembers the
+  // change, which RunGroup undoes if the group is rolled back. Writer thread
+  // only.
   void AdjustQueued(const std::string& destination, std::int64_t n);
 
   // --- The writer thread, its group commits, and the start-up load
@@ -224,7 +230,7 @@ class SqliteSpool : public Spool {
 
   void Submit(WriteOp op);
 
-  // Runs `fn` as a write op and waits for its commit, or for `fn` alone
+  // Runs `fn` as a write op and waits for its sync, or for its commit
   // when `early`.
   absl::Status RunSync(std::function<absl::Status(sqlite3*)> fn,
                        bool early = false);
@@ -424,6 +430,11 @@ class SqliteSpool : public Spool {
   std::thread writer_;
   // Syncs committed groups and answers them; checkpoints.
   SpoolSyncer syncer_;
+  // Disk held back for outcomes: released when a write finds the disk
+  // full, after which appends are refused (appends_held_) until it can be
+  // held again.
+  SpoolReserve reserve_;
+  std::atomic<bool> appends_held_{false};
 };
 
 }  // namespace conversions::service::spool_internal

@@ -21,21 +21,9 @@
 #include "service/http_transport.h"
 #include "tests/sandbox/sandbox.h"
 #include "tests/service/temp_dir.h"
+#include "tests/service/wait_for.h"
 
 namespace conversions::testing {
-
-// Waits until `done` holds or `timeout` passes; returns the final value.
-// Polls the result the test waits for; never a fixed sleep.
-inline bool WaitFor(
-    const std::function<bool()>& done,
-    std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
-}
 
 inline std::int64_t WallNowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
