@@ -44,6 +44,35 @@ std::string Quoted(std::string_view s) {
   return out + "\"";
 }
 
+// An endpoint as a message may show it: user information, a query and a
+// fragment, which may hold a key, become "***"; text that is not a URL is
+// shown only when it looks like a host or a path (a key pasted in the wrong
+// place does not).
+std::string ShownUrl(std::string_view text) {
+  const size_t sep = text.find("://");
+  if (sep == std::string_view::npos) {
+    const bool url_like = text.find_first_of("./") != std::string_view::npos &&
+                          text.substr(0, 3) != "sk-";
+    return url_like ? Quoted(text) : "(not shown: not a URL)";
+  }
+  std::string shown(text.substr(0, sep + 3));
+  std::string_view rest = text.substr(sep + 3);
+  const size_t end = std::min(rest.find_first_of("/?#"), rest.size());
+  std::string_view authority = rest.substr(0, end);
+  if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    shown += "***@";
+    authority = authority.substr(at + 1);
+  }
+  shown.append(authority.data(), authority.size());
+  std::string_view path = rest.substr(end);
+  const size_t query = path.find_first_of("?#");
+  shown.append(path.data(), std::min(query, path.size()));
+  if (query != std::string_view::npos) {
+    shown += path[query] == '?' ? "?***" : "#***";
+  }
+  return Quoted(shown);
+}
+
 bool IsIpv4(std::string_view s) {
   int parts = 0;
   size_t start = 0;
@@ -176,7 +205,7 @@ absl::StatusOr<HostPort> ParseHostPort(std::string_view text) {
 absl::StatusOr<HttpUrl> ParseHttpUrl(std::string_view text) {
   auto bad = [&](std::string_view why) {
     return absl::InvalidArgumentError(
-        absl::StrCat("invalid endpoint ", Quoted(text), ": ", Av(why)));
+        absl::StrCat("invalid endpoint ", ShownUrl(text), ": ", Av(why)));
   };
   if (!AllOf(text, IsVisible)) {
     return bad("contains spaces, control or non-ASCII characters");

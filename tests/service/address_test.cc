@@ -3,12 +3,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <initializer_list>
+#include <string>
 #include <string_view>
 
 namespace conversions::service {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(HostPortTest, ParsesNamesAddressesAndPortZero) {
   absl::StatusOr<HostPort> hp = ParseHostPort("127.0.0.1:0");
@@ -75,6 +78,34 @@ TEST(UrlTest, RejectsMalformedUrls) {
         "https://bzr.openai.com:0/", "https://bzr.openai.com:99999/",
         "https://bzr openai.com/", "https://bzr.openai.com/v1/\tevents"}) {
     EXPECT_FALSE(ParseHttpUrl(text).ok()) << text;
+  }
+}
+
+// A key can end up in an endpoint (user information, a query parameter, a
+// fragment, or the key pasted as the endpoint): the message says what is
+// wrong without showing it.
+TEST(UrlTest, ErrorsNeverShowWhatMayBeAKey) {
+  struct Case {
+    std::string_view text;
+    std::string_view shown;
+  };
+  for (const Case& c : std::initializer_list<Case>{
+           {"https://user:sk-proj-SECRET1@example.com/v1/events",
+            "\"https://***@example.com/v1/events\""},
+           {"https://example.com/v1/events?api_key=sk-proj-SECRET2",
+            "\"https://example.com/v1/events?***\""},
+           {"https://example.com/v1/events#sk-proj-SECRET3",
+            "\"https://example.com/v1/events#***\""},
+           {"sk-proj-SECRET4", "(not shown: not a URL)"},
+           {"SECRET5", "(not shown: not a URL)"},
+           {"bzr.openai.com/v1/events", "\"bzr.openai.com/v1/events\""},
+       }) {
+    absl::StatusOr<HttpUrl> url = ParseHttpUrl(c.text);
+    ASSERT_FALSE(url.ok()) << c.shown;
+    const std::string message(url.status().message());
+    EXPECT_THAT(message, Not(HasSubstr("SECRET"))) << c.shown;
+    EXPECT_THAT(message, HasSubstr("invalid endpoint " + std::string(c.shown)))
+        << message;
   }
 }
 
