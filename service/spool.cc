@@ -183,12 +183,13 @@ absl::Status SqliteSpool::CheckBound(
         (reserved == reserved_by_destination_.end() ? 0 : reserved->second);
     if (held + k > share) {
       // Says what would not fit: a request may be refused with room
-      // left for a smaller one.
+      // left for a smaller one, below the bound or within the share.
+      const std::int64_t room = std::max<std::int64_t>(
+          {0, bound - (queued_ + reserved_), share - held});
       return QueueFullError(absl::StrCat(
           "spool is full: ", queued_ + reserved_, " events queued, bound ",
           bound, "; destination ", destination, " holds ", held, ", its share ",
-          share, ", and cannot take ", k, " more (room for ",
-          std::max<std::int64_t>(0, share - held), ")"));
+          share, ", and cannot take ", k, " more (room for ", room, ")"));
     }
   }
   return absl::OkStatus();

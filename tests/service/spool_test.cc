@@ -738,6 +738,27 @@ TEST_F(SpoolTest, AQueueFullRefusalSaysHowMuchRoomIsLeft) {
   EXPECT_EQ(spool->QueuedCount(), 5);
 }
 
+// Past its share, a destination may still take what fits below the bound:
+// the room said is that.
+TEST_F(SpoolTest, TheRoomSaidCountsWhatFitsBelowTheBound) {
+  SpoolOptions options;
+  options.max_queued_events = 10;
+  options.destinations = 2;  // a share of 5 each
+  auto spool = OpenSpool(options);
+  std::vector<SpoolEvent> seven;
+  for (int i = 0; i < 7; ++i) seven.push_back(Event(absl::StrCat("a", i)));
+  ASSERT_TRUE(AppendSync(*spool, seven).ok());
+  std::vector<SpoolEvent> five;
+  for (int i = 0; i < 5; ++i) five.push_back(Event(absl::StrCat("b", i)));
+  auto refused = AppendSync(*spool, five);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(refused.status().message()),
+              ::testing::HasSubstr("cannot take 5 more (room for 3)"));
+  five.resize(3);
+  EXPECT_TRUE(AppendSync(*spool, five).ok());
+  EXPECT_EQ(spool->QueuedCount(), 10);
+}
+
 TEST_F(SpoolTest, InFlightEventsAreQueuedAgainAfterRestart) {
   {
     auto spool = OpenSpool();
