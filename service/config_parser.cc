@@ -293,12 +293,16 @@ std::optional<std::int64_t> Parser::ReadInt(const Item& at, std::int64_t min,
     return std::nullopt;
   }
   std::int64_t value = 0;
-  if (!absl::SimpleAtoi(*s, &value) || value < min || value > max) {
-    Error(at, absl::StrCat(
-                  max == kMaxInt64
-                      ? absl::StrCat("must be at least ", min)
-                      : absl::StrCat("must be between ", min, " and ", max),
-                  ", got ", *s));
+  const bool parsed = absl::SimpleAtoi(*s, &value);
+  if (!parsed || value < min || value > max) {
+    // Beyond 64 bits, a negative number is too small, a positive one too
+    // large.
+    const bool too_large = parsed ? value > max : s->front() != '-';
+    Error(at, absl::StrCat(max != kMaxInt64 ? absl::StrCat("must be between ",
+                                                           min, " and ", max)
+                           : too_large ? absl::StrCat("must be at most ", max)
+                                       : absl::StrCat("must be at least ", min),
+                           ", got ", *s));
     return std::nullopt;
   }
   return value;

@@ -508,8 +508,12 @@ INSTANTIATE_TEST_SUITE_P(
          "spool.max_queued_events: must be at least 1, got -5"},
         {"IntegerOverflow",
          "spool:\n  max_queued_events: 99999999999999999999999\n",
-         "spool.max_queued_events: must be at least 1, got "
+         "spool.max_queued_events: must be at most 9223372036854775807, got "
          "99999999999999999999999"},
+        {"NegativeIntegerOverflow",
+         "spool:\n  max_queued_events: -99999999999999999999999\n",
+         "spool.max_queued_events: must be at least 1, got "
+         "-99999999999999999999999"},
         {"MultiplierBelowOne", "dispatcher:\n  backoff_multiplier: 0.5\n",
          "dispatcher.backoff_multiplier: must be between 1 and 100, got 0.5"},
         {"MultiplierNotANumber", "dispatcher:\n  backoff_multiplier: .nan\n",
