@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <map>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -461,32 +462,46 @@ absl::StatusOr<DeliveryReport> Dispatcher::DeliverOnce(
     return report;
   }
 
-  // Dead-letter what can no longer arrive inside its 7-day window.
+  // Dead-letter what can no longer arrive inside its 7-day window, by the
+  // last error of the events that had one (a pause, a retry put back).
   std::vector<ClaimedEvent> live;
-  std::vector<std::int64_t> expired;
+  std::map<std::string, std::vector<std::int64_t>> expired;
   for (ClaimedEvent& e : *claimed) {
     if (Expired(e.timestamp_ms, now)) {
-      expired.push_back(e.row_id);
+      expired[e.last_error].push_back(e.row_id);
     } else {
       live.push_back(std::move(e));
     }
   }
-  if (!expired.empty()) {
+  for (const auto& [last_error, rows] : expired) {
+    std::string message =
+        "event's 7-day window closes within 5 s of its sending: the API "
+        "would receive it too old";
+    if (!last_error.empty())
+      absl::StrAppend(&message, "; last error: ", last_error);
     absl::Status s = Record(key, [&] {
-      return spool_->MarkDead(
-          expired, DeadReason::kExpired,
-          "event's 7-day window closes within 5 s of its sending: the API "
-          "would receive it too old",
-          now, /*attempts=*/0);
+      return spool_->MarkDead(rows, DeadReason::kExpired, message, now,
+                              /*attempts=*/0);
     });
     if (!s.ok()) return s;
-    report.dead_lettered += static_cast<int>(expired.size());
-    CountEnded(key, "expired", static_cast<std::int64_t>(expired.size()));
+    report.dead_lettered += static_cast<int>(rows.size());
+    CountEnded(key, "expired", static_cast<std::int64_t>(rows.size()));
     // Logged per batch, as event_dead_lettered is per refused event.
-    LogWarn("events_expired", {{"destination", key.destination},
-                               {"validate_only", key.validate_only ? "1" : "0"},
-                               {"events", absl::StrCat(expired.size())},
-                               {"when", "before_sending"}});
+    const std::string events = absl::StrCat(rows.size());
+    if (last_error.empty()) {
+      LogWarn("events_expired",
+              {{"destination", key.destination},
+               {"validate_only", key.validate_only ? "1" : "0"},
+               {"events", events},
+               {"when", "before_sending"}});
+    } else {
+      LogWarn("events_expired",
+              {{"destination", key.destination},
+               {"validate_only", key.validate_only ? "1" : "0"},
+               {"events", events},
+               {"when", "before_sending"},
+               {"last_error", last_error}});
+    }
   }
   if (live.empty()) {
     absl::Status s = ResumeIfNothingQueued(dest);

@@ -58,6 +58,7 @@ struct ClaimedEvent {
   int attempts = 0;
   std::string event_id;
   std::string wire_json;
+  std::string last_error;  // of its last attempt or pause; empty for none
 };
 
 // Where an event is in its delivery.

@@ -113,6 +113,9 @@ absl::StatusOr<std::vector<ClaimedEvent>> SqliteSpool::Claim(
         e.timestamp_ms = claims_.rows.Int(1);
         e.attempts = static_cast<int>(claims_.rows.Int(2));
         e.event_id = claims_.rows.Text(3);
+        if (sqlite3_column_type(claims_.rows.get(), 9) != SQLITE_NULL) {
+          e.last_error = claims_.rows.Text(9);
+        }
         if (sqlite3_column_type(claims_.rows.get(), 4) == SQLITE_NULL) {
           e.wire_json = claims_.rows.Text(8);
         } else {

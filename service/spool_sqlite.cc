@@ -434,7 +434,7 @@ absl::Status ClaimStatements::Prepare(sqlite3* db) {
             "SELECT e.id, e.timestamp_ms, e.attempts, e.event_id, "
             "e.payload_seg, e.payload_off, e.payload_len, e.payload_crc, "
             "CASE WHEN e.payload_seg IS NULL THEN (SELECT wire_json FROM "
-            "payloads_kept k WHERE k.id=e.id) END "
+            "payloads_kept k WHERE k.id=e.id) END, e.last_error "
             "FROM events e WHERE e.id BETWEEN ?1 AND ?2 AND e.state=0"))
            .ok() ||
       !(s = kept.Prepare(db, "SELECT wire_json FROM payloads_kept WHERE id=?1"))

@@ -635,6 +635,26 @@ TEST_F(DispatcherTest, DeadLettersExpiredEventsWithoutSendingThem) {
   EXPECT_EQ(status->dead_reason, DeadReason::kExpired);
 }
 
+// An event put back by a pause, whose window closes before the pause
+// ends, is dead-lettered with the pause's error: what kept it from going.
+TEST_F(DispatcherTest, AnEventExpiredInAPauseKeepsThePausesError) {
+  // 34 s are left of its window; the probe comes after 30 s, within the
+  // last 5 s.
+  Append({"a"}, false, kNow - 7 * kDayMs + 34'000);
+  api_.Script(FakeHttpTransport::Response(401));
+  EXPECT_TRUE(Deliver().paused);
+  clock_.Advance(std::chrono::milliseconds(30'000));
+  DeliveryReport report = Deliver();
+  EXPECT_EQ(report.dead_lettered, 1);
+  EXPECT_THAT(api_.requests(), SizeIs(1));  // the first request only
+  auto status = spool_->Lookup("default", "order_created", "a");
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->state, EventState::kDead);
+  EXPECT_EQ(status->dead_reason, DeadReason::kExpired);
+  EXPECT_THAT(status->last_error,
+              ::testing::HasSubstr("last error: HTTP 401: destination paused"));
+}
+
 TEST_F(DispatcherTest, ExpiresEventsWhoseWindowClosesBeforeTheNextAttempt) {
   // 30 s are left of the window; the API asks to come back in an hour.
   Append({"a"}, false, kNow - 7 * kDayMs + 90'000);
