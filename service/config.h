@@ -114,7 +114,7 @@ struct SpoolOptions {
   // configuration key: tests make it small.
   std::int64_t payload_segment_bytes = 64 << 20;
   // Size of the disk reserve (service/spool_reserve.h); negative for the
-  // default (1/16 of the file system, 1 MiB to 64 MiB), 0 for none. Not
+  // default (1/8 of the file system, 1 MiB to 64 MiB), 0 for none. Not
   // a configuration key: tests make it small.
   std::int64_t disk_reserve_bytes = -1;
 };

@@ -30,7 +30,7 @@ SpoolReserve::SpoolReserve(std::string path, std::int64_t bytes)
            static_cast<std::int64_t>(fs.f_frsize);
   }
   bytes_ =
-      std::clamp<std::int64_t>(size / 16, kMinDefaultBytes, kMaxDefaultBytes);
+      std::clamp<std::int64_t>(size / 8, kMinDefaultBytes, kMaxDefaultBytes);
 }
 
 std::int64_t SpoolReserve::FreeBytes() const {
