@@ -477,8 +477,9 @@ absl::StatusOr<DeliveryReport> Dispatcher::DeliverOnce(
     std::string message =
         "event's 7-day window closes within 5 s of its sending: the API "
         "would receive it too old";
-    if (!last_error.empty())
+    if (!last_error.empty()) {
       absl::StrAppend(&message, "; last error: ", last_error);
+    }
     absl::Status s = Record(key, [&] {
       return spool_->MarkDead(rows, DeadReason::kExpired, message, now,
                               /*attempts=*/0);
