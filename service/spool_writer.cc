@@ -194,6 +194,18 @@ void SqliteSpool::WriterLoop() {
       }
     }
     RunGroup(&batch);
+    if (more_removals_) {
+      // Segments left over, which free disk: a full disk holds new events
+      // back until they go (SqliteSpool::TakesAppends).
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      if (pending_.empty() && !stopping_) {
+        WriteOp op;
+        op.run = [](sqlite3*) { return absl::OkStatus(); };
+        op.early = true;
+        op.seq = ++submitted_seq_;
+        pending_.push_back(std::move(op));
+      }
+    }
     if (force_checkpoint_) {
       force_checkpoint_ = false;
       sqlite3_wal_checkpoint_v2(writer_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
@@ -283,6 +295,7 @@ void SqliteSpool::RunGroup(std::vector<WriteOp>* batch) {
   const bool full = options_.synchronous == SpoolSynchronous::kFull;
   std::vector<std::int64_t> removals;
   removals.swap(removals_);
+  more_removals_ = status.ok() && removals.size() >= kRemovalsPerGroup;
   if (status.ok() && ((waiting && full) || !removals.empty())) {
     std::vector<std::function<void(absl::Status)>> after_sync;
     for (WriteOp& op : *batch) {

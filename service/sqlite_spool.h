@@ -403,6 +403,10 @@ class SqliteSpool : public Spool {
   std::vector<std::pair<std::int64_t, std::int64_t>> added_keys_;
   std::vector<std::pair<std::int64_t, std::int64_t>> removed_keys_;
   bool force_checkpoint_ = false;  // writer thread only
+  // The last group removed as many log segments as one may: more may be
+  // due, and a group of their own removes them even when no write comes
+  // (writer thread only).
+  bool more_removals_ = false;
 
   mutable absl::Mutex mu_;
   std::int64_t queued_ ABSL_GUARDED_BY(mu_) = 0;  // queued or in flight

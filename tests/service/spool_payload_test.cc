@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "service/spool.h"
 #include "tests/service/spool_test_util.h"
+#include "tests/service/wait_for.h"
 
 namespace conversions::service {
 namespace {
@@ -97,6 +98,21 @@ TEST_F(SpoolPayloadTest, WithoutPreparedFilesEachSegmentHoldsItsAppendsOnly) {
   EXPECT_EQ(size("2.log"), 23);  // e9, e10
   EXPECT_EQ(size("prepared.tmp"), -1);
   EXPECT_THAT(ClaimAll(*spool), SizeIs(10));
+}
+
+// A group removes two done segments at most; those left go in groups of
+// their own, with no write to carry them: on a full disk, new events wait
+// for that room (SqliteSpool::TakesAppends).
+TEST_F(SpoolPayloadTest, DoneSegmentsGoWithoutAnotherWrite) {
+  auto spool = OpenSmall();
+  ASSERT_TRUE(AppendSync(*spool, Events(1, 21)).ok());
+  // Segments 0 to 4 hold e1 - e20, four each; 5 holds e21.
+  EXPECT_THAT(Files(), ElementsAre(0, 1, 2, 3, 4, 5));
+  std::vector<ClaimedEvent> claimed = ClaimAll(*spool);
+  ASSERT_THAT(claimed, SizeIs(21));
+  ASSERT_TRUE(spool->MarkDelivered(Rows(claimed), kNow, 1).ok());
+  EXPECT_TRUE(testing::WaitFor([&] { return Files().size() == 1; }));
+  EXPECT_THAT(Files(), ElementsAre(5));  // the one appended to stays
 }
 
 TEST_F(SpoolPayloadTest, DoneSegmentsGoAndDeadLettersKeepTheirPayloads) {
