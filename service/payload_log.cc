@@ -176,6 +176,14 @@ int PayloadLog::TakePrepared() {
   return fd;
 }
 
+void PayloadLog::DropPrepared() {
+  // One being made is not ready, and fails on a full disk by itself.
+  const int fd = TakePrepared();
+  if (fd < 0) return;
+  close(fd);
+  unlinkat(dir_fd_, kPreparedName, 0);
+}
+
 bool PayloadLog::AwaitPrepared() {
   absl::MutexLock lock(&prep_mu_);
   prep_mu_.Await(absl::Condition(

@@ -110,6 +110,10 @@ class PayloadLog {
   // Deletes a segment's file. Reads that hold it still finish.
   absl::Status Remove(std::int64_t segment);
 
+  // Deletes a prepared file that is ready, giving its blocks back (a full
+  // disk); the next segment is then a new file. Writer thread only.
+  void DropPrepared();
+
   // Waits until no preparation is under way; whether a prepared file is
   // ready for the next segment (for tests).
   bool AwaitPrepared();

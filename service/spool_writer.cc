@@ -265,8 +265,10 @@ void SqliteSpool::RunGroup(std::vector<WriteOp>* batch) {
   // told, and writes it again (or the next start queues them).
   group_released_.clear();
   if (StoreFailureOf(status) == StoreFailure::kDiskFull) {
-    // Room for the outcomes that free the disk; none for new events.
+    // Room for the outcomes that free the disk; none for new events. A
+    // prepared log file, zeros for the next segment, goes too.
     reserve_.Release();
+    log_->DropPrepared();
     appends_held_.store(true, std::memory_order_release);
   }
   bool readers_wait;

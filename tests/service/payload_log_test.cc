@@ -247,6 +247,28 @@ TEST_F(PayloadLogTest, SmallGroupsGetTheirNextSegmentWrittenAhead) {
   EXPECT_TRUE(absl::IsDataLoss(log.Read(beyond, &out)));
 }
 
+// On a full disk the spool gives a prepared file's blocks back: it goes,
+// and the next segment is a new file, as without preparing.
+TEST_F(PayloadLogTest, ADroppedPreparedFileGoesAndTheNextSegmentIsNew) {
+  auto opened = PayloadLog::Open(dir(), 0, 1024, 200);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  PayloadLog& log = **opened;
+  const std::string payload(100, 'p');
+  for (int i = 0; i < 3; ++i) Append(log, payload);
+  ASSERT_TRUE(log.AwaitPrepared());
+  ASSERT_EQ(SizeOf(dir() + "/prepared.tmp"), 1024);
+  log.DropPrepared();
+  EXPECT_EQ(SizeOf(dir() + "/prepared.tmp"), -1);
+  PayloadLocation last;
+  for (int i = 0; i < 8; ++i) last = Append(log, payload);
+  ASSERT_EQ(last.segment, 1);
+  EXPECT_EQ(SizeOf(dir() + "/1.log"), 100);  // a new file, not 1,024 zeros
+  ASSERT_TRUE(log.Sync().ok());
+  std::string out;
+  ASSERT_TRUE(log.Read(last, &out).ok());
+  EXPECT_EQ(out, payload);
+}
+
 TEST_F(PayloadLogTest, LargeGroupsAndAZeroLimitGetNewFilesOnly) {
   for (std::int64_t limit : {std::int64_t{150}, std::int64_t{0}}) {
     SCOPED_TRACE(limit);
