@@ -329,13 +329,13 @@ absl::Status Gateway::StartGrpc() {
 bool Gateway::Ready(bool ignore_paused) const {
   return started_ && !draining_ && dispatcher_ &&
          (ignore_paused || dispatcher_->PausedDestinations().empty()) &&
-         !ingestor_->spool_disk_full();
+         !ingestor_->spool_disk_full() && !spool_->AppendsHeld();
 }
 
 std::string Gateway::ReadinessReport(bool ignore_paused) const {
   if (!started_) return "starting\n";
   if (draining_) return "draining\n";
-  if (ingestor_->spool_disk_full()) {
+  if (ingestor_->spool_disk_full() || spool_->AppendsHeld()) {
     return absl::StrCat("the spool's disk is full (", config_.spool.path,
                         "): new events cannot be stored\n");
   }
@@ -395,6 +395,10 @@ void Gateway::HealthLoop() {
       last_intake = intake;
       first = false;
     }
+    // After a full disk the spool takes new events once it holds its
+    // reserve again (a delivery's write may have found the disk full
+    // without any append being refused).
+    if (spool_->AppendsHeld()) spool_->TakesAppends();
     if (ingestor_->spool_disk_full() && SpoolDiskHasRoom() &&
         spool_->TakesAppends()) {
       // Room again (events delivered, files removed, the volume grown):

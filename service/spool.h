@@ -167,6 +167,9 @@ class Spool {
   // with a disk_full error until the spool's reserve can be held again,
   // service/spool_reserve.h); tries to hold it.
   virtual bool TakesAppends() = 0;
+  // Whether new events are held back so (without trying to hold the
+  // reserve): for readiness.
+  virtual bool AppendsHeld() const = 0;
 
   // Claims due events of a lane in acceptance order, at most `max_events`
   // and (beyond the first) `max_bytes` of JSON, counting a comma between

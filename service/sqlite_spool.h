@@ -100,6 +100,9 @@ class SqliteSpool : public Spool {
   // events that were in flight are simply queued (at least once; the API
   // deduplicates by id).
   bool TakesAppends() override;
+  bool AppendsHeld() const override {
+    return appends_held_.load(std::memory_order_acquire);
+  }
 
   absl::StatusOr<std::vector<ClaimedEvent>> Claim(const LaneKey& lane,
                                                   std::int64_t now_ms,
