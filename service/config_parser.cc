@@ -130,6 +130,14 @@ void Parser::ParseMap(const Item& at, const std::vector<Field>& fields) {
         for (const Field& field : fields) {
           if (field.key == key) return field.handle(child);
         }
+        // A key pasted where a YAML key goes is not repeated in the log.
+        if (key.rfind("sk-", 0) == 0) {
+          Error(key_line, at.path,
+                "unknown key (not shown: it looks like an API key, which "
+                "goes in the environment or a file, api_key_env or "
+                "api_key_file)");
+          return;
+        }
         std::vector<std::string_view> keys;
         for (const Field& field : fields) keys.push_back(field.key);
         Error(key_line, at.path,

@@ -475,6 +475,10 @@ INSTANTIATE_TEST_SUITE_P(
          "config.yaml:2: spool: unknown key \"paht\"; did you mean \"path\"?"},
         {"UnknownKeyWithoutNearMatch", "spool:\n  colour: red\n",
          "config.yaml:2: spool: unknown key \"colour\""},
+        {"UnknownKeyThatLooksLikeAnApiKey",
+         "destinations:\n  - name: d\n    sk-proj-abc123: x\n",
+         "config.yaml:3: destinations[0]: unknown key (not shown: it looks "
+         "like an API key"},
         {"DuplicateKey", "log_level: info\nlog_level: debug\n",
          "config.yaml:2: duplicate key \"log_level\""},
         {"NonScalarKey", "? [a, b]\n: 1\n", "keys must be strings"},
