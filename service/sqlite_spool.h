@@ -94,16 +94,16 @@ class SqliteSpool : public Spool {
   void Append(std::vector<SpoolEvent> events, std::int64_t now_ms,
               AppendCallback done) override;
 
-  // Claims read on their own connection and write nothing: "in flight" is
-  // a state of memory only (in_flight_). The writer thread, the spool's
-  // bottleneck, then only sees the outcome of each event. After a crash,
-  // events that were in flight are simply queued (at least once; the API
-  // deduplicates by id).
   bool TakesAppends() override;
   bool AppendsHeld() const override {
     return appends_held_.load(std::memory_order_acquire);
   }
 
+  // Claims read on their own connection and write nothing: "in flight" is
+  // a state of memory only (in_flight_). The writer thread, the spool's
+  // bottleneck, then only sees the outcome of each event. After a crash,
+  // events that were in flight are simply queued (at least once; the API
+  // deduplicates by id).
   absl::StatusOr<std::vector<ClaimedEvent>> Claim(const LaneKey& lane,
                                                   std::int64_t now_ms,
                                                   size_t max_events,
