@@ -397,10 +397,9 @@ void Gateway::HealthLoop() {
     }
     // After a full disk the spool takes new events once it holds its
     // reserve again (a delivery's write may have found the disk full
-    // without any append being refused).
-    if (spool_->AppendsHeld()) spool_->TakesAppends();
-    if (ingestor_->spool_disk_full() && SpoolDiskHasRoom() &&
-        spool_->TakesAppends()) {
+    // without any append being refused); it tries here.
+    const bool takes_appends = spool_->TakesAppends();
+    if (ingestor_->spool_disk_full() && takes_appends && SpoolDiskHasRoom()) {
       // Room again (events delivered, files removed, the volume grown):
       // ready for events, and the next write tells.
       ingestor_->ClearSpoolDiskFull();
