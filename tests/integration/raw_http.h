@@ -58,6 +58,20 @@ class RawConnection {
     return ReadUntil("\r\n\r\n", seconds);
   }
 
+  // Everything the peer sends until it closes the connection, or what came
+  // within `seconds` if it does not.
+  std::string ReadToEnd(int seconds = 10) {
+    timeval tv{seconds, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    std::string got;
+    char buf[512];
+    ssize_t n;
+    while ((n = recv(fd_, buf, sizeof(buf), 0)) > 0) {
+      got.append(buf, static_cast<size_t>(n));
+    }
+    return got;
+  }
+
  private:
   std::string ReadUntil(const std::string& end, int seconds) {
     timeval tv{seconds, 0};

@@ -238,8 +238,16 @@ absl::Status Sandbox::Listen() {
                [this](const httplib::Request&, httplib::Response& res) {
                  SendJson(res, 200, Stats());
                });
+  // Reset takes no body. With a plain handler httplib reads a POST without
+  // Content-Length until the connection closes, so `curl -X POST` got a 400
+  // after its timeout; this reads a body only when one is announced.
   server_->Post("/_sandbox/reset",
-                [this](const httplib::Request&, httplib::Response& res) {
+                [this](const httplib::Request& req, httplib::Response& res,
+                       const httplib::ContentReader& read_content) {
+                  if (req.has_header("Content-Length") ||
+                      req.has_header("Transfer-Encoding")) {
+                    read_content([](const char*, size_t) { return true; });
+                  }
                   Reset();
                   SendJson(res, 200, {{"ok", true}});
                 });

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "tests/integration/raw_http.h"
 #include "tests/sandbox/sandbox_test_util.h"
 
 namespace conversions::sandbox {
@@ -755,6 +756,35 @@ TEST_F(SandboxTest, ResetForgetsEventsCountersDedupAndFaults) {
   // No fault left, and the dedup key is gone.
   ASSERT_EQ(PostEvents(Batch({WebPurchase("a")}))->status, 200);
   EXPECT_THAT(sandbox_->AcceptedEvents(), ElementsAre(WebPurchase("a")));
+}
+
+TEST_F(SandboxTest, ResetTakesAPostWithoutABody) {
+  Faults faults;
+  faults.auth_failures = 5;
+  sandbox_->SetFaults(faults);
+  // `curl -X POST .../_sandbox/reset` sends neither a body nor a length.
+  ::conversions::testing::RawConnection connection(sandbox_->port());
+  ASSERT_TRUE(connection.ok());
+  ASSERT_TRUE(connection.Send(
+      "POST /_sandbox/reset HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  EXPECT_EQ(connection.StatusLine(), "HTTP/1.1 200 OK");
+  EXPECT_EQ(sandbox_->PendingFaults().auth_failures, 0);
+}
+
+TEST_F(SandboxTest, ResetReadsABodyItIsSentSoTheNextRequestIsAnswered) {
+  ::conversions::testing::RawConnection connection(sandbox_->port());
+  ASSERT_TRUE(connection.ok());
+  ASSERT_TRUE(connection.Send(
+      "POST /_sandbox/reset HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      "Content-Length: 2\r\n\r\n{}"));
+  EXPECT_EQ(connection.StatusLine(), "HTTP/1.1 200 OK");
+  // Had "{}" been left unread, it would start the next request line.
+  ASSERT_TRUE(connection.Send(
+      "GET /_sandbox/stats HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      "Connection: close\r\n\r\n"));
+  const std::string answer = connection.ReadToEnd();
+  EXPECT_THAT(answer, HasSubstr("HTTP/1.1 200 OK")) << answer;
+  EXPECT_THAT(answer, HasSubstr("\"requests\"")) << answer;
 }
 
 TEST_F(SandboxTest, ShutdownIsIdempotentAndWakesLatencyWaits) {
