@@ -524,9 +524,13 @@ absl::Status Dispatcher::SendBatch(DestinationState* dest, const LaneKey& key,
   const std::int64_t waited =
       std::min(now + destination_delay.count(), now + kMaxDestinationWaitMs);
   if (next > now + kMaxDestinationWaitMs) {
+    // The header as the API sent it (a date, or seconds beyond the 8 days
+    // ParseRetryAfter keeps), and the wait the batch's events keep.
     LogWarn("retry_after_capped",
             {{"destination", name},
-             {"retry_after_ms", absl::StrCat(delay.count())},
+             {"retry_after",
+              response.ok() ? response->retry_after.substr(0, 64) : ""},
+             {"events_wait_ms", absl::StrCat(delay.count())},
              {"destination_wait_ms", absl::StrCat(kMaxDestinationWaitMs)}});
   }
   {

@@ -250,6 +250,19 @@ TEST_F(DispatcherTest, ARetryAfterPastTheWindowExpiresTheEvent) {
   EXPECT_EQ(StateOf("a"), EventState::kDead);
 }
 
+// The log of a Retry-After beyond the destination's one-day wait shows the
+// header as sent, not the 8 days it is read as.
+TEST_F(DispatcherTest, ACappedRetryAfterIsLoggedAsTheApiSentIt) {
+  Append({"a"});
+  api_.Script(FakeHttpTransport::Response(429, "{}", "9999999999"));
+  ::testing::internal::CaptureStderr();
+  Deliver();
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(log, HasSubstr("event=retry_after_capped destination=default "
+                             "retry_after=9999999999 events_wait_ms=691200000 "
+                             "destination_wait_ms=86400000"));
+}
+
 // A success on another worker ends a backoff, not the API's Retry-After:
 // until then nothing more goes to the destination.
 TEST_F(DispatcherTest, ASuccessElsewhereDoesNotCutShortARetryAfter) {
