@@ -49,7 +49,9 @@ struct Limits {
   static constexpr size_t kCustomPropertiesBytes = 16 * 1024;
   static constexpr int kCustomPropertiesDepth = 8;
   static constexpr size_t kUserListValues = 3;    // kept per list
-  static constexpr size_t kUserListInputs = 100;  // read per list
+  // Read per list: a bound on the work one list can cost. The API would
+  // use a valid value past it, so it is set far beyond any real list.
+  static constexpr size_t kUserListInputs = 1000;
   static constexpr size_t kLocationChars = 128;
   static constexpr size_t kUserAgentBytes = 2048;
   static constexpr size_t kObrefBytes = 1024;

@@ -119,9 +119,10 @@ inline void Mapper<Event>::AddDigest(const Sha256HexDigest& digest,
 }
 
 // Returns how many of a user list's `size` values are read: at most
-// kUserListInputs. The API uses the first 3 valid values and ignores the
-// rest without rejecting the event (spec 5a), so neither does the gateway:
-// the values past the limit are not read, and one warning says so.
+// kUserListInputs, which bounds the work of one list. The API would still
+// use a valid value past them (it takes the first 3 valid ones, spec 5a),
+// so the limit is far beyond any real list; the values past it are not
+// read, one warning says so, and the event is not rejected.
 template <typename Event>
 inline int Mapper<Event>::ReadListSize(int size, std::string_view field) {
   if (static_cast<size_t>(size) <= Limits::kUserListInputs) return size;
@@ -136,8 +137,7 @@ inline void Mapper<Event>::TooMany(std::string_view field, int size) {
       std::string(field), kDroppedOverLimit,
       absl::StrCat(Sv(field), " has ", size, " values; the values after the ",
                    Limits::kUserListInputs,
-                   "th were not read (the API uses the first 3 valid "
-                   "ones)"));
+                   "th were not read"));
 }
 
 // Validates one raw location kind and keeps the first 3 unique values;

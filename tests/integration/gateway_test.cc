@@ -239,14 +239,10 @@ TEST_F(GatewayTest, ListsAtMostFiftyWarningsPerEvent) {
   EXPECT_THAT(result.warnings(49).description(),
               ::testing::StartsWith("151 more warnings of this event"));
   const std::string text = MetricsText();
-  // 199 invalid values (the event's own email is valid) and one for the
-  // emails past the first 100 read.
+  // 200 invalid values (the event's own email is valid).
   EXPECT_THAT(text, HasSubstr("conversions_identifier_warnings_total{"
                               "destination=\"default\",api=\"send\","
-                              "reason=\"DROPPED_INVALID\"} 199\n"));
-  EXPECT_THAT(text, HasSubstr("conversions_identifier_warnings_total{"
-                              "destination=\"default\",api=\"send\","
-                              "reason=\"DROPPED_OVER_LIMIT\"} 1\n"));
+                              "reason=\"DROPPED_INVALID\"} 200\n"));
 }
 
 // So does a rejected event's list of violations.

@@ -259,13 +259,12 @@ TEST_F(HashedListTest, DropsAPreHashedTwinOfAClearValue) {
   });
 }
 
-// The API ignores what is past the first 3 valid values without rejecting
-// the event (spec 5a): values past the 100th are not read, with one
-// warning, and the event is accepted.
-TEST_F(HashedListTest, ReadsOnlyTheFirstOneHundredClearInputs) {
+// Values past the 1,000th are not read, with one warning, and the event is
+// accepted: the limit bounds the work of a list, far beyond any real one.
+TEST_F(HashedListTest, ReadsOnlyTheFirstThousandClearInputs) {
   ForEachList([&] {
-    // 100 invalid values, then a valid one that is not read.
-    std::vector<std::string> clear(100, "");
+    // 1,000 invalid values, then a valid one that is not read.
+    std::vector<std::string> clear(1000, "");
     clear.push_back(list().valid);
     MappedEvent mapped = MapEvent(EventWith(clear, {}), kNowMs);
     EXPECT_TRUE(mapped.ok());
@@ -275,7 +274,7 @@ TEST_F(HashedListTest, ReadsOnlyTheFirstOneHundredClearInputs) {
                                           "DROPPED_OVER_LIMIT")));
     EXPECT_FALSE(UserJson(mapped).contains(list().wire_key));
     // With valid values first, the first 3 are sent as always.
-    std::vector<std::string> valid(150, list().valid);
+    std::vector<std::string> valid(1500, list().valid);
     mapped = MapEvent(EventWith(valid, {}), kNowMs);
     EXPECT_TRUE(mapped.ok());
     EXPECT_EQ(UserJson(mapped)[list().wire_key],
@@ -283,9 +282,25 @@ TEST_F(HashedListTest, ReadsOnlyTheFirstOneHundredClearInputs) {
   });
 }
 
-TEST_F(HashedListTest, ReadsOnlyTheFirstOneHundredPreHashedInputs) {
+// The API takes the first 3 valid values (spec 5a), so a valid one past
+// many invalid ones is still sent.
+TEST_F(HashedListTest, FindsAValidValuePastAHundredInvalidOnes) {
   ForEachList([&] {
-    std::vector<std::string> hashed(101, Digest('a'));
+    std::vector<std::string> clear(101, "");
+    clear.push_back(list().valid);
+    MappedEvent mapped = MapEvent(EventWith(clear, {}), kNowMs);
+    EXPECT_TRUE(mapped.ok());
+    EXPECT_EQ(UserJson(mapped)[list().wire_key],
+              nlohmann::json::array({list().valid_hash}));
+    EXPECT_THAT(mapped.warnings,
+                ::testing::Not(::testing::Contains(
+                    ::testing::Field(&FieldIssue::reason, "DROPPED_OVER_LIMIT"))));
+  });
+}
+
+TEST_F(HashedListTest, ReadsOnlyTheFirstThousandPreHashedInputs) {
+  ForEachList([&] {
+    std::vector<std::string> hashed(1001, Digest('a'));
     MappedEvent mapped = MapEvent(EventWith({}, hashed), kNowMs);
     EXPECT_TRUE(mapped.ok());
     EXPECT_THAT(mapped.warnings, ::testing::Contains(Issue(
@@ -296,12 +311,12 @@ TEST_F(HashedListTest, ReadsOnlyTheFirstOneHundredPreHashedInputs) {
   });
 }
 
-TEST_F(HashedListTest, AcceptsOneHundredInputs) {
+TEST_F(HashedListTest, AcceptsOneThousandInputs) {
   ForEachList([&] {
-    std::vector<std::string> clear(100, list().valid);
+    std::vector<std::string> clear(1000, list().valid);
     MappedEvent mapped = MapEvent(EventWith(clear, {}), kNowMs);
     EXPECT_TRUE(mapped.ok());
-    EXPECT_EQ(mapped.warnings.size(), 99u);  // all duplicates
+    EXPECT_EQ(mapped.warnings.size(), 999u);  // all duplicates
   });
 }
 
@@ -487,10 +502,10 @@ TEST(UserRegionsTest, TruncatesARegionTo128CodePoints) {
               ElementsAre(Issue("user.regions[0]", "TRUNCATED")));
 }
 
-TEST(UserRawListsTest, ReadsOnlyTheFirstOneHundredInputs) {
+TEST(UserRawListsTest, ReadsOnlyTheFirstThousandInputs) {
   v1::Event event = ValidEvent();
-  for (int i = 0; i < 100; ++i) event.mutable_user()->add_postal_codes("#");
-  event.mutable_user()->add_postal_codes("94107");  // the 101st: not read
+  for (int i = 0; i < 1000; ++i) event.mutable_user()->add_postal_codes("#");
+  event.mutable_user()->add_postal_codes("94107");  // the 1,001st: not read
   MappedEvent mapped = MapEvent(event, kNowMs);
   EXPECT_TRUE(mapped.ok());
   EXPECT_THAT(mapped.warnings, ::testing::Contains(Issue(

@@ -156,7 +156,7 @@ TEST(EventViewTest, ReportsTheSameViolationsAsTheTypedEvent) {
   c->set_quantity(0);
   c->set_amount(5);
   c->set_currency("XYZ");
-  for (int i = 0; i < 101; ++i) event.mutable_user()->add_cities("Paris");
+  for (int i = 0; i < 1001; ++i) event.mutable_user()->add_cities("Paris");
   ExpectSameThroughView(event);
   EXPECT_FALSE(MapEvent(event, kNowMs).ok());
 }
