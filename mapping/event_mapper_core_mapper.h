@@ -109,6 +109,7 @@ class Mapper {
                              size_t max_bytes);
   void DropRawScalar(std::string_view value, std::string_view field,
                      size_t max_bytes);
+  void DropEmailUserAgent();
   template <typename User>
   void MapUser(const User& u);
   void MapScalar(std::string_view value, std::string_view field,

@@ -255,6 +255,21 @@ inline void Mapper<Event>::MapUser(const User& u) {
   user_.obref = RawScalar(u.obref(), "user.obref", Limits::kObrefBytes);
   user_.user_agent =
       RawScalar(u.user_agent(), "user.user_agent", Limits::kUserAgentBytes);
+  // Sent in clear: a user agent that is an email address is a caller's
+  // mix-up that must not reach the spool or the API.
+  if (user_.user_agent.find('@') != std::string_view::npos) {
+    DropEmailUserAgent();
+  }
+}
+
+// Drops the user agent if it is an email address (it has an '@').
+template <typename Event>
+inline void Mapper<Event>::DropEmailUserAgent() {
+  if (!NormalizeEmail(user_.user_agent, &scratch_).kept()) return;
+  user_.user_agent = {};
+  Warning("user.user_agent", kDroppedInvalid,
+          "value is an email address, not a user agent: an email address "
+          "goes in the emails list, which is hashed");
 }
 
 template <typename Event>

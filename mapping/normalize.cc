@@ -256,10 +256,30 @@ DropReason NormalizeLocation(std::string_view in, std::string* out) {
   if (!IsValidUtf8(in)) return Invalid("value is not valid UTF-8");
   std::string_view trimmed = TrimWhitespace(in);
   if (trimmed.empty()) return Empty("value is empty");
+  // Places are sent in clear, so what is an identifier instead must not
+  // pass: no place name has an '@', and none is a run of 7 or more digits
+  // with only a phone number's other characters.
+  int digits = 0;
+  bool phone_characters_only = true;
   for (char c : trimmed) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
       return Invalid("value contains control characters");
     }
+    if (c == '@') {
+      return Invalid(
+          "value has an '@', which no place name has: an email address "
+          "goes in the emails list, which is hashed");
+    }
+    if (IsAsciiDigit(c)) {
+      ++digits;
+    } else if (c != '+' && !IsPhoneSeparator(c)) {
+      phone_characters_only = false;
+    }
+  }
+  if (phone_characters_only && digits >= 7) {
+    return Invalid(
+        "value looks like a phone number, not a place: a phone number goes "
+        "in the phone numbers list, which is hashed");
   }
   out->assign(trimmed);
   return kKept;

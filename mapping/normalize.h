@@ -53,7 +53,10 @@ DropReason NormalizeCountry(std::string_view in, std::string* out);
 // (code points). Case is kept.
 DropReason NormalizePostalCode(std::string_view in, std::string* out);
 
-// City or region: trim. The caller truncates to 128 code points.
+// City or region: trim. Dropped when it has an '@' or is 7 or more digits
+// with only a phone number's other characters (white space, `+ ( ) . -`):
+// a place is sent in clear, an email address or phone number must not be.
+// The caller truncates to 128 code points.
 DropReason NormalizeLocation(std::string_view in, std::string* out);
 
 // IP address: trim, then a valid IPv4 (dotted decimal) or IPv6 address;

@@ -590,6 +590,22 @@ TEST(UserUserAgentTest, DropsAUserAgentOver2048Bytes) {
               ElementsAre(Issue("user.user_agent", "DROPPED_INVALID")));
 }
 
+// Sent in clear, so an email address put there by mistake is dropped; a
+// crawler's user agent that names a contact address is a user agent.
+TEST(UserUserAgentTest, DropsAUserAgentThatIsAnEmailAddress) {
+  MappedEvent mapped = MapWithUser(R"pb(user_agent: " Jane.Doe@example.com ")pb");
+  EXPECT_FALSE(UserJson(mapped).contains("user_agent"));
+  EXPECT_THAT(mapped.warnings,
+              ElementsAre(Issue("user.user_agent", "DROPPED_INVALID")));
+  EXPECT_THAT(mapped.warnings[0].description, Not(HasSubstr("Jane")));
+
+  mapped = MapWithUser(
+      R"pb(user_agent: "ExampleBot/1.0 (+mailto:crawler@example.com)")pb");
+  EXPECT_EQ(UserJson(mapped)["user_agent"],
+            "ExampleBot/1.0 (+mailto:crawler@example.com)");
+  EXPECT_THAT(mapped.warnings, IsEmpty());
+}
+
 // --- the user object as a whole ---
 
 TEST(UserObjectTest, OmitsAnEmptyUser) {

@@ -294,6 +294,23 @@ TEST(NormalizeLocationTest, KeepsLongValuesForTheCallerToTruncate) {
   EXPECT_EQ(out, city);
 }
 
+// Places are sent in clear: an email address or a phone number put there
+// by mistake must not pass.
+TEST(NormalizeLocationTest, DropsWhatIsAnEmailAddressOrAPhoneNumber) {
+  std::string out;
+  for (const char* identifier :
+       {"jane@example.com", "Paris jane@example.com", "a@b@c",
+        "+1 (415) 555-2671", "0612345678", "1234567", "06.12.34.56.78"}) {
+    DropReason drop = NormalizeLocation(identifier, &out);
+    EXPECT_STREQ(drop.code, kDroppedInvalid) << identifier;
+  }
+  for (const char* place : {"75", "123456", "Paris 75001", "São Paulo",
+                            "Saint-Étienne", "CA", "13", "10115 Berlin"}) {
+    ASSERT_TRUE(NormalizeLocation(place, &out).kept()) << place;
+    EXPECT_EQ(out, place);
+  }
+}
+
 TEST(NormalizeIpAddressTest, AcceptsTheLongestIpv6Text) {
   std::string out;
   ASSERT_TRUE(
