@@ -849,7 +849,8 @@ class TagMapper {
 
     if (Found f = First(kItemQuantity)) {
       std::optional<double> q = AsNumber(f.value);
-      if (!q || !IsWholeNumber(*q)) {
+      // 1e300 is a whole number, only out of range.
+      if (!q || !std::isfinite(*q) || std::floor(*q) != *q) {
         ViolationAt(f, kInvalidFormat, " must be a whole number");
       } else if (*q <= 0) {
         ViolationAt(f, kOutOfRange, " must be positive");

@@ -1303,14 +1303,18 @@ TEST(TagMapperRow25Test, AcceptsWholeQuantitiesOnly) {
                 // 2^53 + 1, which JSON delivers as 2^53: refused, not
                 // rounded.
                 Item("e", "E", 1, 9007199254740993.0),
-                Item("f", "F", 1, 9007199254740991.0)};
+                Item("f", "F", 1, 9007199254740991.0),
+                // Whole numbers, out of range.
+                Item("g", "G", 1, 1e300), Item("h", "H", 1, -1e300)};
   TagMapResult r = MapTag(e);
   EXPECT_EQ(r.event.data().contents(0).quantity(), 2);
   EXPECT_EQ(r.event.data().contents(1).quantity(), 3);
   EXPECT_THAT(r.violations,
               ElementsAre(Issue("items[2].quantity", "INVALID_FORMAT"),
                           Issue("items[3].quantity", "OUT_OF_RANGE"),
-                          Issue("items[4].quantity", "OUT_OF_RANGE")));
+                          Issue("items[4].quantity", "OUT_OF_RANGE"),
+                          Issue("items[6].quantity", "OUT_OF_RANGE"),
+                          Issue("items[7].quantity", "OUT_OF_RANGE")));
 }
 
 TEST(TagMapperRow26Test, ItemCurrencyThenProductCurrencyThenEventCurrency) {
