@@ -158,7 +158,8 @@ absl::StatusOr<v1::DeadLetterReason> ParseDeadLetterReason(
   if (upper == "DEAD_LETTER_REASON_UNSPECIFIED" ||
       !v1::DeadLetterReason_Parse(upper, &reason)) {
     return UsageError(
-        absl::StrCat("unknown reason \"", text, "\"; use rejected or expired"));
+        absl::StrCat("unknown reason \"", text,
+                     "\"; use rejected, expired or damaged"));
   }
   return reason;
 }
@@ -549,7 +550,7 @@ std::string UsageText(Command command) {
           "sent with validate_only: the API refused a check, not a "
           "conversion.\n\n"
           "  --destination NAME  only this destination (default: all)\n"
-          "  --reason R          rejected or expired (default: both)\n"
+          "  --reason R          rejected, expired or damaged (default: all)\n"
           "  --lane L            conversions (real events) or validate-only\n"
           "                      (checks) (default: both)\n"
           "  --page-size N       1 to 1000 (default: the server's, 100)\n"
@@ -570,7 +571,7 @@ std::string UsageText(Command command) {
           "matching --reason is retried.\n\n"
           "  --destination NAME  configured destination (default: the "
           "default one)\n"
-          "  --reason R          rejected or expired, when no --event is "
+          "  --reason R          rejected, expired or damaged, when no --event is "
           "given\n"
           "  --event TYPE:ID     one event, e.g. order_created:o1 or "
           "custom/my_event:e7;\n"

@@ -87,8 +87,15 @@ google::protobuf::Timestamp Millis(std::int64_t ms) {
 }
 
 v1::DeadLetterReason ToProto(DeadReason reason) {
-  return reason == DeadReason::kExpired ? v1::DEAD_LETTER_REASON_EXPIRED
-                                        : v1::DEAD_LETTER_REASON_REJECTED;
+  switch (reason) {
+    case DeadReason::kExpired:
+      return v1::DEAD_LETTER_REASON_EXPIRED;
+    case DeadReason::kDamaged:
+      return v1::DEAD_LETTER_REASON_DAMAGED;
+    case DeadReason::kRejected:
+      break;
+  }
+  return v1::DEAD_LETTER_REASON_REJECTED;
 }
 
 // The reason filter of a request: nullopt (every reason) for UNSPECIFIED.
@@ -103,6 +110,8 @@ absl::StatusOr<std::optional<DeadReason>> ReasonFilter(
       return DeadReason::kRejected;
     case v1::DEAD_LETTER_REASON_EXPIRED:
       return DeadReason::kExpired;
+    case v1::DEAD_LETTER_REASON_DAMAGED:
+      return DeadReason::kDamaged;
     default:
       return absl::InvalidArgumentError(
           absl::StrCat("reason ", static_cast<int>(reason),

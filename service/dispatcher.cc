@@ -232,16 +232,34 @@ absl::StatusOr<DeliveryReport> Dispatcher::DeliverOnce(
     return report;
   }
 
-  // Dead-letter what can no longer arrive inside its 7-day window, by the
-  // last error of the events that had one (a pause, a retry put back).
+  // Dead-letter what the spool cannot read back, by why, and what can no
+  // longer arrive inside its 7-day window, by the last error of the events
+  // that had one (a pause, a retry put back).
   std::vector<ClaimedEvent> live;
-  std::map<std::string, std::vector<std::int64_t>> expired;
+  std::map<std::string, std::vector<std::int64_t>> damaged, expired;
   for (ClaimedEvent& e : *claimed) {
-    if (Expired(e.timestamp_ms, now)) {
+    if (!e.unreadable.empty()) {
+      damaged[e.unreadable].push_back(e.row_id);
+    } else if (Expired(e.timestamp_ms, now)) {
       expired[e.last_error].push_back(e.row_id);
     } else {
       live.push_back(std::move(e));
     }
+  }
+  for (const auto& [why, rows] : damaged) {
+    absl::Status s = Record(key, [&] {
+      return spool_->MarkDead(
+          rows, DeadReason::kDamaged,
+          absl::StrCat("spool: the stored event cannot be read: ", why), now,
+          /*attempts=*/0);
+    });
+    if (!s.ok()) return s;
+    report.dead_lettered += static_cast<int>(rows.size());
+    CountEnded(key, "damaged", static_cast<std::int64_t>(rows.size()));
+    LogError("events_damaged", {{"destination", key.destination},
+                                {"validate_only", key.validate_only ? "1" : "0"},
+                                {"events", absl::StrCat(rows.size())},
+                                {"error", why}});
   }
   for (const auto& [last_error, rows] : expired) {
     std::string message =

@@ -163,18 +163,17 @@ absl::Status Gateway::Init(TransportFactory factory) {
         // Unknown rather than 0 when the spool cannot be read: no sample.
         if (!counts.ok()) return samples;
         for (const DestinationConfig& d : config_.destinations) {
-          for (DeadReason reason :
-               {DeadReason::kRejected, DeadReason::kExpired}) {
+          for (auto [reason, label] :
+               {std::pair{DeadReason::kRejected, "rejected"},
+                std::pair{DeadReason::kExpired, "expired"},
+                std::pair{DeadReason::kDamaged, "damaged"}}) {
             double n = 0;
             for (const DeadLetterCount& c : *counts) {
               if (c.destination == d.name && c.reason == reason) {
                 n = static_cast<double>(c.count);
               }
             }
-            samples.push_back(
-                {{d.name,
-                  reason == DeadReason::kRejected ? "rejected" : "expired"},
-                 n});
+            samples.push_back({{d.name, label}, n});
           }
         }
         return samples;

@@ -59,6 +59,11 @@ struct ClaimedEvent {
   std::string event_id;
   std::string wire_json;
   std::string last_error;  // of its last attempt or pause; empty for none
+  // Set, and wire_json empty, when the event's stored payload cannot be
+  // read back (its file deleted or damaged by hand, or by the disk): why.
+  // Such an event is claimed like any other, for the dispatcher to
+  // dead-letter as kDamaged; it must never be sent.
+  std::string unreadable;
 };
 
 // Where an event is in its delivery.
@@ -66,7 +71,7 @@ enum class EventState { kQueued = 0, kInFlight = 1, kDelivered = 2, kDead = 3 };
 
 // Why an event was dead-lettered (values match
 // conversions.v1.DeadLetterReason).
-enum class DeadReason { kRejected = 1, kExpired = 2 };
+enum class DeadReason { kRejected = 1, kExpired = 2, kDamaged = 3 };
 
 // The state of one event, for GetEventStatus.
 struct EventStatusRecord {

@@ -130,9 +130,8 @@ absl::StatusOr<std::vector<ClaimedEvent>> SqliteSpool::Claim(
   Exec(claim_db_, "COMMIT").IgnoreError();  // ends the read transaction
   // A payload whose segment went since the snapshot was copied to
   // payloads_kept first. One that cannot be read at all (a file deleted
-  // or damaged by hand) is dead-lettered rather than sent or retried.
-  std::vector<std::int64_t> unreadable;
-  std::string why;
+  // or damaged by hand) is handed out as unreadable, for the dispatcher to
+  // dead-letter rather than send or retry.
   std::vector<PayloadLocation> where;
   std::vector<std::string*> into;
   for (const auto& [i, at] : logged) {
@@ -152,9 +151,8 @@ absl::StatusOr<std::vector<ClaimedEvent>> SqliteSpool::Claim(
       claims_.kept.Reset();
     }
     if (!read.ok()) {
-      unreadable.push_back(e.row_id);
-      why = std::string(read.message());
-      e.row_id = -1;
+      e.wire_json.clear();
+      e.unreadable = std::string(read.message());
     }
   }
   // The scans put every id in flight; what is not handed out (past the
@@ -164,7 +162,6 @@ absl::StatusOr<std::vector<ClaimedEvent>> SqliteSpool::Claim(
   bool full = !s.ok();
   for (size_t i = 0; i < rows.size(); ++i) {
     ClaimedEvent& e = rows[i];
-    if (e.row_id == -1) continue;  // unreadable, stays in flight
     // Its JSON, and the comma before it in the request's array.
     const size_t size = e.wire_json.size() + (claimed.empty() ? 0 : 1);
     full =
@@ -180,18 +177,6 @@ absl::StatusOr<std::vector<ClaimedEvent>> SqliteSpool::Claim(
         cursor.valid ? std::max(end, key) : key;
     cursor.valid = true;
     claimed.push_back(std::move(e));
-  }
-  if (!unreadable.empty()) {
-    absl::Status dead =
-        s.ok() ? MarkDead(unreadable, DeadReason::kRejected,
-                          absl::StrCat("spool: the stored event cannot be "
-                                       "read: ",
-                                       why),
-                          now_ms, /*attempts=*/0)
-               : s;
-    if (!dead.ok()) {
-      for (std::int64_t row : unreadable) in_flight_.erase(row);
-    }
   }
   if (!s.ok()) return s;
   return claimed;

@@ -221,7 +221,7 @@ TEST(ParseCliArgsTest, DeadLettersListRejectsBadPageSizeAndReason) {
       HasSubstr("from 1 to 1000"));
   EXPECT_THAT(
       Parse({"dead-letters", "list", "--reason", "lost"}).status().message(),
-      HasSubstr("use rejected or expired"));
+      HasSubstr("use rejected, expired or damaged"));
   EXPECT_THAT(Parse({"dead-letters"}).status().message(),
               HasSubstr("list or retry"));
   EXPECT_THAT(Parse({"dead-letters", "purge"}).status().message(),

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -19,6 +20,7 @@ namespace {
 using ::conversions::testing::FakeHttpTransport;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::SizeIs;
 
 constexpr std::int64_t kNow = 1773892800000;
@@ -248,6 +250,39 @@ TEST_F(DispatcherTest, ARetryAfterPastTheWindowExpiresTheEvent) {
   DeliveryReport report = Deliver();
   EXPECT_EQ(report.dead_lettered, 1);
   EXPECT_EQ(StateOf("a"), EventState::kDead);
+}
+
+// An event whose stored payload cannot be read back (its file damaged
+// outside the gateway) is dead-lettered as damaged, counted and logged,
+// never sent; the rest of its claim is delivered.
+TEST_F(DispatcherTest, AnUnreadablePayloadIsDeadLetteredAsDamaged) {
+  Append({"a", "b"});
+  {
+    // The first payload's second byte, in the first log segment.
+    std::fstream f(dir_.path() + "/spool.db.payloads/0.log",
+                   std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(f.is_open());
+    f.seekp(1);
+    f.put('#');
+  }
+  ::testing::internal::CaptureStderr();
+  DeliveryReport report = Deliver();
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(report.delivered, 1);
+  EXPECT_EQ(report.dead_lettered, 1);
+  EXPECT_EQ(StateOf("a"), EventState::kDead);
+  EXPECT_EQ(StateOf("b"), EventState::kDelivered);
+  ASSERT_THAT(api_.requests(), SizeIs(1));
+  EXPECT_THAT(api_.requests()[0].body, Not(HasSubstr(R"("id":"a")")));
+  auto dead = spool_->ListDeadLetters({});
+  ASSERT_TRUE(dead.ok());
+  ASSERT_THAT(dead->dead_letters, SizeIs(1));
+  EXPECT_EQ(dead->dead_letters[0].reason, DeadReason::kDamaged);
+  EXPECT_THAT(dead->dead_letters[0].message,
+              HasSubstr("the stored event cannot be read"));
+  EXPECT_EQ(metrics_.events_dead_lettered.Value({"default", "damaged"}), 1);
+  EXPECT_THAT(log, HasSubstr("level=error event=events_damaged "
+                             "destination=default validate_only=0 events=1"));
 }
 
 // The log of a Retry-After beyond the destination's one-day wait shows the

@@ -58,12 +58,13 @@ class SpoolPayloadTest : public SpoolFixture {
     return out;
   }
 
-  // Claims everything due at `now` and checks every payload.
+  // Claims everything due at `now` and checks every payload read back.
   std::vector<ClaimedEvent> ClaimAll(Spool& spool, std::int64_t now = kNow) {
     auto claimed = spool.Claim(lane_, now, 1000, 1 << 20);
     EXPECT_TRUE(claimed.ok()) << claimed.status();
     if (!claimed.ok()) return {};
     for (const ClaimedEvent& e : *claimed) {
+      if (!e.unreadable.empty()) continue;
       EXPECT_EQ(e.wire_json, Event(e.event_id).wire_json) << e.event_id;
     }
     return *claimed;
@@ -222,9 +223,10 @@ TEST_F(SpoolPayloadTest, AnUnwrittenPayloadOfTheLastRunDropsItsRow) {
   EXPECT_THAT(ClaimAll(*spool), SizeIs(3));
 }
 
-// Damage found later (an older segment, damaged by hand) dead-letters the
-// event, saying why, rather than sending or retrying it for ever.
-TEST_F(SpoolPayloadTest, AnUnreadablePayloadIsDeadLetteredAndTheRestSent) {
+// Damage found later (an older segment, damaged by hand) hands the event
+// out as unreadable, saying why, for the dispatcher to dead-letter rather
+// than send or retry it for ever.
+TEST_F(SpoolPayloadTest, AnUnreadablePayloadIsHandedOutAsUnreadable) {
   {
     auto spool = OpenSmall();
     ASSERT_TRUE(AppendSync(*spool, Events(1, 4)).ok());  // segment 0
@@ -241,13 +243,21 @@ TEST_F(SpoolPayloadTest, AnUnreadablePayloadIsDeadLetteredAndTheRestSent) {
   auto spool = OpenSmall();
   ASSERT_NE(spool, nullptr);
   std::vector<ClaimedEvent> claimed = ClaimAll(*spool);
-  ASSERT_THAT(claimed, SizeIs(8));
-  EXPECT_EQ(claimed[0].event_id, "e2");
+  ASSERT_THAT(claimed, SizeIs(9));
+  EXPECT_EQ(claimed[0].event_id, "e1");
+  EXPECT_EQ(claimed[0].wire_json, "");
+  EXPECT_THAT(claimed[0].unreadable, HasSubstr("damaged"));
+  EXPECT_EQ(claimed[1].event_id, "e2");
+  EXPECT_EQ(claimed[1].unreadable, "");
+  EXPECT_NE(claimed[1].wire_json, "");
+  ASSERT_TRUE(spool->MarkDead({claimed[0].row_id}, DeadReason::kDamaged,
+                              "damaged", kNow, 0)
+                  .ok());
   auto dead = spool->ListDeadLetters({});
   ASSERT_TRUE(dead.ok());
   ASSERT_THAT(dead->dead_letters, SizeIs(1));
   EXPECT_EQ(dead->dead_letters[0].event_id, "e1");
-  EXPECT_THAT(dead->dead_letters[0].message, HasSubstr("cannot be read"));
+  EXPECT_EQ(dead->dead_letters[0].reason, DeadReason::kDamaged);
   EXPECT_EQ(spool->QueuedCount(), 8);
 }
 

@@ -7,6 +7,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
+DEAD_LETTER_REASON_DAMAGED: DeadLetterReason
 DEAD_LETTER_REASON_EXPIRED: DeadLetterReason
 DEAD_LETTER_REASON_REJECTED: DeadLetterReason
 DEAD_LETTER_REASON_UNSPECIFIED: DeadLetterReason
