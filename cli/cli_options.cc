@@ -157,9 +157,8 @@ absl::StatusOr<v1::DeadLetterReason> ParseDeadLetterReason(
   v1::DeadLetterReason reason = v1::DEAD_LETTER_REASON_UNSPECIFIED;
   if (upper == "DEAD_LETTER_REASON_UNSPECIFIED" ||
       !v1::DeadLetterReason_Parse(upper, &reason)) {
-    return UsageError(
-        absl::StrCat("unknown reason \"", text,
-                     "\"; use rejected, expired or damaged"));
+    return UsageError(absl::StrCat("unknown reason \"", text,
+                                   "\"; use rejected, expired or damaged"));
   }
   return reason;
 }
@@ -571,8 +570,8 @@ std::string UsageText(Command command) {
           "matching --reason is retried.\n\n"
           "  --destination NAME  configured destination (default: the "
           "default one)\n"
-          "  --reason R          rejected, expired or damaged, when no --event is "
-          "given\n"
+          "  --reason R          rejected, expired or damaged, when no "
+          "--event is given\n"
           "  --event TYPE:ID     one event, e.g. order_created:o1 or "
           "custom/my_event:e7;\n"
           "                      repeatable; more keys may follow as "

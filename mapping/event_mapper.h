@@ -48,7 +48,7 @@ struct Limits {
   static constexpr size_t kPlanIdBytes = 256;
   static constexpr size_t kCustomPropertiesBytes = 16 * 1024;
   static constexpr int kCustomPropertiesDepth = 8;
-  static constexpr size_t kUserListValues = 3;    // kept per list
+  static constexpr size_t kUserListValues = 3;  // kept per list
   // Read per list: a bound on the work one list can cost. The API would
   // use a valid value past it, so it is set far beyond any real list.
   static constexpr size_t kUserListInputs = 1000;

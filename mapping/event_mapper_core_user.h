@@ -136,8 +136,7 @@ inline void Mapper<Event>::TooMany(std::string_view field, int size) {
   Warning(
       std::string(field), kDroppedOverLimit,
       absl::StrCat(Sv(field), " has ", size, " values; the values after the ",
-                   Limits::kUserListInputs,
-                   "th were not read"));
+                   Limits::kUserListInputs, "th were not read"));
 }
 
 // Validates one raw location kind and keeps the first 3 unique values;

@@ -256,10 +256,11 @@ absl::StatusOr<DeliveryReport> Dispatcher::DeliverOnce(
     if (!s.ok()) return s;
     report.dead_lettered += static_cast<int>(rows.size());
     CountEnded(key, "damaged", static_cast<std::int64_t>(rows.size()));
-    LogError("events_damaged", {{"destination", key.destination},
-                                {"validate_only", key.validate_only ? "1" : "0"},
-                                {"events", absl::StrCat(rows.size())},
-                                {"error", why}});
+    LogError("events_damaged",
+             {{"destination", key.destination},
+              {"validate_only", key.validate_only ? "1" : "0"},
+              {"events", absl::StrCat(rows.size())},
+              {"error", why}});
   }
   for (const auto& [last_error, rows] : expired) {
     std::string message =

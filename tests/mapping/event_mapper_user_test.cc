@@ -293,8 +293,8 @@ TEST_F(HashedListTest, FindsAValidValuePastAHundredInvalidOnes) {
     EXPECT_EQ(UserJson(mapped)[list().wire_key],
               nlohmann::json::array({list().valid_hash}));
     EXPECT_THAT(mapped.warnings,
-                ::testing::Not(::testing::Contains(
-                    ::testing::Field(&FieldIssue::reason, "DROPPED_OVER_LIMIT"))));
+                ::testing::Not(::testing::Contains(::testing::Field(
+                    &FieldIssue::reason, "DROPPED_OVER_LIMIT"))));
   });
 }
 
@@ -593,7 +593,8 @@ TEST(UserUserAgentTest, DropsAUserAgentOver2048Bytes) {
 // Sent in clear, so an email address put there by mistake is dropped; a
 // crawler's user agent that names a contact address is a user agent.
 TEST(UserUserAgentTest, DropsAUserAgentThatIsAnEmailAddress) {
-  MappedEvent mapped = MapWithUser(R"pb(user_agent: " Jane.Doe@example.com ")pb");
+  MappedEvent mapped =
+      MapWithUser(R"pb(user_agent: " Jane.Doe@example.com ")pb");
   EXPECT_FALSE(UserJson(mapped).contains("user_agent"));
   EXPECT_THAT(mapped.warnings,
               ElementsAre(Issue("user.user_agent", "DROPPED_INVALID")));

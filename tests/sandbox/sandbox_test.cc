@@ -774,14 +774,14 @@ TEST_F(SandboxTest, ResetTakesAPostWithoutABody) {
 TEST_F(SandboxTest, ResetReadsABodyItIsSentSoTheNextRequestIsAnswered) {
   ::conversions::testing::RawConnection connection(sandbox_->port());
   ASSERT_TRUE(connection.ok());
-  ASSERT_TRUE(connection.Send(
-      "POST /_sandbox/reset HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-      "Content-Length: 2\r\n\r\n{}"));
+  ASSERT_TRUE(
+      connection.Send("POST /_sandbox/reset HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      "Content-Length: 2\r\n\r\n{}"));
   EXPECT_EQ(connection.StatusLine(), "HTTP/1.1 200 OK");
   // Had "{}" been left unread, it would start the next request line.
-  ASSERT_TRUE(connection.Send(
-      "GET /_sandbox/stats HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-      "Connection: close\r\n\r\n"));
+  ASSERT_TRUE(
+      connection.Send("GET /_sandbox/stats HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      "Connection: close\r\n\r\n"));
   const std::string answer = connection.ReadToEnd();
   EXPECT_THAT(answer, HasSubstr("HTTP/1.1 200 OK")) << answer;
   EXPECT_THAT(answer, HasSubstr("\"requests\"")) << answer;

@@ -250,8 +250,9 @@ TEST_F(SpoolPayloadTest, AnUnreadablePayloadIsHandedOutAsUnreadable) {
   EXPECT_EQ(claimed[1].event_id, "e2");
   EXPECT_EQ(claimed[1].unreadable, "");
   EXPECT_NE(claimed[1].wire_json, "");
-  ASSERT_TRUE(spool->MarkDead({claimed[0].row_id}, DeadReason::kDamaged,
-                              "damaged", kNow, 0)
+  ASSERT_TRUE(spool
+                  ->MarkDead({claimed[0].row_id}, DeadReason::kDamaged,
+                             "damaged", kNow, 0)
                   .ok());
   auto dead = spool->ListDeadLetters({});
   ASSERT_TRUE(dead.ok());
