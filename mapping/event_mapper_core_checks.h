@@ -174,10 +174,26 @@ inline void Mapper<Event>::CheckEnvelopeFields() {
       Violation("source_url", kRequired,
                 "source_url is required when action_source is web");
     }
-  } else if (CheckText(url, "source_url", Limits::kSourceUrlBytes) &&
-             !(web ? IsAbsoluteHttpUrl(url) : IsAbsoluteUrlWithHost(url))) {
-    Violation("source_url", kInvalidFormat, UrlProblem(url, web));
+  } else if (CheckText(url, "source_url", Limits::kSourceUrlBytes)) {
+    if (!(web ? IsAbsoluteHttpUrl(url) : IsAbsoluteUrlWithHost(url))) {
+      Violation("source_url", kInvalidFormat, UrlProblem(url, web));
+    } else if (RedactUrlEmails(url, &redacted_url_) == 0) {
+      source_url_ = url;
+    } else {
+      source_url_ = redacted_url_;
+      ReportRedactedUrl();
+    }
   }
+}
+
+// A source_url that had email addresses in it (a confirmation page's
+// "?email=" parameter), which were replaced: they would reach the spool
+// and the API in clear. The URL is kept, as it also carries the page.
+template <typename Event>
+[[gnu::cold]] inline void Mapper<Event>::ReportRedactedUrl() {
+  Warning("source_url", kRedacted,
+          "source_url had an email address in it, sent as \"redacted\": an "
+          "email address goes in the emails list, which is hashed");
 }
 
 // Checks an optional currency; returns false when invalid.

@@ -89,7 +89,7 @@ inline void Mapper<Event>::Encode() {
   w.IntField("timestamp_ms", timestamp_ms_);
   WriteOptional("custom_event_name", custom_name_, &w);
   WriteOptional("oppref", event_.oppref(), &w);
-  WriteOptional("source_url", event_.source_url(), &w);
+  WriteOptional("source_url", source_url_, &w);
   w.PlainStringField("action_source", action_source_name_);
   if (event_.opt_out()) {
     w.Key("opt_out");

@@ -67,6 +67,7 @@ class Mapper {
   bool CheckCurrency(std::string_view in, Path path);
   void ReportCutName(int i);
   void ReportCurrency(Path path, std::string_view in);
+  [[gnu::cold]] void ReportRedactedUrl();
   [[gnu::cold]] void ReportUnsafeInteger(Path path);
   void CheckValueText(std::string_view value, Path path, size_t max_bytes);
   [[gnu::cold]] void ReportBlank(Path path);
@@ -137,6 +138,8 @@ class Mapper {
   std::string_view action_source_name_;
   std::int64_t timestamp_ms_ = 0;
   std::string custom_name_;
+  std::string_view source_url_;  // the event's, or redacted_url_
+  std::string redacted_url_;
   DataType data_type_ = DataType::kCustom;
   UserOut user_;
   std::string& scratch_;

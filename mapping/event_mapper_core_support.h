@@ -47,6 +47,7 @@ inline constexpr std::int64_t kMaxJsonInteger = 9007199254740991;
 inline constexpr char kDroppedDuplicate[] = "DROPPED_DUPLICATE";
 inline constexpr char kDroppedOverLimit[] = "DROPPED_OVER_LIMIT";
 inline constexpr char kTruncated[] = "TRUNCATED";
+inline constexpr char kRedacted[] = "REDACTED";
 
 inline constexpr std::array<std::string_view, 5> kReservedDataKeys = {
     "type", "amount", "currency", "contents", "plan_id"};

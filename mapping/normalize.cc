@@ -339,6 +339,64 @@ DropReason NormalizeAdvertisingId(std::string_view in, std::string* out) {
   return kKept;
 }
 
+namespace {
+
+bool IsEmailLocalByte(char c) {
+  return IsAsciiAlpha(c) || IsAsciiDigit(c) ||
+         static_cast<unsigned char>(c) >= 0x80 || c == '.' || c == '_' ||
+         c == '+' || c == '-' || c == '%';
+}
+bool IsEmailDomainByte(char c) {
+  return IsAsciiAlpha(c) || IsAsciiDigit(c) ||
+         static_cast<unsigned char>(c) >= 0x80 || c == '.' || c == '-';
+}
+
+// The length of the '@' at url[i]: 1 for '@', 3 for "%40", 0 for none.
+size_t AtSignAt(std::string_view url, size_t i) {
+  if (url[i] == '@') return 1;
+  if (url[i] == '%' && url.substr(i + 1, 2) == "40") return 3;
+  return 0;
+}
+
+}  // namespace
+
+int RedactUrlEmails(std::string_view url, std::string* out) {
+  // The authority's '@' (user information) is the URL checks' to refuse.
+  size_t from = 0;
+  if (const size_t scheme = url.find("://"); scheme != std::string_view::npos) {
+    from = url.find_first_of("/?#", scheme + 3);
+    if (from == std::string_view::npos) return 0;
+  }
+  int count = 0;
+  size_t copied = 0;  // url[0, copied) is in *out once count > 0
+  size_t i = from;
+  while (i < url.size()) {
+    const size_t at = AtSignAt(url, i);
+    if (at == 0) {
+      ++i;
+      continue;
+    }
+    size_t begin = i;
+    const size_t floor = std::max(from, copied);
+    while (begin > floor && IsEmailLocalByte(url[begin - 1])) --begin;
+    const size_t domain = i + at;
+    size_t end = domain;
+    while (end < url.size() && IsEmailDomainByte(url[end])) ++end;
+    while (end > domain && url[end - 1] == '.') --end;
+    const size_t dot = url.substr(domain, end - domain).find('.');
+    if (begin == i || dot == std::string_view::npos || dot == 0) {
+      i = domain;
+      continue;
+    }
+    if (count++ == 0) out->clear();
+    out->append(url.substr(copied, begin - copied));
+    out->append("redacted");
+    copied = i = end;
+  }
+  if (count > 0) out->append(url.substr(copied));
+  return count;
+}
+
 [[gnu::cold]] std::string DescribeDrop(std::string_view in,
                                        const DropReason& drop) {
   const std::string_view value = TrimWhitespace(in);

@@ -67,6 +67,18 @@ DropReason NormalizeIpAddress(std::string_view in, std::string* out);
 // writes it lower-cased. The all-zero id (limit ad tracking) is dropped.
 DropReason NormalizeAdvertisingId(std::string_view in, std::string* out);
 
+// A URL's email addresses, which would reach the spool and the API in
+// clear: writes `url` to `*out` with every email address after the
+// authority (in the path, query or fragment, its '@' written as is or as
+// "%40") replaced by "redacted", and returns how many were replaced; 0
+// leaves `*out` untouched. An address is a run of letters, digits,
+// non-ASCII bytes, `. _ + - %` before the '@', and a dotted run of letters,
+// digits, non-ASCII bytes, `.` and `-` after it, which query delimiters
+// (`= & ; / ? #`) end ("?email=jane.doe%40example.com&x=1" ->
+// "?email=redacted&x=1"). An '@' with nothing before it ("/@user",
+// "/@48.85,2.35") or no dotted name after it is left.
+int RedactUrlEmails(std::string_view url, std::string* out);
+
 // The description of `drop`, a clear identifier `in` dropped by its
 // normalizer: the normalizer's, unless `in` is nothing but hex digits,
 // 32 or more of them: then it says that only a SHA-256 digest (64 hex

@@ -552,6 +552,22 @@ TEST(EventMapperSourceUrlTest, AcceptsAbsoluteHttpAndHttpsUrls) {
   }
 }
 
+// An email address in the URL would reach the spool and the API in clear:
+// it is replaced, with a warning that does not repeat it, and the event is
+// sent.
+TEST(EventMapperSourceUrlTest, RedactsEmailAddressesWithAWarning) {
+  v1::Event event = ValidEvent();
+  event.set_source_url(
+      "https://shop.example.com/done?email=jane.doe%40example.com&o=1");
+  mapping::MappedEvent mapped = mapping::MapEvent(event, kNowMs);
+  ASSERT_THAT(mapped.violations, IsEmpty());
+  ASSERT_THAT(mapped.warnings, ElementsAre(Issue("source_url", "REDACTED")));
+  EXPECT_THAT(mapped.warnings[0].description, Not(HasSubstr("jane")));
+  EXPECT_EQ(ParseJson(mapped.wire_json)["source_url"],
+            "https://shop.example.com/done?email=redacted&o=1");
+  EXPECT_EQ(mapped.wire_json.find("jane"), std::string::npos);
+}
+
 TEST(EventMapperSourceUrlTest, ChecksASourceUrlOffTheWebToo) {
   v1::Event event = ValidEvent();
   event.set_action_source(v1::ACTION_SOURCE_OFFLINE);

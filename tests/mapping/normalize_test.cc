@@ -311,6 +311,54 @@ TEST(NormalizeLocationTest, DropsWhatIsAnEmailAddressOrAPhoneNumber) {
   }
 }
 
+// A confirmation page's URL often carries the buyer's email address
+// ("?email="): it is replaced, written as is or percent-encoded.
+TEST(RedactUrlEmailsTest, ReplacesEmailAddressesAfterTheHost) {
+  struct Case {
+    const char* url;
+    int count;
+    const char* redacted;
+  };
+  for (const Case& c : {
+           Case{"https://shop.example.com/done?email=jane.doe%40example.com"
+                "&order=1",
+                1, "https://shop.example.com/done?email=redacted&order=1"},
+           Case{"https://x.example/u/jane@example.com/orders"
+                "#k=bob+tag@mail.example.org.",
+                2, "https://x.example/u/redacted/orders#k=redacted."},
+           Case{"https://x.example/?a=jane_d-1@example.co.uk;b=c", 1,
+                "https://x.example/?a=redacted;b=c"},
+           Case{"https://x.example/?e=jos\xC3\xA9@ex\xC3\xA4mple.de", 1,
+                "https://x.example/?e=redacted"},
+           Case{"https://x.example/?e=jane%2Btag%40example.com", 1,
+                "https://x.example/?e=redacted"},
+           Case{"myapp://host/p?e=a@b.io", 1, "myapp://host/p?e=redacted"},
+       }) {
+    SCOPED_TRACE(c.url);
+    std::string out = "stale";
+    ASSERT_EQ(RedactUrlEmails(c.url, &out), c.count);
+    EXPECT_EQ(out, c.redacted);
+  }
+}
+
+// Only an address is replaced: an '@' with nothing before it, no dotted
+// name after it, or in the authority (user information, which the URL
+// checks refuse) leaves the URL and *out as they were.
+TEST(RedactUrlEmailsTest, LeavesEveryOtherAtSign) {
+  for (const char* url :
+       {"https://medium.example/@user/post", "https://maps.example/@48.85,2.35",
+        "https://example.com/a@b?c=d@e", "https://example.com/x@",
+        "https://example.com/x@.com", "https://example.com/x%40",
+        "https://example.com/x%4", "https://user@example.com/",
+        "https://u:p@example.com", "https://shop.example.com/",
+        "https://example.com/?q=%20@%20"}) {
+    SCOPED_TRACE(url);
+    std::string out = "untouched";
+    EXPECT_EQ(RedactUrlEmails(url, &out), 0);
+    EXPECT_EQ(out, "untouched");
+  }
+}
+
 TEST(NormalizeIpAddressTest, AcceptsTheLongestIpv6Text) {
   std::string out;
   ASSERT_TRUE(

@@ -757,6 +757,20 @@ TEST(TagMapperRow7Test, MapsPageUrlToSourceUrl) {
   EXPECT_EQ(Wire(BaseEvent())["source_url"], "https://www.example.com/pricing");
 }
 
+TEST(TagMapperRow7Test, RedactsAnEmailAddressInThePageUrl) {
+  Json e = BaseEvent();
+  e["context"]["page"]["url"] = "https://www.example.com/p?e=jane@example.com";
+  TagMapResult result;
+  MappedEvent mapped;
+  MapTagEvent(ToStruct(e.dump()), Compile({}), kNowMs, &result, &mapped);
+  ASSERT_EQ(result.outcome, Outcome::kMapped);
+  EXPECT_THAT(mapped.warnings,
+              ElementsAre(Issue("context.page.url", "REDACTED")));
+  EXPECT_EQ(ParseJson(mapped.wire_json)["source_url"],
+            "https://www.example.com/p?e=redacted");
+  EXPECT_EQ(Wire(e)["source_url"], "https://www.example.com/p?e=redacted");
+}
+
 TEST(TagMapperRow7Test, AWebEventWithoutPageUrlFailsApiValidation) {
   Json e = BaseEvent();
   e["context"].erase("page");
