@@ -143,8 +143,14 @@ inline void Mapper<Event>::CheckEnvelopeFields() {
               "custom_event_name is allowed only when type is custom");
   }
 
-  // oppref: opaque, byte for byte.
-  CheckText(event_.oppref(), "oppref", Limits::kOpprefBytes);
+  // oppref: opaque, byte for byte; one that is an email address is dropped
+  // (it is sent in clear, and would not match anything).
+  if (CheckText(event_.oppref(), "oppref", Limits::kOpprefBytes)) {
+    oppref_ = event_.oppref();
+    if (oppref_.find('@') != std::string_view::npos) {
+      DropEmailInClear(&oppref_, "oppref", "an oppref click reference");
+    }
+  }
 
   // action_source: always sent; mobile_app for app events.
   action_source_name_ = ActionSourceName(event_.action_source());

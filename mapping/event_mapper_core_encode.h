@@ -88,7 +88,7 @@ inline void Mapper<Event>::Encode() {
   w.PlainStringField("type", type_name_);  // API names need no escaping
   w.IntField("timestamp_ms", timestamp_ms_);
   WriteOptional("custom_event_name", custom_name_, &w);
-  WriteOptional("oppref", event_.oppref(), &w);
+  WriteOptional("oppref", oppref_, &w);
   WriteOptional("source_url", source_url_, &w);
   w.PlainStringField("action_source", action_source_name_);
   if (event_.opt_out()) {

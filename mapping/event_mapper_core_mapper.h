@@ -110,7 +110,8 @@ class Mapper {
                              size_t max_bytes);
   void DropRawScalar(std::string_view value, std::string_view field,
                      size_t max_bytes);
-  void DropEmailUserAgent();
+  void DropEmailInClear(std::string_view* value, const char* field,
+                        const char* what);
   template <typename User>
   void MapUser(const User& u);
   void MapScalar(std::string_view value, std::string_view field,
@@ -138,6 +139,7 @@ class Mapper {
   std::string_view action_source_name_;
   std::int64_t timestamp_ms_ = 0;
   std::string custom_name_;
+  std::string_view oppref_;      // the event's, unless an email address
   std::string_view source_url_;  // the event's, or redacted_url_
   std::string redacted_url_;
   DataType data_type_ = DataType::kCustom;

@@ -254,21 +254,28 @@ inline void Mapper<Event>::MapUser(const User& u) {
   user_.obref = RawScalar(u.obref(), "user.obref", Limits::kObrefBytes);
   user_.user_agent =
       RawScalar(u.user_agent(), "user.user_agent", Limits::kUserAgentBytes);
-  // Sent in clear: a user agent that is an email address is a caller's
-  // mix-up that must not reach the spool or the API.
+  // Sent in clear: one that is an email address is a caller's mix-up that
+  // must not reach the spool or the API.
+  if (user_.obref.find('@') != std::string_view::npos) {
+    DropEmailInClear(&user_.obref, "user.obref", "an obref cookie");
+  }
   if (user_.user_agent.find('@') != std::string_view::npos) {
-    DropEmailUserAgent();
+    DropEmailInClear(&user_.user_agent, "user.user_agent", "a user agent");
   }
 }
 
-// Drops the user agent if it is an email address (it has an '@').
+// Drops `*value`, a field sent in clear, if it is an email address (it
+// has an '@'); `what` names what the field holds instead.
 template <typename Event>
-inline void Mapper<Event>::DropEmailUserAgent() {
-  if (!NormalizeEmail(user_.user_agent, &scratch_).kept()) return;
-  user_.user_agent = {};
-  Warning("user.user_agent", kDroppedInvalid,
-          "value is an email address, not a user agent: an email address "
-          "goes in the emails list, which is hashed");
+inline void Mapper<Event>::DropEmailInClear(std::string_view* value,
+                                            const char* field,
+                                            const char* what) {
+  if (!NormalizeEmail(*value, &scratch_).kept()) return;
+  *value = {};
+  Warning(field, kDroppedInvalid,
+          absl::StrCat("value is an email address, not ", what,
+                       ": an email address goes in the emails list, which is "
+                       "hashed"));
 }
 
 template <typename Event>

@@ -390,6 +390,22 @@ TEST(EventMapperOpprefTest, RejectsOpprefThatIsNotUtf8) {
   EXPECT_THAT(Violations(event), ElementsAre(Issue("oppref", "INVALID_UTF8")));
 }
 
+// Sent in clear: an email address put there by mistake is dropped with a
+// warning that does not repeat it; the event is sent without it. An '@'
+// that is no email address is the opaque value's own.
+TEST(EventMapperOpprefTest, DropsAnOpprefThatIsAnEmailAddress) {
+  v1::Event event = ValidEvent();
+  event.set_oppref(" Jane.Doe@example.com");
+  mapping::MappedEvent mapped = mapping::MapEvent(event, kNowMs);
+  ASSERT_THAT(mapped.violations, IsEmpty());
+  ASSERT_THAT(mapped.warnings, ElementsAre(Issue("oppref", "DROPPED_INVALID")));
+  EXPECT_THAT(mapped.warnings[0].description, Not(HasSubstr("Jane")));
+  EXPECT_FALSE(ParseJson(mapped.wire_json).contains("oppref"));
+
+  event.set_oppref("ab@cd");
+  EXPECT_EQ(MapToJson(event)["oppref"], "ab@cd");
+}
+
 TEST(EventMapperOpprefTest, OmitsAnEmptyOppref) {
   EXPECT_FALSE(MapToJson(ValidEvent()).contains("oppref"));
 }

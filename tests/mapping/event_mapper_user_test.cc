@@ -547,6 +547,14 @@ TEST(UserObrefTest, SendsObrefUnchanged) {
   EXPECT_EQ(UserJson(mapped)["obref"], " ob.1.AbC== ");
 }
 
+TEST(UserObrefTest, DropsAnObrefThatIsAnEmailAddress) {
+  MappedEvent mapped = MapWithUser(R"pb(obref: "Jane.Doe@example.com")pb");
+  EXPECT_THAT(mapped.warnings,
+              ElementsAre(Issue("user.obref", "DROPPED_INVALID")));
+  EXPECT_THAT(mapped.warnings[0].description, Not(HasSubstr("Jane")));
+  EXPECT_FALSE(ParseJson(mapped.wire_json).contains("user"));
+}
+
 TEST(UserObrefTest, DropsABlankObref) {
   MappedEvent mapped = MapWithUser(R"pb(obref: " \t")pb");
   EXPECT_THAT(mapped.warnings,

@@ -472,6 +472,19 @@ TEST(TagMapperRow5Test, PassesOpprefByteForByte) {
   EXPECT_EQ(Wire(e)["oppref"], " opp_AbC.123== ");
 }
 
+TEST(TagMapperRow5Test, DropsAnOpprefThatIsAnEmailAddress) {
+  Json e = BaseEvent();
+  e["partners"]["openai"]["oppref"] = "jane@example.com";
+  TagMapResult result;
+  MappedEvent mapped;
+  MapTagEvent(ToStruct(e.dump()), Compile({}), kNowMs, &result, &mapped);
+  ASSERT_EQ(result.outcome, Outcome::kMapped);
+  EXPECT_THAT(mapped.warnings,
+              ElementsAre(Issue("partners.openai.oppref", "DROPPED_INVALID")));
+  EXPECT_FALSE(ParseJson(mapped.wire_json).contains("oppref"));
+  EXPECT_FALSE(Wire(e).contains("oppref"));
+}
+
 // ---------------------------------------------------------------------------
 // Row 6, footnote [4]: type -> action_source.
 
