@@ -367,6 +367,12 @@ int RedactUrlEmails(std::string_view url, std::string* out) {
     from = url.find_first_of("/?#", scheme + 3);
     if (from == std::string_view::npos) return 0;
   }
+  // Most URLs have neither: two memchr scans instead of a loop.
+  const std::string_view rest = url.substr(from);
+  if (std::memchr(rest.data(), '@', rest.size()) == nullptr &&
+      std::memchr(rest.data(), '%', rest.size()) == nullptr) {
+    return 0;
+  }
   int count = 0;
   size_t copied = 0;  // url[0, copied) is in *out once count > 0
   size_t i = from;
