@@ -36,6 +36,11 @@ class BackoffPolicy {
 // left is dead-lettered as expired instead, since it could arrive too late.
 std::int64_t OldestSendableTimestampMs(std::int64_t now_ms);
 
+// Whether an event of `timestamp_ms` is too old to be sent at `at_ms`.
+inline bool ExpiredAt(std::int64_t timestamp_ms, std::int64_t at_ms) {
+  return timestamp_ms < OldestSendableTimestampMs(at_ms);
+}
+
 // The oldest event time taken at `now_ms` by RetryDeadLetters, as by the
 // mapping on receipt: mapping::Limits::kReceiptMarginMs (10 s) must be
 // left of the window. Older dead letters are left as they are.

@@ -189,6 +189,35 @@ class Dispatcher {
                          HttpTransport* transport,
                          std::vector<ClaimedEvent> events, int carried,
                          DeliveryReport* report);
+  // What SendBatch's answers share: where the request went, the requests
+  // before it (`carried`), when it was answered, and the report.
+  struct Sent {
+    DestinationState* dest;
+    const LaneKey& key;
+    int carried;
+    std::int64_t now;
+    DeliveryReport* report;
+  };
+  // SendBatch's answers (dispatcher_send.cc): the API took the batch;
+  // refused it for its events (400, 413, 422: halved until the bad event
+  // stands alone, which is dead-lettered); refused the key, the url or the
+  // request (the destination paused); or failed in a way worth retrying
+  // (no answer, 408, 429, 5xx, any other status).
+  absl::Status Delivered(const Sent& sent,
+                         const std::vector<ClaimedEvent>& events);
+  absl::Status Refused(const Sent& sent, HttpTransport* transport,
+                       std::vector<ClaimedEvent> events,
+                       const HttpResponse& response);
+  absl::Status Paused(const Sent& sent, const std::vector<ClaimedEvent>& events,
+                      const HttpResponse& response);
+  absl::Status RetryLater(const Sent& sent,
+                          const std::vector<ClaimedEvent>& events,
+                          const absl::StatusOr<HttpResponse>& response);
+  // The bytes of the events' JSON (with the commas between them) that keep
+  // a request of `target`'s lane within its max_batch_bytes: the budget
+  // less the envelope. (One event larger than that is still sent, alone.)
+  static size_t EventBytesBudget(const DispatchTarget& target,
+                                 const LaneKey& key);
   // Ends a pause of `dest`, if any, and wakes its lanes' workers; `why` is
   // logged. Returns whether a pause ended, for PauseChanged once mu_ is
   // released. mu_ held.
