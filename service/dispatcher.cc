@@ -107,20 +107,65 @@ Dispatcher::LaneState* Dispatcher::FindLane(const LaneKey& key) {
   return nullptr;
 }
 
-void Dispatcher::Notify(const LaneKey& key, int count) {
+void Dispatcher::Notify(const LaneKey& key, int count, std::int64_t bytes) {
   std::lock_guard<std::mutex> lock(mu_);
   LaneState* lane = FindLane(key);
   if (lane == nullptr || count <= 0) return;
-  const std::int64_t before = lane->hinted;
-  if (before == 0) lane->first_hint_ms = clock_->NowMs();
+  const bool was_empty = lane->hinted == 0;
+  const bool was_full = HintsFillABatch(*lane);
+  if (was_empty) lane->first_hint_ms = clock_->NowMs();
   lane->hinted += count;
+  lane->hinted_bytes += std::max<std::int64_t>(bytes, 0);
   // Wake the lane's workers only when that changes what they do: the first
   // events start the linger time, a full batch ends it. Waking them on every
   // request would cost a context switch per worker per request.
-  const int full = lane->destination->target.options.max_batch_events;
-  if (before == 0 || (before < full && lane->hinted >= full)) {
+  if (was_empty || (!was_full && HintsFillABatch(*lane))) {
     lane->cv.notify_all();
   }
+}
+
+namespace {
+
+// The bytes of an average notified event in a request, its comma counted;
+// 1 when their bytes are unknown.
+std::int64_t AverageEventBytes(std::int64_t events, std::int64_t bytes) {
+  return events > 0 ? bytes / events + 1 : 1;
+}
+
+}  // namespace
+
+bool Dispatcher::HintsFillABatch(const LaneState& lane) {
+  const DestinationState& dest = *lane.destination;
+  if (lane.hinted >= dest.target.options.max_batch_events) return true;
+  // Full once one more event of their average size would not fit.
+  const auto budget = static_cast<std::int64_t>(
+      dest.event_bytes_budget[lane.key.validate_only]);
+  const std::int64_t average =
+      AverageEventBytes(lane.hinted, lane.hinted_bytes);
+  return lane.hinted > 0 && lane.hinted * average + average > budget + 1;
+}
+
+void Dispatcher::TakeABatchOfHints(LaneState* lane) {
+  const DestinationState& dest = *lane->destination;
+  const auto budget = static_cast<std::int64_t>(
+      dest.event_bytes_budget[lane->key.validate_only]);
+  // A batch ends at max_batch_events or at the byte budget: as many of
+  // the notified events as fit at their average size, one at least.
+  const std::int64_t average =
+      AverageEventBytes(lane->hinted, lane->hinted_bytes);
+  const std::int64_t take =
+      std::min({lane->hinted,
+                static_cast<std::int64_t>(dest.target.options.max_batch_events),
+                std::max<std::int64_t>((budget + 1) / average, 1)});
+  lane->hinted -= take;
+  lane->hinted_bytes = lane->hinted == 0
+                           ? 0
+                           : std::max<std::int64_t>(
+                                 lane->hinted_bytes - take * (average - 1), 0);
+  // A request of several batches goes out over as many connections as the
+  // lane has workers, not one batch after another on one. A part batch
+  // left lingers from the time of the first of its events.
+  if (HintsFillABatch(*lane)) lane->cv.notify_all();
 }
 
 std::vector<Dispatcher::PausedDestination> Dispatcher::PausedDestinations()
@@ -369,15 +414,14 @@ void Dispatcher::WorkerLoop(LaneState* lane, HttpTransport* transport) {
     idle = false;
     // Linger: let a batch fill up unless it is full already (not while
     // draining).
-    if (!stopping_ && lane->hinted > 0 &&
-        lane->hinted < options.max_batch_events &&
+    if (!stopping_ && lane->hinted > 0 && !HintsFillABatch(*lane) &&
         now < lane->first_hint_ms + options.linger.count()) {
       lane->cv.wait_for(
           lock, std::chrono::milliseconds(lane->first_hint_ms +
                                           options.linger.count() - now));
       continue;
     }
-    lane->hinted = 0;
+    TakeABatchOfHints(lane);
     lock.unlock();
     absl::StatusOr<DeliveryReport> report = DeliverOnce(lane->key, transport);
     std::int64_t wait_until = 0;

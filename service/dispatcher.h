@@ -79,8 +79,11 @@ class Dispatcher {
   // Starts the worker threads of every lane.
   absl::Status Start();
 
-  // Tells a lane that `count` events were appended.
-  void Notify(const LaneKey& lane, int count);
+  // Tells a lane that `count` events of about `bytes` of wire JSON in all
+  // were appended (0: unknown). A lane whose notified events fill a batch,
+  // by count or by max_batch_bytes, sends at once instead of lingering, and
+  // with as many requests at once as the batches they fill.
+  void Notify(const LaneKey& lane, int count, std::int64_t bytes = 0);
 
   // Claims one batch of `lane` (ignoring the linger time) and delivers it
   // with `transport`, handling every outcome. Returns what happened;
@@ -174,12 +177,20 @@ class Dispatcher {
   struct LaneState {
     LaneKey key;
     DestinationState* destination = nullptr;
-    std::int64_t hinted = 0;         // events notified since last claim
+    // Events notified and not yet taken by a claim, and their bytes: each
+    // claim takes one batch's worth.
+    std::int64_t hinted = 0;
+    std::int64_t hinted_bytes = 0;
     std::int64_t first_hint_ms = 0;  // when the first of them came
     std::condition_variable cv;      // the lane's workers wait here (mu_)
   };
 
   void WorkerLoop(LaneState* lane, HttpTransport* transport);
+  // Whether `lane`'s notified events fill a batch. mu_ held.
+  static bool HintsFillABatch(const LaneState& lane);
+  // Takes one batch's worth off `lane`'s notified events, for a claim,
+  // and wakes the lane's other workers if a batch is left. mu_ held.
+  static void TakeABatchOfHints(LaneState* lane);
   // Sends `events` (already claimed) and records outcomes into `report`;
   // halves a rejected batch, and puts back a half that must not go now
   // (the destination paused or backing off after the other half).

@@ -451,9 +451,15 @@ void EventIngestor::Store(const DestinationConfig& destination,
   auto shared_results =
       std::make_shared<std::vector<v1::EventResult>>(std::move(results));
   std::string name = destination.name;
+  // For the dispatcher's byte budget: what the accepted events take, in
+  // proportion (duplicates are few).
+  std::int64_t bytes = 0;
+  for (const SpoolEvent& e : to_store) {
+    bytes += static_cast<std::int64_t>(e.wire_json.size());
+  }
   spool_->Append(std::move(to_store), now,
                  [this, shared_results, stored_index = std::move(stored_index),
-                  name, validate_only, api, now, done = std::move(done)](
+                  name, validate_only, api, now, bytes, done = std::move(done)](
                      absl::StatusOr<std::vector<AppendOutcome>> outcomes) {
                    if (!outcomes.ok()) {
                      RecordStoreFailure(
@@ -466,8 +472,12 @@ void EventIngestor::Store(const DestinationConfig& destination,
                    const int accepted =
                        RecordOutcomes(name, api, *outcomes, stored_index,
                                       shared_results.get());
-                   if (accepted > 0)
-                     dispatcher_->Notify({name, validate_only}, accepted);
+                   if (accepted > 0) {
+                     dispatcher_->Notify(
+                         {name, validate_only}, accepted,
+                         bytes * accepted /
+                             static_cast<std::int64_t>(stored_index.size()));
+                   }
                    done(absl::OkStatus(), std::move(*shared_results));
                  });
 }

@@ -877,6 +877,120 @@ DispatchTarget DrainTarget() {
   return target;
 }
 
+// Records the requests of every transport the dispatcher makes, and holds
+// each in Post while `hold` is set, counting how many are in it at once.
+class GateTransport : public HttpTransport {
+ public:
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool hold = false;
+    int inside = 0;
+    int most_inside = 0;
+    int events = 0;
+    std::vector<std::string> bodies;
+  };
+  explicit GateTransport(State* state) : state_(state) {}
+  absl::StatusOr<HttpResponse> Post(const HttpRequest& request) override {
+    std::unique_lock<std::mutex> lock(state_->mu);
+    state_->bodies.push_back(request.body);
+    state_->events +=
+        static_cast<int>(nlohmann::json::parse(request.body)["events"].size());
+    state_->most_inside = std::max(state_->most_inside, ++state_->inside);
+    state_->cv.notify_all();
+    state_->cv.wait(lock, [&] { return !state_->hold; });
+    --state_->inside;
+    return FakeHttpTransport::Response(200);
+  }
+
+ private:
+  State* const state_;
+};
+
+// A lane whose batches fill at once, on the real clock and the worker
+// threads, lingering 10 minutes otherwise (so that a test that waits for
+// a request fails unless a full batch sent it).
+class DispatcherBatchTest : public DispatcherTest {
+ protected:
+  void StartGated(int max_batch_events, std::int64_t max_batch_bytes) {
+    DispatchTarget target = DrainTarget();
+    target.options.linger = std::chrono::minutes(10);
+    target.options.max_batch_events = max_batch_events;
+    target.options.max_batch_bytes = max_batch_bytes;
+    target.options.max_in_flight_requests = 4;
+    dispatcher_ = std::make_unique<Dispatcher>(
+        spool_.get(), &real_clock_, &metrics_,
+        std::vector<DispatchTarget>{target},
+        [this](const DispatchTarget&)
+            -> absl::StatusOr<std::unique_ptr<HttpTransport>> {
+          return std::unique_ptr<HttpTransport>(new GateTransport(&gate_));
+        });
+    ASSERT_TRUE(dispatcher_->Start().ok());
+  }
+  // Appends `n` events after the start (so the workers wait for the
+  // notification) and notifies them with their bytes.
+  void AppendAndNotify(int n) {
+    std::vector<std::string> ids;
+    std::int64_t bytes = 0;
+    for (int i = 0; i < n; ++i) {
+      ids.push_back(absl::StrCat("e", i < 10 ? "0" : "", i));
+      bytes += static_cast<std::int64_t>(
+          absl::StrCat(R"({"id":")", ids.back(), R"(","type":"order_created"})")
+              .size());
+    }
+    Append(ids, false, real_clock_.NowMs() - 1000);
+    dispatcher_->Notify({"default", false}, n, bytes);
+  }
+  void TearDown() override {
+    {
+      std::lock_guard<std::mutex> lock(gate_.mu);
+      gate_.hold = false;
+      gate_.cv.notify_all();
+    }
+    dispatcher_->Shutdown(real_clock_.NowMs() + 20'000);
+  }
+
+  SystemClock real_clock_;
+  GateTransport::State gate_;
+};
+
+// DESIGN.md: a batch goes at 1,000 events, the byte budget or the linger
+// time, whichever comes first. Notified events past the budget send at
+// once, in requests within it (`max_batch_bytes` 200 takes 5 of these
+// events of 35 bytes, with their commas, once the envelope's 13 are
+// counted).
+TEST_F(DispatcherBatchTest, AFullByteBudgetSendsWithoutLingering) {
+  StartGated(/*max_batch_events=*/1000, /*max_batch_bytes=*/200);
+  AppendAndNotify(15);
+  std::unique_lock<std::mutex> lock(gate_.mu);
+  ASSERT_TRUE(gate_.cv.wait_for(lock, std::chrono::seconds(20),
+                                [&] { return gate_.events == 15; }))
+      << gate_.events << " events sent";
+  EXPECT_EQ(gate_.bodies.size(), 3u);
+  for (const std::string& body : gate_.bodies) EXPECT_LE(body.size(), 200u);
+}
+
+// One request of several batches, to a lane that was idle: its batches go
+// over as many connections as the lane has workers (4), not one after
+// another over one while the other workers sleep.
+TEST_F(DispatcherBatchTest, ARequestOfSeveralBatchesUsesEveryWorker) {
+  StartGated(/*max_batch_events=*/10, /*max_batch_bytes=*/4 << 20);
+  {
+    std::lock_guard<std::mutex> lock(gate_.mu);
+    gate_.hold = true;
+  }
+  AppendAndNotify(40);
+  std::unique_lock<std::mutex> lock(gate_.mu);
+  EXPECT_TRUE(gate_.cv.wait_for(lock, std::chrono::seconds(20),
+                                [&] { return gate_.inside == 4; }))
+      << gate_.most_inside << " requests at once";
+  gate_.hold = false;
+  gate_.cv.notify_all();
+  ASSERT_TRUE(gate_.cv.wait_for(lock, std::chrono::seconds(20),
+                                [&] { return gate_.events == 40; }));
+  EXPECT_EQ(gate_.bodies.size(), 4u);
+}
+
 // A drain delivers what falls due before its deadline, retries included:
 // a 503 whose backoff ends 50 ms later is retried and delivered, where the
 // lanes used to stop as soon as nothing was due at that instant, leaving
