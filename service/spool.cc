@@ -91,31 +91,9 @@ void SqliteSpool::Append(std::vector<SpoolEvent> events, std::int64_t now_ms,
         " needed; deliveries free room as they are recorded)")));
     return;
   }
-  // Events per destination (a request has one).
-  auto by_destination =
-      std::make_shared<std::vector<std::pair<std::string, std::int64_t>>>();
-  for (const SpoolEvent& e : events) {
-    if (by_destination->empty() ||
-        by_destination->back().first != e.destination) {
-      by_destination->emplace_back(e.destination, 0);
-    }
-    ++by_destination->back().second;
-  }
-  {
-    absl::MutexLock lock(&mu_);
-    if (absl::Status full = CheckBound(n, *by_destination); !full.ok()) {
-      done(std::move(full));
-      return;
-    }
-    reserved_ += n;
-    for (const auto& [destination, k] : *by_destination) {
-      reserved_by_destination_[destination] += k;
-    }
-  }
-  auto outcomes = std::make_shared<std::vector<AppendOutcome>>();
-  // Fingerprints are computed here, on the caller's thread, to keep the
-  // single writer thread short.
-  // So are the payloads' checksums.
+  // Fingerprints (for the bound, too) and the payloads' checksums are
+  // computed here, on the caller's thread, to keep the single writer thread
+  // short.
   auto hashes = std::make_shared<std::vector<std::int64_t>>();
   auto crcs = std::make_shared<std::vector<std::uint32_t>>();
   hashes->reserve(events.size());
@@ -125,6 +103,30 @@ void SqliteSpool::Append(std::vector<SpoolEvent> events, std::int64_t now_ms,
         KeyHash(e.destination, e.validate_only, e.event_name, e.event_id));
     crcs->push_back(PayloadCrc(e.wire_json));
   }
+  // Events per destination (a request has one), for the bound.
+  auto by_destination =
+      std::make_shared<std::vector<std::pair<std::string, std::int64_t>>>();
+  for (const SpoolEvent& e : events) {
+    if (by_destination->empty() ||
+        by_destination->back().first != e.destination) {
+      by_destination->emplace_back(e.destination, 0);
+    }
+    ++by_destination->back().second;
+  }
+  std::int64_t reserved = n;
+  if (!ReserveOrRefuse(reserved, *by_destination).ok()) {
+    // Events the spool holds already take no room: a client that sends
+    // again what was stored (after a timeout, say) must hear `duplicate`,
+    // not that the spool is full. (A stored dead letter, which a resend
+    // replaces, is counted so too: such a request may pass the bound.)
+    reserved = CountNotStored(events, *hashes, by_destination.get());
+    if (absl::Status full = ReserveOrRefuse(reserved, *by_destination);
+        !full.ok()) {
+      done(std::move(full));
+      return;
+    }
+  }
+  auto outcomes = std::make_shared<std::vector<AppendOutcome>>();
   auto shared_events =
       std::make_shared<std::vector<SpoolEvent>>(std::move(events));
   WriteOp op;
@@ -132,11 +134,11 @@ void SqliteSpool::Append(std::vector<SpoolEvent> events, std::int64_t now_ms,
   op.run = [this, shared_events, hashes, crcs, outcomes, now_ms](sqlite3*) {
     return InsertEvents(*shared_events, *hashes, *crcs, now_ms, outcomes.get());
   };
-  op.done = [this, n, shared_events, outcomes, by_destination,
+  op.done = [this, reserved, shared_events, outcomes, by_destination,
              done = std::move(done)](absl::Status s) {
     {
       absl::MutexLock lock(&mu_);
-      reserved_ -= n;
+      reserved_ -= reserved;
       for (const auto& [destination, k] : *by_destination) {
         reserved_by_destination_[destination] -= k;
       }
@@ -166,6 +168,36 @@ void SqliteSpool::Shutdown() {
   // The writer has handed every commit to the syncer; it syncs them and
   // stops.
   syncer_.Shutdown();
+}
+
+absl::Status SqliteSpool::ReserveOrRefuse(
+    std::int64_t n,
+    const std::vector<std::pair<std::string, std::int64_t>>& by_destination) {
+  absl::MutexLock lock(&mu_);
+  absl::Status full = CheckBound(n, by_destination);
+  if (!full.ok()) return full;
+  reserved_ += n;
+  for (const auto& [destination, k] : by_destination) {
+    reserved_by_destination_[destination] += k;
+  }
+  return absl::OkStatus();
+}
+
+std::int64_t SqliteSpool::CountNotStored(
+    const std::vector<SpoolEvent>& events,
+    const std::vector<std::int64_t>& hashes,
+    std::vector<std::pair<std::string, std::int64_t>>* by_destination) const {
+  for (auto& [destination, k] : *by_destination) k = 0;
+  std::int64_t counted = 0;
+  absl::ReaderMutexLock lock(&keys_mu_);
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (keys_.first.contains(hashes[i])) continue;
+    for (auto& [destination, k] : *by_destination) {
+      if (destination == events[i].destination) ++k;
+    }
+    ++counted;
+  }
+  return counted;
 }
 
 absl::Status SqliteSpool::CheckBound(

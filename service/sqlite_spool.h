@@ -182,6 +182,19 @@ class SqliteSpool : public Spool {
   // by the destinations) still queues up to its share: a destination the
   // API does not drain cannot stop the others. So the queue holds at most
   // twice the bound.
+  // Reserves room for `n` events (`by_destination`) if CheckBound allows
+  // them, else answers its refusal. mu_ not held.
+  absl::Status ReserveOrRefuse(
+      std::int64_t n,
+      const std::vector<std::pair<std::string, std::int64_t>>& by_destination)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // The events whose fingerprint (`hashes`) no stored event has, which
+  // would take room in the queue; sets `by_destination`'s counts to theirs.
+  std::int64_t CountNotStored(
+      const std::vector<SpoolEvent>& events,
+      const std::vector<std::int64_t>& hashes,
+      std::vector<std::pair<std::string, std::int64_t>>* by_destination) const
+      ABSL_LOCKS_EXCLUDED(keys_mu_);
   absl::Status CheckBound(
       std::int64_t n,
       const std::vector<std::pair<std::string, std::int64_t>>& by_destination)

@@ -626,6 +626,33 @@ TEST_F(SpoolTest, RefusesAppendsBeyondTheQueueBound) {
   EXPECT_TRUE(AppendSync(*spool, {Event("b")}).ok());
 }
 
+// Events the spool holds take no room: at the bound, a request that sends
+// them again is answered duplicate (a client resending after a timeout
+// must not be told that the spool is full), and one that mixes them with
+// new events is taken if the new ones fit.
+TEST_F(SpoolTest, StoredEventsSentAgainAtTheBoundAreDuplicates) {
+  SpoolOptions options;
+  options.max_queued_events = 3;
+  auto spool = OpenSpool(options);
+  ASSERT_TRUE(AppendSync(*spool, {Event("a"), Event("b")}).ok());
+  auto again = AppendSync(*spool, {Event("a"), Event("b")});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_THAT(*again, ::testing::Each(AppendOutcome::kDuplicate));
+  auto mixed = AppendSync(*spool, {Event("a"), Event("b"), Event("c")});
+  ASSERT_TRUE(mixed.ok()) << mixed.status();
+  EXPECT_THAT(*mixed,
+              ElementsAre(AppendOutcome::kDuplicate, AppendOutcome::kDuplicate,
+                          AppendOutcome::kAccepted));
+  EXPECT_EQ(spool->QueuedCount(), 3);
+  // Full now: new events are refused, stored ones still duplicates.
+  auto more = AppendSync(*spool, {Event("a"), Event("d")});
+  EXPECT_EQ(more.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(more.status().message()),
+              ::testing::HasSubstr("cannot take 1 more (room for 0)"));
+  EXPECT_TRUE(AppendSync(*spool, {Event("c")}).ok());
+  EXPECT_EQ(spool->QueuedCount(), 3);
+}
+
 // A retry of dead letters fills the queue as new events do: past the
 // bound it queues nothing and answers RESOURCE_EXHAUSTED, by key or by
 // selection; what fits is queued.
