@@ -152,7 +152,8 @@ absl::Status Gateway::Init(TransportFactory factory) {
       });
   metrics_.AddGauge(
       "conversions_spool_dead_letters",
-      "Dead letters held, per destination and reason (rejected, expired): "
+      "Dead letters held, per destination and reason (rejected, expired, "
+      "damaged): "
       "what ListDeadLetters lists and RetryDeadLetters can queue again, "
       "until they are retried, replaced or pruned after the retention. "
       "Events of the validate_only lane are not counted.",

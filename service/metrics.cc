@@ -184,9 +184,11 @@ Metrics::Metrics()
           "validate_only events the API checked (result: valid, invalid) or "
           "that expired before it could; never saved as conversions.",
           {"destination", "result"}),
-      api_requests("conversions_api_requests_total",
-                   "Requests to the API by HTTP status (0: network error).",
-                   {"destination", "code"}),
+      api_requests(
+          "conversions_api_requests_total",
+          "Requests to the API by HTTP status (0: no answer, a network error "
+          "or a timeout).",
+          {"destination", "code"}),
       destination_pauses("conversions_destination_pauses_total",
                          "Times a destination was paused by the API: 401 "
                          "or 403, a 3xx, 404, 405, 410 or another 4xx.",
