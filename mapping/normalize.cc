@@ -361,17 +361,16 @@ size_t AtSignAt(std::string_view url, size_t i) {
 }  // namespace
 
 int RedactUrlEmails(std::string_view url, std::string* out) {
+  // Most URLs have neither an '@' nor a '%': two memchr scans decide.
+  if (std::memchr(url.data(), '@', url.size()) == nullptr &&
+      std::memchr(url.data(), '%', url.size()) == nullptr) {
+    return 0;
+  }
   // The authority's '@' (user information) is the URL checks' to refuse.
   size_t from = 0;
   if (const size_t scheme = url.find("://"); scheme != std::string_view::npos) {
     from = url.find_first_of("/?#", scheme + 3);
     if (from == std::string_view::npos) return 0;
-  }
-  // Most URLs have neither: two memchr scans instead of a loop.
-  const std::string_view rest = url.substr(from);
-  if (std::memchr(rest.data(), '@', rest.size()) == nullptr &&
-      std::memchr(rest.data(), '%', rest.size()) == nullptr) {
-    return 0;
   }
   int count = 0;
   size_t copied = 0;  // url[0, copied) is in *out once count > 0

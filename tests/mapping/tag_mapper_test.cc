@@ -183,6 +183,16 @@ Json Wire(const Json& tag, const TagMappingConfig& config = {}) {
   return ParseJson(mapped.wire_json);
 }
 
+// The fused form's mapped event for a tag event that maps (its warnings
+// carry the tag model's paths).
+MappedEvent MappedByFusedForm(const Json& tag) {
+  TagMapResult result;
+  MappedEvent mapped;
+  MapTagEvent(ToStruct(tag.dump()), Compile({}), kNowMs, &result, &mapped);
+  EXPECT_EQ(result.outcome, Outcome::kMapped);
+  return mapped;
+}
+
 // A minimal valid tag event: a web page view an hour ago. Tests change one
 // thing and check what that change does.
 Json BaseEvent(const std::string& event_name = "page_view") {
@@ -475,10 +485,7 @@ TEST(TagMapperRow5Test, PassesOpprefByteForByte) {
 TEST(TagMapperRow5Test, DropsAnOpprefThatIsAnEmailAddress) {
   Json e = BaseEvent();
   e["partners"]["openai"]["oppref"] = "jane@example.com";
-  TagMapResult result;
-  MappedEvent mapped;
-  MapTagEvent(ToStruct(e.dump()), Compile({}), kNowMs, &result, &mapped);
-  ASSERT_EQ(result.outcome, Outcome::kMapped);
+  const MappedEvent mapped = MappedByFusedForm(e);
   EXPECT_THAT(mapped.warnings,
               ElementsAre(Issue("partners.openai.oppref", "DROPPED_INVALID")));
   EXPECT_FALSE(ParseJson(mapped.wire_json).contains("oppref"));
@@ -773,10 +780,7 @@ TEST(TagMapperRow7Test, MapsPageUrlToSourceUrl) {
 TEST(TagMapperRow7Test, RedactsAnEmailAddressInThePageUrl) {
   Json e = BaseEvent();
   e["context"]["page"]["url"] = "https://www.example.com/p?e=jane@example.com";
-  TagMapResult result;
-  MappedEvent mapped;
-  MapTagEvent(ToStruct(e.dump()), Compile({}), kNowMs, &result, &mapped);
-  ASSERT_EQ(result.outcome, Outcome::kMapped);
+  const MappedEvent mapped = MappedByFusedForm(e);
   EXPECT_THAT(mapped.warnings,
               ElementsAre(Issue("context.page.url", "REDACTED")));
   EXPECT_EQ(ParseJson(mapped.wire_json)["source_url"],
