@@ -24,6 +24,12 @@ constexpr std::int64_t kMaxIdleWaitMs = 5'000;
 constexpr std::int64_t kRecordFirstDelayMs = 50;
 constexpr std::int64_t kRecordMaxDelayMs = 5'000;
 
+// The bytes of an average notified event in a request, its comma counted;
+// 1 when their bytes are unknown.
+std::int64_t AverageEventBytes(std::int64_t events, std::int64_t bytes) {
+  return events > 0 ? bytes / events + 1 : 1;
+}
+
 }  // namespace
 
 Dispatcher::Dispatcher(Spool* spool, Clock* clock, Metrics* metrics,
@@ -123,16 +129,6 @@ void Dispatcher::Notify(const LaneKey& key, int count, std::int64_t bytes) {
     lane->cv.notify_all();
   }
 }
-
-namespace {
-
-// The bytes of an average notified event in a request, its comma counted;
-// 1 when their bytes are unknown.
-std::int64_t AverageEventBytes(std::int64_t events, std::int64_t bytes) {
-  return events > 0 ? bytes / events + 1 : 1;
-}
-
-}  // namespace
 
 bool Dispatcher::HintsFillABatch(const LaneState& lane) {
   const DestinationState& dest = *lane.destination;
