@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -246,9 +247,27 @@ class EventElementCheck {
     if (InEventList()) ++elements_;
     if (depth_ == 1 && !MemberMayBe("an object")) return false;
     ++depth_;
+    keys_.emplace_back();
     return true;
   }
   bool key(json::string_t& key) {
+    // The same key twice in one object: protobuf's parser keeps the last
+    // value of a field (or joins two lists) where another reader keeps the
+    // first, and the request's flags have two names each ("dry_run" and
+    // "dryRun"): a check could turn into a send.
+    const std::string member(depth_ == 1 ? RequestMember(key) : key);
+    if (!keys_.back().emplace(member).second) {
+      problem_ =
+          depth_ == 1 && IsRequestMember(member)
+              ? absl::StrCat("the request gives ", member, " twice",
+                             FlagSpellings(member), ": send each member once")
+          : event_list_depth_ != -1 && depth_ > event_list_depth_
+              ? absl::StrCat("an object holds the same key twice (in events[",
+                             elements_ - 1, "])")
+          : depth_ == 1 ? std::string("the request holds the same key twice")
+                        : std::string("an object holds the same key twice");
+      return false;
+    }
     if (depth_ == 1) {
       member_key_ = key;
       member_ = key == "events" ? Member::kEvents
@@ -261,6 +280,7 @@ class EventElementCheck {
   }
   bool end_object() {
     --depth_;
+    keys_.pop_back();
     return true;
   }
   bool start_array(std::size_t) {
@@ -286,6 +306,22 @@ class EventElementCheck {
 
  private:
   enum class Member { kOther, kEvents, kFlag };
+
+  // A request member's field name for its JSON name ("dryRun": "dry_run").
+  static std::string_view RequestMember(std::string_view key) {
+    if (key == "validateOnly") return "validate_only";
+    if (key == "dryRun") return "dry_run";
+    return key;
+  }
+  static std::string FlagSpellings(std::string_view member) {
+    if (member == "validate_only") return " (as validate_only or validateOnly)";
+    if (member == "dry_run") return " (as dry_run or dryRun)";
+    return "";
+  }
+  static bool IsRequestMember(std::string_view key) {
+    return key == "destination" || key == "events" || key == "validate_only" ||
+           key == "dry_run";
+  }
 
   bool InEventList() const { return depth_ == event_list_depth_; }
   bool Scalar(const char* what) {
@@ -318,7 +354,9 @@ class EventElementCheck {
     return false;
   }
 
-  int depth_ = 0;                   // 1 inside the request object
+  int depth_ = 0;  // 1 inside the request object
+  // The keys of each object being read, the request's by field name.
+  std::vector<absl::flat_hash_set<std::string>> keys_;
   Member member_ = Member::kOther;  // whose value comes, at depth 1
   std::string member_key_;
   int event_list_depth_ = -1;  // depth inside the events list, when in it

@@ -36,9 +36,13 @@ class TrackReader {
       return true;
     }
     if (level_ != 1) return false;
-    if (member_ == Member::kValidateOnly) {
+    // A flag given twice (also as "dryRun" and "dry_run") is left to the
+    // general path, which refuses it.
+    if (member_ == Member::kValidateOnly && !seen_validate_only_) {
+      seen_validate_only_ = true;
       out_.validate_only = value;
-    } else if (member_ == Member::kDryRun) {
+    } else if (member_ == Member::kDryRun && !seen_dry_run_) {
+      seen_dry_run_ = true;
       out_.dry_run = value;
     } else {
       return false;
@@ -158,6 +162,8 @@ class TrackReader {
   Member member_ = Member::kNone;
   bool seen_destination_ = false;
   bool seen_events_ = false;
+  bool seen_validate_only_ = false;
+  bool seen_dry_run_ = false;
   std::optional<mapping::TagTreeWriter> writer_;
 };
 

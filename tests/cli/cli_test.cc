@@ -426,6 +426,33 @@ TEST(ParseEventsJsonTest, RejectsUnknownFieldsNamingThePath) {
   EXPECT_THAT(status.message(), HasSubstr("email"));
 }
 
+// protobuf's parser keeps the last value of a key given twice, so
+// {"validate_only": true, "validate_only": false} would send: refused, as
+// a key given twice in an event is (the key and value are not shown).
+TEST(ParseEventsJsonTest, RejectsAKeyGivenTwice) {
+  v1::SendEventsRequest request;
+  struct Case {
+    const char* json;
+    const char* message;
+  };
+  for (const Case& c : {
+           Case{R"({"validate_only": true, "validateOnly": false,
+                   "events": [{"id": "o1"}]})",
+                "f.json: the request gives validate_only twice (as "
+                "validate_only or validateOnly): send each member once"},
+           Case{R"([{"id": "o1"}, {"id": "jane@example.com",
+                                  "id": "o2"}])",
+                "f.json: an object holds the same key twice (in events[1])"},
+           Case{R"([{"id": "o1", "user": {"emails": ["a@b.co"],
+                                        "emails": ["c@d.co"]}}])",
+                "f.json: an object holds the same key twice (in events[0])"},
+       }) {
+    const absl::Status status = ParseEventsJson(c.json, "f.json", &request);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.json;
+    EXPECT_EQ(status.message(), c.message);
+  }
+}
+
 TEST(ParseEventsJsonTest, RejectsUnknownEnumNames) {
   v1::SendEventsRequest request;
   const absl::Status status =

@@ -81,11 +81,7 @@ TEST(TrackJsonTest, TakesPlainBodiesAsTheGeneralWayDoes) {
       R"({})",
       " \r\n\t{\"events\": [{}]} \n",
       R"({"validateOnly": false, "events": [{"a": {"b": [[], {}]}}]})",
-      R"({"validate_only": true, "validateOnly": false, "events": [{}]})",
-      R"({"validateOnly": false, "validate_only": true})",
       R"({"dry_run": true, "events": [{}]})",
-      R"({"dryRun": true, "dry_run": false, "validate_only": true})",
-      R"({"dry_run": true, "dry_run": false, "events": []})",
       R"({"events": [{"s": "\"\\\/\b\f\n\r\t\u0000\u001f"}]})",
       R"({"events": [{"a": 1}, {"a": 2}, {"b": true, "c": false, "d": null}]})",
       R"({"events": [{"underflow": 1e-400, "x": -1.5E-3}]})",
@@ -108,6 +104,11 @@ TEST(TrackJsonTest, LeavesOtherFormsToTheGeneralWay) {
       R"({"events": [{"a": 1, "a": 2}]})",
       R"({"events": [{"a": {"b": 1, "b": 2}}]})",
       R"({"destination": "x", "destination": "y"})",
+      // A flag given twice, under either of its names: refused.
+      R"({"validate_only": true, "validateOnly": false, "events": [{}]})",
+      R"({"validateOnly": false, "validate_only": true})",
+      R"({"dryRun": true, "dry_run": false, "validate_only": true})",
+      R"({"dry_run": true, "dry_run": false, "events": []})",
       R"({"events": [{"a": 1}], "events": [{"b": 2}]})",
       R"({"events": null})",
       R"({"events": [null]})",
@@ -278,6 +279,23 @@ TEST(TrackJsonTest, RefusalsNameTheProblemNotTheText) {
       {R"({"events": [{}, {"user": {"jane@example.com": 1,
           "jane@example.com": 2}}]})",
        "an object holds the same key twice (in events[1])"},
+      // protobuf's parser keeps the last of a member given twice (and
+      // joins two lists): a check would turn into a send.
+      {R"({"dry_run": true, "events": [{}], "dry_run": false})",
+       "the request gives dry_run twice (as dry_run or dryRun): send each "
+       "member once"},
+      {R"({"dry_run": true, "dryRun": false, "events": [{}]})",
+       "the request gives dry_run twice (as dry_run or dryRun): send each "
+       "member once"},
+      {R"({"validateOnly": true, "validate_only": null, "events": [{}]})",
+       "the request gives validate_only twice (as validate_only or "
+       "validateOnly): send each member once"},
+      {R"({"events": [{}], "events": [{}]})",
+       "the request gives events twice: send each member once"},
+      {R"({"destination": "a", "destination": "b", "events": [{}]})",
+       "the request gives destination twice: send each member once"},
+      {R"({"events": [{}], "x: jane@example.com": 1, "x: jane@example.com": 2})",
+       "the request holds the same key twice"},
       {R"({"validate_only": "CRM000123", "events": [{}]})",
        "validate_only must be true or false (a JSON boolean), not a string"},
       {R"({"validate_only": 1, "events": [{}]})",
