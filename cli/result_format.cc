@@ -227,7 +227,7 @@ std::string RpcErrorHint(int code, std::string_view message) {
   constexpr int kInternal = 13;
   if ((code == kUnavailable || code == kInternal) && has("http1.x")) {
     return "hint: that port answers HTTP/1, as the gateway's HTTP port "
-           "(/healthz, /v1/track) does: give its gRPC port (grpc.listen, "
+           "(/healthz, /v1/track) does: give its gRPC port (grpc_listen, "
            "50051 by default)";
   }
   if (code == kUnavailable &&

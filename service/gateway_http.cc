@@ -353,11 +353,14 @@ bool Gateway::GuardHttpRequest(const httplib::Request& req,
   }
   // Two lengths leave the body's end to whoever reads the request: a proxy
   // in front may take the other one (request smuggling; RFC 9112 §6.3).
-  if (req.get_header_value_count("Content-Length") > 1) {
-    metrics_.requests_refused.Add({"http_track", "invalid_request"});
-    return refuse(
-        400, absl::InvalidArgumentError("POST /v1/track carries more than one "
-                                        "Content-Length"));
+  // Two media types or codings leave what the body is to the reader, too.
+  for (const char* field :
+       {"Content-Length", "Content-Type", "Content-Encoding"}) {
+    if (req.get_header_value_count(field) > 1) {
+      metrics_.requests_refused.Add({"http_track", "invalid_request"});
+      return refuse(400, absl::InvalidArgumentError(absl::StrCat(
+                             "POST /v1/track carries more than one ", field)));
+    }
   }
   // Too large is said now, from the header: cpp-httplib would read the
   // whole body (and throw it away) before its own 413, holding one of the

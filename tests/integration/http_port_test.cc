@@ -123,8 +123,9 @@ TEST_F(HttpPortTest, ProbesAreAnsweredWhileManyConnectionsSitIdle) {
 
 // Headers that would make the body unsafe to read are answered before it
 // is: a compressed body (cpp-httplib inflates it, and bounds only the bytes
-// received), two Content-Lengths (request smuggling behind a proxy), and a
-// charset other than UTF-8 (the body would be read as UTF-8 anyway).
+// received), two Content-Lengths (request smuggling behind a proxy), two
+// Content-Types or Content-Encodings, and a charset other than UTF-8 (the
+// body would be read as UTF-8 anyway).
 TEST_F(HttpPortTest, UnsafeBodyHeadersAreRefusedBeforeTheBody) {
   struct Case {
     std::string headers;
@@ -139,6 +140,14 @@ TEST_F(HttpPortTest, UnsafeBodyHeadersAreRefusedBeforeTheBody) {
        "HTTP/1.1 415 Unsupported Media Type"},
       {"Content-Type: application/json\r\nContent-Length: 5\r\n"
        "Content-Length: 1000000\r\n",
+       "HTTP/1.1 400 Bad Request"},
+      // Two media types or codings: which counts would depend on who reads
+      // the request (the first was taken).
+      {"Content-Type: application/json\r\nContent-Type: text/plain\r\n"
+       "Content-Length: 1000000\r\n",
+       "HTTP/1.1 400 Bad Request"},
+      {"Content-Type: application/json\r\nContent-Encoding: identity\r\n"
+       "Content-Encoding: gzip\r\nContent-Length: 1000000\r\n",
        "HTTP/1.1 400 Bad Request"},
       {"Content-Type: application/json; charset=latin1\r\n"
        "Content-Length: 1000000\r\n",
