@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "conversions/v1/conversion_service.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -167,6 +168,45 @@ class TrackReader {
   std::optional<mapping::TagTreeWriter> writer_;
 };
 
+// The two likeliest wrong shapes of a body, which protobuf's parser
+// answers unhelpfully ("Root element must be a message.", or an unknown
+// field named after the event's last property): a list of events, and one
+// event, without the request around them. The syntax was checked.
+absl::Status CheckRequestEnvelope(std::string_view body) {
+  const size_t first = body.find_first_not_of(" \t\r\n");
+  if (first != std::string_view::npos && body[first] == '[') {
+    return absl::InvalidArgumentError(
+        "it is a list; POST /v1/track takes the events inside a request: "
+        "{\"events\": [...]}");
+  }
+  bool events = false;
+  bool event_property = false;
+  for (const std::string& key : JsonTopLevelKeys(body)) {
+    // A member's name in another case ("Events") is an unknown field whose
+    // name protobuf's answer would not show (it shows only plain names);
+    // it can be shown, being a member's name.
+    for (const char* member : {"destination", "events", "validate_only",
+                               "validateOnly", "dry_run", "dryRun"}) {
+      if (key != member && absl::EqualsIgnoreCase(key, member)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("unknown field \"", key, "\" (did you mean \"", member,
+                         "\"? names are case-sensitive)"));
+      }
+    }
+    events = events || key == "events";
+    event_property = event_property || key == "event_name" ||
+                     key == "context" || key == "items" || key == "user" ||
+                     key == "partners";
+  }
+  if (!events && event_property) {
+    return absl::InvalidArgumentError(
+        "it looks like one tag event (it has event_name, context, user, "
+        "items or partners); POST /v1/track takes the events inside a "
+        "request: {\"events\": [<the event>]}");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 bool ReadTrackEventsJson(std::string_view body, TrackEventsInput* out) {
@@ -199,6 +239,7 @@ absl::Status ParseTrackEventsJsonGenerally(std::string_view body,
   out->event_count = 0;
   constexpr char kNotARequest[] = "body is not a TrackEventsRequest in JSON: ";
   absl::Status error = CheckJsonSyntax(body);
+  if (error.ok()) error = CheckRequestEnvelope(body);
   if (error.ok()) error = CheckTrackJsonNesting(body);
   if (error.ok()) error = CheckEventsRequestShape(body, "tag event");
   if (!error.ok()) {

@@ -309,7 +309,24 @@ TEST(TrackJsonTest, RefusalsNameTheProblemNotTheText) {
       {R"({"events": [{}], "evnts": true})", "unknown field \"evnts\""},
       {R"({"destination": 7})",
        "(destination): invalid value for type TYPE_STRING"},
-      {"[]", "Root element must be a message."},
+      // The likeliest wrong shapes say how to send them.
+      {R"([{"event_name": "purchase"}])",
+       "it is a list; POST /v1/track takes the events inside a request: "
+       "{\"events\": [...]}"},
+      {R"({"event_name": "purchase", "context": {"event_id": "o-1"}})",
+       "it looks like one tag event (it has event_name, context, user, items "
+       "or partners); POST /v1/track takes the events inside a request: "
+       "{\"events\": [<the event>]}"},
+      {R"({"value": 1, "user": {"email": "jane@example.com"}})",
+       "it looks like one tag event (it has event_name, context, user, items "
+       "or partners); POST /v1/track takes the events inside a request: "
+       "{\"events\": [<the event>]}"},
+      {R"({"Events": [{}]})",
+       "unknown field \"Events\" (did you mean \"events\"? names are "
+       "case-sensitive)"},
+      {R"({"events": [{}], "DRY_RUN": true})",
+       "unknown field \"DRY_RUN\" (did you mean \"dry_run\"? names are "
+       "case-sensitive)"},
       {"null", "Root element must be a message."},
       // A key that holds ": " cannot pass for protobuf's own words.
       {R"({"events": [{"note: jane@example.com": 1,
