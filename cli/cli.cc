@@ -122,8 +122,11 @@ class Runner {
   int RpcError(const grpc::Status& status) const {
     err_ << "error: " << GrpcCodeName(status.error_code()) << ": "
          << status.error_message() << "\n";
-    const std::string hint =
-        RpcErrorHint(status.error_code(), status.error_message());
+    const bool stores_events = (options_.command == Command::kSend ||
+                                options_.command == Command::kTrack) &&
+                               !options_.dry_run;
+    const std::string hint = RpcErrorHint(
+        status.error_code(), status.error_message(), stores_events);
     if (!hint.empty()) err_ << hint << "\n";
     return kExitError;
   }
@@ -449,8 +452,9 @@ class Runner {
                          static_cast<size_t>(response.window_closed_count());
     if (!named.empty() && found < named.size()) {
       err_ << "error: " << named.size() - found << " of " << named.size()
-           << " events named are not dead letters of this destination "
-              "(unknown, already queued or delivered)\n";
+           << " events named are not dead letters of this destination"
+           << (options_.lane_validate_only ? " in this lane (--lane)" : "")
+           << " (unknown, already queued or delivered)\n";
       return kExitUnknownEvent;
     }
     return kExitOk;

@@ -217,7 +217,8 @@ std::string GrpcCodeName(int code) {
   return name;
 }
 
-std::string RpcErrorHint(int code, std::string_view message) {
+std::string RpcErrorHint(int code, std::string_view message,
+                         bool stores_events) {
   auto has = [&](std::string_view part) {
     return message.find(part) != std::string_view::npos;
   };
@@ -241,6 +242,12 @@ std::string RpcErrorHint(int code, std::string_view message) {
        has("Failed to connect"))) {
     return "hint: nothing answers at that address: is the gateway running, "
            "and is --target (or $CONVERSIONS_TARGET) its gRPC address?";
+  }
+  if (code == kDeadlineExceeded && stores_events) {
+    return "hint: no answer in time (--timeout): the events may or may not "
+           "have been stored; sending the same file again is safe (the "
+           "stored ones answer DUPLICATE). Is --target (or "
+           "$CONVERSIONS_TARGET) the gateway's gRPC address?";
   }
   if (code == kDeadlineExceeded) {
     return "hint: no answer in time (--timeout): is --target (or "

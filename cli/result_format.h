@@ -101,8 +101,10 @@ std::string GrpcCodeName(int code);
 // likely means for a person at a terminal ("hint: ..."), or "" when it
 // speaks for itself: a plaintext port called with TLS, the gateway's HTTP
 // port given for its gRPC one, nothing listening, no answer in time, a
-// missing token.
-std::string RpcErrorHint(int code, std::string_view message);
+// missing token. `stores_events`: the call was a send or a track, whose
+// events may have been stored although no answer came in time.
+std::string RpcErrorHint(int code, std::string_view message,
+                         bool stores_events = false);
 
 // The same for a file refused by ParseEventsJson for `command` ("send",
 // "validate", "track"): a tag event given to send or validate.

@@ -932,6 +932,12 @@ TEST(RpcErrorHintTest, SaysWhatTheUsualConnectionMistakesMean) {
                            "remote host: Connection refused"),
               HasSubstr("nothing answers"));
   EXPECT_THAT(RpcErrorHint(4, "Deadline Exceeded"), HasSubstr("--timeout"));
+  // A send that got no answer may have stored its events: resending is
+  // safe, and the hint says so.
+  EXPECT_THAT(RpcErrorHint(4, "Deadline Exceeded", /*stores_events=*/true),
+              HasSubstr("sending the same file again is safe"));
+  EXPECT_THAT(RpcErrorHint(4, "Deadline Exceeded"),
+              Not(HasSubstr("same file again")));
   EXPECT_THAT(RpcErrorHint(16, "missing credentials: ..."),
               HasSubstr("$CONVERSIONS_TOKEN"));
   EXPECT_EQ(RpcErrorHint(3, "too many events"), "");
