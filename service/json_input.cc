@@ -236,9 +236,8 @@ class EventElementCheck {
     return Scalar("a number");
   }
   bool string(json::string_t& value) {
-    if (depth_ == 1 && member_ == Member::kFlag &&
-        (value == "true" || value == "false")) {
-      return true;
+    if ((depth_ == 1 && member_ == Member::kFlag) || InEventFlag()) {
+      if (value == "true" || value == "false") return true;
     }
     return Scalar("a string");
   }
@@ -267,6 +266,11 @@ class EventElementCheck {
           : depth_ == 1 ? std::string("the request holds the same key twice")
                         : std::string("an object holds the same key twice");
       return false;
+    }
+    if (event_list_depth_ != -1 && depth_ == event_list_depth_ + 1) {
+      event_flag_ = std::string_view(noun_) == "event" &&
+                    (key == "opt_out" || key == "optOut");
+      if (event_flag_) event_key_ = key;
     }
     if (depth_ == 1) {
       member_key_ = key;
@@ -326,7 +330,21 @@ class EventElementCheck {
   bool InEventList() const { return depth_ == event_list_depth_; }
   bool Scalar(const char* what) {
     if (InEventList()) return Refuse(what);
+    if (InEventFlag() && std::string_view(what) != "null" &&
+        std::string_view(what) != "a boolean") {
+      // protobuf's parser takes "yes", "no", "1" and "0" for a boolean
+      // field too, beyond the proto3 JSON mapping.
+      problem_ =
+          absl::StrCat("events[", elements_ - 1, "].", event_key_,
+                       " must be true or false (a JSON boolean), not ", what);
+      return false;
+    }
     return depth_ != 1 || MemberMayBe(what);
+  }
+  // Whether the value coming is a typed event's own boolean (opt_out).
+  bool InEventFlag() const {
+    return event_flag_ && event_list_depth_ != -1 &&
+           depth_ == event_list_depth_ + 1;
   }
   // Whether the request's member being read may be `what` (null always
   // may: it stands for the default).
@@ -360,6 +378,8 @@ class EventElementCheck {
   Member member_ = Member::kOther;  // whose value comes, at depth 1
   std::string member_key_;
   int event_list_depth_ = -1;  // depth inside the events list, when in it
+  bool event_flag_ = false;    // a typed event's boolean member comes
+  std::string event_key_;      // its name
   int elements_ = 0;           // elements of the list seen
   std::string problem_;
   const char* noun_;

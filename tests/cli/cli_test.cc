@@ -453,6 +453,38 @@ TEST(ParseEventsJsonTest, RejectsAKeyGivenTwice) {
   }
 }
 
+// protobuf's parser takes "yes" or "0" for opt_out too; the request's
+// flags refuse them, and so does an event's own boolean.
+TEST(ParseEventsJsonTest, RejectsAnOptOutThatIsNotABoolean) {
+  v1::SendEventsRequest request;
+  for (const auto& [json, message] :
+       std::vector<std::pair<std::string, std::string>>{
+           {R"([{"id": "o1"}, {"id": "o2", "opt_out": "yes"}])",
+            "f.json: events[1].opt_out must be true or false (a JSON "
+            "boolean), not a string"},
+           {R"([{"id": "o1", "optOut": 0}])",
+            "f.json: events[0].optOut must be true or false (a JSON "
+            "boolean), not a number"},
+       }) {
+    const absl::Status status = ParseEventsJson(json, "f.json", &request);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << json;
+    EXPECT_EQ(status.message(), message);
+  }
+  for (const char* json :
+       {R"([{"id": "o1", "opt_out": true}])",
+        R"([{"id": "o1", "opt_out": "false", "user": {"opt_out_x": 1}}])",
+        R"([{"id": "o1", "optOut": null}])"}) {
+    const absl::Status status = ParseEventsJson(json, "f.json", &request);
+    EXPECT_THAT(std::string(status.message()),
+                Not(HasSubstr("must be true or false")))
+        << json;
+  }
+  ASSERT_TRUE(ParseEventsJson(R"([{"id": "o1", "opt_out": "true"}])", "f.json",
+                              &request)
+                  .ok());
+  EXPECT_TRUE(request.events(0).opt_out());
+}
+
 TEST(ParseEventsJsonTest, RejectsUnknownEnumNames) {
   v1::SendEventsRequest request;
   const absl::Status status =
