@@ -210,6 +210,20 @@ class Runner {
     return kExitError;
   }
 
+  // The first call failed: its error, and for a file sent in several
+  // requests, that none of its events was `verb` (the others were not
+  // made).
+  template <typename Request>
+  int FirstCallError(const grpc::Status& status, const Request& request,
+                     std::string_view verb) const {
+    RpcError(status);
+    if (SplitEvents(request).size() > 1) {
+      err_ << "error: none of the " << request.events_size() << " events was "
+           << verb << " (the file's later requests were not made)\n";
+    }
+    return kExitError;
+  }
+
   // send and track: the same but for the RPC.
   template <typename Request, typename Response, typename Call>
   int SendInParts(Call call) {
@@ -218,7 +232,14 @@ class Runner {
     ApplyBatchFlags(&request);
     std::vector<Part<Response>> parts;
     const grpc::Status status = CallInParts(request, call, &parts);
-    if (!status.ok() && parts.empty()) return RpcError(status);
+    bool checked_only = false;
+    if constexpr (std::is_same_v<Request, v1::TrackEventsRequest>) {
+      checked_only = request.dry_run();
+    }
+    const char* verb = checked_only ? "checked" : "sent";
+    if (!status.ok() && parts.empty()) {
+      return FirstCallError(status, request, verb);
+    }
     Response response;
     MergeResults(parts, response.mutable_results());
     if (options_.json) {
@@ -236,13 +257,8 @@ class Runner {
       }
     }
     if (!status.ok()) {
-      bool checked_only = false;
-      if constexpr (std::is_same_v<Request, v1::TrackEventsRequest>) {
-        checked_only = request.dry_run();
-      }
       return PartialRpcError(status, parts.back().events.end,
-                             request.events_size(),
-                             checked_only ? "checked" : "sent");
+                             request.events_size(), verb);
     }
     return BatchExit(response.results());
   }
@@ -278,7 +294,9 @@ class Runner {
           return stub_->ValidateEvents(context, part, response);
         },
         &parts);
-    if (!status.ok() && parts.empty()) return RpcError(status);
+    if (!status.ok() && parts.empty()) {
+      return FirstCallError(status, request, "validated");
+    }
     v1::ValidateEventsResponse response;
     MergeResults(parts, response.mutable_results());
     // With --validate-only each request has the API's answer. The text

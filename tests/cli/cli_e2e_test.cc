@@ -645,6 +645,20 @@ TEST_F(CliEndToEndTest, SendThatFailsHalfwaySaysWhichEventsWereSent) {
             "#1000 to #1499 were not\n");
 }
 
+// When the first request of a split file fails, the error says that no
+// event of the file was sent (the later requests are not made).
+TEST_F(CliEndToEndTest, SendWhoseFirstRequestFailsSaysNoneWasSent) {
+  const std::string file =
+      WriteFile("events.json", ManyEvents(1500, [](int i) {
+                  return (i == 0 ? "fail" : "e") + std::to_string(i);
+                }));
+  EXPECT_EQ(Run({"send", file}), kExitError);
+  EXPECT_EQ(err_.str(),
+            "error: UNAVAILABLE: draining\n"
+            "error: none of the 1500 events was sent (the file's later "
+            "requests were not made)\n");
+}
+
 TEST_F(CliEndToEndTest, ValidateSplitsAndShowsTheApiAnswerOfEachRequest) {
   const std::string file = WriteFile("events.json", ManyEvents(1500, [](int i) {
                                        return "e" + std::to_string(i);
