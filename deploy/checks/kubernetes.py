@@ -294,6 +294,20 @@ def check_mesh(kdir, kust, ctx, c):
     for listed in kust.get("components") or []:
         c.ok(os.path.isdir(os.path.join(kdir, listed)),
              f"kustomization component {listed} is missing")
+    # A component's own manifests exist; Istio's declares the API's host,
+    # which a REGISTRY_ONLY mesh would refuse otherwise.
+    hosts = []
+    for path in (istio, linkerd):
+        comp = (load_yaml_docs(path, c) or [{}])[0]
+        for r in comp.get("resources") or []:
+            rpath = os.path.join(os.path.dirname(path), r)
+            if c.ok(os.path.isfile(rpath), f"{path}: resource {r} is missing"):
+                for doc in load_yaml_docs(rpath, c):
+                    if doc and doc.get("kind") == "ServiceEntry":
+                        hosts += doc.get("spec", {}).get("hosts", [])
+    c.ok("bzr.openai.com" in hosts,
+         "mesh/istio: no ServiceEntry for bzr.openai.com (a REGISTRY_ONLY "
+         "mesh would refuse every delivery)")
 
     def annotations(path):
         out = {}
