@@ -274,9 +274,8 @@ class EventElementCheck {
     }
     if (depth_ == 1) {
       member_key_ = key;
-      member_ = key == "events" ? Member::kEvents
-                : key == "validate_only" || key == "validateOnly" ||
-                        key == "dry_run" || key == "dryRun"
+      member_ = member == "events" ? Member::kEvents
+                : member == "validate_only" || member == "dry_run"
                     ? Member::kFlag
                     : Member::kOther;
     }
