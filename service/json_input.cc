@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -246,27 +246,41 @@ class EventElementCheck {
     if (InEventList()) ++elements_;
     if (depth_ == 1 && !MemberMayBe("an object")) return false;
     ++depth_;
+    kinds_.push_back(ChildKind());
     keys_.emplace_back();
     return true;
   }
   bool key(json::string_t& key) {
     // The same key twice in one object: protobuf's parser keeps the last
     // value of a field (or joins two lists) where another reader keeps the
-    // first, and the request's flags have two names each ("dry_run" and
-    // "dryRun"): a check could turn into a send.
-    const std::string member(depth_ == 1 ? RequestMember(key) : key);
-    if (!keys_.back().emplace(member).second) {
+    // first, and every field has two names ("dry_run" and "dryRun",
+    // "action_source" and "actionSource"): a check could turn into a send.
+    // A typed event's own objects compare their keys by field name; the
+    // free-form ones (custom_properties, variant) and tag events keep
+    // theirs as written.
+    const bool message = kinds_.back() == Kind::kMessage;
+    const std::string member(depth_ == 1 ? std::string(RequestMember(key))
+                             : message   ? FieldName(key)
+                                         : key);
+    const bool renamed = member != key;
+    if (const auto [first, inserted] = keys_.back().emplace(member, renamed);
+        !inserted) {
       problem_ =
           depth_ == 1 && IsRequestMember(member)
               ? absl::StrCat("the request gives ", member, " twice",
                              FlagSpellings(member), ": send each member once")
           : event_list_depth_ != -1 && depth_ > event_list_depth_
-              ? absl::StrCat("an object holds the same key twice (in events[",
-                             elements_ - 1, "])")
+              ? absl::StrCat(
+                    first->second != renamed
+                        ? "an object gives a field twice, as its proto name "
+                          "and as its lowerCamelCase JSON name"
+                        : "an object holds the same key twice",
+                    " (in events[", elements_ - 1, "])")
           : depth_ == 1 ? std::string("the request holds the same key twice")
                         : std::string("an object holds the same key twice");
       return false;
     }
+    pending_member_ = member;
     if (event_list_depth_ != -1 && depth_ == event_list_depth_ + 1) {
       event_flag_ = std::string_view(noun_) == "event" &&
                     (key == "opt_out" || key == "optOut");
@@ -283,6 +297,7 @@ class EventElementCheck {
   }
   bool end_object() {
     --depth_;
+    kinds_.pop_back();
     keys_.pop_back();
     return true;
   }
@@ -294,12 +309,17 @@ class EventElementCheck {
     ++depth_;
     if (depth_ == 2 && member_ == Member::kEvents) {
       event_list_depth_ = depth_;
+      kinds_.push_back(std::string_view(noun_) == "event" ? Kind::kMessageList
+                                                          : Kind::kFree);
+    } else {
+      kinds_.push_back(ChildKind());
     }
     return true;
   }
   bool end_array() {
     if (depth_ == event_list_depth_) event_list_depth_ = -1;
     --depth_;
+    kinds_.pop_back();
     return true;
   }
   bool parse_error(std::size_t, const std::string&,
@@ -309,6 +329,43 @@ class EventElementCheck {
 
  private:
   enum class Member { kOther, kEvents, kFlag };
+  // What an object or list inside the request is: a typed event's message
+  // (the event, its user, data or a content), a list of such messages, or
+  // anything else (the request itself, free-form values, tag events).
+  enum class Kind { kFree, kMessage, kMessageList };
+
+  // The kind of the object or list starting now, inside kinds_.back().
+  Kind ChildKind() const {
+    if (kinds_.empty()) return Kind::kFree;  // the request
+    switch (kinds_.back()) {
+      case Kind::kMessageList:
+        return Kind::kMessage;
+      case Kind::kMessage:
+        if (pending_member_ == "user" || pending_member_ == "data") {
+          return Kind::kMessage;
+        }
+        return pending_member_ == "contents" ? Kind::kMessageList : Kind::kFree;
+      case Kind::kFree:
+        break;
+    }
+    return Kind::kFree;
+  }
+  // A typed event's key as a field name: protobuf takes a field by its
+  // name and by its lowerCamelCase JSON name ("timestampMs" is
+  // "timestamp_ms").
+  static std::string FieldName(std::string_view key) {
+    std::string name;
+    name.reserve(key.size() + 4);
+    for (const char c : key) {
+      if (c >= 'A' && c <= 'Z') {
+        name += '_';
+        name += static_cast<char>(c - 'A' + 'a');
+      } else {
+        name += c;
+      }
+    }
+    return name;
+  }
 
   // A request member's field name for its JSON name ("dryRun": "dry_run").
   static std::string_view RequestMember(std::string_view key) {
@@ -372,8 +429,11 @@ class EventElementCheck {
   }
 
   int depth_ = 0;  // 1 inside the request object
-  // The keys of each object being read, the request's by field name.
-  std::vector<absl::flat_hash_set<std::string>> keys_;
+  // The keys of each object being read, the request's and a typed event's
+  // by field name, each with whether its first spelling was another.
+  std::vector<absl::flat_hash_map<std::string, bool>> keys_;
+  std::vector<Kind> kinds_;         // of each object or list being read
+  std::string pending_member_;      // the last key read, by field name
   Member member_ = Member::kOther;  // whose value comes, at depth 1
   std::string member_key_;
   int event_list_depth_ = -1;  // depth inside the events list, when in it

@@ -446,11 +446,45 @@ TEST(ParseEventsJsonTest, RejectsAKeyGivenTwice) {
            Case{R"([{"id": "o1", "user": {"emails": ["a@b.co"],
                                         "emails": ["c@d.co"]}}])",
                 "f.json: an object holds the same key twice (in events[0])"},
+           // A field under its two names: protobuf keeps the last.
+           Case{R"([{"id": "o1", "action_source": "ACTION_SOURCE_WEB",
+                     "actionSource": "ACTION_SOURCE_OFFLINE"}])",
+                "f.json: an object gives a field twice, as its proto name "
+                "and as its lowerCamelCase JSON name (in events[0])"},
+           Case{R"([{"id": "o1"}, {"id": "o2", "user": {
+                     "emailsSha256": [], "emails_sha256": []}}])",
+                "f.json: an object gives a field twice, as its proto name "
+                "and as its lowerCamelCase JSON name (in events[1])"},
+           Case{R"([{"id": "o1", "data": {"contents": [{"id": "a"},
+                     {"contentType": "product", "content_type": "plan"}]}}])",
+                "f.json: an object gives a field twice, as its proto name "
+                "and as its lowerCamelCase JSON name (in events[0])"},
        }) {
     const absl::Status status = ParseEventsJson(c.json, "f.json", &request);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.json;
     EXPECT_EQ(status.message(), c.message);
   }
+}
+
+// Free-form objects (custom properties, a content's variant) keep their
+// keys as written: "fooBar" and "foo_bar" are two properties.
+TEST(ParseEventsJsonTest, FreeFormKeysAreNotFieldNames) {
+  v1::SendEventsRequest request;
+  const absl::Status status = ParseEventsJson(
+      R"([{"id": "o1", "type": "EVENT_TYPE_CUSTOM",
+           "data": {"contents": [{"id": "a", "variant": {"sizeCode": "m",
+                                                         "size_code": "4"}},
+                                 {"id": "b", "contentType": "product"}],
+                    "customProperties": {"planTier": "gold",
+                                         "plan_tier": "old",
+                                         "nested": [{"aB": 1, "a_b": 2}]}}}])",
+      "f.json", &request);
+  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_EQ(request.events_size(), 1);
+  const v1::EventData& data = request.events(0).data();
+  EXPECT_EQ(data.contents(0).variant().size(), 2u);
+  EXPECT_EQ(data.contents(1).content_type(), "product");
+  EXPECT_EQ(data.custom_properties().fields().size(), 3u);
 }
 
 // protobuf's parser takes "yes" or "0" for opt_out too; the request's
