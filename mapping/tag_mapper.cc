@@ -319,6 +319,12 @@ class TagMapper {
         absl::StrCat("event ", QuoteName(event_name_), " has no event mapping");
   }
 
+  [[gnu::cold, gnu::noinline]] void SkipMappedToSkip() {
+    result_->outcome = TagMapResult::Outcome::kSkipped;
+    result_->skip_reason = absl::StrCat("event ", QuoteName(event_name_),
+                                        " is mapped to skip (event_mapping)");
+  }
+
   // Resolves event_name through the event mapping; false when the event is
   // skipped or rejected.
   bool MapEventType() {
@@ -339,6 +345,10 @@ class TagMapper {
       return false;
     }
     type_ = plan_.event_types[static_cast<size_t>(mapped)];
+    if (type_ == kSkipTagEvent) {
+      SkipMappedToSkip();
+      return false;
+    }
     view_.type_ = type_;
     return true;
   }

@@ -141,12 +141,15 @@ inline constexpr std::array<std::string_view, 29> kTagSlots = {
     "items.X.quantity",
     "items.X.currency"};
 
+// In TagMappingConfig::event_mapping, "send no events of this name".
+inline constexpr v1::EventType kSkipTagEvent = v1::EVENT_TYPE_UNSPECIFIED;
+
 // One destination's mapping settings. The defaults reproduce the
 // destination's prebuilt mappings.
 struct TagMappingConfig {
   // Event mapping: event_name (exact, case-sensitive) -> event type. Adds to
-  // or overrides DefaultTagEventMapping(); EVENT_TYPE_UNSPECIFIED is invalid.
-  // Default: empty.
+  // or overrides DefaultTagEventMapping(); kSkipTagEvent (config: `skip`)
+  // maps a name to nothing, so that its events are SKIPPED. Default: empty.
   std::map<std::string, v1::EventType> event_mapping;
   // Smart mapping: slot (one of kTagSlots) -> source paths, tried in order;
   // the first present, non-null, non-empty value wins. Replaces the slot's
@@ -167,12 +170,12 @@ struct TagMappingConfig {
   std::vector<std::string> consent_categories;
 };
 
-// The default event mapping (spec §2, the Quick reference, plus view_item
-// and add_to_cart): every API event type name maps to itself (app_installed
-// and app_opened included); begin_checkout -> checkout_started,
-// generate_lead -> lead_created, purchase -> order_created, page_view ->
-// page_viewed, sign_up -> registration_completed, view_item ->
-// contents_viewed, add_to_cart -> items_added. Sorted by name.
+// The default event mapping, the destination's (spec §2, the Quick
+// reference): every API event type name but app_installed and app_opened
+// maps to itself; begin_checkout -> checkout_started, generate_lead ->
+// lead_created, purchase -> order_created, page_view -> page_viewed,
+// sign_up -> registration_completed. Any other name (view_item and
+// add_to_cart among them) needs an event_mapping entry. Sorted by name.
 std::vector<std::pair<std::string_view, v1::EventType>>
 DefaultTagEventMapping();
 

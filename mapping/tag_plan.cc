@@ -46,16 +46,15 @@ bool IsItemSlot(size_t slot) {
 }
 
 // The event model's names of the default event mapping; the API's names
-// map to themselves.
-constexpr std::array<std::pair<std::string_view, v1::EventType>, 7>
+// map to themselves, but for the app events (the destination offers
+// neither).
+constexpr std::array<std::pair<std::string_view, v1::EventType>, 5>
     kEventModelNames = {{
-        {"add_to_cart", v1::EVENT_TYPE_ITEMS_ADDED},
         {"begin_checkout", v1::EVENT_TYPE_CHECKOUT_STARTED},
         {"generate_lead", v1::EVENT_TYPE_LEAD_CREATED},
         {"page_view", v1::EVENT_TYPE_PAGE_VIEWED},
         {"purchase", v1::EVENT_TYPE_ORDER_CREATED},
         {"sign_up", v1::EVENT_TYPE_REGISTRATION_COMPLETED},
-        {"view_item", v1::EVENT_TYPE_CONTENTS_VIEWED},
     }};
 
 bool IsValidSegment(std::string_view s) {
@@ -161,8 +160,7 @@ class Compiler {
     for (const auto& [name, type] : config_.event_mapping) {
       if (name.empty()) {
         errors_.push_back("event_mapping: an event name is empty");
-      } else if (type == v1::EVENT_TYPE_UNSPECIFIED ||
-                 !v1::EventType_IsValid(type)) {
+      } else if (!v1::EventType_IsValid(type)) {
         errors_.push_back(absl::StrCat("event_mapping[\"", name,
                                        "\"]: not a valid event type"));
       } else {
@@ -409,7 +407,10 @@ DefaultTagEventMapping() {
   for (int t = v1::EventType_MIN; t <= v1::EventType_MAX; ++t) {
     auto type = static_cast<v1::EventType>(t);
     std::string_view name = EventTypeName(type);
-    if (!name.empty()) out.emplace_back(name, type);
+    if (!name.empty() && type != v1::EVENT_TYPE_APP_INSTALLED &&
+        type != v1::EVENT_TYPE_APP_OPENED) {
+      out.emplace_back(name, type);
+    }
   }
   std::sort(out.begin(), out.end());
   return out;

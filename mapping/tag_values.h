@@ -163,14 +163,19 @@ static void Resolve(TagStruct root, const PathTree& tree, std::uint32_t* out) {
   ResolveStruct(root, tree.roots, tree, out);
 }
 
-// Present: neither missing, null, "", [] nor {}.
+// Present: neither missing, null, "", white space only, [] nor {}. So a
+// slot's next source path is read after a blank value, as after an empty
+// one.
 static bool Present(const TagTree& t, std::uint32_t node) {
   if (node == kMissing) return false;
   const TagValue v(&t, node);
   // Tests rather than a switch: a jump table's indirect branch is one more
   // prediction for the mapper core to evict between two events.
   const Value::KindCase kind = v.kind_case();
-  if (kind == Value::kStringValue) return !v.string_value().empty();
+  if (kind == Value::kStringValue) {
+    const std::string_view s = v.string_value();
+    return !s.empty() && !TrimWhitespace(s).empty();
+  }
   if (kind == Value::kNumberValue || kind == Value::kBoolValue) return true;
   if (kind == Value::kListValue) return v.list_value().values_size() > 0;
   if (kind == Value::kStructValue) return v.struct_value().fields_size() > 0;

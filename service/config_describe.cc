@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "mapping/event_types.h"
+#include "mapping/tag_mapper.h"
 #include "service/config.h"
 #include "service/config_checks.h"
 
@@ -116,7 +117,9 @@ std::string Describe(const GatewayConfig& c) {
                        mapping::ActionSourceName(d.default_action_source)));
     for (const auto& [event, type] : d.event_mapping) {
       out.push_back(Pair(absl::StrCat(p, "event_mapping[", Quoted(event), "]"),
-                         mapping::EventTypeName(type)));
+                         type == mapping::kSkipTagEvent
+                             ? std::string_view("skip")
+                             : mapping::EventTypeName(type)));
     }
     for (const auto& [slot, paths] : d.field_mapping) {
       out.push_back(Pair(absl::StrCat(p, "field_mapping[", Quoted(slot), "]"),

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "mapping/event_types.h"
 #include "mapping/request_encoder.h"
+#include "mapping/tag_mapper.h"
 #include "service/address.h"
 #include "service/config_parser.h"
 
@@ -235,11 +236,14 @@ void Parser::ParseEventMapping(const Item& at,
     }
     if (auto s = ReadString(item)) {
       auto type = mapping::EventTypeFromName(*s);
-      if (type) {
+      if (*s == "skip") {
+        (*out)[key] = mapping::kSkipTagEvent;
+      } else if (type) {
         (*out)[key] = *type;
       } else {
         Error(item, absl::StrCat("unknown API event type ", Quoted(*s),
-                                 "; expected one of ", EventTypeNames()));
+                                 "; expected one of ", EventTypeNames(),
+                                 ", or skip (send none)"));
       }
     }
   });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Calls conversions-gateway from Node.js: a purchase with SendEvents, then a
-// tag-management event (add_to_cart) with TrackEvents.
+// tag-management event (begin_checkout) with TrackEvents.
 //
 //   CONVERSIONS_TARGET=127.0.0.1:50051 CONVERSIONS_TOKEN=... node example.js
 //
@@ -177,10 +177,10 @@ function purchase(orderId) {
   };
 }
 
-function addToCart(eventId) {
+function beginCheckout(eventId) {
   // Struct numbers are doubles: send ids as strings.
   return {
-    event_name: 'add_to_cart',
+    event_name: 'begin_checkout',
     type: 'online',
     context: { event_id: eventId, event_timestamp: Date.now(),
                page: { url: 'https://shop.example.com/cart' } },
@@ -205,7 +205,7 @@ async function main() {
                                      { destination: '', events: [event] });
     ok = printResults(sent.results) && ok;
 
-    const tagEvent = addToCart(`node_cart_${suffix}`);
+    const tagEvent = beginCheckout(`node_cart_${suffix}`);
     checkStrings(tagEvent, 'events[0]');
     console.log('TrackEvents:');
     const tracked = await callWithRetry(

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Sends one tag-management event (add_to_cart) with TrackEvents.
+"""Sends one tag-management event (begin_checkout) with TrackEvents.
 
     python3 track_tag_event.py --target 127.0.0.1:50051 --event-id cart_77
 
 TrackEvents takes events in the tag-management event model as
 google.protobuf.Struct values; the gateway maps them with the destination's
-event and field mapping (add_to_cart becomes items_added). Prints the outcome
+event and field mapping (begin_checkout becomes checkout_started). Prints the outcome
 with violations, warnings and skip reasons. Exits 0 when the event was
 accepted, a duplicate or skipped, 1 when it was rejected, 2 when the call
 failed.
@@ -51,7 +51,7 @@ def main() -> int:
     gateway_client.add_connection_flags(parser)
     parser.add_argument("--event-id", default=f"cart_{uuid.uuid4().hex}",
                         help="context.event_id (default: a new random one)")
-    parser.add_argument("--event-name", default="add_to_cart",
+    parser.add_argument("--event-name", default="begin_checkout",
                         help="event_name in the tag-management model")
     parser.add_argument("--email", default="jane.doe@example.com",
                         help="user.email, clear text")

@@ -235,7 +235,7 @@ class PythonExamplesTest(GatewayTestBase):
         self.assertRan(run, 0)
         self.assertIn("event 0 (py-cart-5): ACCEPTED", run.stdout)
         event = self.sandbox_event("py-cart-5")
-        self.assertEqual(event["type"], "items_added")
+        self.assertEqual(event["type"], "checkout_started")
         self.assertEqual(event["data"]["amount"], 5998)
         self.assertEqual(event["data"]["currency"], "EUR")
         self.assertEqual(event["data"]["contents"][0]["id"], "sku_2")
@@ -445,7 +445,7 @@ class NodeExampleTest(GatewayTestBase):
         self.assertEqual(order["data"]["contents"][1]["variant_dict"],
                          {"size": "M"})
         cart = self.sandbox_event(cart_id)
-        self.assertEqual(cart["type"], "items_added")
+        self.assertEqual(cart["type"], "checkout_started")
         self.assertEqual(cart["data"]["amount"], 5998)
         self.assertEqual(cart["data"]["currency"], "EUR")
         self.assertEqual(cart["data"]["contents"][0]["amount"], 2999)

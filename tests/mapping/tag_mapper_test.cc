@@ -538,11 +538,15 @@ TEST(TagMapperRow6Test, UsesTheDefaultWithAWarningForAnUnknownType) {
 }
 
 TEST(TagMapperRow6Test, AppEventsUseMobileAppWhenTypeIsAbsent) {
+  // The destination offers no app event: an event_mapping entry sends one.
+  TagMappingConfig config;
+  config.event_mapping["app_installed"] = v1::EVENT_TYPE_APP_INSTALLED;
+  config.event_mapping["app_opened"] = v1::EVENT_TYPE_APP_OPENED;
   for (const char* name : {"app_installed", "app_opened"}) {
     SCOPED_TRACE(name);
     Json e = BaseEvent(name);
     e["context"].erase("page");
-    Json wire = Wire(e);
+    Json wire = Wire(e, config);
     EXPECT_EQ(wire["type"], name);
     EXPECT_EQ(wire["action_source"], "mobile_app");
     EXPECT_EQ(wire["data"]["type"], "customer_action");
@@ -1364,7 +1368,7 @@ TEST(TagMapperRow26Test, ItemCurrencyThenProductCurrencyThenEventCurrency) {
 }
 
 TEST(TagMapperRow26Test, RequiresACurrencyForAPricedItem) {  // [12]
-  Json e = BaseEvent("view_item");
+  Json e = BaseEvent("contents_viewed");
   e["items"] = {Item("a", "A", 1, 1)};
   EXPECT_THAT(MapTag(e).violations,
               ElementsAre(Issue("items[0].currency", "REQUIRED")));
@@ -1389,7 +1393,7 @@ TEST(TagMapperRow26Test, ReportsThePricesOwnProblemsWithItsCurrencys) {
                           Issue("items[0].product.price", "OUT_OF_RANGE"),
                           Issue("items[1].currency", "INVALID_FORMAT")));
 
-  Json view = BaseEvent("view_item");  // no currency anywhere
+  Json view = BaseEvent("contents_viewed");  // no currency anywhere
   view["items"] = {Item("a", "A", "free", 1)};
   EXPECT_THAT(MapTag(view).violations,
               ElementsAre(Issue("items[0].currency", "REQUIRED"),
@@ -1673,8 +1677,6 @@ TEST(TagMapperEventMappingTest, MapsEveryDefaultEventName) {
       {"generate_lead", "lead_created"},
       {"page_view", "page_viewed"},
       {"sign_up", "registration_completed"},
-      {"view_item", "contents_viewed"},
-      {"add_to_cart", "items_added"},
       {"appointment_scheduled", "appointment_scheduled"},
       {"checkout_started", "checkout_started"},
       {"contents_viewed", "contents_viewed"},
@@ -1690,8 +1692,36 @@ TEST(TagMapperEventMappingTest, MapsEveryDefaultEventName) {
     SCOPED_TRACE(name);
     EXPECT_EQ(Wire(BaseEvent(name))["type"], type);
   }
-  EXPECT_EQ(DefaultTagEventMapping().size(), cases.size() + 3);  // + custom
-                                                                 // and app_*
+  EXPECT_EQ(DefaultTagEventMapping().size(), cases.size() + 1);  // + custom
+}
+
+// The destination maps no other name by default (spec §2, footnote [1]
+// and its observations): GA4's view_item and add_to_cart, and the app
+// events it does not offer, are skipped until an event_mapping entry
+// names them.
+TEST(TagMapperEventMappingTest, SkipsWhatTheDestinationDoesNotMap) {
+  for (const char* name : {"view_item", "add_to_cart", "app_installed",
+                           "app_opened", "refund", "login"}) {
+    SCOPED_TRACE(name);
+    TagMapResult r = MapTag(BaseEvent(name));
+    EXPECT_EQ(r.outcome, TagMapResult::Outcome::kSkipped);
+    EXPECT_EQ(r.skip_reason,
+              absl::StrCat("event '", name, "' has no event mapping"));
+  }
+}
+
+// `skip` (kSkipTagEvent) takes a name out of the mapping, a default one
+// included.
+TEST(TagMapperEventMappingTest, SkipsANameMappedToSkip) {
+  TagMappingConfig config;
+  config.event_mapping["page_view"] = kSkipTagEvent;
+  config.event_mapping["view_item"] = v1::EVENT_TYPE_CONTENTS_VIEWED;
+  TagMapResult r = MapTag(BaseEvent("page_view"), config);
+  EXPECT_EQ(r.outcome, TagMapResult::Outcome::kSkipped);
+  EXPECT_EQ(r.skip_reason,
+            "event 'page_view' is mapped to skip (event_mapping)");
+  EXPECT_EQ(Wire(BaseEvent("view_item"), config)["type"], "contents_viewed");
+  EXPECT_EQ(Wire(BaseEvent("page_viewed"), config)["type"], "page_viewed");
 }
 
 TEST(TagMapperEventMappingTest, WorkedPurchase) {
@@ -1716,13 +1746,16 @@ TEST(TagMapperEventMappingTest, WorkedSignUp) {
 }
 
 TEST(TagMapperEventMappingTest, WorkedViewItemAndAddToCart) {
+  TagMappingConfig config;  // as deploy/config.example.yaml
+  config.event_mapping["view_item"] = v1::EVENT_TYPE_CONTENTS_VIEWED;
+  config.event_mapping["add_to_cart"] = v1::EVENT_TYPE_ITEMS_ADDED;
   for (const char* name : {"view_item", "add_to_cart", "begin_checkout"}) {
     SCOPED_TRACE(name);
     Json e = BaseEvent(name);
     e["value"] = 5;
     e["currency"] = "EUR";
     e["items"] = {Item("sku_1", "Mug", 5, 1)};
-    Json data = Wire(e)["data"];
+    Json data = Wire(e, config)["data"];
     EXPECT_EQ(data["type"], "contents");
     EXPECT_EQ(data["amount"], 500);
     EXPECT_EQ(data["contents"][0]["amount"], 500);
@@ -1822,6 +1855,38 @@ TEST(TagMapperSmartMappingTest, TriesSourcesInPriorityOrder) {
   e["user"]["email"] = "";  // empty values never win
   EXPECT_THAT(MapTag(e, config).event.user().emails(),
               ElementsAre("user@example.com"));
+}
+
+// A blank value (white space only, Unicode's included) is no value: the
+// slot's next source is read, as after an empty one.
+TEST(TagMapperSmartMappingTest, ReadsTheNextSourceAfterABlankValue) {
+  TagMappingConfig config;
+  config.field_mapping["context.page.url"] = {"url", "context.page.url"};
+  config.field_mapping["context.event_id"] = {"order_id", "context.event_id"};
+  config.field_mapping["user.email"] = {"user.contact.mail", "user.email"};
+  config.field_mapping["items.X.id"] = {"items.X.product.id", "items.X.id"};
+  Json e = Purchase();
+  e["url"] = "  ";
+  e["order_id"] = "\t";
+  e["user"]["contact"]["mail"] = "\u3000";
+  e["user"]["email"] = "user@example.com";
+  e["items"] = {Item("sku_1", "Mug", 42, 1)};
+  e["items"][0]["product"]["id"] = " ";
+  TagMapResult r = MapTag(e, config);
+  ASSERT_TRUE(r.mapped()) << ::testing::PrintToString(r.violations);
+  EXPECT_THAT(r.warnings, IsEmpty());
+  Json wire = Wire(e, config);
+  EXPECT_EQ(wire["source_url"], "https://www.example.com/pricing");
+  EXPECT_EQ(wire["id"], "evt_1");
+  EXPECT_EQ(wire["user"]["emails_sha256"], Json::array({kUserExampleComSha}));
+  EXPECT_EQ(wire["data"]["contents"][0]["id"], "sku_1");
+}
+
+// A blank event_name is no name.
+TEST(TagMapperEventMappingTest, ABlankEventNameIsRequired) {
+  TagMapResult r = MapTag(BaseEvent(" "));
+  EXPECT_EQ(r.outcome, TagMapResult::Outcome::kRejected);
+  EXPECT_THAT(r.violations, ElementsAre(Issue("event_name", "REQUIRED")));
 }
 
 // Property names of 1 to 3, 4 to 7, 8 to 16 and more bytes take different
@@ -1938,7 +2003,7 @@ TEST(TagMapperSmartMappingTest, ReadsEventLevelPathsInItemSlots) {
   TagMappingConfig config;
   config.field_mapping["items.X.currency"] = {"items.X.currency",
                                               "basket_currency"};
-  Json e = BaseEvent("add_to_cart");
+  Json e = BaseEvent("items_added");
   e["basket_currency"] = "GBP";
   e["items"] = {Item("a", "A", 2, 1)};
   Json contents = Wire(e, config)["data"]["contents"];
@@ -2032,7 +2097,7 @@ TEST(TagMapperConfigTest, AcceptsItemPathsNamingTheRepointedList) {
 TEST(TagMapperConfigTest, RejectsBadEventMappingsAndOptions) {
   TagMappingConfig config;
   config.event_mapping[""] = v1::EVENT_TYPE_CUSTOM;
-  config.event_mapping["refund"] = v1::EVENT_TYPE_UNSPECIFIED;
+  config.event_mapping["refund"] = static_cast<v1::EventType>(999);
   config.default_action_source = v1::ACTION_SOURCE_UNSPECIFIED;
   config.consent_categories = {"ads", " "};
   std::string error = CompileError(config);

@@ -351,7 +351,8 @@ TEST(ConfigTest, ABadEventMappingDoesNotHideAnItemPathError) {
       "app_installed, app_opened, appointment_scheduled, "
       "checkout_started, contents_viewed, custom, items_added, "
       "lead_created, order_created, page_viewed, "
-      "registration_completed, subscription_created, trial_started\n"
+      "registration_completed, subscription_created, trial_started, or "
+      "skip (send none)\n"
       "config.yaml:6: destinations[0].field_mapping: invalid tag "
       "mapping: field_mapping[\"items.X.id\"]: path \"products.X.sku\": "
       "the list before X must be \"items\" or a path of the items "
@@ -386,11 +387,14 @@ destinations:
       k: registration_completed
       l: subscription_created
       m: trial_started
+      n: skip
 )yaml");
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->destinations[0].event_mapping.size(), 13u);
+  EXPECT_EQ(config->destinations[0].event_mapping.size(), 14u);
   EXPECT_EQ(config->destinations[0].event_mapping.at("m"),
             v1::EVENT_TYPE_TRIAL_STARTED);
+  EXPECT_EQ(config->destinations[0].event_mapping.at("n"),
+            mapping::kSkipTagEvent);
 }
 
 // --- Durations ---
@@ -937,7 +941,7 @@ TEST(DescribeTest, ListsMappingsAndDispatcherOverrides) {
   absl::StatusOr<GatewayConfig> config = Parse(R"yaml(
 destinations:
   - api_key_file: /k
-    event_mapping: {"Video Playback Started": contents_viewed}
+    event_mapping: {"Video Playback Started": contents_viewed, page_view: skip}
     field_mapping: {user.email: [a.b, c]}
     consent_categories: [ads]
     dispatcher: {linger: 1s}
@@ -950,6 +954,8 @@ destinations:
                               "destinations[0].api_key_file=/k "));
   EXPECT_THAT(line, HasSubstr("destinations[0].event_mapping[\"Video Playback "
                               "Started\"]=contents_viewed"));
+  EXPECT_THAT(line,
+              HasSubstr("destinations[0].event_mapping[\"page_view\"]=skip"));
   EXPECT_THAT(line,
               HasSubstr("destinations[0].field_mapping[\"user.email\"]=a.b,c"));
   EXPECT_THAT(line, HasSubstr("destinations[0].consent_categories=ads"));
