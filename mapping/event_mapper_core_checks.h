@@ -64,8 +64,14 @@ inline void Mapper<Event>::CheckEnvelopeFields() {
     Violation("id", kRequired, "id is required");
   } else if (TrimAscii(event_.id()).empty()) {
     Violation("id", kRequired, "id is blank (white space only)");
-  } else {
-    CheckText(event_.id(), "id", Limits::kIdBytes);
+  } else if (CheckText(event_.id(), "id", Limits::kIdBytes) &&
+             IsEmailInClear(event_.id())) {
+    // Sent and stored as it is, and the API's dedup key: every event of
+    // that person would be one.
+    Violation("id", kNotAllowed,
+              "id is an email address: it is sent and stored in clear, and "
+              "would make every event of that person a duplicate of the "
+              "first; use the order, lead or event id");
   }
 
   // type
@@ -213,16 +219,33 @@ inline bool Mapper<Event>::CheckCurrency(std::string_view in, Path path) {
 
 // An optional text field: CheckText's rules, and white space only is
 // refused (the API would store it as a value). An empty one is not set.
+// An email address in clear in such a field would reach the spool and the
+// API as it is: refused, as in custom properties.
 template <typename Event>
 inline void Mapper<Event>::CheckValueText(std::string_view value, Path path,
                                           size_t max_bytes) {
-  if (CheckText(value, path, max_bytes) && IsBlank(value)) ReportBlank(path);
+  if (!CheckText(value, path, max_bytes)) return;
+  if (IsBlank(value)) {
+    ReportBlank(path);
+  } else if (IsEmailInClear(value)) {
+    ReportEmailInClear(path);
+  }
 }
 
 template <typename Event>
 inline void Mapper<Event>::ReportBlank(Path path) {
   std::string field = path.str();
   Violation(field, kInvalidFormat, absl::StrCat(field, " must not be blank"));
+}
+
+template <typename Event>
+inline void Mapper<Event>::ReportEmailInClear(Path path) {
+  std::string field = path.str();
+  Violation(field, kNotAllowed,
+            absl::StrCat(field,
+                         " is an email address: clear-text identifiers are "
+                         "neither stored nor sent; an email address goes in "
+                         "user.emails, which the gateway hashes"));
 }
 
 // An integer above kMaxJsonInteger at `path`, out of line.
@@ -507,8 +530,7 @@ inline bool Mapper<Event>::CheckValue(const google::protobuf::Value& v,
       }
       // An email address in clear would reach the spool and the API as is:
       // identifiers go in user, which hashes them.
-      if (v.string_value().find('@') != std::string::npos &&
-          NormalizeEmail(v.string_value(), &scratch_).kept()) {
+      if (IsEmailInClear(v.string_value())) {
         Violation(path, kNotAllowed,
                   "holds an email address in clear; send it in "
                   "user.emails, which the gateway hashes (clear-text "

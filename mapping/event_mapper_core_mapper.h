@@ -9,6 +9,7 @@
 #define CONVERSIONS_MAPPING_EVENT_MAPPER_CORE_MAPPER_H_
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -71,6 +72,7 @@ class Mapper {
   [[gnu::cold]] void ReportUnsafeInteger(Path path);
   void CheckValueText(std::string_view value, Path path, size_t max_bytes);
   [[gnu::cold]] void ReportBlank(Path path);
+  [[gnu::cold]] void ReportEmailInClear(Path path);
   template <typename Data>
   void CheckData(const Data& d);
   template <typename Content>
@@ -112,6 +114,11 @@ class Mapper {
                      size_t max_bytes);
   void DropEmailInClear(std::string_view* value, const char* field,
                         const char* what);
+  // Whether `value`, a field sent in clear, is an email address.
+  bool IsEmailInClear(std::string_view value) {
+    return std::memchr(value.data(), '@', value.size()) != nullptr &&
+           NormalizeEmail(value, &scratch_).kept();
+  }
   template <typename User>
   void MapUser(const User& u);
   void MapScalar(std::string_view value, std::string_view field,

@@ -270,7 +270,7 @@ template <typename Event>
 inline void Mapper<Event>::DropEmailInClear(std::string_view* value,
                                             const char* field,
                                             const char* what) {
-  if (!NormalizeEmail(*value, &scratch_).kept()) return;
+  if (!IsEmailInClear(*value)) return;
   *value = {};
   Warning(field, kDroppedInvalid,
           absl::StrCat("value is an email address, not ", what,

@@ -344,17 +344,46 @@ namespace {
 bool IsEmailLocalByte(char c) {
   return IsAsciiAlpha(c) || IsAsciiDigit(c) ||
          static_cast<unsigned char>(c) >= 0x80 || c == '.' || c == '_' ||
-         c == '+' || c == '-' || c == '%';
+         c == '+' || c == '-';
+}
+
+int HexValue(char c) {
+  return IsAsciiDigit(c) ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+// How many bytes before url[begin] (not before `floor`) are one byte of
+// an address's local part: 1 for the byte itself, 3 for an escape of one
+// ("%2B"), 5 for an escape escaped twice ("%252B"); 0 for anything else,
+// an escape of another byte included ("%3D", the '=' before the address in
+// an escaped query).
+size_t LocalByteBefore(std::string_view url, size_t begin, size_t floor) {
+  if (begin < floor + 1) return 0;
+  size_t len = 0;
+  if (begin >= floor + 5 && url[begin - 5] == '%' && url[begin - 4] == '2' &&
+      url[begin - 3] == '5') {
+    len = 5;
+  } else if (begin >= floor + 3 && url[begin - 3] == '%') {
+    len = 3;
+  }
+  if (len > 0 && IsHex(url[begin - 2]) && IsHex(url[begin - 1])) {
+    const char c = static_cast<char>(HexValue(url[begin - 2]) * 16 +
+                                     HexValue(url[begin - 1]));
+    return IsEmailLocalByte(c) ? len : 0;
+  }
+  return IsEmailLocalByte(url[begin - 1]) ? 1 : 0;
 }
 bool IsEmailDomainByte(char c) {
   return IsAsciiAlpha(c) || IsAsciiDigit(c) ||
          static_cast<unsigned char>(c) >= 0x80 || c == '.' || c == '-';
 }
 
-// The length of the '@' at url[i]: 1 for '@', 3 for "%40", 0 for none.
+// The length of the '@' at url[i]: 1 for '@', 3 for "%40", 5 for "%2540"
+// (escaped twice, as a URL passed in another's query is), 0 for none.
 size_t AtSignAt(std::string_view url, size_t i) {
   if (url[i] == '@') return 1;
-  if (url[i] == '%' && url.substr(i + 1, 2) == "40") return 3;
+  if (url[i] != '%') return 0;
+  if (url.substr(i + 1, 2) == "40") return 3;
+  if (url.substr(i + 1, 4) == "2540") return 5;
   return 0;
 }
 
@@ -383,7 +412,7 @@ int RedactUrlEmails(std::string_view url, std::string* out) {
     }
     size_t begin = i;
     const size_t floor = std::max(from, copied);
-    while (begin > floor && IsEmailLocalByte(url[begin - 1])) --begin;
+    while (const size_t n = LocalByteBefore(url, begin, floor)) begin -= n;
     const size_t domain = i + at;
     size_t end = domain;
     while (end < url.size() && IsEmailDomainByte(url[end])) ++end;

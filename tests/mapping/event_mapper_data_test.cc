@@ -295,6 +295,34 @@ TEST(EventMapperContentsTest, RejectsBlankIdsGroupIdsAndNames) {
               IsEmpty());
 }
 
+// A content field or a plan id that is an email address would be sent
+// and stored in clear: refused, as in custom properties. One with an '@'
+// that is no address, or an address inside other text, is a value.
+TEST(EventMapperContentsTest, RefusesEmailAddressesInClear) {
+  std::vector<FieldIssue> violations = Violations(
+      EventWithContent("id: \"Jane.Doe@example.com\" group_id: \" a@b.co\" "
+                       "name: \"x@y.org\" content_type: \"p@q.net\""));
+  ASSERT_THAT(
+      violations,
+      ElementsAre(Issue("data.contents[0].id", "NOT_ALLOWED"),
+                  Issue("data.contents[0].group_id", "NOT_ALLOWED"),
+                  Issue("data.contents[0].name", "NOT_ALLOWED"),
+                  Issue("data.contents[0].content_type", "NOT_ALLOWED")));
+  EXPECT_THAT(violations[0].description, Not(HasSubstr("Jane")));
+  EXPECT_EQ(violations[0].description,
+            "data.contents[0].id is an email address: clear-text identifiers "
+            "are neither stored nor sent; an email address goes in "
+            "user.emails, which the gateway hashes");
+  EXPECT_THAT(Violations(EventWithContent(
+                  "id: \"sku@2\" name: \"Gift card for jane@example.com\"")),
+              IsEmpty());
+
+  v1::Event plan = ValidEventOfType(v1::EVENT_TYPE_TRIAL_STARTED);
+  plan.mutable_data()->set_plan_id("jane@example.com");
+  EXPECT_THAT(Violations(plan),
+              ElementsAre(Issue("data.plan_id", "NOT_ALLOWED")));
+}
+
 // An event's wire JSON is at most Limits::kEventWireBytes: 250 contents
 // with every field at its cap pass, but not once JSON escapes (six bytes
 // for a control character) take the encoding past 1 MiB.

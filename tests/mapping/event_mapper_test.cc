@@ -27,6 +27,7 @@ using ::conversions::testing::ValidEventOfType;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::UnorderedElementsAre;
 
 constexpr std::int64_t kSevenDaysMs = 604'800'000;
@@ -107,6 +108,18 @@ TEST(EventMapperIdTest, RejectsABlankId) {
   std::vector<FieldIssue> violations = Violations(event);
   ASSERT_THAT(violations, ElementsAre(Issue("id", "REQUIRED")));
   EXPECT_EQ(violations[0].description, "id is blank (white space only)");
+}
+
+// An id is sent and stored as it is, and deduplicates: an email address
+// there is refused. An '@' in another id is a value.
+TEST(EventMapperIdTest, RefusesAnIdThatIsAnEmailAddress) {
+  v1::Event event = ValidEvent();
+  event.set_id("Jane.Doe@example.com");
+  std::vector<FieldIssue> violations = Violations(event);
+  ASSERT_THAT(violations, ElementsAre(Issue("id", "NOT_ALLOWED")));
+  EXPECT_THAT(violations[0].description, Not(HasSubstr("Jane")));
+  event.set_id("order@1001");
+  EXPECT_THAT(Violations(event), IsEmpty());
 }
 
 TEST(EventMapperIdTest, AcceptsAnIdOf256Bytes) {

@@ -333,6 +333,14 @@ TEST(RedactUrlEmailsTest, ReplacesEmailAddressesAfterTheHost) {
            Case{"https://x.example/?e=jane%2Btag%40example.com", 1,
                 "https://x.example/?e=redacted"},
            Case{"myapp://host/p?e=a@b.io", 1, "myapp://host/p?e=redacted"},
+           // Escaped twice: a return URL inside another URL's query.
+           Case{"https://x.example/r?next=%2Fdone%3Fe%3Djane%2540example.com",
+                1, "https://x.example/r?next=%2Fdone%3Fe%3Dredacted"},
+           Case{"https://x.example/r?next=%2Fdone%3Fe%3Djane%252Btag%2540"
+                "example.com%26o%3D1",
+                1, "https://x.example/r?next=%2Fdone%3Fe%3Dredacted%26o%3D1"},
+           Case{"https://x.example/?e=%3Cjane%40example.com%3E", 1,
+                "https://x.example/?e=%3Credacted%3E"},
        }) {
     SCOPED_TRACE(c.url);
     std::string out = "stale";

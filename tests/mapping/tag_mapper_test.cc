@@ -1667,6 +1667,24 @@ TEST(TagMapperPreHashedTest, APreHashedFallbackOfASlotIsReadOnlyAsSuch) {
             Json::array({kUserExampleComSha}));
 }
 
+// An event id, item id, product name or plan id that is an email address
+// is refused at the tag event's own path: it would be sent in clear.
+TEST(TagMapperClearFieldsTest, RefusesEmailAddressesInClearFields) {
+  Json e = Purchase();
+  e["context"]["event_id"] = "jane@example.com";
+  e["items"] = {Item("jane@example.com", "Mug", 1, 1),
+                Item("sku_2", "jane@example.com", 1, 1)};
+  const MappedEvent mapped = MappedByFusedForm(e);
+  EXPECT_THAT(
+      mapped.violations,
+      UnorderedElementsAre(Issue("context.event_id", "NOT_ALLOWED"),
+                           Issue("items[0].id", "NOT_ALLOWED"),
+                           Issue("items[1].product.name", "NOT_ALLOWED")));
+  for (const FieldIssue& v : mapped.violations) {
+    EXPECT_THAT(v.description, Not(HasSubstr("jane")));
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Worked examples of the default event mapping.
 
