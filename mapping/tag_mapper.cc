@@ -489,8 +489,15 @@ class TagMapper {
     std::string lower = name.empty() ? std::string(event_name_) : name;
     std::transform(lower.begin(), lower.end(), lower.begin(), AsciiLower);
     if (EventTypeFromName(lower).has_value()) {
-      SlotViolation(kCustomEventName, kRequired,
-                    " is required when event_name is a standard event name");
+      const std::string suffix =
+          name.empty() || name == event_name_
+              ? std::string(
+                    " is required when event_name is a standard event name")
+              : absl::StrCat(
+                    " is required when event_name, made a custom "
+                    "event name, is a standard event name (\"",
+                    name, "\")");
+      SlotViolation(kCustomEventName, kRequired, suffix.c_str());
       return;
     }
     if (name.empty()) {

@@ -709,7 +709,16 @@ TEST(TagPathsTest, AMadeCustomNameMustStillBeACustomOne) {
   config.event_mapping["Order Created"] = v1::EVENT_TYPE_CUSTOM;
   EXPECT_THAT(
       MapTag(BaseEvent("Order Created"), config).violations,
-      ElementsAre(Issue("partners.openai.custom_event_name", "REQUIRED")));
+      ElementsAre(Issue(
+          "partners.openai.custom_event_name", "REQUIRED",
+          "partners.openai.custom_event_name is required when event_name, "
+          "made a custom event name, is a standard event name "
+          "(\"order_created\")")));
+  EXPECT_THAT(
+      MapTag(BaseEvent("custom")).violations,
+      ElementsAre(Issue("partners.openai.custom_event_name", "REQUIRED",
+                        "partners.openai.custom_event_name is required when "
+                        "event_name is a standard event name")));
   // A name given explicitly is never changed.
   Json e = BaseEvent("custom");
   e["partners"]["openai"]["custom_event_name"] = "Quote Requested";
