@@ -64,14 +64,8 @@ inline void Mapper<Event>::CheckEnvelopeFields() {
     Violation("id", kRequired, "id is required");
   } else if (TrimAscii(event_.id()).empty()) {
     Violation("id", kRequired, "id is blank (white space only)");
-  } else if (CheckText(event_.id(), "id", Limits::kIdBytes) &&
-             IsEmailInClear(event_.id())) {
-    // Sent and stored as it is, and the API's dedup key: every event of
-    // that person would be one.
-    Violation("id", kNotAllowed,
-              "id is an email address: it is sent and stored in clear, and "
-              "would make every event of that person a duplicate of the "
-              "first; use the order, lead or event id");
+  } else {
+    CheckText(event_.id(), "id", Limits::kIdBytes);
   }
 
   // type
@@ -219,17 +213,57 @@ inline bool Mapper<Event>::CheckCurrency(std::string_view in, Path path) {
 
 // An optional text field: CheckText's rules, and white space only is
 // refused (the API would store it as a value). An empty one is not set.
-// An email address in clear in such a field would reach the spool and the
-// API as it is: refused, as in custom properties.
 template <typename Event>
 inline void Mapper<Event>::CheckValueText(std::string_view value, Path path,
                                           size_t max_bytes) {
-  if (!CheckText(value, path, max_bytes)) return;
-  if (IsBlank(value)) {
-    ReportBlank(path);
-  } else if (IsEmailInClear(value)) {
-    ReportEmailInClear(path);
+  if (CheckText(value, path, max_bytes) && IsBlank(value)) ReportBlank(path);
+}
+
+// The fields sent and stored in clear that hold text of the caller's
+// choosing: one that is an email address is refused, as in custom
+// properties (the id is the API's dedup key besides). Out of line, after
+// the other checks, and only the values in their limits (an overlong or
+// invalid one is reported already).
+template <typename Event>
+template <typename Data>
+void Mapper<Event>::CheckNoEmailsInClear(const Data& d) {
+  if (event_.id().size() <= Limits::kIdBytes && IsEmailInClear(event_.id())) {
+    ReportIdIsEmail();
   }
+  if (d.plan_id().size() <= Limits::kPlanIdBytes &&
+      IsEmailInClear(d.plan_id())) {
+    ReportEmailInClear("data.plan_id");
+  }
+  if (static_cast<size_t>(d.contents_size()) > Limits::kContents) return;
+  constexpr std::string_view kBase = "data.contents";
+  for (int i = 0; i < d.contents_size(); ++i) {
+    const auto& c = d.contents(i);
+    if (c.id().size() <= Limits::kContentIdBytes && IsEmailInClear(c.id())) {
+      ReportEmailInClear(Path(kBase, i, "id"));
+    }
+    if (c.group_id().size() <= Limits::kContentIdBytes &&
+        IsEmailInClear(c.group_id())) {
+      ReportEmailInClear(Path(kBase, i, "group_id"));
+    }
+    if (c.name().size() <= Limits::kContentNameInputBytes &&
+        IsEmailInClear(c.name())) {
+      ReportEmailInClear(Path(kBase, i, "name"));
+    }
+    if (c.content_type().size() <= Limits::kContentTypeBytes &&
+        IsEmailInClear(c.content_type())) {
+      ReportEmailInClear(Path(kBase, i, "content_type"));
+    }
+  }
+}
+
+// An id is sent and stored as it is, and is the API's dedup key: every
+// event of that person would be one.
+template <typename Event>
+inline void Mapper<Event>::ReportIdIsEmail() {
+  Violation("id", kNotAllowed,
+            "id is an email address: it is sent and stored in clear, and "
+            "would make every event of that person a duplicate of the "
+            "first; use the order, lead or event id");
 }
 
 template <typename Event>
