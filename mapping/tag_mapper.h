@@ -152,9 +152,10 @@ struct TagMappingConfig {
   // maps a name to nothing, so that its events are SKIPPED. Default: empty.
   std::map<std::string, v1::EventType> event_mapping;
   // Smart mapping: slot (one of kTagSlots) -> source paths, tried in order;
-  // the first present, non-null, non-empty value wins. Replaces the slot's
-  // default sources. A path is dot-separated segments of [A-Za-z0-9_-]; an
-  // all-digit segment also indexes a list ("user.emails.0"). In an
+  // the first present value wins (null, "", white space only, [] and {}
+  // are passed over). Replaces the slot's default sources. A path is
+  // dot-separated segments of [A-Za-z0-9_-]; an all-digit segment also
+  // indexes a list ("user.emails.0"). In an
   // `items.X.*` slot, a path may hold one `X` segment meaning "the current
   // item": `items.X.sku` reads `sku` of each element of the list the `items`
   // slot resolved to, whatever path that is (`products.X.sku` is accepted
