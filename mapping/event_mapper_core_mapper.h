@@ -118,7 +118,9 @@ class Mapper {
   // Whether `value`, a field sent in clear, is an email address. Most
   // values have no '@', and that test is all that is inlined.
   bool IsEmailInClear(std::string_view value) {
-    return std::memchr(value.data(), '@', value.size()) != nullptr &&
+    // (memchr must not see the null pointer of an empty view.)
+    return !value.empty() &&
+           std::memchr(value.data(), '@', value.size()) != nullptr &&
            IsEmailAddress(value);
   }
   [[gnu::cold, gnu::noinline]] bool IsEmailAddress(std::string_view value) {

@@ -390,7 +390,9 @@ size_t AtSignAt(std::string_view url, size_t i) {
 }  // namespace
 
 int RedactUrlEmails(std::string_view url, std::string* out) {
-  // Most URLs have neither an '@' nor a '%': two memchr scans decide.
+  // Most URLs have neither an '@' nor a '%': two memchr scans decide (not
+  // given the null pointer of an empty view).
+  if (url.empty()) return 0;
   if (std::memchr(url.data(), '@', url.size()) == nullptr &&
       std::memchr(url.data(), '%', url.size()) == nullptr) {
     return 0;

@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 
 #include "absl/status/status.h"
@@ -58,7 +59,12 @@ Dispatcher::Dispatcher(Spool* spool, Clock* clock, Metrics* metrics,
   }
 }
 
-Dispatcher::~Dispatcher() { Shutdown(clock_->NowMs()); }
+// A deadline already past: what is still in flight is cancelled at once.
+// Not read from the clock, which may be gone once Shutdown has run (the
+// clock's owner need only outlive the drain).
+Dispatcher::~Dispatcher() {
+  Shutdown(std::numeric_limits<std::int64_t>::min());
+}
 
 absl::Status Dispatcher::Start() {
   // Every transport first: one that cannot be made fails the start before

@@ -72,6 +72,8 @@ class Dispatcher {
 
   Dispatcher(Spool* spool, Clock* clock, Metrics* metrics,
              std::vector<DispatchTarget> targets, TransportFactory factory);
+  // Shutdown with a deadline already past, if it has not run. The clock
+  // need not outlive a dispatcher that was shut down.
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
