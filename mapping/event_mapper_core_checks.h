@@ -230,29 +230,21 @@ void Mapper<Event>::CheckNoEmailsInClear(const Data& d) {
   if (event_.id().size() <= Limits::kIdBytes && IsEmailInClear(event_.id())) {
     ReportIdIsEmail();
   }
-  if (d.plan_id().size() <= Limits::kPlanIdBytes &&
-      IsEmailInClear(d.plan_id())) {
-    ReportEmailInClear("data.plan_id");
-  }
+  auto check = [this](std::string_view value, size_t max_bytes, Path path) {
+    if (value.size() <= max_bytes && IsEmailInClear(value)) {
+      ReportEmailInClear(path);
+    }
+  };
+  check(d.plan_id(), Limits::kPlanIdBytes, "data.plan_id");
   if (static_cast<size_t>(d.contents_size()) > Limits::kContents) return;
   constexpr std::string_view kBase = "data.contents";
   for (int i = 0; i < d.contents_size(); ++i) {
     const auto& c = d.contents(i);
-    if (c.id().size() <= Limits::kContentIdBytes && IsEmailInClear(c.id())) {
-      ReportEmailInClear(Path(kBase, i, "id"));
-    }
-    if (c.group_id().size() <= Limits::kContentIdBytes &&
-        IsEmailInClear(c.group_id())) {
-      ReportEmailInClear(Path(kBase, i, "group_id"));
-    }
-    if (c.name().size() <= Limits::kContentNameInputBytes &&
-        IsEmailInClear(c.name())) {
-      ReportEmailInClear(Path(kBase, i, "name"));
-    }
-    if (c.content_type().size() <= Limits::kContentTypeBytes &&
-        IsEmailInClear(c.content_type())) {
-      ReportEmailInClear(Path(kBase, i, "content_type"));
-    }
+    check(c.id(), Limits::kContentIdBytes, Path(kBase, i, "id"));
+    check(c.group_id(), Limits::kContentIdBytes, Path(kBase, i, "group_id"));
+    check(c.name(), Limits::kContentNameInputBytes, Path(kBase, i, "name"));
+    check(c.content_type(), Limits::kContentTypeBytes,
+          Path(kBase, i, "content_type"));
   }
 }
 
