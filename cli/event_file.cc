@@ -125,10 +125,15 @@ absl::Status ParseEventsJson(const std::string& json, const std::string& source,
   // As POST /v1/track: protobuf's parser would skip a null event and
   // flatten a nested list (the results' #N would no longer be the file's),
   // and take "yes" or "0" for a flag.
+  // A typed event's field names come from its message: a field given under
+  // both its names ("action_source", "actionSource") is refused too.
   const bool tag = request->GetDescriptor()->name() == "TrackEventsRequest";
+  const google::protobuf::FieldDescriptor* events =
+      request->GetDescriptor()->FindFieldByName("events");
   if (absl::Status shape = service::CheckEventsRequestShape(
           std::string_view(body.data(), body.size()),
-          tag ? "tag event" : "event");
+          tag ? "tag event" : "event",
+          tag || events == nullptr ? nullptr : events->message_type());
       !shape.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": ", shape.message()));

@@ -224,7 +224,9 @@ constexpr std::string_view kFixedValues[] = {
 class EventElementCheck {
  public:
   using json = nlohmann::json;
-  explicit EventElementCheck(const char* noun) : noun_(noun) {}
+  EventElementCheck(const char* noun,
+                    const google::protobuf::Descriptor* event_type)
+      : noun_(noun), event_type_(event_type) {}
   // "" when every element is an object; else what the first one is not.
   const std::string& problem() const { return problem_; }
 
@@ -246,7 +248,7 @@ class EventElementCheck {
     if (InEventList()) ++elements_;
     if (depth_ == 1 && !MemberMayBe("an object")) return false;
     ++depth_;
-    kinds_.push_back(ChildKind());
+    levels_.push_back({Child(), /*list=*/false});
     keys_.emplace_back();
     return true;
   }
@@ -255,13 +257,16 @@ class EventElementCheck {
     // value of a field (or joins two lists) where another reader keeps the
     // first, and every field has two names ("dry_run" and "dryRun",
     // "action_source" and "actionSource"): a check could turn into a send.
-    // A typed event's own objects compare their keys by field name; the
-    // free-form ones (custom_properties, variant) and tag events keep
-    // theirs as written.
-    const bool message = kinds_.back() == Kind::kMessage;
-    const std::string member(depth_ == 1 ? std::string(RequestMember(key))
-                             : message   ? FieldName(key)
-                                         : key);
+    // A typed event's messages compare their keys by field name; free-form
+    // objects (a Struct, a map) and tag events keep theirs as written.
+    const google::protobuf::Descriptor* message = levels_.back().message;
+    pending_field_ = nullptr;
+    if (message != nullptr) {
+      pending_field_ = FieldOf(*message, key);
+    }
+    const std::string member(depth_ == 1      ? std::string(RequestMember(key))
+                             : pending_field_ ? pending_field_->name()
+                                              : key);
     const bool renamed = member != key;
     if (const auto [first, inserted] = keys_.back().emplace(member, renamed);
         !inserted) {
@@ -280,7 +285,6 @@ class EventElementCheck {
                         : std::string("an object holds the same key twice");
       return false;
     }
-    pending_member_ = member;
     if (event_list_depth_ != -1 && depth_ == event_list_depth_ + 1) {
       event_flag_ = std::string_view(noun_) == "event" &&
                     (key == "opt_out" || key == "optOut");
@@ -297,7 +301,7 @@ class EventElementCheck {
   }
   bool end_object() {
     --depth_;
-    kinds_.pop_back();
+    levels_.pop_back();
     keys_.pop_back();
     return true;
   }
@@ -309,17 +313,16 @@ class EventElementCheck {
     ++depth_;
     if (depth_ == 2 && member_ == Member::kEvents) {
       event_list_depth_ = depth_;
-      kinds_.push_back(std::string_view(noun_) == "event" ? Kind::kMessageList
-                                                          : Kind::kFree);
+      levels_.push_back({event_type_, /*list=*/true});
     } else {
-      kinds_.push_back(ChildKind());
+      levels_.push_back({Child(), /*list=*/true});
     }
     return true;
   }
   bool end_array() {
     if (depth_ == event_list_depth_) event_list_depth_ = -1;
     --depth_;
-    kinds_.pop_back();
+    levels_.pop_back();
     return true;
   }
   bool parse_error(std::size_t, const std::string&,
@@ -329,42 +332,39 @@ class EventElementCheck {
 
  private:
   enum class Member { kOther, kEvents, kFlag };
-  // What an object or list inside the request is: a typed event's message
-  // (the event, its user, data or a content), a list of such messages, or
-  // anything else (the request itself, free-form values, tag events).
-  enum class Kind { kFree, kMessage, kMessageList };
+  // An object or list being read: the typed event message it is, or holds
+  // a list of; nullptr for anything else (the request itself, a Struct or
+  // a map's free-form keys, tag events).
+  struct Level {
+    const google::protobuf::Descriptor* message;
+    bool list;
+  };
 
-  // The kind of the object or list starting now, inside kinds_.back().
-  Kind ChildKind() const {
-    if (kinds_.empty()) return Kind::kFree;  // the request
-    switch (kinds_.back()) {
-      case Kind::kMessageList:
-        return Kind::kMessage;
-      case Kind::kMessage:
-        if (pending_member_ == "user" || pending_member_ == "data") {
-          return Kind::kMessage;
-        }
-        return pending_member_ == "contents" ? Kind::kMessageList : Kind::kFree;
-      case Kind::kFree:
-        break;
+  // The field `key` names, by its name or its JSON name, as protobuf's
+  // parser takes it; nullptr for an unknown key.
+  static const google::protobuf::FieldDescriptor* FieldOf(
+      const google::protobuf::Descriptor& message, std::string_view key) {
+    const std::string name(key);
+    if (const auto* f = message.FindFieldByName(name)) return f;
+    for (int i = 0; i < message.field_count(); ++i) {
+      if (message.field(i)->json_name() == name) return message.field(i);
     }
-    return Kind::kFree;
+    return nullptr;
   }
-  // A typed event's key as a field name: protobuf takes a field by its
-  // name and by its lowerCamelCase JSON name ("timestampMs" is
-  // "timestamp_ms").
-  static std::string FieldName(std::string_view key) {
-    std::string name;
-    name.reserve(key.size() + 4);
-    for (const char c : key) {
-      if (c >= 'A' && c <= 'Z') {
-        name += '_';
-        name += static_cast<char>(c - 'A' + 'a');
-      } else {
-        name += c;
-      }
+
+  // The message of the object or list starting now: a list's element, or
+  // the value of the field whose key was read last.
+  const google::protobuf::Descriptor* Child() const {
+    if (levels_.empty()) return nullptr;  // the request
+    if (levels_.back().list) return levels_.back().message;
+    const google::protobuf::FieldDescriptor* f = pending_field_;
+    if (f == nullptr ||
+        f->type() != google::protobuf::FieldDescriptor::TYPE_MESSAGE ||
+        f->is_map() ||
+        f->message_type()->file()->name() == "google/protobuf/struct.proto") {
+      return nullptr;
     }
-    return name;
+    return f->message_type();
   }
 
   // A request member's field name for its JSON name ("dryRun": "dry_run").
@@ -432,8 +432,9 @@ class EventElementCheck {
   // The keys of each object being read, the request's and a typed event's
   // by field name, each with whether its first spelling was another.
   std::vector<absl::flat_hash_map<std::string, bool>> keys_;
-  std::vector<Kind> kinds_;         // of each object or list being read
-  std::string pending_member_;      // the last key read, by field name
+  std::vector<Level> levels_;  // each object or list being read
+  // The field of the key read last, in a typed event's message.
+  const google::protobuf::FieldDescriptor* pending_field_ = nullptr;
   Member member_ = Member::kOther;  // whose value comes, at depth 1
   std::string member_key_;
   int event_list_depth_ = -1;  // depth inside the events list, when in it
@@ -442,6 +443,7 @@ class EventElementCheck {
   int elements_ = 0;           // elements of the list seen
   std::string problem_;
   const char* noun_;
+  const google::protobuf::Descriptor* event_type_;  // nullptr: tag events
 };
 
 }  // namespace
@@ -584,8 +586,10 @@ std::string JsonParseProblem(std::string_view message) {
   return out;
 }
 
-absl::Status CheckEventsRequestShape(std::string_view body, const char* noun) {
-  EventElementCheck elements(noun);
+absl::Status CheckEventsRequestShape(
+    std::string_view body, const char* noun,
+    const google::protobuf::Descriptor* event_type) {
+  EventElementCheck elements(noun, event_type);
   nlohmann::json::sax_parse(body.begin(), body.end(), &elements);
   if (elements.problem().empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(elements.problem());

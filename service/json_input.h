@@ -11,6 +11,10 @@
 
 #include "absl/status/status.h"
 
+namespace google::protobuf {
+class Descriptor;
+}  // namespace google::protobuf
+
 namespace conversions::service {
 
 // Before protobuf's JSON parser reads `body`: refuses (InvalidArgument) a
@@ -38,9 +42,15 @@ std::vector<std::string> JsonTopLevelKeys(std::string_view body);
 // ("validate_only", "dry_run") other than a JSON boolean, null, or the
 // strings "true" and "false" (the parser takes "yes", "y", "t" and "1" for
 // true and "no", "n", "f" and "0" for false: a typo would turn a send into
-// a check, or a check into a send). `noun` names an event in the messages
-// ("tag event", "event").
-absl::Status CheckEventsRequestShape(std::string_view body, const char* noun);
+// a check, or a check into a send). It refuses a key given twice in one
+// object, which protobuf's parser would keep the last of; in the objects
+// of `event_type`'s messages (the typed event, its user, data, contents),
+// a field's proto name and its lowerCamelCase JSON name count as one key.
+// `noun` names an event in the messages ("tag event", "event");
+// `event_type` is nullptr for tag events, whose keys are all free-form.
+absl::Status CheckEventsRequestShape(
+    std::string_view body, const char* noun,
+    const google::protobuf::Descriptor* event_type = nullptr);
 
 // protobuf's JSON parse error `message` without the input text it quotes:
 // a syntax error ends with the line around it, and a value of the wrong
